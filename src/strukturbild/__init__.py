@@ -1,0 +1,1 @@
+"""strukturbild: structure images for regional planning from open statistics."""

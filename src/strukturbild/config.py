@@ -1,0 +1,819 @@
+"""Frozen configuration objects and the project-file (TOML) reader.
+
+A project file describes one structure image: where the places, areas and flows
+are, how roles are derived, how links and regions are made, and what is written.
+:func:`load_project` reads it with the standard library's :mod:`tomllib` into the
+frozen dataclasses below; every value is checked, and an unknown key or a value of
+the wrong type raises :class:`~strukturbild.errors.ConfigError` naming the file and
+the key. Relative paths are resolved against the project file's folder.
+
+The full reference of the file is in the README ("Project file").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, InputFileNotFoundError
+
+__all__ = [
+    "DEFAULT_CRS",
+    "AreasSource",
+    "ExportOptions",
+    "FlowsSource",
+    "LinkParams",
+    "MapOptions",
+    "PlacesSource",
+    "Project",
+    "RegionParams",
+    "RoleDef",
+    "RoleRule",
+    "RoleScheme",
+    "default_role_scheme",
+    "load_project",
+]
+
+DEFAULT_CRS = "EPSG:3006"
+
+Language = Literal["sv", "en"]
+_OPS = (">=", "<=", "==", "!=", ">", "<")
+#: Measures a role rule may test. ``rank_in_area`` is 1 for the largest place of its
+#: area (kommun); ``rank_in_region`` likewise within a functional region.
+RULE_MEASURES = (
+    "population",
+    "jobs",
+    "employed",
+    "job_ratio",
+    "net_commuting",
+    "inflow_sources",
+    "inflow_share",
+    "rank_in_area",
+    "rank_in_region",
+)
+
+
+def _err(path: Path | None, key: str, message: str) -> ConfigError:
+    return ConfigError(f"key '{key}': {message}", source=path)
+
+
+@dataclass(frozen=True)
+class PlacesSource:
+    """Where the places are and how their columns are named.
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile, CSV or Parquet file.
+    layer
+        Layer name for multi-layer files (GeoPackage).
+    encoding
+        Text encoding for Shapefile and CSV (``"utf-8"`` or ``"latin-1"``); guessed
+        when not given.
+    crs
+        CRS of the coordinates when the file has none (CSV, Parquet), e.g.
+        ``"EPSG:4326"`` for latitude/longitude.
+    x, y
+        Coordinate columns of a CSV/Parquet file; recognised without mapping:
+        ``lon``/``lat``, ``longitude``/``latitude``, ``x``/``y``, ``e``/``n``.
+    columns
+        Canonical name → column in the file (``place_id``, ``name``, ``area_id``,
+        ``area_name``, ``population``, ``jobs``, ``employed``, ``population_prev``,
+        ``jobs_prev``, ``area_ha``).
+
+    Examples
+    --------
+    >>> PlacesSource(Path("t.csv"), columns={"place_id": "kod"}).columns["place_id"]
+    'kod'
+    """
+
+    path: Path
+    layer: str | None = None
+    encoding: str | None = None
+    crs: str | None = None
+    x: str | None = None
+    y: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AreasSource:
+    """Area polygons (kommuner or other areas) drawn under the places.
+
+    Examples
+    --------
+    >>> AreasSource(Path("kommuner.gpkg"), layer="kommuner").layer
+    'kommuner'
+    """
+
+    path: Path
+    layer: str | None = None
+    encoding: str | None = None
+    crs: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlowsSource:
+    """A long table of flows: origin, destination, count.
+
+    Examples
+    --------
+    >>> FlowsSource(Path("flows.csv")).level
+    'place'
+    """
+
+    path: Path
+    encoding: str | None = None
+    level: Literal["place", "area"] = "place"
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    """One threshold test on a place measure, e.g. ``population >= 40000``.
+
+    Examples
+    --------
+    >>> RoleRule.parse("job_ratio >= 1.0")
+    RoleRule(measure='job_ratio', op='>=', value=1.0)
+    """
+
+    measure: str
+    op: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.measure not in RULE_MEASURES:
+            raise ConfigError(
+                f"unknown measure '{self.measure}' in a role rule; "
+                f"expected one of {', '.join(RULE_MEASURES)}"
+            )
+        if self.op not in _OPS:
+            raise ConfigError(f"unknown operator '{self.op}'; expected one of {' '.join(_OPS)}")
+        if not math.isfinite(self.value):
+            raise ConfigError(f"rule threshold for '{self.measure}' must be a finite number")
+
+    @classmethod
+    def parse(cls, text: str) -> RoleRule:
+        """Parse ``"measure op number"``.
+
+        Examples
+        --------
+        >>> RoleRule.parse("rank_in_area == 1").op
+        '=='
+        """
+        m = re.fullmatch(r"\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE_ ]+)\s*", text)
+        if m is None:
+            raise ConfigError(
+                f"cannot read role rule '{text}'; expected 'measure op number', "
+                "e.g. 'population >= 40000'"
+            )
+        try:
+            value = float(m.group(3).replace(" ", "").replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"cannot read the number in role rule '{text}'") from None
+        return cls(m.group(1), m.group(2), value)
+
+    def __str__(self) -> str:
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return f"{self.measure} {self.op} {value}"
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    """One role of a scheme: a key, labels, and the rules that must all hold.
+
+    A role with no rules is only given by designation, except the last role of a
+    scheme, which is the fallback every remaining place gets.
+
+    Examples
+    --------
+    >>> RoleDef("serviceort", "Serviceort", "Service town", (RoleRule.parse("population >= 2000"),)).key
+    'serviceort'
+    """
+
+    key: str
+    label_sv: str
+    label_en: str
+    rules: tuple[RoleRule, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.key):
+            raise ConfigError(
+                f"role key '{self.key}' must be lower-case ASCII letters, digits and '_'"
+            )
+
+    def label(self, language: Language) -> str:
+        """The role's label in ``language``.
+
+        Examples
+        --------
+        >>> default_role_scheme().roles[0].label("en")
+        'Metropolis'
+        """
+        return self.label_sv if language == "sv" else self.label_en
+
+
+@dataclass(frozen=True)
+class RoleScheme:
+    """An ordered list of roles, highest first, and the designation lists that pin roles.
+
+    Examples
+    --------
+    >>> [r.key for r in default_role_scheme().roles]
+    ['storstad', 'regional_karna', 'lokal_karna', 'serviceort', 'ovrig_tatort']
+    """
+
+    name: str
+    roles: tuple[RoleDef, ...]
+    designations: tuple[Path | str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.roles) < 1:
+            raise ConfigError("a role scheme needs at least one role")
+        keys = [r.key for r in self.roles]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ConfigError(f"role key(s) defined twice: {', '.join(dup)}")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Role keys, highest first."""
+        return tuple(r.key for r in self.roles)
+
+    def role(self, key: str) -> RoleDef:
+        """The role with ``key``.
+
+        Examples
+        --------
+        >>> default_role_scheme().role("serviceort").label_sv
+        'Serviceort'
+        """
+        for r in self.roles:
+            if r.key == key:
+                return r
+        raise KeyError(key)
+
+
+def default_role_scheme() -> RoleScheme:
+    """The default hierarchy: storstad, regional kärna, lokal kärna, serviceort, övrig tätort.
+
+    Thresholds and their sources:
+
+    - **storstad**: population >= 200 000. SKR's municipality groups (kommungrupps-
+      indelning 2017, group A1 "storstäder") require at least 200 000 inhabitants in
+      the largest tätort.
+    - **regional kärna**: population >= 40 000 and job ratio >= 1.0. SKR group B3
+      ("större städer") requires at least 40 000 inhabitants in the largest tätort;
+      a job ratio (jobs per employed resident) of at least 1 means the place is a net
+      receiver of commuters, the sign of a regional centre used in Tillväxtverket's
+      and Region Skåne's structure analyses. Where jobs are not known, the job-ratio
+      test is skipped and the reason says so.
+    - **lokal kärna**: the largest tätort of its kommun with population >= 5 000
+      (the kommun's main place, the level of local service in Region Skåne's
+      "Det flerkärniga Skåne").
+    - **serviceort**: population >= 2 000. SCB counts tätorter of 2 000 and more as
+      the size class with local commercial and public service.
+    - **övrig tätort**: every other tätort.
+
+    Examples
+    --------
+    >>> str(default_role_scheme().role("regional_karna").rules[0])
+    'population >= 40000'
+    """
+    p = RoleRule.parse
+    return RoleScheme(
+        name="default",
+        roles=(
+            RoleDef(
+                "storstad",
+                "Storstad",
+                "Metropolis",
+                (p("population >= 200000"),),
+                "SKR kommungruppsindelning 2017, A1",
+            ),
+            RoleDef(
+                "regional_karna",
+                "Regional kärna",
+                "Regional core",
+                (p("population >= 40000"), p("job_ratio >= 1.0")),
+                "SKR kommungruppsindelning 2017, B3; job ratio >= 1",
+            ),
+            RoleDef(
+                "lokal_karna",
+                "Lokal kärna",
+                "Local core",
+                (p("rank_in_area == 1"), p("population >= 5000")),
+                "largest tätort of its kommun",
+            ),
+            RoleDef(
+                "serviceort",
+                "Serviceort",
+                "Service town",
+                (p("population >= 2000"),),
+                "SCB tätort size class 2 000+",
+            ),
+            RoleDef("ovrig_tatort", "Övrig tätort", "Other urban area", ()),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """How functional links are made.
+
+    ``source``: ``"observed"`` uses the flows only; ``"modelled"`` always models;
+    ``"auto"`` (default) uses observed flows when given and models otherwise.
+
+    Modelled flows use a production-constrained gravity model: each place sends
+    ``employment_rate * commuting_share * population`` commuters, spread over the
+    places within ``max_distance_km`` in proportion to their population times the
+    distance decay. Defaults and their sources:
+
+    - ``employment_rate = 0.5``: about 5.1 million employed (SCB BAS 2020, day
+      population) among 10.4 million inhabitants;
+    - ``commuting_share = 0.3``: share of employed residents working outside their
+      own tätort, of the order SCB reports for commuting across kommun borders
+      (about 30 %, SCB "Pendling i Sverige" 2018);
+    - ``decay = "exponential"`` with ``beta = 0.1`` per km: the exponential
+      time-distance decay of about 0.1 per minute estimated for Swedish commuting by
+      Johansson, Klaesson & Olsson (2003), "Commuters' non-linear response to time
+      distances", J. Geographical Systems 5, at about 1 km per minute of road travel;
+    - ``max_distance_km = 50``: about the one-way commuting time (45–60 minutes)
+      beyond which that study finds commuting falls sharply.
+
+    Link classes use the larger share of employed residents that commute to the
+    other place (the ``strength``): ``strong`` from 0.15 (the OECD/Eurostat
+    commuting-zone threshold), ``medium`` from 0.075 (SCB's single-flow threshold for
+    local labour markets), otherwise ``weak``.
+
+    Examples
+    --------
+    >>> LinkParams().beta
+    0.1
+    """
+
+    source: Literal["auto", "observed", "modelled"] = "auto"
+    model: Literal["production", "unconstrained"] = "production"
+    decay: Literal["exponential", "power"] = "exponential"
+    beta: float = 0.1
+    max_distance_km: float = 50.0
+    min_flow: float = 0.0
+    employment_rate: float = 0.5
+    commuting_share: float = 0.3
+    strong: float = 0.15
+    medium: float = 0.075
+    calibrate: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "max_distance_km", "employment_rate", "commuting_share"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ConfigError(f"links.{name} must be a positive number, got {v}")
+        if not (0 < self.employment_rate <= 1 and 0 < self.commuting_share <= 1):
+            raise ConfigError("links.employment_rate and links.commuting_share must be in (0, 1]")
+        if not (math.isfinite(self.min_flow) and self.min_flow >= 0):
+            raise ConfigError(f"links.min_flow must be >= 0, got {self.min_flow}")
+        if not (0 < self.medium <= self.strong <= 1):
+            raise ConfigError(
+                "link class thresholds must satisfy 0 < links.medium <= links.strong <= 1"
+            )
+
+
+@dataclass(frozen=True)
+class RegionParams:
+    """Functional regions: the method and its parameters (``method = "none"`` for none).
+
+    Examples
+    --------
+    >>> RegionParams().method
+    'none'
+    """
+
+    method: Literal["none", "lma", "scb_la", "nodal", "commuting_zone"] = "none"
+    min_size: float = 1000.0
+    min_self_containment: float = 0.6667
+    target_size: float = 10000.0
+    target_self_containment: float = 0.75
+    k: float = 1.0
+    cores: tuple[str, ...] = ()
+    share: float = 0.15
+    max_outflow: float = 0.2
+    max_single_outflow: float = 0.075
+    max_chain: int = 3
+
+    def __post_init__(self) -> None:
+        if self.method == "lma":
+            if not (0 < self.min_size <= self.target_size):
+                raise ConfigError("regions: need 0 < min_size <= target_size")
+            if not (0 < self.min_self_containment <= self.target_self_containment <= 1):
+                raise ConfigError(
+                    "regions: need 0 < min_self_containment <= target_self_containment <= 1"
+                )
+        if not (0 < self.share <= 1):
+            raise ConfigError("regions.share must be in (0, 1]")
+        if self.k <= 0:
+            raise ConfigError("regions.k must be > 0")
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """Options of the web and print maps.
+
+    Examples
+    --------
+    >>> MapOptions().language
+    'sv'
+    """
+
+    title: str = ""
+    language: Language = "sv"
+    basemap: str | None = None
+    basemap_key: str | None = None
+    label_roles: int = 2
+    timestamp: str | None = None
+    source_note: str = ""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What is written, and where.
+
+    ``formats`` from ``html``, ``gpkg``, ``json``, ``png``, ``pdf``, ``svg``. Maps go
+    to ``map_dir``, everything else to ``out_dir``; both are relative to the
+    working directory unless absolute.
+
+    Examples
+    --------
+    >>> ExportOptions().formats
+    ('html', 'gpkg', 'json')
+    """
+
+    formats: tuple[str, ...] = ("html", "gpkg", "json")
+    out_dir: Path = Path("out")
+    map_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        allowed = {"html", "gpkg", "json", "png", "pdf", "svg"}
+        bad = [f for f in self.formats if f not in allowed]
+        if bad:
+            raise ConfigError(
+                f"unknown output format(s) {', '.join(bad)}; expected some of "
+                f"{', '.join(sorted(allowed))}"
+            )
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything one run needs.
+
+    Examples
+    --------
+    >>> p = Project(name="x", places=PlacesSource(Path("t.gpkg")))
+    >>> p.crs, p.links.source
+    ('EPSG:3006', 'auto')
+    """
+
+    name: str
+    places: PlacesSource
+    title: str = ""
+    crs: str = DEFAULT_CRS
+    areas: AreasSource | None = None
+    flows: FlowsSource | None = None
+    roles: RoleScheme = field(default_factory=default_role_scheme)
+    links: LinkParams = field(default_factory=LinkParams)
+    regions: RegionParams = field(default_factory=RegionParams)
+    map: MapOptions = field(default_factory=MapOptions)
+    export: ExportOptions = field(default_factory=ExportOptions)
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ConfigError(
+                f"project.name '{self.name}' is used in file names: use letters, digits, "
+                "'_', '-' and '.' only",
+                source=self.path,
+            )
+
+    def with_export(self, **changes: Any) -> Project:
+        """A copy with some export options changed.
+
+        Examples
+        --------
+        >>> p = Project(name="x", places=PlacesSource(Path("t.gpkg")))
+        >>> p.with_export(out_dir=Path("o")).export.out_dir
+        PosixPath('o')
+        """
+        return replace(self, export=replace(self.export, **changes))
+
+
+# --------------------------------------------------------------------------- reading
+
+_Spec = Mapping[str, tuple[type | tuple[type, ...], bool]]  # key -> (types, required)
+
+
+def _check_table(
+    table: Any, spec: _Spec, where: str, path: Path | None
+) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise _err(path, where, f"expected a table, got {type(table).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{where}.{key}" if where else key
+        if key not in spec:
+            raise _err(
+                path, full, f"unknown key; expected one of {', '.join(sorted(spec))}"
+            )
+        types, _ = spec[key]
+        tt = types if isinstance(types, tuple) else (types,)
+        ok = isinstance(value, tt) and not (isinstance(value, bool) and bool not in tt)
+        if not ok:
+            names = " or ".join(t.__name__ for t in tt)
+            raise _err(path, full, f"expected {names}, got {type(value).__name__} {value!r}")
+        out[key] = value
+    for key, (_, required) in spec.items():
+        if required and key not in out:
+            raise _err(path, f"{where}.{key}" if where else key, "required key is missing")
+    return out
+
+
+def _str_map(value: Any, where: str, path: Path | None) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _err(path, where, "expected a table of column names")
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise _err(path, f"{where}.{k}", f"expected a column name (string), got {v!r}")
+    return dict(value)
+
+
+def _resolve(base: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else (base / q)
+
+
+_NUM = (int, float)
+_COLS = (dict,)
+
+
+def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
+    spec: _Spec = {
+        "path": (str, True),
+        "layer": (str, False),
+        "encoding": (str, False),
+        "crs": (str, False),
+        "x": (str, False),
+        "y": (str, False),
+        "columns": (_COLS, False),
+    }
+    d = _check_table(t, spec, "places", path)
+    cols = _str_map(d.pop("columns", {}), "places.columns", path)
+    allowed = {"place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
+               "population_prev", "jobs_prev", "area_ha"}
+    for k in cols:
+        if k not in allowed:
+            raise _err(path, f"places.columns.{k}",
+                       f"unknown canonical column; expected one of {', '.join(sorted(allowed))}")
+    return PlacesSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
+
+
+def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
+    spec: _Spec = {
+        "path": (str, True),
+        "layer": (str, False),
+        "encoding": (str, False),
+        "crs": (str, False),
+        "columns": (_COLS, False),
+    }
+    d = _check_table(t, spec, "areas", path)
+    cols = _str_map(d.pop("columns", {}), "areas.columns", path)
+    for k in cols:
+        if k not in {"area_id", "name"}:
+            raise _err(path, f"areas.columns.{k}", "unknown canonical column; expected area_id, name")
+    return AreasSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
+
+
+def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
+    spec: _Spec = {
+        "path": (str, True),
+        "encoding": (str, False),
+        "level": (str, False),
+        "columns": (_COLS, False),
+    }
+    d = _check_table(t, spec, "flows", path)
+    cols = _str_map(d.pop("columns", {}), "flows.columns", path)
+    for k in cols:
+        if k not in {"origin", "destination", "count"}:
+            raise _err(path, f"flows.columns.{k}",
+                       "unknown canonical column; expected origin, destination, count")
+    level = d.pop("level", "place")
+    if level not in ("place", "area"):
+        raise _err(path, "flows.level", f"expected 'place' or 'area', got {level!r}")
+    return FlowsSource(path=_resolve(base, d.pop("path")), columns=cols, level=level, **d)
+
+
+def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
+    spec: _Spec = {"scheme": (str, False), "designations": (list, False), "role": (list, False)}
+    d = _check_table(t, spec, "roles", path)
+    designations: list[Path | str] = []
+    for i, item in enumerate(d.get("designations", [])):
+        if not isinstance(item, str):
+            raise _err(path, f"roles.designations[{i}]", "expected a file name or a list name")
+        # A bare name without a suffix is a list shipped with the package.
+        designations.append(item if "." not in Path(item).name else _resolve(base, item))
+    if "role" in d:
+        roles: list[RoleDef] = []
+        rspec: _Spec = {
+            "key": (str, True),
+            "label": (str, True),
+            "label_en": (str, False),
+            "rules": (list, False),
+            "source": (str, False),
+        }
+        for i, rt in enumerate(d["role"]):
+            r = _check_table(rt, rspec, f"roles.role[{i}]", path)
+            rules = []
+            for j, rule in enumerate(r.get("rules", [])):
+                if not isinstance(rule, str):
+                    raise _err(path, f"roles.role[{i}].rules[{j}]", "expected a string")
+                try:
+                    rules.append(RoleRule.parse(rule))
+                except ConfigError as exc:
+                    raise _err(path, f"roles.role[{i}].rules[{j}]", exc.message) from None
+            try:
+                roles.append(RoleDef(r["key"], r["label"], r.get("label_en", r["label"]),
+                                     tuple(rules), r.get("source", "")))
+            except ConfigError as exc:
+                raise _err(path, f"roles.role[{i}]", exc.message) from None
+        name = d.get("scheme", "custom")
+        try:
+            return RoleScheme(name, tuple(roles), tuple(designations))
+        except ConfigError as exc:
+            raise _err(path, "roles", exc.message) from None
+    scheme = d.get("scheme", "default")
+    if scheme != "default":
+        raise _err(path, "roles.scheme",
+                   f"unknown scheme '{scheme}'; use 'default' or define [[roles.role]] tables")
+    return replace(default_role_scheme(), designations=tuple(designations))
+
+
+def _dataclass_from(cls: type[Any], t: Any, where: str, path: Path | None) -> Any:
+    spec: dict[str, tuple[type | tuple[type, ...], bool]] = {}
+    for f in fields(cls):
+        default = getattr(cls(), f.name) if where != "project" else None
+        if isinstance(default, bool):
+            spec[f.name] = (bool, False)
+        elif isinstance(default, float | int) and not isinstance(default, bool):
+            spec[f.name] = (_NUM, False)
+        elif isinstance(default, tuple):
+            spec[f.name] = (list, False)
+        elif isinstance(default, Path):
+            spec[f.name] = (str, False)
+        else:
+            spec[f.name] = (str, False)
+    d = _check_table(t, spec, where, path)
+    for k, v in list(d.items()):
+        if isinstance(v, list):
+            if not all(isinstance(x, str) for x in v):
+                raise _err(path, f"{where}.{k}", "expected a list of strings")
+            d[k] = tuple(v)
+        elif isinstance(v, int) and not isinstance(v, bool) and isinstance(
+            getattr(cls(), k), float
+        ):
+            d[k] = float(v)
+    try:
+        return cls(**d)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=path) from None
+    except TypeError as exc:  # a Literal value outside its set is caught below
+        raise _err(path, where, str(exc)) from None
+
+
+def _check_literal(value: str, allowed: tuple[str, ...], key: str, path: Path | None) -> None:
+    if value not in allowed:
+        raise _err(path, key, f"expected one of {', '.join(allowed)}, got {value!r}")
+
+
+def project_from_dict(
+    data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None
+) -> Project:
+    """Build a :class:`Project` from the parsed TOML table.
+
+    Parameters
+    ----------
+    data
+        The TOML document as a dict.
+    base_dir
+        Folder that relative paths are resolved against.
+    path
+        The project file, named in error messages.
+
+    Examples
+    --------
+    >>> p = project_from_dict({"project": {"name": "t"}, "places": {"path": "p.gpkg"}},
+    ...                       base_dir=Path("/data"))
+    >>> p.places.path
+    PosixPath('/data/p.gpkg')
+    """
+    top: _Spec = {
+        "project": (dict, True),
+        "places": (dict, True),
+        "areas": (dict, False),
+        "flows": (dict, False),
+        "roles": (dict, False),
+        "links": (dict, False),
+        "regions": (dict, False),
+        "map": (dict, False),
+        "export": (dict, False),
+    }
+    d = _check_table(dict(data), top, "", path)
+    pspec: _Spec = {
+        "name": (str, True),
+        "title": (str, False),
+        "crs": (str, False),
+        "language": (str, False),
+    }
+    proj = _check_table(d["project"], pspec, "project", path)
+    places = _places(d["places"], base_dir, path)
+    areas = _areas(d["areas"], base_dir, path) if "areas" in d else None
+    flows = _flows(d["flows"], base_dir, path) if "flows" in d else None
+    roles = _roles(d.get("roles", {}), base_dir, path)
+    links = _dataclass_from(LinkParams, d.get("links", {}), "links", path)
+    _check_literal(links.source, ("auto", "observed", "modelled"), "links.source", path)
+    _check_literal(links.model, ("production", "unconstrained"), "links.model", path)
+    _check_literal(links.decay, ("exponential", "power"), "links.decay", path)
+    regions = _dataclass_from(RegionParams, d.get("regions", {}), "regions", path)
+    _check_literal(regions.method, ("none", "lma", "scb_la", "nodal", "commuting_zone"),
+                   "regions.method", path)
+    mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
+    language = proj.get("language", mp.language)
+    _check_literal(language, ("sv", "en"), "project.language", path)
+    mp = replace(mp, language=language, title=mp.title or proj.get("title", ""))
+    ex_raw = dict(d.get("export", {}))
+    ex = _dataclass_from(ExportOptions, {k: v for k, v in ex_raw.items()
+                                         if k not in ("out_dir", "map_dir")}, "export", path)
+    for k in ("out_dir", "map_dir"):
+        if k in ex_raw:
+            if not isinstance(ex_raw[k], str):
+                raise _err(path, f"export.{k}", "expected a folder name (string)")
+            ex = replace(ex, **{k: Path(ex_raw[k])})
+    if flows is None and links.source == "observed":
+        raise _err(path, "links.source", "'observed' needs a [flows] table")
+    try:
+        return Project(
+            name=proj["name"],
+            title=proj.get("title", ""),
+            crs=proj.get("crs", DEFAULT_CRS),
+            places=places,
+            areas=areas,
+            flows=flows,
+            roles=roles,
+            links=links,
+            regions=regions,
+            map=mp,
+            export=ex,
+            path=path,
+        )
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=path) from None
+
+
+def load_project(path: str | Path) -> Project:
+    """Read a project file (TOML) into a :class:`Project`.
+
+    Parameters
+    ----------
+    path
+        The project file. Relative paths inside it are resolved against its folder.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The file does not exist.
+    ConfigError
+        The file is not valid TOML, has an unknown key, or a value of the wrong type.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "p.toml").write_text('[project]\\nname = "t"\\n[places]\\npath = "p.gpkg"\\n')
+    >>> load_project(d / "p.toml").name
+    't'
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileNotFoundError("project file not found", source=p)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("project file is not UTF-8 text", source=p) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=p) from None
+    return project_from_dict(data, base_dir=p.resolve().parent, path=p)

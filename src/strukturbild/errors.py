@@ -1,0 +1,146 @@
+"""Errors and warnings of strukturbild.
+
+Every error the package raises for bad input derives from :class:`StrukturbildError`
+and also from the builtin exception it refines, so ``except ValueError`` keeps
+working. Each error carries where the problem is, when known: the file, the layer,
+the column and the row. The command line turns any :class:`StrukturbildError` into
+exit code 2 and prints its message; anything else is an internal error (exit code 1).
+
+The tree::
+
+    StrukturbildError
+    ├── InputFileNotFoundError (FileNotFoundError)
+    ├── ConfigError (ValueError)
+    ├── MissingColumnError (ValueError)
+    ├── CRSError (ValueError)
+    ├── DuplicateIdError (ValueError)
+    ├── UnknownCodeError (ValueError)
+    ├── InvalidValueError (ValueError)
+    ├── EmptyInputError (ValueError)
+    └── InvalidGeometryError (ValueError)
+    StrukturbildWarning (UserWarning)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "CRSError",
+    "ConfigError",
+    "DuplicateIdError",
+    "EmptyInputError",
+    "InputFileNotFoundError",
+    "InvalidGeometryError",
+    "InvalidValueError",
+    "MissingColumnError",
+    "StrukturbildError",
+    "StrukturbildWarning",
+    "UnknownCodeError",
+]
+
+
+class StrukturbildError(Exception):
+    """Base of every error strukturbild raises for bad input or configuration.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what was expected.
+    source
+        The file (or other source) the problem was found in.
+    layer, column, row
+        Where in the source, when known. ``row`` is the 1-based data row as a
+        user sees it in a spreadsheet (header not counted), or an id.
+
+    Examples
+    --------
+    >>> err = StrukturbildError("expected a number", source="flows.csv", column="count", row=3)
+    >>> str(err)
+    "flows.csv: column 'count', row 3: expected a number"
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | Path | None = None,
+        layer: str | None = None,
+        column: str | None = None,
+        row: int | str | None = None,
+    ) -> None:
+        self.message = message
+        self.source = str(source) if source is not None else None
+        self.layer = layer
+        self.column = column
+        self.row = row
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where: list[str] = []
+        if self.layer is not None:
+            where.append(f"layer '{self.layer}'")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        prefix = ""
+        if self.source is not None:
+            prefix = f"{self.source}: "
+        if where:
+            prefix += ", ".join(where) + ": "
+        return prefix + self.message
+
+    def with_source(self, source: str | Path) -> StrukturbildError:
+        """Return a copy of this error that names ``source`` (when it named none).
+
+        Examples
+        --------
+        >>> str(InvalidValueError("negative count", row=2).with_source("f.csv"))
+        'f.csv: row 2: negative count'
+        """
+        if self.source is not None:
+            return self
+        return type(self)(
+            self.message, source=source, layer=self.layer, column=self.column, row=self.row
+        )
+
+
+class InputFileNotFoundError(StrukturbildError, FileNotFoundError):
+    """An input file named in the project or on the command line does not exist."""
+
+
+class ConfigError(StrukturbildError, ValueError):
+    """The project file or a parameter is wrong: unknown key, wrong type, out of range."""
+
+
+class MissingColumnError(StrukturbildError, ValueError):
+    """A required column is missing from an input table."""
+
+
+class CRSError(StrukturbildError, ValueError):
+    """A layer has no CRS, or coordinates do not fit the CRS they claim."""
+
+
+class DuplicateIdError(StrukturbildError, ValueError):
+    """An id that must be unique occurs more than once."""
+
+
+class UnknownCodeError(StrukturbildError, ValueError):
+    """A code (place id, kommun code) is not known where it is used."""
+
+
+class InvalidValueError(StrukturbildError, ValueError):
+    """A value is of the wrong kind or out of range (negative count, text for a number)."""
+
+
+class EmptyInputError(StrukturbildError, ValueError):
+    """An input has no rows."""
+
+
+class InvalidGeometryError(StrukturbildError, ValueError):
+    """A geometry is missing, empty or invalid."""
+
+
+class StrukturbildWarning(UserWarning):
+    """Something in the input was accepted but deserves attention."""

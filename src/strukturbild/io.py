@@ -1,0 +1,480 @@
+"""Readers that return the canonical frames, and atomic file writing.
+
+Places and areas come from GeoPackage, GeoJSON, Shapefile (UTF-8 or Latin-1) or
+CSV/Parquet with coordinate columns; flows from CSV or Parquet long tables. Column
+names are mapped by the project file, and SCB's own names are recognised without
+mapping, both the older upper-case (``TATORTSKOD, TATORT, KOMMUN, KOMMUNNAMN, BEF,
+AREA_HA``) and the newer lower-case ones. Codes stay zero-padded strings, and every
+layer is brought to the project CRS (default EPSG:3006, SWEREF 99 TM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ._validate import (
+    check_crs,
+    check_geometries,
+    check_metric,
+    check_not_degrees,
+    check_unique,
+    require_columns,
+    require_rows,
+    to_codes,
+    to_counts,
+)
+from .config import DEFAULT_CRS, AreasSource, FlowsSource, PlacesSource
+from .errors import (
+    CRSError,
+    InputFileNotFoundError,
+    InvalidValueError,
+    StrukturbildWarning,
+)
+
+__all__ = [
+    "PLACE_ALIASES",
+    "atomic_path",
+    "read_areas",
+    "read_flows_table",
+    "read_places",
+    "read_table",
+]
+
+#: Canonical place column → names recognised without mapping (compared case-insensitively).
+PLACE_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "place_id": ("place_id", "tatortskod", "tatort_code", "tatortkod", "code", "id"),
+    "name": ("name", "tatort", "tatort_name", "tatortsnamn", "namn"),
+    "area_id": ("area_id", "kommun", "kommun_code", "kommunkod", "knkod", "kn_kod"),
+    "area_name": ("area_name", "kommunnamn", "kommun_name", "knnamn"),
+    "population": ("population", "bef", "befolkning", "folkmangd", "pop"),
+    "jobs": ("jobs", "dagbefolkning", "arbetsstallen", "sysselsatta_dag"),
+    "employed": ("employed", "nattbefolkning", "forvarvsarbetande"),
+    "population_prev": ("population_prev",),
+    "jobs_prev": ("jobs_prev",),
+    "area_ha": ("area_ha",),
+}
+AREA_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "area_id": ("area_id", "kommun_code", "kommunkod", "knkod", "kommun", "lan_code", "code"),
+    "name": ("name", "kommun_name", "kommunnamn", "knnamn", "lan_name", "namn"),
+}
+FLOW_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "origin": ("origin", "from", "fran", "bostad", "home", "live", "o"),
+    "destination": ("destination", "to", "till", "arbete", "work", "d"),
+    "count": ("count", "flow", "antal", "amount", "n", "value"),
+}
+_X_NAMES = ("x", "lon", "longitude", "lng", "e", "easting", "x_koord")
+_Y_NAMES = ("y", "lat", "latitude", "n", "northing", "y_koord")
+_VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml"}
+
+
+# --------------------------------------------------------------------------- files
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
+
+    On any exception the temporary file is removed and ``target`` is left as it was,
+    so no half-written output is ever left behind.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_path(out) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> out.read_text()
+    'done'
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix + ".tmp",
+                                dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # writers such as GDAL want to create the file themselves
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"),
+                         Path(str(tmp) + "-shm")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _decode_csv(path: Path, encoding: str | None) -> tuple[str, str]:
+    raw = path.read_bytes()
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InvalidValueError(f"cannot read the file as {encoding}: {exc}",
+                                    source=path) from None
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        # Not UTF-8: Swedish files from older tools are Windows-1252/Latin-1.
+        try:
+            return raw.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            return raw.decode("latin-1"), "latin-1"
+
+
+def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV (any common delimiter, UTF-8 or Latin-1) or Parquet table, all as text.
+
+    CSV columns are read as strings so that codes keep their leading zeros; numbers
+    are converted later by the column's role.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_bytes("kod;namn\\n0114;Upplands V\\xe4sby\\n".encode("latin-1"))
+    >>> read_table(p).iloc[0].tolist()
+    ['0114', 'Upplands Väsby']
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileNotFoundError("file not found", source=p)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return pd.read_parquet(p)
+        except Exception as exc:
+            raise InvalidValueError(f"cannot read Parquet file: {exc}", source=p) from None
+    import io as _io
+
+    text, _ = _decode_csv(p, encoding)
+    if not text.strip():
+        return pd.DataFrame()
+    first = text.splitlines()[0]
+    sep = max([",", ";", "\t", "|"], key=first.count)
+    try:
+        df = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                         na_values=[""])
+    except pd.errors.ParserError as exc:
+        raise InvalidValueError(f"cannot read CSV: {exc}", source=p) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _find_column(
+    frame: pd.DataFrame, canonical: str, mapping: Mapping[str, str],
+    aliases: Mapping[str, tuple[str, ...]],
+) -> str | None:
+    if canonical in mapping:
+        return mapping[canonical]
+    lower = {str(c).lower(): str(c) for c in frame.columns}
+    for alias in aliases.get(canonical, ()):
+        if alias in lower:
+            return lower[alias]
+    return None
+
+
+def _read_vector(
+    path: Path, *, layer: str | None, encoding: str | None
+) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    kwargs: dict[str, Any] = {}
+    if layer is not None:
+        try:
+            layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        except Exception as exc:
+            raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
+        if layer not in layers:
+            raise InvalidValueError(
+                f"no layer '{layer}'; the file has: {', '.join(layers)}", source=path
+            )
+        kwargs["layer"] = layer
+    if encoding:
+        kwargs["encoding"] = encoding
+    is_shp = path.suffix.lower() == ".shp"
+    if is_shp and not encoding and not path.with_suffix(".cpg").exists():
+        # No .cpg: try UTF-8 first, then Latin-1 (the dBase default of Swedish shapefiles).
+        kwargs["encoding"] = "utf-8"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return pyogrio.read_dataframe(path, **kwargs)
+    except UnicodeDecodeError:
+        kwargs["encoding"] = "latin-1"
+        return pyogrio.read_dataframe(path, **kwargs)
+    except Exception as exc:
+        if is_shp and kwargs.get("encoding") == "utf-8" and "decode" in str(exc).lower():
+            kwargs["encoding"] = "latin-1"
+            return pyogrio.read_dataframe(path, **kwargs)
+        raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+
+
+def _read_points_table(
+    path: Path, *, encoding: str | None, crs: str | None, x: str | None, y: str | None
+) -> gpd.GeoDataFrame:
+    df = read_table(path, encoding=encoding)
+    require_rows(df, source=path)
+    lower = {str(c).lower(): str(c) for c in df.columns}
+    xcol = x or next((lower[n] for n in _X_NAMES if n in lower), None)
+    ycol = y or next((lower[n] for n in _Y_NAMES if n in lower), None)
+    if xcol is None or ycol is None:
+        require_columns(df, [x or "lon", y or "lat"], source=path,
+                        hint="; name the coordinate columns with 'x' and 'y' in the project file")
+    assert xcol is not None and ycol is not None
+    require_columns(df, [xcol, ycol], source=path)
+    degrees = xcol.lower() in ("lon", "longitude", "lng") or ycol.lower() in ("lat", "latitude")
+    if crs is None:
+        if not degrees:
+            raise CRSError(
+                f"coordinates in '{xcol}'/'{ycol}' have no CRS; give 'crs' for the places "
+                'in the project file (e.g. crs = "EPSG:3006")',
+                source=path,
+            )
+        crs = "EPSG:4326"
+    xs = to_float(df[xcol], source=path, column=xcol)
+    ys = to_float(df[ycol], source=path, column=ycol)
+    geom = gpd.points_from_xy(xs, ys)
+    return gpd.GeoDataFrame(df.drop(columns=[xcol, ycol]), geometry=geom, crs=crs)
+
+
+def to_float(values: pd.Series, *, source: str | Path | None = None,
+             column: str | None = None) -> np.ndarray:
+    """Numbers (coordinates, measures) as floats; text or missing values raise.
+
+    Accepts a decimal comma as written by Swedish spreadsheets.
+
+    Examples
+    --------
+    >>> to_float(pd.Series(["55,6", "13.0"])).tolist()
+    [55.6, 13.0]
+    """
+    if values.dtype.kind in "fiu":
+        out = values.to_numpy(dtype=float)
+    else:
+        cleaned = values.astype("string").str.strip().str.replace(",", ".", regex=False)
+        out = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise InvalidValueError(
+            f"value {values.iloc[pos]!r} is not a number", source=source, column=column,
+            row=pos + 1,
+        )
+    return out
+
+
+def _read_geo(
+    path: Path, *, layer: str | None, encoding: str | None, crs: str | None,
+    x: str | None = None, y: str | None = None,
+) -> gpd.GeoDataFrame:
+    if not path.is_file():
+        raise InputFileNotFoundError("file not found", source=path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv", ".parquet", ".pq"):
+        if suffix in (".parquet", ".pq"):
+            with contextlib.suppress(Exception):
+                gdf = gpd.read_parquet(path)
+                if gdf.crs is None and crs is not None:
+                    gdf = gdf.set_crs(crs)
+                return gdf
+        return _read_points_table(path, encoding=encoding, crs=crs, x=x, y=y)
+    if suffix not in _VECTOR_SUFFIXES:
+        raise InvalidValueError(
+            f"unknown file type '{suffix}'; expected .gpkg, .geojson, .shp, .csv or .parquet",
+            source=path,
+        )
+    gdf = _read_vector(path, layer=layer, encoding=encoding)
+    if gdf.crs is None and crs is not None:
+        gdf = gdf.set_crs(crs)
+    return gdf
+
+
+def _to_project_crs(
+    gdf: gpd.GeoDataFrame, crs: str, *, source: Path, layer: str | None
+) -> gpd.GeoDataFrame:
+    check_crs(gdf.crs, source=source, layer=layer)
+    valid = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    if valid.any():
+        check_not_degrees(tuple(gdf.geometry[valid].total_bounds), gdf.crs, source=source,
+                          layer=layer)
+    if gdf.crs is not None and not gdf.crs.equals(crs):
+        gdf = gdf.to_crs(crs)
+    return gdf
+
+
+def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+    """Read places into the canonical frame.
+
+    Returns a GeoDataFrame indexed by ``place_id`` (str) with ``name``, ``area_id``
+    (str, or missing when unknown), ``population`` (int), and, when present,
+    ``area_name``, ``jobs``, ``employed``, ``population_prev``, ``jobs_prev``,
+    ``area_ha``; geometry in ``crs``. Where no area column exists and the ids are
+    SCB tätort codes, the kommun code is their first four characters.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("TATORTSKOD,TATORT,KOMMUN,BEF,lat,lon\\n"
+    ...                  "0114TC101,Upplands Väsby,0114,47000,59.52,17.91\\n")
+    >>> places = read_places(PlacesSource(p))
+    >>> places.loc["0114TC101", ["name", "area_id", "population"]].to_dict()
+    {'name': 'Upplands Väsby', 'area_id': '0114', 'population': 47000}
+    """
+    check_metric(crs)
+    path = Path(source.path)
+    gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
+                    x=source.x, y=source.y)
+    layer = source.layer
+    require_rows(gdf, source=path, layer=layer)
+    cols = {c: _find_column(gdf, c, source.columns, PLACE_ALIASES) for c in PLACE_ALIASES}
+    for canonical in ("place_id", "name", "population"):
+        if cols[canonical] is None or cols[canonical] not in gdf.columns:
+            col = cols[canonical] or canonical
+            require_columns(
+                gdf, [col], source=path, layer=layer,
+                hint=f"; map it with places.columns.{canonical} in the project file",
+            )
+    for canonical, col in source.columns.items():
+        require_columns(gdf, [col], source=path, layer=layer,
+                        hint=f" (mapped from places.columns.{canonical})")
+    keep = check_geometries(gdf.geometry, source=path, layer=layer,
+                            kinds=("Point", "MultiPoint", "Polygon", "MultiPolygon"))
+    assert keep.all()
+    gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
+    ids = to_codes(gdf[cols["place_id"]], source=path, layer=layer, column=cols["place_id"])
+    check_unique(ids, source=path, layer=layer, column=cols["place_id"])
+    data: dict[str, Any] = {
+        "name": gdf[cols["name"]].astype(str).str.strip().to_numpy(dtype=object),
+    }
+    if cols["area_id"] is not None:
+        data["area_id"] = to_codes(
+            gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"]
+        ).to_numpy(dtype=object)
+    else:
+        scb = ids.str.fullmatch(r"\d{4}T[A-Z]\d{3}")
+        data["area_id"] = np.where(scb, ids.str[:4], None)
+    if cols["area_name"] is not None:
+        data["area_name"] = gdf[cols["area_name"]].astype(str).to_numpy(dtype=object)
+    pop = to_counts(gdf[cols["population"]], source=path, layer=layer, column=cols["population"])
+    frac = pop.to_numpy() % 1 != 0
+    if frac.any():
+        pos = int(np.flatnonzero(frac)[0])
+        raise InvalidValueError(
+            f"population {pop.iloc[pos]} is not a whole number", source=path, layer=layer,
+            column=cols["population"], row=pos + 1,
+        )
+    data["population"] = pop.to_numpy().astype(np.int64)
+    for optional in ("jobs", "employed", "population_prev", "jobs_prev", "area_ha"):
+        col = cols[optional]
+        if col is not None:
+            data[optional] = to_counts(gdf[col], source=path, layer=layer, column=col,
+                                       allow_missing=True).to_numpy()
+    out = gpd.GeoDataFrame(
+        data, geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+        index=pd.Index(ids.to_numpy(dtype=object), name="place_id", dtype=object),
+    )
+    # A place's kommun must agree with the kommun prefix of an SCB tätort code.
+    scb = pd.Series(out.index, index=out.index).str.fullmatch(r"\d{4}T[A-Z]\d{3}")
+    if scb.all() and out["area_id"].notna().all():
+        bad = out.index.str[:4] != out["area_id"].astype(str)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InvalidValueError(
+                f"kommun code '{out['area_id'].iloc[pos]}' does not match the tätort code "
+                f"'{out.index[pos]}' (its first four characters)",
+                source=path, layer=layer, column=cols["area_id"], row=pos + 1,
+            )
+    return out
+
+
+def read_areas(source: AreasSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+    """Read area polygons (kommuner) into the canonical frame.
+
+    Invalid polygons are repaired with :func:`shapely.make_valid`, with a warning.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, shapely
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "k.gpkg"
+    >>> gpd.GeoDataFrame({"kommun_code": ["0114"], "kommun_name": ["Upplands Väsby"]},
+    ...     geometry=[shapely.box(660000, 6590000, 670000, 6600000)], crs=3006).to_file(p)
+    >>> read_areas(AreasSource(p)).loc["0114", "name"]
+    'Upplands Väsby'
+    """
+    import shapely
+
+    check_metric(crs)
+    path = Path(source.path)
+    gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs)
+    layer = source.layer
+    require_rows(gdf, source=path, layer=layer)
+    cols = {c: _find_column(gdf, c, source.columns, AREA_ALIASES) for c in AREA_ALIASES}
+    for canonical in ("area_id", "name"):
+        require_columns(gdf, [cols[canonical] or canonical], source=path, layer=layer,
+                        hint=f"; map it with areas.columns.{canonical} in the project file")
+    check_geometries(gdf.geometry, source=path, layer=layer,
+                     kinds=("Polygon", "MultiPolygon"))
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        pos = int(np.flatnonzero(invalid)[0])
+        warnings.warn(
+            f"{path}: {int(invalid.sum())} invalid polygon(s) repaired with make_valid "
+            f"(first at row {pos + 1}: {shapely.is_valid_reason(geoms[pos])})",
+            StrukturbildWarning, stacklevel=2,
+        )
+        geoms = np.where(invalid, shapely.make_valid(geoms), geoms)
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
+    ids = to_codes(gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"])
+    check_unique(ids, source=path, layer=layer, column=cols["area_id"])
+    return gpd.GeoDataFrame(
+        {"name": gdf[cols["name"]].astype(str).to_numpy(dtype=object)},
+        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+        index=pd.Index(ids.to_numpy(dtype=object), name="area_id", dtype=object),
+    )
+
+
+def read_flows_table(source: FlowsSource) -> pd.DataFrame:
+    """Read a long flow table into columns ``origin``, ``destination`` (str) and ``count``.
+
+    Counts are checked (numbers, finite, >= 0); the error names the row.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
+    >>> _ = p.write_text("from,to,n\\nA,B,3\\n")
+    >>> read_flows_table(FlowsSource(p, columns={"origin": "from", "destination": "to",
+    ...                                          "count": "n"})).to_dict("records")
+    [{'origin': 'A', 'destination': 'B', 'count': 3.0}]
+    """
+    path = Path(source.path)
+    df = read_table(path, encoding=source.encoding)
+    require_rows(df, source=path)
+    cols: dict[str, str] = {}
+    for canonical in ("origin", "destination", "count"):
+        col = _find_column(df, canonical, source.columns, FLOW_ALIASES)
+        require_columns(df, [col or canonical], source=path,
+                        hint=f"; map it with flows.columns.{canonical} in the project file")
+        assert col is not None
+        cols[canonical] = col
+    return pd.DataFrame({
+        "origin": to_codes(df[cols["origin"]], source=path, column=cols["origin"]).to_numpy(),
+        "destination": to_codes(df[cols["destination"]], source=path,
+                                column=cols["destination"]).to_numpy(),
+        "count": to_counts(df[cols["count"]], source=path, column=cols["count"]).to_numpy(),
+    })

@@ -1,0 +1,167 @@
+"""One style table for the web map, the print map and the QGIS styles.
+
+Role colours, symbol sizes, link widths and every legend text in Swedish and
+English live here, so that the web map and QGIS look alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "LINK_CLASS_STYLE",
+    "ROLE_COLOURS",
+    "TEXT",
+    "RoleStyle",
+    "link_width",
+    "role_styles",
+    "symbol_radius",
+    "text",
+]
+
+#: Colours of the known role keys (ColorBrewer-like, readable on a light base and in
+#: print; the hierarchy runs from dark purple to grey).
+ROLE_COLOURS: dict[str, str] = {
+    "storstad": "#54278f",
+    "tillvaxtmotor": "#a50f15",
+    "regional_karna": "#e6550d",
+    "lokal_karna": "#fd8d3c",
+    "serviceort": "#3182bd",
+    "ovrig_tatort": "#9e9e9e",
+}
+#: Colours for role keys of custom schemes, by position in the scheme.
+_FALLBACK = ("#54278f", "#a50f15", "#e6550d", "#fd8d3c", "#31a354", "#3182bd", "#756bb1",
+             "#636363", "#9e9e9e")
+
+#: Link classes: colour, dash pattern (SVG dasharray or ""), opacity.
+LINK_CLASS_STYLE: dict[str, tuple[str, str, float]] = {
+    "strong": ("#08306b", "", 0.85),
+    "medium": ("#2171b5", "", 0.7),
+    "weak": ("#6baed6", "4 4", 0.55),
+}
+
+#: Legend and popup texts, Swedish and English.
+TEXT: dict[str, tuple[str, str]] = {
+    "places": ("Tätorter", "Urban areas"),
+    "links": ("Funktionella samband", "Functional links"),
+    "areas": ("Kommuner", "Municipalities"),
+    "regions": ("Funktionella regioner", "Functional regions"),
+    "role": ("Roll", "Role"),
+    "roles": ("Roller", "Roles"),
+    "reason": ("Skäl", "Reason"),
+    "population": ("Befolkning", "Population"),
+    "jobs": ("Arbetsplatser", "Jobs"),
+    "employed": ("Förvärvsarbetande", "Employed residents"),
+    "job_ratio": ("Arbetsplatskvot", "Job ratio"),
+    "net_commuting": ("Nettoinpendling", "Net commuting"),
+    "inflow_sources": ("Inpendling från antal orter", "In-flow from places"),
+    "inflow_share": ("Andel av pendlingen", "Share of commuting"),
+    "designations": ("Utpekad som", "Designated as"),
+    "kommun": ("Kommun", "Municipality"),
+    "region": ("Region", "Region"),
+    "flow": ("Pendling", "Commuting"),
+    "flow_od": ("Pendling", "Commuting"),
+    "strength": ("Styrka", "Strength"),
+    "link_class": ("Klass", "Class"),
+    "strong": ("Starkt samband", "Strong link"),
+    "medium": ("Medelstarkt samband", "Medium link"),
+    "weak": ("Svagt samband", "Weak link"),
+    "size": ("Befolkning (cirkelns yta)", "Population (circle area)"),
+    "width": ("Pendlare (linjens bredd)", "Commuters (line width)"),
+    "modelled": ("modellerade flöden", "modelled flows"),
+    "observed": ("observerade flöden", "observed flows"),
+    "modelled_note": (
+        "Sambanden bygger på modellerade flöden (gravitationsmodell), inte på observerad "
+        "pendling.",
+        "The links are modelled flows (gravity model), not observed commuting.",
+    ),
+    "source": ("Källa", "Source"),
+    "per_day": ("pendlare", "commuters"),
+    "unknown": ("okänd", "unknown"),
+}
+
+
+def text(key: str, language: str) -> str:
+    """A legend or popup text in ``language``.
+
+    Examples
+    --------
+    >>> text("places", "sv"), text("places", "en")
+    ('Tätorter', 'Urban areas')
+    """
+    sv, en = TEXT[key]
+    return sv if language == "sv" else en
+
+
+@dataclass(frozen=True)
+class RoleStyle:
+    """How one role is drawn.
+
+    Examples
+    --------
+    >>> RoleStyle("serviceort", "Serviceort", "#3182bd", 3, False).colour
+    '#3182bd'
+    """
+
+    key: str
+    label: str
+    colour: str
+    rank: int
+    labelled: bool
+
+
+def role_styles(
+    roles: Sequence[tuple[str, str]], *, label_roles: int = 2
+) -> list[RoleStyle]:
+    """Styles for the roles of a scheme, highest first.
+
+    Parameters
+    ----------
+    roles
+        ``(key, label)`` pairs, highest first.
+    label_roles
+        Places of the first ``label_roles`` roles (that have places) get a name label.
+
+    Examples
+    --------
+    >>> [s.colour for s in role_styles([("storstad", "Storstad"), ("x", "X")])]
+    ['#54278f', '#a50f15']
+    """
+    out = []
+    for rank, (key, label) in enumerate(roles):
+        colour = ROLE_COLOURS.get(key, _FALLBACK[min(rank, len(_FALLBACK) - 1)])
+        out.append(RoleStyle(key, label, colour, rank, rank < label_roles))
+    return out
+
+
+#: Circle radius in pixels of a place with 1 000 inhabitants; area ∝ population.
+RADIUS_PER_SQRT_THOUSAND = 0.8
+MIN_RADIUS = 2.0
+
+
+def symbol_radius(population: float) -> float:
+    """Circle radius in pixels (web) or points (print): area proportional to population.
+
+    ``r = 0.8 * sqrt(population / 1000)``, at least 2.
+
+    Examples
+    --------
+    >>> round(symbol_radius(100_000), 2)
+    8.0
+    """
+    return max(MIN_RADIUS, RADIUS_PER_SQRT_THOUSAND * math.sqrt(max(population, 0) / 1000.0))
+
+
+def link_width(flow: float, max_flow: float, *, max_width: float = 8.0) -> float:
+    """Line width in pixels: proportional to the square root of the flow, 0.5 to ``max_width``.
+
+    Examples
+    --------
+    >>> link_width(100, 100), link_width(25, 100)
+    (8.0, 4.0)
+    """
+    if max_flow <= 0:
+        return 0.5
+    return max(0.5, max_width * math.sqrt(max(flow, 0.0) / max_flow))

@@ -1,0 +1,314 @@
+"""Role schemes, designations, and the classification of places into roles.
+
+A :class:`~strukturbild.config.RoleScheme` is an ordered list of roles, highest
+first, each with threshold rules on place measures. :func:`classify_roles` gives
+every place exactly one role and a readable reason. Designations are official role
+lists (Region Skåne's regional cores and growth engines, say) kept as data with
+their source and year; a designated role pins the place's role, the derived one is
+kept beside it, and :func:`compare_roles` shows where they differ.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._validate import require_columns, require_rows
+from .config import Language, RoleRule, RoleScheme
+from .errors import ConfigError, InputFileNotFoundError, StrukturbildWarning
+
+__all__ = [
+    "BUILTIN_DESIGNATIONS",
+    "classify_roles",
+    "compare_roles",
+    "load_designations",
+]
+
+#: Designation lists shipped with the package: name → file in ``strukturbild/data``.
+BUILTIN_DESIGNATIONS = {"region_skane_2022": "designations_region_skane_2022.csv"}
+
+_DESIGNATION_COLUMNS = ("place_id", "name", "designation", "role", "source", "year")
+
+_MEASURE_NAMES: dict[str, tuple[str, str]] = {
+    "population": ("befolkning", "population"),
+    "jobs": ("arbetsplatser", "jobs"),
+    "employed": ("förvärvsarbetande", "employed residents"),
+    "job_ratio": ("arbetsplatskvot", "job ratio"),
+    "net_commuting": ("nettoinpendling", "net commuting"),
+    "inflow_sources": ("inpendling från antal orter", "in-flow from places"),
+    "inflow_share": ("andel av pendlingen", "share of commuting received"),
+    "rank_in_area": ("rang i kommunen", "rank in kommun"),
+    "rank_in_region": ("rang i regionen", "rank in region"),
+}
+_COUNT_MEASURES = {"population", "jobs", "employed", "net_commuting", "inflow_sources",
+                   "rank_in_area", "rank_in_region"}
+_NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
+
+
+def _fmt(value: float, measure: str, language: Language, *, threshold: bool) -> str:
+    if measure in _COUNT_MEASURES and float(value).is_integer():
+        text = f"{int(value):,}".replace(",", " ")
+    elif threshold:
+        text = repr(float(value))
+    else:
+        text = f"{value:.2f}"
+    return text.replace(".", ",") if language == "sv" else text
+
+
+def _holds(value: float, rule: RoleRule) -> bool:
+    v, t = value, rule.value
+    return {
+        ">=": v >= t, ">": v > t, "<=": v <= t, "<": v < t, "==": v == t, "!=": v != t,
+    }[rule.op]
+
+
+def _rule_text(value: float, rule: RoleRule, language: Language, *, negate: bool = False) -> str:
+    name = _MEASURE_NAMES[rule.measure][0 if language == "sv" else 1]
+    op = _NEGATE[rule.op] if negate else rule.op
+    return (f"{name} {_fmt(value, rule.measure, language, threshold=False)} {op} "
+            f"{_fmt(rule.value, rule.measure, language, threshold=True)}")
+
+
+def _unknown_text(rule: RoleRule, language: Language) -> str:
+    name = _MEASURE_NAMES[rule.measure][0 if language == "sv" else 1]
+    return f"{name} okänd" if language == "sv" else f"{name} not known"
+
+
+def load_designations(name_or_path: str | Path) -> pd.DataFrame:
+    """Read a designation list: a shipped one by name, or a CSV file.
+
+    The CSV has the columns ``place_id`` (may be empty when ``name`` is unique),
+    ``name``, ``designation`` (the official wording, e.g. "regional kärna"),
+    ``role`` (the scheme role it pins, or empty for a designation that pins none),
+    ``source`` and ``year``.
+
+    Examples
+    --------
+    >>> d = load_designations("region_skane_2022")
+    >>> sorted(d.loc[d["designation"] == "tillväxtmotor", "name"])
+    ['Helsingborg', 'Hässleholm', 'Kristianstad', 'Lund', 'Malmö']
+    """
+    from .io import read_table
+
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN_DESIGNATIONS:
+        ref = resources.files("strukturbild") / "data" / BUILTIN_DESIGNATIONS[name_or_path]
+        with resources.as_file(ref) as p:
+            df = read_table(p)
+        source: str | Path = f"designation list '{name_or_path}'"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            known = ", ".join(sorted(BUILTIN_DESIGNATIONS))
+            raise InputFileNotFoundError(
+                f"designation file not found (shipped lists: {known})", source=path
+            )
+        df = read_table(path)
+        source = path
+    require_rows(df, source=source)
+    require_columns(df, _DESIGNATION_COLUMNS, source=source)
+    df = df.loc[:, list(_DESIGNATION_COLUMNS)].copy()
+    for col in _DESIGNATION_COLUMNS:
+        df[col] = df[col].astype(object).where(df[col].notna(), "")
+        df[col] = df[col].map(lambda v: str(v).strip())
+    for i, row in enumerate(df.itertuples(index=False), start=1):
+        if not row.designation:
+            raise ConfigError("designation is empty", source=source, column="designation",
+                              row=i)
+        if not row.place_id and not row.name:
+            raise ConfigError("give place_id or name", source=source, row=i)
+    df.attrs["source"] = str(source)
+    return df
+
+
+def _match_designations(
+    designations: pd.DataFrame, places: pd.DataFrame
+) -> pd.DataFrame:
+    """Attach each designation row to a place id (by id, else by unique name)."""
+    names = places["name"] if "name" in places.columns else pd.Series(dtype=object)
+    ids: list[object] = []
+    src = designations.attrs.get("source", "designations")
+    for i, row in enumerate(designations.itertuples(index=False), start=1):
+        pid: object = None
+        if row.place_id:
+            pid = row.place_id if row.place_id in places.index else None
+        elif row.name:
+            hits = names.index[names == row.name]
+            if len(hits) > 1:
+                raise ConfigError(
+                    f"name '{row.name}' matches {len(hits)} places ({', '.join(hits[:3])}); "
+                    "give place_id", source=src, row=i,
+                )
+            pid = hits[0] if len(hits) else None
+        if pid is None:
+            warnings.warn(
+                f"{src}: row {i}: designated place '{row.place_id or row.name}' is not among "
+                "the places; the designation is ignored",
+                StrukturbildWarning, stacklevel=3,
+            )
+        ids.append(pid)
+    out = designations.assign(matched=ids)
+    return out[out["matched"].notna()]
+
+
+def classify_roles(
+    measures: pd.DataFrame,
+    scheme: RoleScheme,
+    *,
+    designations: pd.DataFrame | None = None,
+    names: pd.Series | None = None,
+    language: Language = "sv",
+) -> pd.DataFrame:
+    """Give every place exactly one role, with the reason.
+
+    Roles are tried from the highest; a place gets the first role all of whose rules
+    hold. A rule on a measure that is not known for the place (no jobs data, say) is
+    skipped and the reason says so; a role whose rules are all unknown, or that has
+    no rules, is given only by designation, except the scheme's last role, which
+    every remaining place gets. A designation whose ``role`` is a role of the scheme
+    pins that role; with several, the scheme's order decides.
+
+    Parameters
+    ----------
+    measures
+        Place measures (see :func:`strukturbild.places.place_measures`), index place ids.
+    scheme
+        The role scheme.
+    designations
+        A designation list (:func:`load_designations`), or several concatenated.
+    names
+        Place names, for designations given by name.
+    language
+        Language of the reasons and labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``role`` (ordered categorical of role keys, highest first), ``role_label``,
+        ``role_reason``, ``role_derived`` (the role from the rules alone),
+        ``designations`` (the place's designations, "; "-joined, "" for none).
+
+    Examples
+    --------
+    >>> from strukturbild.config import default_role_scheme
+    >>> m = pd.DataFrame({"population": [41299, 1500], "job_ratio": [1.18, np.nan],
+    ...                   "rank_in_area": [1, 3]}, index=["k", "s"])
+    >>> r = classify_roles(m, default_role_scheme(), language="en")
+    >>> r.loc["k", "role"], r.loc["k", "role_reason"]
+    ('regional_karna', 'population 41 299 >= 40 000 and job ratio 1.18 >= 1.0')
+    >>> r.loc["s", "role_reason"]
+    'population 1 500 < 2 000 (serviceort)'
+    """
+    keys = scheme.keys
+    n = len(measures)
+    derived: list[str] = [""] * n
+    reasons: list[str] = [""] * n
+    last = scheme.roles[-1]
+    for pos in range(n):
+        row = measures.iloc[pos]
+        for role in scheme.roles[:-1]:
+            if not role.rules:
+                continue
+            texts, unknown, ok = [], [], True
+            for rule in role.rules:
+                v = row.get(rule.measure, np.nan)
+                v = float(v) if v is not None and not pd.isna(v) else math.nan
+                if math.isnan(v):
+                    unknown.append(_unknown_text(rule, language))
+                    continue
+                if not _holds(v, rule):
+                    ok = False
+                    break
+                texts.append(_rule_text(v, rule, language))
+            if ok and texts:
+                joiner = " och " if language == "sv" else " and "
+                reasons[pos] = joiner.join(texts) + (
+                    f" ({', '.join(unknown)})" if unknown else ""
+                )
+                derived[pos] = role.key
+                break
+        else:
+            derived[pos] = last.key
+            reasons[pos] = _fallback_reason(row, scheme, language)
+    derived_s = pd.Series(derived, index=measures.index)
+    role = derived_s.copy()
+    desig_text = pd.Series("", index=measures.index, dtype=object)
+    if designations is not None and len(designations):
+        frame = pd.DataFrame({"name": names}, index=measures.index) if names is not None \
+            else pd.DataFrame(index=measures.index)
+        matched = _match_designations(designations, frame)
+        for pid, grp in matched.groupby("matched", sort=True):
+            desig_text[pid] = "; ".join(dict.fromkeys(grp["designation"]))
+            pinned = [r for r in keys if r in set(grp["role"])]
+            if not pinned:
+                continue
+            chosen = pinned[0]
+            g = grp[grp["role"] == chosen].iloc[0]
+            label = scheme.role(chosen).label(language)
+            # The reason names the list's publisher and year; the full source is in the data.
+            by = f"{str(g['source']).split(',')[0]}, {g['year']}".strip(", ")
+            dlabel = scheme.role(derived_s[pid]).label(language).lower()
+            if language == "sv":
+                reasons_pid = f"utpekad som {label.lower()} ({by}); enligt reglerna {dlabel}"
+            else:
+                reasons_pid = f"designated {label.lower()} ({by}); rules give {dlabel}"
+            i = measures.index.get_loc(pid)
+            assert isinstance(i, int)
+            reasons[i] = reasons_pid + f": {reasons[i]}"
+            role[pid] = chosen
+    cat = pd.CategoricalDtype(list(keys), ordered=True)
+    labels = {r.key: r.label(language) for r in scheme.roles}
+    return pd.DataFrame(
+        {
+            "role": role.astype(cat),
+            "role_label": role.map(labels).astype(object),
+            "role_reason": pd.Series(reasons, index=measures.index, dtype=object),
+            "role_derived": derived_s.astype(cat),
+            "designations": desig_text,
+        },
+        index=measures.index,
+    )
+
+
+def _fallback_reason(row: pd.Series, scheme: RoleScheme, language: Language) -> str:
+    """Why a place got the last role: the first failing rule of the lowest ruled role."""
+    for role in reversed(scheme.roles[:-1]):
+        for rule in role.rules:
+            v = row.get(rule.measure, np.nan)
+            if v is not None and not pd.isna(v) and not _holds(float(v), rule):
+                return f"{_rule_text(float(v), rule, language, negate=True)} ({role.key})"
+    return "inga regler uppfyllda" if language == "sv" else "no rule of a higher role holds"
+
+
+def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None) -> pd.DataFrame:
+    """Designated against derived role for every place.
+
+    Returns one row per place: ``name``, ``designations``, ``role`` (the role the
+    place has), ``role_derived`` (from the rules alone), ``designated`` (whether a
+    designation pinned the role) and ``agree`` (role equals derived role).
+
+    Examples
+    --------
+    >>> from strukturbild.config import default_role_scheme
+    >>> m = pd.DataFrame({"population": [33466], "job_ratio": [np.nan],
+    ...                   "rank_in_area": [1]}, index=["1282TC108"])
+    >>> d = pd.DataFrame({"place_id": ["1282TC108"], "name": ["Landskrona"],
+    ...     "designation": ["regional kärna"], "role": ["regional_karna"],
+    ...     "source": ["Region Skåne"], "year": ["2022"]})
+    >>> r = classify_roles(m, default_role_scheme(), designations=d)
+    >>> compare_roles(r).loc["1282TC108", ["role", "role_derived", "agree"]].to_dict()
+    {'role': 'regional_karna', 'role_derived': 'lokal_karna', 'agree': False}
+    """
+    out = pd.DataFrame(index=roles.index)
+    if names is not None:
+        out["name"] = names.reindex(roles.index)
+    out["designations"] = roles["designations"]
+    out["role"] = roles["role"].astype(str)
+    out["role_derived"] = roles["role_derived"].astype(str)
+    out["designated"] = roles["role_reason"].str.startswith(("utpekad", "designated"))
+    out["agree"] = np.asarray(out["role"] == out["role_derived"])
+    return out
