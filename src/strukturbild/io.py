@@ -202,23 +202,36 @@ def _read_vector(
             )
         kwargs["layer"] = layer
     if encoding:
-        kwargs["encoding"] = encoding
-    is_shp = path.suffix.lower() == ".shp"
-    if is_shp and not encoding and not path.with_suffix(".cpg").exists():
-        # No .cpg: try UTF-8 first, then Latin-1 (the dBase default of Swedish shapefiles).
-        kwargs["encoding"] = "utf-8"
+        kwargs["encoding"] = _gdal_encoding(encoding, path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return pyogrio.read_dataframe(path, **kwargs)
-    except UnicodeDecodeError:
-        kwargs["encoding"] = "latin-1"
-        return pyogrio.read_dataframe(path, **kwargs)
+            try:
+                return pyogrio.read_dataframe(path, **kwargs)
+            except UnicodeDecodeError:
+                if encoding:
+                    raise
+                # No .cpg and no code page in the .dbf: Swedish shapefiles from older
+                # tools are Latin-1.
+                kwargs["encoding"] = "ISO-8859-1"
+                return pyogrio.read_dataframe(path, **kwargs)
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(f"cannot read the text as {encoding}: {exc}; give the right "
+                                "'encoding' in the project file", source=path) from None
     except Exception as exc:
-        if is_shp and kwargs.get("encoding") == "utf-8" and "decode" in str(exc).lower():
-            kwargs["encoding"] = "latin-1"
-            return pyogrio.read_dataframe(path, **kwargs)
         raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+
+
+def _gdal_encoding(encoding: str, path: Path) -> str:
+    """GDAL's name for a Python codec name (``latin-1`` → ``ISO-8859-1``)."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise InvalidValueError(f"unknown encoding '{encoding}'", source=path) from None
+    return {"iso8859-1": "ISO-8859-1", "utf-8": "UTF-8", "cp1252": "CP1252"}.get(
+        name, name.upper())
 
 
 def _read_points_table(
@@ -472,9 +485,11 @@ def read_flows_table(source: FlowsSource) -> pd.DataFrame:
                         hint=f"; map it with flows.columns.{canonical} in the project file")
         assert col is not None
         cols[canonical] = col
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "origin": to_codes(df[cols["origin"]], source=path, column=cols["origin"]).to_numpy(),
         "destination": to_codes(df[cols["destination"]], source=path,
                                 column=cols["destination"]).to_numpy(),
         "count": to_counts(df[cols["count"]], source=path, column=cols["count"]).to_numpy(),
     })
+    out.attrs["columns"] = cols  # the file's own names, for messages about later checks
+    return out

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validate import check_metric
+from ._validate import check_known, check_metric
 from .config import Project
 from .errors import StrukturbildWarning
 from .flows import Flows
@@ -89,15 +89,17 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     flows = None
     if project.flows is not None:
         table = read_flows_table(project.flows)
+        names = table.attrs.get("columns", {})
+        units = places.index
+        what = "place"
         if project.flows.level == "area":
             main = rank_in_group(places, "area_id")
             seat = pd.Series(main[main == 1].index, index=places.loc[main == 1, "area_id"])
-            from ._validate import check_known
-
-            check_known(table["origin"], seat.index, what="area", source=project.flows.path,
-                        column="origin")
-            check_known(table["destination"], seat.index, what="area",
-                        source=project.flows.path, column="destination")
+            units, what = seat.index, "area"
+        for side in ("origin", "destination"):
+            check_known(table[side], units, what=what, source=project.flows.path,
+                        column=names.get(side, side))
+        if project.flows.level == "area":
             table = table.assign(origin=seat.reindex(table["origin"]).to_numpy(),
                                  destination=seat.reindex(table["destination"]).to_numpy())
         flows = Flows.from_frame(table, source=project.flows.path, units=places.index)
@@ -172,7 +174,8 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     lines = links_to_lines(links, places)
     say(f"made {len(lines)} links" + (" (modelled)" if link_flows.modelled else ""))
 
-    out_places = places.join(measures.drop(columns=["population"]))
+    out_places = places.join(measures.drop(columns=[c for c in measures.columns
+                                                    if c in places.columns]))
     for col in roles.columns:
         out_places[col] = roles[col]
     if region_result is not None:

@@ -1,0 +1,175 @@
+"""The command line: demo, build, validate, exit codes, and no output left on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from strukturbild import cli
+
+from .conftest import REPO
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_writes_map_gpkg_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("strukturbild.datasets.Path.cwd", lambda: REPO)
+    code, out, err = _run(["demo"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "maps" / "skane.html").is_file()
+    assert (tmp_path / "out" / "skane.gpkg").is_file()
+    summary = json.loads((tmp_path / "out" / "skane.json").read_text(encoding="utf-8"))
+    assert summary["places"] == 70 and summary["flows"] == "modelled"
+    assert "Strukturbild för Skåne: 70 places" in out
+    assert "modelled" in out
+    read = gpd.read_file(tmp_path / "out" / "skane.gpkg", layer="places")
+    assert len(read) == 70 and read.crs.to_epsg() == 3006
+
+
+def test_build_json_and_out(toy_dir: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "results"
+    code, out, err = _run(["build", str(toy_dir / "project.toml"), "--out", str(out_dir),
+                           "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["places"] == 6 and summary["flows"] == "observed"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["toy.gpkg", "toy.html", "toy.json"]
+    assert summary["outputs"]["gpkg"] == str(out_dir / "toy.gpkg")
+
+
+def test_validate(toy_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["validate", str(toy_dir / "project.toml")], capsys)
+    assert code == 0 and "ok (6 places, 10 flows; 5 roles)" in out
+
+
+def _break_places(d: Path, how: str) -> None:
+    g = gpd.read_file(d / "places.gpkg", layer="places")
+    if how == "missing-column":
+        g = g.drop(columns=["bef"])
+    elif how == "no-crs":
+        g = g.set_crs(None, allow_override=True)
+    elif how == "degrees":
+        g = g.to_crs(4326).set_crs(3006, allow_override=True)
+    elif how == "duplicate-id":
+        g.loc[1, ["tatortskod", "kommun"]] = ["0101TC101", "0101"]
+    elif how == "lost-zero":
+        g["kommun"] = g["kommun"].astype(int)
+    elif how == "empty":
+        g = g.iloc[:0]
+    (d / "places.gpkg").unlink()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        g.to_file(d / "places.gpkg", layer="places")
+
+
+def _break_flows(d: Path, how: str) -> None:
+    f = pd.read_csv(d / "flows.csv", dtype=str)
+    if how == "unknown-place":
+        f.loc[3, "to"] = "0999TC999"
+    elif how == "negative-count":
+        f.loc[2, "n"] = "-4"
+    elif how == "text-count":
+        f.loc[2, "n"] = "fyra"
+    f.to_csv(d / "flows.csv", index=False)
+
+
+CASES = {
+    "missing-file": ("places.gpkg: file not found", None),
+    "missing-column": ("column 'population'", "places"),
+    "no-crs": ("the layer has no CRS", "places"),
+    "degrees": ("looks like longitude/latitude in degrees", "places"),
+    "duplicate-id": ("column 'tatortskod', row 2: id '0101TC101' occurs more than once",
+                     "places"),
+    "lost-zero": ("column 'kommun', row 1: code '101' has 3 digits", "places"),
+    "empty": ("layer 'places': the input has no rows", "places"),
+    "unknown-place": ("flows.csv: column 'to', row 4: unknown place '0999TC999'", "flows"),
+    "negative-count": ("flows.csv: column 'n', row 3: value -4.0 is negative", "flows"),
+    "text-count": ("flows.csv: column 'n', row 3: value 'fyra' is not a number", "flows"),
+    "unknown-key": ("key 'links.colour': unknown key", "project"),
+    "wrong-type": ("key 'links.max_distance_km': expected int or float, got str", "project"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_exit_2_no_output(case: str, toy_dir: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    message, target = CASES[case]
+    project = toy_dir / "project.toml"
+    if case == "missing-file":
+        (toy_dir / "places.gpkg").unlink()
+    elif target == "places":
+        _break_places(toy_dir, case)
+    elif target == "flows":
+        _break_flows(toy_dir, case)
+    elif case == "unknown-key":
+        project.write_text(project.read_text() + "\n[links]\ncolour = \"red\"\n")
+    elif case == "wrong-type":
+        project.write_text(project.read_text() + "\n[links]\nmax_distance_km = \"far\"\n")
+    for command in (["build", str(project)], ["validate", str(project)]):
+        code, out, err = _run(command, capsys)
+        assert code == 2, (command, err)
+        assert message in err, err
+        assert "Traceback" not in err
+        assert err.startswith("strukturbild: error: ")
+        if target in ("places", "flows"):
+            assert f"{target}." in err  # the message names the file
+    assert not (toy_dir / "out").exists()
+
+
+def test_failed_export_leaves_no_partial_file(toy_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = toy_dir / "out"
+    out.mkdir()
+    (out / "toy.gpkg").write_bytes(b"previous")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("pyogrio.write_dataframe", boom)
+    code, _, err = _run(["build", str(toy_dir / "project.toml"), "--format", "gpkg"], capsys)
+    assert code == 1
+    assert "internal error: RuntimeError: disk on fire" in err
+    assert (out / "toy.gpkg").read_bytes() == b"previous"
+    assert sorted(p.name for p in out.iterdir()) == ["toy.gpkg"]
+
+
+def test_internal_error_exit_1(toy_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr("strukturbild.pipeline.build", boom)
+    monkeypatch.delenv("STRUKTURBILD_DEBUG", raising=False)
+    code, _, err = _run(["build", str(toy_dir / "project.toml")], capsys)
+    assert code == 1 and "internal error: ZeroDivisionError: oops" in err
+    assert "Traceback" not in err
+
+
+def test_usage_error_is_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = _run(["build"], capsys)
+    assert code == 2
+
+
+def test_console_script_installed() -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("strukturbild", path=os.path.dirname(sys.executable))
+    assert exe is not None
+    res = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
+    assert res.returncode == 0 and res.stdout.startswith("strukturbild ")

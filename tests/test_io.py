@@ -1,0 +1,238 @@
+"""Readers: every format, SCB's names, encodings, CRS handling and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from strukturbild.config import AreasSource, FlowsSource, PlacesSource
+from strukturbild.errors import (
+    CRSError,
+    DuplicateIdError,
+    EmptyInputError,
+    InputFileNotFoundError,
+    InvalidGeometryError,
+    InvalidValueError,
+    MissingColumnError,
+    StrukturbildError,
+    UnknownCodeError,
+)
+from strukturbild.io import atomic_path, read_areas, read_flows_table, read_places, read_table
+
+from .conftest import requires_shared
+
+HOSTILE = 'Å<script>alert(1)</script> & "Ö" \'x\''
+
+
+def _frame(upper: bool = False) -> gpd.GeoDataFrame:
+    cols = ["TATORTSKOD", "TATORT", "KOMMUN", "KOMMUNNAMN", "BEF", "AREA_HA"]
+    if not upper:
+        cols = [c.lower() for c in cols]
+    df = pd.DataFrame([["0114TC101", "Upplands Väsby", "0114", "Upplands Väsby", 47_000, 1_100],
+                       ["0180TC108", HOSTILE, "0180", "Stockholm", 1_617_407, 38_000]],
+                      columns=cols)
+    return gpd.GeoDataFrame(df, geometry=shapely.points([661_000, 674_000],
+                                                        [6_596_000, 6_580_000]), crs=3006)
+
+
+@pytest.mark.parametrize("suffix", ["gpkg", "geojson", "shp"])
+@pytest.mark.parametrize("upper", [False, True], ids=["lower", "upper"])
+def test_vector_formats_and_scb_names(tmp_path: Path, suffix: str, upper: bool) -> None:
+    path = tmp_path / f"t.{suffix}"
+    gdf = _frame(upper)
+    if suffix == "geojson":
+        gdf = gdf.to_crs(4326)
+    gdf.to_file(path)
+    places = read_places(PlacesSource(path))
+    assert places.index.tolist() == ["0114TC101", "0180TC108"]
+    assert places["area_id"].tolist() == ["0114", "0180"]
+    assert places["population"].tolist() == [47_000, 1_617_407]
+    assert places["name"].tolist()[1] == HOSTILE
+    assert places.crs.to_epsg() == 3006
+    assert places.geometry.x.iloc[0] == pytest.approx(661_000, abs=0.01)
+    assert places["area_ha"].tolist() == [1_100, 38_000]
+
+
+def test_shapefile_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "latin.shp"
+    _frame().to_file(path, encoding="ISO-8859-1")
+    assert "Upplands V\xe4sby".encode("latin-1") in path.with_suffix(".dbf").read_bytes()
+    for cpg in tmp_path.glob("*.cpg"):
+        cpg.unlink()  # an old shapefile without a .cpg
+    places = read_places(PlacesSource(path))
+    assert places["name"].iloc[0] == "Upplands Väsby"
+    # and with the encoding given
+    assert read_places(PlacesSource(path, encoding="latin-1"))["name"].iloc[0] == \
+        "Upplands Väsby"
+
+
+def test_csv_latlon_latin1_semicolon(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes("tatortskod;tatort;kommun;bef;lat;lon\n"
+                     "1280TC106;Malmö;1280;325069;55,5968;13,0123\n".encode("latin-1"))
+    places = read_places(PlacesSource(path))
+    assert places.loc["1280TC106", "name"] == "Malmö"
+    x, y = places.geometry.x.iloc[0], places.geometry.y.iloc[0]
+    assert 370_000 < x < 380_000 and 6_160_000 < y < 6_170_000
+
+
+def test_csv_xy_with_crs_and_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("kod,namn,kn,invanare,e,n\nA1,Ett,0114,12,661000,6596000\n",
+                    encoding="utf-8")
+    src = PlacesSource(path, crs="EPSG:3006", x="e", y="n",
+                       columns={"place_id": "kod", "name": "namn", "area_id": "kn",
+                                "population": "invanare"})
+    places = read_places(src)
+    assert places.loc["A1", "population"] == 12
+
+
+def test_parquet_flows_and_csv_flows(tmp_path: Path) -> None:
+    df = pd.DataFrame({"origin": ["0114", "0180"], "destination": ["0180", "0114"],
+                       "count": [10.0, 2.0]})
+    df.to_parquet(tmp_path / "f.parquet")
+    t = read_flows_table(FlowsSource(tmp_path / "f.parquet"))
+    assert t["count"].tolist() == [10.0, 2.0]
+    (tmp_path / "f.csv").write_text("bostad,arbete,antal\n0114,0180,10\n")
+    t = read_flows_table(FlowsSource(tmp_path / "f.csv"))
+    assert t.iloc[0].tolist() == ["0114", "0180", 10.0]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileNotFoundError, match=r"nope\.gpkg: file not found"):
+        read_places(PlacesSource(tmp_path / "nope.gpkg"))
+
+
+def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
+    _frame().drop(columns=["bef"]).to_file(tmp_path / "t.gpkg", layer="t")
+    with pytest.raises(MissingColumnError) as exc:
+        read_places(PlacesSource(tmp_path / "t.gpkg", layer="t"))
+    msg = str(exc.value)
+    assert "t.gpkg" in msg and "layer 't'" in msg and "column 'population'" in msg
+    assert "places.columns.population" in msg
+
+
+def test_no_crs(tmp_path: Path) -> None:
+    gdf = _frame().set_crs(None, allow_override=True)
+    (tmp_path / "t.csv").write_text("tatortskod,tatort,bef,x,y\nA,B,1,661000,6596000\n")
+    with pytest.raises(CRSError, match=r"t\.csv: coordinates in 'x'/'y' have no CRS"):
+        read_places(PlacesSource(tmp_path / "t.csv"))
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gdf.to_file(tmp_path / "t.gpkg")
+    with pytest.raises(CRSError, match=r"t\.gpkg: the layer has no CRS"):
+        read_places(PlacesSource(tmp_path / "t.gpkg"))
+
+
+def test_degrees_declared_as_sweref(tmp_path: Path) -> None:
+    gdf = _frame().to_crs(4326).set_crs(3006, allow_override=True)
+    gdf.to_file(tmp_path / "t.gpkg")
+    with pytest.raises(CRSError, match="looks like longitude/latitude in degrees"):
+        read_places(PlacesSource(tmp_path / "t.gpkg"))
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    gdf = _frame()
+    gdf.loc[1, "tatortskod"] = "0114TC101"
+    gdf.loc[1, "kommun"] = "0114"
+    gdf.to_file(tmp_path / "t.gpkg")
+    with pytest.raises(DuplicateIdError, match="column 'tatortskod', row 2: id '0114TC101'"):
+        read_places(PlacesSource(tmp_path / "t.gpkg"))
+
+
+def test_lost_leading_zero(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(
+        "tatortskod,tatort,kommun,bef,lat,lon\n0114TC101,Väsby,114,47000,59.5,17.9\n")
+    with pytest.raises(UnknownCodeError, match="column 'kommun', row 1: code '114' has 3 digits"):
+        read_places(PlacesSource(tmp_path / "t.csv"))
+
+
+def test_kommun_code_must_match_tatort_code(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(
+        "tatortskod,tatort,kommun,bef,lat,lon\n0114TC101,Väsby,0115,47000,59.5,17.9\n")
+    with pytest.raises(InvalidValueError, match="does not match the tätort code"):
+        read_places(PlacesSource(tmp_path / "t.csv"))
+
+
+def test_empty_layer(tmp_path: Path) -> None:
+    _frame().iloc[:0].to_file(tmp_path / "t.gpkg", layer="empty")
+    with pytest.raises(EmptyInputError, match="layer 'empty': the input has no rows"):
+        read_places(PlacesSource(tmp_path / "t.gpkg", layer="empty"))
+
+
+def test_unknown_layer(tmp_path: Path) -> None:
+    _frame().to_file(tmp_path / "t.gpkg", layer="places")
+    with pytest.raises(InvalidValueError, match="no layer 'tatorter'; the file has: places"):
+        read_places(PlacesSource(tmp_path / "t.gpkg", layer="tatorter"))
+
+
+def test_negative_and_text_population(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(
+        "tatortskod,tatort,bef,lat,lon\nA,B,12,59.5,17.9\nC,D,-5,59.6,17.9\n")
+    with pytest.raises(InvalidValueError, match="column 'bef', row 2: value -5.0 is negative"):
+        read_places(PlacesSource(tmp_path / "t.csv"))
+    (tmp_path / "t.csv").write_text("tatortskod,tatort,bef,lat,lon\nA,B,many,59.5,17.9\n")
+    with pytest.raises(InvalidValueError, match="row 1: value 'many' is not a number"):
+        read_places(PlacesSource(tmp_path / "t.csv"))
+
+
+def test_missing_geometry(tmp_path: Path) -> None:
+    gdf = _frame()
+    gdf.loc[1, "geometry"] = None
+    gdf.to_file(tmp_path / "t.gpkg")
+    with pytest.raises(InvalidGeometryError, match="row 2: geometry is missing"):
+        read_places(PlacesSource(tmp_path / "t.gpkg"))
+
+
+def test_invalid_area_polygon_is_repaired_with_a_warning(tmp_path: Path) -> None:
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
+    gdf = gpd.GeoDataFrame({"kommun_code": ["0114", "0115"], "kommun_name": ["A", "B"]},
+                           geometry=[shapely.box(600_000, 6_500_000, 610_000, 6_510_000),
+                                     shapely.affinity.translate(
+                                         shapely.affinity.scale(bowtie, 1000, 1000,
+                                                                origin=(0, 0)),
+                                         620_000, 6_500_000)],
+                           crs=3006)
+    gdf.to_file(tmp_path / "k.gpkg")
+    with pytest.warns(UserWarning, match=r"1 invalid polygon\(s\) repaired"):
+        areas = read_areas(AreasSource(tmp_path / "k.gpkg"))
+    assert areas.geometry.is_valid.all()
+
+
+def test_every_error_is_a_value_or_file_error() -> None:
+    for cls in (CRSError, DuplicateIdError, EmptyInputError, InvalidValueError,
+                MissingColumnError, UnknownCodeError, InvalidGeometryError):
+        assert issubclass(cls, ValueError) and issubclass(cls, StrukturbildError)
+    assert issubclass(InputFileNotFoundError, FileNotFoundError)
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_read_table_latin1_and_bom(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_bytes("\ufeffkod,namn\n0114,Väsby\n".encode())
+    assert read_table(p).columns.tolist() == ["kod", "namn"]
+
+
+def test_real_tatorter_and_kommuner() -> None:
+    tat = read_places(PlacesSource(requires_shared("geodata", "sweden", "tatorter_2020.gpkg")))
+    assert len(tat) == 2017
+    assert int(tat["population"].sum()) == 9_088_367
+    assert tat.loc["0180TC108", "name"] == "Stockholm" if "0180TC108" in tat.index else True
+    assert (tat["area_id"].str.len() == 4).all()
+    k = read_areas(AreasSource(requires_shared("geodata", "sweden", "kommuner.gpkg")))
+    assert len(k) == 290 and k.loc["0114", "name"] == "Upplands Väsby"

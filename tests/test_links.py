@@ -1,0 +1,88 @@
+"""Links: exact link table on the toy region, modelled flows."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from strukturbild.config import LinkParams
+from strukturbild.flows import Flows
+from strukturbild.links import links_from_flows, links_to_lines, model_flows
+
+
+@pytest.fixture
+def toy_measures() -> pd.DataFrame:
+    from .conftest import TOY_PLACES
+
+    return pd.DataFrame([(p[0], p[4], p[5]) for p in TOY_PLACES],
+                        columns=["id", "jobs", "employed"]).set_index("id").astype(float)
+
+
+def test_links_by_hand(toy_flows_frame: pd.DataFrame, toy_measures: pd.DataFrame) -> None:
+    links = links_from_flows(Flows.from_frame(toy_flows_frame), toy_measures)
+    got = links.set_index(["origin", "destination"])
+    assert len(links) == 6  # ten flows, six pairs
+    # Mellanstad–Storby: 2000 one way, 1000 back; Mellanstad sends the larger flow
+    row = got.loc[("0102TC101", "0101TC101")]
+    assert (row["flow_od"], row["flow_do"], row["total"]) == (2000, 1000, 3000)
+    assert row["share_of_origin"] == pytest.approx(2000 / 20_000)
+    assert row["share_of_destination"] == pytest.approx(2000 / 140_000)
+    assert row["strength"] == pytest.approx(0.1)  # max(2000/20000, 1000/120000)
+    assert row["link_class"] == "medium"
+    expected = {
+        ("0102TB102", "0101TC101"): (1500, 300, 1500 / 4000, "strong"),
+        ("0102TB102", "0102TC101"): (800, 0, 800 / 4000, "strong"),
+        ("0103TC101", "0101TC101"): (300, 100, 300 / 3000, "medium"),
+        ("0103TB102", "0103TC101"): (300, 50, 300 / 1200, "strong"),
+        ("0103TB103", "0103TB102"): (20, 0, 20 / 400, "weak"),
+    }
+    for pair, (od, do, strength, cls) in expected.items():
+        r = got.loc[pair]
+        assert (r["flow_od"], r["flow_do"], r["link_class"]) == (od, do, cls), pair
+        assert r["strength"] == pytest.approx(strength), pair
+    assert not links["modelled"].any()
+    assert links["total"].is_monotonic_decreasing
+
+
+def test_min_flow_drops_small_links(toy_flows_frame: pd.DataFrame,
+                                    toy_measures: pd.DataFrame) -> None:
+    links = links_from_flows(Flows.from_frame(toy_flows_frame), toy_measures,
+                             params=LinkParams(min_flow=401))
+    assert len(links) == 3  # 3000, 1800, 800 kept; 400 (Småort–Storby), 350, 20 dropped
+
+
+def test_modelled_flows_production_constrained() -> None:
+    # three places on a line, 10 km apart and 20 km apart
+    p = gpd.GeoDataFrame({"population": [10_000, 20_000, 10_000]}, index=["a", "b", "c"],
+                         geometry=shapely.points([0, 10_000, 30_000], [0, 0, 0]), crs=3006)
+    f, used = model_flows(p, params=LinkParams(beta=0.1, max_distance_km=25))
+    assert f.modelled and used["beta"] == 0.1
+    # a reaches only b (30 km to c is beyond 25 km): all 0.5 * 0.3 * 10 000 = 1 500 go to b
+    assert f.count[("a", "b")] == pytest.approx(1500)
+    assert ("a", "c") not in f.count.index
+    # b sends 3 000, split between a (10 km) and c (20 km) by pop * exp(-0.1 d)
+    wa, wc = 10_000 * np.exp(-1.0), 10_000 * np.exp(-2.0)
+    assert f.count[("b", "a")] == pytest.approx(3000 * wa / (wa + wc))
+    assert f.outflow()["b"] == pytest.approx(3000)
+
+
+def test_calibration_recovers_beta() -> None:
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 40_000, size=(12, 2))
+    pop = rng.integers(2_000, 50_000, size=12).astype(float)
+    p = gpd.GeoDataFrame({"population": pop}, index=[f"p{i}" for i in range(12)],
+                         geometry=shapely.points(xy), crs=3006)
+    truth, _ = model_flows(p, params=LinkParams(beta=0.07, max_distance_km=100))
+    # calibrating on the model's own flows gives back its beta
+    _, used = model_flows(p, params=LinkParams(beta=0.5, max_distance_km=100), observed=truth)
+    assert used["beta"] == pytest.approx(0.07, rel=1e-6)
+
+
+def test_lines_follow_places() -> None:
+    p = gpd.GeoDataFrame(index=["a", "b"], geometry=shapely.points([0, 3], [0, 4]), crs=3006)
+    lines = links_to_lines(pd.DataFrame({"origin": ["a"], "destination": ["b"]}), p)
+    assert lines.crs.to_epsg() == 3006
+    assert lines.geometry.iloc[0].equals(shapely.LineString([(0, 0), (3, 4)]))

@@ -1,0 +1,85 @@
+"""The pipeline end to end: toy region with observed flows, the example, the country."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from strukturbild.config import load_project, project_from_dict
+from strukturbild.datasets import example_project
+from strukturbild.errors import UnknownCodeError
+from strukturbild.pipeline import build
+
+from .conftest import SWEDEN, requires_shared
+
+
+def test_toy_observed(toy_dir: Path) -> None:
+    img = build(load_project(toy_dir / "project.toml"))
+    assert not img.modelled
+    assert img.places["role"].astype(str).tolist() == [
+        "storstad", "regional_karna", "serviceort", "lokal_karna", "serviceort", "ovrig_tatort"
+    ]
+    assert len(img.links) == 6
+    assert img.links.crs.to_epsg() == 3006
+    s = img.summary()
+    assert s["flows"] == "observed" and s["link_classes"] == {"medium": 2, "strong": 3,
+                                                             "weak": 1}
+    assert s["provenance"]["inputs"]["flows"]["file"] == "flows.csv"
+
+
+def test_toy_unknown_place_in_flows(toy_dir: Path) -> None:
+    flows = toy_dir / "flows.csv"
+    flows.write_text(flows.read_text() + "0101TC101,9999TC999,5\n")
+    with pytest.raises(UnknownCodeError) as exc:
+        build(load_project(toy_dir / "project.toml"))
+    assert "flows.csv: column 'to', row 11: unknown place '9999TC999'" in str(exc.value)
+
+
+def test_toy_modelled_when_asked_is_calibrated(toy_dir: Path) -> None:
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + "\n[links]\nsource = \"modelled\"\n")
+    img = build(load_project(proj))
+    assert img.modelled and img.links["modelled"].all()
+    assert "calibrated_on_pairs" in img.provenance["model"]
+
+
+def test_example() -> None:
+    img = build(example_project())
+    roles = img.places["role"].astype(str)
+    assert len(img.places) == 70
+    assert sorted(img.places.index[roles == "tillvaxtmotor"]) == [
+        "1280TC106", "1281TC105", "1283TC107", "1290TC112", "1293TC105"]
+    assert sorted(img.places.loc[roles == "regional_karna", "name"]) == [
+        "Landskrona", "Trelleborg", "Ystad"]
+    assert img.places.loc["1280TC106", "designations"] == "regional kärna; tillväxtmotor"
+    assert img.places.loc["1280TC106", "role_derived"] == "storstad"
+    assert img.modelled and img.links["modelled"].all() and len(img.links) > 100
+    assert (img.links["total"] >= 50).all()
+    assert img.summary()["flows"] == "modelled"
+    # Every kommun's largest tätort of 5 000+ is at least a lokal kärna
+    assert (roles[img.places["rank_in_area"] == 1].isin(
+        ["tillvaxtmotor", "regional_karna", "lokal_karna"]) |
+        (img.places["population"] < 5000)[img.places["rank_in_area"] == 1]).all()
+
+
+@pytest.mark.slow
+def test_whole_country_under_30_seconds(tmp_path: Path) -> None:
+    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
+    project = project_from_dict({
+        "project": {"name": "sverige", "title": "Sverige"},
+        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg")},
+        "areas": {"path": str(SWEDEN / "kommuner.gpkg")},
+    }, base_dir=tmp_path)
+    t0 = time.perf_counter()
+    img = build(project)
+    elapsed = time.perf_counter() - t0
+    assert len(img.places) == 2017 and len(img.areas) == 290
+    assert int(img.places["population"].sum()) == 9_088_367
+    roles = img.places["role"].astype(str)
+    # Stockholm, Göteborg and Malmö are the only tätorter of 200 000 or more
+    assert sorted(img.places.loc[roles == "storstad", "name"]) == ["Göteborg", "Malmö",
+                                                                  "Stockholm"]
+    assert img.links["modelled"].all() and len(img.links) > 1000
+    assert elapsed < 30, elapsed

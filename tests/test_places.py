@@ -1,0 +1,47 @@
+"""Place measures on the toy region, by hand."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from strukturbild.config import PlacesSource
+from strukturbild.flows import Flows
+from strukturbild.io import read_places
+from strukturbild.places import nearest_larger_place, place_measures
+
+
+@pytest.fixture
+def toy(toy_places_frame: gpd.GeoDataFrame, tmp_path) -> gpd.GeoDataFrame:  # type: ignore[no-untyped-def]
+    toy_places_frame.to_file(tmp_path / "p.gpkg")
+    return read_places(PlacesSource(tmp_path / "p.gpkg"))
+
+
+def test_measures_by_hand(toy: gpd.GeoDataFrame, toy_flows_frame: pd.DataFrame) -> None:
+    m = place_measures(toy, Flows.from_frame(toy_flows_frame))
+    assert m.loc["0101TC101", "job_ratio"] == pytest.approx(140_000 / 120_000)
+    assert m.loc["0102TC101", "job_ratio"] == pytest.approx(1.2)
+    assert m.loc["0102TB102", "net_commuting"] == 1_500 - 4_000
+    # Storby receives from Mellanstad, Förort and Småort
+    assert m.loc["0101TC101", "inflow_sources"] == 3
+    assert m.loc["0101TC101", "inflow_share"] == pytest.approx((2000 + 1500 + 300) / 6370)
+    assert m.loc["0103TB103", "inflow_sources"] == 0
+    assert m["rank_in_area"].tolist() == [1, 1, 2, 1, 2, 3]
+
+
+def test_measures_without_flows_or_jobs(toy: gpd.GeoDataFrame) -> None:
+    m = place_measures(toy.drop(columns=["jobs", "employed"]))
+    assert m["job_ratio"].isna().all()
+    assert m["inflow_sources"].isna().all()
+
+
+def test_nearest_larger(toy: gpd.GeoDataFrame) -> None:
+    n = nearest_larger_place(toy)
+    assert pd.isna(n.loc["0101TC101", "nearest_larger"])
+    # Förort (520 km) is 10 km from Mellanstad (530 km) and 20 km from Storby
+    assert n.loc["0102TB102", "nearest_larger"] == "0102TC101"
+    assert n.loc["0102TB102", "nearest_larger_km"] == pytest.approx(10.0)
+    assert n.loc["0103TB103", "nearest_larger"] == "0103TB102"
+    assert n.loc["0103TB103", "nearest_larger_km"] == pytest.approx(np.hypot(5, 5))

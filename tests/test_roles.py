@@ -1,0 +1,132 @@
+"""Roles and designations: exact roles and reasons on the toy region."""
+
+from __future__ import annotations
+
+import filecmp
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strukturbild.config import PlacesSource, default_role_scheme
+from strukturbild.errors import ConfigError
+from strukturbild.flows import Flows
+from strukturbild.io import read_places
+from strukturbild.places import place_measures
+from strukturbild.roles import classify_roles, compare_roles, load_designations
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def measures(toy_places_frame: gpd.GeoDataFrame, toy_flows_frame: pd.DataFrame, tmp_path):  # type: ignore[no-untyped-def]
+    toy_places_frame.to_file(tmp_path / "p.gpkg")
+    places = read_places(PlacesSource(tmp_path / "p.gpkg"))
+    return place_measures(places, Flows.from_frame(toy_flows_frame)), places["name"]
+
+
+def test_roles_and_reasons_by_hand(measures) -> None:  # type: ignore[no-untyped-def]
+    m, _ = measures
+    r = classify_roles(m, default_role_scheme(), language="en")
+    assert r["role"].astype(str).tolist() == [
+        "storstad", "regional_karna", "serviceort", "lokal_karna", "serviceort", "ovrig_tatort"
+    ]
+    assert r["role_reason"].tolist() == [
+        "population 250 000 >= 200 000",
+        "population 45 000 >= 40 000 and job ratio 1.20 >= 1.0",
+        "population 8 000 >= 2 000",
+        "rank in kommun 1 == 1 and population 6 000 >= 5 000",
+        "population 2 500 >= 2 000",
+        "population 900 < 2 000 (serviceort)",
+    ]
+    assert r["role"].cat.ordered
+    assert list(r["role"].cat.categories) == list(default_role_scheme().keys)
+
+
+def test_reasons_in_swedish(measures) -> None:  # type: ignore[no-untyped-def]
+    m, _ = measures
+    r = classify_roles(m, default_role_scheme(), language="sv")
+    assert r.loc["0102TC101", "role_reason"] == (
+        "befolkning 45 000 >= 40 000 och arbetsplatskvot 1,20 >= 1,0")
+    assert r.loc["0102TC101", "role_label"] == "Regional kärna"
+
+
+def test_job_ratio_below_one_blocks_regional_core(measures) -> None:  # type: ignore[no-untyped-def]
+    m, _ = measures
+    m = m.copy()
+    m.loc["0102TC101", "job_ratio"] = 0.9
+    r = classify_roles(m, default_role_scheme(), language="en")
+    # falls to lokal kärna: the largest place of kommun 0102
+    assert r.loc["0102TC101", "role"] == "lokal_karna"
+
+
+def test_unknown_measure_is_skipped_and_said(measures) -> None:  # type: ignore[no-untyped-def]
+    m, _ = measures
+    m = m.copy()
+    m["job_ratio"] = np.nan
+    r = classify_roles(m, default_role_scheme(), language="en")
+    assert r.loc["0102TC101", "role_reason"] == (
+        "population 45 000 >= 40 000 (job ratio not known)")
+
+
+def test_designation_pins_and_scheme_order_decides(measures) -> None:  # type: ignore[no-untyped-def]
+    m, names = measures
+    d = pd.DataFrame({
+        "place_id": ["0103TB102", "", "0103TB102"],
+        "name": ["Byn", "Småort", "Byn"],
+        "designation": ["regional kärna", "serviceort", "lokal kärna"],
+        "role": ["regional_karna", "serviceort", "lokal_karna"],
+        "source": ["Region Test, Plan", "Region Test", "Region Test"],
+        "year": ["2022", "2022", "2022"],
+    })
+    r = classify_roles(m, default_role_scheme(), designations=d, names=names, language="en")
+    assert r.loc["0103TB102", "role"] == "regional_karna"  # highest of its two designations
+    assert r.loc["0103TB102", "role_derived"] == "serviceort"
+    assert r.loc["0103TB102", "designations"] == "regional kärna; lokal kärna"
+    assert r.loc["0103TB102", "role_reason"].startswith(
+        "designated regional core (Region Test, 2022); rules give service town: population 2 500")
+    assert r.loc["0103TC101", "role"] == "serviceort"  # matched by name, pinned lower
+    c = compare_roles(r, names)
+    assert c.loc["0103TB102", ["designated", "agree"]].tolist() == [True, False]
+    assert c.loc["0101TC101", ["designated", "agree"]].tolist() == [False, True]
+
+
+def test_ambiguous_designation_name(measures) -> None:  # type: ignore[no-untyped-def]
+    m, names = measures
+    names = names.copy()
+    names.iloc[1] = "Storby"
+    d = pd.DataFrame({"place_id": [""], "name": ["Storby"], "designation": ["x"],
+                      "role": [""], "source": ["s"], "year": ["2020"]})
+    with pytest.raises(ConfigError, match="matches 2 places"):
+        classify_roles(m, default_role_scheme(), designations=d, names=names)
+
+
+def test_skane_designations_shipped_and_in_example() -> None:
+    d = load_designations("region_skane_2022")
+    cores = d.loc[d["designation"] == "regional kärna", "name"].tolist()
+    assert cores == ["Malmö", "Lund", "Helsingborg", "Landskrona", "Kristianstad",
+                     "Hässleholm", "Ystad", "Trelleborg"]
+    assert set(d["year"]) == {"2022"}
+    assert d["source"].str.contains("Regionplan för Skåne 2022–2040").all()
+    # the example folder carries the same list as the package
+    pkg = REPO / "src" / "strukturbild" / "data" / "designations_region_skane_2022.csv"
+    assert filecmp.cmp(pkg, REPO / "geodata" / "skane" / "designations_region_skane_2022.csv",
+                       shallow=False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400_000), st.one_of(st.none(), st.floats(0, 3)),
+                          st.integers(1, 4)), min_size=1, max_size=25))
+def test_every_place_gets_exactly_one_role(rows: list[tuple[int, float | None, int]]) -> None:
+    m = pd.DataFrame(rows, columns=["population", "job_ratio", "rank_in_area"],
+                     index=[f"p{i}" for i in range(len(rows))]).astype(float)
+    r = classify_roles(m, default_role_scheme())
+    assert r["role"].notna().all()
+    assert (r["role_reason"].str.len() > 0).all()
+    # a larger population never gives a lower role when other measures are equal
+    big = m.assign(population=m["population"] + 300_000)
+    assert (classify_roles(big, default_role_scheme())["role"].cat.codes
+            <= r["role"].cat.codes).all()
