@@ -103,6 +103,9 @@ origin = "from"
 destination = "to"
 count = "n"
 
+[links]
+min_flow = 0
+
 [export]
 out_dir = "out"
 """,

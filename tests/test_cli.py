@@ -116,9 +116,10 @@ def test_bad_input_exit_2_no_output(case: str, toy_dir: Path,
     elif target == "flows":
         _break_flows(toy_dir, case)
     elif case == "unknown-key":
-        project.write_text(project.read_text() + "\n[links]\ncolour = \"red\"\n")
+        project.write_text(project.read_text().replace("[links]\n", "[links]\ncolour = \"red\"\n"))
     elif case == "wrong-type":
-        project.write_text(project.read_text() + "\n[links]\nmax_distance_km = \"far\"\n")
+        project.write_text(project.read_text().replace(
+            "[links]\n", "[links]\nmax_distance_km = \"far\"\n"))
     for command in (["build", str(project)], ["validate", str(project)]):
         code, out, err = _run(command, capsys)
         assert code == 2, (command, err)

@@ -31,7 +31,7 @@ def test_example_project() -> None:
     assert p.roles.keys == ("storstad", "tillvaxtmotor", "regional_karna", "lokal_karna",
                             "serviceort", "ovrig_tatort")
     assert p.places.path.name == "tatorter_2020.csv" and p.places.path.is_absolute()
-    assert p.links.source == "modelled" and p.links.min_flow == 50.0
+    assert p.links.source == "modelled" and p.links.max_distance_km == 50.0
 
 
 def test_defaults(tmp_path: Path) -> None:

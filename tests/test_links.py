@@ -22,7 +22,8 @@ def toy_measures() -> pd.DataFrame:
 
 
 def test_links_by_hand(toy_flows_frame: pd.DataFrame, toy_measures: pd.DataFrame) -> None:
-    links = links_from_flows(Flows.from_frame(toy_flows_frame), toy_measures)
+    links = links_from_flows(Flows.from_frame(toy_flows_frame), toy_measures,
+                             params=LinkParams(min_flow=0))
     got = links.set_index(["origin", "destination"])
     assert len(links) == 6  # ten flows, six pairs
     # Mellanstad–Storby: 2000 one way, 1000 back; Mellanstad sends the larger flow

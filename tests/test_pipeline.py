@@ -39,7 +39,7 @@ def test_toy_unknown_place_in_flows(toy_dir: Path) -> None:
 
 def test_toy_modelled_when_asked_is_calibrated(toy_dir: Path) -> None:
     proj = toy_dir / "project.toml"
-    proj.write_text(proj.read_text() + "\n[links]\nsource = \"modelled\"\n")
+    proj.write_text(proj.read_text().replace("[links]\n", "[links]\nsource = \"modelled\"\n"))
     img = build(load_project(proj))
     assert img.modelled and img.links["modelled"].all()
     assert "calibrated_on_pairs" in img.provenance["model"]

@@ -91,7 +91,7 @@ def links_from_flows(
     >>> f = Flows.from_frame(pd.DataFrame({"origin": ["a", "b", "a"],
     ...     "destination": ["b", "a", "a"], "count": [20, 5, 75]}))
     >>> m = pd.DataFrame({"employed": [100.0, 50.0], "jobs": [80.0, 70.0]}, index=["a", "b"])
-    >>> links_from_flows(f, m).iloc[0][["origin", "flow_od", "flow_do", "strength",
+    >>> links_from_flows(f, m, params=LinkParams(min_flow=0)).iloc[0][["origin", "flow_od", "flow_do", "strength",
     ...                                 "link_class"]].to_dict()
     {'origin': 'a', 'flow_od': 20.0, 'flow_do': 5.0, 'strength': 0.2, 'link_class': 'strong'}
     """
