@@ -121,7 +121,7 @@ def test_bad_input_exit_2_no_output(case: str, toy_dir: Path,
         project.write_text(project.read_text().replace(
             "[links]\n", "[links]\nmax_distance_km = \"far\"\n"))
     for command in (["build", str(project)], ["validate", str(project)]):
-        code, out, err = _run(command, capsys)
+        code, _out, err = _run(command, capsys)
         assert code == 2, (command, err)
         assert message in err, err
         assert "Traceback" not in err

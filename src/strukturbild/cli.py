@@ -80,7 +80,6 @@ def write_outputs(image: Any, project: Project, *, say: Any = None) -> dict[str,
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .pipeline import build
 
     project = load_project(args.project)
     if args.out:
@@ -196,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            warnings.showwarning = _show_warning  # type: ignore[assignment]
+            warnings.showwarning = _show_warning
             return int(args.func(args))
     except StrukturbildError as exc:
         print(f"strukturbild: error: {exc}", file=sys.stderr)

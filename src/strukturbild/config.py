@@ -194,7 +194,8 @@ class RoleDef:
 
     Examples
     --------
-    >>> RoleDef("serviceort", "Serviceort", "Service town", (RoleRule.parse("population >= 2000"),)).key
+    >>> rule = RoleRule.parse("population >= 2000")
+    >>> RoleDef("serviceort", "Serviceort", "Service town", (rule,)).key
     'serviceort'
     """
 
@@ -599,7 +600,8 @@ def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
     cols = _str_map(d.pop("columns", {}), "areas.columns", path)
     for k in cols:
         if k not in {"area_id", "name"}:
-            raise _err(path, f"areas.columns.{k}", "unknown canonical column; expected area_id, name")
+            raise _err(path, f"areas.columns.{k}",
+                       "unknown canonical column; expected area_id, name")
     return AreasSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
 
 

@@ -161,7 +161,8 @@ class Flows:
         """Every id that occurs as origin or destination, sorted."""
         o = self._count.index.get_level_values(0)
         d = self._count.index.get_level_values(1)
-        return pd.Index(sorted(set(o).union(d)), dtype=object)
+        units: pd.Index = pd.Index(sorted(set(o).union(d)), dtype=object)
+        return units
 
     def to_frame(self) -> pd.DataFrame:
         """The flows as a long table with columns origin, destination, count.

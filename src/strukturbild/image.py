@@ -115,15 +115,15 @@ class StructureImage:
         out: dict[str, Any] = {
             "name": self.name,
             "title": self.title,
-            "places": int(len(places)),
+            "places": len(places),
             "population": int(places["population"].sum()) if "population" in places else 0,
             "roles": roles_count,
-            "links": int(len(links)),
+            "links": len(links),
             "link_classes": classes,
             "flows": "modelled" if self.modelled else "observed",
             "modelled": bool(self.modelled),
-            "areas": int(len(self.areas)) if self.areas is not None else 0,
-            "regions": int(len(self.regions)) if self.regions is not None else 0,
+            "areas": len(self.areas) if self.areas is not None else 0,
+            "regions": len(self.regions) if self.regions is not None else 0,
         }
         if self.role_comparison is not None and len(self.role_comparison):
             rc = self.role_comparison

@@ -378,7 +378,8 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
         ).to_numpy(dtype=object)
     else:
         scb = ids.str.fullmatch(r"\d{4}T[A-Z]\d{3}")
-        data["area_id"] = np.where(scb, ids.str[:4], None)
+        data["area_id"] = [i[:4] if ok else None
+                           for i, ok in zip(ids, scb.to_numpy(dtype=bool), strict=True)]
     if cols["area_name"] is not None:
         data["area_name"] = gdf[cols["area_name"]].astype(str).to_numpy(dtype=object)
     pop = to_counts(gdf[cols["population"]], source=path, layer=layer, column=cols["population"])
@@ -391,9 +392,9 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
         )
     data["population"] = pop.to_numpy().astype(np.int64)
     for optional in ("jobs", "employed", "population_prev", "jobs_prev", "area_ha"):
-        col = cols[optional]
-        if col is not None:
-            data[optional] = to_counts(gdf[col], source=path, layer=layer, column=col,
+        opt = cols[optional]
+        if opt is not None:
+            data[optional] = to_counts(gdf[opt], source=path, layer=layer, column=opt,
                                        allow_missing=True).to_numpy()
     out = gpd.GeoDataFrame(
         data, geometry=gdf.geometry.to_numpy(), crs=gdf.crs,

@@ -38,7 +38,7 @@ def place_coordinates(places: pd.DataFrame) -> np.ndarray:
     >>> place_coordinates(p).tolist()
     [[1.0, 2.0]]
     """
-    geom = places.geometry  # type: ignore[attr-defined]
+    geom = places.geometry
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
     return np.column_stack([pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)])
 
@@ -91,8 +91,8 @@ def links_from_flows(
     >>> f = Flows.from_frame(pd.DataFrame({"origin": ["a", "b", "a"],
     ...     "destination": ["b", "a", "a"], "count": [20, 5, 75]}))
     >>> m = pd.DataFrame({"employed": [100.0, 50.0], "jobs": [80.0, 70.0]}, index=["a", "b"])
-    >>> links_from_flows(f, m, params=LinkParams(min_flow=0)).iloc[0][["origin", "flow_od", "flow_do", "strength",
-    ...                                 "link_class"]].to_dict()
+    >>> row = links_from_flows(f, m, params=LinkParams(min_flow=0)).iloc[0]
+    >>> row[["origin", "flow_od", "flow_do", "strength", "link_class"]].to_dict()
     {'origin': 'a', 'flow_od': 20.0, 'flow_do': 5.0, 'strength': 0.2, 'link_class': 'strong'}
     """
     p = params or LinkParams()
@@ -264,6 +264,6 @@ def links_to_lines(links: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
     a = xy.reindex(links["origin"]).to_numpy()
     b = xy.reindex(links["destination"]).to_numpy()
     coords = np.stack([a, b], axis=1)
-    lines = shapely.linestrings(coords) if len(coords) else []
-    return gpd.GeoDataFrame(links.copy(), geometry=lines,
-                            crs=places.crs)  # type: ignore[attr-defined]
+    lines = shapely.linestrings(coords) if len(coords) else np.empty(0, dtype=object)
+    out: pd.DataFrame = gpd.GeoDataFrame(links.copy(), geometry=lines, crs=places.crs)
+    return out

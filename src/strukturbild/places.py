@@ -195,7 +195,7 @@ def nearest_larger_place(places: pd.DataFrame) -> pd.DataFrame:
 
 
 def _coords(places: pd.DataFrame) -> np.ndarray:
-    geom = places.geometry  # type: ignore[attr-defined]
+    geom = places.geometry
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 

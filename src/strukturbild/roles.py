@@ -140,18 +140,19 @@ def _match_designations(
             hits = names.index[names == row.name]
             if len(hits) > 1:
                 raise ConfigError(
-                    f"name '{row.name}' matches {len(hits)} places ({', '.join(hits[:3])}); "
+                    f"name '{row.name!s}' matches {len(hits)} places "
+                    f"({', '.join(str(h) for h in hits[:3])}); "
                     "give place_id", source=src, row=i,
                 )
             pid = hits[0] if len(hits) else None
         if pid is None:
             warnings.warn(
-                f"{src}: row {i}: designated place '{row.place_id or row.name}' is not among "
+                f"{src}: row {i}: designated place '{row.place_id or row.name!s}' is not among "
                 "the places; the designation is ignored",
                 StrukturbildWarning, stacklevel=3,
             )
         ids.append(pid)
-    out = designations.assign(matched=ids)
+    out = designations.assign(matched=pd.Series(ids, index=designations.index, dtype=object))
     return out[out["matched"].notna()]
 
 
@@ -235,37 +236,38 @@ def classify_roles(
             derived[pos] = last.key
             reasons[pos] = _fallback_reason(row, scheme, language)
     derived_s = pd.Series(derived, index=measures.index)
-    role = derived_s.copy()
+    final = derived_s.copy()
     desig_text = pd.Series("", index=measures.index, dtype=object)
     if designations is not None and len(designations):
         frame = pd.DataFrame({"name": names}, index=measures.index) if names is not None \
             else pd.DataFrame(index=measures.index)
         matched = _match_designations(designations, frame)
-        for pid, grp in matched.groupby("matched", sort=True):
+        for key, grp in matched.groupby("matched", sort=True):
+            pid = str(key)
             desig_text[pid] = "; ".join(dict.fromkeys(grp["designation"]))
             pinned = [r for r in keys if r in set(grp["role"])]
             if not pinned:
                 continue
             chosen = pinned[0]
             g = grp[grp["role"] == chosen].iloc[0]
-            label = scheme.role(chosen).label(language)
+            chosen_label = scheme.role(chosen).label(language)
             # The reason names the list's publisher and year; the full source is in the data.
             by = f"{str(g['source']).split(',')[0]}, {g['year']}".strip(", ")
-            dlabel = scheme.role(derived_s[pid]).label(language).lower()
+            dlabel = scheme.role(str(derived_s[pid])).label(language).lower()
             if language == "sv":
-                reasons_pid = f"utpekad som {label.lower()} ({by}); enligt reglerna {dlabel}"
+                reasons_pid = f"utpekad som {chosen_label.lower()} ({by}); enligt reglerna {dlabel}"
             else:
-                reasons_pid = f"designated {label.lower()} ({by}); rules give {dlabel}"
+                reasons_pid = f"designated {chosen_label.lower()} ({by}); rules give {dlabel}"
             i = measures.index.get_loc(pid)
             assert isinstance(i, int)
             reasons[i] = reasons_pid + f": {reasons[i]}"
-            role[pid] = chosen
+            final[pid] = chosen
     cat = pd.CategoricalDtype(list(keys), ordered=True)
     labels = {r.key: r.label(language) for r in scheme.roles}
     return pd.DataFrame(
         {
-            "role": role.astype(cat),
-            "role_label": role.map(labels).astype(object),
+            "role": final.astype(cat),
+            "role_label": final.map(labels).astype(object),
             "role_reason": pd.Series(reasons, index=measures.index, dtype=object),
             "role_derived": derived_s.astype(cat),
             "designations": desig_text,
