@@ -69,8 +69,12 @@ def test_duplicate_pair_and_unknown_place() -> None:
 
 def test_lost_leading_zero_in_flows() -> None:
     frame = pd.DataFrame({"origin": [114], "destination": ["0180"], "count": [5]})
-    with pytest.raises(UnknownCodeError, match="lost its leading zero"):
-        Flows.from_frame(frame, source="f.csv")
+    with pytest.raises(UnknownCodeError,
+                       match="f.csv: column 'origin', row 1: unknown place '114', but '0114'"):
+        Flows.from_frame(frame, source="f.csv", units=pd.Index(["0114", "0180"]))
+    # foreign ids of three digits are fine where they are the ids
+    ok = pd.DataFrame({"origin": ["001"], "destination": ["048"], "count": [5]})
+    assert Flows.from_frame(ok).units.tolist() == ["001", "048"]
 
 
 flow_tables = st.lists(

@@ -83,3 +83,27 @@ def test_whole_country_under_30_seconds(tmp_path: Path) -> None:
                                                                   "Stockholm"]
     assert img.links["modelled"].all() and len(img.links) > 1000
     assert elapsed < 30, elapsed
+
+
+def test_toy_nodal_regions(toy_dir: Path) -> None:
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[regions]\nmethod = "nodal"\n')
+    img = build(load_project(proj))
+    # Largest outflows to a unit with larger inflow: Mellanstad, Förort and Småort →
+    # Storby, Byn → Småort; Hamlet has no inflow, so (as in R's flows) keeps no flow.
+    region = img.places["region"]
+    assert (region.drop("0103TB103") == "0101TC101").all()
+    assert region["0103TB103"] == "0103TB103"
+    assert img.places["rank_in_region"].tolist() == [1, 2, 3, 4, 5, 1]
+    assert sorted(img.regions.index) == ["0101TC101", "0103TB103"]
+    assert img.regions.geometry.is_valid.all() and img.regions.crs.to_epsg() == 3006
+    assert img.summary()["regions"] == 2
+
+
+def test_lma_needs_self_flows(toy_dir: Path) -> None:
+    from strukturbild.errors import ConfigError
+
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[regions]\nmethod = "lma"\n')
+    with pytest.raises(ConfigError, match="needs observed flows that include intra-place"):
+        build(load_project(proj))

@@ -135,18 +135,21 @@ def to_codes(
     source: Source = None,
     layer: str | None = None,
     column: str | None = None,
+    scb: bool = False,
 ) -> pd.Series:
-    """Codes as zero-padded strings; missing codes and lost leading zeros raise.
+    """Codes as strings, as written; missing codes raise.
 
-    SCB codes have 2 digits (län), 4 digits (kommun) or a 4-digit kommun prefix
-    (tätort ``1280TC106``). A code of 1 or 3 digits is a län or kommun code that lost
-    its leading zero, for example when the column was read as a number.
+    With ``scb=True`` the codes are SCB area codes, which have 2 digits (län) or 4
+    digits (kommun): a code of 1 or 3 digits is one that lost its leading zero, for
+    example when the column was read as a number, and raises. Other ids (places,
+    foreign units such as ``"001"``) are kept as they are; :func:`check_known` spots
+    a lost zero there by comparing with the known ids.
 
     Examples
     --------
     >>> to_codes(pd.Series(["0114", "1280"])).tolist()
     ['0114', '1280']
-    >>> to_codes(pd.Series([114, 1280]), source="k.csv", column="kommun")
+    >>> to_codes(pd.Series([114, 1280]), source="k.csv", column="kommun", scb=True)
     Traceback (most recent call last):
     ...
     strukturbild.errors.UnknownCodeError: k.csv: column 'kommun', row 1: code '114' has 3 digits...
@@ -164,7 +167,7 @@ def to_codes(
             raise InvalidValueError(
                 "code is empty", source=source, layer=layer, column=column, row=i + 1
             )
-        if s.isdigit() and len(s) in (1, 3):
+        if scb and s.isdigit() and len(s) in (1, 3):
             kind = "kommun" if len(s) == 3 else "län"
             raise UnknownCodeError(
                 f"code '{s}' has {len(s)} digit{'s' if len(s) > 1 else ''}: it looks like a "
@@ -246,15 +249,29 @@ def check_known(
     Traceback (most recent call last):
     ...
     strukturbild.errors.UnknownCodeError: column 'origin', row 2: unknown place 'x' (1 unknown i...
+    >>> check_known(pd.Series(["114"]), ["0114"], what="kommun")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.UnknownCodeError: row 1: unknown kommun '114', but '0114' is known: ...
     """
     idx = pd.Index(known)
     bad = ~values.isin(idx).to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         n = int(bad.sum())
+        value = str(values.iloc[pos])
+        known_set = set(idx)
+        padded = next((value.zfill(w) for w in range(len(value) + 1, len(value) + 3)
+                       if value.isdigit() and value.zfill(w) in known_set), None)
+        if padded is not None:
+            raise UnknownCodeError(
+                f"unknown {what} '{value}', but '{padded}' is known: the code lost its "
+                f"leading zero ({n} unknown in all); store codes as text",
+                source=source, column=column, row=pos + 1,
+            )
         sample = ", ".join(str(x) for x in list(idx[:3]))
         raise UnknownCodeError(
-            f"unknown {what} '{values.iloc[pos]}' ({n} unknown in all); known are e.g. {sample}",
+            f"unknown {what} '{value}' ({n} unknown in all); known are e.g. {sample}",
             source=source,
             column=column,
             row=pos + 1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._dominant import NODE_CLASSES, NodalStructure, dominant_flows, nystuen_dacey
 from ._gravity import fit_gravity, gravity_flows
 from .config import LinkParams
 from .errors import EmptyInputError
@@ -17,10 +18,14 @@ from .flows import Flows
 
 __all__ = [
     "LINK_CLASSES",
+    "NODE_CLASSES",
+    "NodalStructure",
     "classify_links",
+    "dominant_flows",
     "links_from_flows",
     "links_to_lines",
     "model_flows",
+    "nystuen_dacey",
     "place_coordinates",
 ]
 

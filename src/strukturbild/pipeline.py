@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._validate import check_known, check_metric
 from .config import Project
-from .errors import StrukturbildWarning
+from .errors import ConfigError, StrukturbildWarning
 from .flows import Flows
 from .image import RoleInfo, StructureImage
 from .io import read_areas, read_flows_table, read_places
@@ -144,13 +144,23 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     if project.regions.method != "none":
         from .regions import delineate_regions, region_geometries
 
-        rflows = observed if observed is not None else link_flows
         rp = dataclasses.asdict(project.regions)
         method = rp.pop("method")
+        if method in ("lma", "scb_la") and (observed is None or not observed.has_self_flows):
+            raise ConfigError(
+                f"regions.method = '{method}' needs observed flows that include intra-place "
+                "flows (people who live and work in the same place): self-containment is "
+                "made of them; use 'nodal' or 'commuting_zone' with modelled flows",
+                source=project.path,
+            )
+        rflows = observed if observed is not None else link_flows
         region_result = delineate_regions(rflows, method, **_region_kwargs(method, rp))
         labels = region_result.labels.reindex(places.index)
         measures["rank_in_region"] = rank_in_group(places.assign(region=labels), "region")
-        regions = region_geometries(region_result, places=places)
+        regions = region_geometries(
+            region_result, places=places, areas=areas,
+            unit_area=places["area_id"] if areas is not None else None,
+        )
         say(f"delineated {len(regions)} regions ({method})")
 
     designations = None

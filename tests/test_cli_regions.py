@@ -1,0 +1,222 @@
+"""Tests for the ``regions`` and ``hierarchy`` subcommands (strukturbild._cli_regions).
+
+They run the real command line, :func:`strukturbild.cli.main`, on small CSV files and
+check exit codes (0 success, 2 bad input) and the files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from strukturbild import _cli_regions
+from strukturbild.cli import main
+
+# The SCB LA toy of test_regions (without the zero unit): regions C1 {C1, S1, T},
+# S2 {S2, S3, S4} (the 4-link chain is cut at S2 -> S1), Q {P, Q} (a cycle), I {I}.
+FLOWS_CSV = """origin;destination;antal
+C1;C1;950
+C1;S1;50
+S1;S1;60
+S1;C1;40
+S2;S2;85
+S2;S1;15
+S3;S3;70
+S3;S2;30
+S4;S4;75
+S4;S3;25
+T;T;50
+T;C1;25
+T;I;25
+P;P;50
+P;Q;50
+Q;Q;60
+Q;P;40
+I;I;100
+"""
+
+
+@pytest.fixture
+def flows_csv(tmp_path: Path) -> Path:
+    p = tmp_path / "pendling.csv"
+    p.write_text(FLOWS_CSV, encoding="utf-8")
+    return p
+
+
+def run(*argv: str | Path) -> int:
+    return main([str(a) for a in argv])
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_regions_scb_la(flows_csv: Path, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    out, stats = tmp_path / "out" / "assignment.csv", tmp_path / "stats.csv"
+    code = run("regions", flows_csv, "--method", "scb-la", "--count", "antal",
+               "--output", out, "--stats", stats)
+    assert code == 0
+    a = read(out)
+    assert list(a.columns) == ["unit", "region", "status"]
+    assert dict(zip(a["unit"], a["region"], strict=True)) == {
+        "C1": "C1", "I": "I", "P": "Q", "Q": "Q", "S1": "C1", "S2": "S2", "S3": "S2",
+        "S4": "S2", "T": "C1"}
+    assert set(a["status"]) == {"assigned"}
+    s = read(stats)
+    assert list(s.columns) == ["region", "name", "residents", "jobs", "internal",
+                               "sc_supply", "sc_demand", "validity", "n_units", "leader"]
+    assert s["region"].tolist() == ["C1", "I", "Q", "S2"]
+    assert s.set_index("region").loc["C1", "residents"] == "1200.0"
+    assert "4 regions from 9 units (scb-la)" in capsys.readouterr().err
+    # no temporary files left beside the outputs
+    assert sorted(p.name for p in out.parent.iterdir()) == ["assignment.csv"]
+
+
+def test_regions_scb_la_parameters(flows_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "a.csv"
+    assert run("regions", flows_csv, "--method", "scb-la", "--count", "antal",
+               "--max-chain", "4", "--output", out, "-q") == 0
+    assert set(read(out).set_index("unit").loc[["S2", "S3", "S4"], "region"]) == {"C1"}
+
+
+def test_regions_commuting_zone(flows_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cz.csv"
+    # S1 sends 40 % to C1; T 25 % to C1 and 25 % to I (tie -> C1, more jobs);
+    # S2 sends 15 % to S1 (not a core) -> alone
+    assert run("regions", flows_csv, "--method", "commuting-zone", "--cores", "C1, I",
+               "--count", "antal", "--output", out) == 0
+    a = read(out).set_index("unit")["region"]
+    assert a["S1"] == "C1" and a["T"] == "C1" and a["S2"] == "S2" and a["I"] == "I"
+
+
+def test_regions_nodal(flows_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "n.csv"
+    assert run("regions", flows_csv, "--method", "nodal", "--k", "1", "--count", "antal",
+               "--output", out) == 0
+    a = read(out)
+    assert len(a) == 9 and set(a["status"]) == {"assigned"}
+
+
+def test_regions_lma_with_excluded_unit(tmp_path: Path) -> None:
+    p = tmp_path / "f.csv"
+    # the hand-checked LMA toy of test_regions, plus X: residents but no jobs, no self
+    p.write_text("origin,destination,count\n"
+                 "0101,0101,900\n0101,0102,80\n0102,0102,700\n0102,0101,150\n"
+                 "0103,0103,800\n0103,0104,40\n0104,0104,30\n0104,0103,90\n0101,0103,20\n"
+                 "0199,0103,5\n", encoding="utf-8")
+    out, stats = tmp_path / "a.csv", tmp_path / "s.csv"
+    assert run("regions", p, "--method", "lma", "--min-size", "500",
+               "--min-self-containment", "0.6", "--target-size", "1000",
+               "--target-self-containment", "0.7", "--output", out, "--stats", stats) == 0
+    a = read(out).set_index("unit")
+    assert a["region"].to_dict() == {"0101": "0101", "0102": "0102", "0103": "0103",
+                                     "0104": "0103", "0199": ""}
+    assert a.loc["0199", "status"] == "excluded"
+    s = read(stats).set_index("region")
+    assert float(str(s.loc["0101", "validity"])) == pytest.approx(0.7 / 0.6)
+
+
+def test_hierarchy(tmp_path: Path) -> None:
+    p = tmp_path / "f.csv"
+    # the Nystuen–Dacey toy of test_dominant
+    p.write_text("from,to,n\nS,S,1000\na,T,40\na,S,10\nb,T,30\nT,S,50\nT,a,5\nc,S,20\n"
+                 "c,b,3\nd,c,7\nS,T,2\n", encoding="utf-8")
+    edges, units = tmp_path / "e.csv", tmp_path / "u.csv"
+    assert run("hierarchy", p, "--origin", "from", "--destination", "to", "--count", "n",
+               "--output", edges, "--units", units) == 0
+    e = read(edges)
+    assert list(e.columns) == ["origin", "destination", "count"]
+    assert set(zip(e["origin"], e["destination"], strict=True)) == {
+        ("a", "T"), ("b", "T"), ("T", "S"), ("c", "S")}
+    u = read(units).set_index("unit")
+    assert list(u.columns) == ["inflow", "outflow", "indegree", "outdegree", "class", "head"]
+    assert u["class"].to_dict() == {"S": "dominant", "T": "intermediary", "a": "dominated",
+                                    "b": "dominated", "c": "dominated", "d": "isolated"}
+    assert u["head"].to_dict() == {"S": "S", "T": "S", "a": "S", "b": "S", "c": "S",
+                                   "d": "d"}
+    assert u.loc["S", "inflow"] == "80.0"
+    # a larger k: T -> S (80/72) is dropped
+    assert run("hierarchy", p, "--origin", "from", "--destination", "to", "--count", "n",
+               "--k", "1.2", "--output", edges) == 0
+    assert ("T", "S") not in set(zip(read(edges)["origin"], read(edges)["destination"],
+                                     strict=True))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "nodal", "--min-size", "5"], "--min-size does not apply"),
+        (["--method", "commuting-zone"], "needs --cores"),
+        (["--method", "commuting-zone", "--cores", "XX"], "core 'XX'"),
+        (["--method", "lma", "--min-size", "20000"], "min_size <= target_size"),
+        (["--method", "scb-la", "--max-chain", "0"], "max_chain"),
+        (["--method", "nodal", "--k", "0"], "k must be"),
+        (["--method", "scb-la", "--count", "count"], "column 'count'"),
+    ],
+    ids=["param-not-for-method", "no-cores", "unknown-core", "min-above-target",
+         "max-chain-zero", "k-zero", "missing-column"],
+)
+def test_regions_bad_input_exit_2(flows_csv: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str], args: list[str],
+                                  message: str) -> None:
+    out = tmp_path / "a.csv"
+    argv = ["regions", str(flows_csv), *args, "--output", str(out)]
+    if "--count" not in args:
+        argv += ["--count", "antal"]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_regions_without_self_flows_exit_2(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "f.csv"
+    p.write_text("origin,destination,count\nA,B,5\nB,A,3\n", encoding="utf-8")
+    assert run("regions", p, "--method", "scb-la", "--output", tmp_path / "a.csv") == 2
+    assert "intra-unit flows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("origin,destination,count\nA,B,-5\nB,A,3\n", "negative"),
+        ("origin,destination,count\nA,B,x\n", "not a number"),
+        ("origin,destination,count\n", "no rows"),
+        ("origin,destination,count\nA,B,1\nA,B,2\n", "more than once"),
+    ],
+    ids=["negative-count", "text-count", "empty", "duplicate-pair"],
+)
+def test_hierarchy_bad_flows_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    content: str, message: str) -> None:
+    p = tmp_path / "f.csv"
+    p.write_text(content, encoding="utf-8")
+    edges = tmp_path / "e.csv"
+    assert run("hierarchy", p, "--output", edges) == 2
+    assert message in capsys.readouterr().err
+    assert not edges.exists()
+
+
+def test_missing_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("hierarchy", tmp_path / "nope.csv", "--output", tmp_path / "e.csv") == 2
+    assert "file not found" in capsys.readouterr().err
+    assert run("regions", tmp_path / "nope.csv", "--output", tmp_path / "a.csv") == 2
+
+
+def test_usage_errors_exit_2(flows_csv: Path, tmp_path: Path) -> None:
+    # argparse: unknown method, missing --output
+    assert run("regions", flows_csv, "--method", "kmeans", "--output", tmp_path / "a") == 2
+    assert run("hierarchy", flows_csv) == 2
+
+
+def test_register_adds_both_subcommands() -> None:
+    p = argparse.ArgumentParser()
+    _cli_regions.register(p.add_subparsers(dest="command"))
+    args = p.parse_args(["regions", "f.csv", "--output", "a.csv", "--cores", "A,B"])
+    assert args.method == "lma" and args.cores == "A,B" and args.func is not None
+    assert args.origin == "origin" and args.count == "count" and args.stats is None
+    h = p.parse_args(["hierarchy", "f.csv", "--output", "e.csv"])
+    assert h.k == 1.0 and h.units is None
