@@ -73,7 +73,8 @@ def write_outputs(image: Any, project: Project, *, say: Any = None) -> dict[str,
                 raise ConfigError(f"output format '{fmt}' is not available in this version") \
                     from None
             written[fmt] = static.write_static_map(image, map_dir / f"{name}.{fmt}",
-                                                   source_note=project.map.source_note)
+                                                   source_note=project.map.source_note,
+                                                   label_roles=project.map.label_roles)
         if say:
             say(f"wrote {written[fmt]}")
     return written
