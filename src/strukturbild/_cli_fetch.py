@@ -1,0 +1,128 @@
+"""``strukturbild fetch scb``: real Swedish data in one command.
+
+Downloads SCB's statistical tätorter, kommun boundaries and commuting between
+kommuner for one or more län (or the whole country) and writes a project that
+``strukturbild build`` runs as is. See :func:`strukturbild.datasets.fetch_scb`.
+
+Base URLs and the cache folder come from the options, else from the environment
+variables ``STRUKTURBILD_SCB_API_URL``, ``STRUKTURBILD_SCB_WFS_URL`` and
+``STRUKTURBILD_CACHE_DIR``, else SCB's public services and ``OUT/cache``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ._scb import DEFAULT_API_URL, DEFAULT_WFS_URL, env_or
+from .errors import ConfigError
+
+__all__ = ["register"]
+
+ENV_API_URL = "STRUKTURBILD_SCB_API_URL"
+ENV_WFS_URL = "STRUKTURBILD_SCB_WFS_URL"
+ENV_CACHE_DIR = "STRUKTURBILD_CACHE_DIR"
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``fetch`` command (with its source ``scb``) to a subparsers action.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(prog="strukturbild")
+    >>> register(p.add_subparsers(dest="command"))
+    >>> a = p.parse_args(["fetch", "scb", "--lan", "12,13", "--year", "2022", "--out", "d"])
+    >>> a.lan, a.year, a.func is _cmd_fetch_scb
+    (['12,13'], 2022, True)
+    """
+    f = subparsers.add_parser(
+        "fetch", help="download open data and write a project that builds",
+        description="Download open data into a folder, with a project file that "
+                    "'strukturbild build' runs as is.")
+    sources = f.add_subparsers(dest="source", metavar="SOURCE")
+    sources.required = True
+    s = sources.add_parser(
+        "scb", help="SCB: tätorter, kommuner, employment and commuting (CC0)",
+        description="SCB's statistical tätorter (WFS), kommun boundaries (DeSO 2025, "
+                    "dissolved), and commuting between kommuner from PxWebApi 2 (BAS "
+                    "TAB1830 from 2020, RAMS before), attached to each kommun's seat "
+                    "place. Every response is cached; --offline works from the cache.")
+    s.add_argument("--lan", action="append", metavar="CODE[,CODE]",
+                   help="län code(s), e.g. 12 for Skåne; repeat or separate with commas; "
+                        "'all' (or --country) for the whole country")
+    s.add_argument("--country", action="store_true", help="the whole country")
+    s.add_argument("--year", type=int, help="commuting year (default: the latest)")
+    s.add_argument("--tatort-year", type=int,
+                   help="tätort delineation (default: the latest up to --year)")
+    s.add_argument("--history-from", type=int, metavar="YEAR",
+                   help="also write commuting_kommun_series.csv from this year on")
+    s.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    s.add_argument("--cache", metavar="DIR",
+                   help=f"response cache (default: ${ENV_CACHE_DIR} or DIR/cache)")
+    s.add_argument("--offline", action="store_true",
+                   help="use only cached responses; fail if one is missing")
+    s.add_argument("--api-url", help=f"PxWebApi 2 base URL (default: ${ENV_API_URL} or "
+                                     f"{DEFAULT_API_URL})")
+    s.add_argument("--wfs-url", help=f"WFS URL (default: ${ENV_WFS_URL} or "
+                                     f"{DEFAULT_WFS_URL})")
+    s.add_argument("--tables", metavar="TAB,TAB",
+                   help="commuting tables, preferred first (default: TAB1830,TAB5850,"
+                        "TAB333,TAB334)")
+    s.add_argument("--seats", metavar="SEATS.csv",
+                   help="seat table (kommun_code, kommun_name, seat_name, tatort_code, note, "
+                        "source, year); default: the shipped ones")
+    s.add_argument("--retries", type=int, default=4, help="retries after transient errors")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(func=_cmd_fetch_scb)
+
+
+def _lan_codes(args: argparse.Namespace) -> list[str]:
+    codes = [c.strip() for item in (args.lan or []) for c in item.split(",") if c.strip()]
+    if args.country or any(c.lower() in ("all", "sverige", "riket", "00") for c in codes):
+        return []
+    if not codes:
+        raise ConfigError("give --lan CODE (e.g. --lan 12 for Skåne) or --country")
+    return codes
+
+
+def _cmd_fetch_scb(args: argparse.Namespace) -> int:
+    from .datasets import COMMUTING_TABLES, fetch_scb, load_seats
+
+    tables = COMMUTING_TABLES
+    if args.tables:
+        known = {t.table_id: t for t in COMMUTING_TABLES}
+        wanted = [t.strip() for t in args.tables.split(",") if t.strip()]
+        unknown = [t for t in wanted if t not in known]
+        if unknown:
+            raise ConfigError(f"unknown commuting table(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(known)}")
+        tables = tuple(known[t] for t in wanted)
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(f"strukturbild: {msg}", file=sys.stderr)
+
+    result = fetch_scb(
+        args.out,
+        lan=_lan_codes(args),
+        year=args.year,
+        tatort_year=args.tatort_year,
+        api_url=env_or(args.api_url, ENV_API_URL, DEFAULT_API_URL),
+        wfs_url=env_or(args.wfs_url, ENV_WFS_URL, DEFAULT_WFS_URL),
+        cache_dir=env_or(args.cache, ENV_CACHE_DIR, "") or None,
+        offline=args.offline,
+        seats=load_seats(args.seats) if args.seats else None,
+        commuting_tables=tables,
+        history_from=args.history_from,
+        max_retries=args.retries,
+        progress=say,
+    )
+    md = result.metadata
+    print(f"{md['region']['name']} {md['year']}: {len(md['region']['kommuner'])} kommuner, "
+          f"{md['sources']['tatorter']['features']} tätorter, "
+          f"{md['flows']['place_pairs']} place flows ({md['sources']['commuting']['table']})")
+    for key, path in result.files.items():
+        print(f"  {key:18s} {path}")
+    print(f"next: strukturbild build {result.project}")
+    return 0

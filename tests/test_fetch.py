@@ -1,0 +1,703 @@
+"""The SCB client and ``strukturbild fetch scb`` against a local HTTP server.
+
+No test touches the network: a stdlib ``http.server`` thread on 127.0.0.1 answers
+like SCB's PxWebApi 2 and geodata WFS, from the synthetic documents in
+``tests/data/scb`` (see its README). Faults (403 for too many cells, 429 with
+Retry-After, 500, a truncated body, a wrong content type) are queued per route.
+Sleeping is injected, so retries and back-off cost no time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import urllib.parse
+import warnings
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strukturbild._scb import (
+    ApiLimits,
+    FetchError,
+    HttpFetcher,
+    PxWebClient,
+    RateLimiter,
+    ResponseCache,
+    WfsClient,
+    decode_jsonstat2,
+    split_selection,
+)
+from strukturbild.cli import main
+from strukturbild.config import load_project
+from strukturbild.datasets import COMMUTING_TABLES, fetch_scb
+from strukturbild.errors import StrukturbildError, StrukturbildWarning
+
+DATA = Path(__file__).parent / "data" / "scb"
+API = "/api/v2"
+WFS = "/geoserver/stat/wfs"
+
+
+def _load(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def _base_matrix() -> dict[tuple[str, str], float]:
+    df = pd.read_csv(DATA / "commuting_base.csv", dtype=str)
+    return {(r.Bostadskommun, r.Arbetsstallekommun): float(r.count_2020)
+            for r in df.itertuples()}
+
+
+def count_for(matrix: dict[tuple[str, str], float], home: str, work: str, year: str) -> float:
+    """The synthetic total: the 2020 value grown 1 % a year (0 for unlisted pairs)."""
+    return float(round(matrix.get((home, work), 0.0) * (1 + 0.01 * (int(year) - 2020))))
+
+
+# --------------------------------------------------------------------------- server
+
+
+class FakeScb:
+    """Routes, scripted faults and a request log for the local server."""
+
+    def __init__(self) -> None:
+        self.config = _load("config.json")
+        self.meta = {t: _load(f"{t}_metadata.json") for t in ("TAB1830", "TAB5850", "TAB333")}
+        self.layers = {"stat:Tatorter_2020": _load("wfs_Tatorter_2020.geojson"),
+                       "stat:DeSO_2025": _load("wfs_DeSO_2025.geojson")}
+        self.matrix = _base_matrix()
+        self.server_max_cells: int | None = None  # a stricter limit than /config says
+        self.page_size: int | None = None  # WFS features per page
+        self.faults: dict[str, list[tuple[str, Any]]] = {}
+        self.log: list[dict[str, Any]] = []
+
+    def fault(self, route: str, *faults: tuple[str, Any]) -> None:
+        self.faults.setdefault(route, []).extend(faults)
+
+    # -- answers
+
+    def data(self, table: str, body: dict[str, Any]) -> dict[str, Any]:
+        meta = self.meta[table]
+        sel = {s["variableCode"]: list(s["valueCodes"]) for s in body["selection"]}
+        ids = [d for d in meta["id"] if d in sel]
+        dims: dict[str, Any] = {}
+        for d in ids:
+            cat = meta["dimension"][d]["category"]
+            for c in sel[d]:
+                assert c in cat["index"], f"{c} not a value of {d}"
+            dims[d] = {"label": meta["dimension"][d]["label"],
+                       "category": {"index": {c: i for i, c in enumerate(sel[d])},
+                                    "label": {c: cat["label"][c] for c in sel[d]}}}
+        values: list[float | None] = []
+        for combo in _product([sel[d] for d in ids]):
+            cell = dict(zip(ids, combo, strict=True))
+            kon = cell.get("Kon", "1+2")
+            v = count_for(self.matrix, cell["Bostadskommun"], cell["Arbetsstallekommun"],
+                          cell["Tid"])
+            values.append(v if kon == "1+2" else round(v / 2))
+        return {"version": "2.0", "class": "dataset", "label": meta["label"],
+                "source": "SCB", "updated": meta["updated"], "role": meta["role"],
+                "id": ids, "size": [len(sel[d]) for d in ids], "dimension": dims,
+                "value": values}
+
+    def wfs(self, query: dict[str, str]) -> dict[str, Any]:
+        fc = self.layers[query["typeNames"]]
+        feats = list(fc["features"])
+        cql = query.get("CQL_FILTER")
+        if cql:
+            likes = re.findall(r"kommun LIKE '(\d+)%'", cql)
+            ins = re.findall(r"lanskod IN \(([^)]*)\)", cql)
+            if likes:
+                feats = [f for f in feats if any(f["properties"]["kommun"].startswith(p)
+                                                 for p in likes)]
+            if ins:
+                codes = re.findall(r"'(\d+)'", ins[0])
+                feats = [f for f in feats if f["properties"]["lanskod"] in codes]
+        matched = len(feats)
+        start = int(query.get("startIndex", 0))
+        if self.page_size:
+            feats = feats[start:start + self.page_size]
+        return {**fc, "features": feats, "totalFeatures": matched, "numberMatched": matched,
+                "numberReturned": len(feats)}
+
+
+def _product(lists: list[list[str]]) -> Iterator[tuple[str, ...]]:
+    if not lists:
+        yield ()
+        return
+    for head in lists[0]:
+        for rest in _product(lists[1:]):
+            yield (head, *rest)
+
+
+def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep pytest output clean
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json",
+                  headers: dict[str, str] | None = None, declared: int | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(declared if declared else len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            if declared:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, doc: Any, status: int = 200, ctype: str = "application/json") -> None:
+            self._send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), ctype)
+
+        def _route(self) -> tuple[str, dict[str, str]]:
+            u = urllib.parse.urlsplit(self.path)
+            q = dict(urllib.parse.parse_qsl(u.query))
+            if u.path == f"{API}/config":
+                return "config", q
+            m = re.fullmatch(rf"{API}/tables/(\w+)/(metadata|data)", u.path)
+            if m:
+                return f"{m.group(2)}:{m.group(1)}", q
+            if u.path == WFS:
+                return f"wfs:{q.get('typeNames')}", q
+            return "unknown", q
+
+        def _handle(self, method: str) -> None:
+            route, query = self._route()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            fake.log.append({"method": method, "route": route, "query": query, "body": body,
+                             "user_agent": self.headers.get("User-Agent", "")})
+            queued = fake.faults.get(route) or fake.faults.get(route.split(":")[0])
+            if queued:
+                kind, arg = queued.pop(0)
+                if kind == "status":
+                    self._json({"type": "https://tools.ietf.org/html/rfc7231",
+                                "title": "Error", "status": arg}, status=arg)
+                    return
+                if kind == "429":
+                    self._send(429, b'{"title": "Too many requests"}',
+                               headers={"Retry-After": str(arg)})
+                    return
+                if kind == "truncate":
+                    self._send(200, b'{"version": "2.0", "class": "data', declared=5000)
+                    return
+                if kind == "content_type":
+                    self._send(200, b"<html><body>Planned maintenance</body></html>", arg)
+                    return
+            if route == "config":
+                self._json(fake.config)
+            elif route.startswith("metadata:") and route.split(":")[1] in fake.meta:
+                self._json(fake.meta[route.split(":")[1]])
+            elif route.startswith("data:") and method == "POST":
+                assert query.get("outputFormat") == "json-stat2"
+                assert body is not None
+                cells = math.prod(len(s["valueCodes"]) for s in body["selection"])
+                limit = fake.config["maxDataCells"] if fake.server_max_cells is None \
+                    else fake.server_max_cells
+                if cells > limit:
+                    self._json({"title": "Forbidden", "status": 403,
+                                "detail": f"Too many cells selected ({cells})"}, status=403)
+                    return
+                self._json(fake.data(route.split(":")[1], body),
+                           ctype="application/json; charset=UTF-8")
+            elif route.startswith("wfs:") and query.get("typeNames") in fake.layers:
+                self._json(fake.wfs(query), ctype="application/json;charset=UTF-8")
+            else:
+                self._json({"title": "Not found", "status": 404}, status=404)
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+    return Handler
+
+
+class Server:
+    def __init__(self) -> None:
+        self.fake = FakeScb()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+        host, port = self.httpd.server_address[:2]
+        self.base = f"http://{host}:{port}"
+        self.api = self.base + API
+        self.wfs = self.base + WFS
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.stop()
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def _fetcher(tmp_path: Path, **kw: Any) -> tuple[HttpFetcher, Sleeps]:
+    sleeps = Sleeps()
+    f = HttpFetcher(cache=ResponseCache(tmp_path / "cache"), sleep=sleeps, timeout=10, **kw)
+    return f, sleeps
+
+
+def _routes(fake: FakeScb, prefix: str) -> list[dict[str, Any]]:
+    return [r for r in fake.log if r["route"].startswith(prefix)]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def test_decode_jsonstat2_fixture() -> None:
+    df = decode_jsonstat2(_load("TAB1830_data_example.json"))
+    assert list(df.columns) == ["Bostadskommun", "Arbetsstallekommun", "Kon", "ContentsCode",
+                                "Tid", "value", "status"]
+    got = list(zip(df["Bostadskommun"], df["Arbetsstallekommun"], df["value"], strict=True))
+    assert got[:5] == [("1231", "1231", 3000.0), ("1231", "1280", 4000.0),
+                       ("1231", "1281", 500.0), ("1280", "1231", 1500.0),
+                       ("1280", "1280", 120000.0)]
+    assert math.isnan(df["value"].iloc[5]) and df["status"].iloc[5] == ".."
+
+
+def test_decode_jsonstat2_sparse_values_and_list_index() -> None:
+    doc = {"version": "2.0", "class": "dataset", "id": ["a", "b"], "size": [1, 3],
+           "dimension": {"a": {"category": {"index": ["x"]}},
+                         "b": {"category": {"index": {"p": 0, "q": 1, "r": 2}}}},
+           "value": {"2": 7}}
+    df = decode_jsonstat2(doc)
+    assert df["b"].tolist() == ["p", "q", "r"]
+    assert df["value"].fillna(-1).tolist() == [-1.0, -1.0, 7.0]
+
+
+@pytest.mark.parametrize("doc", [
+    {"class": "collection"},
+    {"version": "2.0", "class": "dataset", "id": ["a"], "size": [2],
+     "dimension": {"a": {"category": {"index": ["x"]}}}, "value": [1]},
+    {"version": "2.0", "class": "dataset", "id": ["a"], "size": [1],
+     "dimension": {"a": {"category": {"index": ["x"]}}}, "value": [1, 2]},
+], ids=["not-a-dataset", "size-mismatch", "too-many-values"])
+def test_decode_jsonstat2_rejects_malformed(doc: dict[str, Any]) -> None:
+    with pytest.raises(FetchError):
+        decode_jsonstat2(doc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=4), max_cells=st.integers(1, 50))
+def test_split_selection_covers_every_cell_once(sizes: list[int], max_cells: int) -> None:
+    sel = {f"d{i}": [f"v{j}" for j in range(n)] for i, n in enumerate(sizes)}
+    parts = split_selection(sel, max_cells)
+    cells: list[tuple[str, ...]] = []
+    for p in parts:
+        assert math.prod(len(v) for v in p.values()) <= max_cells
+        assert list(p) == list(sel)
+        cells.extend(_product([p[k] for k in sel]))
+    assert sorted(cells) == sorted(_product([sel[k] for k in sel]))
+
+
+def test_limits_from_config_fixture() -> None:
+    assert ApiLimits.from_config(_load("config.json")) == ApiLimits(150000, 30, 10.0)
+
+
+def test_rate_limiter_waits_for_the_window() -> None:
+    now = [0.0]
+    sleeps = Sleeps()
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    rl = RateLimiter(3, 10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(7):
+        rl.wait()
+        now[0] += 1.0
+    assert sleeps == [7.0, 7.0]
+
+
+# --------------------------------------------------------------------------- client
+
+
+def test_client_reads_config_and_splits_queries(server: Server, tmp_path: Path) -> None:
+    server.fake.config["maxDataCells"] = 8
+    f, _ = _fetcher(tmp_path)
+    px = PxWebClient(f, server.api)
+    assert px.limits.max_data_cells == 8
+    homes = ["1231", "1233", "1280", "1281", "1380"]
+    sel = {"Bostadskommun": homes, "Arbetsstallekommun": homes, "Kon": ["1+2"],
+           "ContentsCode": ["000000QT"], "Tid": ["2022"]}
+    df = px.data("TAB1830", sel)
+    posts = _routes(server.fake, "data:")
+    assert len(posts) == 5  # 25 cells in parts of at most 8 (5 per home kommun)
+    assert all(math.prod(len(s["valueCodes"]) for s in p["body"]["selection"]) <= 8
+               for p in posts)
+    assert len(df) == 25
+    got = dict(zip(zip(df["Bostadskommun"], df["Arbetsstallekommun"], strict=True),
+                   df["value"], strict=True))
+    assert got[("1231", "1280")] == 4080.0  # 4000 grown 2 %
+    assert got[("1380", "1233")] == 0.0
+
+
+def test_client_sends_a_descriptive_user_agent(server: Server, tmp_path: Path) -> None:
+    f, _ = _fetcher(tmp_path)
+    PxWebClient(f, server.api).metadata("TAB1830")
+    ua = server.fake.log[-1]["user_agent"]
+    assert ua.startswith("strukturbild/") and "regional planning" in ua
+
+
+def test_403_too_many_cells_splits_the_query_again(server: Server, tmp_path: Path) -> None:
+    server.fake.server_max_cells = 4  # the server is stricter than its /config says
+    f, _ = _fetcher(tmp_path)
+    px = PxWebClient(f, server.api)
+    sel = {"Bostadskommun": ["1231", "1280"], "Arbetsstallekommun": ["1231", "1280", "1281"],
+           "Kon": ["1+2"], "ContentsCode": ["000000QT"], "Tid": ["2022"]}
+    df = px.data("TAB1830", sel)
+    assert len(df) == 6 and df["value"].sum() == pytest.approx(
+        sum(count_for(server.fake.matrix, h, w, "2022") for h in ("1231", "1280")
+            for w in ("1231", "1280", "1281")))
+    statuses = [r for r in server.fake.log if r["route"] == "data:TAB1830"]
+    assert len(statuses) == 4  # one refused with 403, then parts of at most 3 cells
+
+
+def test_403_that_cannot_be_split_is_an_error(server: Server, tmp_path: Path) -> None:
+    server.fake.server_max_cells = 0
+    f, _ = _fetcher(tmp_path)
+    px = PxWebClient(f, server.api)
+    with pytest.raises(FetchError, match="403") as err:
+        px.data("TAB1830", {"Bostadskommun": ["1231"], "Arbetsstallekommun": ["1231"],
+                            "Kon": ["1+2"], "ContentsCode": ["000000QT"], "Tid": ["2022"]})
+    assert err.value.status == 403
+
+
+def test_429_waits_for_retry_after(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("config", ("429", 7))
+    f, sleeps = _fetcher(tmp_path)
+    assert PxWebClient(f, server.api).limits.max_calls == 30
+    assert sleeps == [7.0]
+    assert len(_routes(server.fake, "config")) == 2
+
+
+def test_500_is_retried_with_growing_waits(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("metadata:TAB1830", ("status", 500), ("status", 503))
+    f, sleeps = _fetcher(tmp_path)
+    meta = PxWebClient(f, server.api).metadata("TAB1830")
+    assert meta.years == ("2020", "2021", "2022")
+    assert sleeps == [1.0, 2.0]
+
+
+def test_truncated_body_is_retried(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("metadata:TAB1830", ("truncate", None))
+    f, sleeps = _fetcher(tmp_path)
+    assert PxWebClient(f, server.api).metadata("TAB1830").time_dim == "Tid"
+    assert sleeps == [1.0]
+
+
+def test_wrong_content_type_is_an_error_without_retry(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("config", ("content_type", "text/html; charset=utf-8"))
+    f, sleeps = _fetcher(tmp_path)
+    with pytest.raises(FetchError, match="text/html"):
+        _ = PxWebClient(f, server.api).limits
+    assert sleeps == [] and len(_routes(server.fake, "config")) == 1
+
+
+def test_retries_are_bounded(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("config", *[("status", 500)] * 10)
+    f, sleeps = _fetcher(tmp_path, max_retries=3)
+    with pytest.raises(FetchError, match="HTTP 500") as err:
+        _ = PxWebClient(f, server.api).limits
+    assert err.value.status == 500
+    assert len(_routes(server.fake, "config")) == 4 and sleeps == [1.0, 2.0, 4.0]
+
+
+def test_404_is_an_error_at_once(server: Server, tmp_path: Path) -> None:
+    f, sleeps = _fetcher(tmp_path)
+    with pytest.raises(FetchError, match="HTTP 404"):
+        PxWebClient(f, server.api).metadata("TAB9999")
+    assert sleeps == []
+
+
+def test_calls_stay_under_the_rate_limit(server: Server, tmp_path: Path) -> None:
+    server.fake.config.update(maxCallsPerTimeWindow=2, timeWindow=10, maxDataCells=2)
+    now = [0.0]
+    sleeps = Sleeps()
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    f = HttpFetcher(cache=None, sleep=sleep, clock=lambda: now[0])
+    px = PxWebClient(f, server.api)
+    px.data("TAB1830", {"Bostadskommun": ["1231", "1280", "1281"],
+                        "Arbetsstallekommun": ["1280"], "Kon": ["1+2"],
+                        "ContentsCode": ["000000QT"], "Tid": ["2022"]})
+    # 2 POSTs, limiter 2 calls / 10 s: the second call waits for the window.
+    assert len(_routes(server.fake, "data:")) == 2
+    assert sleeps == []  # both fit: /config is not counted, and the window holds 2
+    px.metadata("TAB1830")
+    assert sleeps == [10.0]
+
+
+def test_wfs_pages_until_all_features(server: Server, tmp_path: Path) -> None:
+    server.fake.page_size = 3
+    f, _ = _fetcher(tmp_path)
+    fc = WfsClient(f, server.wfs).features("stat:Tatorter_2020", cql="kommun LIKE '12%'")
+    assert len(fc["features"]) == 7
+    starts = [r["query"].get("startIndex") for r in _routes(server.fake, "wfs:")]
+    assert starts == [None, "3", "6"]
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_cache_answers_offline_and_records_the_request(server: Server, tmp_path: Path) -> None:
+    f, _ = _fetcher(tmp_path)
+    online = PxWebClient(f, server.api).metadata("TAB1830")
+    n = len(server.fake.log)
+    f2, _ = _fetcher(tmp_path, offline=True)
+    offline = PxWebClient(f2, server.api).metadata("TAB1830")
+    assert offline == online and len(server.fake.log) == n
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*.json")]
+    urls = sorted(r["request"]["url"] for r in recs)
+    assert urls[0].endswith("/config") and "TAB1830/metadata" in urls[1]
+    import hashlib
+
+    bodies = {hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in (tmp_path / "cache").glob("*.body")}
+    assert {r["sha256"] for r in recs} == bodies
+    assert all(r["fetched_at"] and r["request"]["method"] == "GET" for r in recs)
+
+
+def test_changed_response_is_warned_and_recorded(server: Server, tmp_path: Path) -> None:
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    server.fake.config["maxDataCells"] = 99
+    f2, _ = _fetcher(tmp_path)
+    with pytest.warns(StrukturbildWarning, match="changed since it was cached"):
+        assert PxWebClient(f2, server.api).limits.max_data_cells == 99
+    rec = ResponseCache(tmp_path / "cache").meta("GET", f"{server.api}/config", None)
+    assert rec is not None and len(rec["history"]) == 1
+    assert f2.log[-1].changed and f2.log[-1].previous_sha256 == rec["history"][0]["sha256"]
+
+
+def test_offline_without_cache_is_a_clear_error(tmp_path: Path) -> None:
+    f, _ = _fetcher(tmp_path, offline=True)
+    with pytest.raises(FetchError, match="offline and no cached response"):
+        _ = PxWebClient(f, "http://127.0.0.1:9/api/v2").limits
+
+
+def test_network_down_falls_back_to_the_cache(server: Server, tmp_path: Path) -> None:
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    api = server.api
+    server.stop()
+    f2, sleeps = _fetcher(tmp_path, max_retries=1)
+    with pytest.warns(StrukturbildWarning, match="using the cached response"):
+        assert PxWebClient(f2, api).limits.max_calls == 30
+    assert sleeps == [1.0]
+
+
+def test_corrupt_cache_entry_is_ignored(server: Server, tmp_path: Path) -> None:
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    body = next((tmp_path / "cache").glob("*.body"))
+    body.write_bytes(b'{"maxDataCells": 1}')
+    f2, _ = _fetcher(tmp_path, offline=True)
+    with pytest.warns(StrukturbildWarning, match="fails its checksum"), \
+            pytest.raises(FetchError, match="offline"):
+        _ = PxWebClient(f2, server.api).limits
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+def _fetch(server: Server, out: Path, **kw: Any) -> Any:
+    sleeps = Sleeps()
+    kw.setdefault("lan", ["12"])
+    kw.setdefault("year", 2022)
+    return fetch_scb(out, api_url=server.api, wfs_url=server.wfs, sleep=sleeps, **kw)
+
+
+def test_fetch_writes_a_project_that_builds(server: Server, tmp_path: Path) -> None:
+    from strukturbild.pipeline import build
+
+    out = tmp_path / "skane"
+    res = _fetch(server, out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cache", "commuting_kommun.csv", "employment_kommun.csv", "flows_place.csv",
+        "metadata.json", "project.toml", "scb.gpkg", "seats.csv"]
+
+    # Seats: by name, Vellinge not its largest tätort; Burlöv's seat Arlöv is in Malmö.
+    seats = pd.read_csv(out / "seats.csv", dtype=str).set_index("kommun_code")
+    assert seats.loc["1233", "place_id"] == "1233TC108" and seats.loc["1233", "method"] == "name"
+    assert seats.loc["1231", "place_id"] == "1280TC106" and seats.loc["1231", "method"] == "code"
+
+    # Employment: row and column sums over all kommuner, including Halmstad (län 13).
+    m = server.fake.matrix
+    emp = pd.read_csv(out / "employment_kommun.csv", dtype={"kommun_code": str})
+    emp = emp.set_index("kommun_code")
+    ks = ["1231", "1233", "1280", "1281", "1380"]
+    for k in ("1231", "1233", "1280", "1281"):
+        assert emp.loc[k, "employed"] == sum(count_for(m, k, w, "2022") for w in ks)
+        assert emp.loc[k, "jobs"] == sum(count_for(m, h, k, "2022") for h in ks)
+    assert "1380" not in emp.index
+
+    # Place flows: Malmö and Burlöv merged; flows between them are intra-place flow.
+    pf = pd.read_csv(out / "flows_place.csv", dtype=str)
+    pf["count"] = pf["count"].astype(float)
+    flows = {(r.origin, r.destination): r.count for r in pf.itertuples()}
+    mm = sum(count_for(m, a, b, "2022") for a in ("1280", "1231") for b in ("1280", "1231"))
+    assert flows[("1280TC106", "1280TC106")] == mm
+    assert flows[("1281TC105", "1280TC106")] == count_for(m, "1281", "1280", "2022") + \
+        count_for(m, "1281", "1231", "2022")
+    assert set(pf["origin"]) | set(pf["destination"]) == {"1280TC106", "1281TC105", "1233TC108"}
+    region_total = sum(count_for(m, a, b, "2022") for a in ks[:4] for b in ks[:4])
+    assert pf["count"].sum() == region_total
+
+    # The places carry the kommun totals on their seat (Malmö: Malmö + Burlöv).
+    project = load_project(res.project)
+    assert project.flows is not None and project.flows.level == "place"
+    image = build(project)
+    p = image.places
+    assert p.loc["1280TC106", "jobs"] == emp.loc["1280", "jobs"] + emp.loc["1231", "jobs"]
+    assert p.loc["1281TC105", "job_ratio"] == pytest.approx(
+        emp.loc["1281", "jobs"] / emp.loc["1281", "employed"])
+    assert pd.isna(p.loc["1231TB102", "jobs"])
+    layer = gpd.read_file(out / "scb.gpkg", layer="places").set_index("place_id")
+    assert layer.loc["1280TC106", "seat_of"] == "1231,1280"
+    assert layer.loc["1281TC105", "seat_of"] == "1281"
+    assert not image.modelled and len(image.links) == 3
+    assert image.areas is not None and sorted(image.areas.index) == ["1231", "1233", "1280",
+                                                                      "1281"]
+
+    md = json.loads((out / "metadata.json").read_text())
+    assert md["sources"]["commuting"]["table"] == "TAB1830"
+    assert md["sources"]["tatorter"]["layer"] == "stat:Tatorter_2020"
+    assert md["region"]["kommuner"] == ["1231", "1233", "1280", "1281"]
+    assert md["warnings"] == [] and md["changed_responses"] == []
+    assert all(r["sha256"] for r in md["requests"])
+    # The BAS query names the total of Kön; the tätort query filters on the län.
+    post = _routes(server.fake, "data:TAB1830")[0]["body"]["selection"]
+    assert {s["variableCode"]: s["valueCodes"] for s in post}["Kon"] == ["1+2"]
+    wfs = _routes(server.fake, "wfs:stat:Tatorter_2020")[0]["query"]
+    assert wfs["CQL_FILTER"] == "kommun LIKE '12%'" and wfs["srsName"] == "EPSG:3006"
+
+
+def test_second_run_works_offline_from_the_cache(server: Server, tmp_path: Path) -> None:
+    out = tmp_path / "skane"
+    _fetch(server, out)
+    first = {n: (out / n).read_text() for n in ("flows_place.csv", "employment_kommun.csv",
+                                                "project.toml")}
+    server.stop()
+    out2 = tmp_path / "again"
+    res = fetch_scb(out2, lan=["12"], year=2022, api_url=server.api, wfs_url=server.wfs,
+                    cache_dir=out / "cache", offline=True)
+    for n, text in first.items():
+        assert (out2 / n).read_text() == text
+    assert all(r["from_cache"] for r in res.metadata["requests"])
+
+
+def test_default_year_is_the_latest(server: Server, tmp_path: Path) -> None:
+    res = fetch_scb(tmp_path / "o", lan=["12"], api_url=server.api, wfs_url=server.wfs)
+    assert res.metadata["year"] == 2022 and res.metadata["tatort_year"] == 2020
+
+
+def test_history_deduplicates_overlaps_and_records_breaks(server: Server,
+                                                          tmp_path: Path) -> None:
+    server.fake.layers["stat:Tatorter_2018"] = server.fake.layers["stat:Tatorter_2020"]
+    out = tmp_path / "hist"
+    res = _fetch(server, out, year=2021, history_from=2017, tatort_year=2020)
+    s = pd.read_csv(out / "commuting_kommun_series.csv", dtype={"origin": str,
+                                                                "destination": str})
+    assert s.groupby("year")["table"].first().to_dict() == {
+        2017: "TAB333", 2018: "TAB333", 2019: "TAB5850", 2020: "TAB1830", 2021: "TAB1830"}
+    assert not s.duplicated(["year", "origin", "destination"]).any()
+    series = res.metadata["series"]
+    assert series["overlaps"] == [{"year": 2020, "used": "TAB1830", "dropped": ["TAB5850"]},
+                                  {"year": 2021, "used": "TAB1830", "dropped": ["TAB5850"]}]
+    assert [(b["year"], b["from"], b["to"]) for b in series["breaks"]] == [
+        (2019, "TAB333", "TAB5850"), (2020, "TAB5850", "TAB1830")]
+    assert "AGI" in series["breaks"][0]["note"] and "BAS" in series["breaks"][1]["note"]
+    sel = {r["route"]: {s["variableCode"]: s["valueCodes"] for s in r["body"]["selection"]}
+           for r in server.fake.log if r["route"].startswith("data:")}
+    assert "Kon" not in sel["data:TAB5850"]  # eliminable: left out
+    assert sel["data:TAB333"]["Kon"] == ["1+2"]  # its eliminationValueCode
+
+
+def test_year_no_table_has_is_a_config_error(server: Server, tmp_path: Path) -> None:
+    with pytest.raises(StrukturbildError, match="no commuting table has the year 1990"):
+        _fetch(server, tmp_path / "o", year=1990, commuting_tables=COMMUTING_TABLES[:3])
+    assert not (tmp_path / "o" / "project.toml").exists()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_fetch_then_build(server: Server, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("STRUKTURBILD_SCB_API_URL", server.api)
+    monkeypatch.setenv("STRUKTURBILD_SCB_WFS_URL", server.wfs)
+    out = tmp_path / "skane"
+    assert main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "Skåne län 2022" in text and "strukturbild build" in text
+    assert main(["build", str(out / "project.toml"), "--out", str(tmp_path / "o"),
+                 "--format", "json", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["places"] == 7 and summary["links"] == 3
+
+
+def test_cli_no_network_no_cache_exits_2_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "nothing"
+    code = main(["fetch", "scb", "--lan", "12", "--out", str(out), "--retries", "0",
+                 "--api-url", "http://127.0.0.1:9/api/v2", "--wfs-url", "http://127.0.0.1:9/w",
+                 "-q"])
+    assert code == 2
+    assert "no cached response" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_offline_without_cache_exits_2(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "nothing"
+    assert main(["fetch", "scb", "--country", "--offline", "--out", str(out), "-q"]) == 2
+    assert "offline" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["fetch", "scb", "--out", "x"],
+    ["fetch", "scb", "--lan", "99", "--out", "x", "--offline"],
+    ["fetch", "scb", "--lan", "12", "--tables", "TAB1", "--out", "x"],
+], ids=["no-lan", "unknown-lan", "unknown-table"])
+def test_cli_bad_arguments_exit_2(argv: list[str], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        assert main(argv) == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_default_tables_are_the_documented_series() -> None:
+    assert [t.table_id for t in COMMUTING_TABLES] == ["TAB1830", "TAB5850", "TAB333", "TAB334"]
