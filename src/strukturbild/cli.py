@@ -61,7 +61,10 @@ def write_outputs(image: Any, project: Project, *, say: Any = None) -> dict[str,
         if fmt == "html":
             written[fmt] = write_html(image, map_dir / f"{name}.html",
                                       source_note=project.map.source_note,
-                                      label_roles=project.map.label_roles)
+                                      label_roles=project.map.label_roles,
+                                      basemap=project.map.basemap,
+                                      basemap_key=project.map.basemap_key,
+                                      timestamp=project.map.timestamp)
         elif fmt == "gpkg":
             written[fmt] = write_geopackage(image, out_dir / f"{name}.gpkg")
         elif fmt == "json":

@@ -80,6 +80,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "source": ("Källa", "Source"),
     "per_day": ("pendlare", "commuters"),
     "unknown": ("okänd", "unknown"),
+    "taper": ("Linjen smalnar av mot orten som tar emot flest pendlare",
+              "A link narrows towards the place that receives most commuters"),
+    "links_shown": (
+        "Visar {shown} av {total} samband: alla starka och medelstarka, svaga från "
+        "{min} pendlare.",
+        "Showing {shown} of {total} links: all strong and medium ones, weak ones from "
+        "{min} commuters.",
+    ),
+    "total": ("Totalt", "Total"),
+    "made": ("Skapad", "Made"),
+    "zoom_in": ("Zooma in", "Zoom in"),
+    "zoom_out": ("Zooma ut", "Zoom out"),
 }
 
 

@@ -1,214 +1,511 @@
 """The interactive structure map (Folium/Leaflet HTML) from a StructureImage.
 
-Places are circles with area proportional to population, coloured by role; links
-are lines whose width follows the flow; areas and regions are drawn under them.
-A legend, a layer control, a scale bar, a title and a source line complete it.
-Every text reaches the page as data (JSON with ``<`` escaped) and is put into the
-page with ``textContent``, so a place named ``<script>`` shows as that text.
-Element ids are fixed, so the same input gives the same bytes.
+One HTML file that opens anywhere, offline: Leaflet's script and stylesheet are
+inlined from the installed ``django-js-lib-leaflet`` package (see
+:mod:`strukturbild.render._assets`), and the build fails with
+:class:`~strukturbild.render._assets.OnlineAssetError` if any script or stylesheet
+would still come from the network. Background tiles are optional and off by
+default; without them the map draws its own base from the area polygons (kommuner)
+and leaves the sea blank.
+
+What is drawn, bottom to top, each a layer that can be switched off (its legend
+section goes with it):
+
+- **areas** (kommuner): borders simplified together, so that neighbours still meet
+  (:func:`shapely.coverage_simplify`, tolerance 1/4000 of the map's extent), then
+  quantised to 1e-4 degrees (about 10 m) and sent as integer steps;
+- **regions**: outlines, simplified the same way;
+- **links**: one tapered shape per pair of places: its width follows the commuters
+  of both directions (square root, :func:`~strukturbild.render.style.link_width`),
+  and the width at each end those who leave from that end, so a link narrows
+  towards the place that receives the most. Weak links are dashed. When there are
+  more links than a map can show legibly (:data:`MAX_MAP_LINKS`), the map keeps
+  every strong and medium link and the weak ones from a round flow threshold up,
+  and says so in the legend; the GeoPackage keeps them all;
+- **places**: circles with area proportional to population, coloured by role,
+  drawn on a canvas; names of the ``label_roles`` highest roles as labels that never
+  overlap (greedy placement in the browser; lower roles join as one zooms in).
+
+A legend (roles, circle sizes, link classes and widths, the taper), a scale bar, a
+title and a source line ("Källa: …", with "modellerade flöden" when the links are
+modelled) complete it. Printed, the map fills an A4 landscape page (without the zoom
+buttons and the layer list), fitted to the data again unless the user has moved it.
+
+Every text reaches the page as data and is put into the page as text
+(``textContent``) or escaped HTML, so a place called ``<img src=x onerror=alert(1)>``
+shows as just that. Element ids are fixed and nothing depends on the clock, so the
+same input gives the same bytes.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import StrukturbildError
+from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ..image import StructureImage
+from . import _assets
 from .style import LINK_CLASS_STYLE, link_width, role_styles, symbol_radius, text
 
-__all__ = ["web_map_html"]
+__all__ = ["MAX_MAP_LINKS", "map_links", "web_map_html"]
 
 _WGS84 = "EPSG:4326"
-#: Decimal places of longitude/latitude in the page: 5 decimals ≈ 1 m.
-_DECIMALS = 5
+#: Coordinates are sent as integers of 1e-4 degrees (about 11 m north-south).
+_QUANTUM = 10_000
+#: Simplification tolerance of areas and regions, as a share of the map's extent.
+_SIMPLIFY_SHARE = 1 / 4000
+#: The most links the map draws; beyond it, weak links below a round flow are left out.
+MAX_MAP_LINKS = 4000
+#: Flow thresholds tried for weak links, smallest first.
+_ROUND_FLOWS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
+#: Lower roles get labels every this many zoom levels past the first view.
+_LABEL_ZOOM_STEP = 1.5
+_LINK_CLASSES = ("strong", "medium", "weak")
+
+#: The base the map draws for itself (no tiles): land in a warm light grey, sea blank.
+_AREA_STYLE = {"color": "#b9b3a8", "weight": 0.6, "opacity": 1.0, "fillColor": "#f1eee8",
+               "fillOpacity": 1.0}
+_AREA_STYLE_ON_TILES = {"color": "#6b6b6b", "weight": 0.7, "opacity": 0.7, "fill": False}
+_REGION_COLOUR = "#54278f"
+_REGION_STYLE = {"color": _REGION_COLOUR, "weight": 1.8, "opacity": 0.8, "fill": False,
+                 "dashArray": "6 4"}
+
+#: Texts of the web map that the style table does not (yet) hold: Swedish, English.
+#: Providers of background tiles that xyzservices does not know, by lower-case name.
+#: Lantmäteriet's topographic web map (open data, CC BY 4.0) needs the user's key.
+_LANTMATERIET = {
+    "lantmateriet.topowebb": "topowebb",
+    "lantmateriet.topowebbnedtonad": "topowebb_nedtonad",
+}
+_LANTMATERIET_URL = ("https://api.lantmateriet.se/open/topowebb-ccby/v1/wmts/token/{key}/"
+                     "1.0.0/{layer}/default/3857/{{z}}/{{y}}/{{x}}.png")
+_LANTMATERIET_ATTR = "&copy; Lantmäteriet (CC BY 4.0)"
+
+
+def _t(key: str, language: str) -> str:
+    """A text from the style table."""
+    return text(key, language)
 
 
 def _require_folium() -> Any:
     try:
         import folium
     except ImportError as exc:  # pragma: no cover - folium is a dependency
-        raise StrukturbildError(
-            "the web map needs folium: pip install folium"
-        ) from exc
+        raise StrukturbildError("the web map needs folium: pip install folium") from exc
     return folium
 
 
-def _round_coords(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return round(obj, _DECIMALS)
-    if isinstance(obj, list | tuple):
-        return [_round_coords(v) for v in obj]
-    return obj
-
-
-def _features(gdf: Any, props: pd.DataFrame) -> dict[str, Any]:
-    """A compact GeoJSON FeatureCollection in WGS84 with the given properties."""
-    g = gdf.geometry.to_crs(_WGS84)
-    feats = []
-    for geom, (_, row) in zip(g, props.iterrows(), strict=True):
-        gi = geom.__geo_interface__
-        feats.append({
-            "type": "Feature",
-            "geometry": {"type": gi["type"], "coordinates": _round_coords(gi["coordinates"])},
-            "properties": {k: _plain(v) for k, v in row.items()},
-        })
-    return {"type": "FeatureCollection", "features": feats}
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v
-
-
 def _fmt_num(v: Any, language: str, decimals: int = 0) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+    """A number as the map shows it: groups of three, decimal comma in Swedish.
+
+    Examples
+    --------
+    >>> _fmt_num(1234567.891, "sv", 2), _fmt_num(1234.5, "en", 1), _fmt_num(None, "en")
+    ('1\\xa0234\\xa0567,89', '1\\xa0234.5', 'unknown')
+    """
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return text("unknown", language)
-    s = f"{float(v):,.{decimals}f}".replace(",", " ")
-    return s.replace(".", ",") if language == "sv" else s
+    s = f"{abs(float(v)):,.{decimals}f}".replace(",", "\u00a0")
+    s = s.replace(".", ",") if language == "sv" else s
+    return ("-" if float(v) < 0 and s.strip("0,.\u00a0") else "") + s
 
 
-_POINT_JS = """function(feature, latlng) {
-  var p = feature.properties;
-  return L.circleMarker(latlng, {radius: p.r, color: '#ffffff', weight: 0.8,
-                                 fillColor: p.c, fillOpacity: 0.9});
-}"""
-
-# Popups are built from DOM nodes with textContent: no text is ever parsed as HTML.
-_POPUP_JS = """function(feature, layer) {
-  var rows = feature.properties.popup;
-  if (!rows) { return; }
-  var box = document.createElement('div');
-  var h = document.createElement('strong');
-  h.textContent = rows[0];
-  box.appendChild(h);
-  var t = document.createElement('table');
-  t.className = 'sb-popup';
-  for (var i = 1; i < rows.length; i++) {
-    var tr = document.createElement('tr');
-    var th = document.createElement('th'); th.textContent = rows[i][0];
-    var td = document.createElement('td'); td.textContent = rows[i][1];
-    tr.appendChild(th); tr.appendChild(td); t.appendChild(tr);
-  }
-  box.appendChild(t);
-  layer.bindPopup(box, {maxWidth: 360});
-  if (feature.properties.label) {
-    layer.bindTooltip(feature.properties.label,
-                      {permanent: true, direction: 'right', className: 'sb-label'});
-  }
-}"""
+def _round_nice(x: float) -> float:
+    """The largest 1-2-5 number not above ``x`` (``x`` > 0)."""
+    e = 10.0 ** math.floor(math.log10(x))
+    return max(m * e for m in (1, 2, 5) if m * e <= x * (1 + 1e-9))
 
 
-def _place_popup(name: str, row: pd.Series, role_label: str, language: str) -> list[Any]:
-    rows: list[Any] = [name]
-    rows.append([text("role", language), role_label])
-    if row.get("designations"):
-        rows.append([text("designations", language), str(row["designations"])])
-    if row.get("area_name") is not None and not pd.isna(row.get("area_name")):
-        rows.append([text("kommun", language), str(row["area_name"])])
-    rows.append([text("population", language), _fmt_num(row["population"], language)])
-    for key, dec in (("employed", 0), ("jobs", 0), ("job_ratio", 2), ("net_commuting", 0),
-                     ("inflow_sources", 0), ("inflow_share", 3)):
-        v = row.get(key)
-        if v is not None and not pd.isna(v):
-            rows.append([text(key, language), _fmt_num(v, language, dec)])
-    if "region" in row.index and row.get("region") is not None and not pd.isna(row["region"]):
-        rows.append([text("region", language), str(row["region"])])
-    rows.append([text("reason", language), str(row["role_reason"])])
-    return rows
+# --------------------------------------------------------------------------- geometry
 
 
-def _legend_html(image: StructureImage, styles: list[Any], max_flow: float,
-                 counts: dict[str, int], source_note: str) -> str:
-    lang = image.language
-    e = html.escape
-    parts = ['<div class="sb-legend">']
-    parts.append(f'<div class="sb-title">{e(image.title)}</div>')
-    parts.append(f'<div class="sb-section" data-layer="places"><div class="sb-head">'
-                 f'{e(text("roles", lang))}</div>')
-    for s in styles:
-        if counts.get(s.key, 0) == 0:
+def _points_wgs84(places: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """(lat, lon) of each place; polygons stand in by a point inside them."""
+    import shapely
+
+    geom = places.geometry
+    pts = geom.where(geom.geom_type == "Point", geom.representative_point())
+    xy = shapely.get_coordinates(pts.to_crs(_WGS84).to_numpy())
+    return np.asarray(xy[:, ::-1], dtype=np.float64)
+
+
+def _simplified(gdf: Any, tolerance: float) -> Any:
+    """Polygons simplified together: shared borders stay shared (a coverage)."""
+    import shapely
+
+    geoms = gdf.geometry.to_numpy()
+    if tolerance <= 0:
+        return geoms
+    try:
+        return shapely.coverage_simplify(geoms, tolerance)
+    except (shapely.errors.GEOSException, TypeError, ValueError):
+        # not polygons, or no valid coverage: simplify each on its own
+        return shapely.simplify(geoms, tolerance, preserve_topology=True)
+
+
+def _encode_polygons(gdf: Any, tolerance: float) -> list[list[list[list[int]]]]:
+    """Polygons as rings of quantised [lat, lon] steps, one running cursor.
+
+    Rings lose their closing point and repeated points; rings of fewer than three
+    points after quantisation are dropped. Shared borders, identical before, stay
+    identical after: the same coordinates round the same way.
+    """
+    import geopandas as gpd
+    import shapely
+
+    simple = gpd.GeoSeries(_simplified(gdf, tolerance), crs=gdf.crs).to_crs(_WGS84)
+    out: list[list[list[list[int]]]] = []
+    cursor = np.zeros(2, dtype=np.int64)
+    for geom in simple:
+        shapes: list[list[list[int]]] = []
+        if geom is not None and not geom.is_empty:
+            for poly in shapely.get_parts(geom):
+                if poly.geom_type != "Polygon":
+                    continue
+                rings: list[list[int]] = []
+                for ring in (poly.exterior, *poly.interiors):
+                    q = np.round(np.asarray(ring.coords)[:-1, ::-1] * _QUANTUM).astype(np.int64)
+                    keep = np.ones(len(q), dtype=bool)
+                    keep[1:] = np.any(q[1:] != q[:-1], axis=1)
+                    q = q[keep]
+                    if len(q) < 3:
+                        continue
+                    steps = np.diff(q, axis=0, prepend=cursor[None, :])
+                    cursor = q[-1]
+                    rings.append(steps.ravel().tolist())
+                if rings:
+                    shapes.append(rings)
+        out.append(shapes)
+    return out
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def _texts(values: Sequence[Any]) -> Any:
+    """A text column as a list, or (when values repeat) as uniques and codes; None if empty."""
+    vals = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in values]
+    uniques = sorted(set(vals))
+    if uniques == [""]:
+        return None
+    if len(uniques) * 2 > len(vals):
+        return vals
+    code = {u: i for i, u in enumerate(uniques)}
+    return {"u": uniques, "i": [code[v] for v in vals]}
+
+
+def _numbers(values: Any, decimals: int) -> list[Any] | None:
+    """Numbers rounded to ``decimals`` (whole ones as int; None where missing).
+
+    None when every value is missing.
+
+    Examples
+    --------
+    >>> _numbers([1.25, 3.0, float("nan")], 1)
+    [1.2, 3, None]
+    """
+    arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(arr)
+    if not ok.any():
+        return None
+    rounded = np.round(arr, decimals)
+    return [(int(v) if v == int(v) else float(v)) if f else None
+            for v, f in zip(rounded, ok, strict=True)]
+
+
+#: Place popup rows after the role: (column, decimals or "s" for text).
+_PLACE_ROWS: tuple[tuple[str, int | str], ...] = (
+    ("designations", "s"), ("area_name", "s"), ("population", 0), ("employed", 0),
+    ("jobs", 0), ("job_ratio", 2), ("net_commuting", 0), ("inflow_sources", 0),
+    ("inflow_share", 3), ("region", "s"), ("role_reason", "s"),
+)
+_ROW_TEXT = {"area_name": "kommun", "role_reason": "reason"}
+
+
+def _places_data(places: Any, role_index: dict[str, int], radius: list[float],
+                 latlon: np.ndarray[Any, np.dtype[np.float64]], language: str) -> dict[str, Any]:
+    cols: list[list[Any]] = []
+    for col, kind in _PLACE_ROWS:
+        if col not in places.columns:
             continue
-        parts.append(
-            f'<div class="sb-row"><span class="sb-dot" style="background:{s.colour}"></span>'
-            f'{e(s.label)} ({counts[s.key]})</div>'
-        )
-    parts.append(f'<div class="sb-head">{e(text("size", lang))}</div>')
-    for pop in (10_000, 100_000, 300_000):
-        r = symbol_radius(pop)
-        parts.append(
-            f'<div class="sb-row"><span class="sb-circle" style="width:{2 * r:.1f}px;'
-            f'height:{2 * r:.1f}px"></span>{e(_fmt_num(pop, lang))}</div>'
-        )
-    parts.append("</div>")
-    if len(image.links):
-        parts.append(f'<div class="sb-section" data-layer="links"><div class="sb-head">'
-                     f'{e(text("links", lang))}</div>')
-        for cls in ("strong", "medium", "weak"):
-            colour, dash, _ = LINK_CLASS_STYLE[cls]
-            style = "dashed" if dash else "solid"
-            parts.append(
-                f'<div class="sb-row"><span class="sb-line" style="border-top:3px {style} '
-                f'{colour}"></span>{e(text(cls, lang))}</div>'
-            )
-        parts.append(f'<div class="sb-head">{e(text("width", lang))}</div>')
-        for frac in (1.0, 0.25, 0.04):
-            w = link_width(max_flow * frac, max_flow)
-            parts.append(
-                f'<div class="sb-row"><span class="sb-line" style="border-top:{w:.1f}px solid '
-                f'#2171b5"></span>{e(_fmt_num(max_flow * frac, lang))}</div>'
-            )
-        parts.append("</div>")
-    if image.modelled:
-        parts.append(f'<div class="sb-note sb-modelled">{e(text("modelled_note", lang))}</div>')
-    note = source_note or f"{text('source', lang)}: SCB"
-    if image.modelled:
-        note += f"; {text('modelled', lang)}"
-    parts.append(f'<div class="sb-note sb-source">{e(note)}</div>')
-    parts.append("</div>")
+        label = _t(_ROW_TEXT.get(col, col), language)
+        values = _texts(places[col].tolist()) if kind == "s" else \
+            _numbers(places[col], int(kind))
+        if values is not None:
+            cols.append([label, kind, values])
+    q = np.round(latlon * _QUANTUM).astype(np.int64)
+    return {
+        "n": [str(v) for v in places["name"]],
+        "ll": q.ravel().tolist(),
+        "r": radius,
+        "k": [role_index.get(str(k), len(role_index) - 1) for k in places["role"]],
+        "cols": cols,
+    }
+
+
+def map_links(links: Any, *, min_flow: float | None = None) -> tuple[Any, float | None]:
+    """The links the web map draws, and the flow from which weak links are drawn.
+
+    Strong and medium links are always drawn. Weak links are drawn from ``min_flow``
+    commuters (both directions together) up; with ``min_flow=None``, all of them when
+    there are at most :data:`MAX_MAP_LINKS` links in all, else from the smallest
+    1-2-5 flow that brings the count within it. The threshold is None when every
+    link is drawn.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> links = pd.DataFrame({"total": [5.0, 80.0, 3.0],
+    ...                       "link_class": ["weak", "weak", "strong"]})
+    >>> kept, threshold = map_links(links, min_flow=50)
+    >>> kept.index.tolist(), threshold
+    ([1, 2], 50)
+    >>> map_links(links)[1] is None
+    True
+    """
+    if not len(links):
+        return links, None
+    weak = (links["link_class"].astype(str) == "weak").to_numpy()
+    total = pd.to_numeric(links["total"], errors="coerce").fillna(0.0).to_numpy()
+    if min_flow is None:
+        if len(links) <= MAX_MAP_LINKS:
+            return links, None
+        others = int((~weak).sum())
+        min_flow = math.inf
+        for candidate in _ROUND_FLOWS:
+            if others + int((total[weak] >= candidate).sum()) <= MAX_MAP_LINKS:
+                min_flow = candidate
+                break
+    return links[~weak | (total >= min_flow)], min_flow
+
+
+def _links_data(links: Any, position: pd.Series, max_flow: float) -> dict[str, Any]:
+    """Links as columns; strongest last, so that they are drawn on top."""
+    lk = links[links["origin"].isin(position.index) & links["destination"].isin(position.index)]
+    lk = lk.assign(_o=position.reindex(lk["origin"]).to_numpy(),
+                   _d=position.reindex(lk["destination"]).to_numpy())
+    lk = lk.sort_values(["total", "_o", "_d"], kind="mergesort")
+    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
+    return {
+        "o": [int(v) for v in lk["_o"]],
+        "d": [int(v) for v in lk["_d"]],
+        "a": _numbers(lk["flow_od"].fillna(0.0), 1) or [],
+        "b": _numbers(lk["flow_do"].fillna(0.0), 1) or [],
+        "s": _numbers(lk["strength"], 3) or [None] * len(lk),
+        "w": _numbers([link_width(float(t), max_flow) for t in lk["total"]], 2) or [],
+        "c": [cls_index.get(str(c), 2) for c in lk["link_class"]],
+        "m": [1 if bool(m) else 0 for m in lk["modelled"]] if "modelled" in lk
+        else [0] * len(lk),
+    }
+
+
+# ---------------------------------------------------------------------------- legend
+
+
+def _svg_circles(max_population: float, language: str) -> str:
+    """Nested circles for three round populations, with leader lines and values."""
+    top = _round_nice(max(max_population, 1000.0))
+    values = [v for v in (top, top / 10, top / 100) if symbol_radius(v) > 2.5] or [top]
+    big = symbol_radius(values[0])
+    base = 2 * big + 7  # circles stand on this line; 6 px above the top one for its text
+    rows: list[tuple[float, float, float]] = []  # radius, circle top, text line
+    line = -math.inf
+    for v in values:
+        r = symbol_radius(v)
+        line = max(base - 2 * r, line + 12)
+        rows.append((r, base - 2 * r, line))
+    height = max(base, line + 5) + 1
+    parts = [f'<svg class="sb-svg" width="{2 * big + 80:.0f}" height="{height:.0f}" '
+             f'role="img" aria-label="{html.escape(_t("size", language))}">']
+    for v, (r, top_y, y) in zip(values, rows, strict=True):
+        parts.append(f'<circle cx="{big + 1:.1f}" cy="{top_y + r:.1f}" r="{r:.1f}" '
+                     f'fill="#f4f4f4" fill-opacity="0.6" stroke="#555" stroke-width="0.8"/>')
+        parts.append(f'<polyline points="{big + 1:.1f},{top_y:.1f} {2 * big + 6:.1f},'
+                     f'{y:.1f} {2 * big + 10:.1f},{y:.1f}" fill="none" stroke="#999" '
+                     f'stroke-width="0.6"/>')
+        parts.append(f'<text x="{2 * big + 13:.1f}" y="{y + 4:.1f}">'
+                     f'{html.escape(_fmt_num(v, language))}</text>')
+    parts.append("</svg>")
     return "".join(parts)
 
 
-_CSS = """
-<style>
-.sb-legend{background:rgba(255,255,255,.93);padding:8px 10px;border-radius:4px;
- font:12px/1.35 'Helvetica Neue',Arial,sans-serif;max-width:260px;
- box-shadow:0 1px 4px rgba(0,0,0,.3)}
-.sb-title{font-size:15px;font-weight:bold;margin-bottom:4px}
-.sb-head{font-weight:bold;margin-top:6px}
-.sb-row{display:flex;align-items:center;gap:6px;margin:2px 0}
-.sb-dot{display:inline-block;width:12px;height:12px;border-radius:50%;border:1px solid #fff}
-.sb-circle{display:inline-block;border-radius:50%;border:1px solid #555;background:#ddd}
-.sb-line{display:inline-block;width:30px;height:0}
-.sb-note{margin-top:6px;font-size:11px;color:#333}
-.sb-modelled{color:#a50f15;font-weight:bold}
-.sb-popup th{text-align:left;padding-right:8px;vertical-align:top}
-.sb-label{background:transparent;border:none;box-shadow:none;font-weight:bold;
- text-shadow:0 0 3px #fff,0 0 3px #fff;padding:0 2px}
-.sb-label:before{display:none}
-</style>
-"""
+def _svg_line(width: float, colour: str, dash: str, opacity: float) -> str:
+    d = f' stroke-dasharray="{dash}"' if dash else ""
+    h = max(width, 2) + 2
+    return (f'<svg class="sb-svg" width="34" height="{h:.1f}"><line x1="1" y1="{h / 2:.1f}" '
+            f'x2="33" y2="{h / 2:.1f}" stroke="{colour}" stroke-width="{width:.1f}" '
+            f'stroke-opacity="{opacity}"{d}/></svg>')
 
 
-def web_map_html(image: StructureImage, *, source_note: str = "", label_roles: int = 2) -> str:
-    """Render the structure map as one HTML document.
+def _svg_taper(colour: str) -> str:
+    return (f'<svg class="sb-svg" width="34" height="10"><polygon points="1,1 33,4.2 33,5.8 '
+            f'1,9" fill="{colour}" fill-opacity="0.85"/></svg>')
+
+
+def _legend_html(image: StructureImage, styles: Sequence[Any], counts: dict[str, int],
+                 layers: Sequence[str], max_flow: float, shown_links: int,
+                 min_flow: float | None, areas_on_tiles: bool) -> str:
+    """The legend, as escaped HTML, one section per layer (``data-layer``)."""
+    lang = image.language
+    e = html.escape
+    out: list[str] = []
+
+    def section(layer: str, head: str) -> None:
+        out.append(f'<div class="sb-section" data-layer="{layer}">'
+                   f'<div class="sb-head">{e(head)}</div>')
+
+    section("places", _t("roles", lang))
+    for s in styles:
+        if counts.get(s.key, 0):
+            out.append(f'<div class="sb-row"><span class="sb-dot" style="background:'
+                       f'{e(s.colour)}"></span><span>{e(s.label)} <span class="sb-n">'
+                       f'({_fmt_num(counts[s.key], lang)})</span></span></div>')
+    out.append(f'<div class="sb-head">{e(_t("size", lang))}</div>')
+    pops = image.places["population"] if "population" in image.places else pd.Series([0.0])
+    out.append(_svg_circles(float(np.nanmax(pops.to_numpy(dtype=float))), lang))
+    out.append("</div>")
+
+    if "links" in layers:
+        section("links", _t("links", lang))
+        for cls in _LINK_CLASSES:
+            colour, dash, opacity = LINK_CLASS_STYLE[cls]
+            out.append(f'<div class="sb-row">{_svg_line(3, colour, dash, opacity)}'
+                       f'{e(_t(cls, lang))}</div>')
+        out.append(f'<div class="sb-head">{e(_t("width", lang))}</div>')
+        top = _round_nice(max_flow) if max_flow > 0 else 0.0
+        for flow in (top, top / 10, top / 100):
+            w = link_width(flow, max_flow)
+            if flow < 1 or (flow < top and w <= 0.5):
+                continue
+            out.append(f'<div class="sb-row">{_svg_line(w, "#2171b5", "", 0.85)}'
+                       f'{e(_fmt_num(flow, lang))}</div>')
+        out.append(f'<div class="sb-row">{_svg_taper("#2171b5")}'
+                   f'<span>{e(_t("taper", lang))}</span></div>')
+        if min_flow is not None:
+            note = _t("links_shown", lang).format(
+                shown=_fmt_num(shown_links, lang), total=_fmt_num(len(image.links), lang),
+                min=_fmt_num(min_flow, lang))
+            out.append(f'<div class="sb-note">{e(note)}</div>')
+        if image.modelled:
+            out.append(f'<div class="sb-note sb-modelled">{e(_t("modelled_note", lang))}</div>')
+        out.append("</div>")
+
+    if "regions" in layers:
+        section("regions", _t("regions", lang))
+        out.append(f'<div class="sb-row">{_svg_line(2, _REGION_COLOUR, "6 4", 0.8)}'
+                   f'{e(_t("region", lang))}</div></div>')
+    if "areas" in layers:
+        section("areas", _t("areas", lang))
+        if areas_on_tiles:
+            swatch = '<span class="sb-dot" style="background:none;border:1px solid #6b6b6b">'
+        else:
+            swatch = (f'<span class="sb-dot" style="border-radius:0;background:'
+                      f'{_AREA_STYLE["fillColor"]};border:1px solid {_AREA_STYLE["color"]}">')
+        out.append(f'<div class="sb-row">{swatch}</span>{e(_t("kommun", lang))}</div></div>')
+    return "".join(out)
+
+
+def _source_line(image: StructureImage, source_note: str, timestamp: str | None) -> str:
+    lang = image.language
+    note = source_note or f"{text('source', lang)}: SCB"
+    if image.modelled and text("modelled", lang) not in note:
+        note += f"; {text('modelled', lang)}"
+    if timestamp:
+        note += f" · {_t('made', lang)} {timestamp}"
+    return note
+
+
+# ----------------------------------------------------------------------------- tiles
+
+
+def _tile_layer(folium: Any, basemap: str, key: str | None) -> Any:
+    """A folium TileLayer for an xyzservices provider name or Lantmäteriet's map."""
+    name = basemap.strip()
+    lm = _LANTMATERIET.get(name.lower().replace(" ", ""))
+    if lm is None and name.lower() == "lantmateriet":
+        lm = "topowebb"
+    if lm is not None:
+        if not key:
+            raise ConfigError(f"basemap '{basemap}' needs your Lantmäteriet key: set "
+                              "map.basemap_key")
+        return folium.TileLayer(
+            tiles=_LANTMATERIET_URL.format(key=key, layer=lm), attr=_LANTMATERIET_ATTR,
+            name="Lantmäteriet", max_zoom=15, control=False)
+    import xyzservices
+
+    try:
+        provider = xyzservices.providers.query_name(name)
+    except ValueError:
+        raise ConfigError(
+            f"unknown basemap '{basemap}'; use an xyzservices provider such as "
+            "'CartoDB.Positron', or 'Lantmateriet.Topowebb' with map.basemap_key"
+        ) from None
+    if provider.requires_token():
+        if not key:
+            raise ConfigError(f"basemap '{basemap}' needs a key: set map.basemap_key")
+        provider = provider(**{k: key for k, v in provider.items()
+                             if isinstance(v, str) and v.startswith("<insert your")})
+    return folium.TileLayer(tiles=provider, name=provider.name, control=False)
+
+
+# ------------------------------------------------------------------------------- map
+
+
+def web_map_html(
+    image: StructureImage,
+    *,
+    source_note: str = "",
+    label_roles: int = 2,
+    basemap: str | None = None,
+    basemap_key: str | None = None,
+    timestamp: str | None = None,
+    min_link_flow: float | None = None,
+) -> str:
+    """Render the structure map as one self-contained HTML document.
 
     Parameters
     ----------
     image
         The structure image.
     source_note
-        The source line ("Källa: SCB …"); "modellerade flöden" is added when the
-        links are modelled.
+        The source line ("Källa: SCB …"); "modellerade flöden" ("modelled flows") is
+        added when the links are modelled.
     label_roles
-        Places of this many highest roles get a permanent name label.
+        Places of this many highest roles get name labels; lower roles get them as
+        the map is zoomed in, where they fit.
+    basemap
+        Background tiles: an xyzservices provider name (``"CartoDB.Positron"``) or
+        ``"Lantmateriet.Topowebb"`` / ``"Lantmateriet.TopowebbNedtonad"``; the
+        default ``None`` draws no tiles (the page then needs no network at all).
+    basemap_key
+        The key of a provider that needs one (Lantmäteriet's, for example).
+    timestamp
+        Added to the source line when given; nothing in the page depends on the clock.
+    min_link_flow
+        Draw weak links only from this many commuters (both directions together);
+        strong and medium links are always drawn. ``None``: draw all, unless there
+        are more than :data:`MAX_MAP_LINKS`, then the smallest round threshold that
+        fits; the legend tells how many links are shown.
+
+    Returns
+    -------
+    str
+        The page; the same image and options give the same bytes.
+
+    Raises
+    ------
+    OnlineAssetError
+        A script or stylesheet of the page would come from the network.
+    AssetError
+        Leaflet's package (``django-js-lib-leaflet``) is missing.
+    ConfigError
+        Unknown basemap, or one that needs a key without one.
 
     Examples
     --------
@@ -217,118 +514,128 @@ def web_map_html(image: StructureImage, *, source_note: str = "", label_roles: i
     >>> page = web_map_html(build(example_project()))
     >>> "Tillväxtmotor" in page and "modellerade flöden" in page
     True
+    >>> "<script src=" in page
+    False
     """
     folium = _require_folium()
-    from folium.utilities import JsCode
+    from branca.element import Element, MacroElement
+    from jinja2 import Template
 
     lang = image.language
     places = image.places
+    if places is None or not len(places):
+        raise EmptyInputError("the structure image has no places to draw")
+
+    # places, largest first (so small ones are drawn on top); ties by id
+    pop = pd.to_numeric(places["population"], errors="coerce").fillna(0.0)
+    order = np.lexsort((places.index.astype(str).to_numpy(), -pop.to_numpy(dtype=float)))
+    pl = places.iloc[order]
+    latlon = _points_wgs84(pl)
+    position = pd.Series(np.arange(len(pl)), index=pl.index.astype(str))
+
     styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=label_roles)
-    by_key = {s.key: s for s in styles}
-    counts = {k: int(v) for k, v in places["role"].astype(str).value_counts().items()}
+    if not styles:
+        styles = role_styles([(k, k) for k in sorted(pl["role"].astype(str).unique())],
+                             label_roles=label_roles)
+    role_index = {s.key: i for i, s in enumerate(styles)}
+    counts = {str(k): int(v) for k, v in pl["role"].astype(str).value_counts().items()}
 
-    pts = places.geometry.to_crs(_WGS84)
-    pts = pts.where(pts.geom_type == "Point", pts.representative_point())
-    minx, miny, maxx, maxy = pts.total_bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8, tiles=None,
-                   prefer_canvas=True, control_scale=True)
-    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
-    m.get_root().header.add_child(folium.Element(_CSS))
+    # the extent: places and areas, in the project CRS and in degrees
+    frames = [pl.geometry] + ([image.areas.geometry] if image.areas is not None
+                              and len(image.areas) else [])
+    minx, miny, maxx, maxy = np.array([f.total_bounds for f in frames]).T
+    extent = max(float(maxx.max() - minx.min()), float(maxy.max() - miny.min()))
+    tolerance = extent * _SIMPLIFY_SHARE
 
+    data: dict[str, Any] = {"lang": lang, "q": _QUANTUM, "title": image.title,
+                            "label_roles": label_roles, "label_zoom_step": _LABEL_ZOOM_STEP}
+    layers: list[str] = []
+    on_tiles = basemap is not None
     if image.areas is not None and len(image.areas):
-        fg = folium.FeatureGroup(name=text("areas", lang), show=True)
-        data = _features(image.areas, pd.DataFrame(index=image.areas.index))
-        folium.GeoJson(data, style_function=lambda _f: {
-            "color": "#9e9e9e", "weight": 0.7, "fillColor": "#f4f1ea", "fillOpacity": 1.0},
-        ).add_to(fg)
-        fg.add_to(m)
+        style = _AREA_STYLE_ON_TILES if on_tiles else _AREA_STYLE
+        data["areas"] = {"g": _encode_polygons(image.areas, tolerance), "style": style}
+        layers.append("areas")
     if image.regions is not None and len(image.regions):
-        fg = folium.FeatureGroup(name=text("regions", lang), show=True)
-        data = _features(image.regions, pd.DataFrame(index=image.regions.index))
-        folium.GeoJson(data, style_function=lambda _f: {
-            "color": "#54278f", "weight": 2, "fill": False, "dashArray": "6 3"},
-        ).add_to(fg)
-        fg.add_to(m)
+        data["regions"] = {"g": _encode_polygons(image.regions, tolerance),
+                           "style": _REGION_STYLE}
+        layers.append("regions")
 
     links = image.links
-    max_flow = float(links["total"].max()) if len(links) else 0.0
-    if len(links):
-        fg = folium.FeatureGroup(name=text("links", lang), show=True)
-        names = places["name"]
-        order = links.sort_values("total").index  # strongest drawn last, on top
-        lk = links.loc[order]
-        props = pd.DataFrame(index=lk.index)
-        props["w"] = [round(link_width(t, max_flow), 2) for t in lk["total"]]
-        props["c"] = [LINK_CLASS_STYLE[c][0] for c in lk["link_class"]]
-        props["d"] = [LINK_CLASS_STYLE[c][1] for c in lk["link_class"]]
-        props["o"] = [LINK_CLASS_STYLE[c][2] for c in lk["link_class"]]
-        props["popup"] = [
-            [f"{names.get(o, o)} – {names.get(d, d)}",
-             [text("flow", lang), f"{_fmt_num(fo, lang)} → / {_fmt_num(fd, lang)} ←"],
-             [text("strength", lang), _fmt_num(s, lang, 3)],
-             [text("link_class", lang), text(c, lang)]]
-            + ([[text("source", lang), text("modelled", lang)]] if mod else [])
-            for o, d, fo, fd, s, c, mod in zip(lk["origin"], lk["destination"], lk["flow_od"],
-                                               lk["flow_do"], lk["strength"], lk["link_class"],
-                                               lk["modelled"], strict=True)
-        ]
-        folium.GeoJson(
-            _features(lk, props),
-            style_function=lambda f: {"weight": f["properties"]["w"],
-                                      "color": f["properties"]["c"],
-                                      "dashArray": f["properties"]["d"] or None,
-                                      "opacity": f["properties"]["o"]},
-            on_each_feature=JsCode(_POPUP_JS),
-        ).add_to(fg)
-        fg.add_to(m)
+    has_links = links is not None and len(links) > 0 and "total" in links
+    max_flow = float(links["total"].max()) if has_links else 0.0
+    min_flow: float | None = None
+    shown = 0
+    if has_links:
+        drawn, min_flow = map_links(links, min_flow=min_link_flow)
+        data["links"] = _links_data(drawn, position, max_flow)
+        data["links"]["cls"] = [
+            [_t(c, lang), LINK_CLASS_STYLE[c][0],
+             [float(x) for x in LINK_CLASS_STYLE[c][1].split()] or None,
+             LINK_CLASS_STYLE[c][2]] for c in _LINK_CLASSES]
+        shown = len(data["links"]["o"])
+        layers.append("links")
+    radius = [round(symbol_radius(float(p)), 1) for p in pop.iloc[order]]
+    data["places"] = _places_data(pl, role_index, radius, latlon, lang)
+    data["roles"] = [[s.label, s.colour] for s in styles]
+    layers.append("places")
+    data["order"] = layers
 
-    fg = folium.FeatureGroup(name=text("places", lang), show=True)
-    order = places.sort_values("population", ascending=False).index  # small on top
-    pl = places.loc[order]
-    props = pd.DataFrame(index=pl.index)
-    props["r"] = [round(symbol_radius(p), 2) for p in pl["population"]]
-    props["c"] = [by_key[str(k)].colour for k in pl["role"]]
-    props["label"] = [n if by_key[str(k)].labelled else None
-                      for n, k in zip(pl["name"], pl["role"], strict=True)]
-    props["popup"] = [_place_popup(str(row["name"]), row, by_key[str(row["role"])].label, lang)
-                      for _, row in pl.iterrows()]
-    folium.GeoJson(_features(pl, props), marker=None,
-                   point_to_layer=JsCode(_POINT_JS),
-                   on_each_feature=JsCode(_POPUP_JS)).add_to(fg)
-    fg.add_to(m)
+    lat0, lon0 = latlon.min(axis=0)
+    lat1, lon1 = latlon.max(axis=0)
+    if "areas" in layers:
+        import geopandas as gpd
 
-    legend = _legend_html(image, styles, max_flow, counts, source_note)
-    _add_control(m, legend)
-    folium.LayerControl(collapsed=False).add_to(m)
+        b = gpd.GeoSeries(image.areas.geometry).to_crs(_WGS84).total_bounds
+        lat0, lon0 = min(lat0, b[1]), min(lon0, b[0])
+        lat1, lon1 = max(lat1, b[3]), max(lon1, b[2])
+    data["bounds"] = [[round(float(lat0), 4), round(float(lon0), 4)],
+                      [round(float(lat1), 4), round(float(lon1), 4)]]
+    data["legend"] = _legend_html(image, styles, counts, layers, max_flow, shown, min_flow,
+                                  on_tiles)
+    data["source"] = _source_line(image, source_note, timestamp)
+    data["text"] = {k: _t(k, lang) for k in (
+        "role", "unknown", "per_day", "total", "strength", "link_class", "source",
+        "modelled", "zoom_in", "zoom_out")}
+
+    # the folium map: no tiles unless asked for, no CDN assets, our controls
+    m = folium.Map(location=[float(lat0 + lat1) / 2, float(lon0 + lon1) / 2], zoom_start=5,
+                   tiles=None, prefer_canvas=True, zoom_control=False,
+                   zoom_snap=1 if on_tiles else 0.25, zoom_delta=0.5)
+    m.default_js = []
+    m.default_css = []
+    root = m.get_root()
+    root.title = html.escape(image.title)
+    root.header.add_child(Element(
+        f"<!-- Leaflet {_assets.LEAFLET_VERSION}, inlined from the PyPI package "
+        f"{_assets.LEAFLET_PACKAGE}.\n{_assets.leaflet_licence()}\n-->\n"
+        f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.MAP_CSS}</style>\n"
+        f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.RUNTIME_JS}</script>"),
+        name="strukturbild_assets")
+    if basemap is not None:
+        _tile_layer(folium, basemap, basemap_key).add_to(m)
+    groups = {}
+    for key in layers:
+        groups[key] = folium.FeatureGroup(name=html.escape(_t(key, lang)), show=True)
+        groups[key].add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+
+    class Draw(MacroElement):
+        _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+        def __init__(self) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]
+            self._name = "Strukturbild"
+            self.code = ""
+
+    draw = Draw()
+    m.add_child(draw, name="strukturbild_draw")
     _fix_ids(m)
-    return str(m.get_root().render())
-
-
-def _add_control(m: Any, legend_html: str) -> None:
-    """A Leaflet control holding the legend (bottom right)."""
-    from branca.element import MacroElement
-    from jinja2 import Template
-
-    class Legend(MacroElement):  # type: ignore[misc]
-        _template = Template("""
-            {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.control({position: 'bottomright'});
-            {{ this.get_name() }}.onAdd = function () {
-                var div = L.DomUtil.create('div', 'sb-legend-box');
-                div.innerHTML = {{ this.legend|tojson }};
-                L.DomEvent.disableClickPropagation(div);
-                return div;
-            };
-            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-            {% endmacro %}
-        """)
-
-        def __init__(self, legend: str) -> None:
-            super().__init__()
-            self._name = "Legend"
-            self.legend = legend
-
-    m.add_child(Legend(legend_html))
+    group_js = "{" + ",".join(f"{k}:{g.get_name()}" for k, g in groups.items()) + "}"
+    draw.code = (f"strukturbildDraw({m.get_name()}, {group_js}, "
+                 f"{_assets.script_json(data)});")
+    page = str(root.render())
+    _assets.check_offline(page)
+    return page
 
 
 def _fix_ids(root: Any) -> None:
@@ -347,4 +654,3 @@ def _fix_ids(root: Any) -> None:
             walk(child)
 
     walk(root.get_root())
-    walk(root)

@@ -1,0 +1,249 @@
+"""The web maps in a real browser: headless Chromium, the network blocked.
+
+Each map is written to the test's tmp folder, opened from disk in Debian's
+``/usr/bin/chromium`` (driven by Playwright; no browser is downloaded) with every
+request other than the page itself counted and every non-file request aborted.
+Screenshots are saved beside the page (``example.png``, ``country.png``, …) to
+look at. Skipped, with the reason, only where chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from strukturbild.datasets import example_project
+from strukturbild.image import StructureImage
+from strukturbild.pipeline import build
+from strukturbild.render.web import map_links, web_map_html
+
+from ._browser import PageLog, browser, chromium_missing, drawn_at, open_map, settle
+from .test_web import HOSTILE, MIB, SCRIPT, country_image, hostile_image
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
+]
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with browser(tmp_path_factory.mktemp("chromium-profile")) as ctx:
+        yield ctx
+
+
+def write(folder: Path, name: str, page: str) -> Path:
+    path = folder / f"{name}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def assert_clean(log: PageLog) -> None:
+    assert log.requests == []
+    assert log.console_errors == []
+    assert log.page_errors == []
+    assert log.dialogs == []
+
+
+def drawn(page: Any) -> dict[str, int]:
+    """What Leaflet has on the map, counted by kind in each layer."""
+    return dict(page.evaluate("""() => {
+        const s = window.strukturbild, out = {};
+        for (const [key, group] of Object.entries(s.groups)) {
+            if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
+            const kind = key === 'places' ? L.CircleMarker
+                : key === 'links' ? L.Polyline : L.Polygon;
+            out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
+                .length;
+        }
+        return out;
+    }"""))
+
+
+def click_at(page: Any, latlng_js: str) -> None:
+    """Click the map where ``latlng_js`` (a JS expression of a LatLng) is.
+
+    An open popup is closed first, and given the 200 ms it takes to fade out.
+    """
+    page.evaluate("() => { window.strukturbild.map.closePopup(); }")
+    page.wait_for_timeout(250)
+    x, y = page.evaluate(f"""() => {{
+        const m = window.strukturbild.map, p = m.latLngToContainerPoint({latlng_js}),
+              r = m.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }}""")
+    page.mouse.click(x, y)
+    settle(page)
+
+
+@pytest.fixture(scope="module")
+def example() -> StructureImage:
+    return build(example_project())
+
+
+def test_example_map_draws_the_data_offline(context: Any, example: StructureImage,
+                                           tmp_path: Path) -> None:
+    path = write(tmp_path, "example", web_map_html(example, source_note="Källa: SCB"))
+    log = PageLog()
+    page = open_map(context, path, log)
+    page.screenshot(path=str(tmp_path / "example.png"))
+    assert page.evaluate("L.version") == "1.9.4"
+    assert drawn(page) == {"links": len(example.links), "places": len(example.places)}
+    legend = page.locator(".sb-legend")
+    assert legend.is_visible()
+    text = legend.inner_text()
+    assert all(letter in text for letter in "åäö")
+    assert "Tillväxtmotor" in text and "Regional kärna" in text
+    assert page.locator(".sb-title").inner_text() == "Strukturbild för Skåne"
+    assert page.locator(".sb-source").inner_text() == "Källa: SCB; modellerade flöden"
+    assert page.locator(".leaflet-control-scale").is_visible()
+    labels = page.locator(".sb-label.sb-on").all_inner_texts()
+    assert "Malmö" in labels and len(labels) >= 3
+    assert drawn_at(page) < 5000
+    assert_clean(log)
+
+
+def test_labels_do_not_overlap(context: Any, example: StructureImage, tmp_path: Path) -> None:
+    path = write(tmp_path, "labels", web_map_html(example, label_roles=4))
+    log = PageLog()
+    page = open_map(context, path, log)
+    page.screenshot(path=str(tmp_path / "labels.png"))
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.sb-label.sb-on')]
+        .map(e => { const r = e.getBoundingClientRect();
+                    return [r.left, r.top, r.right, r.bottom]; })""")
+    assert len(boxes) > 10
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert_clean(log)
+
+
+def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: StructureImage,
+                                                      tmp_path: Path) -> None:
+    path = write(tmp_path, "toggle", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    section = page.locator('.sb-legend [data-layer="links"]')
+    assert section.is_visible()
+    page.get_by_label("Funktionella samband").uncheck()
+    settle(page)
+    assert drawn(page)["links"] == 0
+    assert section.is_hidden()
+    assert page.locator('.sb-legend [data-layer="places"]').is_visible()
+    page.screenshot(path=str(tmp_path / "toggle.png"))
+    page.get_by_label("Funktionella samband").check()
+    settle(page)
+    assert drawn(page)["links"] == len(example.links)
+    assert section.is_visible()
+    # back under the places: the canvas draws a place last
+    assert page.evaluate("Object.values(window.strukturbild.map._layers).find(l => l._ctx)"
+                         "._drawLast.layer instanceof L.CircleMarker")
+    page.get_by_label("Tätorter").uncheck()
+    settle(page)
+    assert page.locator(".sb-label.sb-on").count() == 0
+    assert page.locator('.sb-legend [data-layer="places"]').is_hidden()
+    assert_clean(log)
+
+
+def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None:
+    image = hostile_image()
+    path = write(tmp_path, "hostile", web_map_html(image))
+    log = PageLog()
+    page = open_map(context, path, log)
+    assert drawn(page) == {"areas": 2, "links": 4, "places": 5}
+    assert page.locator(".sb-title").inner_text() == "Test <i>karta</i> & å"
+    assert HOSTILE in page.locator(".sb-label.sb-on").all_inner_texts()
+    assert page.locator(".sb-legend").inner_text().startswith("Roller\nNav <em>ett</em>")
+    for i, name in enumerate([HOSTILE, SCRIPT]):
+        click_at(page, f"window.strukturbild.groups.places.getLayers()"
+                       f".find(l => l.options.i === {i}).getLatLng()")
+        popup = page.locator(".leaflet-popup-content")
+        assert popup.is_visible()
+        text = popup.inner_text()
+        assert text.startswith(name + "\n")
+        assert "Kommun\t<b>Västra</b>" in text or "Kommun\tÖstra & co" in text
+        assert popup.locator("img, script, b, em").count() == 0
+        page.wait_for_timeout(250)  # faded in
+        page.screenshot(path=str(tmp_path / f"popup{i}.png"))
+    # the strongest link, clicked a third of the way along: both directions, by name
+    click_at(page, """(() => { const l = window.strukturbild.groups.links.getLayers()
+        .find(l => l.options.i === 3), [a, b] = l.getLatLngs();
+        return L.latLng(a.lat + (b.lat - a.lat) / 3, a.lng + (b.lng - a.lng) / 3); })()""")
+    text = page.locator(".leaflet-popup-content").inner_text()
+    assert f"{HOSTILE} → {SCRIPT}\t900 pendlare" in text
+    assert f"{SCRIPT} → {HOSTILE}\t300 pendlare" in text
+    assert "Källa\tmodellerade flöden" in text
+    # the link is widest at the end that sends the most, and narrows towards the other
+    w0, w1 = page.evaluate("""(() => { const o = window.strukturbild.groups.links.getLayers()
+        .find(l => l.options.i === 3).options; return [o.w0, o.w1]; })()""")
+    assert (w0, w1) == (pytest.approx(8.0), pytest.approx(8.0 / 3, rel=1e-3))
+    page.wait_for_timeout(250)
+    page.screenshot(path=str(tmp_path / "popup_link.png"))
+    assert_clean(log)
+
+
+def test_print_fills_an_a4_page_and_restores_the_screen(context: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, "print", web_map_html(hostile_image()))
+    log = PageLog()
+    page = open_map(context, path, log)
+    page.evaluate("""() => { window.addEventListener('beforeprint', () => {
+        const s = window.strukturbild, c = s.map.getContainer(), b = s.map.getBounds();
+        window.__printed = [c.offsetWidth, c.offsetHeight,
+            s.groups.places.getLayers().filter(l => l.getLatLng)
+                .every(l => b.contains(l.getLatLng())),
+            document.querySelectorAll('.sb-label.sb-on').length];
+    }); }""")
+    page.pdf(path=str(tmp_path / "print.pdf"), prefer_css_page_size=True, print_background=True)
+    assert page.evaluate("window.__printed") == [1062, 733, True, 5]
+    assert (tmp_path / "print.pdf").stat().st_size > 10_000
+    size = page.evaluate("(() => { const c = window.strukturbild.map.getContainer();"
+                         " return [c.offsetWidth, c.offsetHeight]; })()")
+    assert size == [1280, 860]
+    assert_clean(log)
+
+
+def test_english_map(context: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, "english", web_map_html(hostile_image("en")))
+    log = PageLog()
+    page = open_map(context, path, log)
+    controls = page.locator(".leaflet-control-layers").inner_text()
+    assert [c.strip() for c in controls.split("\n")] == [
+        "Municipalities", "Functional links", "Urban areas"]
+    legend = page.locator(".sb-legend").inner_text()
+    assert "Population (circle area)" in legend and "Commuters (line width)" in legend
+    assert page.locator(".sb-source").inner_text() == "Source: SCB; modelled flows"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert_clean(log)
+
+
+def test_whole_country_is_small_and_drawn_within_a_second(context: Any, tmp_path: Path) -> None:
+    image = country_image()
+    page_html = web_map_html(image, source_note="Källa: SCB, tätorter 2020 och kommuner")
+    assert len(page_html.encode("utf-8")) <= MIB
+    path = write(tmp_path, "country", page_html)
+    times = []
+    for _ in range(2):  # the best of two loads, in a browser that has opened maps before
+        log = PageLog()
+        page = open_map(context, path, log)
+        times.append(drawn_at(page))
+        assert_clean(log)
+    assert drawn(page) == {"areas": 290, "links": len(map_links(image.links)[0]),
+                           "places": 2017}
+    page.screenshot(path=str(tmp_path / "country.png"))
+    assert min(times) <= 1000, times
+
+
+def test_observed_links_have_no_modelled_note(context: Any, example: StructureImage,
+                                              tmp_path: Path) -> None:
+    observed = dataclasses.replace(example, modelled=False,
+                                   links=example.links.assign(modelled=False))
+    path = write(tmp_path, "observed", web_map_html(observed, source_note="Källa: SCB"))
+    log = PageLog()
+    page = open_map(context, path, log)
+    assert page.locator(".sb-source").inner_text() == "Källa: SCB"
+    assert page.locator(".sb-modelled").count() == 0
+    assert_clean(log)

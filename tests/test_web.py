@@ -1,0 +1,329 @@
+"""The web map as HTML, without a browser: offline, deterministic, escaped, compact.
+
+The maps are also opened in a real browser in ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from strukturbild.config import project_from_dict
+from strukturbild.datasets import example_project
+from strukturbild.errors import ConfigError, StrukturbildError
+from strukturbild.image import RoleInfo, StructureImage
+from strukturbild.pipeline import build
+from strukturbild.render import _assets, web
+from strukturbild.render._assets import AssetError, OnlineAssetError, check_offline
+from strukturbild.render.web import map_links, web_map_html
+
+from .conftest import SWEDEN, requires_shared
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(1)</script>"
+MIB = 1024 * 1024
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def hostile_image(language: str = "sv") -> StructureImage:
+    """Five places (two named to attack the page), two kommuner, four links.
+
+    The kommuner are two 20 by 30 km rectangles that share a border of 2 001 points
+    (1 m wiggles every 15 m), which the map simplifies.
+    """
+    names = [HOSTILE, SCRIPT, 'Åmål & Ärlinge "Öst"', "Lilla Näs", "Byn"]
+    ids = ["P1", "P2", "P3", "P4", "P5"]
+    xy = [(390_000, 6_170_000), (405_000, 6_172_000), (395_000, 6_160_000),
+          (410_000, 6_160_000), (385_000, 6_158_000)]
+    places = gpd.GeoDataFrame(
+        {
+            "name": names,
+            "area_id": ["A", "B", "A", "B", "A"],
+            "area_name": ["<b>Västra</b>", "Östra & co", "<b>Västra</b>", "Östra & co",
+                          "<b>Västra</b>"],
+            "population": [120_000, 45_000, 9_000, 2_500, 400],
+            "role": pd.Categorical(["nav", "nav", "ort", "ort", "ort"],
+                                   categories=["nav", "ort"], ordered=True),
+            "role_reason": [f"skäl {SCRIPT}", "befolkning >= 40 000", "x", "y", "z"],
+            "designations": ["", HOSTILE, "", "", ""],
+        },
+        geometry=shapely.points(xy), index=pd.Index(ids, name="place_id"), crs="EPSG:3006")
+    border_y = np.linspace(6_150_000, 6_180_000, 2001)
+    border_x = 400_000 + np.where(np.arange(2001) % 2, 1.0, -1.0)
+    border_x[[0, -1]] = 400_000
+    border = list(zip(border_x, border_y, strict=True))
+    west = shapely.Polygon([(380_000, 6_150_000), *border, (380_000, 6_180_000)])
+    east = shapely.Polygon([(420_000, 6_150_000), *border, (420_000, 6_180_000)])
+    areas = gpd.GeoDataFrame({"name": ["<b>Västra</b>", "Östra & co"]}, geometry=[west, east],
+                             index=pd.Index(["A", "B"], name="area_id"), crs="EPSG:3006")
+    pairs = [("P1", "P2", 900.0, 300.0, "strong"), ("P1", "P3", 200.0, 200.0, "medium"),
+             ("P2", "P4", 30.0, 5.0, "weak"), ("P3", "P5", 10.0, 40.0, "weak")]
+    frame = pd.DataFrame(pairs, columns=["origin", "destination", "flow_od", "flow_do",
+                                         "link_class"])
+    frame["total"] = frame["flow_od"] + frame["flow_do"]
+    frame["strength"] = [0.2, 0.1, 0.05, 0.04]
+    frame["modelled"] = True
+    at = dict(zip(ids, xy, strict=True))
+    lines = [shapely.LineString([at[o], at[d]]) for o, d in zip(frame["origin"],
+                                                              frame["destination"], strict=True)]
+    links = gpd.GeoDataFrame(frame, geometry=lines, crs="EPSG:3006")
+    roles = (RoleInfo("nav", "Nav <em>ett</em>", "Hub <em>one</em>", 0),
+             RoleInfo("ort", "Ort", "Town", 1))
+    return StructureImage(name="hostile", title="Test <i>karta</i> & å", places=places,
+                          links=links, roles=roles, areas=areas, language=language,
+                          modelled=True)
+
+
+def page_data(page: str) -> dict[str, Any]:
+    """The data the page hands to its drawing script."""
+    m = re.search(r"strukturbildDraw\(map_\d+, \{[^}]*\}, (.*)\);", page)
+    assert m is not None
+    data: dict[str, Any] = json.loads(m.group(1))
+    return data
+
+
+def decode_polygons(layer: dict[str, Any], q: int) -> list[shapely.Geometry]:
+    """The polygons of a layer, as the page's script decodes them (lon, lat)."""
+    cursor = np.zeros(2)
+    out = []
+    for feature in layer["g"]:
+        polys = []
+        for poly in feature:
+            rings = []
+            for ring in poly:
+                pts = np.cumsum(np.asarray(ring, dtype=float).reshape(-1, 2), axis=0) + cursor
+                cursor = pts[-1]
+                rings.append(pts[:, ::-1] / q)
+            polys.append(shapely.Polygon(rings[0], rings[1:]))
+        out.append(shapely.MultiPolygon(polys))
+    return out
+
+
+def country_image() -> StructureImage:
+    """The whole country with the default project: tätorter, kommuner as base, links."""
+    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
+    data = {
+        "project": {"name": "sverige", "title": "Strukturbild för Sverige"},
+        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg"),
+                   "columns": {"place_id": "tatort_code", "name": "tatort_name",
+                               "area_id": "kommun_code", "area_name": "kommun_name"}},
+        "areas": {"path": str(SWEDEN / "kommuner.gpkg"),
+                  "columns": {"area_id": "kommun_code", "name": "kommun_name"}},
+    }
+    return build(project_from_dict(data, base_dir=SWEDEN))
+
+
+@pytest.fixture(scope="module")
+def example() -> StructureImage:
+    return build(example_project())
+
+
+@pytest.fixture(scope="module")
+def example_page(example: StructureImage) -> str:
+    return web_map_html(example, source_note="Källa: SCB")
+
+
+# ------------------------------------------------------------------------------- tests
+
+
+def test_page_needs_no_network(example_page: str) -> None:
+    check_offline(example_page)
+    assert not re.search(r"<script[^>]*\ssrc=", example_page)
+    assert not re.search(r"<link[^>]*\shref=", example_page)
+    assert "jsdelivr" not in example_page and "cdnjs" not in example_page
+    # Leaflet inlined from the package, with its licence
+    assert 't.version="1.9.4"' in example_page
+    assert "Copyright (c) 2010-2024, Volodymyr Agafonkin" in example_page
+    assert "url(data:image/png;base64," in example_page and "images/layers" not in example_page
+
+
+def test_same_input_gives_the_same_bytes(example_page: str) -> None:
+    again = web_map_html(build(example_project()), source_note="Källa: SCB")
+    assert again == example_page
+    assert not re.search(r"[0-9a-f]{32}", example_page)  # no folium uuids
+
+
+def test_folium_default_page_fails_the_offline_check() -> None:
+    import folium
+
+    with pytest.raises(OnlineAssetError, match="cdn.jsdelivr.net") as info:
+        check_offline(folium.Map().get_root().render())
+    assert isinstance(info.value, StrukturbildError)
+
+
+@pytest.mark.parametrize("page", [
+    '<script src="//cdn.example/x.js"></script>',
+    '<link rel="preload" href="https://cdn.example/f.woff2">',
+    "<style>@import url('https://fonts.example/css');</style>",
+    '<div style="background:url(http://x.example/a.png)"></div>',
+], ids=["protocol-relative-script", "preload", "css-import", "style-attribute"])
+def test_offline_check_finds_online_assets(page: str) -> None:
+    with pytest.raises(OnlineAssetError):
+        check_offline(page)
+
+
+def test_offline_check_lets_links_in_text_pass() -> None:
+    check_offline('<a href="https://leafletjs.com">Leaflet</a><script>var u = '
+                  '"https://tiles.example/{z}/{x}/{y}.png";</script>')
+
+
+def test_missing_leaflet_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def files(name: str) -> Any:
+        raise ModuleNotFoundError(name)
+
+    _assets.leaflet_js.cache_clear()
+    monkeypatch.setattr(_assets.resources, "files", files)
+    try:
+        with pytest.raises(AssetError, match="pip install 'django-js-lib-leaflet"):
+            _assets.leaflet_js()
+    finally:
+        monkeypatch.undo()
+        _assets.leaflet_js.cache_clear()
+
+
+def test_page_holds_the_image(example: StructureImage, example_page: str) -> None:
+    data = page_data(example_page)
+    assert len(data["places"]["n"]) == len(example.places) == 70
+    assert len(data["links"]["o"]) == len(example.links)
+    assert data["order"] == ["links", "places"]
+    assert data["source"] == "Källa: SCB; modellerade flöden"
+    legend = data["legend"]
+    for role in ("Tillväxtmotor", "Regional kärna", "Serviceort"):
+        assert role in legend
+    assert "Befolkning (cirkelns yta)" in legend and "Pendlare (linjens bredd)" in legend
+    assert "smalnar av" in legend  # the taper is explained
+    # largest place first, so that small ones are drawn on top
+    pops = example.places["population"].sort_values(ascending=False)
+    assert data["places"]["n"][0] == example.places.loc[pops.index[0], "name"] == "Malmö"
+
+
+def test_hostile_text_never_reaches_the_page_as_markup() -> None:
+    page = web_map_html(hostile_image())
+    check_offline(page)
+    for attack in (HOSTILE, SCRIPT, "<b>Västra</b>", "<em>ett</em>", "<i>karta</i>"):
+        assert attack not in page
+    assert "<title>Test &lt;i&gt;karta&lt;/i&gt; &amp; å</title>" in page
+    data = page_data(page)
+    assert data["places"]["n"][:2] == [HOSTILE, SCRIPT]  # as data, to be set as text
+    assert data["title"] == "Test <i>karta</i> & å"
+    assert "Nav &lt;em&gt;ett&lt;/em&gt;" in data["legend"]  # the legend is escaped HTML
+    assert "<em>" not in data["legend"]
+
+
+def test_kommuner_are_simplified_and_still_meet() -> None:
+    image = hostile_image()
+    data = page_data(web_map_html(image))
+    west, east = decode_polygons(data["areas"], data["q"])
+    assert shapely.get_num_coordinates(west) < 50  # the 1 m wiggles are gone
+    assert shapely.coverage_is_valid(np.array([west, east]))  # no gap, no overlap
+    shared = west.boundary.intersection(east.boundary)
+    assert shared.length == pytest.approx(0.27, abs=0.01)  # the whole 30 km border, degrees
+
+
+def test_english_map() -> None:
+    page = web_map_html(hostile_image("en"))
+    data = page_data(page)
+    assert data["lang"] == "en"
+    assert "Urban areas" in page and "Functional links" in page and "Municipalities" in page
+    assert "Hub &lt;em&gt;one&lt;/em&gt;" in data["legend"]
+    assert "Population (circle area)" in data["legend"]
+    assert data["source"] == "Source: SCB; modelled flows"
+    assert "Tätorter" not in page and "Roller" not in data["legend"]
+
+
+def test_source_line_and_timestamp(example: StructureImage) -> None:
+    data = page_data(web_map_html(example, source_note="Källa: SCB 2020",
+                                  timestamp="2024-05-01"))
+    assert data["source"] == "Källa: SCB 2020; modellerade flöden · Skapad 2024-05-01"
+    observed = dataclasses.replace(example, modelled=False)
+    assert page_data(web_map_html(observed))["source"] == "Källa: SCB"
+
+
+def test_links_keep_both_directions() -> None:
+    data = page_data(web_map_html(hostile_image()))
+    links, names = data["links"], data["places"]["n"]
+    pairs = sorted(zip(links["a"], links["b"], strict=True))
+    assert pairs == sorted([(900.0, 300.0), (200.0, 200.0), (30.0, 5.0), (10.0, 40.0)])
+    totals = [a + b for a, b in zip(links["a"], links["b"], strict=True)]
+    assert totals == sorted(totals)  # the strongest is drawn last, on top
+    last = len(totals) - 1
+    assert (names[links["o"][last]], names[links["d"][last]]) == (HOSTILE, SCRIPT)
+    assert links["w"][last] == pytest.approx(8.0)  # the widest: style.link_width
+    assert data["links"]["cls"][links["c"][last]][0] == "Starkt samband"
+    assert data["links"]["cls"][2][2] == [4.0, 4.0]  # weak links are dashed
+
+
+def test_weak_links_below_a_threshold_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = hostile_image()
+    kept, threshold = map_links(image.links, min_flow=40)
+    assert kept["total"].tolist() == [1200.0, 400.0, 50.0] and threshold == 40
+    monkeypatch.setattr(web, "MAX_MAP_LINKS", 3)
+    data = page_data(web_map_html(image))
+    assert len(data["links"]["o"]) == 3
+    assert "Visar 3 av 4 samband: alla starka och medelstarka, svaga från 50 pendlare." \
+        in data["legend"]
+
+
+@pytest.mark.parametrize("basemap, key, host, attribution", [
+    ("CartoDB.Positron", "KEY123", "basemaps.cartocdn.com", "CARTO"),
+    ("OpenStreetMap.Mapnik", None, "tile.openstreetmap.org", "OpenStreetMap"),
+    ("Lantmateriet.Topowebb", "KEY123", "api.lantmateriet.se", "Lantm\\u00e4teriet (CC BY"),
+], ids=["xyzservices-key", "xyzservices", "lantmateriet"])
+def test_background_tiles_carry_their_attribution(basemap: str, key: str | None, host: str,
+                                                  attribution: str) -> None:
+    page = web_map_html(hostile_image(), basemap=basemap, basemap_key=key)
+    check_offline(page)  # tiles are images the user asked for, not assets of the page
+    assert host in page and attribution in page
+    if key:
+        assert key in page
+    assert page_data(page)["areas"]["style"]["fill"] is False  # the tiles show through
+
+
+@pytest.mark.parametrize("basemap", ["Lantmateriet.Topowebb", "CartoDB.Positron",
+                                     "No.Such.Provider"])
+def test_bad_basemap_is_a_config_error(basemap: str) -> None:
+    with pytest.raises(ConfigError, match="basemap"):
+        web_map_html(hostile_image(), basemap=basemap)
+
+
+def test_no_tiles_by_default(example_page: str) -> None:
+    assert "tileLayer" not in example_page.split("strukturbildDraw(map_")[1]
+    assert "L.tileLayer(" not in example_page
+
+
+def test_example_page_is_small(example_page: str) -> None:
+    assert len(example_page.encode("utf-8")) < 256 * 1024
+
+
+def test_whole_country_fits_in_one_mebibyte() -> None:
+    image = country_image()
+    page = web_map_html(image)
+    data = page_data(page)
+    assert len(data["places"]["n"]) == 2017
+    assert len(data["areas"]["g"]) == 290
+    assert len(data["links"]["o"]) == len(map_links(image.links)[0]) > 1000
+    assert len(page.encode("utf-8")) <= MIB
+
+
+def test_no_places_is_an_error(example: StructureImage) -> None:
+    empty = dataclasses.replace(example, places=example.places.iloc[:0])
+    with pytest.raises(StrukturbildError, match="no places"):
+        web_map_html(empty)
+
+
+def test_write_html_writes_the_page(example: StructureImage, tmp_path: Path) -> None:
+    from strukturbild.export import write_html
+
+    out = write_html(example, tmp_path / "m.html", source_note="Källa: SCB")
+    assert out.read_text(encoding="utf-8") == web_map_html(example, source_note="Källa: SCB")
