@@ -374,7 +374,7 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
     }
     if cols["area_id"] is not None:
         data["area_id"] = to_codes(
-            gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"]
+            gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"], scb=True
         ).to_numpy(dtype=object)
     else:
         scb = ids.str.fullmatch(r"\d{4}T[A-Z]\d{3}")
@@ -453,7 +453,8 @@ def read_areas(source: AreasSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFra
         geoms = np.where(invalid, shapely.make_valid(geoms), geoms)
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
-    ids = to_codes(gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"])
+    ids = to_codes(gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"],
+                   scb=True)
     check_unique(ids, source=path, layer=layer, column=cols["area_id"])
     return gpd.GeoDataFrame(
         {"name": gdf[cols["name"]].astype(str).to_numpy(dtype=object)},
