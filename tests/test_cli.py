@@ -174,3 +174,18 @@ def test_console_script_installed() -> None:
     assert exe is not None
     res = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
     assert res.returncode == 0 and res.stdout.startswith("strukturbild ")
+
+
+def test_no_overwrite_and_append(toy_dir: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "o"
+    args = ["build", str(toy_dir / "project.toml"), "--out", str(out_dir), "--format", "gpkg"]
+    assert _run(args, capsys)[0] == 0
+    before = (out_dir / "toy.gpkg").read_bytes()
+    code, _, err = _run([*args, "--no-overwrite"], capsys)
+    assert code == 2 and "toy.gpkg" in err
+    assert (out_dir / "toy.gpkg").read_bytes() == before
+    # appending the same places again is refused: their ids are already there
+    code, _, err = _run([*args, "--append"], capsys)
+    assert code == 2, err
+    assert (out_dir / "toy.gpkg").read_bytes() == before

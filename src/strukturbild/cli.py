@@ -34,11 +34,14 @@ def _progress(quiet: bool) -> Any:
     return say
 
 
-def write_outputs(image: Any, project: Project, *, say: Any = None) -> dict[str, Path]:
+def write_outputs(image: Any, project: Project, *, say: Any = None,
+                  gpkg_mode: str = "overwrite") -> dict[str, Path]:
     """Write every format the project asks for; return format → path.
 
     Maps (html, png, pdf, svg) go to ``export.map_dir`` (default: ``export.out_dir``),
-    the GeoPackage and the JSON summary to ``export.out_dir``.
+    the GeoPackage and the JSON summary to ``export.out_dir``. ``gpkg_mode`` is
+    ``"overwrite"`` (default), ``"append"`` (add the layers to an existing GeoPackage)
+    or ``"fail"`` (refuse to replace one).
 
     Examples
     --------
@@ -66,7 +69,10 @@ def write_outputs(image: Any, project: Project, *, say: Any = None) -> dict[str,
                                       basemap_key=project.map.basemap_key,
                                       timestamp=project.map.timestamp)
         elif fmt == "gpkg":
-            written[fmt] = write_geopackage(image, out_dir / f"{name}.gpkg")
+            written[fmt] = write_geopackage(image, out_dir / f"{name}.gpkg",
+                                            mode=gpkg_mode,  # type: ignore[arg-type]
+                                            label_roles=project.map.label_roles,
+                                            source_note=project.map.source_note)
         elif fmt == "json":
             written[fmt] = write_summary(image, out_dir / f"{name}.json")
         else:
@@ -112,7 +118,8 @@ def _run(project: Project, args: argparse.Namespace) -> int:
 
     say = _progress(args.quiet or args.json)
     image = build(project, progress=say)
-    written = write_outputs(image, project, say=say)
+    mode = "append" if args.append else ("fail" if args.no_overwrite else "overwrite")
+    written = write_outputs(image, project, say=say, gpkg_mode=mode)
     summary = image.summary()
     summary["outputs"] = {k: str(v) for k, v in written.items()}
     if args.json:
@@ -158,6 +165,11 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--format", help="comma-separated: html,gpkg,json,png,pdf,svg")
         sp.add_argument("--json", action="store_true", help="print the summary as JSON")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+        g = sp.add_mutually_exclusive_group()
+        g.add_argument("--append", action="store_true",
+                       help="add the layers to an existing GeoPackage (same CRS and columns)")
+        g.add_argument("--no-overwrite", action="store_true",
+                       help="refuse to replace an existing GeoPackage")
 
     d = sub.add_parser("demo", help="build the bundled Skåne example into maps/ and out/")
     d.add_argument("--out", help="write everything to this folder instead")

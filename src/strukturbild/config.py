@@ -85,6 +85,8 @@ class PlacesSource:
         Canonical name → column in the file (``place_id``, ``name``, ``area_id``,
         ``area_name``, ``population``, ``jobs``, ``employed``, ``population_prev``,
         ``jobs_prev``, ``area_ha``).
+    licence
+        The data's licence (e.g. "CC0 1.0"), carried into the GeoPackage metadata.
 
     Examples
     --------
@@ -99,6 +101,7 @@ class PlacesSource:
     x: str | None = None
     y: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    licence: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class AreasSource:
     encoding: str | None = None
     crs: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    licence: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class FlowsSource:
     encoding: str | None = None
     level: Literal["place", "area"] = "place"
     columns: Mapping[str, str] = field(default_factory=dict)
+    licence: str = ""
 
 
 @dataclass(frozen=True)
@@ -576,6 +581,7 @@ def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
         "x": (str, False),
         "y": (str, False),
         "columns": (_COLS, False),
+        "licence": (str, False),
     }
     d = _check_table(t, spec, "places", path)
     cols = _str_map(d.pop("columns", {}), "places.columns", path)
@@ -595,6 +601,7 @@ def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
         "encoding": (str, False),
         "crs": (str, False),
         "columns": (_COLS, False),
+        "licence": (str, False),
     }
     d = _check_table(t, spec, "areas", path)
     cols = _str_map(d.pop("columns", {}), "areas.columns", path)
@@ -611,6 +618,7 @@ def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
         "encoding": (str, False),
         "level": (str, False),
         "columns": (_COLS, False),
+        "licence": (str, False),
     }
     d = _check_table(t, spec, "flows", path)
     cols = _str_map(d.pop("columns", {}), "flows.columns", path)

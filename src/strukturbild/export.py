@@ -3,22 +3,141 @@
 Each writer writes to a temporary file beside the target and renames it over the
 target only when everything was written, so a failed export leaves the previous
 file untouched and no partial file behind.
+
+The GeoPackage
+--------------
+:func:`write_geopackage` writes one layer per frame of the structure image, in
+EPSG:3006 (SWEREF 99 TM, metres), and makes the file describe and style itself:
+
+- **Styles.** Every layer has a QGIS style (QML) in the ``layer_styles`` table,
+  named ``strukturbild`` and marked as the default, so that QGIS opens each layer
+  drawn like the web map (see :mod:`strukturbild.render.qml`). The table has the
+  schema QGIS itself creates, ``f_table_schema`` is ``''`` (QGIS ignores rows where
+  it is NULL), ``f_geometry_column`` is the layer's geometry column, and the table
+  is registered in ``gpkg_contents`` as ``attributes``.
+- **Metadata.** ``gpkg_contents`` gives every layer an ``identifier`` (a title) and
+  a ``description`` (what it holds, whether the flows were observed or modelled,
+  the CRS, the sources). The metadata extension (``gpkg_metadata``,
+  ``gpkg_metadata_reference``) holds one JSON record per write
+  (``md_standard_uri = 'urn:strukturbild:provenance'``, ``application/json``: the
+  image's provenance, inputs and their licences, parameters, package version, CRS,
+  flows observed or modelled) referenced to the whole file and to each layer it
+  wrote, and per layer the QGIS layer metadata (QMD, ``http://mrcc.com/qgis.dtd``)
+  that QGIS shows on the layer's *Metadata* page.
+- **Time stamps** (``gpkg_contents.last_change``, ``layer_styles.update_time``,
+  ``gpkg_metadata_reference.timestamp``) come from ``timestamp``, else from
+  ``image.provenance["created"]``, else are the fixed ``1970-01-01T00:00:00.000Z``:
+  the same image gives the same bytes, so outputs can be diffed.
+- **Modes.** ``mode="overwrite"`` (the default, as ``geopandas.to_file`` and the
+  command line) replaces the whole file; ``"fail"`` refuses to touch an existing
+  file (:class:`OutputExistsError`); ``"append"`` adds the layers to an existing
+  GeoPackage, creating the ones it lacks and appending features to the ones it
+  has, after checking that each existing layer is in EPSG:3006 (GDAL would
+  silently store coordinates of another CRS as if they were in the layer's), has
+  the same columns of the same kinds and geometry type, and holds none of the new
+  ids. ``link_id`` continues the layer's numbering. Other tables of the file are
+  kept. Every mode is atomic: the work is done on a copy that replaces the file
+  only when complete.
+
+Layers and columns
+------------------
+Names are lower-case ASCII (``[a-z][a-z0-9_]*``) and stable; every layer has the
+GeoPackage's ``fid`` (integer primary key, not stable between files) and the
+geometry column ``geom``. Optional columns are written when the image has them.
+
+| layer   | column               | type         | meaning |
+| ------- | -------------------- | ------------ | --- |
+| places  | geom                 | Point        | the place (MultiPolygon for polygon places) |
+| places  | place_id             | text         | place id (SCB tätort code), unique |
+| places  | name                 | text         | name |
+| places  | area_id              | text         | kommun code (4 characters) |
+| places  | area_name            | text         | kommun name (optional) |
+| places  | population           | integer      | inhabitants |
+| places  | jobs                 | real         | working-day population (jobs) |
+| places  | employed             | real         | employed residents |
+| places  | population_prev      | real         | population of the earlier year (optional) |
+| places  | jobs_prev            | real         | jobs of the earlier year (optional) |
+| places  | area_ha              | real         | area in hectares (optional) |
+| places  | job_ratio            | real         | jobs / employed residents |
+| places  | net_commuting        | real         | in-commuters minus out-commuters |
+| places  | inflow_sources       | integer      | places sending commuters here (observed flows) |
+| places  | inflow_share         | real         | share of all commuting between places received |
+| places  | population_growth    | real         | relative change since the earlier year |
+| places  | rank_in_area         | integer      | 1 = largest place of its kommun |
+| places  | region               | text         | id of the functional region (optional) |
+| places  | rank_in_region       | integer      | 1 = largest place of its region (optional) |
+| places  | role                 | text         | role key, e.g. `storstad` (styled by this) |
+| places  | role_label           | text         | role in the image's language |
+| places  | role_reason          | text         | why the place has its role |
+| places  | role_derived         | text         | role from the rules alone (before designations) |
+| places  | designations         | text         | official designations, `; `-separated |
+| places  | modelled             | boolean      | true when the links come from modelled flows |
+| links   | geom                 | LineString   | straight line between the two places |
+| links   | link_id              | integer      | 1, 2, … by total flow; unique in the layer |
+| links   | origin               | text         | place id sending the larger flow |
+| links   | destination          | text         | the other place id |
+| links   | flow_od              | real         | commuters origin → destination per day |
+| links   | flow_do              | real         | commuters destination → origin per day |
+| links   | total                | real         | flow_od + flow_do (styles the width) |
+| links   | share_of_origin      | real         | flow_od / employed residents of the origin |
+| links   | share_of_destination | real         | flow_od / jobs of the destination |
+| links   | strength             | real         | symmetric strength of the pair |
+| links   | link_class           | text         | `strong`, `medium` or `weak` (styled by this) |
+| links   | modelled             | boolean      | true when the flow is modelled, not observed |
+| areas   | geom                 | MultiPolygon | the kommun |
+| areas   | area_id              | text         | kommun code, unique |
+| areas   | name                 | text         | kommun name |
+| regions | geom                 | MultiPolygon | the region |
+| regions | region_id            | text         | region id, unique |
+| regions | name                 | text         | name (its largest unit) |
+| regions | residents            | real         | employed residents |
+| regions | jobs                 | real         | jobs |
+| regions | sc_supply            | real         | supply-side self-containment |
+| regions | sc_demand            | real         | demand-side self-containment |
+| regions | validity             | real         | LMA validity (missing for other methods) |
+| regions | n_units              | integer      | number of member units |
+| regions | method               | text         | delineation method |
+
+Other columns of the image's frames are written after these, under their own
+names. Integer columns with missing values read back as floats in pandas.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
+import re
+import sqlite3
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from .errors import CRSError, DuplicateIdError, InvalidValueError, StrukturbildError
 from .image import StructureImage
 from .io import atomic_path
+from .render.qml import (
+    GeometryKind,
+    LayerMetadata,
+    SizeUnit,
+    areas_qml,
+    layer_metadata_qmd,
+    links_qml,
+    places_qml,
+    regions_qml,
+)
+from .render.style import LINK_CLASS_STYLE, role_styles, text
 
 __all__ = [
+    "GPKG_CRS",
     "GPKG_LAYERS",
+    "STYLE_NAME",
+    "OutputExistsError",
+    "WriteMode",
     "geopackage_frames",
     "write_geopackage",
     "write_html",
@@ -27,51 +146,724 @@ __all__ = [
 
 #: Layers of the GeoPackage, in the order written.
 GPKG_LAYERS = ("places", "links", "areas", "regions")
+#: The CRS of every layer.
 GPKG_CRS = "EPSG:3006"
+#: Name of the styles written to ``layer_styles``.
+STYLE_NAME = "strukturbild"
+#: ``overwrite`` replaces the file, ``append`` adds to it, ``fail`` refuses an existing file.
+WriteMode = Literal["overwrite", "append", "fail"]
+
+_MODES = ("overwrite", "append", "fail")
+_PROVENANCE_URI = "urn:strukturbild:provenance"
+_QGIS_URI = "http://mrcc.com/qgis.dtd"
+_EPOCH = "1970-01-01T00:00:00.000Z"
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_RESERVED = frozenset({"fid", "geom", "geometry"})
+_METADATA_EXTENSION = "http://www.geopackage.org/spec120/#extension_metadata"
+
+#: Id column of each layer.
+_KEYS = {"places": "place_id", "links": "link_id", "areas": "area_id", "regions": "region_id"}
+#: Documented columns of each layer, in the order written (see the module docstring).
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "places": ("place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
+               "population_prev", "jobs_prev", "area_ha", "job_ratio", "net_commuting",
+               "inflow_sources", "inflow_share", "population_growth", "rank_in_area",
+               "region", "rank_in_region", "role", "role_label", "role_reason",
+               "role_derived", "designations", "modelled"),
+    "links": ("link_id", "origin", "destination", "flow_od", "flow_do", "total",
+              "share_of_origin", "share_of_destination", "strength", "link_class",
+              "modelled"),
+    "areas": ("area_id", "name"),
+    "regions": ("region_id", "name", "residents", "jobs", "sc_supply", "sc_demand",
+                "validity", "n_units", "method"),
+}
+#: Columns that hold whole numbers; written as integers when every value is whole.
+_INTEGER_COLUMNS = frozenset({"population", "inflow_sources", "rank_in_area",
+                              "rank_in_region", "n_units", "link_id"})
+
+# Texts of the metadata, Swedish and English (legend texts live in render.style).
+_TEXT: dict[str, tuple[str, str]] = {
+    "places": ("Tätorter med befolkning, mått och roll i strukturbilden.",
+               "Urban areas with population, measures and role in the structure image."),
+    "links": ("Funktionella samband mellan tätorter: pendling i båda riktningar, andelar, "
+              "styrka och klass.",
+              "Functional links between urban areas: commuting both ways, shares, "
+              "strength and class."),
+    "areas": ("Kommuner.", "Municipalities."),
+    "regions": ("Funktionella regioner avgränsade från pendlingen.",
+                "Functional regions delineated from commuting."),
+    "flows_modelled": ("Flöden: modellerade (gravitationsmodell), inte observerad pendling.",
+                       "Flows: modelled (gravity model), not observed commuting."),
+    "flows_observed": ("Flöden: observerad pendling.", "Flows: observed commuting."),
+    "crs": ("Koordinatsystem: EPSG:3006 (SWEREF 99 TM).",
+            "Coordinate reference system: EPSG:3006 (SWEREF 99 TM)."),
+    "sources": ("Källor", "Sources"),
+    "licence_unknown": ("licens ej angiven", "licence not stated"),
+    "made_with": ("Skapad med strukturbild", "Made with strukturbild"),
+}
 
 
-def _plain_columns(frame: Any) -> Any:
-    """Categoricals as text, object columns of text kept; index to a column."""
-    out = frame.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(str)
-    return out
+class OutputExistsError(StrukturbildError, FileExistsError):
+    """The output file exists and ``mode="fail"`` was asked for."""
+
+
+def _t(key: str, language: str) -> str:
+    sv, en = _TEXT[key]
+    return sv if language == "sv" else en
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _column_values(col: pd.Series) -> pd.Series:
+    """One column as it is written: plain text, numbers, booleans or dates."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.astype(object).where(col.notna(), None)
+    if col.dtype != object:
+        if col.name in _INTEGER_COLUMNS and col.dtype.kind == "f":
+            values = col.to_numpy(dtype=float)
+            finite = values[~np.isnan(values)]
+            if np.all(finite == np.round(finite)):
+                return col.astype("Int64")
+        return col
+    present = col.dropna()
+    if len(present) and all(isinstance(v, bool | np.bool_) for v in present):
+        return col.astype("boolean")
+    if any(isinstance(v, list | tuple | set | dict) for v in present):
+        return col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                       else json.dumps(sorted(v) if isinstance(v, set) else v,
+                                       ensure_ascii=False, default=str))
+    return col
+
+
+def _layer_frame(frame: Any, name: str, index_name: str) -> Any:
+    """The layer ``name`` as written: id column first, documented columns in order."""
+    import geopandas as gpd
+
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InvalidValueError(f"the {name} of the image are not a GeoDataFrame", layer=name)
+    if frame.crs is None:
+        raise CRSError(f"the {name} of the image have no CRS; set it before writing",
+                       layer=name)
+    out = frame.reset_index() if index_name else frame.reset_index(drop=True)
+    if index_name:
+        first = str(out.columns[0])
+        if first != index_name:
+            out = out.rename(columns={first: index_name})
+    geometry = out.geometry.name
+    order = [c for c in _COLUMNS[name] if c in out.columns]
+    rest = [str(c) for c in out.columns if c not in order and c != geometry]
+    for col in rest:
+        if not _NAME.fullmatch(col) or col in _RESERVED:
+            raise InvalidValueError(
+                f"column name {col!r} cannot be written: names must be lower-case ASCII "
+                "letters, digits and '_', start with a letter, at most 63 characters, and not "
+                f"one of {', '.join(sorted(_RESERVED))}", layer=name, column=col)
+    data = {c: _column_values(out[c]) for c in order + rest}
+    result = gpd.GeoDataFrame(data, geometry=out.geometry.to_numpy(), crs=out.crs,
+                              index=pd.RangeIndex(len(out))).to_crs(GPKG_CRS)
+    return _promote(result, _geometry_type(result, name))
+
+
+def _promote(frame: Any, geometry_type: str) -> Any:
+    """Single parts as multi-part geometries when the layer is multi-part, as GDAL stores them."""
+    import shapely
+
+    def multi(geom: Any) -> Any:
+        if geometry_type == "MultiPolygon" and isinstance(geom, shapely.Polygon):
+            return shapely.MultiPolygon([geom])
+        if geometry_type == "MultiLineString" and isinstance(geom, shapely.LineString):
+            return shapely.MultiLineString([geom])
+        if geometry_type == "MultiPoint" and isinstance(geom, shapely.Point):
+            return shapely.MultiPoint([geom])
+        return geom
+
+    if not geometry_type.startswith("Multi"):
+        return frame
+    geoms = [multi(g) for g in frame.geometry.to_numpy()]
+    return frame.set_geometry(type(frame.geometry)(geoms, index=frame.index, crs=frame.crs))
 
 
 def geopackage_frames(image: StructureImage) -> dict[str, Any]:
     """The layers as they are written: name → GeoDataFrame in EPSG:3006.
 
-    ``places`` has ``place_id`` as its first column; ``areas`` ``area_id``;
-    ``regions`` ``region_id``. Roles are text (the role key) with ``role_label``
-    beside; ``modelled`` is a boolean.
+    ``places`` has ``place_id`` as its first column; ``links`` ``link_id`` (1, 2, …);
+    ``areas`` ``area_id``; ``regions`` ``region_id``; the documented columns follow
+    in a fixed order (see the module docstring), other columns after them. Roles
+    are text (the role key) with ``role_label`` beside; ``modelled`` is a boolean.
 
     Examples
     --------
     >>> from strukturbild.datasets import example_project
     >>> from strukturbild.pipeline import build
-    >>> sorted(geopackage_frames(build(example_project())))
-    ['links', 'places']
+    >>> frames = geopackage_frames(build(example_project()))
+    >>> sorted(frames), list(frames["links"].columns[:3])
+    (['links', 'places'], ['link_id', 'origin', 'destination'])
     """
-    frames: dict[str, Any] = {}
-    places = _plain_columns(image.places).reset_index()
-    frames["places"] = places.to_crs(GPKG_CRS)
-    links = _plain_columns(image.links)
-    links.insert(0, "link_id", range(1, len(links) + 1))
-    frames["links"] = links.to_crs(GPKG_CRS)
+    frames: dict[str, Any] = {"places": _layer_frame(image.places, "places", "place_id")}
+    links = image.links.copy()
+    links.insert(0, "link_id", np.arange(1, len(links) + 1, dtype=np.int64))
+    frames["links"] = _layer_frame(links, "links", "")
     if image.areas is not None:
-        frames["areas"] = _plain_columns(image.areas).reset_index().to_crs(GPKG_CRS)
+        frames["areas"] = _layer_frame(image.areas, "areas", "area_id")
     if image.regions is not None:
-        regions = _plain_columns(image.regions).reset_index()
-        regions = regions.rename(columns={regions.columns[0]: "region_id"})
-        frames["regions"] = regions.to_crs(GPKG_CRS)
+        frames["regions"] = _layer_frame(image.regions, "regions", "region_id")
     return frames
 
 
-def write_geopackage(image: StructureImage, path: str | Path) -> Path:
-    """Write the structure image as a GeoPackage (layers places, links, areas, regions).
+def _geometry_type(frame: Any, name: str) -> str:
+    """The layer's geometry type: one type per layer, polygons always multi."""
+    kinds = set(frame.geom_type.dropna().unique())
+    if name in ("areas", "regions"):
+        allowed, single = {"Polygon", "MultiPolygon"}, "MultiPolygon"
+    elif name == "links":
+        allowed, single = {"LineString", "MultiLineString"}, "LineString"
+    elif kinds <= {"Point"}:
+        return "Point"
+    elif kinds <= {"Point", "MultiPoint"}:
+        return "MultiPoint"
+    else:
+        allowed, single = {"Polygon", "MultiPolygon"}, "MultiPolygon"
+    if not kinds <= allowed:
+        raise InvalidValueError(
+            f"the {name} mix geometry types ({', '.join(sorted(kinds))}); a GeoPackage layer "
+            "holds one", layer=name)
+    if name == "links" and "MultiLineString" in kinds:
+        return "MultiLineString"
+    return single
 
-    Written atomically: to a temporary file that replaces ``path`` when complete.
+
+# --------------------------------------------------------------------------- time stamps
+
+
+def _timestamp(image: StructureImage, timestamp: str | dt.datetime | None) -> str:
+    """The time stamp written everywhere, as GeoPackage wants it (UTC, milliseconds)."""
+    value: Any = timestamp if timestamp is not None else image.provenance.get("created")
+    if value is None:
+        return _EPOCH
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidValueError(f"time stamp {value!r} is not ISO 8601") from None
+    if not isinstance(value, dt.datetime):
+        raise InvalidValueError(f"time stamp {value!r} is not a date and time")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    stamp: str = value.strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{stamp}{value.microsecond // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def _sources(image: StructureImage) -> list[dict[str, Any]]:
+    """The inputs of the provenance, each with its licence when the provenance names one."""
+    inputs = image.provenance.get("inputs") or {}
+    out = []
+    for key, info in inputs.items():
+        entry = {"input": str(key)}
+        if isinstance(info, Mapping):
+            entry.update({str(k): v for k, v in info.items()})
+            lic = info.get("licence", info.get("license"))
+            if lic is not None:
+                entry["licence"] = lic
+                entry.pop("license", None)
+        else:
+            entry["file"] = str(info)
+        out.append(entry)
+    return out
+
+
+def _sources_text(image: StructureImage, source_note: str) -> str:
+    lang = image.language
+    parts = []
+    for s in _sources(image):
+        lic = s.get("licence") or _t("licence_unknown", lang)
+        parts.append(f"{s['input']}: {s.get('file', '?')} ({lic})")
+    text_ = "; ".join(parts)
+    if source_note:
+        text_ = f"{text_}. {source_note}" if text_ else source_note
+    return text_
+
+
+def _description(image: StructureImage, name: str, source_note: str) -> str:
+    lang = image.language
+    version = image.provenance.get("version", "")
+    parts = [_t(name, lang),
+             _t("flows_modelled" if image.modelled else "flows_observed", lang),
+             _t("crs", lang)]
+    sources = _sources_text(image, source_note)
+    if sources:
+        parts.append(f"{_t('sources', lang)}: {sources.rstrip('.')}.")
+    parts.append(f"{_t('made_with', lang)} {version}".rstrip() + ".")
+    return " ".join(parts)
+
+
+def _identifier(image: StructureImage, name: str) -> str:
+    return f"{image.title}: {text(name, image.language)}"
+
+
+def _run_record(image: StructureImage, frames: Mapping[str, Any], timestamp: str,
+                source_note: str, mode: str) -> str:
+    """The JSON record of one write: what, from what, how, when."""
+    prov = dict(image.provenance)
+    record = {
+        "generator": "strukturbild",
+        "version": prov.get("version", ""),
+        "name": image.name,
+        "title": image.title,
+        "language": image.language,
+        "created": timestamp,
+        "mode": mode,
+        "crs": GPKG_CRS,
+        "flows": "modelled" if image.modelled else "observed",
+        "modelled": bool(image.modelled),
+        "layers": {name: len(frame) for name, frame in frames.items()},
+        "sources": _sources(image),
+        "source_note": source_note,
+        "provenance": prov,
+    }
+    return json.dumps(record, ensure_ascii=False, indent=2, default=str)
+
+
+# --------------------------------------------------------------------------- styles
+
+
+def _role_styles(image: StructureImage, label_roles: int,
+                 existing: Sequence[tuple[str, str]] = ()) -> list[Any]:
+    """Role styles of the image, then roles found only in the file (appending)."""
+    pairs = [(r.key, r.label(image.language)) for r in image.roles]
+    known = {k for k, _ in pairs}
+    if not pairs and "role" in image.places:
+        pairs = [(str(k), str(k)) for k in pd.unique(image.places["role"].dropna())]
+        known = {k for k, _ in pairs}
+    pairs += [(k, label) for k, label in existing if k not in known]
+    return role_styles(pairs, label_roles=label_roles)
+
+
+def _style_qml(image: StructureImage, name: str, frame: Any, *, label_roles: int,
+               unit: SizeUnit, existing_roles: Sequence[tuple[str, str]]) -> str:
+    lang = image.language
+    if name == "places":
+        geometry: GeometryKind = "point" if "Point" in _geometry_type(frame, name) \
+            else "polygon"
+        return places_qml(_role_styles(image, label_roles, existing_roles),
+                          geometry=geometry, unit=unit)
+    if name == "links":
+        return links_qml({c: text(c, lang) for c in LINK_CLASS_STYLE}, unit=unit)
+    if name == "areas":
+        return areas_qml(unit=unit)
+    return regions_qml(unit=unit)
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+# The layer_styles table exactly as QGIS creates it (QgsOgrProviderMetadata::saveStyle,
+# through GDAL): QGIS looks styles up by f_table_schema = '' AND f_table_name AND
+# f_geometry_column.
+_LAYER_STYLES_DDL = (
+    'CREATE TABLE "layer_styles" ( "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
+    '"f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256), '
+    '"f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT, '
+    '"useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30), '
+    "\"update_time\" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+)
+# The metadata extension's tables as GDAL creates them (GeoPackage 1.2+ tables 2.4.2/2.4.3).
+_METADATA_DDL = (
+    "CREATE TABLE gpkg_metadata (id INTEGER CONSTRAINT m_pk PRIMARY KEY ASC NOT NULL,"
+    "md_scope TEXT NOT NULL DEFAULT 'dataset',md_standard_uri TEXT NOT NULL,"
+    "mime_type TEXT NOT NULL DEFAULT 'text/xml',metadata TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE gpkg_metadata_reference (reference_scope TEXT NOT NULL,table_name TEXT,"
+    "column_name TEXT,row_id_value INTEGER,timestamp DATETIME NOT NULL DEFAULT "
+    "(strftime('%Y-%m-%dT%H:%M:%fZ','now')),md_file_id INTEGER NOT NULL,md_parent_id INTEGER,"
+    "CONSTRAINT crmr_mfi_fk FOREIGN KEY (md_file_id) REFERENCES gpkg_metadata(id),"
+    "CONSTRAINT crmr_mpi_fk FOREIGN KEY (md_parent_id) REFERENCES gpkg_metadata(id))",
+)
+
+
+def _has_table(con: sqlite3.Connection, table: str) -> bool:
+    row = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      (table,)).fetchone()
+    return row is not None
+
+
+def _ensure_metadata_tables(con: sqlite3.Connection) -> None:
+    if not _has_table(con, "gpkg_metadata"):
+        con.execute(_METADATA_DDL[0])
+    if not _has_table(con, "gpkg_metadata_reference"):
+        con.execute(_METADATA_DDL[1])
+    for table in ("gpkg_metadata", "gpkg_metadata_reference"):
+        if con.execute("SELECT 1 FROM gpkg_extensions WHERE table_name = ? AND "
+                       "extension_name = 'gpkg_metadata'", (table,)).fetchone() is None:
+            con.execute("INSERT INTO gpkg_extensions (table_name, column_name, extension_name, "
+                        "definition, scope) VALUES (?, NULL, 'gpkg_metadata', ?, 'read-write')",
+                        (table, _METADATA_EXTENSION))
+
+
+def _ensure_layer_styles(con: sqlite3.Connection, timestamp: str) -> None:
+    if not _has_table(con, "layer_styles"):
+        con.execute(_LAYER_STYLES_DDL)
+    if con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = 'layer_styles'"
+                   ).fetchone() is None:
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
+                    "last_change, srs_id) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+                    "'QGIS layer styles', ?, 0)", (timestamp,))
+    else:
+        con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = 'layer_styles'",
+                    (timestamp,))
+
+
+def _save_style(con: sqlite3.Connection, table: str, geometry_column: str, qml: str,
+                description: str, timestamp: str) -> None:
+    """Insert or replace the style ``STYLE_NAME`` of ``table`` as QGIS saves one.
+
+    It becomes the default unless the layer already has another default style
+    (one a user saved in QGIS, say), which is kept.
+    """
+    key = (table, geometry_column)
+    other_default = con.execute(
+        "SELECT 1 FROM layer_styles WHERE f_table_schema = '' AND f_table_name = ? AND "
+        "f_geometry_column = ? AND useAsDefault AND styleName != ?", (*key, STYLE_NAME)
+    ).fetchone() is not None
+    row = con.execute(
+        "SELECT id FROM layer_styles WHERE f_table_schema = '' AND f_table_name = ? AND "
+        "f_geometry_column = ? AND styleName = ?", (*key, STYLE_NAME)).fetchone()
+    values = (qml, 0 if other_default else 1, description, timestamp)
+    if row is None:
+        con.execute(
+            'INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, '
+            'f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, '
+            'owner, ui, update_time) VALUES (\'\', \'\', ?, ?, ?, ?, \'\', ?, ?, \'\', NULL, ?)',
+            (*key, STYLE_NAME, *values))
+    else:
+        con.execute('UPDATE layer_styles SET styleQML = ?, useAsDefault = ?, description = ?, '
+                    'update_time = ? WHERE id = ?', (*values, row[0]))
+
+
+def _insert_metadata(con: sqlite3.Connection, uri: str, mime: str, document: str) -> int:
+    cur = con.execute("INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata)"
+                      " VALUES ('dataset', ?, ?, ?)", (uri, mime, document))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def _reference(con: sqlite3.Connection, table: str | None, md_id: int, timestamp: str,
+               parent: int | None = None) -> None:
+    con.execute("INSERT INTO gpkg_metadata_reference (reference_scope, table_name, column_name, "
+                "row_id_value, timestamp, md_file_id, md_parent_id) VALUES (?, ?, NULL, NULL, ?, "
+                "?, ?)", ("geopackage" if table is None else "table", table, timestamp, md_id,
+                          parent))
+
+
+def _runs_of(con: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
+    """The JSON records of the writes that wrote to ``table``, oldest first."""
+    rows = con.execute(
+        "SELECT m.metadata FROM gpkg_metadata m JOIN gpkg_metadata_reference r ON "
+        "r.md_file_id = m.id WHERE m.md_standard_uri = ? AND r.reference_scope = 'table' AND "
+        "r.table_name = ? ORDER BY m.id", (_PROVENANCE_URI, table)).fetchall()
+    out = []
+    for (doc,) in rows:
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(doc))
+    return out
+
+
+def _replace_qmd(con: sqlite3.Connection, table: str, qmd: str, timestamp: str,
+                 parent: int) -> None:
+    """Replace the QGIS metadata of ``table`` written by strukturbild; keep a user's own."""
+    rows = con.execute(
+        "SELECT m.id, m.metadata FROM gpkg_metadata m JOIN gpkg_metadata_reference r ON "
+        "r.md_file_id = m.id WHERE m.md_standard_uri = ? AND r.reference_scope = 'table' AND "
+        "r.table_name = ?", (_QGIS_URI, table)).fetchall()
+    for md_id, doc in rows:
+        if 'vocabulary="strukturbild"' not in doc:
+            return  # someone else's metadata: QGIS reads only one, leave theirs
+        con.execute("DELETE FROM gpkg_metadata_reference WHERE md_file_id = ?", (md_id,))
+        con.execute("DELETE FROM gpkg_metadata WHERE id = ?", (md_id,))
+    md_id = _insert_metadata(con, _QGIS_URI, "text/xml", qmd)
+    _reference(con, table, md_id, timestamp, parent)
+
+
+def _layer_metadata(image: StructureImage, name: str, description: str,
+                    runs: Sequence[Mapping[str, Any]], source_note: str) -> LayerMetadata:
+    import pyproj
+
+    lang = image.language
+    history = []
+    for run in runs:
+        n = run.get("layers", {}).get(name, "?")
+        history.append(
+            f"{run.get('created', '')}: strukturbild {run.get('version', '')}, "
+            f"{run.get('title', '')!s} ({run.get('name', '')}), {n} "
+            f"{'objekt' if lang == 'sv' else 'features'}; "
+            + _t("flows_modelled" if run.get("modelled") else "flows_observed", lang))
+    licences = sorted({str(s["licence"]) for run in runs for s in run.get("sources", [])
+                       if s.get("licence")})
+    rights = [source_note] if source_note else []
+    return LayerMetadata(
+        identifier=name,
+        title=_identifier(image, name),
+        abstract=description,
+        language=lang,
+        keywords={"gmd:topicCategory": ["planningCadastre", "society"],
+                  "strukturbild": [name, "strukturbild"]},
+        history=history,
+        rights=rights,
+        licenses=licences,
+        crs=GPKG_CRS,
+        crs_wkt=pyproj.CRS(GPKG_CRS).to_wkt(),
+    )
+
+
+def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, Any],
+                       created: Sequence[str], *, timestamp: str, label_roles: int,
+                       unit: SizeUnit, source_note: str, mode: str,
+                       existing_roles: Sequence[tuple[str, str]]) -> None:
+    """Styles, metadata and time stamps, written with SQLite after GDAL wrote the layers."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.isolation_level = None
+        con.execute("BEGIN")
+        geometry_columns = dict(con.execute(
+            "SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+        _ensure_layer_styles(con, timestamp)
+        _ensure_metadata_tables(con)
+        run_id = _insert_metadata(con, _PROVENANCE_URI, "application/json",
+                                  _run_record(image, frames, timestamp, source_note, mode))
+        _reference(con, None, run_id, timestamp)
+        for name, frame in frames.items():
+            description = _description(image, name, source_note)
+            qml = _style_qml(image, name, frame, label_roles=label_roles, unit=unit,
+                             existing_roles=existing_roles if name == "places" else ())
+            _save_style(con, name, geometry_columns[name], qml,
+                        f"{_identifier(image, name)} ({STYLE_NAME})", timestamp)
+            _reference(con, name, run_id, timestamp)
+            if name in created:
+                con.execute("UPDATE gpkg_contents SET description = ? WHERE table_name = ?",
+                            (description, name))
+                with contextlib.suppress(sqlite3.IntegrityError):  # identifiers are unique
+                    con.execute("UPDATE gpkg_contents SET identifier = ? WHERE table_name = ?",
+                                (_identifier(image, name), name))
+            else:
+                (description,) = con.execute(
+                    "SELECT description FROM gpkg_contents WHERE table_name = ?", (name,)
+                ).fetchone()
+            con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?",
+                        (timestamp, name))
+            md = _layer_metadata(image, name, description, _runs_of(con, name), source_note)
+            _replace_qmd(con, name, layer_metadata_qmd(md), timestamp, run_id)
+        con.execute("COMMIT")
+
+
+# --------------------------------------------------------------------------- appending
+
+
+_KINDS = {"b": "boolean", "i": "integer", "u": "integer", "f": "real", "M": "datetime",
+          "m": "duration", "O": "text", "U": "text", "S": "text"}
+
+
+def _kind(dtype: Any) -> str:
+    """Coarse kind of a column: text, integer, real, boolean, date or datetime."""
+    name = str(dtype)
+    if name.startswith("datetime64"):
+        return "datetime"
+    if name in ("boolean", "bool"):
+        return "boolean"
+    if name in ("Int64", "Int32", "int64", "int32", "int16", "int8"):
+        return "integer"
+    try:
+        return _KINDS.get(np.dtype(dtype).kind, "text")
+    except TypeError:
+        return "text"
+
+
+def _frame_kinds(frame: Any) -> dict[str, str]:
+    out = {}
+    for col in frame.columns:
+        if col == frame.geometry.name:
+            continue
+        values = frame[col]
+        present = values.dropna()
+        if values.dtype == object and len(present) and all(
+                isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in present):
+            out[str(col)] = "date"
+        else:
+            out[str(col)] = _kind(values.dtype)
+    return out
+
+
+def _file_kinds(info: Mapping[str, Any]) -> dict[str, str]:
+    ogr = {"OFTInteger": "integer", "OFTInteger64": "integer", "OFTReal": "real",
+           "OFTString": "text", "OFTDate": "date", "OFTDateTime": "datetime"}
+    out = {}
+    for name, otype, sub in zip(info["fields"], info["ogr_types"], info["ogr_subtypes"],
+                                strict=True):
+        out[str(name)] = "boolean" if sub == "OFSTBoolean" else ogr.get(otype, "text")
+    return out
+
+
+def _compatible(ours: str, theirs: str) -> bool:
+    return ours == theirs or (ours, theirs) in {("integer", "real"), ("boolean", "integer")}
+
+
+def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
+                                                                list[tuple[str, str]]]:
+    """Check that ``frames`` can be appended to the GeoPackage at ``path``.
+
+    Returns the layers that exist already and the roles found in its places
+    (key, label). Renumbers ``link_id`` after the file's largest. Raises before
+    anything is written.
+    """
+    import pyogrio
+    import pyproj
+
+    with path.open("rb") as f:
+        header = f.read(72)
+    if not header.startswith(b"SQLite format 3\x00") or header[68:72] != b"GPKG":
+        raise InvalidValueError("cannot append: the file is not a GeoPackage", source=path)
+    try:
+        layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:
+        raise InvalidValueError(f"cannot append: the GeoPackage cannot be read ({exc})",
+                                source=path) from None
+    existing = [n for n in frames if n in layers]
+    roles: list[tuple[str, str]] = []
+    target = pyproj.CRS(GPKG_CRS)
+    for name in existing:
+        frame = frames[name]
+        info = pyogrio.read_info(path, layer=name)
+        crs = info.get("crs")
+        if crs is None or not pyproj.CRS(crs).equals(target):
+            raise CRSError(
+                f"cannot append: layer '{name}' is in {crs or 'no CRS'}, the structure image "
+                f"is in {GPKG_CRS}; GDAL would store the coordinates unchanged in the wrong "
+                "CRS. Write to a new file, or reproject the layer first",
+                source=path, layer=name)
+        theirs_geom = str(info.get("geometry_type", "")).replace(" Z", "")
+        ours_geom = _geometry_type(frame, name)
+        if theirs_geom != ours_geom and theirs_geom not in ("Unknown", "Geometry"):
+            raise InvalidValueError(
+                f"cannot append: layer '{name}' holds {theirs_geom}, the image has {ours_geom}",
+                source=path, layer=name)
+        ours, theirs = _frame_kinds(frame), _file_kinds(info)
+        missing = [c for c in ours if c not in theirs]
+        extra = [c for c in theirs if c not in ours]
+        if missing or extra:
+            detail = "; ".join(
+                part for part in (f"the file lacks {', '.join(missing)}" if missing else "",
+                                  f"the image lacks {', '.join(extra)}" if extra else "")
+                if part)
+            raise InvalidValueError(
+                f"cannot append: the columns of layer '{name}' differ ({detail}); GDAL would "
+                "drop or leave empty the values of those columns", source=path, layer=name)
+        for col, kind in ours.items():
+            if not _compatible(kind, theirs[col]) and len(frame[col].dropna()):
+                raise InvalidValueError(
+                    f"cannot append: column '{col}' is {theirs[col]} in the file and {kind} in "
+                    "the image", source=path, layer=name, column=col)
+        key = _KEYS[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            old = pyogrio.read_dataframe(path, layer=name, read_geometry=False,
+                                         columns=[c for c in ("link_id", "origin", "destination",
+                                                              key, "role", "role_label")
+                                                  if c in theirs])
+        if name == "links":
+            pairs = {frozenset(p) for p in zip(old["origin"], old["destination"], strict=True)}
+            new = [f"{o}–{d}" for o, d in zip(frame["origin"], frame["destination"],
+                                               strict=True) if frozenset((o, d)) in pairs]
+            start = int(old["link_id"].max()) if len(old) else 0
+            frame["link_id"] = frame["link_id"] + start
+        else:
+            keys = set(old[key].dropna().astype(str))
+            new = [str(k) for k in frame[key] if str(k) in keys]
+        if new:
+            raise DuplicateIdError(
+                f"cannot append: layer '{name}' already has {len(new)} of the image's "
+                f"{'links' if name == 'links' else key + 's'} ({', '.join(new[:5])}"
+                f"{', …' if len(new) > 5 else ''}); write to a new file or overwrite",
+                source=path, layer=name, column=key)
+        if name == "places" and "role" in old:
+            known = old[old["role"].notna()]
+            labels = known["role_label"] if "role_label" in known else known["role"]
+            roles = list(dict.fromkeys(zip(known["role"].astype(str), labels.astype(str),
+                                           strict=True)))
+    return existing, roles
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy a SQLite file consistently (including a WAL journal QGIS may have left)."""
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+            contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def write_geopackage(
+    image: StructureImage,
+    path: str | Path,
+    *,
+    mode: WriteMode = "overwrite",
+    label_roles: int = 2,
+    source_note: str = "",
+    size_unit: SizeUnit = "Point",
+    timestamp: str | dt.datetime | None = None,
+    version: Literal["1.2", "1.4"] = "1.4",
+) -> Path:
+    """Write the structure image as a styled, self-describing GeoPackage.
+
+    Layers ``places``, ``links``, ``areas`` and ``regions`` (the last two when the
+    image has them) in EPSG:3006, each with a default QGIS style and metadata; see
+    the module docstring for the layers, the columns and what the modes do.
+    Written atomically: a failed write leaves ``path`` as it was and no partial file.
+
+    Parameters
+    ----------
+    image
+        The structure image.
+    path
+        The ``.gpkg`` file.
+    mode
+        ``"overwrite"`` replaces the file, ``"append"`` adds the layers to it (checking
+        CRS, columns and ids first), ``"fail"`` raises :class:`OutputExistsError` if it
+        exists.
+    label_roles
+        Places of this many highest roles get a name label in QGIS, as on the web map.
+    source_note
+        The source line of the map ("Källa: SCB …"), kept in the metadata.
+    size_unit
+        Unit of symbol sizes in the QGIS styles: ``"Point"`` (print) or ``"Pixel"``
+        (the web map's pixels).
+    timestamp
+        Time stamp of the write (ISO 8601 or datetime); default from
+        ``image.provenance["created"]``, else 1970-01-01, so outputs can be diffed.
+    version
+        GeoPackage version: ``"1.4"`` (GDAL's default) or ``"1.2"`` for old readers
+        (GDAL before 3.7 warns that 1.4 files "may only be partially supported").
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``mode="fail"`` and the file exists.
+    CRSError
+        Appending to a layer in another CRS.
+    InvalidValueError, DuplicateIdError
+        Appending to a layer with other columns or geometry, or holding the same ids.
 
     Examples
     --------
@@ -81,20 +873,46 @@ def write_geopackage(image: StructureImage, path: str | Path) -> Path:
     >>> out = write_geopackage(build(example_project()),
     ...                        pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
     >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]]
-    ['places', 'links']
+    ['places', 'links', 'layer_styles']
     """
     import pyogrio
 
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    if version not in ("1.2", "1.4"):
+        raise ValueError(f"version must be '1.2' or '1.4', not {version!r}")
     target = Path(path)
+    if mode == "fail" and target.exists():
+        raise OutputExistsError("the file exists and is not overwritten (write mode 'fail')",
+                                source=target)
     frames = geopackage_frames(image)
+    stamp = _timestamp(image, timestamp)
+    existing: list[str] = []
+    roles: list[tuple[str, str]] = []
+    appending = mode == "append" and target.exists()
+    if appending:
+        existing, roles = _check_append(target, frames)
     with atomic_path(target) as tmp:
+        if appending:
+            _copy_database(target, tmp)
         for name in GPKG_LAYERS:
             if name not in frames:
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                pyogrio.write_dataframe(frames[name], tmp, layer=name, driver="GPKG",
-                                        append=tmp.exists())
+            frame = frames[name]
+            geometry_type = _geometry_type(frame, name)
+            with _quiet():
+                pyogrio.write_dataframe(
+                    frame, tmp, layer=name, driver="GPKG", append=tmp.exists(),
+                    use_arrow=True, geometry_type=geometry_type,
+                    promote_to_multi=geometry_type.startswith("Multi"),
+                    dataset_options=None if tmp.exists() else {"VERSION": version},
+                )
+        _finish_geopackage(tmp, image, frames, [n for n in frames if n not in existing],
+                           timestamp=stamp, label_roles=label_roles, unit=size_unit,
+                           source_note=source_note, mode=mode, existing_roles=roles)
+        if mode == "fail" and target.exists():
+            raise OutputExistsError("the file appeared while it was being written",
+                                    source=target)
     return target
 
 

@@ -200,6 +200,8 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
                         ("flows", project.flows)):
         if srcobj is not None:
             inputs[key] = {"file": Path(srcobj.path).name, "sha256": _sha256(Path(srcobj.path))}
+            if srcobj.licence:
+                inputs[key]["licence"] = srcobj.licence
     provenance = {
         "package": "strukturbild",
         "version": package_version(),

@@ -7,7 +7,7 @@ English live here, so that the web map and QGIS look alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -125,7 +125,8 @@ class RoleStyle:
 
 
 def role_styles(
-    roles: Sequence[tuple[str, str]], *, label_roles: int = 2
+    roles: Sequence[tuple[str, str]], *, label_roles: int = 2,
+    present: Collection[str] | None = None,
 ) -> list[RoleStyle]:
     """Styles for the roles of a scheme, highest first.
 
@@ -134,17 +135,27 @@ def role_styles(
     roles
         ``(key, label)`` pairs, highest first.
     label_roles
-        Places of the first ``label_roles`` roles (that have places) get a name label.
+        Places of the first ``label_roles`` roles get a name label; of the roles
+        in ``present`` (the roles that have places) when that is given, so that the
+        web map, the print map and QGIS label the same places.
+    present
+        Keys of the roles that have places.
 
     Examples
     --------
     >>> [s.colour for s in role_styles([("storstad", "Storstad"), ("x", "X")])]
     ['#54278f', '#a50f15']
+    >>> roles = [("storstad", "S"), ("regional_karna", "R"), ("serviceort", "O")]
+    >>> [s.labelled for s in role_styles(roles, label_roles=2,
+    ...                                  present={"regional_karna", "serviceort"})]
+    [False, True, True]
     """
+    keys = [k for k, _ in roles if present is None or k in present]
+    labelled = set(keys[: max(label_roles, 0)])
     out = []
     for rank, (key, label) in enumerate(roles):
         colour = ROLE_COLOURS.get(key, _FALLBACK[min(rank, len(_FALLBACK) - 1)])
-        out.append(RoleStyle(key, label, colour, rank, rank < label_roles))
+        out.append(RoleStyle(key, label, colour, rank, key in labelled))
     return out
 
 

@@ -533,10 +533,11 @@ def web_map_html(
     latlon = _points_wgs84(pl)
     position = pd.Series(np.arange(len(pl)), index=pl.index.astype(str))
 
-    styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=label_roles)
+    present = set(pl["role"].astype(str))
+    styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=label_roles,
+                         present=present)
     if not styles:
-        styles = role_styles([(k, k) for k in sorted(pl["role"].astype(str).unique())],
-                             label_roles=label_roles)
+        styles = role_styles([(k, k) for k in sorted(present)], label_roles=label_roles)
     role_index = {s.key: i for i, s in enumerate(styles)}
     counts = {str(k): int(v) for k, v in pl["role"].astype(str).value_counts().items()}
 
