@@ -576,7 +576,7 @@ window.strukturbildDraw = function (map, groups, D) {
     var items = [];
     for (var k = 0; k < n; k++) {
       items.push({ll: lat[k], text: P.n[k], r: P.r[k],
-                  tier: Math.max(0, P.k[k] - D.label_roles + 1), idx: k});
+                  tier: D.label_tier[P.k[k]], idx: k});
     }
     items.sort(function (x, y) { return x.tier - y.tier || x.idx - y.idx; });
     state.labels = new Labels(items, D.label_zoom_step);

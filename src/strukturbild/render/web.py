@@ -548,8 +548,13 @@ def web_map_html(
     extent = max(float(maxx.max() - minx.min()), float(maxy.max() - miny.min()))
     tolerance = extent * _SIMPLIFY_SHARE
 
+    # Label tiers: 0 for the places of the first ``label_roles`` roles that have places
+    # (the same places as the print map and QGIS label), then one tier per lower role,
+    # shown as the map is zoomed in.
+    present_rank = {k: n for n, k in enumerate(s.key for s in styles if s.key in present)}
+    tiers = [max(0, present_rank.get(s.key, len(styles)) - label_roles + 1) for s in styles]
     data: dict[str, Any] = {"lang": lang, "q": _QUANTUM, "title": image.title,
-                            "label_roles": label_roles, "label_zoom_step": _LABEL_ZOOM_STEP}
+                            "label_tier": tiers, "label_zoom_step": _LABEL_ZOOM_STEP}
     layers: list[str] = []
     on_tiles = basemap is not None
     if image.areas is not None and len(image.areas):
