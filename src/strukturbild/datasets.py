@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,7 +59,7 @@ from .errors import (
     UnknownCodeError,
 )
 from .flows import Flows
-from .io import atomic_path, read_table
+from .io import atomic_path, read_table, to_jsonable
 
 __all__ = [
     "COMMUTING_TABLES",
@@ -923,7 +922,7 @@ def fetch_scb(
                   "commuting_kommun_series.csv")
     meta_path = out / "metadata.json"
     with atomic_path(meta_path) as tmp:
-        tmp.write_text(json.dumps(_jsonable(metadata), ensure_ascii=False, indent=2),
+        tmp.write_text(json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2),
                        encoding="utf-8")
     files["metadata"] = meta_path
     project_path = out / "project.toml"
@@ -932,20 +931,6 @@ def fetch_scb(
     files["project"] = project_path
     say(f"wrote {len(files)} files to {out}")
     return FetchResult(out, project_path, files, metadata)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    return obj
 
 
 def _project_toml(name: str, region: str, year: int, tyear: int,

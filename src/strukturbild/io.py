@@ -48,6 +48,7 @@ __all__ = [
     "read_flows_table",
     "read_places",
     "read_table",
+    "to_jsonable",
 ]
 
 #: Canonical place column → names recognised without mapping (compared case-insensitively).
@@ -495,3 +496,31 @@ def read_flows_table(source: FlowsSource) -> pd.DataFrame:
     })
     out.attrs["columns"] = cols  # the file's own names, for messages about later checks
     return out
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON values from dataclasses, paths, numpy scalars, dicts and sequences.
+
+    Non-finite floats become ``None`` (JSON has no NaN).
+
+    Examples
+    --------
+    >>> to_jsonable({"p": Path("a/b"), "x": np.float64(1.5), "n": float("nan"), "t": (1, 2)})
+    {'p': 'a/b', 'x': 1.5, 'n': None, 't': [1, 2]}
+    """
+    import dataclasses
+    import math
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Path):
+        return obj.as_posix()
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -15,6 +15,7 @@ from ._gravity import fit_gravity, gravity_flows
 from .config import LinkParams
 from .errors import EmptyInputError
 from .flows import Flows
+from .places import place_coordinates
 
 __all__ = [
     "LINK_CLASSES",
@@ -26,26 +27,10 @@ __all__ = [
     "links_to_lines",
     "model_flows",
     "nystuen_dacey",
-    "place_coordinates",
 ]
 
 #: Link classes, strongest first.
 LINK_CLASSES = ("strong", "medium", "weak")
-
-
-def place_coordinates(places: pd.DataFrame) -> np.ndarray:
-    """Point coordinates of places (a point inside each polygon), shape ``(n, 2)``.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> p = gpd.GeoDataFrame(geometry=[shapely.Point(1, 2)], crs=3006)
-    >>> place_coordinates(p).tolist()
-    [[1.0, 2.0]]
-    """
-    geom = places.geometry
-    pts = geom.where(geom.geom_type == "Point", geom.representative_point())
-    return np.column_stack([pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)])
 
 
 def classify_links(strength: pd.Series, params: LinkParams | None = None) -> pd.Series:

@@ -16,7 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ._validate import check_known, check_metric
@@ -24,7 +23,7 @@ from .config import Project
 from .errors import ConfigError, StrukturbildWarning
 from .flows import Flows
 from .image import RoleInfo, StructureImage
-from .io import read_areas, read_flows_table, read_places
+from .io import read_areas, read_flows_table, read_places, to_jsonable
 from .links import links_from_flows, links_to_lines, model_flows
 from .places import place_measures, rank_in_group
 from .roles import classify_roles, compare_roles, load_designations
@@ -50,20 +49,6 @@ def package_version() -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
@@ -208,10 +193,10 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
         "crs": project.crs,
         "inputs": inputs,
         "flows": "modelled" if link_flows.modelled else "observed",
-        "model": _jsonable(model_used),
+        "model": to_jsonable(model_used),
         "parameters": {
-            "links": _jsonable(project.links),
-            "regions": _jsonable(project.regions),
+            "links": to_jsonable(project.links),
+            "regions": to_jsonable(project.regions),
             "roles": {"scheme": scheme.name,
                       "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
                                 for r in scheme.roles],

@@ -19,6 +19,7 @@ __all__ = [
     "job_ratio",
     "nearest_larger_place",
     "net_commuting",
+    "place_coordinates",
     "place_measures",
     "rank_in_group",
 ]
@@ -174,7 +175,7 @@ def nearest_larger_place(places: pd.DataFrame) -> pd.DataFrame:
     >>> nearest_larger_place(p).to_dict("list")
     {'nearest_larger': [nan, 'a', 'a'], 'nearest_larger_km': [nan, 1.0, 5.0]}
     """
-    xy = _coords(places)
+    xy = place_coordinates(places)
     pop = places["population"].to_numpy()
     ids = places.index.to_numpy()
     near: list[object] = [np.nan] * len(places)
@@ -194,10 +195,19 @@ def nearest_larger_place(places: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"nearest_larger": near, "nearest_larger_km": dist}, index=places.index)
 
 
-def _coords(places: pd.DataFrame) -> np.ndarray:
+def place_coordinates(places: pd.DataFrame) -> np.ndarray:
+    """Point coordinates of places (a point inside each polygon), shape ``(n, 2)``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> p = gpd.GeoDataFrame(geometry=[shapely.Point(1, 2)], crs=3006)
+    >>> place_coordinates(p).tolist()
+    [[1.0, 2.0]]
+    """
     geom = places.geometry
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
-    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+    return np.column_stack([pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)])
 
 
 def place_measures(places: pd.DataFrame, flows: Flows | None = None) -> pd.DataFrame:
