@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         ours = folder / "strukturbild.html"
         ours.write_text(web_map_html(image, source_note="Källa: SCB (CC0)"), encoding="utf-8")
-        print(f"strukturbild: {len(drawn)} links drawn (weak ones from {threshold} commuters), "
+        which = "all" if threshold is None else f"weak ones from {threshold} commuters"
+        print(f"strukturbild: {len(drawn)} links drawn ({which}), "
               f"written in {time.perf_counter() - t:.1f} s")
         pages["strukturbild"] = (ours, None)
         explored = folder / "explore.html"
