@@ -31,7 +31,11 @@ def test_demo_writes_map_gpkg_and_summary(tmp_path: Path, monkeypatch: pytest.Mo
     assert (tmp_path / "out" / "skane.gpkg").is_file()
     summary = json.loads((tmp_path / "out" / "skane.json").read_text(encoding="utf-8"))
     assert summary["places"] == 70 and summary["flows"] == "modelled"
-    assert "Strukturbild för Skåne: 70 places" in out
+    assert "Strukturbild för Skåne: 70 places (tillväxtmotor 5, regional kärna 3" in out
+    malmo = next(r for r in summary["role_comparison"] if r["name"] == "Malmö")
+    assert malmo == {"place_id": "1280TC106", "name": "Malmö",
+                     "designations": "regional kärna; tillväxtmotor", "role": "tillvaxtmotor",
+                     "role_derived": "storstad", "agree": False}
     assert "modelled" in out
     read = gpd.read_file(tmp_path / "out" / "skane.gpkg", layer="places")
     assert len(read) == 70 and read.crs.to_epsg() == 3006

@@ -125,7 +125,8 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not args.quiet:
-        roles = ", ".join(f"{k} {v}" for k, v in summary["roles"].items() if v)
+        roles = ", ".join(f"{image.role(k).label(image.language).lower()} {v}"
+                          for k, v in summary["roles"].items() if v)
         print(f"{image.title}: {summary['places']} places ({roles}); "
               f"{summary['links']} links from {summary['flows']} flows")
         for fmt, path in written.items():

@@ -131,6 +131,14 @@ class StructureImage:
             out["designated_differs_from_derived"] = sorted(
                 str(i) for i in rc.index[rc["designated"] & ~rc["agree"]]
             )
+            # the comparison table for the places a designation or a difference concerns
+            shown = rc[(rc["designations"] != "") | ~rc["agree"]]
+            out["role_comparison"] = [
+                {"place_id": str(i), "name": str(r.get("name", "")),
+                 "designations": str(r["designations"]), "role": str(r["role"]),
+                 "role_derived": str(r["role_derived"]), "agree": bool(r["agree"])}
+                for i, r in shown.iterrows()
+            ]
         top = places.sort_values("population", ascending=False).head(5) \
             if "population" in places else places.head(0)
         out["largest_places"] = [
