@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors"},
     "_validate": {"errors"},
     "io": {"config", "_validate", "errors"},
-    "datasets": {"io", "config", "errors", "_scb", "flows", "_validate", "pipeline"},
+    "datasets": {"io", "config", "errors", "_scb", "flows"},
     "places": {"flows", "_validate", "errors"},
     "flows": {"_validate", "errors"},
     "roles": {"places", "flows", "config", "errors", "_validate", "io"},
@@ -70,6 +70,13 @@ def test_imports_point_one_way() -> None:
         if name in ANALYSIS:
             assert not (inner & {"render", "export", "cli", "pipeline"}), name
             assert not (top & HEAVY), f"{name}.py imports {top & HEAVY} at module level"
+
+
+def test_render_imports_only_image_style_config_errors() -> None:
+    allowed = {"errors", "image", "config", "style", "_assets", "qml"}
+    for path in PKG.glob("render/*.py"):
+        inner, _ = _imports(path)
+        assert inner <= allowed, f"render/{path.name} imports {sorted(inner - allowed)}"
 
 
 def test_render_and_export_import_heavy_libraries_lazily() -> None:
