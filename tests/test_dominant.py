@@ -347,3 +347,26 @@ def test_nodal_structure_independent_of_row_order(
     pd.testing.assert_series_equal(a.head, b.head)
     assert edge_set(dominant_flows(make_flows(rows))) == edge_set(
         dominant_flows(make_flows(shuffled)))
+
+
+def test_equal_real_inflows_compare_as_in_r() -> None:
+    # R's colSums adds 1.3 + 2.2 + 1.0 + 0.1 (origins in order of first appearance) in
+    # long double and gets 4.6000000000000005 for unit 09, while 2.3 + 2.3 = 4.6 for 01:
+    # so 01 -> 09 passes w_j / w_i > 1 in R (checked with flows 2.0.0's own code).
+    df = pd.DataFrame({"i": ["01", "02", "03", "04", "01", "05", "06"],
+                       "j": ["01", "09", "09", "09", "09", "01", "01"],
+                       "fij": [5, 1.3, 2.2, 1.0, 0.1, 2.3, 2.3]})
+    n = nystuen_dacey(Flows.from_frame(df, "i", "j", "fij"))
+    assert n.edges[["origin", "destination"]].values.tolist() == [["01", "09"]]
+    assert n.units.loc["09", "class"] == "dominant"
+
+
+def test_tie_goes_to_the_destination_last_in_order_of_first_appearance() -> None:
+    # 01 sends 5 to 03 and 5 to 02; ids in order of first appearance (origins first):
+    # 01, 04, 03, 02. R's nfirst keeps rank(x, ties.method = "first") == n: the last.
+    df = pd.DataFrame({"i": ["01", "01", "04", "04"], "j": ["03", "02", "01", "02"],
+                       "fij": [5, 5, 1, 1]})
+    n = nystuen_dacey(Flows.from_frame(df, "i", "j", "fij"))
+    assert ["01", "02"] in n.edges[["origin", "destination"]].values.tolist()
+    assert n.units.loc["02", "class"] == "dominant"
+    assert n.units.loc["03", "class"] == "isolated"
