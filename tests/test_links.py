@@ -10,7 +10,7 @@ import shapely
 
 from strukturbild.config import LinkParams
 from strukturbild.flows import Flows
-from strukturbild.links import links_from_flows, links_to_lines, model_flows
+from strukturbild.links import internal_distance, links_from_flows, links_to_lines, model_flows
 
 
 @pytest.fixture
@@ -56,18 +56,26 @@ def test_min_flow_drops_small_links(toy_flows_frame: pd.DataFrame,
 
 
 def test_modelled_flows_production_constrained() -> None:
-    # three places on a line, 10 km apart and 20 km apart
+    # three places on a line, 10 km and 20 km apart, no area known
     p = gpd.GeoDataFrame({"population": [10_000, 20_000, 10_000]}, index=["a", "b", "c"],
                          geometry=shapely.points([0, 10_000, 30_000], [0, 0, 0]), crs=3006)
     f, used = model_flows(p, params=LinkParams(beta=0.1, max_distance_km=25))
     assert f.modelled and used["beta"] == 0.1
-    # a reaches only b (30 km to c is beyond 25 km): all 0.5 * 0.3 * 10 000 = 1 500 go to b
-    assert f.count[("a", "b")] == pytest.approx(1500)
+    # internal distance: 0.905 * sqrt(area / pi), area = population / 2 200 per km²
+    d = 128 / (45 * np.pi) * np.sqrt(np.array([10_000, 20_000, 10_000]) / 2200 / np.pi)
+    assert internal_distance(p) == pytest.approx(d)
+    # a's 0.5 * 10 000 = 5 000 employed: stay (10 000 e^(-0.1 d_a)) or go to b (20 000 e^-1);
+    # c, 30 km away, is beyond 25 km
+    stay, go = 10_000 * np.exp(-0.1 * d[0]), 20_000 * np.exp(-1.0)
+    assert f.count[("a", "a")] == pytest.approx(5000 * stay / (stay + go))
+    assert f.count[("a", "b")] == pytest.approx(5000 * go / (stay + go))
     assert ("a", "c") not in f.count.index
-    # b sends 3 000, split between a (10 km) and c (20 km) by pop * exp(-0.1 d)
-    wa, wc = 10_000 * np.exp(-1.0), 10_000 * np.exp(-2.0)
-    assert f.count[("b", "a")] == pytest.approx(3000 * wa / (wa + wc))
-    assert f.outflow()["b"] == pytest.approx(3000)
+    # b's 10 000 employed: itself, a at 10 km, c at 20 km
+    wb, wa, wc = 20_000 * np.exp(-0.1 * d[1]), 10_000 * np.exp(-1.0), 10_000 * np.exp(-2.0)
+    assert f.count[("b", "a")] == pytest.approx(10_000 * wa / (wb + wa + wc))
+    assert f.outflow()["b"] == pytest.approx(10_000)
+    # the larger place keeps more of its own: b sends a smaller share out than a
+    assert f.count[("b", "b")] / 10_000 > f.count[("a", "a")] / 5_000
 
 
 def test_calibration_recovers_beta() -> None:

@@ -107,3 +107,19 @@ def test_lma_needs_self_flows(toy_dir: Path) -> None:
     proj.write_text(proj.read_text() + '\n[regions]\nmethod = "lma"\n')
     with pytest.raises(ConfigError, match="needs observed flows that include intra-place"):
         build(load_project(proj))
+
+
+def test_example_modelled_commuting_runs_towards_the_towns() -> None:
+    img = build(example_project())
+    links = img.links.set_index(["origin", "destination"])
+    malmo = "1280TC106"
+    # Lomma, Oxie, Bunkeflostrand, Staffanstorp, Svedala and Trelleborg send more to
+    # Malmö than they receive from it
+    for suburb in ("1262TC103", "1280TB107", "1280TB101", "1230TC105", "1263TC105",
+                   "1287TC110"):
+        assert (suburb, malmo) in links.index, suburb
+    pop = img.places["population"]
+    strong = img.links[img.links["link_class"] == "strong"]
+    to_larger = pop.reindex(strong["destination"]).to_numpy() > \
+        pop.reindex(strong["origin"]).to_numpy()
+    assert to_larger.mean() > 0.9

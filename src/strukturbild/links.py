@@ -23,6 +23,7 @@ __all__ = [
     "NodalStructure",
     "classify_links",
     "dominant_flows",
+    "internal_distance",
     "links_from_flows",
     "links_to_lines",
     "model_flows",
@@ -155,6 +156,27 @@ def _pairs_within(xy: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray,
     return i[order], j[order], dist[order]
 
 
+def internal_distance(places: pd.DataFrame, *, urban_density: float = 2200.0) -> np.ndarray:
+    """Mean distance in km between two points of a place, taken as a disc.
+
+    ``0.905 * sqrt(area / pi)`` (the mean distance between two random points of a
+    disc of radius r is 128 r / (45 pi) ≈ 0.905 r). The area is ``area_ha`` when
+    known, else the population at ``urban_density`` inhabitants per km².
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"population": [2200 * np.pi, 1000], "area_ha": [np.nan, 400]})
+    >>> internal_distance(p).round(3).tolist()
+    [0.905, 1.022]
+    """
+    pop = places["population"].to_numpy(dtype=float)
+    area = pop / urban_density
+    if "area_ha" in places.columns:
+        known = pd.to_numeric(places["area_ha"], errors="coerce").to_numpy(dtype=float) / 100
+        area = np.where(np.isfinite(known) & (known > 0), known, area)
+    return np.asarray(128.0 / (45.0 * np.pi) * np.sqrt(area / np.pi), dtype=float)
+
+
 def model_flows(
     places: pd.DataFrame,
     *,
@@ -163,16 +185,19 @@ def model_flows(
 ) -> tuple[Flows, dict[str, float | str]]:
     """Modelled commuting between places from a spatial-interaction (gravity) model.
 
-    Pairs closer than ``max_distance_km`` get a flow. With the production-
-    constrained model (default), place *i* sends
-    ``employment_rate * commuting_share * population_i`` commuters, shared among
-    the places within reach in proportion to ``population_j * f(d_ij)``, with
-    ``f(d) = exp(-beta d)`` (d in km) or ``d^-beta`` (distances under 1 km count as
-    1 km). The unconstrained model ``T_ij = k P_i P_j f(d_ij)`` is scaled to the same
-    total. With observed flows and ``calibrate = true``, ``beta`` is estimated by a
-    Poisson model on the observed between-place flows (production-constrained,
-    see :mod:`strukturbild._gravity`), and observed out-commuting replaces the
-    assumed one where known. Defaults and their sources: :class:`LinkParams`.
+    With the production-constrained model (default), the employed residents of
+    place *i* (``employment_rate * population_i``) are shared among the places
+    within ``max_distance_km`` and *i* itself, in proportion to
+    ``population_j * f(d_ij)``, with ``f(d) = exp(-beta d)`` (d in km) or
+    ``d^-beta`` (distances under 1 km count as 1 km); *i* itself counts at its
+    internal distance (:func:`internal_distance`). The result includes those
+    intra-place flows: people who live and work in the same place. The
+    unconstrained model ``T_ij = k P_i P_j f(d_ij)`` is scaled to the same total.
+    With observed flows and ``calibrate = true``, ``beta`` is estimated by a Poisson
+    model on the observed between-place flows (production-constrained, see
+    :mod:`strukturbild._gravity`), and the observed employed residents (outflow
+    including intra-place flows) replace the estimate where known. Defaults and
+    their sources: :class:`~strukturbild.config.LinkParams`.
 
     Returns
     -------
@@ -187,7 +212,7 @@ def model_flows(
     ...     crs=3006)
     >>> f, used = model_flows(p)
     >>> f.modelled, round(float(f.outflow()["a"]), 6)
-    (True, 1500.0)
+    (True, 5000.0)
     """
     p = params or LinkParams()
     if len(places) == 0:
@@ -196,9 +221,18 @@ def model_flows(
     ids = places.index.to_numpy(dtype=object)
     pop = places["population"].to_numpy(dtype=float)
     i, j, dist_m = _pairs_within(xy, p.max_distance_km * 1000.0)
-    dist = np.maximum(dist_m / 1000.0, 1.0 if p.decay == "power" else 0.0)
+    # every place is also a destination of its own residents, at its internal distance
+    own = np.arange(len(ids))
+    i = np.concatenate([i, own])
+    j = np.concatenate([j, own])
+    dist = np.concatenate([dist_m / 1000.0,
+                           internal_distance(places, urban_density=p.urban_density)])
+    order = np.lexsort((j, i))
+    i, j, dist = i[order], j[order], dist[order]
+    if p.decay == "power":
+        dist = np.maximum(dist, 1.0)
     beta = p.beta
-    production = p.employment_rate * p.commuting_share * pop
+    production = p.employment_rate * pop
     used: dict[str, float | str] = {"model": p.model, "decay": p.decay,
                                     "max_distance_km": p.max_distance_km}
     if observed is not None and p.calibrate:
@@ -216,19 +250,16 @@ def model_flows(
             term = "dij" if p.decay == "exponential" else "log_dij"
             beta = -float(fit.params[term])
             used["calibrated_on_pairs"] = float(ok.sum())
-            out_obs = observed.outflow(include_self=False).reindex(ids)
-            production = np.where(out_obs.notna(), out_obs.fillna(0).to_numpy(), production)
+        if observed.has_self_flows:
+            emp = observed.outflow().reindex(ids)
+            production = np.where(emp.notna(), emp.fillna(0).to_numpy(), production)
     used["beta"] = beta
-    if len(i) == 0:
-        idx = pd.MultiIndex.from_arrays([[], []], names=["origin", "destination"])
-        return Flows(pd.Series([], index=idx, dtype=float), modelled=True), used
     if p.model == "production":
         t = gravity_flows(dist, pop[i], np.maximum(pop[j], 1.0), beta=beta, decay=p.decay,
                           origin=ids[i], production=dict(zip(ids, production, strict=True)))
     else:
         t = gravity_flows(dist, pop[i], pop[j], beta=beta, decay=p.decay)
-        total = production[np.unique(i)].sum()
-        t = t * (total / t.sum()) if t.sum() > 0 else t
+        t = t * (production.sum() / t.sum()) if t.sum() > 0 else t
     idx = pd.MultiIndex.from_arrays([ids[i], ids[j]], names=["origin", "destination"])
     return Flows(pd.Series(np.nan_to_num(t), index=idx), modelled=True), used
 
