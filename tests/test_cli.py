@@ -193,3 +193,20 @@ def test_no_overwrite_and_append(toy_dir: Path, tmp_path: Path,
     code, _, err = _run([*args, "--append"], capsys)
     assert code == 2, err
     assert (out_dir / "toy.gpkg").read_bytes() == before
+
+
+def test_output_path_problems_are_bad_input(toy_dir: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    code, _, err = _run(["build", str(toy_dir / "project.toml"), "--out", str(blocker)],
+                        capsys)
+    assert code == 2 and str(blocker) in err and "Traceback" not in err
+    # --no-overwrite refuses before any other output is replaced
+    out_dir = tmp_path / "o"
+    args = ["build", str(toy_dir / "project.toml"), "--out", str(out_dir)]
+    assert _run(args, capsys)[0] == 0
+    (out_dir / "toy.html").write_text("old map")
+    code, _, _ = _run([*args, "--no-overwrite"], capsys)
+    assert code == 2
+    assert (out_dir / "toy.html").read_text() == "old map"

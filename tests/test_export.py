@@ -298,7 +298,7 @@ def test_places_style_matches_web_map(example_gpkg: Path) -> None:
         assert opts["size_unit"] == "Point"
     assert colours == [s.colour for s in styles]
     rules = [r.get("filter") for r in root.iter("rule")]
-    assert rules == ["\"role\" IN ('storstad', 'tillvaxtmotor')"]
+    assert rules == ["\"role\" IN ('tillvaxtmotor', 'regional_karna')"]
     assert root.get("labelsEnabled") == "1"
 
 

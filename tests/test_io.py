@@ -126,7 +126,7 @@ def test_no_crs(tmp_path: Path) -> None:
         read_places(PlacesSource(tmp_path / "t.csv"))
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         gdf.to_file(tmp_path / "t.gpkg")
-    with pytest.raises(CRSError, match=r"t\.gpkg: the layer has no CRS"):
+    with pytest.raises(CRSError, match=r"t\.gpkg: layer 't': the layer has no CRS"):
         read_places(PlacesSource(tmp_path / "t.gpkg"))
 
 
@@ -236,3 +236,20 @@ def test_real_tatorter_and_kommuner() -> None:
     assert (tat["area_id"].str.len() == 4).all()
     k = read_areas(AreasSource(requires_shared("geodata", "sweden", "kommuner.gpkg")))
     assert len(k) == 290 and k.loc["0114", "name"] == "Upplands Väsby"
+
+
+def test_crs_typo_and_contradiction(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("tatortskod,tatort,bef,x,y\nA,B,1,661000,6596000\n")
+    with pytest.raises(CRSError, match=r"t\.csv: unknown CRS 'EPSG3006' given for this file"):
+        read_places(PlacesSource(tmp_path / "t.csv", crs="EPSG3006"))
+    _frame().to_file(tmp_path / "t.gpkg")
+    with pytest.raises(CRSError, match="the file declares EPSG:3006 but the project file says"):
+        read_places(PlacesSource(tmp_path / "t.gpkg", crs="EPSG:4326"))
+    # the same CRS given again is fine
+    assert len(read_places(PlacesSource(tmp_path / "t.gpkg", crs="EPSG:3006"))) == 2
+
+
+def test_empty_layer_is_named_when_not_given(tmp_path: Path) -> None:
+    _frame().iloc[:0].to_file(tmp_path / "t.gpkg", layer="tatorter")
+    with pytest.raises(EmptyInputError, match=r"t\.gpkg: layer 'tatorter': the input has no"):
+        read_places(PlacesSource(tmp_path / "t.gpkg"))

@@ -123,3 +123,42 @@ def test_example_modelled_commuting_runs_towards_the_towns() -> None:
     to_larger = pop.reindex(strong["destination"]).to_numpy() > \
         pop.reindex(strong["origin"]).to_numpy()
     assert to_larger.mean() > 0.9
+
+
+def test_area_flows_of_areas_without_places_are_left_out_with_a_warning(
+        toy_dir: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from strukturbild.errors import StrukturbildWarning
+
+    areas = gpd.GeoDataFrame(
+        {"kommun_code": ["0101", "0102", "0103", "0104"], "kommun_name": list("ABCD")},
+        geometry=[shapely.box(490_000 + 20_000 * k, 6_490_000, 510_000 + 20_000 * k,
+                              6_550_000) for k in range(4)], crs=3006)
+    areas.to_file(toy_dir / "areas.gpkg")
+    (toy_dir / "kflows.csv").write_text(
+        "from,to,n\n0101,0101,900\n0102,0101,300\n0104,0101,40\n0103,0102,20\n")
+    proj = toy_dir / "project.toml"
+    text = proj.read_text().replace('path = "flows.csv"', 'path = "kflows.csv"\nlevel = "area"')
+    proj.write_text(text + '\n[areas]\npath = "areas.gpkg"\n')
+    with pytest.warns(StrukturbildWarning, match=r"1 flow rows \(40 commuters\) left out: "
+                                                 r"area\(s\) 0104 have no place"):
+        img = build(load_project(proj))
+    # kommun flows sit on each kommun's largest place
+    assert img.links.set_index(["origin", "destination"]).loc[
+        ("0102TC101", "0101TC101"), "flow_od"] == 300
+    # an area that is in neither the places nor the areas is still an error
+    (toy_dir / "kflows.csv").write_text("from,to,n\n0101,0199,5\n")
+    with pytest.raises(UnknownCodeError, match="unknown area '0199'"):
+        build(load_project(proj))
+
+
+def test_summary_notes_rules_skipped_for_want_of_jobs() -> None:
+    s = build(example_project()).summary()
+    assert s["notes"] == ["no place has 'job_ratio' (it needs jobs and employed residents, "
+                          "or observed flows): the rules on it are skipped for regional_karna"]
+
+
+def test_no_notes_when_jobs_are_known(toy_dir: Path) -> None:
+    assert build(load_project(toy_dir / "project.toml")).summary()["notes"] == []

@@ -60,7 +60,9 @@ def write_outputs(image: Any, project: Project, *, say: Any = None,
     map_dir = ex.map_dir or out_dir
     written: dict[str, Path] = {}
     name = project.name
-    for fmt in ex.formats:
+    # The GeoPackage first: it is the one that may refuse (--no-overwrite, --append),
+    # and then nothing else has been replaced either.
+    for fmt in sorted(ex.formats, key=lambda f: f != "gpkg"):
         if fmt == "html":
             written[fmt] = write_html(image, map_dir / f"{name}.html",
                                       source_note=project.map.source_note,
@@ -216,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args))
     except StrukturbildError as exc:
         print(f"strukturbild: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a path the user gave cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"strukturbild: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # pragma: no cover
         return 130

@@ -439,7 +439,9 @@ def _role_styles(image: StructureImage, label_roles: int,
         pairs = [(str(k), str(k)) for k in pd.unique(image.places["role"].dropna())]
         known = {k for k, _ in pairs}
     pairs += [(k, label) for k, label in existing if k not in known]
-    return role_styles(pairs, label_roles=label_roles)
+    present = {str(k) for k in image.places["role"].dropna()} if "role" in image.places \
+        else None
+    return role_styles(pairs, label_roles=label_roles, present=present)
 
 
 def _style_qml(image: StructureImage, name: str, frame: Any, *, label_roles: int,

@@ -124,6 +124,7 @@ class StructureImage:
             "modelled": bool(self.modelled),
             "areas": len(self.areas) if self.areas is not None else 0,
             "regions": len(self.regions) if self.regions is not None else 0,
+            "notes": list(self.provenance.get("notes", [])),
         }
         if self.role_comparison is not None and len(self.role_comparison):
             rc = self.role_comparison

@@ -189,6 +189,18 @@ def _find_column(
 def _read_vector(
     path: Path, *, layer: str | None, encoding: str | None
 ) -> gpd.GeoDataFrame:
+    gdf = _read_vector_layer(path, layer=layer, encoding=encoding)
+    if layer is None and path.suffix.lower() == ".gpkg":
+        import pyogrio
+
+        # name the layer that was read (the first) in messages about it
+        gdf.attrs["layer"] = str(pyogrio.list_layers(path)[0, 0])
+    return gdf
+
+
+def _read_vector_layer(
+    path: Path, *, layer: str | None, encoding: str | None
+) -> gpd.GeoDataFrame:
     import pyogrio
 
     kwargs: dict[str, Any] = {}
@@ -295,23 +307,49 @@ def _read_geo(
 ) -> gpd.GeoDataFrame:
     if not path.is_file():
         raise InputFileNotFoundError("file not found", source=path)
+    given = _parse_crs(crs, path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv", ".parquet", ".pq"):
         if suffix in (".parquet", ".pq"):
             with contextlib.suppress(Exception):
-                gdf = gpd.read_parquet(path)
-                if gdf.crs is None and crs is not None:
-                    gdf = gdf.set_crs(crs)
-                return gdf
+                return _with_crs(gpd.read_parquet(path), given, path, layer)
         return _read_points_table(path, encoding=encoding, crs=crs, x=x, y=y)
     if suffix not in _VECTOR_SUFFIXES:
         raise InvalidValueError(
             f"unknown file type '{suffix}'; expected .gpkg, .geojson, .shp, .csv or .parquet",
             source=path,
         )
-    gdf = _read_vector(path, layer=layer, encoding=encoding)
-    if gdf.crs is None and crs is not None:
-        gdf = gdf.set_crs(crs)
+    return _with_crs(_read_vector(path, layer=layer, encoding=encoding), given, path, layer)
+
+
+def _parse_crs(crs: str | None, path: Path) -> Any:
+    """The CRS the project gives for a file, checked (a typo is bad input, not a crash)."""
+    if crs is None:
+        return None
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    try:
+        return CRS.from_user_input(crs)
+    except ProjCRSError:
+        raise CRSError(f"unknown CRS {crs!r} given for this file in the project file (key "
+                       "'crs'); write it as e.g. \"EPSG:3006\" or \"EPSG:4326\"",
+                       source=path) from None
+
+
+def _with_crs(gdf: gpd.GeoDataFrame, given: Any, path: Path,
+              layer: str | None) -> gpd.GeoDataFrame:
+    """Set the project's CRS on a layer without one; refuse one that contradicts the file."""
+    if given is None:
+        return gdf
+    if gdf.crs is None:
+        return gdf.set_crs(given)
+    if not gdf.crs.equals(given):
+        raise CRSError(
+            f"the file declares {gdf.crs.to_string()} but the project file says "
+            f"crs = {given.to_string()!r}; remove 'crs' (it is only for files without one) "
+            "or fix the file", source=path, layer=layer,
+        )
     return gdf
 
 
@@ -351,7 +389,7 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
     path = Path(source.path)
     gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
                     x=source.x, y=source.y)
-    layer = source.layer
+    layer = source.layer or gdf.attrs.get("layer")
     require_rows(gdf, source=path, layer=layer)
     cols = {c: _find_column(gdf, c, source.columns, PLACE_ALIASES) for c in PLACE_ALIASES}
     for canonical in ("place_id", "name", "population"):
@@ -434,7 +472,7 @@ def read_areas(source: AreasSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFra
     check_metric(crs)
     path = Path(source.path)
     gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs)
-    layer = source.layer
+    layer = source.layer or gdf.attrs.get("layer")
     require_rows(gdf, source=path, layer=layer)
     cols = {c: _find_column(gdf, c, source.columns, AREA_ALIASES) for c in AREA_ALIASES}
     for canonical in ("area_id", "name"):

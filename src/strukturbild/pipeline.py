@@ -81,10 +81,25 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
             main = rank_in_group(places, "area_id")
             seat = pd.Series(main[main == 1].index, index=places.loc[main == 1, "area_id"])
             units, what = seat.index, "area"
+            if areas is not None:
+                units = units.union(areas.index)
         for side in ("origin", "destination"):
             check_known(table[side], units, what=what, source=project.flows.path,
                         column=names.get(side, side))
         if project.flows.level == "area":
+            # Areas of the areas layer without a place of their own (Solna, Sundbyberg,
+            # Järfälla, Tyresö and Salem in SCB's 2020 tätorter) have nowhere to attach.
+            placeless = ~(table["origin"].isin(seat.index) & table["destination"].isin(seat.index))
+            if placeless.any():
+                lost = sorted(set(table.loc[placeless, ["origin", "destination"]].stack())
+                              - set(seat.index))
+                warnings.warn(
+                    f"{project.flows.path}: {int(placeless.sum())} flow rows "
+                    f"({table.loc[placeless, 'count'].sum():,.0f} commuters) left out: "
+                    f"area(s) {', '.join(lost)} have no place to attach their flows to",
+                    StrukturbildWarning, stacklevel=2,
+                )
+                table = table.loc[~placeless].reset_index(drop=True)
             table = table.assign(origin=seat.reindex(table["origin"]).to_numpy(),
                                  destination=seat.reindex(table["destination"]).to_numpy())
         flows = Flows.from_frame(table, source=project.flows.path, units=places.index)
@@ -155,6 +170,9 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
         designations.attrs["source"] = ", ".join(str(d) for d in project.roles.designations)
     roles = classify_roles(measures, project.roles, designations=designations,
                            names=places["name"], language=project.map.language)
+    notes = _unknown_rule_measures(measures, project)
+    for note in notes:
+        say(note)
     say("classified roles: " + ", ".join(
         f"{k} {int(v)}" for k, v in roles["role"].value_counts(sort=False).items() if v))
 
@@ -194,6 +212,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
         "inputs": inputs,
         "flows": "modelled" if link_flows.modelled else "observed",
         "model": to_jsonable(model_used),
+        "notes": notes,
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions),
@@ -221,6 +240,21 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
         modelled=bool(link_flows.modelled),
         provenance=provenance,
     )
+
+
+def _unknown_rule_measures(measures: pd.DataFrame, project: Project) -> list[str]:
+    """Notes on role rules that test a measure no place has: those rules are skipped."""
+    notes = []
+    used = dict.fromkeys(rule.measure for role in project.roles.roles for rule in role.rules)
+    for measure in used:
+        if measure not in measures.columns or measures[measure].isna().all():
+            roles = [r.key for r in project.roles.roles
+                     if any(rule.measure == measure for rule in r.rules)]
+            notes.append(
+                f"no place has '{measure}' (it needs jobs and employed residents, or "
+                f"observed flows): the rules on it are skipped for {', '.join(roles)}"
+            )
+    return notes
 
 
 def _region_kwargs(method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -485,7 +485,7 @@ window.strukturbildDraw = function (map, groups, D) {
   function fit() {
     state.fitting = true;
     map.fitBounds(D.bounds, {paddingTopLeft: [20, 50], animate: false,
-                             paddingBottomRight: [legend.getContainer().offsetWidth + 30, 30]});
+                             paddingBottomRight: [legend.getContainer().offsetWidth + 30, 60]});
     state.fitting = false;
     if (state.labels && state.labels._map) { state.labels.refit(); }
   }

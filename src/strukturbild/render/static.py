@@ -44,7 +44,16 @@ import numpy as np
 
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ..image import StructureImage
-from .style import LINK_CLASS_STYLE, link_width, role_styles, symbol_radius, text
+from .style import (
+    LINK_CLASS_STYLE,
+    legend_flows,
+    legend_populations,
+    link_width,
+    nice_floor,
+    role_styles,
+    symbol_radius,
+    text,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -63,10 +72,6 @@ _MM_PER_INCH = 25.4
 _MM_PER_PT = _MM_PER_INCH / 72.0
 #: A map in a geographic CRS (degrees) is drawn in SWEREF 99 TM, the project default.
 _METRIC_CRS = "EPSG:3006"
-#: Populations shown in the size legend (the web map's).
-_SIZE_LEGEND = (10_000, 100_000, 300_000)
-#: Flows shown in the width legend, as shares of the largest (the web map's).
-_WIDTH_LEGEND = (1.0, 0.25, 0.04)
 _LINK_ORDER = ("weak", "medium", "strong")  # drawn in this order: strong on top
 
 _RC: dict[str, Any] = {
@@ -296,23 +301,6 @@ def _fmt_number(value: float, language: str) -> str:
     return s.replace(".", ",") if language == "sv" else s
 
 
-def _round_significant(value: float, digits: int = 2) -> float:
-    if value <= 0:
-        return 0.0
-    step = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
-    return float(round(value / step) * step)
-
-
-def _nice_length(target: float) -> float:
-    """The largest of 1, 2, 5 × 10^k not above ``target`` (> 0)."""
-    exp = math.floor(math.log10(target))
-    best = 10.0**exp
-    for m in (2.0, 5.0, 10.0):
-        if m * 10.0**exp <= target:
-            best = m * 10.0**exp
-    return best
-
-
 def _dashes(dash: str) -> tuple[float, tuple[float, ...]] | Literal["solid"]:
     """An SVG dash array in pixels as a matplotlib dash pattern in points."""
     parts = [float(p) * PT_PER_PX for p in dash.replace(",", " ").split()]
@@ -413,7 +401,8 @@ def _sections(image: StructureImage, counts: dict[str, int],
                           dash, gid="legend-regions"))
     sizes = [_Row("head", text("size", lang))]
     sizes += [_Row("circle", _fmt_number(p, lang), "#dddddd", symbol_radius(p) * PT_PER_PX,
-                   gid=f"legend-size-{p}") for p in _SIZE_LEGEND]
+                   gid=f"legend-size-{int(p)}")
+              for p in legend_populations(float(image.places["population"].max()))]
     out = [roles, sizes]
     if max_flow > 0:
         links = [_Row("head", text("links", lang))]
@@ -422,8 +411,7 @@ def _sections(image: StructureImage, counts: dict[str, int],
             links.append(_Row("line", text(cls, lang), colour, 3 * PT_PER_PX, dash, alpha,
                               gid=f"legend-link-{cls}"))
         links.append(_Row("head", text("width", lang)))
-        for n, frac in enumerate(_WIDTH_LEGEND):
-            v = _round_significant(max_flow * frac)
+        for n, v in enumerate(legend_flows(max_flow)):
             links.append(_Row("line", _fmt_number(v, lang), LINK_CLASS_STYLE["medium"][0],
                               link_width(v, max_flow) * PT_PER_PX, gid=f"legend-width-{n}"))
         out.append(links)
@@ -731,7 +719,7 @@ def _draw_scale_and_north(ax: Axes, renderer: RendererBase, ink: _Ink, lang: str
     frame = ax.get_window_extent(renderer)
     pt_px = ax.figure.dpi / 72.0
     m_per_pt = (xb - xa) / (frame.width / pt_px)
-    length_km = _nice_length((xb - xa) * 0.22 / 1000.0)
+    length_km = nice_floor((xb - xa) * 0.22 / 1000.0)
     bar_w = length_km * 1000.0
     pad = 6.0 * m_per_pt
     box_w = bar_w + 2.0 * pad + 34.0 * m_per_pt  # room for "km" and the arrow

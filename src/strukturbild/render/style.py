@@ -15,7 +15,10 @@ __all__ = [
     "ROLE_COLOURS",
     "TEXT",
     "RoleStyle",
+    "legend_flows",
+    "legend_populations",
     "link_width",
+    "nice_floor",
     "role_styles",
     "symbol_radius",
     "text",
@@ -188,3 +191,46 @@ def link_width(flow: float, max_flow: float, *, max_width: float = 8.0) -> float
     if max_flow <= 0:
         return 0.5
     return max(0.5, max_width * math.sqrt(max(flow, 0.0) / max_flow))
+
+
+def nice_floor(x: float) -> float:
+    """The largest number of the 1-2-5 series not above ``x`` (``x`` > 0).
+
+    Examples
+    --------
+    >>> nice_floor(325_069), nice_floor(0.07), nice_floor(1000)
+    (200000.0, 0.05, 1000.0)
+    """
+    e = 10.0 ** math.floor(math.log10(x))
+    return max(m * e for m in (1, 2, 5) if m * e <= x * (1 + 1e-9))
+
+
+def legend_populations(max_population: float) -> list[float]:
+    """Round populations for the circle-size legend: the largest 1-2-5 number not
+    above the largest place, then a tenth and a hundredth of it while the circles
+    are still distinct.
+
+    Examples
+    --------
+    >>> legend_populations(325_069)
+    [200000.0, 20000.0]
+    >>> legend_populations(1_617_407)
+    [1000000.0, 100000.0, 10000.0]
+    """
+    top = nice_floor(max(max_population, 1000.0))
+    return [v for v in (top, top / 10, top / 100) if symbol_radius(v) > 2.5] or [top]
+
+
+def legend_flows(max_flow: float) -> list[float]:
+    """Round flows for the line-width legend, on the same rule as the populations.
+
+    Examples
+    --------
+    >>> legend_flows(15_246)
+    [10000.0, 1000.0, 100.0]
+    """
+    if max_flow <= 0:
+        return []
+    top = nice_floor(max_flow)
+    return [f for f in (top, top / 10, top / 100)
+            if f >= 1 and (f == top or link_width(f, max_flow) > 0.5)]

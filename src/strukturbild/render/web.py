@@ -50,7 +50,15 @@ import pandas as pd
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ..image import StructureImage
 from . import _assets
-from .style import LINK_CLASS_STYLE, link_width, role_styles, symbol_radius, text
+from .style import (
+    LINK_CLASS_STYLE,
+    legend_flows,
+    legend_populations,
+    link_width,
+    role_styles,
+    symbol_radius,
+    text,
+)
 
 __all__ = ["MAX_MAP_LINKS", "map_links", "web_map_html"]
 
@@ -113,12 +121,6 @@ def _fmt_num(v: Any, language: str, decimals: int = 0) -> str:
     s = f"{abs(float(v)):,.{decimals}f}".replace(",", "\u00a0")
     s = s.replace(".", ",") if language == "sv" else s
     return ("-" if float(v) < 0 and s.strip("0,.\u00a0") else "") + s
-
-
-def _round_nice(x: float) -> float:
-    """The largest 1-2-5 number not above ``x`` (``x`` > 0)."""
-    e = 10.0 ** math.floor(math.log10(x))
-    return max(m * e for m in (1, 2, 5) if m * e <= x * (1 + 1e-9))
 
 
 # --------------------------------------------------------------------------- geometry
@@ -310,8 +312,7 @@ def _links_data(links: Any, position: pd.Series, max_flow: float) -> dict[str, A
 
 def _svg_circles(max_population: float, language: str) -> str:
     """Nested circles for three round populations, with leader lines and values."""
-    top = _round_nice(max(max_population, 1000.0))
-    values = [v for v in (top, top / 10, top / 100) if symbol_radius(v) > 2.5] or [top]
+    values = legend_populations(max_population)
     big = symbol_radius(values[0])
     base = 2 * big + 7  # circles stand on this line; 6 px above the top one for its text
     rows: list[tuple[float, float, float]] = []  # radius, circle top, text line
@@ -378,11 +379,8 @@ def _legend_html(image: StructureImage, styles: Sequence[Any], counts: dict[str,
             out.append(f'<div class="sb-row">{_svg_line(3, colour, dash, opacity)}'
                        f'{e(_t(cls, lang))}</div>')
         out.append(f'<div class="sb-head">{e(_t("width", lang))}</div>')
-        top = _round_nice(max_flow) if max_flow > 0 else 0.0
-        for flow in (top, top / 10, top / 100):
+        for flow in legend_flows(max_flow):
             w = link_width(flow, max_flow)
-            if flow < 1 or (flow < top and w <= 0.5):
-                continue
             out.append(f'<div class="sb-row">{_svg_line(w, "#2171b5", "", 0.85)}'
                        f'{e(_fmt_num(flow, lang))}</div>')
         out.append(f'<div class="sb-row">{_svg_taper("#2171b5")}'
