@@ -101,7 +101,7 @@ CASES = {
     "lost-zero": ("column 'kommun', row 1: code '101' has 3 digits", "places"),
     "empty": ("layer 'places': the input has no rows", "places"),
     "unknown-place": ("flows.csv: column 'to', row 4: unknown place '0999TC999'", "flows"),
-    "negative-count": ("flows.csv: column 'n', row 3: value -4.0 is negative", "flows"),
+    "negative-count": ("flows.csv: column 'n', row 3: value -4 is negative", "flows"),
     "text-count": ("flows.csv: column 'n', row 3: value 'fyra' is not a number", "flows"),
     "unknown-key": ("key 'links.colour': unknown key", "project"),
     "wrong-type": ("key 'links.max_distance_km': expected int or float, got str", "project"),
@@ -210,3 +210,17 @@ def test_output_path_problems_are_bad_input(toy_dir: Path, tmp_path: Path,
     code, _, _ = _run([*args, "--no-overwrite"], capsys)
     assert code == 2
     assert (out_dir / "toy.html").read_text() == "old map"
+
+
+def test_map_timestamp_reaches_the_geopackage(toy_dir: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[map]\ntimestamp = "2026-11-27"\n')
+    code, _, err = _run(["build", str(proj), "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    with sqlite3.connect(tmp_path / "o" / "toy.gpkg") as con:
+        stamps = {r[0] for r in con.execute("select last_change from gpkg_contents")}
+    assert stamps == {"2026-11-27T00:00:00.000Z"}
+    assert "2026-11-27" in (tmp_path / "o" / "toy.html").read_text(encoding="utf-8")

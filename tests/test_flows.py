@@ -45,7 +45,7 @@ def test_aggregate_and_sparse(toy_flows_frame: pd.DataFrame) -> None:
 @pytest.mark.parametrize(
     ("counts", "error", "text"),
     [
-        (["1", "-3"], InvalidValueError, "row 2: value -3.0 is negative"),
+        (["1", "-3"], InvalidValueError, "row 2: value -3 is negative"),
         (["1", "many"], InvalidValueError, "row 2: value 'many' is not a number"),
         (["1", None], InvalidValueError, "row 2: value is missing"),
         (["1", "inf"], InvalidValueError, "row 2: value inf is not finite"),

@@ -175,7 +175,7 @@ def test_unknown_layer(tmp_path: Path) -> None:
 def test_negative_and_text_population(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text(
         "tatortskod,tatort,bef,lat,lon\nA,B,12,59.5,17.9\nC,D,-5,59.6,17.9\n")
-    with pytest.raises(InvalidValueError, match="column 'bef', row 2: value -5.0 is negative"):
+    with pytest.raises(InvalidValueError, match="column 'bef', row 2: value -5 is negative"):
         read_places(PlacesSource(tmp_path / "t.csv"))
     (tmp_path / "t.csv").write_text("tatortskod,tatort,bef,lat,lon\nA,B,many,59.5,17.9\n")
     with pytest.raises(InvalidValueError, match="row 1: value 'many' is not a number"):

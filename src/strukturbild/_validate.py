@@ -199,7 +199,7 @@ def to_counts(
     >>> to_counts(pd.Series(["3", "-1"]), source="f.csv", column="n")
     Traceback (most recent call last):
     ...
-    strukturbild.errors.InvalidValueError: f.csv: column 'n', row 2: value -1.0 is negative; cou...
+    strukturbild.errors.InvalidValueError: f.csv: column 'n', row 2: value -1 is negative; counts must be >= 0
     """
     num = pd.to_numeric(values, errors="coerce").astype(float)
     arr = num.to_numpy()
@@ -224,7 +224,7 @@ def to_counts(
             )
         if x < 0:
             raise InvalidValueError(
-                f"value {x} is negative; counts must be >= 0",
+                f"value {x:g} is negative; counts must be >= 0",
                 source=source,
                 layer=layer,
                 column=column,

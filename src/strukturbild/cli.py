@@ -74,7 +74,8 @@ def write_outputs(image: Any, project: Project, *, say: Any = None,
             written[fmt] = write_geopackage(image, out_dir / f"{name}.gpkg",
                                             mode=gpkg_mode,  # type: ignore[arg-type]
                                             label_roles=project.map.label_roles,
-                                            source_note=project.map.source_note)
+                                            source_note=project.map.source_note,
+                                            timestamp=project.map.timestamp)
         elif fmt == "json":
             written[fmt] = write_summary(image, out_dir / f"{name}.json")
         else:
