@@ -199,7 +199,7 @@ def to_counts(
     >>> to_counts(pd.Series(["3", "-1"]), source="f.csv", column="n")
     Traceback (most recent call last):
     ...
-    strukturbild.errors.InvalidValueError: f.csv: column 'n', row 2: value -1 is negative; counts must be >= 0
+    strukturbild.errors.InvalidValueError: f.csv: column 'n', row 2: value -1 is negative; ...
     """
     num = pd.to_numeric(values, errors="coerce").astype(float)
     arr = num.to_numpy()
