@@ -96,6 +96,7 @@ def test_toy_nodal_regions(toy_dir: Path) -> None:
     assert region["0103TB103"] == "0103TB103"
     assert img.places["rank_in_region"].tolist() == [1, 2, 3, 4, 5, 1]
     assert sorted(img.regions.index) == ["0101TC101", "0103TB103"]
+    assert img.regions.loc[["0101TC101", "0103TB103"], "name"].tolist() == ["Storby", "Hamlet"]
     assert img.regions.geometry.is_valid.all() and img.regions.crs.to_epsg() == 3006
     assert img.summary()["regions"] == 2
 

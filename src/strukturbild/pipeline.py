@@ -161,6 +161,8 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
             region_result, places=places, areas=areas,
             unit_area=places["area_id"] if areas is not None else None,
         )
+        # regions of places are named after their leading place
+        regions["name"] = places["name"].reindex(regions.index).fillna(regions["name"])
         say(f"delineated {len(regions)} regions ({method})")
 
     designations = None
