@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import StrukturbildError, StrukturbildWarning
+from .errors import FetchError, StrukturbildWarning
 from .io import atomic_path
 
 __all__ = [
@@ -90,23 +90,6 @@ def _user_agent() -> str:
         v = "0+unknown"
     return (f"strukturbild/{v} (structure images for Swedish regional planning; "
             "Python urllib; caches every response)")
-
-
-class FetchError(StrukturbildError, ConnectionError):
-    """Open data could not be fetched: no network and no cache, or a bad answer.
-
-    ``status`` is the HTTP status when the server answered.
-
-    Examples
-    --------
-    >>> str(FetchError("HTTP 404", source="https://x/tables/T1/metadata", status=404))
-    'https://x/tables/T1/metadata: HTTP 404'
-    """
-
-    def __init__(self, message: str, *, source: str | Path | None = None,
-                 status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message, source=source)
 
 
 # --------------------------------------------------------------------------- limits
@@ -388,7 +371,7 @@ class HttpFetcher:
     >>> f.get_json("https://example.invalid/config")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    strukturbild._scb.FetchError: https://example.invalid/config: offline and no cached ...
+    strukturbild.errors.FetchError: https://example.invalid/config: offline and no cached ...
     """
 
     cache: ResponseCache | None = None

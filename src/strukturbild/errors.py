@@ -17,7 +17,11 @@ The tree::
     ├── UnknownCodeError (ValueError)
     ├── InvalidValueError (ValueError)
     ├── EmptyInputError (ValueError)
-    └── InvalidGeometryError (ValueError)
+    ├── InvalidGeometryError (ValueError)
+    ├── OutputExistsError (FileExistsError)
+    ├── FetchError (ConnectionError)
+    └── AssetError (RuntimeError)
+        └── OnlineAssetError
     StrukturbildWarning (UserWarning)
 """
 
@@ -26,14 +30,18 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "AssetError",
     "CRSError",
     "ConfigError",
     "DuplicateIdError",
     "EmptyInputError",
+    "FetchError",
     "InputFileNotFoundError",
     "InvalidGeometryError",
     "InvalidValueError",
     "MissingColumnError",
+    "OnlineAssetError",
+    "OutputExistsError",
     "StrukturbildError",
     "StrukturbildWarning",
     "UnknownCodeError",
@@ -140,6 +148,47 @@ class EmptyInputError(StrukturbildError, ValueError):
 
 class InvalidGeometryError(StrukturbildError, ValueError):
     """A geometry is missing, empty or invalid."""
+
+
+class OutputExistsError(StrukturbildError, FileExistsError):
+    """The output file exists and ``mode="fail"`` was asked for."""
+
+
+class FetchError(StrukturbildError, ConnectionError):
+    """Open data could not be fetched: no network and no cache, or a bad answer.
+
+    ``status`` is the HTTP status when the server answered.
+
+    Examples
+    --------
+    >>> str(FetchError("HTTP 404", source="https://x/tables/T1/metadata", status=404))
+    'https://x/tables/T1/metadata: HTTP 404'
+    """
+
+    def __init__(self, message: str, *, source: str | Path | None = None,
+                 status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message, source=source)
+
+
+class AssetError(StrukturbildError, RuntimeError):
+    """A file the web map inlines cannot be had (package missing or of the wrong version).
+
+    Examples
+    --------
+    >>> issubclass(AssetError, StrukturbildError) and issubclass(AssetError, RuntimeError)
+    True
+    """
+
+
+class OnlineAssetError(AssetError):
+    """The page would load a script or stylesheet over the network.
+
+    Examples
+    --------
+    >>> str(OnlineAssetError("1 online asset: https://x/y.js"))
+    '1 online asset: https://x/y.js'
+    """
 
 
 class StrukturbildWarning(UserWarning):

@@ -117,7 +117,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import CRSError, DuplicateIdError, InvalidValueError, StrukturbildError
+from .errors import (
+    CRSError,
+    DuplicateIdError,
+    InvalidValueError,
+    OutputExistsError,
+)
 from .image import StructureImage
 from .io import atomic_path
 from .render.qml import (
@@ -201,10 +206,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "licence_unknown": ("licens ej angiven", "licence not stated"),
     "made_with": ("Skapad med strukturbild", "Made with strukturbild"),
 }
-
-
-class OutputExistsError(StrukturbildError, FileExistsError):
-    """The output file exists and ``mode="fail"`` was asked for."""
 
 
 def _t(key: str, language: str) -> str:

@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from importlib import metadata, resources
 from typing import Any
 
-from ..errors import StrukturbildError
+from ..errors import AssetError, OnlineAssetError
 
 __all__ = [
     "LEAFLET_PACKAGE",
@@ -44,26 +44,6 @@ LEAFLET_PACKAGE = "django-js-lib-leaflet"
 LEAFLET_VERSION = "1.9.4"
 _MODULE = "js_lib_leaflet"
 _STATIC = "static/js_lib_leaflet"
-
-
-class AssetError(StrukturbildError, RuntimeError):
-    """A file the web map inlines cannot be had (package missing or of the wrong version).
-
-    Examples
-    --------
-    >>> issubclass(AssetError, StrukturbildError) and issubclass(AssetError, RuntimeError)
-    True
-    """
-
-
-class OnlineAssetError(AssetError):
-    """The page would load a script or stylesheet over the network.
-
-    Examples
-    --------
-    >>> str(OnlineAssetError("1 online asset: https://x/y.js"))
-    '1 online asset: https://x/y.js'
-    """
 
 
 def _static_text(name: str) -> str:
@@ -206,7 +186,7 @@ def check_offline(page: str) -> None:
     >>> check_offline('<link rel="stylesheet" href="https://cdn.example/x.css">')
     Traceback (most recent call last):
     ...
-    strukturbild.render._assets.OnlineAssetError: the page loads 1 script or stylesheet \
+    strukturbild.errors.OnlineAssetError: the page loads 1 script or stylesheet \
 from the network, but must open offline: https://cdn.example/x.css
     """
     scanner = _AssetScanner()
