@@ -186,33 +186,6 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 _INTEGER_COLUMNS = frozenset({"population", "inflow_sources", "rank_in_area",
                               "rank_in_region", "n_units", "link_id"})
 
-# Texts of the metadata, Swedish and English (legend texts live in render.style).
-_TEXT: dict[str, tuple[str, str]] = {
-    "places": ("Tätorter med befolkning, mått och roll i strukturbilden.",
-               "Urban areas with population, measures and role in the structure image."),
-    "links": ("Funktionella samband mellan tätorter: pendling i båda riktningar, andelar, "
-              "styrka och klass.",
-              "Functional links between urban areas: commuting both ways, shares, "
-              "strength and class."),
-    "areas": ("Kommuner.", "Municipalities."),
-    "regions": ("Funktionella regioner avgränsade från pendlingen.",
-                "Functional regions delineated from commuting."),
-    "flows_modelled": ("Flöden: modellerade (gravitationsmodell), inte observerad pendling.",
-                       "Flows: modelled (gravity model), not observed commuting."),
-    "flows_observed": ("Flöden: observerad pendling.", "Flows: observed commuting."),
-    "crs": ("Koordinatsystem: EPSG:3006 (SWEREF 99 TM).",
-            "Coordinate reference system: EPSG:3006 (SWEREF 99 TM)."),
-    "sources": ("Källor", "Sources"),
-    "licence_unknown": ("licens ej angiven", "licence not stated"),
-    "made_with": ("Skapad med strukturbild", "Made with strukturbild"),
-}
-
-
-def _t(key: str, language: str) -> str:
-    sv, en = _TEXT[key]
-    return sv if language == "sv" else en
-
-
 # --------------------------------------------------------------------------- frames
 
 
@@ -380,7 +353,7 @@ def _sources_text(image: StructureImage, source_note: str) -> str:
     lang = image.language
     parts = []
     for s in _sources(image):
-        lic = s.get("licence") or _t("licence_unknown", lang)
+        lic = s.get("licence") or text("gpkg_licence_unknown", lang)
         parts.append(f"{s['input']}: {s.get('file', '?')} ({lic})")
     text_ = "; ".join(parts)
     if source_note:
@@ -391,13 +364,13 @@ def _sources_text(image: StructureImage, source_note: str) -> str:
 def _description(image: StructureImage, name: str, source_note: str) -> str:
     lang = image.language
     version = image.provenance.get("version", "")
-    parts = [_t(name, lang),
-             _t("flows_modelled" if image.modelled else "flows_observed", lang),
-             _t("crs", lang)]
+    parts = [text(f"gpkg_{name}", lang),
+             text("gpkg_flows_modelled" if image.modelled else "gpkg_flows_observed", lang),
+             text("gpkg_crs", lang)]
     sources = _sources_text(image, source_note)
     if sources:
-        parts.append(f"{_t('sources', lang)}: {sources.rstrip('.')}.")
-    parts.append(f"{_t('made_with', lang)} {version}".rstrip() + ".")
+        parts.append(f"{text('gpkg_sources', lang)}: {sources.rstrip('.')}.")
+    parts.append(f"{text('gpkg_made_with', lang)} {version}".rstrip() + ".")
     return " ".join(parts)
 
 
@@ -601,7 +574,8 @@ def _layer_metadata(image: StructureImage, name: str, description: str,
             f"{run.get('created', '')}: strukturbild {run.get('version', '')}, "
             f"{run.get('title', '')!s} ({run.get('name', '')}), {n} "
             f"{'objekt' if lang == 'sv' else 'features'}; "
-            + _t("flows_modelled" if run.get("modelled") else "flows_observed", lang))
+            + text("gpkg_flows_modelled" if run.get("modelled")
+                   else "gpkg_flows_observed", lang))
     licences = sorted({str(s["licence"]) for run in runs for s in run.get("sources", [])
                        if s.get("licence")})
     rights = [source_note] if source_note else []

@@ -46,6 +46,7 @@ from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ..image import StructureImage
 from .style import (
     LINK_CLASS_STYLE,
+    format_number,
     legend_flows,
     legend_populations,
     link_width,
@@ -294,13 +295,6 @@ def _replace_atomically(target: Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- numbers
 
 
-def _fmt_number(value: float, language: str) -> str:
-    """``12 500`` / ``2,5`` in Swedish, ``12 500`` / ``2.5`` in English (as the web map)."""
-    decimals = 0 if float(value).is_integer() else 1
-    s = f"{float(value):,.{decimals}f}".replace(",", " ")
-    return s.replace(".", ",") if language == "sv" else s
-
-
 def _dashes(dash: str) -> tuple[float, tuple[float, ...]] | Literal["solid"]:
     """An SVG dash array in pixels as a matplotlib dash pattern in points."""
     parts = [float(p) * PT_PER_PX for p in dash.replace(",", " ").split()]
@@ -400,7 +394,7 @@ def _sections(image: StructureImage, counts: dict[str, int],
         roles.append(_Row("outline", text("regions", lang), colour, width_px * PT_PER_PX,
                           dash, gid="legend-regions"))
     sizes = [_Row("head", text("size", lang))]
-    sizes += [_Row("circle", _fmt_number(p, lang), "#dddddd", symbol_radius(p) * PT_PER_PX,
+    sizes += [_Row("circle", format_number(p, lang, None), "#dddddd", symbol_radius(p) * PT_PER_PX,
                    gid=f"legend-size-{int(p)}")
               for p in legend_populations(float(image.places["population"].max()))]
     out = [roles, sizes]
@@ -412,7 +406,7 @@ def _sections(image: StructureImage, counts: dict[str, int],
                               gid=f"legend-link-{cls}"))
         links.append(_Row("head", text("width", lang)))
         for n, v in enumerate(legend_flows(max_flow)):
-            links.append(_Row("line", _fmt_number(v, lang), LINK_CLASS_STYLE["medium"][0],
+            links.append(_Row("line", format_number(v, lang, None), LINK_CLASS_STYLE["medium"][0],
                               link_width(v, max_flow) * PT_PER_PX, gid=f"legend-width-{n}"))
         out.append(links)
     return out
@@ -747,7 +741,7 @@ def _draw_scale_and_north(ax: Axes, renderer: RendererBase, ink: _Ink, lang: str
                                facecolor=_INK if i == 0 else "white", edgecolor=_INK,
                                linewidth=0.5, zorder=9, gid=f"scalebar-{i}"))
     for v in (0.0, length_km / 2, length_km):
-        ax.text(sx + v * 1000.0, sy + seg_h + 2.0 * m_per_pt, _fmt_number(v, lang),
+        ax.text(sx + v * 1000.0, sy + seg_h + 2.0 * m_per_pt, format_number(v, lang, None),
                 fontsize=6.5, ha="center", va="bottom", color=_INK, zorder=9)
     ax.text(sx + bar_w + 3.0 * m_per_pt, sy + seg_h / 2, "km", fontsize=6.5, ha="left",
             va="center_baseline", color=_INK, zorder=9)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "LINK_CLASS_STYLE",
     "ROLE_COLOURS",
     "TEXT",
     "RoleStyle",
+    "format_number",
     "legend_flows",
     "legend_populations",
     "link_width",
@@ -95,6 +97,24 @@ TEXT: dict[str, tuple[str, str]] = {
     "made": ("Skapad", "Made"),
     "zoom_in": ("Zooma in", "Zoom in"),
     "zoom_out": ("Zooma ut", "Zoom out"),
+    # GeoPackage metadata
+    "gpkg_places": ("Tätorter med befolkning, mått och roll i strukturbilden.",
+               "Urban areas with population, measures and role in the structure image."),
+    "gpkg_links": ("Funktionella samband mellan tätorter: pendling i båda riktningar, andelar, "
+              "styrka och klass.",
+              "Functional links between urban areas: commuting both ways, shares, "
+              "strength and class."),
+    "gpkg_areas": ("Kommuner.", "Municipalities."),
+    "gpkg_regions": ("Funktionella regioner avgränsade från pendlingen.",
+                "Functional regions delineated from commuting."),
+    "gpkg_flows_modelled": ("Flöden: modellerade (gravitationsmodell), inte observerad pendling.",
+                       "Flows: modelled (gravity model), not observed commuting."),
+    "gpkg_flows_observed": ("Flöden: observerad pendling.", "Flows: observed commuting."),
+    "gpkg_crs": ("Koordinatsystem: EPSG:3006 (SWEREF 99 TM).",
+            "Coordinate reference system: EPSG:3006 (SWEREF 99 TM)."),
+    "gpkg_sources": ("Källor", "Sources"),
+    "gpkg_licence_unknown": ("licens ej angiven", "licence not stated"),
+    "gpkg_made_with": ("Skapad med strukturbild", "Made with strukturbild"),
 }
 
 
@@ -234,3 +254,25 @@ def legend_flows(max_flow: float) -> list[float]:
     top = nice_floor(max_flow)
     return [f for f in (top, top / 10, top / 100)
             if f >= 1 and (f == top or link_width(f, max_flow) > 0.5)]
+
+
+def format_number(value: Any, language: str, decimals: int | None = 0) -> str:
+    """A number as the maps show it: groups of three, decimal comma in Swedish.
+
+    ``decimals=None`` shows whole numbers without decimals and others with one.
+    Missing or non-finite values read "okänd"/"unknown".
+
+    Examples
+    --------
+    >>> format_number(1234567.891, "sv", 2), format_number(1234.5, "en", 1)
+    ('1\\xa0234\\xa0567,89', '1\\xa0234.5')
+    >>> format_number(None, "en"), format_number(-0.0, "sv"), format_number(2.5, "sv", None)
+    ('unknown', '0', '2,5')
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return text("unknown", language)
+    if decimals is None:
+        decimals = 0 if float(value).is_integer() else 1
+    s = f"{abs(float(value)):,.{decimals}f}".replace(",", "\u00a0")
+    s = s.replace(".", ",") if language == "sv" else s
+    return ("-" if float(value) < 0 and s.strip("0,.\u00a0") else "") + s

@@ -52,6 +52,7 @@ from ..image import StructureImage
 from . import _assets
 from .style import (
     LINK_CLASS_STYLE,
+    format_number,
     legend_flows,
     legend_populations,
     link_width,
@@ -95,32 +96,12 @@ _LANTMATERIET_URL = ("https://api.lantmateriet.se/open/topowebb-ccby/v1/wmts/tok
 _LANTMATERIET_ATTR = "&copy; Lantmäteriet (CC BY 4.0)"
 
 
-def _t(key: str, language: str) -> str:
-    """A text from the style table."""
-    return text(key, language)
-
-
 def _require_folium() -> Any:
     try:
         import folium
     except ImportError as exc:  # pragma: no cover - folium is a dependency
         raise StrukturbildError("the web map needs folium: pip install folium") from exc
     return folium
-
-
-def _fmt_num(v: Any, language: str, decimals: int = 0) -> str:
-    """A number as the map shows it: groups of three, decimal comma in Swedish.
-
-    Examples
-    --------
-    >>> _fmt_num(1234567.891, "sv", 2), _fmt_num(1234.5, "en", 1), _fmt_num(None, "en")
-    ('1\\xa0234\\xa0567,89', '1\\xa0234.5', 'unknown')
-    """
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return text("unknown", language)
-    s = f"{abs(float(v)):,.{decimals}f}".replace(",", "\u00a0")
-    s = s.replace(".", ",") if language == "sv" else s
-    return ("-" if float(v) < 0 and s.strip("0,.\u00a0") else "") + s
 
 
 # --------------------------------------------------------------------------- geometry
@@ -236,7 +217,7 @@ def _places_data(places: Any, role_index: dict[str, int], radius: list[float],
     for col, kind in _PLACE_ROWS:
         if col not in places.columns:
             continue
-        label = _t(_ROW_TEXT.get(col, col), language)
+        label = text(_ROW_TEXT.get(col, col), language)
         values = _texts(places[col].tolist()) if kind == "s" else \
             _numbers(places[col], int(kind))
         if values is not None:
@@ -323,7 +304,7 @@ def _svg_circles(max_population: float, language: str) -> str:
         rows.append((r, base - 2 * r, line))
     height = max(base, line + 5) + 1
     parts = [f'<svg class="sb-svg" width="{2 * big + 80:.0f}" height="{height:.0f}" '
-             f'role="img" aria-label="{html.escape(_t("size", language))}">']
+             f'role="img" aria-label="{html.escape(text("size", language))}">']
     for v, (r, top_y, y) in zip(values, rows, strict=True):
         parts.append(f'<circle cx="{big + 1:.1f}" cy="{top_y + r:.1f}" r="{r:.1f}" '
                      f'fill="#f4f4f4" fill-opacity="0.6" stroke="#555" stroke-width="0.8"/>')
@@ -331,7 +312,7 @@ def _svg_circles(max_population: float, language: str) -> str:
                      f'{y:.1f} {2 * big + 10:.1f},{y:.1f}" fill="none" stroke="#999" '
                      f'stroke-width="0.6"/>')
         parts.append(f'<text x="{2 * big + 13:.1f}" y="{y + 4:.1f}">'
-                     f'{html.escape(_fmt_num(v, language))}</text>')
+                     f'{html.escape(format_number(v, language))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -361,51 +342,51 @@ def _legend_html(image: StructureImage, styles: Sequence[Any], counts: dict[str,
         out.append(f'<div class="sb-section" data-layer="{layer}">'
                    f'<div class="sb-head">{e(head)}</div>')
 
-    section("places", _t("roles", lang))
+    section("places", text("roles", lang))
     for s in styles:
         if counts.get(s.key, 0):
             out.append(f'<div class="sb-row"><span class="sb-dot" style="background:'
                        f'{e(s.colour)}"></span><span>{e(s.label)} <span class="sb-n">'
-                       f'({_fmt_num(counts[s.key], lang)})</span></span></div>')
-    out.append(f'<div class="sb-head">{e(_t("size", lang))}</div>')
+                       f'({format_number(counts[s.key], lang)})</span></span></div>')
+    out.append(f'<div class="sb-head">{e(text("size", lang))}</div>')
     pops = image.places["population"] if "population" in image.places else pd.Series([0.0])
     out.append(_svg_circles(float(np.nanmax(pops.to_numpy(dtype=float))), lang))
     out.append("</div>")
 
     if "links" in layers:
-        section("links", _t("links", lang))
+        section("links", text("links", lang))
         for cls in _LINK_CLASSES:
             colour, dash, opacity = LINK_CLASS_STYLE[cls]
             out.append(f'<div class="sb-row">{_svg_line(3, colour, dash, opacity)}'
-                       f'{e(_t(cls, lang))}</div>')
-        out.append(f'<div class="sb-head">{e(_t("width", lang))}</div>')
+                       f'{e(text(cls, lang))}</div>')
+        out.append(f'<div class="sb-head">{e(text("width", lang))}</div>')
         for flow in legend_flows(max_flow):
             w = link_width(flow, max_flow)
             out.append(f'<div class="sb-row">{_svg_line(w, "#2171b5", "", 0.85)}'
-                       f'{e(_fmt_num(flow, lang))}</div>')
+                       f'{e(format_number(flow, lang))}</div>')
         out.append(f'<div class="sb-row">{_svg_taper("#2171b5")}'
-                   f'<span>{e(_t("taper", lang))}</span></div>')
+                   f'<span>{e(text("taper", lang))}</span></div>')
         if min_flow is not None:
-            note = _t("links_shown", lang).format(
-                shown=_fmt_num(shown_links, lang), total=_fmt_num(len(image.links), lang),
-                min=_fmt_num(min_flow, lang))
+            note = text("links_shown", lang).format(
+                shown=format_number(shown_links, lang), total=format_number(len(image.links), lang),
+                min=format_number(min_flow, lang))
             out.append(f'<div class="sb-note">{e(note)}</div>')
         if image.modelled:
-            out.append(f'<div class="sb-note sb-modelled">{e(_t("modelled_note", lang))}</div>')
+            out.append(f'<div class="sb-note sb-modelled">{e(text("modelled_note", lang))}</div>')
         out.append("</div>")
 
     if "regions" in layers:
-        section("regions", _t("regions", lang))
+        section("regions", text("regions", lang))
         out.append(f'<div class="sb-row">{_svg_line(2, _REGION_COLOUR, "6 4", 0.8)}'
-                   f'{e(_t("region", lang))}</div></div>')
+                   f'{e(text("region", lang))}</div></div>')
     if "areas" in layers:
-        section("areas", _t("areas", lang))
+        section("areas", text("areas", lang))
         if areas_on_tiles:
             swatch = '<span class="sb-dot" style="background:none;border:1px solid #6b6b6b">'
         else:
             swatch = (f'<span class="sb-dot" style="border-radius:0;background:'
                       f'{_AREA_STYLE["fillColor"]};border:1px solid {_AREA_STYLE["color"]}">')
-        out.append(f'<div class="sb-row">{swatch}</span>{e(_t("kommun", lang))}</div></div>')
+        out.append(f'<div class="sb-row">{swatch}</span>{e(text("kommun", lang))}</div></div>')
     return "".join(out)
 
 
@@ -415,7 +396,7 @@ def _source_line(image: StructureImage, source_note: str, timestamp: str | None)
     if image.modelled and text("modelled", lang) not in note:
         note += f"; {text('modelled', lang)}"
     if timestamp:
-        note += f" · {_t('made', lang)} {timestamp}"
+        note += f" · {text('made', lang)} {timestamp}"
     return note
 
 
@@ -573,7 +554,7 @@ def web_map_html(
         drawn, min_flow = map_links(links, min_flow=min_link_flow)
         data["links"] = _links_data(drawn, position, max_flow)
         data["links"]["cls"] = [
-            [_t(c, lang), LINK_CLASS_STYLE[c][0],
+            [text(c, lang), LINK_CLASS_STYLE[c][0],
              [float(x) for x in LINK_CLASS_STYLE[c][1].split()] or None,
              LINK_CLASS_STYLE[c][2]] for c in _LINK_CLASSES]
         shown = len(data["links"]["o"])
@@ -597,7 +578,7 @@ def web_map_html(
     data["legend"] = _legend_html(image, styles, counts, layers, max_flow, shown, min_flow,
                                   on_tiles)
     data["source"] = _source_line(image, source_note, timestamp)
-    data["text"] = {k: _t(k, lang) for k in (
+    data["text"] = {k: text(k, lang) for k in (
         "role", "unknown", "per_day", "total", "strength", "link_class", "source",
         "modelled", "zoom_in", "zoom_out")}
 
@@ -619,7 +600,7 @@ def web_map_html(
         _tile_layer(folium, basemap, basemap_key).add_to(m)
     groups = {}
     for key in layers:
-        groups[key] = folium.FeatureGroup(name=html.escape(_t(key, lang)), show=True)
+        groups[key] = folium.FeatureGroup(name=html.escape(text(key, lang)), show=True)
         groups[key].add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
