@@ -247,3 +247,22 @@ def test_observed_links_have_no_modelled_note(context: Any, example: StructureIm
     assert page.locator(".sb-source").inner_text() == "Källa: SCB"
     assert page.locator(".sb-modelled").count() == 0
     assert_clean(log)
+
+
+def test_template_syntax_shows_literally(context: Any, tmp_path: Path) -> None:
+    image = hostile_image()
+    names = image.places["name"].tolist()
+    names[0] = "{{ 7*7 }}"
+    names[1] = "Ort {% if x %} {# kommentar"
+    image = dataclasses.replace(image, title="{{ 7*7 }} {{", places=image.places.assign(
+        name=names))
+    path = write(tmp_path, "template", web_map_html(image, source_note="Källa: {% raw %}"))
+    log = PageLog()
+    page = open_map(context, path, log)
+    assert page.locator(".sb-title").inner_text() == "{{ 7*7 }} {{"
+    assert page.title() == "{{ 7*7 }} {{"
+    assert "Källa: {% raw %}" in page.locator(".sb-source").inner_text()
+    labels = page.locator(".sb-label").all_inner_texts()
+    assert "{{ 7*7 }}" in labels
+    assert "49" not in page.locator("body").inner_text()
+    assert_clean(log)

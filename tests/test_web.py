@@ -87,7 +87,8 @@ def hostile_image(language: str = "sv") -> StructureImage:
 
 def page_data(page: str) -> dict[str, Any]:
     """The data the page hands to its drawing script."""
-    m = re.search(r"strukturbildDraw\(map_\d+, \{[^}]*\}, (.*)\);", page)
+    m = re.search(r'<script type="application/json" id="strukturbild-data">(.*?)</script>',
+                  page, re.DOTALL)
     assert m is not None
     data: dict[str, Any] = json.loads(m.group(1))
     return data

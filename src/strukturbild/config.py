@@ -457,6 +457,13 @@ class MapOptions:
     timestamp: str | None = None
     source_note: str = ""
 
+    def __post_init__(self) -> None:
+        if self.basemap_key is not None and not re.fullmatch(r"[A-Za-z0-9_.~-]{1,200}",
+                                                             self.basemap_key):
+            # the key goes into a tile URL: an API key is letters, digits and a few marks
+            raise ConfigError("map.basemap_key may hold only letters, digits and '-', '_', "
+                              "'.', '~' (an API key)")
+
 
 @dataclass(frozen=True)
 class ExportOptions:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,6 +95,7 @@ _LANTMATERIET = {
 _LANTMATERIET_URL = ("https://api.lantmateriet.se/open/topowebb-ccby/v1/wmts/token/{key}/"
                      "1.0.0/{layer}/default/3857/{{z}}/{{y}}/{{x}}.png")
 _LANTMATERIET_ATTR = "&copy; Lantmäteriet (CC BY 4.0)"
+_KEY = re.compile(r"[A-Za-z0-9_.~-]{1,200}")
 
 
 def _require_folium() -> Any:
@@ -406,6 +408,10 @@ def _source_line(image: StructureImage, source_note: str, timestamp: str | None)
 def _tile_layer(folium: Any, basemap: str, key: str | None) -> Any:
     """A folium TileLayer for an xyzservices provider name or Lantmäteriet's map."""
     name = basemap.strip()
+    if key is not None and not _KEY.fullmatch(key):
+        # the key goes into the tile URL, which folium's templates render
+        raise ConfigError("map.basemap_key may hold only letters, digits and '-', '_', '.', "
+                          "'~' (an API key)")
     lm = _LANTMATERIET.get(name.lower().replace(" ", ""))
     if lm is None and name.lower() == "lantmateriet":
         lm = "topowebb"
@@ -589,13 +595,14 @@ def web_map_html(
     m.default_js = []
     m.default_css = []
     root = m.get_root()
-    root.title = html.escape(image.title)
-    root.header.add_child(Element(
-        f"<!-- Leaflet {_assets.LEAFLET_VERSION}, inlined from the PyPI package "
-        f"{_assets.LEAFLET_PACKAGE}.\n{_assets.leaflet_licence()}\n-->\n"
-        f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.MAP_CSS}</style>\n"
-        f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.RUNTIME_JS}</script>"),
-        name="strukturbild_assets")
+    # Nothing of the data passes through a template engine: branca renders every
+    # element's output a second time as a Jinja template (MacroElement.render wraps it
+    # in Element(...)), so a place called "{{ 7*7 }}" would be evaluated. folium only
+    # renders the skeleton (map, groups, controls: our own fixed texts); the title,
+    # our assets and the map data are put into the rendered page afterwards, in place
+    # of placeholders that contain no template syntax.
+    root.title = _TITLE_SLOT
+    root.header.add_child(Element(_HEAD_SLOT), name="strukturbild_assets")
     if basemap is not None:
         _tile_layer(folium, basemap, basemap_key).add_to(m)
     groups = {}
@@ -616,11 +623,45 @@ def web_map_html(
     m.add_child(draw, name="strukturbild_draw")
     _fix_ids(m)
     group_js = "{" + ",".join(f"{k}:{g.get_name()}" for k, g in groups.items()) + "}"
-    draw.code = (f"strukturbildDraw({m.get_name()}, {group_js}, "
-                 f"{_assets.script_json(data)});")
-    page = str(root.render())
+    draw.code = (f"strukturbildDraw({m.get_name()}, {group_js}, JSON.parse("
+                 f"document.getElementById({_DATA_ID!r}).textContent));")
+    skeleton = str(root.render())
+    page = _fill_slots(skeleton, {
+        _TITLE_SLOT: html.escape(image.title),
+        _HEAD_SLOT: (
+            f"<!-- Leaflet {_assets.LEAFLET_VERSION}, inlined from the PyPI package "
+            f"{_assets.LEAFLET_PACKAGE}.\n{_assets.leaflet_licence()}\n-->\n"
+            f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.MAP_CSS}</style>\n"
+            f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.RUNTIME_JS}</script>\n"
+            f'<script type="application/json" id="{_DATA_ID}">{_assets.script_json(data)}'
+            "</script>"),
+    })
     _assets.check_offline(page)
     return page
+
+
+#: Placeholders in the page folium renders, filled afterwards (see web_map_html).
+_TITLE_SLOT = "strukturbild-slot-title-7c1e"
+_HEAD_SLOT = "<!--strukturbild-slot-head-7c1e-->"
+_DATA_ID = "strukturbild-data"
+
+
+def _fill_slots(skeleton: str, values: dict[str, str]) -> str:
+    """Put ``values`` into the skeleton in place of their placeholders, in one pass.
+
+    Each placeholder must occur exactly once in the skeleton; the values are never
+    scanned again, so a value that happens to contain a placeholder stays as it is.
+
+    Examples
+    --------
+    >>> _fill_slots("<t>A</t><h>B</h>", {"A": "{{ 7*7 }}", "B": "A"})
+    '<t>{{ 7*7 }}</t><h>A</h>'
+    """
+    for slot in values:
+        if skeleton.count(slot) != 1:
+            raise AssertionError(f"placeholder {slot!r} found {skeleton.count(slot)} times")
+    pattern = re.compile("|".join(re.escape(s) for s in values))
+    return pattern.sub(lambda m: values[m.group(0)], skeleton)
 
 
 def _fix_ids(root: Any) -> None:

@@ -1,0 +1,183 @@
+"""Hostile texts in every text field: shown literally, never run, never a crash.
+
+A place, kommun, area, title, role label, designation or source note may hold
+template syntax (``{{ 7*7 }}``, an unbalanced ``{%``), a code-execution attempt, HTML
+or script, XML-breaking characters and mathtext. Built through the command line
+into every format, each must come out as the same text: no marker file, exit 0,
+valid XML in the SVG, the QGIS styles and the GeoPackage metadata, and in the
+browser the literal text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from strukturbild.cli import main
+
+from .conftest import TOY_FLOWS, TOY_PLACES
+
+
+def _payloads(marker: Path) -> list[str]:
+    return [
+        "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}",
+        "{{ 7*7 }}",
+        "Ort {{ oavslutad",
+        "Ort {# kommentar",
+        "Ort {% if x %}",
+        "{% raw %}}}{{",
+        "</script><script>document.title='hacked'</script>",
+        "<img src=x onerror=alert(1)>",
+        "Å & \"Ö\" 'ä' $x^2$ =1+2",
+    ]
+
+
+@pytest.fixture
+def hostile_dir(tmp_path: Path) -> tuple[Path, list[str], Path]:
+    marker = tmp_path / "PWNED"
+    texts = _payloads(marker)
+    rows = []
+    for i, (pid, _name, kommun, pop, jobs, emp, x, y) in enumerate(TOY_PLACES):
+        rows.append({"tatortskod": pid, "tatort": texts[i], "kommun": kommun,
+                     "kommunnamn": texts[-1 - i], "bef": pop, "jobs": jobs,
+                     "employed": emp, "x": x, "y": y})
+    df = pd.DataFrame(rows)
+    gpd.GeoDataFrame(df.drop(columns=["x", "y"]), geometry=shapely.points(df["x"], df["y"]),
+                     crs="EPSG:3006").to_file(tmp_path / "places.gpkg", layer="places")
+    boxes = [shapely.box(480_000 + 25_000 * i, 6_480_000, 505_000 + 25_000 * i, 6_560_000)
+             for i in range(3)]
+    gpd.GeoDataFrame({"kommun_code": ["0101", "0102", "0103"], "kommun_name": texts[:3]},
+                     geometry=boxes, crs="EPSG:3006").to_file(tmp_path / "areas.gpkg")
+    pd.DataFrame(TOY_FLOWS, columns=["from", "to", "n"]).to_csv(tmp_path / "flows.csv",
+                                                                 index=False)
+    pd.DataFrame({"place_id": ["0101TC101", "0102TC101"], "name": ["", ""],
+                  "designation": [texts[0], texts[4]], "role": ["hub", "hub"],
+                  "source": [texts[5], texts[6]], "year": [2022, 2022]}).to_csv(
+        tmp_path / "designations.csv", index=False)
+    toml = json.dumps  # TOML basic strings share JSON's escapes
+    (tmp_path / "project.toml").write_text(f"""
+[project]
+name = "hostile"
+title = {toml(texts[0] + " " + texts[1])}
+
+[places]
+path = "places.gpkg"
+
+[areas]
+path = "areas.gpkg"
+
+[flows]
+path = "flows.csv"
+[flows.columns]
+origin = "from"
+destination = "to"
+count = "n"
+
+[roles]
+designations = ["designations.csv"]
+[[roles.role]]
+key = "hub"
+label = {toml(texts[1])}
+label_en = {toml(texts[2])}
+source = {toml(texts[3])}
+[[roles.role]]
+key = "town"
+label = {toml(texts[6])}
+rules = ["population >= 5000"]
+[[roles.role]]
+key = "rest"
+label = {toml(texts[7])}
+
+[links]
+min_flow = 0
+
+[regions]
+method = "nodal"
+
+[map]
+source_note = {toml(texts[2] + " " + texts[5])}
+""", encoding="utf-8")
+    return tmp_path, texts, marker
+
+
+def test_every_text_field_survives_every_format(hostile_dir: tuple[Path, list[str], Path],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    folder, texts, marker = hostile_dir
+    out = folder / "out"
+    code = main(["build", str(folder / "project.toml"), "--out", str(out),
+                 "--format", "html,gpkg,json,svg,pdf"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert not marker.exists(), "a template in the data ran code"
+
+    page = (out / "hostile.html").read_text(encoding="utf-8")
+    data = json.loads(page.split('id="strukturbild-data">')[1].split("</script>")[0])
+    assert set(texts[:6]) <= set(data["places"]["n"])
+    assert data["title"] == texts[0] + " " + texts[1]
+    assert texts[1] in [r[0] for r in data["roles"]]
+    assert texts[2] in data["source"] and texts[5] in data["source"]
+    assert "<title>" + texts[0].replace("'", "&#x27;") in page
+    # the raw script-closing payload never appears unescaped inside the page's data
+    assert "</script><script>document.title" not in page
+
+    summary = json.loads((out / "hostile.json").read_text(encoding="utf-8"))
+    assert summary["title"] == texts[0] + " " + texts[1]
+
+    svg = (out / "hostile.svg").read_text(encoding="utf-8")
+    root = ET.fromstring(svg)  # valid XML
+    shown = "".join(root.itertext())
+    assert "{{ 7*7 }}" in shown and "Ort {{ oavslutad" in shown
+
+    with sqlite3.connect(out / "hostile.gpkg") as con:
+        names = {r[0] for r in con.execute("SELECT name FROM places")}
+        assert set(texts[:6]) <= names
+        for (qml,) in con.execute("SELECT styleQML FROM layer_styles"):
+            ET.fromstring(qml)
+        for (doc,) in con.execute("SELECT metadata FROM gpkg_metadata "
+                                  "WHERE mime_type = 'text/xml'"):
+            ET.fromstring(doc)
+        labels = {r[0] for r in con.execute("SELECT role_label FROM places")}
+        assert texts[1] in labels
+
+
+@pytest.mark.parametrize("text", ["{{", "{#", "{%", "}}{{ 7*7", "{% endraw %}"],
+                         ids=["open-expr", "open-comment", "open-stmt", "mixed", "endraw"])
+def test_unbalanced_template_syntax_builds(tmp_path: Path, text: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from .conftest import TOY_PLACES as P
+
+    df = pd.DataFrame(P, columns=["place_id", "name", "area_id", "population", "jobs",
+                                  "employed", "x", "y"])
+    df.loc[0, "name"] = text
+    df.to_csv(tmp_path / "places.csv", index=False)
+    (tmp_path / "p.toml").write_text(
+        f'[project]\nname = "t"\ntitle = {json.dumps(text)}\n[places]\npath = "places.csv"\n'
+        f'crs = "EPSG:3006"\n[map]\nsource_note = {json.dumps(text)}\n', encoding="utf-8")
+    assert main(["build", str(tmp_path / "p.toml"), "--out", str(tmp_path / "o"),
+                 "--format", "html,json"]) == 0, capsys.readouterr().err
+    page = (tmp_path / "o" / "t.html").read_text(encoding="utf-8")
+    data = json.loads(page.split('id="strukturbild-data">')[1].split("</script>")[0])
+    assert text in data["places"]["n"] and data["title"] == text
+
+
+def test_basemap_key_cannot_carry_template_syntax(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from .conftest import TOY_PLACES as P
+
+    df = pd.DataFrame(P, columns=["place_id", "name", "area_id", "population", "jobs",
+                                  "employed", "x", "y"])
+    df.to_csv(tmp_path / "places.csv", index=False)
+    (tmp_path / "p.toml").write_text(
+        '[project]\nname = "t"\n[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+        '[map]\nbasemap = "Lantmateriet.Topowebb"\nbasemap_key = "{{ 7*7 }}"\n',
+        encoding="utf-8")
+    assert main(["build", str(tmp_path / "p.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert "basemap_key" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
