@@ -1,4 +1,4 @@
-"""Benchmark of strukturbild._lma.find_clusters (Eurostat/Istat LMA algorithm).
+"""Benchmark of strukturbild.analysis.lma.find_clusters (Eurostat/Istat LMA algorithm).
 
 Times the algorithm on the Sardinia commuting flows (both parameter sets of the R
 package's reference runs; R LabourMarketAreas 3.4 takes about 36 s for either) and on
@@ -30,7 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from strukturbild._lma import LMAResult, find_clusters
+from strukturbild.analysis.lma import LMAResult, find_clusters
 
 SARDINIA = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "sardinia"
 PARAMS = {
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
     args = ap.parse_args(argv)
 
-    print("find_clusters (strukturbild._lma), best of", args.repeat, "runs")
+    print("find_clusters (strukturbild.analysis.lma), best of", args.repeat, "runs")
     if (SARDINIA / "flows.csv").exists():
         f = pd.read_csv(SARDINIA / "flows.csv")
         o = f["community_live"].to_numpy()

@@ -1,90 +1,186 @@
-"""House rules of the code base: one-way imports, lazy heavy imports, a guarded API."""
+"""House rules of the code base: the layout and one-way imports of ARCHITECTURE.md.
+
+:data:`TABLE` is the table "Layout (``src/strukturbild/``)" of the design document
+(``../shared/design/ARCHITECTURE.md``), written as data: each place, the package
+modules it may import. Every module of the package must belong to a place, and
+import only what its place allows (imports inside functions included). The one
+exception the table itself makes: ``image.py`` imports ``render`` and ``export``
+inside its methods (lazily). When the design document is present, the test also
+reads its table and checks that :data:`TABLE` says the same.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import strukturbild
 
-from .conftest import REPO
+from .conftest import REPO, SHARED
 
 PKG = REPO / "src" / "strukturbild"
+DESIGN = SHARED / "design" / "ARCHITECTURE.md"
 
-#: module → the package modules it may import (ARCHITECTURE.md), private helpers included.
-ALLOWED: dict[str, set[str]] = {
+ANALYSIS = ("analysis/flows", "analysis/places", "analysis/roles", "analysis/gravity",
+            "analysis/links", "analysis/lma", "analysis/dominant", "analysis/regions")
+_BASE = {"errors", "config", "readers", "_validate", *ANALYSIS, "image"}
+
+#: place → the package modules it may import ("*" for a folder: any module in it).
+TABLE: dict[str, set[str]] = {
+    "__init__": {"*"},
     "errors": set(),
     "config": {"errors"},
+    "readers": {"config", "_validate", "errors"},
     "_validate": {"errors"},
-    "io": {"config", "_validate", "errors"},
-    "datasets": {"io", "config", "errors", "_scb", "flows"},
-    "places": {"flows", "_validate", "errors"},
-    "flows": {"_validate", "errors"},
-    "roles": {"places", "flows", "config", "errors", "_validate", "io"},
-    "links": {"flows", "places", "config", "errors", "_gravity", "_dominant", "_validate"},
-    "_gravity": {"errors", "_validate"},
-    "_dominant": {"flows", "errors", "_validate"},
-    "_lma": {"errors"},
-    "regions": {"flows", "links", "config", "errors", "_lma", "_dominant", "_validate"},
+    "analysis/flows": {"_validate", "errors"},
+    "analysis/places": {"analysis/flows", "_validate", "errors"},
+    "analysis/roles": {"analysis/places", "analysis/flows", "config", "errors"},
+    "analysis/gravity": {"errors"},
+    "analysis/links": {"analysis/flows", "analysis/places", "analysis/gravity", "config",
+                       "errors"},
+    "analysis/lma": {"analysis/*", "config", "errors"},
+    "analysis/dominant": {"analysis/*", "config", "errors"},
+    "analysis/regions": {"analysis/*", "config", "errors"},
     "image": {"errors"},
+    "pipeline": _BASE,
+    "sources/*": {"readers", "config", "errors", "analysis/flows", "sources/*"},
+    "render/*": {"image", "render/*", "config", "errors"},
+    "export/*": {"image", "readers", "render/style", "render/qml", "config", "errors",
+                 "export/*"},
+    "cli/*": {"__init__", "errors", "cli/*"},
 }
-ANALYSIS = {"places", "flows", "roles", "links", "regions", "_gravity", "_dominant", "_lma",
-            "config", "errors", "_validate", "io", "image"}
-HEAVY = {"folium", "matplotlib", "branca"}
+#: Imported inside functions only: image's methods delegate to the renderers and writers.
+LAZY: dict[str, set[str]] = {"image": {"render/*", "export/*"}}
+HEAVY = {"folium", "matplotlib", "branca", "jinja2"}
 
 
-def _imports(path: Path) -> tuple[set[str], set[str]]:
-    """(package modules imported, top-level third-party modules imported at module level)."""
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PKG).with_suffix("").parts)
+    return "/".join(parts)
+
+
+def _place(module: str) -> str | None:
+    for place in TABLE:
+        if place == module or (place.endswith("/*") and module.startswith(place[:-1])):
+            return place
+    if module == "__main__":
+        return "cli/*"
+    if module.endswith("/__init__") and module[: -len("/__init__")] + "/*" in TABLE:
+        return module[: -len("/__init__")] + "/*"
+    return None
+
+
+def _target(module: str, node: ast.ImportFrom, name: str | None) -> str:
+    here = module.split("/")[:-1]
+    if node.level == 0:
+        parts = (node.module or "").split(".")[1:]
+    else:
+        parts = here[: len(here) - (node.level - 1)] + (node.module or "").split(".")
+        parts = [p for p in parts if p]
+    if name is not None and not node.module:
+        # "from .. import x": x is a module when there is one by that name, else a
+        # name of the package (its __init__)
+        sub = PKG.joinpath(*parts, name)
+        if sub.with_suffix(".py").is_file() or sub.is_dir():
+            parts = [*parts, name]
+    return "/".join(parts) or "__init__"
+
+
+def _imports(path: Path) -> tuple[set[str], set[str], set[str]]:
+    """(package modules imported at module level, inside functions, heavy top-level)."""
+    module = _module(path)
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    inner: set[str] = set()
     top: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level >= 1:
-                mod = (node.module or "").split(".")[0]
-                if mod:
-                    inner.add(mod)
-                else:
-                    inner.update(a.name for a in node.names)
-            elif node.module and node.module.startswith("strukturbild"):
-                parts = node.module.split(".")
-                inner.add(parts[1] if len(parts) > 1 else parts[0])
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            top.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            top.add(node.module.split(".")[0])
-    return inner, top
+    inner: set[str] = set()
+    heavy: set[str] = set()
+    body_nodes = {id(n) for n in tree.body}
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.ImportFrom) and (
+                    child.level > 0 or (child.module or "").startswith("strukturbild")):
+                names = [a.name for a in child.names] if not child.module else [None]
+                for n in names:
+                    (inner if nested else top).add(_target(module, child, n))
+            elif id(child) in body_nodes:
+                if isinstance(child, ast.Import):
+                    heavy.update(a.name.split(".")[0] for a in child.names)
+                elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                    heavy.add(child.module.split(".")[0])
+            visit(child, nested)
+
+    visit(tree, False)
+    return top, inner, heavy & HEAVY
 
 
-def test_imports_point_one_way() -> None:
-    for name, allowed in ALLOWED.items():
-        path = PKG / f"{name}.py"
-        if not path.exists():
-            continue
-        inner, top = _imports(path)
-        extra = inner - allowed - {name}
-        assert not extra, f"{name}.py imports {sorted(extra)}; allowed: {sorted(allowed)}"
-        if name in ANALYSIS:
-            assert not (inner & {"render", "export", "cli", "pipeline"}), name
-            assert not (top & HEAVY), f"{name}.py imports {top & HEAVY} at module level"
+def _allowed(target: str, allowed: set[str]) -> bool:
+    if "*" in allowed:
+        return True
+    for a in allowed:
+        if a == target or (a.endswith("/*") and target.startswith(a[:-1])):
+            return True
+        if a == target + "/__init__" or target == a + "/__init__":
+            return True
+    if target + "/*" in allowed:
+        return True
+    return target.endswith("/__init__") and target[: -len("/__init__")] + "/*" in allowed
 
 
-def test_render_imports_only_image_style_config_errors() -> None:
-    allowed = {"errors", "image", "config", "style", "_assets", "qml"}
-    for path in PKG.glob("render/*.py"):
-        inner, _ = _imports(path)
-        assert inner <= allowed, f"render/{path.name} imports {sorted(inner - allowed)}"
+def test_every_module_has_a_place() -> None:
+    homeless = [_module(p) for p in PKG.rglob("*.py") if _place(_module(p)) is None
+                and not _module(p).endswith("__init__")]
+    assert homeless == [], f"modules outside the layout of ARCHITECTURE.md: {homeless}"
 
 
-def test_render_and_export_import_heavy_libraries_lazily() -> None:
-    for path in [*PKG.glob("render/*.py"), PKG / "export.py", PKG / "cli.py"]:
-        _, top = _imports(path)
-        assert not (top & HEAVY), f"{path.name} imports {top & HEAVY} at module level"
-    # importing the package does not import folium or matplotlib
-    code = ("import sys, strukturbild, strukturbild.cli, strukturbild.export; "
+@pytest.mark.parametrize("path", [p for p in sorted(PKG.rglob("*.py"))
+                                  if _place(_module(p)) is not None], ids=lambda p: _module(p))
+def test_imports_point_one_way(path: Path) -> None:
+    module = _module(path)
+    place = _place(module)
+    assert place is not None
+    top, inner, heavy = _imports(path)
+    allowed = TABLE[place]
+    bad = sorted(t for t in top if not _allowed(t, allowed))
+    bad += sorted(t for t in inner if not _allowed(t, allowed | LAZY.get(place, set())))
+    assert not bad, f"{module} ({place}) imports {bad}; allowed: {sorted(allowed)}"
+    assert not heavy, f"{module} imports {sorted(heavy)} at module level (import it lazily)"
+
+
+def test_analysis_never_draws_or_writes() -> None:
+    for name in ANALYSIS:
+        top, inner, _ = _imports(PKG / f"{name}.py")
+        assert not {t.split("/")[0] for t in top | inner} & {"render", "export", "sources",
+                                                              "cli", "pipeline", "readers"}
+        text = (PKG / f"{name}.py").read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(import|from) (folium|matplotlib|branca)", text, re.M), name
+
+
+def test_table_matches_the_design_document() -> None:
+    if not DESIGN.is_file():
+        pytest.skip(f"design document not found at {DESIGN}")
+    text = DESIGN.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)`[^|]*\| .*\| (.*) \|$", text, flags=re.M)
+    assert rows, "the layout table of ARCHITECTURE.md was not found"
+    places = {r[0] for r in rows}
+    for p in ("errors.py", "config.py", "readers.py", "_validate.py", "analysis/flows.py",
+              "analysis/places.py", "analysis/roles.py", "analysis/gravity.py",
+              "analysis/links.py", "pipeline.py", "sources/", "render/", "export/", "cli/"):
+        assert p in places, p
+    doc = {r[0]: r[1] for r in rows}
+    assert doc["analysis/roles.py"].replace("`", "") == \
+        "analysis/places, analysis/flows, config, errors"
+    assert doc["analysis/gravity.py"].strip("` ") == "errors"
+    assert doc["cli/"].replace("`", "").startswith("strukturbild (the API), errors")
+
+
+def test_importing_the_package_does_not_import_folium_or_matplotlib() -> None:
+    code = ("import sys, strukturbild, strukturbild.cli, strukturbild.export.geopackage; "
             "print(sorted(m for m in ('folium', 'matplotlib') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from strukturbild.datasets import example_project
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render.web import map_links, web_map_html
+from strukturbild.sources.example import example_project
 
 from ._browser import PageLog, browser, chromium_missing, drawn_at, open_map, settle
 from .test_web import HOSTILE, MIB, SCRIPT, country_image, hostile_image

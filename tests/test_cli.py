@@ -24,7 +24,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 def test_demo_writes_map_gpkg_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("strukturbild.datasets.Path.cwd", lambda: REPO)
+    monkeypatch.setattr("strukturbild.sources.example.Path.cwd", lambda: REPO)
     code, out, err = _run(["demo"], capsys)
     assert code == 0, err
     assert (tmp_path / "maps" / "skane.html").is_file()
@@ -157,7 +157,7 @@ def test_internal_error_exit_1(toy_dir: Path, monkeypatch: pytest.MonkeyPatch,
     def boom(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr("strukturbild.pipeline.build", boom)
+    monkeypatch.setattr("strukturbild.cli.build", boom)
     monkeypatch.delenv("STRUKTURBILD_DEBUG", raising=False)
     code, _, err = _run(["build", str(toy_dir / "project.toml")], capsys)
     assert code == 1 and "internal error: ZeroDivisionError: oops" in err

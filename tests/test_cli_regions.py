@@ -1,4 +1,4 @@
-"""Tests for the ``regions`` and ``hierarchy`` subcommands (strukturbild._cli_regions).
+"""Tests for the ``regions`` and ``hierarchy`` subcommands (strukturbild.cli.regions).
 
 They run the real command line, :func:`strukturbild.cli.main`, on small CSV files and
 check exit codes (0 success, 2 bad input) and the files written.
@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from strukturbild import _cli_regions
 from strukturbild.cli import main
+from strukturbild.cli import regions as _cli_regions
 
 # The SCB LA toy of test_regions (without the zero unit): regions C1 {C1, S1, T},
 # S2 {S2, S3, S4} (the 4-link chain is cut at S2 -> S1), Q {P, Q} (a cycle), I {I}.

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from strukturbild.config import LinkParams, RoleRule, default_role_scheme, load_project
-from strukturbild.datasets import example_project
 from strukturbild.errors import ConfigError, InputFileNotFoundError
+from strukturbild.sources.example import example_project
 
 BASE = """
 [project]

@@ -1,4 +1,4 @@
-"""Tests for strukturbild._dominant: dominant flows and the Nystuen–Dacey structure.
+"""Tests for strukturbild.analysis.dominant: dominant flows and the Nystuen–Dacey structure.
 
 The reference results are those of the R package flows 1.2.0 on the Grand Est commuting
 flows; they are read at test time from the shared data folder (never copied here).
@@ -17,15 +17,15 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from strukturbild._dominant import (
+from strukturbild.analysis.dominant import (
     NODE_CLASSES,
     NodalStructure,
     _forest,
     dominant_flows,
     nystuen_dacey,
 )
+from strukturbild.analysis.flows import Flows
 from strukturbild.errors import ConfigError
-from strukturbild.flows import Flows
 
 GRAND_EST = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "grand_est"
 

@@ -26,9 +26,7 @@ import pyogrio
 import pytest
 import shapely
 
-from strukturbild import export
 from strukturbild.config import project_from_dict
-from strukturbild.datasets import example_project
 from strukturbild.errors import (
     CRSError,
     DuplicateIdError,
@@ -36,7 +34,8 @@ from strukturbild.errors import (
     StrukturbildError,
     StrukturbildWarning,
 )
-from strukturbild.export import (
+from strukturbild.export import geopackage as export
+from strukturbild.export.geopackage import (
     GPKG_LAYERS,
     STYLE_NAME,
     OutputExistsError,
@@ -47,6 +46,7 @@ from strukturbild.image import RoleInfo, StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render.qml import link_width_expression, place_size_expression
 from strukturbild.render.style import link_width, role_styles, symbol_radius
+from strukturbild.sources.example import example_project
 
 from .conftest import requires_shared
 

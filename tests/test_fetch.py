@@ -26,7 +26,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strukturbild._scb import (
+from strukturbild.cli import main
+from strukturbild.config import load_project
+from strukturbild.errors import StrukturbildError, StrukturbildWarning
+from strukturbild.sources.scb.client import (
     ApiLimits,
     FetchError,
     HttpFetcher,
@@ -37,10 +40,8 @@ from strukturbild._scb import (
     decode_jsonstat2,
     split_selection,
 )
-from strukturbild.cli import main
-from strukturbild.config import load_project
-from strukturbild.datasets import COMMUTING_TABLES, fetch_scb
-from strukturbild.errors import StrukturbildError, StrukturbildWarning
+from strukturbild.sources.scb.commuting import COMMUTING_TABLES
+from strukturbild.sources.scb.fetch import fetch_scb
 
 DATA = Path(__file__).parent / "data" / "scb"
 API = "/api/v2"

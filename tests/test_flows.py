@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strukturbild.analysis.flows import Flows
 from strukturbild.errors import DuplicateIdError, InvalidValueError, UnknownCodeError
-from strukturbild.flows import Flows
 
 
 def test_toy_totals(toy_flows_frame: pd.DataFrame) -> None:

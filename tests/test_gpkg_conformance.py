@@ -28,7 +28,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from strukturbild.export import GPKG_LAYERS, geopackage_frames, write_geopackage
+from strukturbild.export.geopackage import GPKG_LAYERS, geopackage_frames, write_geopackage
 
 from .test_export import areas_image, example_image, split_image, typed_image
 

@@ -1,4 +1,4 @@
-"""Tests for strukturbild._gravity: gravity-type spatial interaction models.
+"""Tests for strukturbild.analysis.gravity: gravity-type spatial interaction models.
 
 The reference values are spint 1.0.7's results on Dennett's (2012) Austrian migration
 flows; they are read at test time from the shared data folder (never copied here).
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from strukturbild._gravity import Decay, GravityFit, Model, fit_gravity, gravity_flows
+from strukturbild.analysis.gravity import Decay, GravityFit, Model, fit_gravity, gravity_flows
 from strukturbild.errors import ConfigError, InvalidValueError, UnknownCodeError
 
 AUSTRIA = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "austria"

@@ -8,9 +8,14 @@ import pandas as pd
 import pytest
 import shapely
 
+from strukturbild.analysis.flows import Flows
+from strukturbild.analysis.links import (
+    internal_distance,
+    links_from_flows,
+    links_to_lines,
+    model_flows,
+)
 from strukturbild.config import LinkParams
-from strukturbild.flows import Flows
-from strukturbild.links import internal_distance, links_from_flows, links_to_lines, model_flows
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for strukturbild._lma: labour market areas (Eurostat/Istat algorithm).
+"""Tests for strukturbild.analysis.lma: labour market areas (Eurostat/Istat algorithm).
 
 The reference results are those of R LabourMarketAreas 3.4 (``findClusters``) on the
 Sardinia commuting flows; they are read at test time from the shared data folder
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strukturbild import _lma
-from strukturbild._lma import LMAResult, _solve, find_clusters
+from strukturbild.analysis import lma as _lma
+from strukturbild.analysis.lma import LMAResult, _solve, find_clusters
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SARDINIA = SHARED / "flows" / "sardinia"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from strukturbild.config import load_project, project_from_dict
-from strukturbild.datasets import example_project
 from strukturbild.errors import UnknownCodeError
 from strukturbild.pipeline import build
+from strukturbild.sources.example import example_project
 
 from .conftest import SWEDEN, requires_shared
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from strukturbild.analysis.flows import Flows
+from strukturbild.analysis.places import nearest_larger_place, place_measures
 from strukturbild.config import PlacesSource
-from strukturbild.flows import Flows
-from strukturbild.io import read_places
-from strukturbild.places import nearest_larger_place, place_measures
+from strukturbild.readers import read_places
 
 
 @pytest.fixture

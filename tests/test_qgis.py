@@ -25,7 +25,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from strukturbild.export import GPKG_LAYERS, write_geopackage
+from strukturbild.export.geopackage import GPKG_LAYERS, write_geopackage
 from strukturbild.image import StructureImage
 from strukturbild.render.qml import link_width_expression, place_size_expression
 from strukturbild.render.style import link_width, role_styles, symbol_radius

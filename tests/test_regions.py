@@ -1,4 +1,4 @@
-"""Tests for strukturbild.regions: functional regions and their geometries.
+"""Tests for strukturbild.analysis.regions: functional regions and their geometries.
 
 Every method is checked on a toy whose regions can be worked out by hand (the
 arithmetic is in the comments), on invalid input, and by Hypothesis properties on
@@ -23,7 +23,16 @@ import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from strukturbild import _lma
+from strukturbild.analysis import lma as _lma
+from strukturbild.analysis.flows import Flows
+from strukturbild.analysis.regions import (
+    METHODS,
+    STAT_COLUMNS,
+    STATUSES,
+    RegionResult,
+    delineate_regions,
+    region_geometries,
+)
 from strukturbild.errors import (
     ConfigError,
     CRSError,
@@ -31,15 +40,6 @@ from strukturbild.errors import (
     StrukturbildError,
     StrukturbildWarning,
     UnknownCodeError,
-)
-from strukturbild.flows import Flows
-from strukturbild.regions import (
-    METHODS,
-    STAT_COLUMNS,
-    STATUSES,
-    RegionResult,
-    delineate_regions,
-    region_geometries,
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "flows"

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strukturbild.analysis.flows import Flows
+from strukturbild.analysis.places import place_measures
+from strukturbild.analysis.roles import classify_roles, compare_roles
 from strukturbild.config import PlacesSource, default_role_scheme
 from strukturbild.errors import ConfigError
-from strukturbild.flows import Flows
-from strukturbild.io import read_places
-from strukturbild.places import place_measures
-from strukturbild.roles import classify_roles, compare_roles, load_designations
+from strukturbild.readers import read_designations as load_designations
+from strukturbild.readers import read_places
 
 from .conftest import REPO
 

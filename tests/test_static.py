@@ -28,9 +28,8 @@ from typing import Any
 import matplotlib
 import pytest
 
-from strukturbild.cli import write_outputs
+from strukturbild import write_outputs
 from strukturbild.config import project_from_dict
-from strukturbild.datasets import example_dir, example_project
 from strukturbild.errors import ConfigError, EmptyInputError, StrukturbildError
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
@@ -43,6 +42,7 @@ from strukturbild.render.style import (
     role_styles,
     symbol_radius,
 )
+from strukturbild.sources.example import example_dir, example_project
 
 from .conftest import requires_shared
 
@@ -294,7 +294,7 @@ def test_rebuilds_in_a_new_process_are_byte_identical(image: StructureImage,
     """Another interpreter with another hash seed writes the same bytes."""
     code = (
         "import hashlib, sys\n"
-        "from strukturbild.datasets import example_project\n"
+        "from strukturbild.sources.example import example_project\n"
         "from strukturbild.pipeline import build\n"
         "from strukturbild.render.static import static_map_bytes\n"
         "img = build(example_project())\n"

@@ -18,13 +18,13 @@ import pytest
 import shapely
 
 from strukturbild.config import project_from_dict
-from strukturbild.datasets import example_project
 from strukturbild.errors import ConfigError, StrukturbildError
 from strukturbild.image import RoleInfo, StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render import _assets, web
 from strukturbild.render._assets import AssetError, OnlineAssetError, check_offline
 from strukturbild.render.web import map_links, web_map_html
+from strukturbild.sources.example import example_project
 
 from .conftest import SWEDEN, requires_shared
 
@@ -324,7 +324,7 @@ def test_no_places_is_an_error(example: StructureImage) -> None:
 
 
 def test_write_html_writes_the_page(example: StructureImage, tmp_path: Path) -> None:
-    from strukturbild.export import write_html
+    from strukturbild.export.maps import write_html
 
     out = write_html(example, tmp_path / "m.html", source_note="Källa: SCB")
     assert out.read_text(encoding="utf-8") == web_map_html(example, source_note="Källa: SCB")

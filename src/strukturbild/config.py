@@ -505,7 +505,7 @@ class Project:
     """
 
     name: str
-    places: PlacesSource
+    places: PlacesSource | None = None
     title: str = ""
     crs: str = DEFAULT_CRS
     areas: AreasSource | None = None
@@ -524,6 +524,38 @@ class Project:
                 "'_', '-' and '.' only",
                 source=self.path,
             )
+
+    def input_paths(self) -> tuple[Path, ...]:
+        """Every file the project reads: outputs must never be one of them.
+
+        Examples
+        --------
+        >>> p = Project(name="x", places=PlacesSource(Path("t.gpkg")))
+        >>> p.input_paths()
+        (PosixPath('t.gpkg'),)
+        """
+        paths: list[Path] = []
+        if self.path is not None:
+            paths.append(Path(self.path))
+        for src in (self.places, self.areas, self.flows):
+            if src is not None:
+                paths.append(Path(src.path))
+        paths.extend(Path(d) for d in self.roles.designations if isinstance(d, Path))
+        return tuple(paths)
+
+    def output_paths(self) -> dict[str, Path]:
+        """Format → the file it is written to (maps in ``map_dir``, the rest in ``out_dir``).
+
+        Examples
+        --------
+        >>> p = Project(name="x").with_export(formats=("html", "json"))
+        >>> {k: str(v) for k, v in p.output_paths().items()}
+        {'html': 'out/x.html', 'json': 'out/x.json'}
+        """
+        ex = self.export
+        map_dir = ex.map_dir or ex.out_dir
+        return {fmt: (map_dir if fmt in ("html", "png", "pdf", "svg") else ex.out_dir)
+                / f"{self.name}.{fmt}" for fmt in ex.formats}
 
     def with_export(self, **changes: Any) -> Project:
         """A copy with some export options changed.
@@ -750,7 +782,7 @@ def project_from_dict(
     """
     top: _Spec = {
         "project": (dict, True),
-        "places": (dict, True),
+        "places": (dict, False),
         "areas": (dict, False),
         "flows": (dict, False),
         "roles": (dict, False),
@@ -767,7 +799,7 @@ def project_from_dict(
         "language": (str, False),
     }
     proj = _check_table(d["project"], pspec, "project", path)
-    places = _places(d["places"], base_dir, path)
+    places = _places(d["places"], base_dir, path) if "places" in d else None
     areas = _areas(d["areas"], base_dir, path) if "areas" in d else None
     flows = _flows(d["flows"], base_dir, path) if "flows" in d else None
     roles = _roles(d.get("roles", {}), base_dir, path)

@@ -19,6 +19,9 @@ The tree::
     ├── EmptyInputError (ValueError)
     ├── InvalidGeometryError (ValueError)
     ├── OutputExistsError (FileExistsError)
+    ├── OutputConflictError (ValueError)
+    ├── OutputLockedError (BlockingIOError)
+    ├── DiskFullError (OSError)
     ├── FetchError (ConnectionError)
     └── AssetError (RuntimeError)
         └── OnlineAssetError
@@ -27,12 +30,14 @@ The tree::
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 __all__ = [
     "AssetError",
     "CRSError",
     "ConfigError",
+    "DiskFullError",
     "DuplicateIdError",
     "EmptyInputError",
     "FetchError",
@@ -41,7 +46,9 @@ __all__ = [
     "InvalidValueError",
     "MissingColumnError",
     "OnlineAssetError",
+    "OutputConflictError",
     "OutputExistsError",
+    "OutputLockedError",
     "StrukturbildError",
     "StrukturbildWarning",
     "UnknownCodeError",
@@ -109,9 +116,14 @@ class StrukturbildError(Exception):
         """
         if self.source is not None:
             return self
-        return type(self)(
-            self.message, source=source, layer=self.layer, column=self.column, row=self.row
-        )
+        # a copy keeps what subclasses add (FetchError's status, say)
+        out = copy.copy(self)
+        out.source = str(source)
+        out.args = (out._format(),)
+        return out
+
+    def __str__(self) -> str:
+        return self._format()
 
 
 class InputFileNotFoundError(StrukturbildError, FileNotFoundError):
@@ -152,6 +164,18 @@ class InvalidGeometryError(StrukturbildError, ValueError):
 
 class OutputExistsError(StrukturbildError, FileExistsError):
     """The output file exists and ``mode="fail"`` was asked for."""
+
+
+class OutputConflictError(StrukturbildError, ValueError):
+    """An output path is an input, or another output (symlinks and ``..`` resolved)."""
+
+
+class OutputLockedError(StrukturbildError, BlockingIOError):
+    """Another run is writing the same output file right now."""
+
+
+class DiskFullError(StrukturbildError, OSError):
+    """An output could not be written: the disk is full or a file-size limit was hit."""
 
 
 class FetchError(StrukturbildError, ConnectionError):

@@ -1,14 +1,31 @@
-"""The finished structure image: the only thing renderers and writers receive."""
+"""The finished structure image: the only thing renderers and writers receive.
+
+:class:`StructureImage` holds typed, finished frames and provenance; its methods
+write it (``to_html``, ``to_gpkg``, ``to_json``, ``to_png``/``to_pdf``/``to_svg``)
+by delegating to :mod:`strukturbild.render` and :mod:`strukturbild.export`, which are
+imported only when a method is called, and show it in a notebook (``_repr_html_``).
+"""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
 
+import geopandas as gpd
 import pandas as pd
 
-__all__ = ["RoleInfo", "StructureImage"]
+from .errors import InvalidValueError
+
+__all__ = ["MAP_FORMATS", "RoleInfo", "StructureImage"]
+
+#: Formats drawn as maps (web and print); the others are data files.
+MAP_FORMATS = ("html", "png", "pdf", "svg")
+_RENDER_OPTIONS = ("source_note", "label_roles", "basemap", "basemap_key", "timestamp",
+                   "min_link_flow")
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,7 @@ class StructureImage:
         the measures, ``role`` (ordered categorical), ``role_label``, ``role_reason``,
         ``role_derived``, ``designations``, and ``region`` when regions were made.
     links
-        GeoDataFrame of links (see :func:`strukturbild.links.links_from_flows`) with
+        GeoDataFrame of links (see :func:`strukturbild.analysis.links.links_from_flows`) with
         LineString geometry.
     roles
         The scheme's roles, highest first.
@@ -58,6 +75,9 @@ class StructureImage:
         True when the links come from a model rather than observed flows.
     provenance
         Inputs, parameters and package version, as plain JSON-able values.
+    map_options
+        The project's map options (title, language, source note, labels, basemap,
+        time stamp) that the writing methods use unless told otherwise.
 
     Examples
     --------
@@ -70,15 +90,151 @@ class StructureImage:
 
     name: str
     title: str
-    places: Any
-    links: Any
+    places: gpd.GeoDataFrame
+    links: gpd.GeoDataFrame
     roles: tuple[RoleInfo, ...]
-    areas: Any = None
-    regions: Any = None
+    areas: gpd.GeoDataFrame | None = None
+    regions: gpd.GeoDataFrame | None = None
     role_comparison: pd.DataFrame | None = None
     language: str = "sv"
     modelled: bool = False
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    map_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("places", "links"):
+            if not isinstance(getattr(self, name), gpd.GeoDataFrame):
+                raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame, not "
+                                        f"{type(getattr(self, name)).__name__}")
+        for name in ("areas", "regions"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, gpd.GeoDataFrame):
+                raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame or "
+                                        f"None, not {type(value).__name__}")
+        if self.language not in ("sv", "en"):
+            raise InvalidValueError(f"StructureImage.language must be 'sv' or 'en', not "
+                                    f"{self.language!r}")
+        if not all(isinstance(r, RoleInfo) for r in self.roles):
+            raise InvalidValueError("StructureImage.roles must be RoleInfo values")
+        object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+        object.__setattr__(self, "map_options", MappingProxyType(dict(self.map_options)))
+
+    # ------------------------------------------------------------------ writing
+
+    def render_options(self, fmt: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Map options for ``fmt``: the project's (``map_options``), then ``given``."""
+        keep: tuple[str, ...] = _RENDER_OPTIONS if fmt == "html" else ("source_note",
+                                                                       "label_roles")
+        if fmt == "gpkg":
+            keep = ("source_note", "label_roles", "timestamp")
+        opts = {k: v for k, v in self.map_options.items() if k in keep and v is not None}
+        opts.update(given)
+        return opts
+
+    def render(self, fmt: Literal["html", "png", "pdf", "svg", "json"], **options: Any
+               ) -> bytes:
+        """The file contents of one format, in memory (nothing is written).
+
+        ``options`` override the project's map options (``source_note``,
+        ``label_roles``, ``basemap``, ``timestamp`` …); see
+        :func:`strukturbild.render.web.web_map_html` and
+        :func:`strukturbild.render.static.static_map_bytes`.
+
+        Examples
+        --------
+        >>> from strukturbild import build, example_project
+        >>> build(example_project()).render("html")[:15]
+        b'<!DOCTYPE html>'
+        """
+        if fmt == "html":
+            from .render.web import web_map_html
+
+            return web_map_html(self, **self.render_options(fmt, options)).encode("utf-8")
+        if fmt == "json":
+            import json
+
+            return (json.dumps(self.summary(), ensure_ascii=False, indent=2) + "\n").encode()
+        if fmt in ("png", "pdf", "svg"):
+            from .render.static import static_map_bytes
+
+            return static_map_bytes(self, fmt, **self.render_options(fmt, options))
+        raise InvalidValueError(f"unknown format {fmt!r}; expected html, png, pdf, svg or json")
+
+    def _write(self, fmt: str, path: str | Path, options: Mapping[str, Any]) -> Path:
+        from .export.outputs import write_files
+
+        data = self.render(fmt, **options)  # type: ignore[arg-type]
+        return write_files({Path(path): data})[0]
+
+    def to_html(self, path: str | Path, **options: Any) -> Path:
+        """Write the interactive web map (one self-contained, offline HTML file).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from strukturbild import build, example_project
+        >>> out = build(example_project()).to_html(pathlib.Path(tempfile.mkdtemp()) / "m.html")
+        >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        True
+        """
+        return self._write("html", path, options)
+
+    def to_png(self, path: str | Path, **options: Any) -> Path:
+        """Write the print map as PNG (300 dpi unless ``dpi=`` says otherwise)."""
+        return self._write("png", path, options)
+
+    def to_pdf(self, path: str | Path, **options: Any) -> Path:
+        """Write the print map as PDF (fonts embedded)."""
+        return self._write("pdf", path, options)
+
+    def to_svg(self, path: str | Path, **options: Any) -> Path:
+        """Write the print map as SVG (text as text)."""
+        return self._write("svg", path, options)
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write the JSON summary (:meth:`summary`).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, json
+        >>> from strukturbild import build, example_project
+        >>> out = build(example_project()).to_json(pathlib.Path(tempfile.mkdtemp()) / "s.json")
+        >>> json.loads(out.read_text())["places"]
+        70
+        """
+        return self._write("json", path, {})
+
+    def to_gpkg(self, path: str | Path, *, mode: Literal["overwrite", "append", "fail"] =
+                "overwrite", **options: Any) -> Path:
+        """Write the styled GeoPackage (EPSG:3006); see
+        :func:`strukturbild.export.geopackage.write_geopackage` for ``mode`` and options.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, pyogrio
+        >>> from strukturbild import build, example_project
+        >>> out = build(example_project()).to_gpkg(pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
+        >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]][:2]
+        ['places', 'links']
+        """
+        from .export.geopackage import write_geopackage
+
+        return write_geopackage(self, path, mode=mode, **self.render_options("gpkg", options))
+
+    def _repr_html_(self) -> str:
+        """The web map inline in a notebook: the page in a sandboxed ``iframe``.
+
+        Examples
+        --------
+        >>> from strukturbild import build, example_project
+        >>> build(example_project())._repr_html_().startswith("<iframe")
+        True
+        """
+        page = self.render("html").decode("utf-8")
+        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" '
+                'style="width:100%;height:640px;border:none" '
+                'sandbox="allow-scripts allow-popups"></iframe>')
 
     def role(self, key: str) -> RoleInfo:
         """The role with ``key``.

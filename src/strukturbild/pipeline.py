@@ -1,8 +1,9 @@
-"""``build(project) -> StructureImage``: the one place that knows the whole chain.
+"""``build(project)`` and ``build_image(places, …)``: the one place that knows the chain.
 
 read → places + flows → measures → regions → roles → links → StructureImage.
 Regions come before roles because role rules may use region membership
-(``rank_in_region``).
+(``rank_in_region``). :func:`build` reads the files a project names;
+:func:`build_image` takes frames a script already holds.
 """
 
 from __future__ import annotations
@@ -19,16 +20,32 @@ from typing import Any
 import pandas as pd
 
 from ._validate import check_known, check_metric
-from .config import Project
+from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
+from .analysis.links import links_from_flows, links_to_lines, model_flows
+from .analysis.places import place_measures, rank_in_group
+from .analysis.roles import classify_roles, compare_roles
+from .config import FlowsSource, Project, load_project
 from .errors import ConfigError, StrukturbildWarning
-from .flows import Flows
 from .image import RoleInfo, StructureImage
-from .io import read_areas, read_flows_table, read_places, to_jsonable
-from .links import links_from_flows, links_to_lines, model_flows
-from .places import place_measures, rank_in_group
-from .roles import classify_roles, compare_roles, load_designations
+from .readers import (
+    areas_from_frame,
+    flows_table_from_frame,
+    places_from_frame,
+    read_areas,
+    read_designations,
+    read_flows_table,
+    read_places,
+    to_jsonable,
+)
 
-__all__ = ["build", "package_version", "read_inputs"]
+__all__ = [
+    "build",
+    "build_image",
+    "check_project",
+    "package_version",
+    "read_flows",
+    "read_inputs",
+]
 
 Progress = Callable[[str], None]
 
@@ -51,6 +68,66 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def read_flows(source: FlowsSource | str | Path, *, units: pd.Index | None = None) -> Flows:
+    """Read a long flow table (origin, destination, count) into :class:`Flows`.
+
+    Parameters
+    ----------
+    source
+        A :class:`~strukturbild.config.FlowsSource`, or just the file's path (columns
+        found as ``from``/``to``/``n``, ``origin``/``destination``/``count``, SCB's
+        ``bostad``/``arbete``/``antal`` …).
+    units
+        When given, every origin and destination must be one of these ids.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
+    >>> _ = p.write_text("from,to,n\\nA,B,3\\nB,A,1\\n")
+    >>> read_flows(p).total
+    4.0
+    """
+    if not isinstance(source, FlowsSource):
+        source = FlowsSource(Path(source))
+    table = read_flows_table(source)
+    return Flows.from_frame(table, source=source.path, units=units)
+
+
+def _area_flows_to_places(table: pd.DataFrame, places: Any, areas: Any, *,
+                          source: Path | str | None) -> pd.DataFrame:
+    """Flows between areas (kommuner) attached to places by the one rule of
+    :func:`~strukturbild.analysis.flows.resolve_seats` (without a seat table: each
+    area's largest place)."""
+    codes = sorted(set(table["origin"]).union(table["destination"]))
+    known = pd.Index(places["area_id"].dropna().unique())
+    if areas is not None:
+        known = known.union(areas.index)
+    names = table.attrs.get("columns", {})
+    for side in ("origin", "destination"):
+        check_known(table[side], known, what="area", source=source,
+                    column=names.get(side, side))
+    no_seats = pd.DataFrame(columns=["kommun_code", "kommun_name", "seat_name",
+                                     "tatort_code", "note", "source", "year"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StrukturbildWarning)
+        seat = resolve_seats(places, codes, no_seats, kommuner=areas)
+    seat_of = {str(k): str(v) for k, v in seat["place_id"].items() if v is not None}
+    # Areas without a place of their own (Solna, Sundbyberg, Järfälla, Tyresö and
+    # Salem in SCB's 2020 tätorter) have nowhere to attach their flows.
+    placeless = ~(table["origin"].isin(list(seat_of)) & table["destination"].isin(list(seat_of)))
+    if placeless.any():
+        lost = sorted(set(table.loc[placeless, ["origin", "destination"]].stack())
+                      - set(seat_of))
+        warnings.warn(
+            f"{source}: {int(placeless.sum())} flow rows "
+            f"({table.loc[placeless, 'count'].sum():,.0f} commuters) left out: "
+            f"area(s) {', '.join(lost)} have no place to attach their flows to",
+            StrukturbildWarning, stacklevel=3,
+        )
+    return place_flows_from_area_flows(table.loc[~placeless], seat_of).to_frame().reset_index()
+
+
 def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     """Read and check the places, areas and flows a project names.
 
@@ -63,47 +140,66 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
 
     Examples
     --------
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> places, areas, flows = read_inputs(example_project())
     >>> len(places), areas is None, flows is None
     (70, True, True)
     """
     check_metric(project.crs, source=project.path)
+    if project.places is None:
+        raise ConfigError("the project names no places ([places] path)", source=project.path)
     places = read_places(project.places, crs=project.crs)
     areas = read_areas(project.areas, crs=project.crs) if project.areas else None
-    flows = None
-    if project.flows is not None:
-        table = read_flows_table(project.flows)
-        names = table.attrs.get("columns", {})
-        units = places.index
-        what = "place"
-        if project.flows.level == "area":
-            main = rank_in_group(places, "area_id")
-            seat = pd.Series(main[main == 1].index, index=places.loc[main == 1, "area_id"])
-            units, what = seat.index, "area"
-            if areas is not None:
-                units = units.union(areas.index)
-        for side in ("origin", "destination"):
-            check_known(table[side], units, what=what, source=project.flows.path,
-                        column=names.get(side, side))
-        if project.flows.level == "area":
-            # Areas of the areas layer without a place of their own (Solna, Sundbyberg,
-            # Järfälla, Tyresö and Salem in SCB's 2020 tätorter) have nowhere to attach.
-            placeless = ~(table["origin"].isin(seat.index) & table["destination"].isin(seat.index))
-            if placeless.any():
-                lost = sorted(set(table.loc[placeless, ["origin", "destination"]].stack())
-                              - set(seat.index))
-                warnings.warn(
-                    f"{project.flows.path}: {int(placeless.sum())} flow rows "
-                    f"({table.loc[placeless, 'count'].sum():,.0f} commuters) left out: "
-                    f"area(s) {', '.join(lost)} have no place to attach their flows to",
-                    StrukturbildWarning, stacklevel=2,
-                )
-                table = table.loc[~placeless].reset_index(drop=True)
-            table = table.assign(origin=seat.reindex(table["origin"]).to_numpy(),
-                                 destination=seat.reindex(table["destination"]).to_numpy())
-        flows = Flows.from_frame(table, source=project.flows.path, units=places.index)
+    table = read_flows_table(project.flows) if project.flows is not None else None
+    flows = _flows_of(table, places, areas, project)
     return places, areas, flows
+
+
+def check_project(project: Project) -> dict[str, Any]:
+    """Every check :func:`build` makes on a project's inputs and parameters, no output.
+
+    What ``strukturbild validate`` runs. Returns what was read (``places``,
+    ``areas``, ``flows``, ``designations``).
+
+    Raises
+    ------
+    StrukturbildError
+        The first problem found, naming the file and the field.
+
+    Examples
+    --------
+    >>> from strukturbild.sources.example import example_project
+    >>> found = check_project(example_project())
+    >>> len(found["places"]), len(found["designations"])
+    (70, 13)
+    """
+    places, areas, flows = read_inputs(project)
+    designations = None
+    if project.roles.designations:
+        designations = pd.concat([read_designations(d) for d in project.roles.designations],
+                                 ignore_index=True)
+    return {"places": places, "areas": areas, "flows": flows, "designations": designations}
+
+
+def _flows_of(table: pd.DataFrame | Flows | None, places: Any, areas: Any,
+              project: Project) -> Flows | None:
+    """Flows between places from a checked table (or Flows), attaching area flows."""
+    if table is None:
+        return None
+    source = project.flows.path if project.flows is not None else "<flows>"
+    level = project.flows.level if project.flows is not None else "place"
+    if isinstance(table, Flows):
+        if level == "place":
+            check_known(pd.Series(table.units), places.index, what="place", source=source)
+            return table
+        table = table.to_frame().reset_index()
+    if level == "area":
+        table = _area_flows_to_places(table, places, areas, source=source)
+    names = table.attrs.get("columns", {})
+    for side in ("origin", "destination"):
+        check_known(table[side], places.index, what="place", source=source,
+                    column=names.get(side, side))
+    return Flows.from_frame(table, source=source, units=places.index)
 
 
 def build(project: Project, *, progress: Progress | None = None) -> StructureImage:
@@ -118,13 +214,92 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
 
     Examples
     --------
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> img = build(example_project())
     >>> len(img.places), img.modelled, str(img.places.loc["1280TC106", "role"])
     (70, True, 'tillvaxtmotor')
     """
     say = progress or (lambda _msg: None)
     places, areas, observed = read_inputs(project)
+    inputs: dict[str, Any] = {}
+    for key, srcobj in (("places", project.places), ("areas", project.areas),
+                        ("flows", project.flows)):
+        if srcobj is not None:
+            inputs[key] = {"file": Path(srcobj.path).name, "sha256": _sha256(Path(srcobj.path))}
+            if srcobj.licence:
+                inputs[key]["licence"] = srcobj.licence
+    return _assemble(project, places, areas, observed, inputs, say)
+
+
+def build_image(
+    places: Any,
+    *,
+    flows: pd.DataFrame | Flows | None = None,
+    areas: Any = None,
+    project: Project | str | Path | None = None,
+    progress: Progress | None = None,
+) -> StructureImage:
+    """Build a structure image from frames a script already holds.
+
+    Parameters
+    ----------
+    places
+        GeoDataFrame of places in a metric CRS (or any CRS, reprojected to the
+        project's): SCB's column names (``tatortskod``, ``tatort``, ``kommun``,
+        ``bef``, …) are recognised as the readers recognise them, the project's
+        ``[places.columns]`` maps others; an index named ``place_id`` is the id.
+    flows
+        Commuting as a long DataFrame (``origin``, ``destination``, ``count``, or the
+        names the readers recognise) or :class:`Flows`; between places, or between
+        areas when the project says ``[flows] level = "area"``. None: links are
+        modelled.
+    areas
+        GeoDataFrame of area (kommun) polygons, optional.
+    project
+        A :class:`Project`, or the path of a project file, for everything else
+        (roles, links, regions, map, export); its input paths are not read. None:
+        the defaults.
+    progress
+        Called with a short message at each step.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> places = gpd.GeoDataFrame(
+    ...     {"tatortskod": ["0101TC101", "0102TC101"], "tatort": ["Storby", "Lillby"],
+    ...      "bef": [250000, 8000]},
+    ...     geometry=[shapely.Point(500000, 6500000), shapely.Point(520000, 6500000)],
+    ...     crs="EPSG:3006")
+    >>> img = build_image(places)
+    >>> img.places["role"].astype(str).tolist(), img.modelled
+    (['storstad', 'lokal_karna'], True)
+    """
+    if project is None:
+        project = Project(name="strukturbild")
+    elif not isinstance(project, Project):
+        project = load_project(project)
+    say = progress or (lambda _msg: None)
+    check_metric(project.crs, source=project.path)
+    columns = project.places.columns if project.places is not None else {}
+    places = places_from_frame(places, columns=columns, crs=project.crs)
+    areas_frame = None
+    if areas is not None:
+        acols = project.areas.columns if project.areas is not None else {}
+        areas_frame = areas_from_frame(areas, columns=acols, crs=project.crs)
+    table: pd.DataFrame | Flows | None = None
+    if isinstance(flows, Flows):
+        table = flows
+    elif flows is not None:
+        fcols = project.flows.columns if project.flows is not None else {}
+        table = flows_table_from_frame(flows, columns=fcols)
+    observed = _flows_of(table, places, areas_frame, project)
+    return _assemble(project, places, areas_frame, observed, {"places": {"file": "<frame>"}},
+                     say)
+
+
+def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
+              inputs: dict[str, Any], say: Progress) -> StructureImage:
+    """The chain after reading: measures, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
     measures = place_measures(places, observed)
 
@@ -142,7 +317,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     region_result = None
     regions = None
     if project.regions.method != "none":
-        from .regions import delineate_regions, region_geometries
+        from .analysis.regions import delineate_regions, region_geometries
 
         rp = dataclasses.asdict(project.regions)
         method = rp.pop("method")
@@ -167,7 +342,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
 
     designations = None
     if project.roles.designations:
-        designations = pd.concat([load_designations(d) for d in project.roles.designations],
+        designations = pd.concat([read_designations(d) for d in project.roles.designations],
                                  ignore_index=True)
         designations.attrs["source"] = ", ".join(str(d) for d in project.roles.designations)
     roles = classify_roles(measures, project.roles, designations=designations,
@@ -200,13 +375,6 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     scheme = project.roles
     role_info = tuple(RoleInfo(r.key, r.label_sv, r.label_en, n)
                       for n, r in enumerate(scheme.roles))
-    inputs: dict[str, Any] = {}
-    for key, srcobj in (("places", project.places), ("areas", project.areas),
-                        ("flows", project.flows)):
-        if srcobj is not None:
-            inputs[key] = {"file": Path(srcobj.path).name, "sha256": _sha256(Path(srcobj.path))}
-            if srcobj.licence:
-                inputs[key]["licence"] = srcobj.licence
     provenance = {
         "package": "strukturbild",
         "version": package_version(),
@@ -241,6 +409,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
         language=project.map.language,
         modelled=bool(link_flows.modelled),
         provenance=provenance,
+        map_options=to_jsonable(project.map),
     )
 
 

@@ -181,7 +181,7 @@ def static_map_bytes(
 
     Examples
     --------
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
     >>> svg = static_map_bytes(build(example_project()), "svg")
     >>> "Tillväxtmotor".encode() in svg and "modellerade flöden".encode() in svg
@@ -262,7 +262,7 @@ def write_static_map(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "skane.png"
     >>> write_static_map(build(example_project()), out, dpi=72).read_bytes()[:4]

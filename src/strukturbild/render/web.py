@@ -494,7 +494,7 @@ def web_map_html(
 
     Examples
     --------
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
     >>> page = web_map_html(build(example_project()))
     >>> "Tillväxtmotor" in page and "modellerade flöden" in page
@@ -573,10 +573,8 @@ def web_map_html(
 
     lat0, lon0 = latlon.min(axis=0)
     lat1, lon1 = latlon.max(axis=0)
-    if "areas" in layers:
-        import geopandas as gpd
-
-        b = gpd.GeoSeries(image.areas.geometry).to_crs(_WGS84).total_bounds
+    if image.areas is not None and "areas" in layers:
+        b = image.areas.geometry.to_crs(_WGS84).total_bounds
         lat0, lon0 = min(lat0, b[1]), min(lon0, b[0])
         lat1, lon1 = max(lat1, b[3]), max(lon1, b[2])
     data["bounds"] = [[round(float(lat0), 4), round(float(lon0), 4)],

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .flows import Flows
 
 __all__ = ["NODE_CLASSES", "NodalStructure", "dominant_flows", "nystuen_dacey"]

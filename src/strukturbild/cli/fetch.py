@@ -2,7 +2,7 @@
 
 Downloads SCB's statistical tätorter, kommun boundaries and commuting between
 kommuner for one or more län (or the whole country) and writes a project that
-``strukturbild build`` runs as is. See :func:`strukturbild.datasets.fetch_scb`.
+``strukturbild build`` runs as is. See :func:`strukturbild.sources.scb.fetch.fetch_scb`.
 
 Base URLs and the cache folder come from the options, else from the environment
 variables ``STRUKTURBILD_SCB_API_URL``, ``STRUKTURBILD_SCB_WFS_URL`` and
@@ -15,8 +15,8 @@ import argparse
 import sys
 from typing import Any
 
-from ._scb import DEFAULT_API_URL, DEFAULT_WFS_URL, env_or
-from .errors import ConfigError
+from .. import fetch_scb
+from ..errors import ConfigError
 
 __all__ = ["register"]
 
@@ -63,9 +63,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--offline", action="store_true",
                    help="use only cached responses; fail if one is missing")
     s.add_argument("--api-url", help=f"PxWebApi 2 base URL (default: ${ENV_API_URL} or "
-                                     f"{DEFAULT_API_URL})")
-    s.add_argument("--wfs-url", help=f"WFS URL (default: ${ENV_WFS_URL} or "
-                                     f"{DEFAULT_WFS_URL})")
+                                     "SCB's statistikdatabasen.scb.se/api/v2)")
+    s.add_argument("--wfs-url", help=f"WFS URL (default: ${ENV_WFS_URL} or SCB's "
+                                     "geodata.scb.se/geoserver/stat/wfs)")
     s.add_argument("--tables", metavar="TAB,TAB",
                    help="commuting tables, preferred first (default: TAB1830,TAB5850,"
                         "TAB333,TAB334)")
@@ -87,17 +87,8 @@ def _lan_codes(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_fetch_scb(args: argparse.Namespace) -> int:
-    from .datasets import COMMUTING_TABLES, fetch_scb, load_seats
-
-    tables = COMMUTING_TABLES
-    if args.tables:
-        known = {t.table_id: t for t in COMMUTING_TABLES}
-        wanted = [t.strip() for t in args.tables.split(",") if t.strip()]
-        unknown = [t for t in wanted if t not in known]
-        if unknown:
-            raise ConfigError(f"unknown commuting table(s) {', '.join(unknown)}; known: "
-                              f"{', '.join(known)}")
-        tables = tuple(known[t] for t in wanted)
+    tables: tuple[str, ...] = tuple(t.strip() for t in args.tables.split(",") if t.strip()) \
+        if args.tables else ()
 
     def say(msg: str) -> None:
         if not args.quiet:
@@ -108,12 +99,12 @@ def _cmd_fetch_scb(args: argparse.Namespace) -> int:
         lan=_lan_codes(args),
         year=args.year,
         tatort_year=args.tatort_year,
-        api_url=env_or(args.api_url, ENV_API_URL, DEFAULT_API_URL),
-        wfs_url=env_or(args.wfs_url, ENV_WFS_URL, DEFAULT_WFS_URL),
-        cache_dir=env_or(args.cache, ENV_CACHE_DIR, "") or None,
+        api_url=args.api_url,
+        wfs_url=args.wfs_url,
+        cache_dir=args.cache,
         offline=args.offline,
-        seats=load_seats(args.seats) if args.seats else None,
-        commuting_tables=tables,
+        seats=args.seats,
+        commuting_tables=tables or None,
         history_from=args.history_from,
         max_retries=args.retries,
         progress=say,

@@ -1,8 +1,9 @@
-"""The command line: parse arguments, load a project, call the pipeline and the writers.
+"""The command line: parse arguments, build config objects, call the public API.
 
 Exit codes: 0 success, 2 bad input or configuration (the message names the file and
-the field), 1 internal error. Progress goes to stderr; ``--json`` prints the summary
-to stdout.
+the field), 1 internal error, 130 interrupted (SIGINT; 143 for SIGTERM), with one
+line and no output changed. Progress goes to stderr; ``--json`` prints the summary
+to stdout. The command line uses nothing but :mod:`strukturbild`'s public API.
 """
 
 from __future__ import annotations
@@ -10,23 +11,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .config import Project, load_project
-from .errors import ConfigError, StrukturbildError
+from .. import (
+    Project,
+    build,
+    check_project,
+    example_project,
+    load_project,
+    package_version,
+    write_outputs,
+)
+from ..errors import StrukturbildError
 
-__all__ = ["main", "write_outputs"]
+__all__ = ["main"]
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SIGINT = 0, 1, 2, 130
 
 
-def _progress(quiet: bool) -> Any:
+def _progress(quiet: bool) -> Callable[[str], None]:
     def say(msg: str) -> None:
         if not quiet:
             print(f"strukturbild: {msg}", file=sys.stderr)
@@ -34,95 +45,39 @@ def _progress(quiet: bool) -> Any:
     return say
 
 
-def write_outputs(image: Any, project: Project, *, say: Any = None,
-                  gpkg_mode: str = "overwrite") -> dict[str, Path]:
-    """Write every format the project asks for; return format → path.
-
-    Maps (html, png, pdf, svg) go to ``export.map_dir`` (default: ``export.out_dir``),
-    the GeoPackage and the JSON summary to ``export.out_dir``. ``gpkg_mode`` is
-    ``"overwrite"`` (default), ``"append"`` (add the layers to an existing GeoPackage)
-    or ``"fail"`` (refuse to replace one).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from strukturbild.datasets import example_project
-    >>> from strukturbild.pipeline import build
-    >>> p = example_project()
-    >>> p = p.with_export(out_dir=pathlib.Path(tempfile.mkdtemp()), formats=("json",))
-    >>> sorted(write_outputs(build(p), p))
-    ['json']
-    """
-    from .export import write_geopackage, write_html, write_summary
-
-    ex = project.export
-    out_dir = ex.out_dir
-    map_dir = ex.map_dir or out_dir
-    written: dict[str, Path] = {}
-    name = project.name
-    # The GeoPackage first: it is the one that may refuse (--no-overwrite, --append),
-    # and then nothing else has been replaced either.
-    for fmt in sorted(ex.formats, key=lambda f: f != "gpkg"):
-        if fmt == "html":
-            written[fmt] = write_html(image, map_dir / f"{name}.html",
-                                      source_note=project.map.source_note,
-                                      label_roles=project.map.label_roles,
-                                      basemap=project.map.basemap,
-                                      basemap_key=project.map.basemap_key,
-                                      timestamp=project.map.timestamp)
-        elif fmt == "gpkg":
-            written[fmt] = write_geopackage(image, out_dir / f"{name}.gpkg",
-                                            mode=gpkg_mode,  # type: ignore[arg-type]
-                                            label_roles=project.map.label_roles,
-                                            source_note=project.map.source_note,
-                                            timestamp=project.map.timestamp)
-        elif fmt == "json":
-            written[fmt] = write_summary(image, out_dir / f"{name}.json")
-        else:
-            try:
-                from .render import static
-            except ImportError:
-                raise ConfigError(f"output format '{fmt}' is not available in this version") \
-                    from None
-            written[fmt] = static.write_static_map(image, map_dir / f"{name}.{fmt}",
-                                                   source_note=project.map.source_note,
-                                                   label_roles=project.map.label_roles)
-        if say:
-            say(f"wrote {written[fmt]}")
-    return written
+def _formats(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(f.strip() for f in text.split(",") if f.strip())
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-
     project = load_project(args.project)
     if args.out:
         project = project.with_export(out_dir=Path(args.out), map_dir=Path(args.out))
-    if args.format:
-        project = project.with_export(formats=tuple(f.strip() for f in args.format.split(",")
-                                                    if f.strip()))
+    formats = _formats(args.format)
+    if formats is not None:
+        project = project.with_export(formats=formats)
     return _run(project, args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .datasets import example_project
-
     project = example_project()
     out = Path(args.out) if args.out else Path("out")
     maps = Path(args.out) if args.out else Path("maps")
     project = replace(project, export=replace(project.export, out_dir=out, map_dir=maps))
-    if args.format:
-        project = project.with_export(formats=tuple(f.strip() for f in args.format.split(",")
-                                                    if f.strip()))
+    formats = _formats(args.format)
+    if formats is not None:
+        project = project.with_export(formats=formats)
     return _run(project, args)
 
 
 def _run(project: Project, args: argparse.Namespace) -> int:
-    from .pipeline import build
-
     say = _progress(args.quiet or args.json)
     image = build(project, progress=say)
-    mode = "append" if args.append else ("fail" if args.no_overwrite else "overwrite")
-    written = write_outputs(image, project, say=say, gpkg_mode=mode)
+    mode: Literal["overwrite", "append", "fail"] = \
+        "append" if args.append else ("fail" if args.no_overwrite else "overwrite")
+    written = write_outputs(image, project, gpkg_mode=mode, progress=say)
     summary = image.summary()
     summary["outputs"] = {k: str(v) for k, v in written.items()}
     if args.json:
@@ -138,24 +93,19 @@ def _run(project: Project, args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .pipeline import read_inputs
-    from .roles import load_designations
-
     project = load_project(args.project)
-    places, areas, flows = read_inputs(project)
-    for d in project.roles.designations:
-        load_designations(d)
-    parts = [f"{len(places)} places"]
-    if areas is not None:
-        parts.append(f"{len(areas)} areas")
-    if flows is not None:
-        parts.append(f"{len(flows)} flows")
+    found = check_project(project)
+    parts = [f"{len(found['places'])} places"]
+    if found["areas"] is not None:
+        parts.append(f"{len(found['areas'])} areas")
+    if found["flows"] is not None:
+        parts.append(f"{len(found['flows'])} flows")
     print(f"{args.project}: ok ({', '.join(parts)}; {len(project.roles.roles)} roles)")
     return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .pipeline import package_version
+    from . import fetch, regions
 
     p = argparse.ArgumentParser(
         prog="strukturbild",
@@ -190,13 +140,35 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("project", help="project file (TOML)")
     v.set_defaults(func=_cmd_validate)
 
-    for module in ("_cli_regions", "_cli_fetch"):
-        try:
-            mod = __import__(f"strukturbild.{module}", fromlist=["register"])
-        except ImportError:
-            continue
-        mod.register(sub)
+    regions.register(sub)
+    fetch.register(sub)
     return p
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like SIGINT (temporary files removed, no output changed)."""
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM raises :class:`_Terminated` in the main thread, so cleanup runs."""
+    if threading_main():
+        def on_term(signum: int, frame: Any) -> None:
+            raise _Terminated
+
+        old = signal.signal(signal.SIGTERM, on_term)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, old)
+    else:  # pragma: no cover - only the main thread may install handlers
+        yield
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,19 +185,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: 2 for usage errors, 0 for --help
         return int(exc.code or 0)
     try:
-        with warnings.catch_warnings():
+        with _signals(), warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
-            return int(args.func(args))
+            code = int(args.func(args))
+            sys.stdout.flush()
+            return code
     except StrukturbildError as exc:
         print(f"strukturbild: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # `strukturbild demo --json | head`: the reader has gone; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:  # a path the user gave cannot be read or written
         where = f": {exc.filename}" if exc.filename else ""
         print(f"strukturbild: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # pragma: no cover
-        return 130
+    except KeyboardInterrupt as exc:
+        done = "the outputs were written" if getattr(exc, "committed", False) else \
+            "no output changed"
+        print(f"strukturbild: interrupted; {done}", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(exc, _Terminated) else EXIT_SIGINT
     except Exception as exc:
         print(f"strukturbild: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if os.environ.get("STRUKTURBILD_DEBUG"):

@@ -1,13 +1,13 @@
 """Functional regions from commuting flows.
 
-:func:`delineate_regions` groups the units of a :class:`~strukturbild.flows.Flows`
+:func:`delineate_regions` groups the units of a :class:`~strukturbild.analysis.flows.Flows`
 table into functional regions by one of four methods and returns a
 :class:`RegionResult`; :func:`region_geometries` gives the regions a geometry.
 
 ``"lma"``
     Labour market areas by the Eurostat/Istat version of the Coombes–Bond
     travel-to-work-area algorithm (Coombes & Bond 2008; Franconi, D'Alò & Ichim 2016),
-    implemented in :mod:`strukturbild._lma`.
+    implemented in :mod:`strukturbild.analysis.lma`.
 ``"scb_la"``
     Statistics Sweden's local labour markets (lokala arbetsmarknader, LA).
 ``"nodal"``
@@ -57,14 +57,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ._dominant import _forest, nystuen_dacey
-from .errors import (
+from ..errors import (
     ConfigError,
     CRSError,
     InvalidValueError,
     StrukturbildWarning,
     UnknownCodeError,
 )
+from .dominant import _forest, nystuen_dacey
 from .flows import Flows
 
 if TYPE_CHECKING:
@@ -517,7 +517,7 @@ def _lma_method(flows: Flows, p: dict[str, Any]) -> RegionResult:
             f"{v['min_self_containment']:g} and {v['target_self_containment']:g}"
         )
     _require_self_flows(flows, "lma")
-    from . import _lma
+    from . import lma as _lma
 
     frame = flows.to_frame()
     out = _lma.find_clusters(
@@ -641,9 +641,9 @@ def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> Regio
     (region id → centre), ``max_links``, ``excluded``.
 
     **Nodal regions** (``"nodal"``): each tree of the Nystuen–Dacey dominant flows
-    (see :func:`strukturbild._dominant.nystuen_dacey`) is a region; isolated units are
+    (see :func:`strukturbild.analysis.dominant.nystuen_dacey`) is a region; isolated units are
     regions of their own. Diagnostics: ``heads``, ``nodal`` (the
-    :class:`~strukturbild._dominant.NodalStructure`).
+    :class:`~strukturbild.analysis.dominant.NodalStructure`).
 
     **Commuting zones** (``"commuting_zone"``): each core is a region of its own; any
     other unit joins the core that receives the largest share of its employed
@@ -653,7 +653,7 @@ def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> Regio
     not merged with each other: aggregate polycentric cores first
     (:meth:`Flows.aggregate`) if they should form one zone.
 
-    **Labour market areas** (``"lma"``): :func:`strukturbild._lma.find_clusters`, which
+    **Labour market areas** (``"lma"``): :func:`strukturbild.analysis.lma.find_clusters`, which
     gives the partition of the R package LabourMarketAreas (``findClusters``). Units it
     sets aside before clustering (no employed residents, no jobs, or only an intra-unit
     flow) are ``"excluded"``, and so are units it could not place at all; units placed

@@ -11,17 +11,12 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strukturbild.datasets import (
-    LAN_NAMES,
-    example_dir,
-    example_project,
-    load_seats,
-    place_flows_from_kommun_flows,
-    plan_series,
-    resolve_seats,
-)
+from strukturbild.analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from strukturbild.errors import ConfigError, StrukturbildWarning, UnknownCodeError
-from strukturbild.flows import Flows
+from strukturbild.sources.example import example_dir, example_project
+from strukturbild.sources.scb.commuting import plan_series
+from strukturbild.sources.scb.geodata import LAN_NAMES
+from strukturbild.sources.scb.seats import load_seats
 
 from .conftest import requires_shared
 
@@ -150,7 +145,7 @@ def test_place_flows_merge_kommuner_that_share_a_seat() -> None:
                        "destination": ["1280", "1280", "1231", "1231", "1280", "1280"],
                        "count": [100.0, 30.0, 10.0, 5.0, 20.0, 7.0]})
     seat_of = {"1280": "M", "1231": "M", "1281": "L"}
-    f = place_flows_from_kommun_flows(kf, seat_of)
+    f = place_flows_from_area_flows(kf, seat_of)
     assert f.count.to_dict() == {("L", "M"): 20.0, ("M", "M"): 145.0}
     inside = kf[kf["origin"].isin(list(seat_of)) & kf["destination"].isin(list(seat_of))]
     expected = Flows.from_frame(inside).aggregate(seat_of)
@@ -167,10 +162,10 @@ def test_place_flows_keep_every_commuter(pairs: list[tuple[str, str, int]],
                                          seats: list[str]) -> None:
     kf = pd.DataFrame(pairs, columns=["origin", "destination", "count"])
     seat_of = dict(zip(["1280", "1231", "1281", "1233"], seats, strict=True))
-    f = place_flows_from_kommun_flows(kf, seat_of)
+    f = place_flows_from_area_flows(kf, seat_of)
     assert f.total == pytest.approx(float(kf["count"].sum()))
     # Independent of row order.
-    g = place_flows_from_kommun_flows(kf.iloc[::-1], seat_of)
+    g = place_flows_from_area_flows(kf.iloc[::-1], seat_of)
     pd.testing.assert_series_equal(f.count, g.count)
 
 

@@ -21,7 +21,7 @@ from strukturbild.errors import (
     StrukturbildError,
     UnknownCodeError,
 )
-from strukturbild.io import atomic_path, read_areas, read_flows_table, read_places, read_table
+from strukturbild.readers import atomic_path, read_areas, read_flows_table, read_places, read_table
 
 from .conftest import requires_shared
 

@@ -11,10 +11,15 @@ layer is brought to the project CRS (default EPSG:3006, SWEREF 99 TM).
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import os
-import tempfile
+import secrets
+import signal
+import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +40,27 @@ from ._validate import (
 )
 from .config import DEFAULT_CRS, AreasSource, FlowsSource, PlacesSource
 from .errors import (
+    ConfigError,
     CRSError,
+    DiskFullError,
     InputFileNotFoundError,
     InvalidValueError,
+    OutputConflictError,
+    OutputLockedError,
     StrukturbildWarning,
 )
 
 __all__ = [
+    "BUILTIN_DESIGNATIONS",
     "PLACE_ALIASES",
+    "OutputSet",
+    "areas_from_frame",
     "atomic_path",
+    "check_outputs",
+    "flows_table_from_frame",
+    "places_from_frame",
     "read_areas",
+    "read_designations",
     "read_flows_table",
     "read_places",
     "read_table",
@@ -81,12 +97,207 @@ _VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml"}
 # --------------------------------------------------------------------------- files
 
 
+#: Temporary files are named ``.<target name>.sbtmp-<random><suffix>`` beside the target.
+_TMP_MARK = ".sbtmp-"
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _real(path: Path) -> str:
+    """The path with symlinks and ``..`` resolved, whether or not it exists."""
+    return os.path.realpath(os.path.abspath(path))
+
+
+def check_outputs(targets: Iterable[str | Path], inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse outputs that resolve to an input or to another output.
+
+    Paths are compared after resolving symlinks and ``..``, and existing files also
+    by identity (hard links).
+
+    Raises
+    ------
+    OutputConflictError
+        Naming the output and what it would destroy.
+
+    Examples
+    --------
+    >>> check_outputs(["out/a.csv", "out/b.csv"], inputs=["a.csv"])
+    >>> check_outputs(["out/../a.csv"], inputs=["a.csv"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.OutputConflictError: out/../a.csv: the output would overwrite ... a.csv
+    """
+    seen: dict[str, Path] = {}
+    ins = [(Path(i), _real(Path(i))) for i in inputs]
+    for t in targets:
+        target = Path(t)
+        real = _real(target)
+        for given, ireal in ins:
+            same = real == ireal
+            if not same and target.exists() and given.exists():
+                with contextlib.suppress(OSError):
+                    same = os.path.samefile(target, given)
+            if same:
+                raise OutputConflictError(f"the output would overwrite the input {given}",
+                                          source=target)
+        if real in seen:
+            raise OutputConflictError(f"two outputs are the same file (also {seen[real]})",
+                                      source=target)
+        seen[real] = target
+
+
+class _Lock:
+    """An exclusive lock on one output, held by a lock file beside it (``.<name>.lock``)."""
+
+    def __init__(self, target: Path) -> None:
+        self.path = target.parent / f".{target.name}.lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                target = self.path.parent / self.path.name[1:-len(".lock")]
+                raise OutputLockedError(
+                    "another strukturbild run is writing this file; try again when it has "
+                    "finished", source=target) from None
+            # The holder before us may have removed the file after we opened it.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            os.close(self.fd)
+            self.fd = None
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+
+
+def _disk_full(exc: OSError, target: Path) -> OSError:
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return DiskFullError(f"cannot write: {os.strerror(exc.errno)} (disk full or file "
+                             "too large)", source=target)
+    return exc
+
+
+class OutputSet:
+    """Write several output files all or none.
+
+    Each output is written to a temporary file beside it (:meth:`stage`); only when
+    all are written are they renamed over their targets, one after the other with
+    SIGINT and SIGTERM held back, so that an interrupted or failed run leaves every
+    previous output as it was and no temporary file behind. On entry the outputs
+    are checked against the inputs (:func:`check_outputs`), each is locked against
+    concurrent runs (:class:`~strukturbild.errors.OutputLockedError`), and
+    temporary files that killed runs left beside it are removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with OutputSet([d / "a.txt", d / "b.txt"]) as out:
+    ...     _ = out.stage(d / "a.txt").write_text("A")
+    ...     _ = out.stage(d / "b.txt").write_text("B")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt', 'b.txt']
+    """
+
+    def __init__(self, targets: Iterable[str | Path], *, inputs: Iterable[str | Path] = ()
+                 ) -> None:
+        self.targets = [Path(t) for t in targets]
+        check_outputs(self.targets, inputs)
+        self._staged: dict[Path, Path] = {}
+        self._locks: list[_Lock] = []
+        self.committed = False
+
+    def __enter__(self) -> OutputSet:
+        try:
+            for target in sorted(self.targets, key=_real):
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise _disk_full(exc, target) from None
+                lock = _Lock(target)
+                lock.acquire()
+                self._locks.append(lock)
+                for stale in target.parent.glob(f".{glob.escape(target.name)}{_TMP_MARK}*"):
+                    _remove(stale)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def stage(self, target: str | Path) -> Path:
+        """The temporary path to write ``target`` to (not created: writers make it)."""
+        target = Path(target)
+        if target not in self.targets:
+            raise ValueError(f"{target} is not an output of this set")
+        tmp = target.parent / f".{target.name}{_TMP_MARK}{secrets.token_hex(4)}{target.suffix}"
+        self._staged[target] = tmp
+        return tmp
+
+    def commit(self) -> None:
+        """Rename every staged file over its target."""
+        missing = [t for t in self.targets if t not in self._staged
+                   or not self._staged[t].exists()]
+        if missing:
+            raise RuntimeError(f"output(s) not written: {', '.join(map(str, missing))}")
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            for target in self.targets:
+                os.replace(self._staged.pop(target), target)
+            self.committed = True
+        finally:
+            if main:
+                try:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+                except KeyboardInterrupt as exc:  # a signal held back during the renames
+                    exc.committed = True  # type: ignore[attr-defined]
+                    raise
+
+    def _release(self) -> None:
+        for tmp in self._staged.values():
+            _remove(tmp)
+        self._staged.clear()
+        for lock in reversed(self._locks):
+            lock.release()
+        self._locks.clear()
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            if kind is None:
+                self.commit()
+        except OSError as err:
+            raise _disk_full(err, self.targets[0]) from None
+        finally:
+            self._release()
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success.
 
-    On any exception the temporary file is removed and ``target`` is left as it was,
-    so no half-written output is ever left behind.
+    On any exception (or interruption) the temporary file is removed and ``target``
+    is left as it was, so no half-written output is ever left behind. One output of
+    an :class:`OutputSet`: checked against ``inputs``, locked, stale files removed.
 
     Examples
     --------
@@ -97,21 +308,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     >>> out.read_text()
     'done'
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix + ".tmp",
-                                dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # writers such as GDAL want to create the file themselves
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        for leftover in (tmp, Path(str(tmp) + "-journal"), Path(str(tmp) + "-wal"),
-                         Path(str(tmp) + "-shm")):
-            if leftover.exists():
-                leftover.unlink()
+    with OutputSet([target], inputs=inputs) as out:
+        try:
+            yield out.stage(target)
+        except OSError as exc:
+            raise _disk_full(exc, Path(target)) from None
 
 
 # --------------------------------------------------------------------------- tables
@@ -366,7 +567,8 @@ def _to_project_crs(
     return gdf
 
 
-def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+def read_places(source: PlacesSource | str | Path, *, crs: str = DEFAULT_CRS
+                ) -> gpd.GeoDataFrame:
     """Read places into the canonical frame.
 
     Returns a GeoDataFrame indexed by ``place_id`` (str) with ``name``, ``area_id``
@@ -374,6 +576,13 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
     ``area_name``, ``jobs``, ``employed``, ``population_prev``, ``jobs_prev``,
     ``area_ha``; geometry in ``crs``. Where no area column exists and the ids are
     SCB tätort codes, the kommun code is their first four characters.
+
+    Parameters
+    ----------
+    source
+        A :class:`~strukturbild.config.PlacesSource`, or just the file's path.
+    crs
+        The metric CRS the places are returned in.
 
     Examples
     --------
@@ -385,13 +594,44 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
     >>> places.loc["0114TC101", ["name", "area_id", "population"]].to_dict()
     {'name': 'Upplands Väsby', 'area_id': '0114', 'population': 47000}
     """
+    if not isinstance(source, PlacesSource):
+        source = PlacesSource(Path(source))
     check_metric(crs)
     path = Path(source.path)
     gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
                     x=source.x, y=source.y)
     layer = source.layer or gdf.attrs.get("layer")
+    return places_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
+
+
+def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | None = None,
+                      crs: str = DEFAULT_CRS, source: str | Path | None = None,
+                      layer: str | None = None) -> gpd.GeoDataFrame:
+    """The canonical places frame from a GeoDataFrame, as :func:`read_places` makes it.
+
+    Columns are found as the readers find them (SCB's names such as ``tatortskod``,
+    ``tatort``, ``kommun``, ``bef`` are recognised; ``columns`` maps the others); an
+    index named ``place_id`` is taken as the id column. The frame is not changed.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> gdf = gpd.GeoDataFrame({"tatortskod": ["0114TC101"], "tatort": ["Upplands Väsby"],
+    ...                         "bef": [47000]}, geometry=[shapely.Point(667000, 6595000)],
+    ...                        crs="EPSG:3006")
+    >>> places_from_frame(gdf).loc["0114TC101", ["name", "area_id"]].tolist()
+    ['Upplands Väsby', '0114']
+    """
+    columns = dict(columns or {})
+    path = Path(source) if source is not None else Path("<places frame>")
+    gdf = frame
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InvalidValueError(f"places must be a GeoDataFrame, not {type(gdf).__name__}",
+                                source=path)
+    if gdf.index.name == "place_id" and "place_id" not in gdf.columns:
+        gdf = gdf.reset_index()
     require_rows(gdf, source=path, layer=layer)
-    cols = {c: _find_column(gdf, c, source.columns, PLACE_ALIASES) for c in PLACE_ALIASES}
+    cols = {c: _find_column(gdf, c, columns, PLACE_ALIASES) for c in PLACE_ALIASES}
     for canonical in ("place_id", "name", "population"):
         if cols[canonical] is None or cols[canonical] not in gdf.columns:
             col = cols[canonical] or canonical
@@ -399,7 +639,7 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
                 gdf, [col], source=path, layer=layer,
                 hint=f"; map it with places.columns.{canonical} in the project file",
             )
-    for canonical, col in source.columns.items():
+    for canonical, col in columns.items():
         require_columns(gdf, [col], source=path, layer=layer,
                         hint=f" (mapped from places.columns.{canonical})")
     keep = check_geometries(gdf.geometry, source=path, layer=layer,
@@ -453,7 +693,8 @@ def read_places(source: PlacesSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
     return out
 
 
-def read_areas(source: AreasSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+def read_areas(source: AreasSource | str | Path, *, crs: str = DEFAULT_CRS
+               ) -> gpd.GeoDataFrame:
     """Read area polygons (kommuner) into the canonical frame.
 
     Invalid polygons are repaired with :func:`shapely.make_valid`, with a warning.
@@ -467,14 +708,40 @@ def read_areas(source: AreasSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFra
     >>> read_areas(AreasSource(p)).loc["0114", "name"]
     'Upplands Väsby'
     """
-    import shapely
-
+    if not isinstance(source, AreasSource):
+        source = AreasSource(Path(source))
     check_metric(crs)
     path = Path(source.path)
     gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs)
     layer = source.layer or gdf.attrs.get("layer")
+    return areas_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
+
+
+def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | None = None,
+                     crs: str = DEFAULT_CRS, source: str | Path | None = None,
+                     layer: str | None = None) -> gpd.GeoDataFrame:
+    """The canonical areas frame from a GeoDataFrame, as :func:`read_areas` makes it.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> gdf = gpd.GeoDataFrame({"kommun_code": ["0114"], "kommun_name": ["Upplands Väsby"]},
+    ...     geometry=[shapely.box(660000, 6590000, 670000, 6600000)], crs=3006)
+    >>> areas_from_frame(gdf).index.tolist()
+    ['0114']
+    """
+    import shapely
+
+    columns = dict(columns or {})
+    path = Path(source) if source is not None else Path("<areas frame>")
+    gdf = frame
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InvalidValueError(f"areas must be a GeoDataFrame, not {type(gdf).__name__}",
+                                source=path)
+    if gdf.index.name == "area_id" and "area_id" not in gdf.columns:
+        gdf = gdf.reset_index()
     require_rows(gdf, source=path, layer=layer)
-    cols = {c: _find_column(gdf, c, source.columns, AREA_ALIASES) for c in AREA_ALIASES}
+    cols = {c: _find_column(gdf, c, columns, AREA_ALIASES) for c in AREA_ALIASES}
     for canonical in ("area_id", "name"):
         require_columns(gdf, [cols[canonical] or canonical], source=path, layer=layer,
                         hint=f"; map it with areas.columns.{canonical} in the project file")
@@ -518,10 +785,28 @@ def read_flows_table(source: FlowsSource) -> pd.DataFrame:
     """
     path = Path(source.path)
     df = read_table(path, encoding=source.encoding)
+    return flows_table_from_frame(df, columns=source.columns, source=path)
+
+
+def flows_table_from_frame(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                           source: str | Path | None = None) -> pd.DataFrame:
+    """A long flow table with columns ``origin``, ``destination`` and ``count``, checked.
+
+    Columns are found as :func:`read_flows_table` finds them (``from``/``to``/``n``,
+    SCB's ``bostad``/``arbete``/``antal``, …); ``columns`` maps the others.
+
+    Examples
+    --------
+    >>> flows_table_from_frame(pd.DataFrame({"from": ["A"], "to": ["B"], "n": [2]}))["count"]
+    0    2.0
+    Name: count, dtype: float64
+    """
+    path = Path(source) if source is not None else Path("<flows frame>")
+    df = frame
     require_rows(df, source=path)
     cols: dict[str, str] = {}
     for canonical in ("origin", "destination", "count"):
-        col = _find_column(df, canonical, source.columns, FLOW_ALIASES)
+        col = _find_column(df, canonical, columns or {}, FLOW_ALIASES)
         require_columns(df, [col or canonical], source=path,
                         hint=f"; map it with flows.columns.{canonical} in the project file")
         assert col is not None
@@ -562,3 +847,55 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+# --------------------------------------------------------------------------- designations
+
+#: Designation lists shipped with the package: name → file in ``strukturbild/data``.
+BUILTIN_DESIGNATIONS = {"region_skane_2022": "designations_region_skane_2022.csv"}
+
+_DESIGNATION_COLUMNS = ("place_id", "name", "designation", "role", "source", "year")
+
+
+def read_designations(name_or_path: str | Path) -> pd.DataFrame:
+    """Read a designation list: a shipped one by name, or a CSV file.
+
+    The CSV has the columns ``place_id`` (may be empty when ``name`` is unique),
+    ``name``, ``designation`` (the official wording, e.g. "regional kärna"),
+    ``role`` (the scheme role it pins, or empty for a designation that pins none),
+    ``source`` and ``year``.
+
+    Examples
+    --------
+    >>> d = read_designations("region_skane_2022")
+    >>> sorted(d.loc[d["designation"] == "tillväxtmotor", "name"])
+    ['Helsingborg', 'Hässleholm', 'Kristianstad', 'Lund', 'Malmö']
+    """
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN_DESIGNATIONS:
+        ref = resources.files("strukturbild") / "data" / BUILTIN_DESIGNATIONS[name_or_path]
+        with resources.as_file(ref) as p:
+            df = read_table(p)
+        source: str | Path = f"designation list '{name_or_path}'"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            known = ", ".join(sorted(BUILTIN_DESIGNATIONS))
+            raise InputFileNotFoundError(
+                f"designation file not found (shipped lists: {known})", source=path
+            )
+        df = read_table(path)
+        source = path
+    require_rows(df, source=source)
+    require_columns(df, _DESIGNATION_COLUMNS, source=source)
+    df = df.loc[:, list(_DESIGNATION_COLUMNS)].copy()
+    for col in _DESIGNATION_COLUMNS:
+        df[col] = df[col].astype(object).where(df[col].notna(), "")
+        df[col] = df[col].map(lambda v: str(v).strip())
+    for i, row in enumerate(df.itertuples(index=False), start=1):
+        if not row.designation:
+            raise ConfigError("designation is empty", source=source, column="designation",
+                              row=i)
+        if not row.place_id and not row.name:
+            raise ConfigError("give place_id or name", source=source, row=i)
+    df.attrs["source"] = str(source)
+    return df

@@ -53,7 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 
-from .errors import (
+from ..errors import (
     ConfigError,
     EmptyInputError,
     InvalidValueError,

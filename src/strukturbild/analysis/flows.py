@@ -8,7 +8,9 @@ unit) are kept: they are what self-containment is made of.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import warnings
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ._validate import check_known, require_columns, require_rows, to_codes, to_counts
-from .errors import DuplicateIdError, UnknownCodeError
+from .._validate import check_known, require_columns, require_rows, to_codes, to_counts
+from ..errors import DuplicateIdError, StrukturbildWarning, UnknownCodeError
 
-__all__ = ["Flows"]
+__all__ = ["Flows", "place_flows_from_area_flows", "resolve_seats"]
 
 
 class Flows:
@@ -292,3 +294,135 @@ class Flows:
             raise UnknownCodeError("some flow ids are not among the given units")
         m = sparse.csr_matrix((self._count.to_numpy(), (i, j)), shape=(len(idx), len(idx)))
         return m, idx
+
+
+# --------------------------------------------------------------------------- area flows
+# Flows counted between areas (kommuner) are attached to places by one rule, here:
+# each area to its seat place (kommunhuvudort) where a seat table names it, else its
+# largest place, else the largest place intersecting its boundary.
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", " ", str(name)).strip().casefold()
+
+
+def resolve_seats(tatorter: pd.DataFrame, kommun_codes: Iterable[str], seats: pd.DataFrame,
+                  *, kommuner: Any = None) -> pd.DataFrame:
+    """The place each kommun's flows attach to: its seat, else its largest tätort.
+
+    For each kommun: the seat table's ``tatort_code`` when that tätort exists (it
+    may lie in another kommun: Burlöv's seat Arlöv is part of the Malmö tätort in
+    SCB's 2020 delineation); else the tätort of the kommun named ``seat_name``; else,
+    with a warning, the kommun's largest tätort; for a kommun with no tätort of its
+    own (Solna, say, whose built-up area is part of the Stockholm tätort), the
+    largest tätort intersecting its boundary when ``kommuner`` is given; else none
+    (its flows are left out, with a warning).
+
+    Parameters
+    ----------
+    tatorter
+        Indexed by tätort code, with ``name``, ``area_id`` (kommun code),
+        ``population`` and, for the boundary fallback, a geometry.
+    kommun_codes
+        The kommuner to attach.
+    seats
+        The seat table (:func:`load_seats`).
+    kommuner
+        Kommun polygons indexed by kommun code (optional).
+
+    Returns
+    -------
+    DataFrame indexed by ``kommun_code`` with ``place_id`` (None when unattached),
+    ``place_name``, ``method`` (``code``, ``name``, ``largest``,
+    ``largest_intersecting`` or ``none``) and ``note``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"name": ["Malmö", "Åkarp", "Lund", "Dalby"],
+    ...                   "area_id": ["1280", "1231", "1281", "1281"],
+    ...                   "population": [300000, 6000, 90000, 6000]},
+    ...                  index=["1280TC106", "1231TB102", "1281TC105", "1281TC101"])
+    >>> from strukturbild.sources.scb.seats import load_seats
+    >>> resolve_seats(t, ["1280", "1231", "1281"], load_seats())[["place_id", "method"]]
+                  place_id method
+    kommun_code
+    1280         1280TC106   name
+    1231         1280TC106   code
+    1281         1281TC105   name
+    """
+    import geopandas as gpd
+
+    seat_rows = seats.set_index("kommun_code")
+    names = tatorter["name"].map(_norm)
+    rows: dict[str, dict[str, Any]] = {}
+    not_in_table: list[str] = []
+    not_found: list[str] = []
+    no_place: list[str] = []
+    for k in kommun_codes:
+        own = tatorter[tatorter["area_id"] == k]
+        rec: dict[str, Any] = {"place_id": None, "method": "none", "note": ""}
+        if k in seat_rows.index:
+            s = seat_rows.loc[k]
+            code, seat = str(s["tatort_code"]), str(s["seat_name"])
+            rec["note"] = str(s["note"])
+            if code and code in tatorter.index:
+                rec.update(place_id=code, method="code")
+            else:
+                hit = own.index[names.reindex(own.index) == _norm(seat)]
+                if len(hit):
+                    rec.update(place_id=hit[0], method="name")
+                else:
+                    not_found.append(f"{k} ({seat})")
+        else:
+            not_in_table.append(k)
+        if rec["place_id"] is None and len(own):
+            largest = own.sort_values(["population"], ascending=False, kind="stable").index[0]
+            rec.update(place_id=largest, method="largest")
+        if rec["place_id"] is None and kommuner is not None and k in kommuner.index and \
+                "geometry" in tatorter:
+            geoms = gpd.GeoSeries(tatorter.geometry, crs=kommuner.crs)
+            inside = tatorter[geoms.intersects(kommuner.geometry.loc[k]).to_numpy()]
+            if len(inside):
+                best = inside.sort_values("population", ascending=False, kind="stable").index[0]
+                rec.update(place_id=best, method="largest_intersecting")
+        if rec["place_id"] is None:
+            no_place.append(k)
+        rows[k] = rec
+    if not_found:
+        warnings.warn(f"{len(not_found)} seat(s) not found among their kommun's tätorter: "
+                      f"{', '.join(not_found)}; their flows attach to the kommun's largest "
+                      "tätort", StrukturbildWarning, stacklevel=2)
+    if not_in_table:
+        warnings.warn(f"{len(not_in_table)} kommun(er) not in the seat table "
+                      f"({', '.join(not_in_table)}): their flows attach to their largest "
+                      "tätort where they have one", StrukturbildWarning, stacklevel=2)
+    if no_place:
+        warnings.warn(f"{len(no_place)} kommun(er) have no tätort to attach their flows to "
+                      f"({', '.join(no_place)}); their flows are left out",
+                      StrukturbildWarning, stacklevel=2)
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["place_id", "method", "note"])
+    out.index = pd.Index(out.index.astype(object), name="kommun_code", dtype=object)
+    out.insert(1, "place_name", tatorter["name"].reindex(out["place_id"]).to_numpy())
+    out = out.astype(object).where(out.notna(), None)
+    return out
+
+
+def place_flows_from_area_flows(flows: pd.DataFrame, seat_of: Mapping[str, str]) -> Flows:
+    """Kommun-to-kommun flows attached to places: each kommun to its seat place.
+
+    Only flows between kommuner that have a seat place are kept. Kommuner sharing a
+    seat place (Malmö and Burlöv) are merged as :meth:`Flows.aggregate` does: the
+    flows between them become the place's intra-place flow.
+
+    Examples
+    --------
+    >>> kf = pd.DataFrame({"origin": ["1280", "1231", "1231", "1281"],
+    ...                    "destination": ["1280", "1280", "1231", "1280"],
+    ...                    "count": [100, 30, 10, 20]})
+    >>> f = place_flows_from_area_flows(kf, {"1280": "M", "1231": "M", "1281": "L"})
+    >>> f.count.to_dict()
+    {('L', 'M'): 20.0, ('M', 'M'): 140.0}
+    """
+    keep = flows["origin"].isin(list(seat_of)) & flows["destination"].isin(list(seat_of))
+    kflows = Flows.from_frame(flows.loc[keep, ["origin", "destination", "count"]])
+    return kflows.aggregate({k: v for k, v in seat_of.items() if k in set(kflows.units)})

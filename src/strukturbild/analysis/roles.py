@@ -12,27 +12,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._validate import require_columns, require_rows
-from .config import Language, RoleRule, RoleScheme
-from .errors import ConfigError, InputFileNotFoundError, StrukturbildWarning
+from ..config import Language, RoleRule, RoleScheme
+from ..errors import ConfigError, StrukturbildWarning
 
-__all__ = [
-    "BUILTIN_DESIGNATIONS",
-    "classify_roles",
-    "compare_roles",
-    "load_designations",
-]
-
-#: Designation lists shipped with the package: name → file in ``strukturbild/data``.
-BUILTIN_DESIGNATIONS = {"region_skane_2022": "designations_region_skane_2022.csv"}
-
-_DESIGNATION_COLUMNS = ("place_id", "name", "designation", "role", "source", "year")
+__all__ = ["classify_roles", "compare_roles"]
 
 _MEASURE_NAMES: dict[str, tuple[str, str]] = {
     "population": ("befolkning", "population"),
@@ -77,52 +64,6 @@ def _rule_text(value: float, rule: RoleRule, language: Language, *, negate: bool
 def _unknown_text(rule: RoleRule, language: Language) -> str:
     name = _MEASURE_NAMES[rule.measure][0 if language == "sv" else 1]
     return f"{name} okänd" if language == "sv" else f"{name} not known"
-
-
-def load_designations(name_or_path: str | Path) -> pd.DataFrame:
-    """Read a designation list: a shipped one by name, or a CSV file.
-
-    The CSV has the columns ``place_id`` (may be empty when ``name`` is unique),
-    ``name``, ``designation`` (the official wording, e.g. "regional kärna"),
-    ``role`` (the scheme role it pins, or empty for a designation that pins none),
-    ``source`` and ``year``.
-
-    Examples
-    --------
-    >>> d = load_designations("region_skane_2022")
-    >>> sorted(d.loc[d["designation"] == "tillväxtmotor", "name"])
-    ['Helsingborg', 'Hässleholm', 'Kristianstad', 'Lund', 'Malmö']
-    """
-    from .io import read_table
-
-    if isinstance(name_or_path, str) and name_or_path in BUILTIN_DESIGNATIONS:
-        ref = resources.files("strukturbild") / "data" / BUILTIN_DESIGNATIONS[name_or_path]
-        with resources.as_file(ref) as p:
-            df = read_table(p)
-        source: str | Path = f"designation list '{name_or_path}'"
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            known = ", ".join(sorted(BUILTIN_DESIGNATIONS))
-            raise InputFileNotFoundError(
-                f"designation file not found (shipped lists: {known})", source=path
-            )
-        df = read_table(path)
-        source = path
-    require_rows(df, source=source)
-    require_columns(df, _DESIGNATION_COLUMNS, source=source)
-    df = df.loc[:, list(_DESIGNATION_COLUMNS)].copy()
-    for col in _DESIGNATION_COLUMNS:
-        df[col] = df[col].astype(object).where(df[col].notna(), "")
-        df[col] = df[col].map(lambda v: str(v).strip())
-    for i, row in enumerate(df.itertuples(index=False), start=1):
-        if not row.designation:
-            raise ConfigError("designation is empty", source=source, column="designation",
-                              row=i)
-        if not row.place_id and not row.name:
-            raise ConfigError("give place_id or name", source=source, row=i)
-    df.attrs["source"] = str(source)
-    return df
 
 
 def _match_designations(
@@ -176,7 +117,7 @@ def classify_roles(
     Parameters
     ----------
     measures
-        Place measures (see :func:`strukturbild.places.place_measures`), index place ids.
+        Place measures (see :func:`strukturbild.analysis.places.place_measures`), index place ids.
     scheme
         The role scheme.
     designations

@@ -1,6 +1,6 @@
-"""Writers: the GeoPackage, the JSON summary and the map files. All atomic.
+"""The GeoPackage writer. Atomic.
 
-Each writer writes to a temporary file beside the target and renames it over the
+The writer writes to a temporary file beside the target and renames it over the
 target only when everything was written, so a failed export leaves the previous
 file untouched and no partial file behind.
 
@@ -117,15 +117,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import (
+from ..errors import (
     CRSError,
     DuplicateIdError,
     InvalidValueError,
     OutputExistsError,
 )
-from .image import StructureImage
-from .io import atomic_path
-from .render.qml import (
+from ..image import StructureImage
+from ..readers import OutputSet
+from ..render.qml import (
     GeometryKind,
     LayerMetadata,
     SizeUnit,
@@ -135,7 +135,7 @@ from .render.qml import (
     places_qml,
     regions_qml,
 )
-from .render.style import LINK_CLASS_STYLE, role_styles, text
+from ..render.style import LINK_CLASS_STYLE, role_styles, text
 
 __all__ = [
     "GPKG_CRS",
@@ -144,9 +144,8 @@ __all__ = [
     "OutputExistsError",
     "WriteMode",
     "geopackage_frames",
+    "stage_geopackage",
     "write_geopackage",
-    "write_html",
-    "write_summary",
 ]
 
 #: Layers of the GeoPackage, in the order written.
@@ -268,7 +267,7 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
     >>> frames = geopackage_frames(build(example_project()))
     >>> sorted(frames), list(frames["links"].columns[:3])
@@ -845,12 +844,38 @@ def write_geopackage(
     Examples
     --------
     >>> import tempfile, pathlib, pyogrio
-    >>> from strukturbild.datasets import example_project
+    >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
     >>> out = write_geopackage(build(example_project()),
     ...                        pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
     >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]]
     ['places', 'links', 'layer_styles']
+    """
+    target = Path(path)
+    with OutputSet([target]) as out:
+        stage_geopackage(image, target, out.stage(target), mode=mode, label_roles=label_roles,
+                         source_note=source_note, size_unit=size_unit, timestamp=timestamp,
+                         version=version)
+    return target
+
+
+def stage_geopackage(
+    image: StructureImage,
+    target: Path,
+    tmp: Path,
+    *,
+    mode: WriteMode = "overwrite",
+    label_roles: int = 2,
+    source_note: str = "",
+    size_unit: SizeUnit = "Point",
+    timestamp: str | dt.datetime | None = None,
+    version: Literal["1.2", "1.4"] = "1.4",
+) -> None:
+    """Write the GeoPackage that is to replace ``target`` into the new file ``tmp``.
+
+    The staging step of :func:`write_geopackage` and of
+    :func:`strukturbild.export.outputs.write_outputs`: ``target`` is only read (the
+    existing file when appending); the caller renames ``tmp`` over it.
     """
     import pyogrio
 
@@ -858,7 +883,6 @@ def write_geopackage(
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
     if version not in ("1.2", "1.4"):
         raise ValueError(f"version must be '1.2' or '1.4', not {version!r}")
-    target = Path(path)
     if mode == "fail" and target.exists():
         raise OutputExistsError("the file exists and is not overwritten (write mode 'fail')",
                                 source=target)
@@ -869,65 +893,21 @@ def write_geopackage(
     appending = mode == "append" and target.exists()
     if appending:
         existing, roles = _check_append(target, frames)
-    with atomic_path(target) as tmp:
-        if appending:
-            _copy_database(target, tmp)
-        for name in GPKG_LAYERS:
-            if name not in frames:
-                continue
-            frame = frames[name]
-            geometry_type = _geometry_type(frame, name)
-            with _quiet():
-                pyogrio.write_dataframe(
-                    frame, tmp, layer=name, driver="GPKG", append=tmp.exists(),
-                    use_arrow=True, geometry_type=geometry_type,
-                    promote_to_multi=geometry_type.startswith("Multi"),
-                    dataset_options=None if tmp.exists() else {"VERSION": version},
-                )
-        _finish_geopackage(tmp, image, frames, [n for n in frames if n not in existing],
-                           timestamp=stamp, label_roles=label_roles, unit=size_unit,
-                           source_note=source_note, mode=mode, existing_roles=roles)
-        if mode == "fail" and target.exists():
-            raise OutputExistsError("the file appeared while it was being written",
-                                    source=target)
-    return target
-
-
-def write_summary(image: StructureImage, path: str | Path) -> Path:
-    """Write the JSON summary (see :meth:`StructureImage.summary`) atomically.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from strukturbild.datasets import example_project
-    >>> from strukturbild.pipeline import build
-    >>> out = write_summary(build(example_project()), pathlib.Path(tempfile.mkdtemp()) / "s.json")
-    >>> json.loads(out.read_text())["flows"]
-    'modelled'
-    """
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(image.summary(), ensure_ascii=False, indent=2) + "\n",
-                       encoding="utf-8")
-    return target
-
-
-def write_html(image: StructureImage, path: str | Path, **options: Any) -> Path:
-    """Write the web map (see :func:`strukturbild.render.web.web_map_html`) atomically.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from strukturbild.datasets import example_project
-    >>> from strukturbild.pipeline import build
-    >>> out = write_html(build(example_project()), pathlib.Path(tempfile.mkdtemp()) / "m.html")
-    >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    True
-    """
-    from .render.web import web_map_html
-
-    page = web_map_html(image, **options)
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return target
+        _copy_database(target, tmp)
+    for name in GPKG_LAYERS:
+        if name not in frames:
+            continue
+        frame = frames[name]
+        geometry_type = _geometry_type(frame, name)
+        with _quiet():
+            pyogrio.write_dataframe(
+                frame, tmp, layer=name, driver="GPKG", append=tmp.exists(),
+                use_arrow=True, geometry_type=geometry_type,
+                promote_to_multi=geometry_type.startswith("Multi"),
+                dataset_options=None if tmp.exists() else {"VERSION": version},
+            )
+    _finish_geopackage(tmp, image, frames, [n for n in frames if n not in existing],
+                       timestamp=stamp, label_roles=label_roles, unit=size_unit,
+                       source_note=source_note, mode=mode, existing_roles=roles)
+    if mode == "fail" and target.exists():
+        raise OutputExistsError("the file appeared while it was being written", source=target)

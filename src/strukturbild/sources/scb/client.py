@@ -55,8 +55,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import FetchError, StrukturbildWarning
-from .io import atomic_path
+from ...errors import FetchError, StrukturbildWarning
+from ...readers import atomic_path
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -76,6 +76,10 @@ __all__ = [
 DEFAULT_API_URL = "https://statistikdatabasen.scb.se/api/v2"
 #: SCB's open geodata (GeoServer WFS, workspace ``stat``).
 DEFAULT_WFS_URL = "https://geodata.scb.se/geoserver/stat/wfs"
+#: Environment variables that override the base URLs and the cache folder.
+ENV_API_URL = "STRUKTURBILD_SCB_API_URL"
+ENV_WFS_URL = "STRUKTURBILD_SCB_WFS_URL"
+ENV_CACHE_DIR = "STRUKTURBILD_CACHE_DIR"
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]

@@ -10,24 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._dominant import NODE_CLASSES, NodalStructure, dominant_flows, nystuen_dacey
-from ._gravity import fit_gravity, gravity_flows
-from .config import LinkParams
-from .errors import EmptyInputError
+from ..config import LinkParams
+from ..errors import EmptyInputError
 from .flows import Flows
+from .gravity import fit_gravity, gravity_flows
 from .places import place_coordinates
 
 __all__ = [
     "LINK_CLASSES",
-    "NODE_CLASSES",
-    "NodalStructure",
     "classify_links",
-    "dominant_flows",
     "internal_distance",
     "links_from_flows",
     "links_to_lines",
     "model_flows",
-    "nystuen_dacey",
 ]
 
 #: Link classes, strongest first.
@@ -195,7 +190,7 @@ def model_flows(
     unconstrained model ``T_ij = k P_i P_j f(d_ij)`` is scaled to the same total.
     With observed flows and ``calibrate = true``, ``beta`` is estimated by a Poisson
     model on the observed between-place flows (production-constrained, see
-    :mod:`strukturbild._gravity`), and the observed employed residents (outflow
+    :mod:`strukturbild.analysis.gravity`), and the observed employed residents (outflow
     including intra-place flows) replace the estimate where known. Defaults and
     their sources: :class:`~strukturbild.config.LinkParams`.
 

@@ -7,8 +7,8 @@
     The Nystuen–Dacey nodal structure: the kept dominant flows and, with ``--units``,
     each unit's inflow, outflow, degrees, class and head.
 
-Both only parse arguments, call :func:`strukturbild.regions.delineate_regions` or
-:func:`strukturbild._dominant.nystuen_dacey`, and write CSV files atomically. Bad
+Both only parse arguments, call :func:`strukturbild.analysis.regions.delineate_regions` or
+:func:`strukturbild.analysis.dominant.nystuen_dacey`, and write CSV files atomically. Bad
 input raises a :class:`~strukturbild.errors.StrukturbildError`, which the main command
 line turns into exit code 2.
 """
@@ -17,16 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from ._dominant import nystuen_dacey
-from .errors import ConfigError
-from .flows import Flows
-from .io import atomic_path, read_table
-from .regions import delineate_regions
+from .. import Flows, FlowsSource, delineate_regions, nystuen_dacey, read_flows, write_tables
+from ..errors import ConfigError
 
 __all__ = ["register"]
 
@@ -99,14 +93,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _read_flows(args: argparse.Namespace) -> Flows:
-    path = Path(args.flows)
-    frame = read_table(path)
-    return Flows.from_frame(frame, args.origin, args.destination, args.count, source=path)
-
-
-def _write_csv(frame: pd.DataFrame, target: str | Path, *, index: bool) -> None:
-    with atomic_path(target) as tmp:
-        frame.to_csv(tmp, index=index, encoding="utf-8", lineterminator="\n")
+    columns = {"origin": args.origin, "destination": args.destination, "count": args.count}
+    return read_flows(FlowsSource(args.flows, columns=columns))
 
 
 def _say(args: argparse.Namespace, msg: str) -> None:
@@ -153,9 +141,12 @@ def _cmd_regions(args: argparse.Namespace) -> int:
     params = _region_params(args, method)
     flows = _read_flows(args)
     result = delineate_regions(flows, method, **params)
-    _write_csv(result.to_frame(), args.output, index=False)
+    tables = {args.output: (result.to_frame(), False)}
     if args.stats:
-        _write_csv(result.stats, args.stats, index=True)
+        if args.stats in tables:
+            raise ConfigError("--stats and --output name the same file")
+        tables[args.stats] = (result.stats, True)
+    write_tables(tables, inputs=[args.flows])
     counts = result.status.value_counts()
     extra = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("reserve", "excluded")
                       if int(counts.get(s, 0)))
@@ -167,12 +158,13 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 def _cmd_hierarchy(args: argparse.Namespace) -> int:
     flows = _read_flows(args)
     nd = nystuen_dacey(flows, k=args.k)
-    _write_csv(nd.edges, args.output, index=False)
+    tables = {args.output: (nd.edges, False)}
     if args.units:
         units = nd.units.copy()
         units["class"] = units["class"].astype(str)
         units["head"] = nd.head
-        _write_csv(units, args.units, index=True)
+        tables[args.units] = (units, True)
+    write_tables(tables, inputs=[args.flows])
     counts = nd.units["class"].value_counts()
     _say(args, f"{len(nd.edges)} dominant flows; " + ", ".join(
         f"{int(counts.get(c, 0))} {c}" for c in ("dominant", "intermediary", "dominated",

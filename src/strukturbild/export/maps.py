@@ -1,0 +1,25 @@
+"""Map files (web and print): thin writers over :meth:`StructureImage.to_html` & co."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..image import StructureImage
+
+__all__ = ["write_html"]
+
+
+def write_html(image: StructureImage, path: str | Path, **options: Any) -> Path:
+    """Write the web map (see :func:`strukturbild.render.web.web_map_html`) atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from strukturbild.sources.example import example_project
+    >>> from strukturbild.pipeline import build
+    >>> out = write_html(build(example_project()), pathlib.Path(tempfile.mkdtemp()) / "m.html")
+    >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    True
+    """
+    return image.to_html(path, **options)

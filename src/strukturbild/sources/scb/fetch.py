@@ -1,0 +1,405 @@
+"""``fetch_scb``: SCB's open data for one or more län, as a project that builds.
+
+:func:`fetch_scb` downloads real Swedish data for one or more län, or the whole
+country, and writes a project that ``strukturbild build`` runs as is:
+
+- **statistical tätorter** from SCB's open geodata (WFS layer
+  ``stat:Tatorter_YYYY``, lower-case fields ``tatortskod, tatort, kommun,
+  kommunnamn, bef, area_ha``, SWEREF 99 TM, CC0);
+- **kommun boundaries**, dissolved from SCB's DeSO 2025 areas (WFS layer
+  ``stat:DeSO_2025``, fields ``desokod, kommunkod, kommunnamn, lanskod``, CC0);
+  SCB's WFS has no kommun layer, and DeSO areas nest exactly in kommuner;
+- **commuting between kommuner** from SCB's PxWebApi 2 (see
+  :data:`COMMUTING_TABLES`), decoded from JSON-stat 2.0, with **employed
+  residents** (night population) and **jobs** (day population) per kommun as the
+  row and column sums of the same table;
+- the flows attached to each kommun's main place (its kommunhuvudort) from a seat
+  table kept as data (:func:`load_seats`, :func:`resolve_seats`).
+
+The HTTP client, its cache and its limits are in :mod:`strukturbild.sources.scb.client`;
+the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
+:mod:`~strukturbild.sources.scb.geodata`, the seat tables in
+:mod:`~strukturbild.sources.scb.seats`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...analysis.flows import place_flows_from_area_flows, resolve_seats
+from ...errors import ConfigError, StrukturbildWarning
+from ...readers import atomic_path, to_jsonable
+from .client import (
+    DEFAULT_API_URL,
+    DEFAULT_WFS_URL,
+    ENV_API_URL,
+    ENV_CACHE_DIR,
+    ENV_WFS_URL,
+    FetchError,
+    HttpFetcher,
+    PxWebClient,
+    ResponseCache,
+    TableMeta,
+    WfsClient,
+    env_or,
+)
+from .commuting import (
+    COMMUTING_TABLES,
+    CommutingTable,
+    _find_dim,
+    _kommun_codes,
+    fetch_commuting,
+    plan_series,
+)
+from .geodata import (
+    KOMMUN_FIELDS,
+    KOMMUN_LAYER,
+    LAN_NAMES,
+    TATORT_YEARS,
+    kommuner_from_features,
+    tatorter_from_features,
+)
+from .project import project_toml
+from .seats import load_seats
+
+__all__ = ["FetchResult", "fetch_scb"]
+
+Progress = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What :func:`fetch_scb` wrote.
+
+    ``files`` maps a short name to each written file; ``project`` is the project
+    file that ``strukturbild build`` runs.
+    """
+
+    out_dir: Path
+    project: Path
+    files: Mapping[str, Path]
+    metadata: Mapping[str, Any]
+
+
+def _check_lan(lan: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for code in lan:
+        c = str(code).strip()
+        if c.isdigit() and len(c) == 1:
+            c = "0" + c
+        if c not in LAN_NAMES:
+            raise ConfigError(f"unknown län code '{code}'; expected one of "
+                              f"{', '.join(LAN_NAMES)}")
+        out.append(c)
+    return tuple(dict.fromkeys(out))
+
+
+def _tatort_year(year: int) -> int:
+    older = [y for y in TATORT_YEARS if y <= year]
+    return max(older) if older else TATORT_YEARS[0]
+
+
+def fetch_scb(
+    out_dir: str | Path,
+    *,
+    lan: Iterable[str] = ("12",),
+    year: int | None = None,
+    tatort_year: int | None = None,
+    api_url: str | None = None,
+    wfs_url: str | None = None,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+    seats: pd.DataFrame | str | Path | None = None,
+    commuting_tables: Sequence[CommutingTable | str] | None = None,
+    history_from: int | None = None,
+    kommun_layer: str = KOMMUN_LAYER,
+    max_retries: int = 4,
+    sleep: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
+) -> FetchResult:
+    """Download SCB's tätorter, kommuner and commuting and write a buildable project.
+
+    Everything is downloaded (or read from the cache) before anything is written;
+    then each file is written atomically, the project file last. With no network
+    and no cache nothing is written and :class:`~strukturbild.sources.scb.client.FetchError`
+    (a :class:`~strukturbild.errors.StrukturbildError`) is raised.
+
+    Parameters
+    ----------
+    out_dir
+        Folder for the outputs: ``scb.gpkg`` (layers ``places`` and ``kommuner``),
+        ``flows_place.csv``, ``commuting_kommun.csv``, ``employment_kommun.csv``,
+        ``seats.csv``, ``metadata.json`` and ``project.toml``.
+    lan
+        Län codes (``"12"`` for Skåne); empty for the whole country.
+    year
+        Commuting year; default the latest any table has.
+    tatort_year
+        Tätort delineation; default the latest of :data:`TATORT_YEARS` not after
+        ``year``.
+    api_url, wfs_url
+        PxWebApi 2 base URL and WFS URL (tests point them at a local server); default
+        the environment variables ``STRUKTURBILD_SCB_API_URL`` and
+        ``STRUKTURBILD_SCB_WFS_URL``, else SCB's public services.
+    cache_dir
+        Where raw responses are kept; default ``$STRUKTURBILD_CACHE_DIR``, else
+        ``out_dir / "cache"``.
+    offline
+        Use only the cache.
+    seats
+        Seat table, or its CSV file (default: the shipped ones, :func:`load_seats`).
+    commuting_tables
+        Tables to take commuting from, preferred first (default
+        :data:`COMMUTING_TABLES`); a table may be given by its id (``"TAB1830"``).
+    history_from
+        Also write ``commuting_kommun_series.csv``: flows between the region's
+        kommuner for every year from this one to ``year``, one table per year
+        (:func:`plan_series`), with overlaps and breaks in ``metadata.json``.
+    kommun_layer
+        WFS layer dissolved into kommun boundaries (fields :data:`KOMMUN_FIELDS`).
+    max_retries, sleep
+        Retries after transient failures, and the sleep function (tests pass a
+        fake one).
+    progress
+        Called with short progress messages.
+
+    Examples
+    --------
+    >>> fetch_scb("out", lan=["99"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: unknown län code '99'; expected one of 01, 03, ..., 25
+    """
+    say = progress or (lambda _m: None)
+    lans = _check_lan(lan)
+    out = Path(out_dir)
+    api_url = env_or(api_url, ENV_API_URL, DEFAULT_API_URL)
+    wfs_url = env_or(wfs_url, ENV_WFS_URL, DEFAULT_WFS_URL)
+    cache_dir = env_or(str(cache_dir) if cache_dir else None, ENV_CACHE_DIR, "") or None
+    known = {t.table_id: t for t in COMMUTING_TABLES}
+    if commuting_tables is None:
+        commuting_tables = COMMUTING_TABLES
+    unknown = [t for t in commuting_tables if isinstance(t, str) and t not in known]
+    if unknown:
+        raise ConfigError(f"unknown commuting table(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(known)}")
+    resolved = [known[t] if isinstance(t, str) else t for t in commuting_tables]
+    tables = {t.table_id: t for t in resolved}  # preference order kept
+    if not tables:
+        raise ConfigError("give at least one commuting table")
+    if seats is not None and not isinstance(seats, pd.DataFrame):
+        seats = load_seats(seats)
+    cache = ResponseCache(Path(cache_dir) if cache_dir else out / "cache")
+    fetcher = HttpFetcher(cache=cache, offline=offline, max_retries=max_retries)
+    if sleep is not None:
+        fetcher.sleep = sleep
+    px = PxWebClient(fetcher, api_url)
+    wfs = WfsClient(fetcher, wfs_url)
+    notes: list[str] = []
+
+    def note(msg: str) -> None:
+        notes.append(msg)
+        warnings.warn(msg, StrukturbildWarning, stacklevel=3)
+
+    # 1. Which table has which year.
+    say(f"reading {px.api_url}/config and the metadata of {', '.join(tables)}")
+    limits = px.limits
+    # Tables are read in order of preference until the years asked for are covered.
+    metas: dict[str, TableMeta] = {}
+    first = year
+    for tid in tables:
+        metas[tid] = px.metadata(tid)
+        if year is None:
+            listed = [int(y) for y in metas[tid].years if y.isdigit()]
+            year = max(listed) if listed else None
+        if year is not None:
+            first = year if history_from is None else min(history_from, year)
+            have = {int(y) for m in metas.values() for y in m.years if y.isdigit()}
+            if all(y in have for y in range(first, year + 1)):
+                break
+    if year is None or first is None:
+        raise FetchError("no commuting table lists any year", source=px.api_url)
+    plan = plan_series({t: m.years for t, m in metas.items()}, list(metas),
+                       range(first, year + 1))
+    table = tables[plan.table_of[year]]
+    meta = metas[table.table_id]
+
+    # 2. The region's kommuner, and flows from and to them.
+    all_k = _kommun_codes(meta.codes[_find_dim(meta, table.home, "bostad")])
+    work_k = _kommun_codes(meta.codes[_find_dim(meta, table.work, "arbets")])
+    region = [k for k in all_k if not lans or k[:2] in lans]
+    if not region:
+        raise FetchError(f"table {table.table_id} lists no kommun in län "
+                         f"{', '.join(lans)}", source=table.table_id)
+    say(f"commuting {year} from {table.table_id} ({table.series}) for {len(region)} kommuner")
+    out_part, dropped = fetch_commuting(px, table, year, region, work_k)
+    parts = [out_part]
+    if set(region) != set(all_k):
+        in_part, d2 = fetch_commuting(px, table, year, all_k, region)
+        parts.append(in_part)
+        dropped += d2
+    kflows = pd.concat(parts, ignore_index=True).drop_duplicates(["origin", "destination"])
+    kflows = kflows.sort_values(["origin", "destination"], kind="stable").reset_index(drop=True)
+    if dropped:
+        note(f"{dropped} suppressed or missing cell(s) in {table.table_id} {year} were "
+             "left out")
+    employed = out_part.groupby("origin")["count"].sum().reindex(region, fill_value=0.0)
+    jobs_src = parts[-1] if len(parts) > 1 else out_part
+    jobs = jobs_src.groupby("destination")["count"].sum().reindex(region, fill_value=0.0)
+
+    series_frames: list[pd.DataFrame] = []
+    if history_from is not None:
+        for y, tid in sorted(plan.table_of.items()):
+            t = tables[tid]
+            tm = metas[tid]
+            reg_t = [k for k in _kommun_codes(tm.codes[_find_dim(tm, t.home, "bostad")])
+                     if not lans or k[:2] in lans]
+            f, _ = fetch_commuting(px, t, y, reg_t, reg_t)
+            series_frames.append(f.assign(year=y, table=tid, series=t.series))
+
+    # 3. Geodata.
+    tyear = tatort_year or _tatort_year(year)
+    t_layer = f"stat:Tatorter_{tyear}"
+    t_cql = " OR ".join(f"kommun LIKE '{c}%'" for c in lans) or None
+    say(f"tätorter {tyear} from {wfs.wfs_url} ({t_layer})")
+    t_url = wfs.feature_url(t_layer, cql=t_cql)
+    tatorter = tatorter_from_features(wfs.features(t_layer, cql=t_cql), source=t_url)
+    if lans:
+        tatorter = tatorter[tatorter["area_id"].str[:2].isin(lans)]
+    k_cql = (f"{KOMMUN_FIELDS['lan']} IN ({', '.join(repr(c) for c in lans)})"
+             if lans else None)
+    say(f"kommun boundaries from {kommun_layer}")
+    k_url = wfs.feature_url(kommun_layer, cql=k_cql)
+    kommuner = kommuner_from_features(wfs.features(kommun_layer, cql=k_cql), source=k_url)
+
+    # 4. Seats, places and place flows.
+    seat_table = load_seats() if seats is None else seats
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seat = resolve_seats(tatorter, region, seat_table, kommuner=kommuner)
+    for w in caught:
+        note(str(w.message))
+    seat_of = {str(k): str(p) for k, p in seat["place_id"].items() if p is not None}
+    place_flows = place_flows_from_area_flows(kflows, seat_of)
+    places = tatorter.copy()
+    per_place = pd.DataFrame({"place": pd.Series(seat_of), "jobs": jobs, "employed": employed})
+    per_place = per_place[per_place["place"].notna()]
+    sums = per_place.groupby("place")[["jobs", "employed"]].sum()
+    places["jobs"] = sums["jobs"].reindex(places.index)
+    places["employed"] = sums["employed"].reindex(places.index)
+    seat_list = per_place.rename_axis("kommun").reset_index().groupby("place")["kommun"].agg(
+        lambda s: ",".join(sorted(s)))
+    places["seat_of"] = seat_list.reindex(places.index).astype(object)
+    places["seat_of"] = places["seat_of"].where(places["seat_of"].notna(), "")
+
+    names = kommuner["name"].reindex(region)
+    for k in region:
+        if pd.isna(names.get(k)):
+            own = tatorter.loc[tatorter["area_id"] == k, "area_name"]
+            names[k] = own.iloc[0] if len(own) else meta.labels[
+                _find_dim(meta, table.home, "bostad")].get(k, k)
+    employment = pd.DataFrame({
+        "kommun_code": region, "kommun_name": names.reindex(region).to_numpy(),
+        "year": year, "table": table.table_id,
+        "employed": employed.to_numpy(), "jobs": jobs.to_numpy()})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        employment["job_ratio"] = np.where(employment["employed"] > 0,
+                                           employment["jobs"] / employment["employed"], np.nan)
+    employment["net_commuting"] = employment["jobs"] - employment["employed"]
+    employment["seat_place_id"] = seat["place_id"].reindex(region).to_numpy()
+    employment["seat_method"] = seat["method"].reindex(region).to_numpy()
+    kommun_layer_frame = kommuner.join(
+        employment.set_index("kommun_code")[["employed", "jobs", "job_ratio",
+                                             "net_commuting"]])
+
+    # 5. Metadata, then the files.
+    region_name = ", ".join(LAN_NAMES[c] for c in lans) if lans else "Sverige"
+    name = f"scb_{'_'.join(lans) if lans else 'sverige'}_{year}"
+    changed = [r.to_dict() for r in fetcher.log if r.changed]
+    for r in changed:
+        note(f"response changed since it was cached: {r['url']}")
+    metadata: dict[str, Any] = {
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": {"lan": list(lans), "name": region_name, "kommuner": region},
+        "year": year,
+        "tatort_year": tyear,
+        "licence": "CC0 1.0 (SCB open data); source: Statistiska centralbyrån (SCB)",
+        "sources": {
+            "api_url": px.api_url, "wfs_url": wfs.wfs_url,
+            "limits": {"maxDataCells": limits.max_data_cells,
+                       "maxCallsPerTimeWindow": limits.max_calls,
+                       "timeWindow": limits.time_window},
+            "tatorter": {"layer": t_layer, "url": t_url, "features": len(tatorter)},
+            "kommuner": {"layer": kommun_layer, "url": k_url, "fields": dict(KOMMUN_FIELDS),
+                         "method": "DeSO areas dissolved by kommun code"},
+            "commuting": {"table": table.table_id, "series": table.series,
+                          "label": meta.label, "updated": meta.updated,
+                          "description": table.description,
+                          "employed": "row sums over all work kommuner (night population)",
+                          "jobs": "column sums over all home kommuner (day population)",
+                          "suppressed_cells_dropped": dropped},
+            "commuting_tables": [t.__dict__ for t in resolved],
+        },
+        "series": {"table_of_year": {str(y): t for y, t in plan.table_of.items()},
+                   "overlaps": plan.overlaps, "breaks": plan.breaks},
+        "seats": {k: {"place_id": r["place_id"], "place_name": r["place_name"],
+                      "method": r["method"], "note": r["note"]}
+                  for k, r in seat.iterrows()},
+        "flows": {"kommun_pairs": len(kflows), "place_pairs": len(place_flows),
+                  "place_total": place_flows.total,
+                  "note": "place flows cover commuting between the region's kommuner, "
+                          "attached to their seat places; employed and jobs include "
+                          "commuting across the region's border"},
+        "warnings": notes,
+        "changed_responses": changed,
+        "requests": [r.to_dict() for r in fetcher.log],
+    }
+
+    files: dict[str, Path] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / "scb.gpkg"
+    with atomic_path(gpkg) as tmp, warnings.catch_warnings():
+        # GDAL notes that the temporary file's name does not end in .gpkg.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        places.to_file(tmp, layer="places", driver="GPKG")
+        kommun_layer_frame.to_file(tmp, layer="kommuner", driver="GPKG", mode="a")
+    files["gpkg"] = gpkg
+
+    def write_csv(key: str, frame: pd.DataFrame, fname: str) -> None:
+        path = out / fname
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False, encoding="utf-8")
+        files[key] = path
+
+    write_csv("flows_place", place_flows.to_frame().reset_index(), "flows_place.csv")
+    write_csv("commuting_kommun", kflows.assign(year=year, table=table.table_id)
+              [["year", "table", "origin", "destination", "count"]], "commuting_kommun.csv")
+    write_csv("employment_kommun", employment, "employment_kommun.csv")
+    write_csv("seats", seat.reset_index(), "seats.csv")
+    if series_frames:
+        write_csv("commuting_series", pd.concat(series_frames, ignore_index=True)
+                  [["year", "table", "series", "origin", "destination", "count"]],
+                  "commuting_kommun_series.csv")
+    meta_path = out / "metadata.json"
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2),
+                       encoding="utf-8")
+    files["metadata"] = meta_path
+    project_path = out / "project.toml"
+    with atomic_path(project_path) as tmp:
+        tmp.write_text(project_toml(name, region_name, year, tyear, table), encoding="utf-8")
+    files["project"] = project_path
+    say(f"wrote {len(files)} files to {out}")
+    return FetchResult(out, project_path, files, metadata)
