@@ -48,7 +48,7 @@ def test_defaults(tmp_path: Path) -> None:
         ("[links]\nbeta2 = 0.1\n", "key 'links.beta2': unknown key; expected one of"),
         ("[links]\nbeta = \"fast\"\n", "key 'links.beta': expected int or float, got str"),
         ("[links]\nbeta = -1\n", "links.beta must be a positive number"),
-        ("[links]\nsource = \"maybe\"\n", "key 'links.source': expected one of auto"),
+        ("[links]\nsource = \"maybe\"\n", "key 'links.source': expected one of 'auto'"),
         ("[places.columns]\npop = \"bef\"\n", "key 'places.columns.pop': unknown canonical"),
         ("[roles]\nscheme = \"fancy\"\n", "unknown scheme 'fancy'"),
         ("[[roles.role]]\nkey = \"a\"\nlabel = \"A\"\nrules = [\"size >= 3\"]\n",

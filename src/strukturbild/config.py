@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, InputFileNotFoundError
 
@@ -37,6 +37,7 @@ __all__ = [
     "RoleScheme",
     "default_role_scheme",
     "load_project",
+    "resolve_basemap",
 ]
 
 DEFAULT_CRS = "EPSG:3006"
@@ -60,6 +61,44 @@ RULE_MEASURES = (
 
 def _err(path: Path | None, key: str, message: str) -> ConfigError:
     return ConfigError(f"key '{key}': {message}", source=path)
+
+
+def check_fields(obj: Any, section: str) -> None:
+    """Check every field of a frozen options dataclass against its annotation.
+
+    ``Literal`` fields must hold one of their values; ``bool``, ``int``, ``float``
+    and ``str`` fields a value of that type (an int is a float, a bool is not a
+    number); floats must be finite. The error names the key as the project file
+    writes it (``links.source``).
+
+    Examples
+    --------
+    >>> LinkParams(source="bogus")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'links.source': expected one of 'auto', ...
+    """
+    hints = get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        hint = hints[f.name]
+        key = f"{section}.{f.name}"
+        if get_origin(hint) is Literal:
+            allowed = get_args(hint)
+            if value not in allowed:
+                raise _err(None, key, f"expected one of {', '.join(map(repr, allowed))}, "
+                                      f"got {value!r}")
+        elif hint is bool and not isinstance(value, bool):
+            raise _err(None, key, f"expected true or false, got {value!r}")
+        elif hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise _err(None, key, f"expected a whole number, got {value!r}")
+        elif hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _err(None, key, f"expected a number, got {value!r}")
+            if not math.isfinite(value):
+                raise _err(None, key, f"expected a finite number, got {value!r}")
+        elif hint is str and not isinstance(value, str):
+            raise _err(None, key, f"expected a string, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -389,6 +428,7 @@ class LinkParams:
     calibrate: bool = True
 
     def __post_init__(self) -> None:
+        check_fields(self, "links")
         for name in ("beta", "max_distance_km", "employment_rate", "urban_density"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
@@ -426,6 +466,7 @@ class RegionParams:
     max_chain: int = 3
 
     def __post_init__(self) -> None:
+        check_fields(self, "regions")
         if self.method == "lma":
             if not (0 < self.min_size <= self.target_size):
                 raise ConfigError("regions: need 0 < min_size <= target_size")
@@ -437,6 +478,57 @@ class RegionParams:
             raise ConfigError("regions.share must be in (0, 1]")
         if self.k <= 0:
             raise ConfigError("regions.k must be > 0")
+
+
+#: Lantmäteriet's topographic web maps (open data, CC BY 4.0; the user's key needed).
+_LANTMATERIET = {
+    "lantmateriet": "topowebb",
+    "lantmateriet.topowebb": "topowebb",
+    "lantmateriet.topowebbnedtonad": "topowebb_nedtonad",
+}
+
+
+def resolve_basemap(basemap: str, key: str | None) -> Any:
+    """The tiles a ``[map] basemap`` names: a Lantmäteriet layer name, or an
+    xyzservices provider (with the key filled in).
+
+    Raises
+    ------
+    ConfigError
+        An unknown name, or a provider that needs a key given none.
+
+    Examples
+    --------
+    >>> resolve_basemap("Lantmateriet.Topowebb", "abc123")
+    'topowebb'
+    >>> resolve_basemap("OpenStreetMap.Mapnik", None).name
+    'OpenStreetMap.Mapnik'
+    """
+    name = basemap.strip()
+    if key is not None and not re.fullmatch(r"[A-Za-z0-9_.~-]{1,200}", key):
+        # the key goes into a tile URL: an API key is letters, digits and a few marks
+        raise _err(None, "map.basemap_key", "may hold only letters, digits and '-', '_', "
+                   "'.', '~' (an API key)")
+    lm = _LANTMATERIET.get(name.lower().replace(" ", ""))
+    if lm is not None:
+        if not key:
+            raise _err(None, "map.basemap", f"'{basemap}' needs your Lantmäteriet key: set "
+                       "map.basemap_key")
+        return lm
+    import xyzservices
+
+    try:
+        provider = xyzservices.providers.query_name(name)
+    except ValueError:
+        raise _err(None, "map.basemap", f"unknown basemap '{basemap}'; use an xyzservices "
+                   "provider such as 'CartoDB.Positron', or 'Lantmateriet.Topowebb' with "
+                   "map.basemap_key") from None
+    if provider.requires_token():
+        if not key:
+            raise _err(None, "map.basemap", f"'{basemap}' needs a key: set map.basemap_key")
+        provider = provider(**{k: key for k, v in provider.items()
+                               if isinstance(v, str) and v.startswith("<insert your")})
+    return provider
 
 
 @dataclass(frozen=True)
@@ -458,11 +550,23 @@ class MapOptions:
     source_note: str = ""
 
     def __post_init__(self) -> None:
-        if self.basemap_key is not None and not re.fullmatch(r"[A-Za-z0-9_.~-]{1,200}",
-                                                             self.basemap_key):
-            # the key goes into a tile URL: an API key is letters, digits and a few marks
-            raise ConfigError("map.basemap_key may hold only letters, digits and '-', '_', "
-                              "'.', '~' (an API key)")
+        check_fields(self, "map")
+        if isinstance(self.label_roles, bool) or not isinstance(self.label_roles, int) \
+                or self.label_roles < 0:
+            raise _err(None, "map.label_roles", "expected a whole number >= 0 (how many of "
+                       f"the highest roles get labels), got {self.label_roles!r}")
+        if self.timestamp is not None:
+            import datetime as dt
+
+            try:
+                dt.datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
+            except ValueError:
+                raise _err(None, "map.timestamp", "expected an ISO 8601 time, e.g. "
+                           f"\"2026-05-01T12:00:00Z\", got {self.timestamp!r}") from None
+        if self.basemap is not None:
+            resolve_basemap(self.basemap, self.basemap_key)
+        elif self.basemap_key is not None:
+            resolve_basemap("Lantmateriet", self.basemap_key)  # checks the key's characters
 
 
 @dataclass(frozen=True)

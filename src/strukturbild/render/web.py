@@ -48,7 +48,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, EmptyInputError, StrukturbildError
+from ..config import resolve_basemap
+from ..errors import EmptyInputError, StrukturbildError
 from ..image import StructureImage
 from . import _assets
 from .style import (
@@ -88,14 +89,9 @@ _REGION_STYLE = {"color": _REGION_COLOUR, "weight": 1.8, "opacity": 0.8, "fill":
 #: Texts of the web map that the style table does not (yet) hold: Swedish, English.
 #: Providers of background tiles that xyzservices does not know, by lower-case name.
 #: Lantmäteriet's topographic web map (open data, CC BY 4.0) needs the user's key.
-_LANTMATERIET = {
-    "lantmateriet.topowebb": "topowebb",
-    "lantmateriet.topowebbnedtonad": "topowebb_nedtonad",
-}
 _LANTMATERIET_URL = ("https://api.lantmateriet.se/open/topowebb-ccby/v1/wmts/token/{key}/"
                      "1.0.0/{layer}/default/3857/{{z}}/{{y}}/{{x}}.png")
 _LANTMATERIET_ATTR = "&copy; Lantmäteriet (CC BY 4.0)"
-_KEY = re.compile(r"[A-Za-z0-9_.~-]{1,200}")
 
 
 def _require_folium() -> Any:
@@ -407,36 +403,12 @@ def _source_line(image: StructureImage, source_note: str, timestamp: str | None)
 
 def _tile_layer(folium: Any, basemap: str, key: str | None) -> Any:
     """A folium TileLayer for an xyzservices provider name or Lantmäteriet's map."""
-    name = basemap.strip()
-    if key is not None and not _KEY.fullmatch(key):
-        # the key goes into the tile URL, which folium's templates render
-        raise ConfigError("map.basemap_key may hold only letters, digits and '-', '_', '.', "
-                          "'~' (an API key)")
-    lm = _LANTMATERIET.get(name.lower().replace(" ", ""))
-    if lm is None and name.lower() == "lantmateriet":
-        lm = "topowebb"
-    if lm is not None:
-        if not key:
-            raise ConfigError(f"basemap '{basemap}' needs your Lantmäteriet key: set "
-                              "map.basemap_key")
+    found = resolve_basemap(basemap, key)
+    if isinstance(found, str):
         return folium.TileLayer(
-            tiles=_LANTMATERIET_URL.format(key=key, layer=lm), attr=_LANTMATERIET_ATTR,
+            tiles=_LANTMATERIET_URL.format(key=key, layer=found), attr=_LANTMATERIET_ATTR,
             name="Lantmäteriet", max_zoom=15, control=False)
-    import xyzservices
-
-    try:
-        provider = xyzservices.providers.query_name(name)
-    except ValueError:
-        raise ConfigError(
-            f"unknown basemap '{basemap}'; use an xyzservices provider such as "
-            "'CartoDB.Positron', or 'Lantmateriet.Topowebb' with map.basemap_key"
-        ) from None
-    if provider.requires_token():
-        if not key:
-            raise ConfigError(f"basemap '{basemap}' needs a key: set map.basemap_key")
-        provider = provider(**{k: key for k, v in provider.items()
-                             if isinstance(v, str) and v.startswith("<insert your")})
-    return folium.TileLayer(tiles=provider, name=provider.name, control=False)
+    return folium.TileLayer(tiles=found, name=found.name, control=False)
 
 
 # ------------------------------------------------------------------------------- map
@@ -629,8 +601,8 @@ def web_map_html(
         _HEAD_SLOT: (
             f"<!-- Leaflet {_assets.LEAFLET_VERSION}, inlined from the PyPI package "
             f"{_assets.LEAFLET_PACKAGE}.\n{_assets.leaflet_licence()}\n-->\n"
-            f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.MAP_CSS}</style>\n"
-            f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.RUNTIME_JS}</script>\n"
+            f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.map_css()}</style>\n"
+            f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.runtime_js()}</script>\n"
             f'<script type="application/json" id="{_DATA_ID}">{_assets.script_json(data)}'
             "</script>"),
     })
