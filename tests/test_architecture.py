@@ -47,7 +47,9 @@ TABLE: dict[str, set[str]] = {
     "analysis/dominant": {"analysis/*", "config", "errors"},
     "analysis/regions": {"analysis/*", "config", "errors"},
     "image": {"errors"},
-    "pipeline": _BASE,
+    # "all of the above" in the table; and sources/, where the chain starts (the base
+    # geography that every image carries comes from there)
+    "pipeline": _BASE | {"sources/*"},
     "sources/*": {"readers", "config", "errors", "analysis/flows", "sources/*"},
     "render/*": {"image", "render/*", "config", "errors"},
     "export/*": {"image", "readers", "render/style", "render/qml", "config", "errors",
