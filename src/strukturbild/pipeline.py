@@ -23,10 +23,10 @@ from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from .analysis.links import links_from_flows, links_to_lines, model_flows
 from .analysis.places import place_measures, rank_in_group
-from .analysis.roles import classify_roles, compare_roles
-from .config import FlowsSource, Project, load_project
+from .analysis.roles import classify_roles, compare_roles, joint_designations
+from .config import FlowsSource, LayerSource, Project, load_project
 from .errors import ConfigError, StrukturbildWarning
-from .image import RoleInfo, StructureImage
+from .image import OwnLayer, RoleInfo, StructureImage
 from .readers import (
     areas_from_frame,
     flows_table_from_frame,
@@ -34,6 +34,7 @@ from .readers import (
     read_areas,
     read_designations,
     read_flows_table,
+    read_layer,
     read_places,
     to_jsonable,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "package_version",
     "read_flows",
     "read_inputs",
+    "read_layers",
 ]
 
 Progress = Callable[[str], None]
@@ -142,8 +144,8 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     --------
     >>> from strukturbild.sources.example import example_project
     >>> places, areas, flows = read_inputs(example_project())
-    >>> len(places), areas is None, flows is None
-    (70, True, True)
+    >>> len(places), len(areas), flows is None
+    (70, 33, True)
     """
     check_metric(project.crs, source=project.path)
     if project.places is None:
@@ -155,11 +157,23 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     return places, areas, flows
 
 
+def read_layers(project: Project) -> list[tuple[LayerSource, Any]]:
+    """Read the project's own layers (``[[layers]]``) in the project's CRS.
+
+    Examples
+    --------
+    >>> from strukturbild.sources.example import example_project
+    >>> [src.name for src, frame in read_layers(example_project())]
+    []
+    """
+    return [(src, read_layer(src, crs=project.crs)) for src in project.layers]
+
+
 def check_project(project: Project) -> dict[str, Any]:
     """Every check :func:`build` makes on a project's inputs and parameters, no output.
 
     What ``strukturbild validate`` runs. Returns what was read (``places``,
-    ``areas``, ``flows``, ``designations``).
+    ``areas``, ``flows``, ``designations``, ``layers`` by name).
 
     Raises
     ------
@@ -174,11 +188,13 @@ def check_project(project: Project) -> dict[str, Any]:
     (70, 13)
     """
     places, areas, flows = read_inputs(project)
+    layers = read_layers(project)
     designations = None
     if project.roles.designations:
         designations = pd.concat([read_designations(d) for d in project.roles.designations],
                                  ignore_index=True)
-    return {"places": places, "areas": areas, "flows": flows, "designations": designations}
+    return {"places": places, "areas": areas, "flows": flows, "designations": designations,
+            "layers": {src.name: frame for src, frame in layers}}
 
 
 def _flows_of(table: pd.DataFrame | Flows | None, places: Any, areas: Any,
@@ -221,6 +237,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     """
     say = progress or (lambda _msg: None)
     places, areas, observed = read_inputs(project)
+    layers = read_layers(project)
     inputs: dict[str, Any] = {}
     for key, srcobj in (("places", project.places), ("areas", project.areas),
                         ("flows", project.flows)):
@@ -228,7 +245,17 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
             inputs[key] = {"file": Path(srcobj.path).name, "sha256": _sha256(Path(srcobj.path))}
             if srcobj.licence:
                 inputs[key]["licence"] = srcobj.licence
-    return _assemble(project, places, areas, observed, inputs, say)
+            if srcobj.where:
+                inputs[key]["where"] = srcobj.where
+    for src, _frame in layers:
+        entry = {"file": Path(src.path).name, "sha256": _sha256(Path(src.path)),
+                 "layer": src.name}
+        if src.licence:
+            entry["licence"] = src.licence
+        if src.where:
+            entry["where"] = src.where
+        inputs[f"layer: {src.name}"] = entry
+    return _assemble(project, places, areas, observed, inputs, say, layers=layers)
 
 
 def build_image(
@@ -298,7 +325,8 @@ def build_image(
 
 
 def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
-              inputs: dict[str, Any], say: Progress) -> StructureImage:
+              inputs: dict[str, Any], say: Progress,
+              layers: list[tuple[LayerSource, Any]] | None = None) -> StructureImage:
     """The chain after reading: measures, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
     measures = place_measures(places, observed)
@@ -371,6 +399,17 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     if region_result is not None:
         out_places["region"] = region_result.labels.reindex(places.index).astype(object)
     out_places["modelled"] = bool(link_flows.modelled)
+    groups = None
+    if designations is not None:
+        groups = joint_designations(designations, roles, places["name"])
+        if (groups != "").any():
+            out_places["designation_group"] = groups.where(groups != "", None)
+        else:
+            groups = None
+    own = tuple(OwnLayer(src.name, src.kind, frame, src.style, file=Path(src.path).name,
+                         licence=src.licence, where=src.where)
+                for src, frame in (layers or []))
+    base, base_info = _base(project, places, areas, own)
 
     scheme = project.roles
     role_info = tuple(RoleInfo(r.key, r.label_sv, r.label_en, n)
@@ -383,6 +422,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "flows": "modelled" if link_flows.modelled else "observed",
         "model": to_jsonable(model_used),
         "notes": notes,
+        "base": base_info,
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions),
@@ -396,7 +436,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     json.dumps(provenance)  # provenance must stay JSON-able
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StrukturbildWarning)
-        comparison = compare_roles(roles, places["name"])
+        comparison = compare_roles(roles, places["name"], groups=groups)
     return StructureImage(
         name=project.name,
         title=project.map.title or project.title or project.name,
@@ -410,7 +450,24 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         modelled=bool(link_flows.modelled),
         provenance=provenance,
         map_options=to_jsonable(project.map),
+        layers=own,
+        base=base,
     )
+
+
+def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
+          ) -> tuple[Any, dict[str, Any] | None]:
+    """The land under the map (or None), and what the provenance says of it."""
+    if not project.map.base:
+        return None, None
+    from .sources.base import BASE_LICENCE, BASE_SOURCE, base_geography, span_of
+
+    extent = span_of(places, areas, *(layer.frame for layer in layers))
+    base = base_geography(extent, crs=project.crs, areas=areas)
+    if base is None:
+        return None, None
+    return base, {"source": BASE_SOURCE, "licence": BASE_LICENCE,
+                  "level": base.attrs.get("level")}
 
 
 def _unknown_rule_measures(measures: pd.DataFrame, project: Project) -> list[str]:
