@@ -22,7 +22,15 @@ from strukturbild.render.web import map_links, web_map_html
 from strukturbild.sources.example import example_project
 
 from ._browser import PageLog, browser, chromium_missing, drawn_at, open_map, settle
-from .test_web import HOSTILE, MIB, SCRIPT, country_image, hostile_image
+from .test_web import (
+    COPENHAGEN,
+    HOSTILE,
+    MIB,
+    ORESUND,
+    SCRIPT,
+    country_image,
+    hostile_image,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,18 +58,45 @@ def assert_clean(log: PageLog) -> None:
 
 
 def drawn(page: Any) -> dict[str, int]:
-    """What Leaflet has on the map, counted by kind in each layer."""
+    """What Leaflet has on the map, counted by kind in each layer (0 for a layer off)."""
     return dict(page.evaluate("""() => {
         const s = window.strukturbild, out = {};
         for (const [key, group] of Object.entries(s.groups)) {
             if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
             const kind = key === 'places' ? L.CircleMarker
-                : key === 'links' ? L.Polyline : L.Polygon;
+                : (key === 'links' || key === 'weak') ? L.Polyline
+                : key.startsWith('layer-') ? L.Layer : L.Polygon;
             out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
                 .length;
         }
         return out;
     }"""))
+
+
+def strong_and_medium(image: StructureImage | Any) -> int:
+    """How many links of an image (or a links frame) are strong or medium."""
+    links = image.links if isinstance(image, StructureImage) else image
+    return int((links["link_class"] != "weak").sum())
+
+
+def pixel(page: Any, latlng: tuple[float, float], path: Path) -> tuple[int, int, int]:
+    """The colour the page shows at ``latlng`` (from a screenshot saved to ``path``)."""
+    from PIL import Image
+
+    x, y = page.evaluate(f"""() => {{
+        const m = window.strukturbild.map, p = m.latLngToContainerPoint([{latlng[0]},
+            {latlng[1]}]), r = m.getContainer().getBoundingClientRect();
+        return [Math.round(r.left + p.x), Math.round(r.top + p.y)];
+    }}""")
+    page.screenshot(path=str(path))
+    with Image.open(path) as im:
+        r, g, b = im.convert("RGB").getpixel((x, y))
+    return int(r), int(g), int(b)
+
+
+def close(rgb: tuple[int, int, int], colour: str, tolerance: int = 6) -> bool:
+    want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= tolerance
 
 
 def click_at(page: Any, latlng_js: str) -> None:
@@ -92,17 +127,22 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
     page = open_map(context, path, log)
     page.screenshot(path=str(tmp_path / "example.png"))
     assert page.evaluate("L.version") == "1.9.4"
-    assert drawn(page) == {"links": len(example.links), "places": len(example.places)}
+    assert drawn(page) == {"base": 3, "areas": 33, "links": strong_and_medium(example),
+                           "weak": 0, "places": len(example.places)}
     legend = page.locator(".sb-legend")
     assert legend.is_visible()
     text = legend.inner_text()
     assert all(letter in text for letter in "åäö")
     assert "Tillväxtmotor" in text and "Regional kärna" in text
     assert page.locator(".sb-title").inner_text() == "Strukturbild för Skåne"
-    assert page.locator(".sb-source").inner_text() == "Källa: SCB; modellerade flöden"
+    assert page.locator(".sb-source").inner_text() == \
+        "Källa: SCB; bakgrund: Natural Earth; modellerade flöden"
     assert page.locator(".leaflet-control-scale").is_visible()
     labels = page.locator(".sb-label.sb-on").all_inner_texts()
-    assert "Malmö" in labels and len(labels) >= 3
+    assert {"Malmö", "Helsingborg", "Lund", "Landskrona", "Ystad", "Trelleborg",
+            "Kristianstad–Hässleholm", "DANMARK"} <= set(labels)
+    # the joint growth engine has one label, not one per place
+    assert "Kristianstad" not in labels and "Hässleholm" not in labels
     assert drawn_at(page) < 5000
     assert_clean(log)
 
@@ -137,14 +177,14 @@ def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: St
     page.screenshot(path=str(tmp_path / "toggle.png"))
     page.get_by_label("Funktionella samband").check()
     settle(page)
-    assert drawn(page)["links"] == len(example.links)
+    assert drawn(page)["links"] == strong_and_medium(example)
     assert section.is_visible()
     # back under the places: the canvas draws a place last
     assert page.evaluate("Object.values(window.strukturbild.map._layers).find(l => l._ctx)"
                          "._drawLast.layer instanceof L.CircleMarker")
     page.get_by_label("Tätorter").uncheck()
     settle(page)
-    assert page.locator(".sb-label.sb-on").count() == 0
+    assert page.locator(".sb-label.sb-on").all_inner_texts() == ["DANMARK"]  # the base's
     assert page.locator('.sb-legend [data-layer="places"]').is_hidden()
     assert_clean(log)
 
@@ -154,7 +194,7 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     path = write(tmp_path, "hostile", web_map_html(image))
     log = PageLog()
     page = open_map(context, path, log)
-    assert drawn(page) == {"areas": 2, "links": 4, "places": 5}
+    assert drawn(page) == {"areas": 2, "links": 2, "weak": 0, "places": 5}
     assert page.locator(".sb-title").inner_text() == "Test <i>karta</i> & å"
     assert HOSTILE in page.locator(".sb-label.sb-on").all_inner_texts()
     assert page.locator(".sb-legend").inner_text().startswith("Roller\nNav <em>ett</em>")
@@ -177,6 +217,7 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     assert f"{HOSTILE} → {SCRIPT}\t900 pendlare" in text
     assert f"{SCRIPT} → {HOSTILE}\t300 pendlare" in text
     assert "Källa\tmodellerade flöden" in text
+    assert "Typ\tregionalt" in text
     # the link is widest at the end that sends the most, and narrows towards the other
     w0, w1 = page.evaluate("""(() => { const o = window.strukturbild.groups.links.getLayers()
         .find(l => l.options.i === 3).options; return [o.w0, o.w1]; })()""")
@@ -212,10 +253,10 @@ def test_english_map(context: Any, tmp_path: Path) -> None:
     page = open_map(context, path, log)
     controls = page.locator(".leaflet-control-layers").inner_text()
     assert [c.strip() for c in controls.split("\n")] == [
-        "Municipalities", "Functional links", "Urban areas"]
+        "Urban areas", "Weak links", "Functional links", "Municipalities"]
     legend = page.locator(".sb-legend").inner_text()
     assert "Population (circle area)" in legend and "Commuters (line width)" in legend
-    assert page.locator(".sb-source").inner_text() == "Source: SCB; modelled flows"
+    assert page.locator(".sb-source").inner_text() == "modelled flows"
     assert page.evaluate("document.documentElement.lang") == "en"
     assert_clean(log)
 
@@ -231,8 +272,9 @@ def test_whole_country_is_small_and_drawn_within_a_second(context: Any, tmp_path
         page = open_map(context, path, log)
         times.append(drawn_at(page))
         assert_clean(log)
-    assert drawn(page) == {"areas": 290, "links": len(map_links(image.links)[0]),
-                           "places": 2017}
+    shown = map_links(image.links)[0]
+    assert drawn(page) == {"base": 13, "areas": 290, "links": strong_and_medium(shown),
+                           "weak": 0, "places": 2017}
     page.screenshot(path=str(tmp_path / "country.png"))
     assert min(times) <= 1000, times
 
@@ -244,7 +286,7 @@ def test_observed_links_have_no_modelled_note(context: Any, example: StructureIm
     path = write(tmp_path, "observed", web_map_html(observed, source_note="Källa: SCB"))
     log = PageLog()
     page = open_map(context, path, log)
-    assert page.locator(".sb-source").inner_text() == "Källa: SCB"
+    assert page.locator(".sb-source").inner_text() == "Källa: SCB; bakgrund: Natural Earth"
     assert page.locator(".sb-modelled").count() == 0
     assert_clean(log)
 
