@@ -431,3 +431,52 @@ def test_own_layers_are_data_with_their_style() -> None:
     assert ["layer-1", "Grönstruktur", True] in data["overlays"]
     for name in ("Stråk", "Grönstruktur", "Stationer"):
         assert name in data["legend"]
+
+
+#: Machado, Oliveira & Fernandes (2009), severity 1, on linear RGB.
+_CVD = {
+    "normal": np.eye(3),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968],
+                              [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868],
+                            [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+}
+
+
+def _lab(colour: str, vision: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of ``#rrggbb`` as a reader with ``vision`` sees it."""
+    c = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = np.clip(_CVD[vision] @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@pytest.mark.parametrize("vision", list(_CVD))
+def test_roles_are_told_apart_by_colour_blind_readers(vision: str) -> None:
+    """Every two role colours, and regional against local links, differ by ΔE*76 > 20
+    (clearly different) for readers with deuteranopia and protanopia too; regional
+    kärna and lokal kärna are no longer two neighbouring oranges."""
+    from itertools import combinations
+
+    from strukturbild.render.style import (
+        AREA_FILL,
+        LINK_CLASS_STYLE,
+        REGIONAL_LINK_COLOUR,
+        ROLE_COLOURS,
+    )
+
+    for a, b in combinations(ROLE_COLOURS, 2):
+        delta = float(np.linalg.norm(_lab(ROLE_COLOURS[a], vision) -
+                                     _lab(ROLE_COLOURS[b], vision)))
+        assert delta > 20, (vision, a, b, delta)
+    links = float(np.linalg.norm(_lab(REGIONAL_LINK_COLOUR, vision) -
+                                 _lab(LINK_CLASS_STYLE["strong"][0], vision)))
+    assert links > 35, (vision, links)
+    # every role stands out from the land it is drawn on
+    for key, colour in ROLE_COLOURS.items():
+        assert np.linalg.norm(_lab(colour, vision) - _lab(AREA_FILL, vision)) > 20, key

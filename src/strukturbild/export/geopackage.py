@@ -156,7 +156,7 @@ from ..render.qml import (
     places_qml,
     regions_qml,
 )
-from ..render.style import chain, labelled_roles, regional_links, role_styles, text
+from ..render.style import TEXT, chain, labelled_roles, regional_links, role_styles, text
 
 __all__ = [
     "GPKG_CRS",
@@ -387,7 +387,8 @@ def _own_frames(image: StructureImage) -> list[tuple[str, Any]]:
             part = frame[(families == kind).to_numpy()].reset_index(drop=True)
             written = _layer_frame(part, name, "")
             written.attrs["own"] = {"name": layer.name, "kind": layer.kind, "file": layer.file,
-                                    "style": dict(layer.style), "family": kind}
+                                    "style": dict(layer.style), "family": kind,
+                                    "split": len(kinds) > 1}
             out.append((name, written))
     return out
 
@@ -469,24 +470,22 @@ def _sources_text(image: StructureImage, source_note: str) -> str:
     return text_
 
 
-def _layer_text(image: StructureImage, name: str) -> str:
-    """What a layer holds, in the image's language."""
+def _layer_text(image: StructureImage, name: str, own: Mapping[str, Any] | None = None
+                ) -> str:
+    """What a layer holds, in the image's language (``own``: an own layer's attrs)."""
     lang = image.language
-    if name.startswith("layer_"):
-        own = next((lay for lay in image.layers if name.startswith(
-            f"layer_{_slug(lay.name) or 'own'}"[:55])), None)
-        if own is not None:
-            return f"{own.name}. " + text("gpkg_layer", lang).format(
-                kind=own.kind, file=own.file or "?")
-        return name
+    if own:
+        return f"{own['name']}. " + text("gpkg_layer", lang).format(
+            kind=own["kind"], file=own.get("file") or "?")
     key = {"joint_designations": "gpkg_joint"}.get(name, f"gpkg_{name}")
-    return text(key, lang)
+    return text(key, lang) if key in TEXT else name
 
 
-def _description(image: StructureImage, name: str, source_note: str) -> str:
+def _description(image: StructureImage, name: str, source_note: str,
+                 own: Mapping[str, Any] | None = None) -> str:
     lang = image.language
     version = image.provenance.get("version", "")
-    parts = [_layer_text(image, name),
+    parts = [_layer_text(image, name, own),
              text("gpkg_flows_modelled" if image.modelled else "gpkg_flows_observed", lang),
              text("gpkg_crs", lang)]
     sources = _sources_text(image, source_note)
@@ -496,15 +495,12 @@ def _description(image: StructureImage, name: str, source_note: str) -> str:
     return " ".join(parts)
 
 
-def _identifier(image: StructureImage, name: str) -> str:
+def _identifier(image: StructureImage, name: str, own: Mapping[str, Any] | None = None
+                ) -> str:
     lang = image.language
-    if name.startswith("layer_"):
-        label = _layer_text(image, name).split(". ", 1)[0]
-        suffix = name.rsplit("_", 1)[-1]
-        if suffix in ("points", "lines", "polygons") and any(
-                name == f"layer_{_slug(lay.name)}_{suffix}" for lay in image.layers):
-            label = f"{label} ({suffix})"
-        return f"{image.title}: {label}"
+    if own:
+        split = own.get("split")
+        return f"{image.title}: {own['name']}" + (f" ({own['family']})" if split else "")
     labels = {"joint_designations": text("joint_member", lang), "base": text("land", lang)}
     return f"{image.title}: {labels.get(name) or text(name, lang)}"
 
@@ -703,7 +699,8 @@ def _replace_qmd(con: sqlite3.Connection, table: str, qmd: str, timestamp: str,
 
 
 def _layer_metadata(image: StructureImage, name: str, description: str,
-                    runs: Sequence[Mapping[str, Any]], source_note: str) -> LayerMetadata:
+                    runs: Sequence[Mapping[str, Any]], source_note: str, title: str
+                    ) -> LayerMetadata:
     import pyproj
 
     lang = image.language
@@ -721,7 +718,7 @@ def _layer_metadata(image: StructureImage, name: str, description: str,
     rights = [source_note] if source_note else []
     return LayerMetadata(
         identifier=name,
-        title=_identifier(image, name),
+        title=title,
         abstract=description,
         language=lang,
         keywords={"gmd:topicCategory": ["planningCadastre", "society"],
@@ -750,25 +747,28 @@ def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, A
                                   _run_record(image, frames, timestamp, source_note, mode))
         _reference(con, None, run_id, timestamp)
         for name, frame in frames.items():
-            description = _description(image, name, source_note)
+            own = frame.attrs.get("own")
+            description = _description(image, name, source_note, own)
+            identifier = _identifier(image, name, own)
             qml = _style_qml(image, name, frame, label_roles=label_roles, unit=unit,
                              existing_roles=existing_roles if name == "places" else ())
             _save_style(con, name, geometry_columns[name], qml,
-                        f"{_identifier(image, name)} ({STYLE_NAME})", timestamp)
+                        f"{identifier} ({STYLE_NAME})", timestamp)
             _reference(con, name, run_id, timestamp)
             if name in created:
                 con.execute("UPDATE gpkg_contents SET description = ? WHERE table_name = ?",
                             (description, name))
                 with contextlib.suppress(sqlite3.IntegrityError):  # identifiers are unique
                     con.execute("UPDATE gpkg_contents SET identifier = ? WHERE table_name = ?",
-                                (_identifier(image, name), name))
+                                (identifier, name))
             else:
                 (description,) = con.execute(
                     "SELECT description FROM gpkg_contents WHERE table_name = ?", (name,)
                 ).fetchone()
             con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?",
                         (timestamp, name))
-            md = _layer_metadata(image, name, description, _runs_of(con, name), source_note)
+            md = _layer_metadata(image, name, description, _runs_of(con, name), source_note,
+                                 identifier)
             _replace_qmd(con, name, layer_metadata_qmd(md), timestamp, run_id)
         con.execute("COMMIT")
 

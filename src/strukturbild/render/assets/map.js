@@ -115,7 +115,7 @@ var Labels = L.Layer.extend({
     this._box = el("div", pane, "sb-labels");
     this._made = 0;
     if (this._z0 === undefined) { this._z0 = map.getZoom(); }
-    map.on("zoomend", this._layout, this);
+    map.on("moveend", this._layout, this);
     this._layout();
   },
   refit: function () {
@@ -124,7 +124,7 @@ var Labels = L.Layer.extend({
     this._layout();
   },
   onRemove: function (map) {
-    map.off("zoomend", this._layout, this);
+    map.off("moveend", this._layout, this);
     L.DomUtil.remove(this._box);
     for (var i = 0; i < this._items.length; i++) { this._items[i].el = null; }
   },
@@ -151,6 +151,9 @@ var Labels = L.Layer.extend({
     var upto = Math.max(1, Math.floor((map.getZoom() - this._z0) / this._step + 1e-9) + 1);
     this._make(upto);
     var items = this._items, made = this._made, placed = [], circles = [], i, k, it, b, ok;
+    // the map's visible part, in layer points: a label must stay inside it
+    var tl = map.containerPointToLayerPoint([0, 0]),
+        br = map.containerPointToLayerPoint(map.getSize());
     for (i = 0; i < made; i++) {
       it = items[i];
       it.on = this._visible(it.layer);
@@ -187,6 +190,13 @@ var Labels = L.Layer.extend({
         }
         for (k = 0; k < cand.length && !ok; k++) {
           b = [cand[k][0], cand[k][1], cand[k][0] + it.w, cand[k][1] + it.h];
+          if (it.cls === "sb-country") {
+            // a country's name may move along to stay in view
+            var sx = Math.max(0, tl.x + 4 - b[0]) - Math.max(0, b[2] - br.x + 4);
+            var sy = Math.max(0, tl.y + 4 - b[1]) - Math.max(0, b[3] - br.y + 4);
+            b = [b[0] + sx, b[1] + sy, b[2] + sx, b[3] + sy];
+          }
+          if (b[0] < tl.x || b[1] < tl.y || b[2] > br.x || b[3] > br.y) { continue; }
           if (free(b, it)) { ok = b; }
         }
       }
