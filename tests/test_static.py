@@ -477,6 +477,10 @@ def test_areas_and_regions_are_drawn(image_with_areas: StructureImage, tmp_path:
         assert key in by_id, key
     joined = "\n".join(_svg_texts(svg))
     assert "Kommuner" in joined and "Funktionella regioner" in joined
+    # the regions' names are on the map (nodal regions are named after their centre)
+    named = [k for k in by_id if k.startswith("region-label-")]
+    assert named and all(k.removeprefix("region-label-").replace("_", " ").strip() for k in named)
+    assert any(str(n) in joined for n in img.regions["name"])
     # one path per kommun: the light base with thin borders
     paths = list(by_id["areas"].iter("{http://www.w3.org/2000/svg}path"))
     assert len(paths) == len(img.areas)

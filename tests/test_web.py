@@ -480,3 +480,15 @@ def test_roles_are_told_apart_by_colour_blind_readers(vision: str) -> None:
     # every role stands out from the land it is drawn on
     for key, colour in ROLE_COLOURS.items():
         assert np.linalg.norm(_lab(colour, vision) - _lab(AREA_FILL, vision)) > 20, key
+
+
+def test_region_names_are_on_the_map(tmp_path: Path) -> None:
+    """Functional regions are drawn with their names (Skåne's nodal regions)."""
+    from .test_export import areas_image
+
+    image = areas_image(tmp_path)
+    data = page_data(web_map_html(image))
+    names = [n[0] for n in data["regions"]["names"]]
+    assert sorted(names) == sorted(str(n) for n in image.regions["name"])
+    for _, lat, lon in data["regions"]["names"]:
+        assert 55.2 < lat < 56.6 and 12.3 < lon < 14.7
