@@ -696,6 +696,9 @@ def _check_table(
         if not ok:
             names = " or ".join(t.__name__ for t in tt)
             raise _err(path, full, f"expected {names}, got {type(value).__name__} {value!r}")
+        if isinstance(value, str) and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+            raise _err(path, full, "holds a control character (a vertical tab or NUL, say); "
+                       "remove it")
         out[key] = value
     for key, (_, required) in spec.items():
         if required and key not in out:
@@ -974,7 +977,8 @@ def load_project(path: str | Path) -> Project:
     if not p.is_file():
         raise InputFileNotFoundError("project file not found", source=p)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        # utf-8-sig: Notepad and some editors start UTF-8 files with a byte-order mark
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError("project file is not UTF-8 text", source=p) from None
     except tomllib.TOMLDecodeError as exc:
