@@ -51,6 +51,7 @@ from .errors import (
     InvalidValueError,
     OutputConflictError,
     OutputLockedError,
+    StrukturbildError,
     StrukturbildWarning,
 )
 
@@ -219,6 +220,33 @@ def _disk_full(exc: OSError, target: Path) -> OSError:
     return exc
 
 
+#: What GDAL and SQLite say when a write fails for want of space; they keep no errno.
+_FULL_TEXT = re.compile(r"no space left|disk (?:i/o error|is full|full)|file too large|"
+                        r"database or disk is full|quota exceeded", re.IGNORECASE)
+
+
+def _out_of_space(exc: BaseException, staged: Iterable[Path]) -> bool:
+    """Whether a failed write ran out of space: the error says so, the disk is (nearly)
+    full, or a written file reached the process's file-size limit (``ulimit -f``)."""
+    import resource
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    if _FULL_TEXT.search(str(exc)):
+        return True
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    for tmp in staged:
+        with contextlib.suppress(OSError):
+            vfs = os.statvfs(tmp.parent)
+            if vfs.f_bavail * vfs.f_frsize < 1024 * 1024:
+                return True
+            for f in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal")):
+                if limit != resource.RLIM_INFINITY and f.exists() and \
+                        f.stat().st_size >= limit - 65536:
+                    return True
+    return False
+
+
 class OutputSet:
     """Write several output files all or none.
 
@@ -310,6 +338,12 @@ class OutputSet:
         try:
             if kind is None:
                 self.commit()
+            elif isinstance(exc, Exception) and not isinstance(exc, StrukturbildError) and \
+                    _out_of_space(exc, self._staged.values()):
+                target = next((t for t, s in self._staged.items() if s.exists()),
+                              self.targets[0])
+                raise DiskFullError("cannot write: the disk is full or the file reached the "
+                                    "file-size limit", source=target) from None
         except OSError as err:
             raise _disk_full(err, self.targets[0]) from None
         finally:

@@ -141,11 +141,9 @@ def _cmd_regions(args: argparse.Namespace) -> int:
     params = _region_params(args, method)
     flows = _read_flows(args)
     result = delineate_regions(flows, method, **params)
-    tables = {args.output: (result.to_frame(), False)}
+    tables = [(args.output, result.to_frame(), False)]
     if args.stats:
-        if args.stats in tables:
-            raise ConfigError("--stats and --output name the same file")
-        tables[args.stats] = (result.stats, True)
+        tables.append((args.stats, result.stats, True))
     write_tables(tables, inputs=[args.flows])
     counts = result.status.value_counts()
     extra = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("reserve", "excluded")
@@ -158,12 +156,12 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 def _cmd_hierarchy(args: argparse.Namespace) -> int:
     flows = _read_flows(args)
     nd = nystuen_dacey(flows, k=args.k)
-    tables = {args.output: (nd.edges, False)}
+    tables = [(args.output, nd.edges, False)]
     if args.units:
         units = nd.units.copy()
         units["class"] = units["class"].astype(str)
         units["head"] = nd.head
-        tables[args.units] = (units, True)
+        tables.append((args.units, units, True))
     write_tables(tables, inputs=[args.flows])
     counts = nd.units["class"].value_counts()
     _say(args, f"{len(nd.edges)} dominant flows; " + ", ".join(
