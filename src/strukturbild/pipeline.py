@@ -29,6 +29,8 @@ from .errors import ConfigError, StrukturbildWarning
 from .image import RoleInfo, StructureImage
 from .readers import (
     areas_from_frame,
+    check_outputs,
+    check_path,
     flows_table_from_frame,
     places_from_frame,
     read_areas,
@@ -155,6 +157,23 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     return places, areas, flows
 
 
+def check_outputs_of(project: Project) -> None:
+    """The project's output paths, checked before anything is read or built.
+
+    No output may hold a control character, be one of the project's inputs, or be
+    another output (symlinks and ``..`` resolved).
+
+    Examples
+    --------
+    >>> from strukturbild.sources.example import example_project
+    >>> check_outputs_of(example_project())
+    """
+    targets = project.output_paths().values()
+    for target in targets:
+        check_path(target)
+    check_outputs(targets, project.input_paths())
+
+
 def check_project(project: Project) -> dict[str, Any]:
     """Every check :func:`build` makes on a project's inputs and parameters, no output.
 
@@ -173,6 +192,7 @@ def check_project(project: Project) -> dict[str, Any]:
     >>> len(found["places"]), len(found["designations"])
     (70, 13)
     """
+    check_outputs_of(project)
     places, areas, flows = read_inputs(project)
     designations = None
     if project.roles.designations:
@@ -220,6 +240,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     (70, True, 'tillvaxtmotor')
     """
     say = progress or (lambda _msg: None)
+    check_outputs_of(project)
     places, areas, observed = read_inputs(project)
     inputs: dict[str, Any] = {}
     for key, srcobj in (("places", project.places), ("areas", project.areas),
