@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -65,16 +64,15 @@ def test_example() -> None:
 
 
 @pytest.mark.slow
-def test_whole_country_under_30_seconds(tmp_path: Path) -> None:
+def test_whole_country(tmp_path: Path) -> None:
+    """All 2,017 tätorter (the time is in benchmarks/bench_pipeline.py)."""
     requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
     project = project_from_dict({
         "project": {"name": "sverige", "title": "Sverige"},
         "places": {"path": str(SWEDEN / "tatorter_2020.gpkg")},
         "areas": {"path": str(SWEDEN / "kommuner.gpkg")},
     }, base_dir=tmp_path)
-    t0 = time.perf_counter()
     img = build(project)
-    elapsed = time.perf_counter() - t0
     assert len(img.places) == 2017 and len(img.areas) == 290
     assert int(img.places["population"].sum()) == 9_088_367
     roles = img.places["role"].astype(str)
@@ -82,7 +80,6 @@ def test_whole_country_under_30_seconds(tmp_path: Path) -> None:
     assert sorted(img.places.loc[roles == "storstad", "name"]) == ["Göteborg", "Malmö",
                                                                   "Stockholm"]
     assert img.links["modelled"].all() and len(img.links) > 1000
-    assert elapsed < 30, elapsed
 
 
 def test_toy_nodal_regions(toy_dir: Path) -> None:
