@@ -155,10 +155,68 @@ def test_area_flows_of_areas_without_places_are_left_out_with_a_warning(
         build(load_project(proj))
 
 
-def test_summary_notes_rules_skipped_for_want_of_jobs() -> None:
+def test_summary_notes_and_counts_rules_that_fail_for_want_of_jobs() -> None:
     s = build(example_project()).summary()
-    assert s["notes"] == ["no place has 'job_ratio' (it needs jobs and employed residents, "
-                          "or observed flows): the rules on it are skipped for regional_karna"]
+    assert s["notes"] == [
+        "no place has 'job_ratio' (it needs jobs and employed residents (columns jobs and "
+        "employed), or observed flows that include intra-place flows): the rules on it do "
+        "not hold for regional_karna",
+        "3 place(s) did not get a role because a measure its rules test is not known "
+        "(regional_karna 3); [roles] unknown = \"skip\" would skip those rules instead",
+    ]
+    # Helsingborg, Lund and Kristianstad (40 000+): counted, and said in their reasons
+    assert s["provenance"]["unknown_measures"] == {
+        "mode": "fail", "places": 3, "roles": {"regional_karna": 3},
+        "measures": {"job_ratio": 3}}
+
+
+def test_example_keeps_designated_roles_and_shows_where_rules_differ() -> None:
+    img = build(example_project())
+    p = img.places.set_index("name")
+    # designated roles stand; the rules alone would make Lund a lokal kärna (no jobs data)
+    assert p.loc["Lund", "role"] == "tillvaxtmotor"
+    assert p.loc["Lund", "role_derived"] == "lokal_karna"
+    assert p.loc["Lund", "role_designated"] == "tillvaxtmotor"
+    assert "not regional core" in p.loc["Lund", "role_reason"] or \
+        "inte regional kärna: arbetsplatskvot okänd" in p.loc["Lund", "role_reason"]
+    s = img.summary()
+    assert s["designated_places"] == 8
+    assert "1281TC105" in s["designated_differs_from_derived"]
+    # no place is a regional kärna by the rules alone
+    assert (img.places["role_derived"] != "regional_karna").all()
+
+
+def test_unknown_skip_in_the_project_file_restores_01(tmp_path: Path) -> None:
+    from strukturbild.sources.example import example_dir
+
+    text = (example_dir() / "project.toml").read_text(encoding="utf-8").replace(
+        "[roles]\n", "[roles]\nunknown = \"skip\"\n")
+    text = text.replace('path = "tatorter_2020.csv"',
+                        f'path = "{example_dir() / "tatorter_2020.csv"}"').replace(
+        '"designations_region_skane_2022.csv"',
+        f'"{example_dir() / "designations_region_skane_2022.csv"}"')
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    img = build(load_project(tmp_path / "p.toml"))
+    p = img.places.set_index("name")
+    assert p.loc["Lund", "role_derived"] == "regional_karna"
+    assert img.summary()["notes"][0].endswith("the rules on it are skipped for regional_karna")
+
+
+@pytest.mark.slow
+def test_national_places_without_jobs_get_no_regional_core_by_population() -> None:
+    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
+    project = project_from_dict({
+        "project": {"name": "sverige"},
+        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg")},
+    }, base_dir=SWEDEN)
+    img = build(project)
+    roles = img.places["role"].astype(str)
+    # 0.1 made 27 places regional kärna by population alone (Lidingö, Tumba, ...)
+    assert (roles == "regional_karna").sum() == 0
+    lidingo = img.places.loc[img.places["name"] == "Lidingö"].iloc[0]
+    assert lidingo["role_reason"].endswith("inte regional kärna: arbetsplatskvot okänd")
+    s = img.summary()
+    assert s["provenance"]["unknown_measures"]["roles"] == {"regional_karna": 27}
 
 
 def test_no_notes_when_jobs_are_known(toy_dir: Path) -> None:
