@@ -221,3 +221,37 @@ def test_national_places_without_jobs_get_no_regional_core_by_population() -> No
 
 def test_no_notes_when_jobs_are_known(toy_dir: Path) -> None:
     assert build(load_project(toy_dir / "project.toml")).summary()["notes"] == []
+
+
+def test_toy_scb_la_regions_with_step_codes(toy_dir: Path) -> None:
+    # intra-place flows make the toy a complete table: employed residents = outflow.
+    # Storby keeps 118 600 of 120 000 (1.2 % out): a centre. Mellanstad (10 % to Storby),
+    # Förort (37.5 %) and Småort (10 %) link to Storby (step 20); Byn (25 % to Småort)
+    # is two links away (30). Hamlet sends 5 % (20 of 400) to Byn: a centre of its own.
+    flows = toy_dir / "flows.csv"
+    flows.write_text(flows.read_text() + "0101TC101,0101TC101,118600\n"
+                     "0102TC101,0102TC101,18000\n0102TB102,0102TB102,1700\n"
+                     "0103TC101,0103TC101,2650\n0103TB102,0103TB102,900\n"
+                     "0103TB103,0103TB103,380\n")
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[regions]\nmethod = "scb-la"\n')
+    img = build(load_project(proj))
+    assert img.places["region"].tolist() == ["0101TC101"] * 5 + ["0103TB103"]
+    assert img.places["scb_step"].tolist() == [11, 20, 20, 20, 30, 11]
+    assert img.summary()["provenance"]["parameters"]["regions"] == {
+        "method": "scb_la", "max_outflow": 0.2, "max_single_outflow": 0.075,
+        "max_chain": None}
+
+
+def test_toy_zones_with_several_memberships(toy_dir: Path) -> None:
+    # Förort sends 1 500 of its 2 300 out-commuters to Storby (65 %) and 800 to
+    # Mellanstad (35 %): in both zones, Storby's first. Hamlet (20 to Byn) in none.
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[regions]\nmethod = "commuting-zone"\n'
+                    'cores = ["0101TC101", "0102TC101"]\nshare = 0.1\nmultiple = true\n')
+    img = build(load_project(proj))
+    p = img.places
+    assert p.loc["0102TB102", "region"] == "0101TC101"
+    assert p.loc["0102TB102", "regions"] == "0101TC101;0102TC101"
+    assert p.loc["0103TB103", "regions"] == "0103TB103"
+    assert "scb_step" not in p.columns
