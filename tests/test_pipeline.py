@@ -255,3 +255,25 @@ def test_toy_zones_with_several_memberships(toy_dir: Path) -> None:
     assert p.loc["0102TB102", "regions"] == "0101TC101;0102TC101"
     assert p.loc["0103TB103", "regions"] == "0103TB103"
     assert "scb_step" not in p.columns
+
+
+def test_note_names_the_real_cause_of_a_missing_rank_in_area() -> None:
+    import geopandas as gpd
+    import shapely
+
+    from strukturbild.pipeline import build_image
+
+    # ids that are not SCB codes and no kommun column: no area_id, so no rank_in_area
+    places = gpd.GeoDataFrame(
+        {"place_id": ["a", "b"], "name": ["Storby", "Lillby"], "population": [250000, 8000],
+         "jobs": [130000.0, 3000.0], "employed": [120000.0, 4000.0]},
+        geometry=[shapely.Point(500000, 6500000), shapely.Point(520000, 6500000)],
+        crs="EPSG:3006").set_index("place_id")
+    img = build_image(places)
+    notes = img.summary()["notes"]
+    assert notes[0] == ("no place has 'rank_in_area' (it needs the places' area_id (kommun "
+                        "code) column): the rules on it do not hold for lokal_karna")
+    assert all("jobs" not in n for n in notes)
+    # Lillby (8 000) is no lokal kärna without a kommun to rank it in, and says so
+    assert img.places.loc["b", "role"] == "serviceort"
+    assert img.places.loc["b", "role_reason"].endswith("inte lokal kärna: rang i kommunen okänd")

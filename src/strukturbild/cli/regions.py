@@ -2,7 +2,11 @@
 
 ``strukturbild regions FLOWS.csv --method lma|scb-la|nodal|commuting-zone ...``
     Functional regions from a commuting table: one row per unit (``unit, region,
-    status``) and, with ``--stats``, one row per region.
+    status`` and the method's details: SCB's ``step`` code for ``scb-la``, all the
+    ``regions`` of a unit for ``commuting-zone``), with ``--stats`` one row per region,
+    with ``--external`` the zones' external links. The options, their defaults and
+    checks come from the methods' params classes (``LMAParams``, ``SCBLAParams``,
+    ``NodalParams``, ``CommutingZoneParams``).
 ``strukturbild hierarchy FLOWS.csv [--k K] ...``
     The Nystuen–Dacey nodal structure: the kept dominant flows and, with ``--units``,
     each unit's inflow, outflow, degrees, class and head.
