@@ -3,19 +3,23 @@
 No test touches the network: a stdlib ``http.server`` thread on 127.0.0.1 answers
 like SCB's PxWebApi 2 and geodata WFS, from the synthetic documents in
 ``tests/data/scb`` (see its README). Faults (403 for too many cells, 429 with
-Retry-After, 500, a truncated body, a wrong content type) are queued per route.
+Retry-After, 500, a truncated body, a wrong content type, and the hostile ones of
+``tests/test_fetch_limits.py``: dripping bytes, huge bodies, redirects) are queued
+per route, and ``mutate`` rewrites a route's answer (malformed documents).
 Sleeping is injected, so retries and back-off cost no time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import threading
+import time
 import urllib.parse
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -78,6 +82,7 @@ class FakeScb:
         self.server_max_cells: int | None = None  # a stricter limit than /config says
         self.page_size: int | None = None  # WFS features per page
         self.faults: dict[str, list[tuple[str, Any]]] = {}
+        self.mutate: dict[str, Callable[[Any], Any]] = {}  # route (or its prefix) → rewrite
         self.log: list[dict[str, Any]] = []
 
     def fault(self, route: str, *faults: tuple[str, Any]) -> None:
@@ -160,10 +165,74 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def _json(self, doc: Any, status: int = 200, ctype: str = "application/json") -> None:
+            route = self._route()[0]
+            rewrite = fake.mutate.get(route) or fake.mutate.get(route.split(":")[0])
+            if rewrite is not None and status == 200:
+                doc = rewrite(json.loads(json.dumps(doc)))  # a deep copy to rewrite
             self._send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), ctype)
 
+        def _drip(self, data: bytes, interval: float) -> None:
+            """Write ``data`` one byte at a time (until the client hangs up, at most 60 s)."""
+            end = time.monotonic() + 60
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    if time.monotonic() > end:
+                        break
+                    time.sleep(interval)
+            except OSError:
+                pass
+            self.close_connection = True
+
+        def _hostile(self, kind: str, arg: Any) -> bool:
+            """Answer with a hostile fault; False if ``kind`` is not one."""
+            if kind == "drip":  # headers at once, then the body one byte per `arg` s
+                body = b'{"type": "FeatureCollection", "features": [' + b" " * 4000 + b"]}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.flush()
+                self._drip(body, arg)
+            elif kind == "drip_headers":  # the header block itself, one byte per `arg` s
+                self._drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
+                           + b"z" * 4000 + b"\r\n\r\n{}", arg)
+            elif kind == "huge_length":  # claims `arg` bytes, sends a little, hangs up
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(arg))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b'{"maxDataCells": ' + b"1" * 1000)
+            elif kind == "stream":  # no length: streams `arg` MiB (or until hung up)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b"x" * 65536
+                try:
+                    self.wfile.write(b'{"padding": "')
+                    for _ in range(int(arg * 16)):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+            elif kind == "redirect":  # `arg`: the Location (a function of the request path)
+                self.send_response(302)
+                self.send_header("Location", arg(self.path))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif kind == "raw":  # `arg`: the body bytes as they are
+                self._send(200, arg)
+            else:
+                return False
+            return True
+
         def _route(self) -> tuple[str, dict[str, str]]:
-            u = urllib.parse.urlsplit(self.path)
+            u = urllib.parse.urlsplit(self.path.removeprefix("/moved"))
             q = dict(urllib.parse.parse_qsl(u.query))
             if u.path == f"{API}/config":
                 return "config", q
@@ -196,6 +265,8 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
                     return
                 if kind == "content_type":
                     self._send(200, b"<html><body>Planned maintenance</body></html>", arg)
+                    return
+                if self._hostile(kind, arg):
                     return
             if route == "config":
                 self._json(fake.config)

@@ -140,7 +140,7 @@ def int_value(value: Any, *, source: str | None, field: str, low: int = 0,
         raise bad_field(source, field, f"expected a whole number, got {describe(value)}")
     n = int(value)
     if n < low or (high is not None and n > high):
-        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        bound = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
         raise bad_field(source, field, f"expected a whole number {bound}, got {describe(value)}")
     return n
 
@@ -153,9 +153,14 @@ def count_value(value: Any, *, source: str | None, field: str,
     --------
     >>> count_value(1200, source="u", field="bef")
     1200
-    >>> count_value(1e300, source="u", field="bef")  # doctest: +ELLIPSIS
+    >>> count_value(1e300, source="u", field="bef")
     Traceback (most recent call last):
     ...
-    strukturbild.errors.FetchError: u: field 'bef': expected a whole number from 0 to ...
+    strukturbild.errors.FetchError: u: field 'bef': expected a count of people (a whole ...
     """
-    return int_value(value, source=source, field=field, low=0, high=high)
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(value, float) and not (math.isfinite(value) and value.is_integer())) \
+            or not 0 <= value <= high:
+        raise bad_field(source, field, f"expected a count of people (a whole number from 0 to "
+                                       f"{high:,}), got {describe(value)}")
+    return int(value)

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -157,6 +158,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Seconds to connect at most (the deadline may be longer; a connection is quick).
 CONNECT_TIMEOUT = 30.0
 _CHUNK = 64 * 1024
+# urllib3 (2.6 on) clamps Retry-After to 6 hours; we want the asked wait, to refuse it
+_NO_RETRY_AFTER_CLAMP: dict[str, Any] = (
+    {"retry_after_max": 10**12}
+    if "retry_after_max" in inspect.signature(Retry.__init__).parameters else {})
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -527,6 +532,11 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def _many(n: int) -> str:
+    """A count for a message: 1,234,567, or 1e+300 when it is absurdly long."""
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
+
+
 def _mib(n: float) -> str:
     return f"{n / 2**20:.4g} MiB"
 
@@ -671,7 +681,7 @@ class HttpFetcher:
                                   "of sleeping")
         if self._deadline is not None and self.clock() + seconds > self._deadline:
             raise _TransientError(f"{why}: waiting {seconds:g} s would pass the request's "
-                                  f"deadline of {self.timeout:g} s (timeout); gave up instead "
+                                  f"deadline of {self.timeout:g} s (--timeout); gave up instead "
                                   "of sleeping")
         if self.waited + seconds > self.max_total_wait:
             raise _TransientError(f"{why}: waiting {seconds:g} s more would take this run's "
@@ -740,7 +750,8 @@ class HttpFetcher:
                      other=None, redirect=False, status_forcelist=RETRY_STATUSES,
                      allowed_methods=frozenset({"GET", "POST"}),  # PxWeb's POST only reads
                      backoff_factor=self.backoff, backoff_max=self.max_wait,
-                     raise_on_status=False, respect_retry_after_header=True)
+                     raise_on_status=False, respect_retry_after_header=True,
+                     **_NO_RETRY_AFTER_CLAMP)
 
     def _network(self, method: str, url: str, body: bytes | None,
                  limiter: RateLimiter | None) -> _Answer:
@@ -756,7 +767,7 @@ class HttpFetcher:
     def _late(self, got: int = 0) -> _TransientError:
         part = f"; {got:,} bytes had arrived" if got else ""
         return _TransientError(f"no complete answer within the deadline of {self.timeout:g} s "
-                               f"(timeout){part}")
+                               f"(--timeout){part}")
 
     def _tries(self, method: str, url: str, body: bytes | None, limiter: RateLimiter | None,
                dog: _Watchdog) -> _Answer:
@@ -782,7 +793,7 @@ class HttpFetcher:
                 except InvalidHeader:
                     wait = None
             if wait:
-                self.wait(float(wait), f"{why} with Retry-After: {header.strip()}"
+                self.wait(float(wait), f"{why} (Retry-After: {header.strip()})"
                           if header else why)
             else:
                 self.wait(retry.get_backoff_time(), f"{why}; back-off")
@@ -812,6 +823,8 @@ class HttpFetcher:
             if resp.raw is not None and getattr(resp.raw, "connection", None) is not None:
                 dog.watch(resp.raw.connection)
             try:
+                if dog.expired:  # the headers were cut off: whatever was parsed is partial
+                    raise self._late()
                 status = resp.status_code
                 if resp.is_redirect:
                     cur_method, cur_url, cur_body = self._redirect(
@@ -903,7 +916,7 @@ class HttpFetcher:
         declared = resp.headers.get("Content-Length", "")
         if declared.strip().isdigit() and int(declared) > self.max_bytes:
             raise FetchError(f"the answer would be {_mib(int(declared))} (Content-Length), "
-                             f"more than the {_mib(self.max_bytes)} allowed (max_mb); nothing "
+                             f"more than the {_mib(self.max_bytes)} allowed (--max-mb); nothing "
                              "was read or cached", source=url)
         buf = bytearray()
         try:
@@ -911,7 +924,7 @@ class HttpFetcher:
                 buf += chunk
                 if len(buf) > self.max_bytes:
                     raise FetchError(f"the answer is larger than the {_mib(self.max_bytes)} "
-                                     f"allowed (max_mb); stopped reading after "
+                                     f"allowed (--max-mb); stopped reading after "
                                      f"{_mib(len(buf))}, nothing was cached", source=url)
                 if dog.expired or self.clock() > (self._deadline or math.inf):
                     raise _BodyError("deadline", None, len(buf), late=True)
@@ -1048,7 +1061,7 @@ def _jsonstat(doc: Any, *, source: str | None, max_cells: int,
     sizes = [int_value(s, source=source, field=f"size[{i}]") for i, s in enumerate(raw_sizes)]
     total = math.prod(sizes)
     if total > max_cells:  # before anything of that size is made
-        raise bad_field(source, "size", f"the answer claims {total:,} cells "
+        raise bad_field(source, "size", f"the answer claims {_many(total)} cells "
                         f"({' × '.join(map(str, sizes))}), more than the {max_cells:,} "
                         "allowed (maxDataCells); refused before reading the values")
     dims = mapping_value(doc.get("dimension"), source=source, field="dimension")
@@ -1278,8 +1291,8 @@ class PxWebClient:
             if not isinstance(doc, Mapping):
                 raise FetchError("the /config answer is not a JSON object", source=url)
             limits = ApiLimits.from_config(doc, source=url)
-            why = (f"the API's call limit ({limits.max_calls} calls per "
-                   f"{limits.time_window:g} s, {url})")
+            calls = f"{limits.max_calls} call{'s' if limits.max_calls != 1 else ''}"
+            why = f"the API's call limit ({calls} per {limits.time_window:g} s, {url})"
             self._limits = limits
             self._limiter = RateLimiter(limits.max_calls, limits.time_window,
                                         clock=self.fetcher.clock,
@@ -1405,7 +1418,7 @@ class WfsClient:
         matched = _matched(doc, url)
         if matched is not None and matched > self.max_features:
             raise bad_field(url, "numberMatched" if "numberMatched" in doc else "totalFeatures",
-                            f"the layer claims {matched:,} features, more than the "
+                            f"the layer claims {_many(matched)} features, more than the "
                             f"{self.max_features:,} allowed; no page was read after the first")
         return doc, feats, matched
 
