@@ -12,6 +12,7 @@ Sleeping is injected, so retries and back-off cost no time.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import math
 import re
@@ -227,6 +228,8 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
             elif kind == "raw":  # `arg`: the body bytes as they are
                 self._send(200, arg)
+            elif kind == "gzip":  # `arg`: the body, sent gzip-compressed
+                self._send(200, gzip.compress(arg, 1), headers={"Content-Encoding": "gzip"})
             else:
                 return False
             return True
@@ -248,7 +251,8 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             fake.log.append({"method": method, "route": route, "query": query, "body": body,
-                             "user_agent": self.headers.get("User-Agent", "")})
+                             "user_agent": self.headers.get("User-Agent", ""),
+                             "accept_encoding": self.headers.get("Accept-Encoding", "")})
             queued = fake.faults.get(route) or fake.faults.get(route.split(":")[0])
             if queued:
                 kind, arg = queued.pop(0)
@@ -589,6 +593,43 @@ def test_network_down_falls_back_to_the_cache(server: Server, tmp_path: Path) ->
     with pytest.warns(StrukturbildWarning, match="using the cached response"):
         assert PxWebClient(f2, api).limits.max_calls == 30
     assert sleeps == []  # one retry, at once
+    assert f2.log[-1].from_cache and "network error" in (f2.log[-1].fallback or "")
+
+
+def test_gzip_answers_are_decoded(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("config", ("gzip", json.dumps(server.fake.config).encode()))
+    f, _ = _fetcher(tmp_path)
+    assert PxWebClient(f, server.api).limits.max_data_cells == 150000
+    assert "gzip" in server.fake.log[-1]["accept_encoding"]
+
+
+def test_gzip_bomb_is_cut_off_at_the_size_cap(server: Server, tmp_path: Path) -> None:
+    # 64 MiB of JSON padding in about 64 KiB of gzip: the cap counts decoded bytes
+    bomb = b'{"padding": "' + b" " * (64 * 2**20) + b'"}'
+    server.fake.fault("config", ("gzip", bomb))
+    f, _ = _fetcher(tmp_path, max_retries=0)
+    f.max_bytes = 2**20
+    with pytest.raises(FetchError, match="larger than the 1 MiB allowed"):
+        _ = PxWebClient(f, server.api).limits
+
+
+def test_a_failure_while_writing_leaves_the_previous_outputs(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import strukturbild.sources.scb.fetch as fetch_module
+
+    out = tmp_path / "skane"
+    _fetch(server, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("disk gone")
+
+    # the project file is written last: everything else is staged by then
+    monkeypatch.setattr(fetch_module, "project_toml", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        _fetch(server, out, year=2021)
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
 
 
 def test_corrupt_cache_entry_is_ignored(server: Server, tmp_path: Path) -> None:

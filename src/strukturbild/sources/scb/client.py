@@ -546,7 +546,8 @@ class RequestRecord:
     """One request made in a run, for the provenance record.
 
     ``redirects`` lists the same-host redirects followed (status, from, to, method);
-    ``final_url`` is where the answer came from; ``tries`` counts the attempts.
+    ``final_url`` is where the answer came from; ``tries`` counts the attempts;
+    ``fallback`` says why the cached response was used when the network failed.
     """
 
     method: str
@@ -561,6 +562,7 @@ class RequestRecord:
     final_url: str | None = None
     redirects: list[dict[str, Any]] = field(default_factory=list)
     tries: int = 0
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """As a JSON-able dict."""
@@ -703,12 +705,12 @@ class HttpFetcher:
             raise FetchError(f"the answer is not JSON: {exc}", source=url) from None
 
     def _record(self, method: str, url: str, body: bytes | None, r: CachedResponse,
-                answer: _Answer | None = None) -> None:
+                answer: _Answer | None = None, fallback: str | None = None) -> None:
         parsed: Any = json.loads(body) if body else None
         self.log.append(RequestRecord(
             method, url, parsed, r.sha256, r.fetched_at, r.from_cache, r.changed,
             r.previous_sha256, len(r.body), answer.final_url if answer else None,
-            answer.redirects if answer else [], answer.tries if answer else 0))
+            answer.redirects if answer else [], answer.tries if answer else 0, fallback))
 
     def fetch(self, method: str, url: str, body: bytes | None = None, *,
               limiter: RateLimiter | None = None) -> CachedResponse:
@@ -729,7 +731,7 @@ class HttpFetcher:
                                  status=exc.status) from None
             warnings.warn(f"{url}: {exc}; using the cached response of {hit.fetched_at}",
                           StrukturbildWarning, stacklevel=3)
-            self._record(method, url, body, hit)
+            self._record(method, url, body, hit, fallback=str(exc))
             return hit
         if self.cache is not None:
             r = self.cache.put(method, url, body, answer.data, answer.ctype)
@@ -813,8 +815,11 @@ class HttpFetcher:
                 raise FetchError(f"only http and https URLs can be fetched: {exc}",
                                  source=cur_url) from None
             except requests.exceptions.SSLError as exc:
-                raise FetchError(f"TLS error (certificate or protocol): {exc}",
-                                 source=cur_url) from None
+                if "CERTIFICATE" in str(exc).upper():  # not something another try mends
+                    raise FetchError(f"TLS certificate error: {_reason(exc)}",
+                                     source=cur_url) from None
+                again(f"TLS error: {_reason(exc)}", error=exc)
+                continue
             except requests.exceptions.RequestException as exc:
                 if dog.expired:
                     raise self._late() from None
@@ -871,7 +876,9 @@ class HttpFetcher:
     def _send(self, method: str, url: str, body: bytes | None) -> requests.Response:
         headers = {"User-Agent": self.user_agent,
                    "Accept": "application/json, application/geo+json, "
-                             "application/vnd.json-stat2+json;q=0.9"}
+                             "application/vnd.json-stat2+json;q=0.9",
+                   # GeoJSON shrinks 5-10 times; the size cap applies to the decoded bytes
+                   "Accept-Encoding": requests.utils.DEFAULT_ACCEPT_ENCODING}
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
         prep = requests.Request(method, url, data=body, headers=headers).prepare()
