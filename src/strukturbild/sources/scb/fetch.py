@@ -25,6 +25,7 @@ the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
 from __future__ import annotations
 
 import json
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,8 +113,6 @@ def _check_lan(lan: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_url(name: str, url: str) -> str:
-    import urllib.parse
-
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name} must be an http or https URL with a host, got {url!r}")
@@ -237,8 +236,8 @@ def fetch_scb(
     if not tables:
         raise ConfigError("give at least one commuting table")
     seats_path = None if seats is None or isinstance(seats, pd.DataFrame) else Path(seats)
-    seat_frame = load_seats(seats_path) if seats_path is not None else seats
-    assert seat_frame is None or isinstance(seat_frame, pd.DataFrame)
+    seat_frame = seats if isinstance(seats, pd.DataFrame) else (
+        load_seats(seats_path) if seats_path is not None else None)
     cache = ResponseCache(Path(cache_dir) if cache_dir else out / "cache")
     max_bytes = int(max_response_mb * 2**20)
     fetcher = HttpFetcher(cache=cache, offline=offline, max_retries=int(max_retries),
