@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from strukturbild import write_geopackage, write_html, write_summary
 from strukturbild.config import project_from_dict
-from strukturbild.export.geopackage import write_geopackage, write_html, write_summary
 from strukturbild.pipeline import build, read_inputs
 
 SWEDEN = Path(__file__).resolve().parents[1].parent / "shared" / "geodata" / "sweden"

@@ -27,7 +27,9 @@ Flows (origin → destination: count), no intra-place flows::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import NoReturn
 
 import geopandas as gpd
 import pandas as pd
@@ -61,11 +63,24 @@ TOY_FLOWS = [
 ]
 
 
+def shared_missing(reason: str) -> NoReturn:
+    """Skip a test whose shared data (../shared) is absent; fail instead under CI.
+
+    CI sets ``STRUKTURBILD_REQUIRE_SHARED=1`` (``.ci/run``): there ../shared is beside
+    the clone, and a test that needs it must run, not skip.
+    """
+    if os.environ.get("STRUKTURBILD_REQUIRE_SHARED"):
+        pytest.fail(f"{reason} (STRUKTURBILD_REQUIRE_SHARED is set: ../shared must be "
+                    "beside the repository)")
+    pytest.skip(reason)
+
+
 def requires_shared(*parts: str) -> Path:
     """The path of a file in ../shared, or skip the test with a clear message."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared data not found at {path} (clone the repository beside ../shared)")
+        shared_missing(f"shared data not found at {path} (clone the repository beside "
+                       "../shared)")
     return path
 
 

@@ -21,7 +21,7 @@ import pytest
 
 import strukturbild
 
-from .conftest import REPO, SHARED
+from .conftest import REPO, SHARED, shared_missing
 
 PKG = REPO / "src" / "strukturbild"
 DESIGN = SHARED / "design" / "ARCHITECTURE.md"
@@ -165,7 +165,7 @@ def test_analysis_never_draws_or_writes() -> None:
 
 def test_table_matches_the_design_document() -> None:
     if not DESIGN.is_file():
-        pytest.skip(f"design document not found at {DESIGN}")
+        shared_missing(f"design document not found at {DESIGN}")
     text = DESIGN.read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([^`]+)`[^|]*\| .*\| (.*) \|$", text, flags=re.M)
     assert rows, "the layout table of ARCHITECTURE.md was not found"

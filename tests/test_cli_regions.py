@@ -15,8 +15,9 @@ import pytest
 from strukturbild.cli import main
 from strukturbild.cli import regions as _cli_regions
 
-# The SCB LA toy of test_regions (without the zero unit): regions C1 {C1, S1, T},
-# S2 {S2, S3, S4} (the 4-link chain is cut at S2 -> S1), Q {P, Q} (a cycle), I {I}.
+# The SCB LA toy of test_regions (without the zero unit): LA C1 {C1, S1, S2, S3, S4, T}
+# (the 4-link chain S4 -> S3 -> S2 -> S1 -> C1 kept whole), Q {P, Q} (a pair of centres),
+# I {I}; with --max-chain 3 the chain is cut at S2 -> S1.
 FLOWS_CSV = """origin;destination;antal
 C1;C1;950
 C1;S1;50
@@ -61,26 +62,56 @@ def test_regions_scb_la(flows_csv: Path, tmp_path: Path,
                "--output", out, "--stats", stats)
     assert code == 0
     a = read(out)
-    assert list(a.columns) == ["unit", "region", "status"]
+    assert list(a.columns) == ["unit", "region", "status", "step", "links", "target",
+                               "out_share", "top_share"]
     assert dict(zip(a["unit"], a["region"], strict=True)) == {
-        "C1": "C1", "I": "I", "P": "Q", "Q": "Q", "S1": "C1", "S2": "S2", "S3": "S2",
-        "S4": "S2", "T": "C1"}
+        "C1": "C1", "I": "I", "P": "Q", "Q": "Q", "S1": "C1", "S2": "C1", "S3": "C1",
+        "S4": "C1", "T": "C1"}
+    # SCB's step codes: 11 centres (P and Q as a pair), 20/30/50/70 by links
+    assert dict(zip(a["unit"], a["step"], strict=True)) == {
+        "C1": "11", "I": "11", "P": "11", "Q": "11", "S1": "20", "S2": "30", "S3": "50",
+        "S4": "70", "T": "20"}
+    assert a.set_index("unit").loc["S2", "target"] == "S1"
+    assert a.set_index("unit").loc["I", "target"] == ""
     assert set(a["status"]) == {"assigned"}
     s = read(stats)
     assert list(s.columns) == ["region", "name", "residents", "jobs", "internal",
                                "sc_supply", "sc_demand", "validity", "n_units", "leader"]
-    assert s["region"].tolist() == ["C1", "I", "Q", "S2"]
-    assert s.set_index("region").loc["C1", "residents"] == "1200.0"
-    assert "4 regions from 9 units (scb-la)" in capsys.readouterr().err
+    assert s["region"].tolist() == ["C1", "I", "Q"]
+    assert s.set_index("region").loc["C1", "residents"] == "1500.0"
+    err = capsys.readouterr().err
+    assert "3 regions from 9 units (scb-la)" in err
+    assert "SCB step codes: 11: 4, 20: 2, 30: 1, 50: 1, 70: 1" in err
     # no temporary files left beside the outputs
     assert sorted(p.name for p in out.parent.iterdir()) == ["assignment.csv"]
+
+
+@pytest.mark.parametrize("spelling", ["scb_la", "SCB-LA"])
+def test_regions_scb_la_either_spelling(flows_csv: Path, tmp_path: Path,
+                                        spelling: str) -> None:
+    out = tmp_path / "a.csv"
+    assert run("regions", flows_csv, "--method", spelling, "--count", "antal", "--output",
+               out, "-q") == 0
+    assert read(out)["step"].tolist()[:2] == ["11", "11"]
 
 
 def test_regions_scb_la_parameters(flows_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "a.csv"
     assert run("regions", flows_csv, "--method", "scb-la", "--count", "antal",
-               "--max-chain", "4", "--output", out, "-q") == 0
-    assert set(read(out).set_index("unit").loc[["S2", "S3", "S4"], "region"]) == {"C1"}
+               "--max-chain", "3", "--output", out, "-q") == 0
+    a = read(out).set_index("unit")
+    assert set(a.loc[["S2", "S3", "S4"], "region"]) == {"S2"}
+    assert a.loc[["S2", "S3", "S4"], "step"].tolist() == ["11", "20", "30"]
+
+
+def test_regions_help_shows_defaults_from_the_params_classes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("regions", "--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--max-outflow X largest share of employed residents working in other units " \
+        "for a centre (default: 0.2)" in text
+    assert "(default: 0.6667)" in text and "(default: 0.15)" in text
+    assert "--max-chain N" in text and "--multiple" in text and "--core-job-shares X,X" in text
 
 
 def test_regions_commuting_zone(flows_csv: Path, tmp_path: Path) -> None:
@@ -91,6 +122,38 @@ def test_regions_commuting_zone(flows_csv: Path, tmp_path: Path) -> None:
                "--count", "antal", "--output", out) == 0
     a = read(out).set_index("unit")["region"]
     assert a["S1"] == "C1" and a["T"] == "C1" and a["S2"] == "S2" and a["I"] == "I"
+
+
+# Region Halland-style zones (the hand-worked toy of test_regions): cores by their
+# share of all jobs, zones at 10 %, several memberships, a core nobody joins merged.
+HALLAND_CSV = """origin,destination,count
+A,A,600
+B,B,250
+C,C,60
+C,B,10
+u,u,20
+u,A,15
+u,B,10
+v,v,30
+v,A,10
+"""
+
+
+def test_regions_commuting_zone_halland_style(tmp_path: Path) -> None:
+    p = tmp_path / "f.csv"
+    p.write_text(HALLAND_CSV, encoding="utf-8")
+    out, ext = tmp_path / "z.csv", tmp_path / "ext.csv"
+    assert run("regions", p, "--method", "commuting_zone", "--core-job-shares",
+               "0.5,0.2,0.05", "--share", "0.1", "--multiple", "--merge-invalid",
+               "--external-min-flow", "15", "--output", out, "--external", ext, "-q") == 0
+    a = read(out).set_index("unit")
+    assert list(a.columns) == ["region", "status", "regions", "share", "level"]
+    assert a["region"].to_dict() == {"A": "A", "B": "B", "C": "B", "u": "A", "v": "A"}
+    assert a.loc["u", "regions"] == "A;B"
+    assert a["level"].to_dict() == {"A": "1", "B": "2", "C": "3", "u": "", "v": ""}
+    e = read(ext)
+    assert list(e.columns) == ["region", "unit", "sent", "received"]
+    assert [tuple(r) for r in e.itertuples(index=False)] == [("B", "A", "15.0", "0.0")]
 
 
 def test_regions_nodal(flows_csv: Path, tmp_path: Path) -> None:
@@ -151,13 +214,18 @@ def test_hierarchy(tmp_path: Path) -> None:
     [
         (["--method", "nodal", "--min-size", "5"], "--min-size does not apply"),
         (["--method", "commuting-zone"], "needs --cores"),
+        (["--method", "commuting-zone", "--cores", "C1", "--core-job-shares", "0.2"],
+         "not both"),
+        (["--method", "nodal", "--external", "x.csv"], "--external needs"),
+        (["--method", "scb-la", "--share", "0.1"], "--share does not apply to --method scb-la"),
         (["--method", "commuting-zone", "--cores", "XX"], "core 'XX'"),
         (["--method", "lma", "--min-size", "20000"], "min_size <= target_size"),
         (["--method", "scb-la", "--max-chain", "0"], "max_chain"),
         (["--method", "nodal", "--k", "0"], "k must be"),
         (["--method", "scb-la", "--count", "count"], "column 'count'"),
     ],
-    ids=["param-not-for-method", "no-cores", "unknown-core", "min-above-target",
+    ids=["param-not-for-method", "no-cores", "cores-and-shares", "external-without-min",
+         "share-for-scb-la", "unknown-core", "min-above-target",
          "max-chain-zero", "k-zero", "missing-column"],
 )
 def test_regions_bad_input_exit_2(flows_csv: Path, tmp_path: Path,
@@ -216,7 +284,7 @@ def test_register_adds_both_subcommands() -> None:
     p = argparse.ArgumentParser()
     _cli_regions.register(p.add_subparsers(dest="command"))
     args = p.parse_args(["regions", "f.csv", "--output", "a.csv", "--cores", "A,B"])
-    assert args.method == "lma" and args.cores == "A,B" and args.func is not None
+    assert args.method == "lma" and args.cores == ("A", "B") and args.func is not None
     assert args.origin == "origin" and args.count == "count" and args.stats is None
     h = p.parse_args(["hierarchy", "f.csv", "--output", "e.csv"])
     assert h.k == 1.0 and h.units is None

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from strukturbild.config import LinkParams, RoleRule, default_role_scheme, load_project
+from strukturbild.config import (
+    CommutingZoneParams,
+    LinkParams,
+    LMAParams,
+    NodalParams,
+    RegionParams,
+    RoleRule,
+    SCBLAParams,
+    default_role_scheme,
+    load_project,
+)
 from strukturbild.errors import ConfigError, InputFileNotFoundError
 from strukturbild.sources.example import example_project
 
@@ -58,9 +68,35 @@ def test_defaults(tmp_path: Path) -> None:
         ("[export]\nformats = [\"html\", \"docx\"]\n", "unknown output format"),
         ("[mystery]\n", "key 'mystery': unknown key"),
         ("[links]\nsource = \"observed\"\n", "'observed' needs a [flows] table"),
+        ("[regions]\nmethod = \"lma\"\nk = 1.5\n",
+         "key 'regions.k': method 'lma' does not take it; it takes min_size, "
+         "min_self_containment, target_size, target_self_containment"),
+        ("[regions]\nmethod = \"scb-la\"\nshare = 0.1\n",
+         "key 'regions.share': method 'scb_la' does not take it"),
+        ("[regions]\nmax_chain = 2\n", "key 'regions.max_chain': no region method is chosen"),
+        ("[regions]\nmethod = \"watershed\"\n", "unknown region method 'watershed'"),
+        ("[regions]\nmethod = 3\n", "key 'regions.method': expected a string"),
+        ("[regions]\nmethod = \"commuting_zone\"\n", "key 'regions.cores': commuting_zone "
+         "needs cores"),
+        ("[regions]\nmethod = \"commuting-zone\"\ncores = \"A\"\nshare = \"lots\"\n",
+         "key 'regions.share': expected a number, got 'lots'"),
+        ("[regions]\nmethod = \"commuting-zone\"\ncore_job_shares = [0.01, 0.2]\n",
+         "key 'regions.core_job_shares': expected shares in (0, 1], highest first"),
+        ("[regions]\nmethod = \"commuting-zone\"\ncores = [\"A\"]\nmultiple = 1\n",
+         "key 'regions.multiple': expected true or false, got 1"),
+        ("[regions]\nmethod = \"scb_la\"\nmax_chain = 1.5\n",
+         "key 'regions.max_chain': expected a whole number, got 1.5"),
+        ("[regions]\nmethod = \"scb_la\"\nmax_outflow = 1.2\n",
+         "key 'regions.max_outflow': is a share of employed residents and must be in [0, 1]"),
+        ("[regions]\nmethod = \"nodal\"\nk = 0\n", "key 'regions.k': k must be > 0"),
+        ("[roles]\nunknown = \"ignore\"\n", "key 'roles.unknown': expected 'fail' or 'skip'"),
     ],
     ids=["unknown-key", "wrong-type", "negative", "bad-literal", "bad-column", "bad-scheme",
-         "bad-measure", "min-above-target", "bad-format", "unknown-table", "observed-no-flows"],
+         "bad-measure", "min-above-target", "bad-format", "unknown-table", "observed-no-flows",
+         "key-of-another-method", "key-of-another-method-hyphen", "key-without-method",
+         "unknown-method", "method-not-text", "zone-without-cores", "zone-share-text",
+         "zone-shares-rising", "zone-multiple-not-bool", "max-chain-not-whole",
+         "max-outflow-above-one", "k-zero", "unknown-mode"],
 )
 def test_bad_project_files(tmp_path: Path, extra: str, message: str) -> None:
     path = _write(tmp_path, BASE + extra)
@@ -88,3 +124,59 @@ def test_projects_are_frozen() -> None:
     p = example_project()
     with pytest.raises(AttributeError):
         p.name = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("spelling", ["scb_la", "scb-la", "SCB-LA"])
+def test_region_method_spellings(tmp_path: Path, spelling: str) -> None:
+    p = load_project(_write(tmp_path, BASE + f'[regions]\nmethod = "{spelling}"\n'
+                                              'max_chain = 2\n'))
+    assert p.regions.method == "scb_la"
+    assert p.regions.params == SCBLAParams(max_chain=2)
+
+
+def test_region_params_from_the_project_file(tmp_path: Path) -> None:
+    p = load_project(_write(tmp_path, BASE + """
+[regions]
+method = "commuting-zone"
+core_job_shares = [0.20, 0.085, 0.01]
+share = 0.10
+multiple = true
+merge_invalid = true
+external_min_flow = 100
+"""))
+    assert p.regions.params == CommutingZoneParams(
+        core_job_shares=(0.2, 0.085, 0.01), share=0.1, multiple=True, merge_invalid=True,
+        external_min_flow=100.0)
+    assert p.regions.as_dict()["method"] == "commuting_zone"
+    lma = load_project(_write(tmp_path, BASE + '[regions]\nmethod = "lma"\nmin_size = 500\n'))
+    assert lma.regions.params == LMAParams(min_size=500.0)
+    assert load_project(_write(tmp_path, BASE)).regions == RegionParams()
+
+
+def test_region_params_classes() -> None:
+    # numbers are stored as floats; defaults written once, in the class
+    assert LMAParams(min_size=500).min_size == 500.0
+    assert SCBLAParams().max_chain is None
+    assert NodalParams().k == 1.0
+    assert CommutingZoneParams(cores=["A", " ", "A", "B"]).cores == ("A", "B")
+    assert RegionParams("commuting-zone", CommutingZoneParams(cores=("A",))).method == \
+        "commuting_zone"
+    assert RegionParams("nodal").params == NodalParams()
+    with pytest.raises(ConfigError, match="needs NodalParams, got LMAParams"):
+        RegionParams("nodal", LMAParams())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'none' takes no parameters"):
+        RegionParams("none", NodalParams())
+    with pytest.raises(ConfigError, match="regions.method"):
+        RegionParams("kmeans")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="regions.max_chain"):
+        SCBLAParams(max_chain=True)
+    with pytest.raises(ConfigError, match="not both"):
+        CommutingZoneParams(cores=("A",), core_job_shares=(0.2,))
+    with pytest.raises(AttributeError):
+        SCBLAParams().max_chain = 3  # type: ignore[misc]
+
+
+def test_roles_unknown_mode(tmp_path: Path) -> None:
+    assert load_project(_write(tmp_path, BASE)).roles.unknown == "fail"
+    p = load_project(_write(tmp_path, BASE + '[roles]\nunknown = "skip"\n'))
+    assert p.roles.unknown == "skip" and p.roles.keys == default_role_scheme().keys

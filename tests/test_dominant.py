@@ -7,7 +7,6 @@ flows; they are read at test time from the shared data folder (never copied here
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from strukturbild.analysis.dominant import (
 )
 from strukturbild.analysis.flows import Flows
 from strukturbild.errors import ConfigError
+
+from .conftest import shared_missing
 
 GRAND_EST = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "grand_est"
 
@@ -212,7 +213,7 @@ def test_forest_helper() -> None:
 def grand_est() -> Flows:
     path = GRAND_EST / "flows.csv"
     if not path.is_file():
-        pytest.skip(f"shared Grand Est data not found at {GRAND_EST}; the reference "
+        shared_missing(f"shared Grand Est data not found at {GRAND_EST}; the reference "
                     "comparison needs the shared flows folder beside the repository")
     t = pd.read_csv(path, dtype={"i": str, "j": str})
     # built directly, not with Flows.from_frame: the French ids are 3-digit strings like
@@ -260,7 +261,8 @@ def test_grand_est_classes(grand_est: Flows) -> None:
     assert heads <= set(nd.dominant) | set(nd.units.index[nd.units["class"] == "isolated"])
 
 
-def test_nodal_55k_flows_is_fast() -> None:
+def test_nodal_55k_flows() -> None:
+    """55 000 flows between 3 000 units (the time is in benchmarks/bench_dominant.py)."""
     rng = np.random.default_rng(7)
     n = 3000
     ids = np.array([f"U{i:05d}" for i in range(n)], dtype=object)
@@ -270,12 +272,14 @@ def test_nodal_55k_flows_is_fast() -> None:
     idx = pd.MultiIndex.from_arrays([pairs["o"].to_numpy(), pairs["d"].to_numpy()])
     f = Flows(pd.Series(rng.gamma(0.5, 50.0, len(pairs)) + 0.01, index=idx))
     assert len(f) == 55_000
-    _ = f.units  # built once, outside the timing
-    start = time.perf_counter()
     nd = nystuen_dacey(f)
-    elapsed = time.perf_counter() - start
-    assert len(nd.units) <= n
-    assert elapsed < 1.0, f"nystuen_dacey took {elapsed:.2f} s on 55k flows"
+    assert len(nd.units) == len(f.units)
+    assert set(nd.units["class"].astype(str)) <= {"dominant", "intermediary", "dominated",
+                                                  "isolated"}
+    # every kept edge is the largest outflow of its origin
+    largest = f.count.groupby(level=0).max()
+    edges = nd.edges.set_index("origin")["count"]
+    assert (edges <= largest.reindex(edges.index) + 1e-9).all()
 
 
 # --------------------------------------------------------------------------- properties

@@ -3,19 +3,24 @@
 No test touches the network: a stdlib ``http.server`` thread on 127.0.0.1 answers
 like SCB's PxWebApi 2 and geodata WFS, from the synthetic documents in
 ``tests/data/scb`` (see its README). Faults (403 for too many cells, 429 with
-Retry-After, 500, a truncated body, a wrong content type) are queued per route.
+Retry-After, 500, a truncated body, a wrong content type, and the hostile ones of
+``tests/test_fetch_limits.py``: dripping bytes, huge bodies, redirects) are queued
+per route, and ``mutate`` rewrites a route's answer (malformed documents).
 Sleeping is injected, so retries and back-off cost no time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import math
 import re
 import threading
+import time
 import urllib.parse
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -78,6 +83,7 @@ class FakeScb:
         self.server_max_cells: int | None = None  # a stricter limit than /config says
         self.page_size: int | None = None  # WFS features per page
         self.faults: dict[str, list[tuple[str, Any]]] = {}
+        self.mutate: dict[str, Callable[[Any], Any]] = {}  # route (or its prefix) → rewrite
         self.log: list[dict[str, Any]] = []
 
     def fault(self, route: str, *faults: tuple[str, Any]) -> None:
@@ -160,10 +166,76 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def _json(self, doc: Any, status: int = 200, ctype: str = "application/json") -> None:
+            route = self._route()[0]
+            rewrite = fake.mutate.get(route) or fake.mutate.get(route.split(":")[0])
+            if rewrite is not None and status == 200:
+                doc = rewrite(json.loads(json.dumps(doc)))  # a deep copy to rewrite
             self._send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), ctype)
 
+        def _drip(self, data: bytes, interval: float) -> None:
+            """Write ``data`` one byte at a time (until the client hangs up, at most 60 s)."""
+            end = time.monotonic() + 60
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    if time.monotonic() > end:
+                        break
+                    time.sleep(interval)
+            except OSError:
+                pass
+            self.close_connection = True
+
+        def _hostile(self, kind: str, arg: Any) -> bool:
+            """Answer with a hostile fault; False if ``kind`` is not one."""
+            if kind == "drip":  # headers at once, then the body one byte per `arg` s
+                body = b'{"type": "FeatureCollection", "features": [' + b" " * 4000 + b"]}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.flush()
+                self._drip(body, arg)
+            elif kind == "drip_headers":  # the header block itself, one byte per `arg` s
+                self._drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
+                           + b"z" * 4000 + b"\r\n\r\n{}", arg)
+            elif kind == "huge_length":  # claims `arg` bytes, sends a little, hangs up
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(arg))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b'{"maxDataCells": ' + b"1" * 1000)
+            elif kind == "stream":  # no length: streams `arg` MiB (or until hung up)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b"x" * 65536
+                try:
+                    self.wfile.write(b'{"padding": "')
+                    for _ in range(int(arg * 16)):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+            elif kind == "redirect":  # `arg`: the Location (a function of the request path)
+                self.send_response(302)
+                self.send_header("Location", arg(self.path))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif kind == "raw":  # `arg`: the body bytes as they are
+                self._send(200, arg)
+            elif kind == "gzip":  # `arg`: the body, sent gzip-compressed
+                self._send(200, gzip.compress(arg, 1), headers={"Content-Encoding": "gzip"})
+            else:
+                return False
+            return True
+
         def _route(self) -> tuple[str, dict[str, str]]:
-            u = urllib.parse.urlsplit(self.path)
+            u = urllib.parse.urlsplit(self.path.removeprefix("/moved"))
             q = dict(urllib.parse.parse_qsl(u.query))
             if u.path == f"{API}/config":
                 return "config", q
@@ -179,7 +251,8 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             fake.log.append({"method": method, "route": route, "query": query, "body": body,
-                             "user_agent": self.headers.get("User-Agent", "")})
+                             "user_agent": self.headers.get("User-Agent", ""),
+                             "accept_encoding": self.headers.get("Accept-Encoding", "")})
             queued = fake.faults.get(route) or fake.faults.get(route.split(":")[0])
             if queued:
                 kind, arg = queued.pop(0)
@@ -196,6 +269,8 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
                     return
                 if kind == "content_type":
                     self._send(200, b"<html><body>Planned maintenance</body></html>", arg)
+                    return
+                if self._hostile(kind, arg):
                     return
             if route == "config":
                 self._json(fake.config)
@@ -404,14 +479,15 @@ def test_500_is_retried_with_growing_waits(server: Server, tmp_path: Path) -> No
     f, sleeps = _fetcher(tmp_path)
     meta = PxWebClient(f, server.api).metadata("TAB1830")
     assert meta.years == ("2020", "2021", "2022")
-    assert sleeps == [1.0, 2.0]
+    assert sleeps == [2.0]  # urllib3's Retry: the first retry at once, then 2, 4, 8 s
 
 
 def test_truncated_body_is_retried(server: Server, tmp_path: Path) -> None:
     server.fake.fault("metadata:TAB1830", ("truncate", None))
     f, sleeps = _fetcher(tmp_path)
     assert PxWebClient(f, server.api).metadata("TAB1830").time_dim == "Tid"
-    assert sleeps == [1.0]
+    assert sleeps == []  # the first retry comes at once
+    assert len(_routes(server.fake, "metadata:")) == 2
 
 
 def test_wrong_content_type_is_an_error_without_retry(server: Server, tmp_path: Path) -> None:
@@ -428,7 +504,8 @@ def test_retries_are_bounded(server: Server, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="HTTP 500") as err:
         _ = PxWebClient(f, server.api).limits
     assert err.value.status == 500
-    assert len(_routes(server.fake, "config")) == 4 and sleeps == [1.0, 2.0, 4.0]
+    assert len(_routes(server.fake, "config")) == 4 and sleeps == [2.0, 4.0]
+    assert "after 4 tries" in str(err.value)
 
 
 def test_404_is_an_error_at_once(server: Server, tmp_path: Path) -> None:
@@ -515,7 +592,44 @@ def test_network_down_falls_back_to_the_cache(server: Server, tmp_path: Path) ->
     f2, sleeps = _fetcher(tmp_path, max_retries=1)
     with pytest.warns(StrukturbildWarning, match="using the cached response"):
         assert PxWebClient(f2, api).limits.max_calls == 30
-    assert sleeps == [1.0]
+    assert sleeps == []  # one retry, at once
+    assert f2.log[-1].from_cache and "network error" in (f2.log[-1].fallback or "")
+
+
+def test_gzip_answers_are_decoded(server: Server, tmp_path: Path) -> None:
+    server.fake.fault("config", ("gzip", json.dumps(server.fake.config).encode()))
+    f, _ = _fetcher(tmp_path)
+    assert PxWebClient(f, server.api).limits.max_data_cells == 150000
+    assert "gzip" in server.fake.log[-1]["accept_encoding"]
+
+
+def test_gzip_bomb_is_cut_off_at_the_size_cap(server: Server, tmp_path: Path) -> None:
+    # 64 MiB of JSON padding in about 64 KiB of gzip: the cap counts decoded bytes
+    bomb = b'{"padding": "' + b" " * (64 * 2**20) + b'"}'
+    server.fake.fault("config", ("gzip", bomb))
+    f, _ = _fetcher(tmp_path, max_retries=0)
+    f.max_bytes = 2**20
+    with pytest.raises(FetchError, match="larger than the 1 MiB allowed"):
+        _ = PxWebClient(f, server.api).limits
+
+
+def test_a_failure_while_writing_leaves_the_previous_outputs(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import strukturbild.sources.scb.fetch as fetch_module
+
+    out = tmp_path / "skane"
+    _fetch(server, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("disk gone")
+
+    # the project file is written last: everything else is staged by then
+    monkeypatch.setattr(fetch_module, "project_toml", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        _fetch(server, out, year=2021)
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
 
 
 def test_corrupt_cache_entry_is_ignored(server: Server, tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from strukturbild.analysis import lma as _lma
 from strukturbild.analysis.lma import LMAResult, _solve, find_clusters
 
+from .conftest import shared_missing
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SARDINIA = SHARED / "flows" / "sardinia"
 REFERENCES = {
@@ -75,7 +77,7 @@ def regions(result: LMAResult) -> set[frozenset[Any]]:
 def sardinia_flows() -> pd.DataFrame:
     path = SARDINIA / "flows.csv"
     if not path.exists():
-        pytest.skip(f"shared Sardinia flows not found at {path} (shared/ folder absent)")
+        shared_missing(f"shared Sardinia flows not found at {path} (shared/ folder absent)")
     return pd.read_csv(path)
 
 
@@ -85,7 +87,7 @@ def case(request: pytest.FixtureRequest,
     name = str(request.param)
     folder = SARDINIA / "reference" / name
     if not folder.exists():
-        pytest.skip(f"reference results not found at {folder}")
+        shared_missing(f"reference results not found at {folder}")
     prm = REFERENCES[name]
     kwargs = {"min_size": prm[0], "min_self_containment": prm[1], "target_size": prm[2],
               "target_self_containment": prm[3]}

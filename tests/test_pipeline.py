@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -65,16 +64,15 @@ def test_example() -> None:
 
 
 @pytest.mark.slow
-def test_whole_country_under_30_seconds(tmp_path: Path) -> None:
+def test_whole_country(tmp_path: Path) -> None:
+    """All 2,017 tätorter (the time is in benchmarks/bench_pipeline.py)."""
     requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
     project = project_from_dict({
         "project": {"name": "sverige", "title": "Sverige"},
         "places": {"path": str(SWEDEN / "tatorter_2020.gpkg")},
         "areas": {"path": str(SWEDEN / "kommuner.gpkg")},
     }, base_dir=tmp_path)
-    t0 = time.perf_counter()
     img = build(project)
-    elapsed = time.perf_counter() - t0
     assert len(img.places) == 2017 and len(img.areas) == 290
     assert int(img.places["population"].sum()) == 9_088_367
     roles = img.places["role"].astype(str)
@@ -82,7 +80,6 @@ def test_whole_country_under_30_seconds(tmp_path: Path) -> None:
     assert sorted(img.places.loc[roles == "storstad", "name"]) == ["Göteborg", "Malmö",
                                                                   "Stockholm"]
     assert img.links["modelled"].all() and len(img.links) > 1000
-    assert elapsed < 30, elapsed
 
 
 def test_toy_nodal_regions(toy_dir: Path) -> None:
@@ -155,11 +152,126 @@ def test_area_flows_of_areas_without_places_are_left_out_with_a_warning(
         build(load_project(proj))
 
 
-def test_summary_notes_rules_skipped_for_want_of_jobs() -> None:
+def test_summary_notes_and_counts_rules_that_fail_for_want_of_jobs() -> None:
     s = build(example_project()).summary()
-    assert s["notes"] == ["no place has 'job_ratio' (it needs jobs and employed residents, "
-                          "or observed flows): the rules on it are skipped for regional_karna"]
+    assert s["notes"] == [
+        "no place has 'job_ratio' (it needs jobs and employed residents (columns jobs and "
+        "employed), or observed flows that include intra-place flows): the rules on it do "
+        "not hold for regional_karna",
+        "3 place(s) did not get a role because a measure its rules test is not known "
+        "(regional_karna 3); [roles] unknown = \"skip\" would skip those rules instead",
+    ]
+    # Helsingborg, Lund and Kristianstad (40 000+): counted, and said in their reasons
+    assert s["provenance"]["unknown_measures"] == {
+        "mode": "fail", "places": 3, "roles": {"regional_karna": 3},
+        "measures": {"job_ratio": 3}}
+
+
+def test_example_keeps_designated_roles_and_shows_where_rules_differ() -> None:
+    img = build(example_project())
+    p = img.places.set_index("name")
+    # designated roles stand; the rules alone would make Lund a lokal kärna (no jobs data)
+    assert p.loc["Lund", "role"] == "tillvaxtmotor"
+    assert p.loc["Lund", "role_derived"] == "lokal_karna"
+    assert p.loc["Lund", "role_designated"] == "tillvaxtmotor"
+    assert "not regional core" in p.loc["Lund", "role_reason"] or \
+        "inte regional kärna: arbetsplatskvot okänd" in p.loc["Lund", "role_reason"]
+    s = img.summary()
+    assert s["designated_places"] == 8
+    assert "1281TC105" in s["designated_differs_from_derived"]
+    # no place is a regional kärna by the rules alone
+    assert (img.places["role_derived"] != "regional_karna").all()
+
+
+def test_unknown_skip_in_the_project_file_restores_01(tmp_path: Path) -> None:
+    from strukturbild.sources.example import example_dir
+
+    text = (example_dir() / "project.toml").read_text(encoding="utf-8").replace(
+        "[roles]\n", "[roles]\nunknown = \"skip\"\n")
+    text = text.replace('path = "tatorter_2020.csv"',
+                        f'path = "{example_dir() / "tatorter_2020.csv"}"').replace(
+        '"designations_region_skane_2022.csv"',
+        f'"{example_dir() / "designations_region_skane_2022.csv"}"').replace(
+        'path = "kommuner_skane.geojson"', f'path = "{example_dir() / "kommuner_skane.geojson"}"')
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    img = build(load_project(tmp_path / "p.toml"))
+    p = img.places.set_index("name")
+    assert p.loc["Lund", "role_derived"] == "regional_karna"
+    assert img.summary()["notes"][0].endswith("the rules on it are skipped for regional_karna")
+
+
+@pytest.mark.slow
+def test_national_places_without_jobs_get_no_regional_core_by_population() -> None:
+    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
+    project = project_from_dict({
+        "project": {"name": "sverige"},
+        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg")},
+    }, base_dir=SWEDEN)
+    img = build(project)
+    roles = img.places["role"].astype(str)
+    # 0.1 made 27 places regional kärna by population alone (Lidingö, Tumba, ...)
+    assert (roles == "regional_karna").sum() == 0
+    lidingo = img.places.loc[img.places["name"] == "Lidingö"].iloc[0]
+    assert lidingo["role_reason"].endswith("inte regional kärna: arbetsplatskvot okänd")
+    s = img.summary()
+    assert s["provenance"]["unknown_measures"]["roles"] == {"regional_karna": 27}
 
 
 def test_no_notes_when_jobs_are_known(toy_dir: Path) -> None:
     assert build(load_project(toy_dir / "project.toml")).summary()["notes"] == []
+
+
+def test_toy_scb_la_regions_with_step_codes(toy_dir: Path) -> None:
+    # intra-place flows make the toy a complete table: employed residents = outflow.
+    # Storby keeps 118 600 of 120 000 (1.2 % out): a centre. Mellanstad (10 % to Storby),
+    # Förort (37.5 %) and Småort (10 %) link to Storby (step 20); Byn (25 % to Småort)
+    # is two links away (30). Hamlet sends 5 % (20 of 400) to Byn: a centre of its own.
+    flows = toy_dir / "flows.csv"
+    flows.write_text(flows.read_text() + "0101TC101,0101TC101,118600\n"
+                     "0102TC101,0102TC101,18000\n0102TB102,0102TB102,1700\n"
+                     "0103TC101,0103TC101,2650\n0103TB102,0103TB102,900\n"
+                     "0103TB103,0103TB103,380\n")
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[regions]\nmethod = "scb-la"\n')
+    img = build(load_project(proj))
+    assert img.places["region"].tolist() == ["0101TC101"] * 5 + ["0103TB103"]
+    assert img.places["scb_step"].tolist() == [11, 20, 20, 20, 30, 11]
+    assert img.summary()["provenance"]["parameters"]["regions"] == {
+        "method": "scb_la", "max_outflow": 0.2, "max_single_outflow": 0.075,
+        "max_chain": None}
+
+
+def test_toy_zones_with_several_memberships(toy_dir: Path) -> None:
+    # Förort sends 1 500 of its 2 300 out-commuters to Storby (65 %) and 800 to
+    # Mellanstad (35 %): in both zones, Storby's first. Hamlet (20 to Byn) in none.
+    proj = toy_dir / "project.toml"
+    proj.write_text(proj.read_text() + '\n[regions]\nmethod = "commuting-zone"\n'
+                    'cores = ["0101TC101", "0102TC101"]\nshare = 0.1\nmultiple = true\n')
+    img = build(load_project(proj))
+    p = img.places
+    assert p.loc["0102TB102", "region"] == "0101TC101"
+    assert p.loc["0102TB102", "regions"] == "0101TC101;0102TC101"
+    assert p.loc["0103TB103", "regions"] == "0103TB103"
+    assert "scb_step" not in p.columns
+
+
+def test_note_names_the_real_cause_of_a_missing_rank_in_area() -> None:
+    import geopandas as gpd
+    import shapely
+
+    from strukturbild.pipeline import build_image
+
+    # ids that are not SCB codes and no kommun column: no area_id, so no rank_in_area
+    places = gpd.GeoDataFrame(
+        {"place_id": ["a", "b"], "name": ["Storby", "Lillby"], "population": [250000, 8000],
+         "jobs": [130000.0, 3000.0], "employed": [120000.0, 4000.0]},
+        geometry=[shapely.Point(500000, 6500000), shapely.Point(520000, 6500000)],
+        crs="EPSG:3006").set_index("place_id")
+    img = build_image(places)
+    notes = img.summary()["notes"]
+    assert notes[0] == ("no place has 'rank_in_area' (it needs the places' area_id (kommun "
+                        "code) column): the rules on it do not hold for lokal_karna")
+    assert all("jobs" not in n for n in notes)
+    # Lillby (8 000) is no lokal kärna without a kommun to rank it in, and says so
+    assert img.places.loc["b", "role"] == "serviceort"
+    assert img.places.loc["b", "role_reason"].endswith("inte lokal kärna: rang i kommunen okänd")

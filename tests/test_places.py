@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from strukturbild.analysis.flows import Flows
-from strukturbild.analysis.places import nearest_larger_place, place_measures
+from strukturbild.analysis.places import job_share, nearest_larger_place, place_measures
 from strukturbild.config import PlacesSource
 from strukturbild.readers import read_places
 
@@ -45,3 +45,15 @@ def test_nearest_larger(toy: gpd.GeoDataFrame) -> None:
     assert n.loc["0102TB102", "nearest_larger_km"] == pytest.approx(10.0)
     assert n.loc["0103TB103", "nearest_larger"] == "0103TB102"
     assert n.loc["0103TB103", "nearest_larger_km"] == pytest.approx(np.hypot(5, 5))
+
+
+def test_job_share(toy: gpd.GeoDataFrame, toy_flows_frame: pd.DataFrame) -> None:
+    m = place_measures(toy, Flows.from_frame(toy_flows_frame))
+    # jobs 140 000 + 24 000 + 1 500 + 2 500 + 600 + 100 = 168 700
+    assert m.loc["0101TC101", "job_share"] == pytest.approx(140_000 / 168_700)
+    assert m["job_share"].sum() == pytest.approx(1.0)
+    # no jobs for a place: no total, so no share for any place
+    partly = toy.copy()
+    partly.loc["0103TB103", "jobs"] = np.nan
+    assert job_share(partly).isna().all()
+    assert place_measures(toy.drop(columns=["jobs", "employed"]))["job_share"].isna().all()

@@ -12,10 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strukturbild.analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
-from strukturbild.errors import ConfigError, StrukturbildWarning, UnknownCodeError
+from strukturbild.errors import ConfigError, FetchError, StrukturbildWarning, UnknownCodeError
 from strukturbild.sources.example import example_dir, example_project
 from strukturbild.sources.scb.commuting import plan_series
-from strukturbild.sources.scb.geodata import LAN_NAMES
+from strukturbild.sources.scb.geodata import (
+    LAN_NAMES,
+    kommuner_from_features,
+    tatorter_from_features,
+)
 from strukturbild.sources.scb.seats import load_seats
 
 from .conftest import requires_shared
@@ -190,3 +194,44 @@ def test_plan_series_missing_year_is_an_error() -> None:
 
 def test_lan_names_are_the_21_lan() -> None:
     assert len(LAN_NAMES) == 21 and LAN_NAMES["12"] == "Skåne län"
+
+
+# --------------------------------------------------------------------------- WFS features
+
+
+def _tatort_fc(**props: object) -> dict[str, object]:
+    base = {"tatortskod": "0180TC108", "tatort": "Stockholm", "kommun": "0180",
+            "kommunnamn": "Stockholm", "bef": 1_600_000, "area_ha": 38_000}
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [674000, 6580000]},
+         "properties": {**base, **props}}]}
+
+
+def test_tatorter_tolerate_a_lost_leading_zero_and_digits_as_text() -> None:
+    t = tatorter_from_features(_tatort_fc(kommun=180, bef="1600000", area_ha=None))
+    assert t.loc["0180TC108", "area_id"] == "0180"
+    assert int(t.loc["0180TC108", "population"]) == 1_600_000
+    assert pd.isna(t.loc["0180TC108", "area_ha"])
+
+
+@pytest.mark.parametrize(("props", "field"), [
+    ({"bef": "1 600 000"}, "properties.bef"),
+    ({"bef": 1.5}, "properties.bef"),
+    ({"bef": None}, "properties.bef"),
+    ({"kommun": "180a"}, "properties.kommun"),
+    ({"kommun": True}, "properties.kommun"),
+    ({"tatort": ""}, "properties.tatort"),
+    ({"area_ha": -3}, "properties.area_ha"),
+], ids=["bef-spaces", "bef-fraction", "bef-null", "kommun-letters", "kommun-bool",
+        "name-empty", "area-negative"])
+def test_tatorter_reject_malformed_fields(props: dict[str, object], field: str) -> None:
+    with pytest.raises(FetchError, match=rf"https://w: field 'features\[0\]\.{field}'"):
+        tatorter_from_features(_tatort_fc(**props), source="https://w")
+
+
+def test_kommuner_name_falls_back_to_the_code() -> None:
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"kommunkod": "0180", "kommunnamn": None},
+         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}]}
+    k = kommuner_from_features(fc)
+    assert k.loc["0180", "name"] == "0180"

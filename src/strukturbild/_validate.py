@@ -8,6 +8,7 @@ user sees them in a spreadsheet without the header.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from .errors import (
     InvalidGeometryError,
     InvalidValueError,
     MissingColumnError,
+    StrukturbildError,
     StrukturbildWarning,
     UnknownCodeError,
 )
@@ -278,6 +280,40 @@ def check_known(
         )
 
 
+#: Characters that are not allowed in XML 1.0 (and so not in SVG, QML or GeoPackage
+#: metadata) or that no map can show: C0 controls other than tab, newline, return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(values: pd.Series, *, source: Source = None, layer: str | None = None,
+               column: str | None = None) -> pd.Series:
+    """Text with control characters (a vertical tab from Word, a NUL) made spaces.
+
+    Such characters would make the SVG, the QGIS styles and the GeoPackage metadata
+    invalid XML; a warning names the column, the first row and how many values
+    changed. Missing values stay missing.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     clean_text(pd.Series(["Stor\\x0bby", "Lund"]), column="name").tolist()
+    ['Stor by', 'Lund']
+    """
+    text = values.astype(object)
+    is_str = text.map(lambda v: isinstance(v, str))
+    bad = is_str & text.map(lambda v: isinstance(v, str) and bool(_CONTROL.search(v)))
+    if not bad.any():
+        return values
+    pos = int(np.flatnonzero(bad.to_numpy())[0])
+    message = StrukturbildError(
+        f"{int(bad.sum())} value(s) held control characters (a vertical tab or NUL, say), "
+        "replaced by spaces", source=source, layer=layer, column=column, row=pos + 1)
+    warnings.warn(str(message), StrukturbildWarning, stacklevel=3)
+    return text.where(~bad, text[bad].map(lambda v: " ".join(_CONTROL.sub(" ", v).split())))
+
+
 def check_crs(
     crs: Any, *, source: Source = None, layer: str | None = None
 ) -> None:
@@ -331,6 +367,43 @@ def check_not_degrees(
             source=source,
             layer=layer,
         )
+
+
+def check_degrees(
+    bounds: Sequence[float], crs: Any, *, source: Source = None, layer: str | None = None
+) -> None:
+    """Raise :class:`CRSError` when a layer in degrees holds metre-sized coordinates.
+
+    ``bounds`` is ``(minx, miny, maxx, maxy)`` in the layer's declared (or defaulted)
+    geographic CRS.
+
+    Examples
+    --------
+    >>> check_degrees((12.5, 55.3, 14.5, 56.5), "EPSG:4326")
+    >>> check_degrees((373000, 6160000, 441000, 6250000), "EPSG:4326", source="t.csv")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.CRSError: t.csv: x values up to 4.41e+05 are not degrees: ...
+    """
+    from pyproj import CRS
+
+    c = CRS.from_user_input(crs)
+    if not c.is_geographic:
+        return
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        return
+    x = max(abs(minx), abs(maxx))
+    y = max(abs(miny), abs(maxy))
+    if x <= 180 and y <= 90:
+        return
+    axis, value = ("x", x) if x > 180 else ("y", y)
+    raise CRSError(
+        f"{axis} values up to {value:.3g} are not degrees: the layer is read as "
+        f"{c.to_string()} (longitude/latitude) but its coordinates look like metres; give "
+        "its metric CRS instead (crs = \"EPSG:3006\" for SWEREF 99 TM)",
+        source=source, layer=layer,
+    )
 
 
 def check_metric(crs: Any, *, source: Source = None) -> None:

@@ -12,33 +12,41 @@ The full reference of the file is in the README ("Project file").
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, InputFileNotFoundError
 
 __all__ = [
     "DEFAULT_CRS",
     "LAYER_KINDS",
+    "REGION_METHODS",
     "AreasSource",
+    "CommutingZoneParams",
     "ExportOptions",
     "FlowsSource",
+    "LMAParams",
     "LayerSource",
     "LinkParams",
     "MapOptions",
+    "NodalParams",
     "PlacesSource",
     "Project",
     "RegionParams",
     "RoleDef",
     "RoleRule",
     "RoleScheme",
+    "SCBLAParams",
     "default_role_scheme",
     "load_project",
+    "region_method",
+    "region_params",
     "resolve_basemap",
 ]
 
@@ -47,12 +55,14 @@ DEFAULT_CRS = "EPSG:3006"
 Language = Literal["sv", "en"]
 _OPS = (">=", "<=", "==", "!=", ">", "<")
 #: Measures a role rule may test. ``rank_in_area`` is 1 for the largest place of its
-#: area (kommun); ``rank_in_region`` likewise within a functional region.
+#: area (kommun); ``rank_in_region`` likewise within a functional region; ``job_share``
+#: is a place's share of all the places' jobs (the study area's).
 RULE_MEASURES = (
     "population",
     "jobs",
     "employed",
     "job_ratio",
+    "job_share",
     "net_commuting",
     "inflow_sources",
     "inflow_share",
@@ -385,6 +395,11 @@ class RoleDef:
 class RoleScheme:
     """An ordered list of roles, highest first, and the designation lists that pin roles.
 
+    ``unknown`` says what a rule on a measure a place does not have (no jobs data,
+    say) does: ``"fail"`` (default) — the rule does not hold, so the place does not
+    get the role, and its reason names the missing measure; ``"skip"`` — the rule is
+    left out and the role's other rules decide (strukturbild 0.1).
+
     Examples
     --------
     >>> [r.key for r in default_role_scheme().roles]
@@ -394,8 +409,11 @@ class RoleScheme:
     name: str
     roles: tuple[RoleDef, ...]
     designations: tuple[Path | str, ...] = ()
+    unknown: Literal["fail", "skip"] = "fail"
 
     def __post_init__(self) -> None:
+        if self.unknown not in ("fail", "skip"):
+            raise _err(None, "roles.unknown", f"expected 'fail' or 'skip', got {self.unknown!r}")
         if len(self.roles) < 1:
             raise ConfigError("a role scheme needs at least one role")
         keys = [r.key for r in self.roles]
@@ -435,7 +453,8 @@ def default_role_scheme() -> RoleScheme:
       a job ratio (jobs per employed resident) of at least 1 means the place is a net
       receiver of commuters, the sign of a regional centre used in Tillväxtverket's
       and Region Skåne's structure analyses. Where jobs are not known, the job-ratio
-      test is skipped and the reason says so.
+      test does not hold (the scheme's ``unknown = "fail"``), so population alone never
+      makes a regional kärna, and the reason says so.
     - **lokal kärna**: the largest tätort of its kommun with population >= 5 000
       (the kommun's main place, the level of local service in Region Skåne's
       "Det flerkärniga Skåne").
@@ -558,41 +577,311 @@ class LinkParams:
             )
 
 
+# --------------------------------------------------------------------------- regions
+#
+# One frozen params class per region method, each validated in ``__post_init__``. The
+# project file's ``[regions]`` table, the pipeline, :func:`delineate_regions` and the
+# ``strukturbild regions`` command all build these classes, so the defaults and the
+# checks are written once, here. ``metadata["help"]`` is the command line's help text.
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+def _region_fields(obj: Any) -> None:
+    """Check a region params object against its annotations, and store numbers as floats.
+
+    ``check_fields`` covers the plain types; tuples and optional values are checked here.
+    """
+    check_fields(obj, "regions")
+    hints = get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        hint = hints[f.name]
+        key = f"regions.{f.name}"
+        if hint is float:
+            object.__setattr__(obj, f.name, float(value))
+        elif hint == (int | None) and value is not None and (
+                isinstance(value, bool) or not isinstance(value, int)):
+            raise _err(None, key, f"expected a whole number, got {value!r}")
+        elif hint == (float | None) and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value):
+                raise _err(None, key, f"expected a finite number, got {value!r}")
+            object.__setattr__(obj, f.name, float(value))
+        elif hint == tuple[str, ...]:
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(x, str) for x in items):
+                raise _err(None, key, f"expected a list of ids (strings), got {value!r}")
+            object.__setattr__(obj, f.name, tuple(dict.fromkeys(
+                x.strip() for x in items if x.strip())))
+        elif hint == tuple[float, ...]:
+            items = [value] if isinstance(value, int | float) else value
+            if not isinstance(items, list | tuple) or not all(
+                    isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+                    for x in items):
+                raise _err(None, key, f"expected a list of numbers, got {value!r}")
+            object.__setattr__(obj, f.name, tuple(float(x) for x in items))
+
+
+def _share(obj: Any, name: str, *, low_open: bool = False) -> None:
+    v = getattr(obj, name)
+    if not ((v > 0) if low_open else (v >= 0)) or not v <= 1:
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        raise _err(None, f"regions.{name}", f"is a share of employed residents and must be in "
+                   f"{interval}, got {v:g}")
+
+
+@dataclass(frozen=True)
+class LMAParams:
+    """Labour market areas (Eurostat/Istat, Coombes & Bond 2008): ``method = "lma"``.
+
+    The defaults are the example of the Istat R package LabourMarketAreas. Need
+    ``0 < min_size <= target_size`` and ``0 < min_self_containment <=
+    target_self_containment <= 1``.
+
+    Examples
+    --------
+    >>> LMAParams(min_size=500).min_size
+    500.0
+    >>> LMAParams(min_size=20000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'regions.min_size': need 0 < min_size <= target_size, ...
+    """
+
+    method: ClassVar[str] = "lma"
+
+    min_size: float = field(default=1000.0, metadata=_help(
+        "minimum employed residents of an area"))
+    min_self_containment: float = field(default=0.6667, metadata=_help(
+        "minimum self-containment"))
+    target_size: float = field(default=10000.0, metadata=_help(
+        "employed residents from which the minimum self-containment suffices"))
+    target_self_containment: float = field(default=0.75, metadata=_help(
+        "self-containment that suffices at the minimum size"))
+
+    def __post_init__(self) -> None:
+        _region_fields(self)
+        if not 0 < self.min_size <= self.target_size:
+            raise _err(None, "regions.min_size", "need 0 < min_size <= target_size, got "
+                       f"min_size={self.min_size:g}, target_size={self.target_size:g}")
+        if not 0 < self.min_self_containment <= self.target_self_containment <= 1:
+            raise _err(None, "regions.min_self_containment",
+                       "need 0 < min_self_containment <= target_self_containment <= 1, got "
+                       f"{self.min_self_containment:g} and {self.target_self_containment:g}")
+
+
+@dataclass(frozen=True)
+class SCBLAParams:
+    """SCB's local labour markets (lokala arbetsmarknader): ``method = "scb_la"``.
+
+    ``max_outflow`` and ``max_single_outflow`` are SCB's limits for a self-sufficient
+    kommun (20 % and 7.5 %, inclusive). SCB's 2020 and 2021 LA cut no chain, so
+    ``max_chain`` is unset by default; set it (e.g. 2, SCB 2010's wording) to cut
+    longer chains at their weakest link.
+
+    Examples
+    --------
+    >>> SCBLAParams().max_chain is None
+    True
+    >>> SCBLAParams(max_chain=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'regions.max_chain': expected a whole number >= 1...
+    """
+
+    method: ClassVar[str] = "scb_la"
+
+    max_outflow: float = field(default=0.2, metadata=_help(
+        "largest share of employed residents working in other units for a centre"))
+    max_single_outflow: float = field(default=0.075, metadata=_help(
+        "largest share working in any single other unit for a centre"))
+    max_chain: int | None = field(default=None, metadata=_help(
+        "cut chains longer than this many links at their weakest link (none: no chain is "
+        "cut, as in SCB's LA 2020-2021)"))
+
+    def __post_init__(self) -> None:
+        _region_fields(self)
+        _share(self, "max_outflow")
+        _share(self, "max_single_outflow")
+        if self.max_chain is not None and self.max_chain < 1:
+            raise _err(None, "regions.max_chain", "expected a whole number >= 1 (links to "
+                       f"the centre), or no value for no limit; got {self.max_chain!r}")
+
+
+@dataclass(frozen=True)
+class NodalParams:
+    """Nystuen–Dacey nodal regions: ``method = "nodal"``.
+
+    Examples
+    --------
+    >>> NodalParams(k=1.2).k
+    1.2
+    """
+
+    method: ClassVar[str] = "nodal"
+
+    k: float = field(default=1.0, metadata=_help(
+        "dominance ratio: a flow is dominant when the destination's inflow is at least k "
+        "times the origin's"))
+
+    def __post_init__(self) -> None:
+        _region_fields(self)
+        if not self.k > 0:
+            raise _err(None, "regions.k", f"k must be > 0, got {self.k:g}")
+
+
+@dataclass(frozen=True)
+class CommutingZoneParams:
+    """Commuting zones around cores: ``method = "commuting_zone"``.
+
+    The cores are given (``cores``), or found by their share of the study area's jobs
+    (``core_job_shares``, one threshold per level, highest first; e.g. ``[0.20, 0.085,
+    0.01]`` as in Region Halland's analyses). A unit joins a core's zone when at
+    least ``share`` of its employed residents work there (OECD/Eurostat 0.15; Region
+    Halland 0.10). ``multiple`` lets a unit be in every zone it qualifies for, the
+    one with the largest share being its primary zone. ``merge_invalid`` merges a
+    core that attracts no other unit into the core it has the largest flow with (both
+    directions). ``external_min_flow`` keeps the links of a zone to units outside it
+    whose flow, summed over the zone's members, is at least this many commuters in
+    one direction.
+
+    Examples
+    --------
+    >>> CommutingZoneParams(cores="K1").cores
+    ('K1',)
+    >>> CommutingZoneParams(core_job_shares=[0.2, 0.085, 0.01], share=0.1).core_job_shares
+    (0.2, 0.085, 0.01)
+    """
+
+    method: ClassVar[str] = "commuting_zone"
+
+    cores: tuple[str, ...] = field(default=(), metadata=_help("ids of the core units"))
+    core_job_shares: tuple[float, ...] = field(default=(), metadata=_help(
+        "cores by their share of all jobs, one threshold per level, highest first "
+        "(instead of cores)"))
+    share: float = field(default=0.15, metadata=_help(
+        "share of a unit's employed residents working in a core for the unit to join its "
+        "zone"))
+    multiple: bool = field(default=False, metadata=_help(
+        "a unit joins every zone it reaches the share for; the largest is its primary"))
+    merge_invalid: bool = field(default=False, metadata=_help(
+        "merge a core that attracts no other unit into the core it has the largest flow "
+        "with"))
+    external_min_flow: float | None = field(default=None, metadata=_help(
+        "keep links from a zone to outside units that its members together send or "
+        "receive at least this many commuters"))
+
+    def __post_init__(self) -> None:
+        _region_fields(self)
+        if not self.cores and not self.core_job_shares:
+            raise _err(None, "regions.cores", "commuting_zone needs cores (the ids of the "
+                       "core units) or core_job_shares (cores by their share of all jobs)")
+        if self.cores and self.core_job_shares:
+            raise _err(None, "regions.core_job_shares",
+                       "give cores or core_job_shares, not both")
+        t = self.core_job_shares
+        if t and (not all(0 < x <= 1 for x in t) or any(a <= b for a, b in itertools.pairwise(t))):
+            raise _err(None, "regions.core_job_shares", "expected shares in (0, 1], "
+                       f"highest first and each lower than the one before, got {list(t)}")
+        _share(self, "share", low_open=True)
+        if self.external_min_flow is not None and self.external_min_flow < 0:
+            raise _err(None, "regions.external_min_flow",
+                       f"expected a number >= 0, got {self.external_min_flow:g}")
+
+
+#: The params class of each region method.
+MethodParams = LMAParams | SCBLAParams | NodalParams | CommutingZoneParams
+REGION_METHODS: Mapping[str, type[MethodParams]] = {
+    c.method: c for c in (LMAParams, SCBLAParams, NodalParams, CommutingZoneParams)
+}
+
+
+def region_method(name: str, *, allow_none: bool = False) -> str:
+    """The canonical name of a region method; ``scb-la`` and ``scb_la`` are the same.
+
+    Examples
+    --------
+    >>> region_method("Commuting-Zone")
+    'commuting_zone'
+    """
+    key = str(name).strip().lower().replace("-", "_")
+    allowed = (("none",) if allow_none else ()) + tuple(REGION_METHODS)
+    if key not in allowed:
+        raise _err(None, "regions.method", f"unknown region method {name!r}; use one of "
+                   f"{', '.join(allowed)} ('-' or '_' alike)")
+    return key
+
+
+def region_params(method: str, params: Mapping[str, Any] | None = None) -> MethodParams:
+    """The params object of a region method from keyword values.
+
+    A key the method does not take is an error naming it and the keys it takes.
+
+    Examples
+    --------
+    >>> region_params("scb-la", {"max_chain": 3})
+    SCBLAParams(max_outflow=0.2, max_single_outflow=0.075, max_chain=3)
+    >>> region_params("nodal", {"share": 0.2})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'regions.share': method 'nodal' does not take it; ...
+    """
+    cls = REGION_METHODS[region_method(method)]
+    given = dict(params or {})
+    takes = [f.name for f in fields(cls)]
+    for key in given:
+        if key not in takes:
+            raise _err(None, f"regions.{key}", f"method '{cls.method}' does not take it; "
+                       f"it takes {', '.join(takes)}")
+    return cls(**given)
+
+
 @dataclass(frozen=True)
 class RegionParams:
-    """Functional regions: the method and its parameters (``method = "none"`` for none).
+    """Functional regions: the method (``"none"`` for none) and its params object.
+
+    The project file writes the method's keys beside ``method`` in ``[regions]``.
 
     Examples
     --------
     >>> RegionParams().method
     'none'
+    >>> RegionParams("scb-la").params
+    SCBLAParams(max_outflow=0.2, max_single_outflow=0.075, max_chain=None)
     """
 
     method: Literal["none", "lma", "scb_la", "nodal", "commuting_zone"] = "none"
-    min_size: float = 1000.0
-    min_self_containment: float = 0.6667
-    target_size: float = 10000.0
-    target_self_containment: float = 0.75
-    k: float = 1.0
-    cores: tuple[str, ...] = ()
-    share: float = 0.15
-    max_outflow: float = 0.2
-    max_single_outflow: float = 0.075
-    max_chain: int = 3
+    params: MethodParams | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "method", region_method(self.method, allow_none=True))
         check_fields(self, "regions")
-        if self.method == "lma":
-            if not (0 < self.min_size <= self.target_size):
-                raise ConfigError("regions: need 0 < min_size <= target_size")
-            if not (0 < self.min_self_containment <= self.target_self_containment <= 1):
-                raise ConfigError(
-                    "regions: need 0 < min_self_containment <= target_self_containment <= 1"
-                )
-        if not (0 < self.share <= 1):
-            raise ConfigError("regions.share must be in (0, 1]")
-        if self.k <= 0:
-            raise ConfigError("regions.k must be > 0")
+        if self.method == "none":
+            if self.params is not None:
+                raise _err(None, "regions.method", "'none' takes no parameters")
+            return
+        cls = REGION_METHODS[self.method]
+        if self.params is None:
+            object.__setattr__(self, "params", cls())
+        elif type(self.params) is not cls:
+            raise _err(None, "regions.method", f"method '{self.method}' needs "
+                       f"{cls.__name__}, got {type(self.params).__name__}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """``method`` and the method's parameters, as the project file writes them.
+
+        Examples
+        --------
+        >>> RegionParams("nodal").as_dict()
+        {'method': 'nodal', 'k': 1.0}
+        """
+        out: dict[str, Any] = {"method": self.method}
+        if self.params is not None:
+            out.update({f.name: getattr(self.params, f.name) for f in fields(self.params)})
+        return out
 
 
 #: Lantmäteriet's topographic web maps (open data, CC BY 4.0; the user's key needed).
@@ -822,6 +1111,9 @@ def _check_table(
         if not ok:
             names = " or ".join(t.__name__ for t in tt)
             raise _err(path, full, f"expected {names}, got {type(value).__name__} {value!r}")
+        if isinstance(value, str) and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+            raise _err(path, full, "holds a control character (a vertical tab or NUL, say); "
+                       "remove it")
         out[key] = value
     for key, (_, required) in spec.items():
         if required and key not in out:
@@ -956,8 +1248,12 @@ def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...
 
 
 def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
-    spec: _Spec = {"scheme": (str, False), "designations": (list, False), "role": (list, False)}
+    spec: _Spec = {"scheme": (str, False), "designations": (list, False), "role": (list, False),
+                   "unknown": (str, False)}
     d = _check_table(t, spec, "roles", path)
+    unknown = d.get("unknown", "fail")
+    if unknown not in ("fail", "skip"):
+        raise _err(path, "roles.unknown", f"expected 'fail' or 'skip', got {unknown!r}")
     designations: list[Path | str] = []
     for i, item in enumerate(d.get("designations", [])):
         if not isinstance(item, str):
@@ -990,14 +1286,14 @@ def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
                 raise _err(path, f"roles.role[{i}]", exc.message) from None
         name = d.get("scheme", "custom")
         try:
-            return RoleScheme(name, tuple(roles), tuple(designations))
+            return RoleScheme(name, tuple(roles), tuple(designations), unknown)
         except ConfigError as exc:
             raise _err(path, "roles", exc.message) from None
     scheme = d.get("scheme", "default")
     if scheme != "default":
         raise _err(path, "roles.scheme",
                    f"unknown scheme '{scheme}'; use 'default' or define [[roles.role]] tables")
-    return replace(default_role_scheme(), designations=tuple(designations))
+    return replace(default_role_scheme(), designations=tuple(designations), unknown=unknown)
 
 
 def _dataclass_from(cls: type[Any], t: Any, where: str, path: Path | None) -> Any:
@@ -1030,6 +1326,27 @@ def _dataclass_from(cls: type[Any], t: Any, where: str, path: Path | None) -> An
         raise ConfigError(exc.message, source=path) from None
     except TypeError as exc:  # a Literal value outside its set is caught below
         raise _err(path, where, str(exc)) from None
+
+
+def _regions(t: Any, path: Path | None) -> RegionParams:
+    """``[regions]``: ``method`` and the keys of that method's params class."""
+    if not isinstance(t, dict):
+        raise _err(path, "regions", f"expected a table, got {type(t).__name__}")
+    table = dict(t)
+    method = table.pop("method", "none")
+    try:
+        if not isinstance(method, str):
+            raise _err(None, "regions.method", f"expected a string, got {method!r}")
+        name = region_method(method, allow_none=True)
+        if name == "none":
+            if table:
+                raise _err(None, f"regions.{next(iter(table))}",
+                           "no region method is chosen (regions.method); set one of "
+                           f"{', '.join(REGION_METHODS)} or drop this key")
+            return RegionParams()
+        return RegionParams(name, region_params(name, table))  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=path) from None
 
 
 def _check_literal(value: str, allowed: tuple[str, ...], key: str, path: Path | None) -> None:
@@ -1087,9 +1404,7 @@ def project_from_dict(
     _check_literal(links.source, ("auto", "observed", "modelled"), "links.source", path)
     _check_literal(links.model, ("production", "unconstrained"), "links.model", path)
     _check_literal(links.decay, ("exponential", "power"), "links.decay", path)
-    regions = _dataclass_from(RegionParams, d.get("regions", {}), "regions", path)
-    _check_literal(regions.method, ("none", "lma", "scb_la", "nodal", "commuting_zone"),
-                   "regions.method", path)
+    regions = _regions(d.get("regions", {}), path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
     language = proj.get("language", mp.language)
     _check_literal(language, ("sv", "en"), "project.language", path)
@@ -1151,7 +1466,8 @@ def load_project(path: str | Path) -> Project:
     if not p.is_file():
         raise InputFileNotFoundError("project file not found", source=p)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        # utf-8-sig: Notepad and some editors start UTF-8 files with a byte-order mark
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError("project file is not UTF-8 text", source=p) from None
     except tomllib.TOMLDecodeError as exc:

@@ -8,7 +8,6 @@ Regions come before roles because role rules may use region membership
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import warnings
@@ -23,12 +22,19 @@ from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from .analysis.links import links_from_flows, links_to_lines, model_flows
 from .analysis.places import place_measures, rank_in_group
-from .analysis.roles import classify_roles, compare_roles, joint_designations
-from .config import FlowsSource, LayerSource, Project, load_project
-from .errors import ConfigError, StrukturbildWarning
+from .analysis.roles import (
+    classify_roles,
+    compare_roles,
+    joint_designations,
+    match_designations,
+)
+from .config import CommutingZoneParams, FlowsSource, LayerSource, Project, load_project
+from .errors import ConfigError, StrukturbildWarning, UnknownCodeError
 from .image import OwnLayer, RoleInfo, StructureImage
 from .readers import (
     areas_from_frame,
+    check_outputs,
+    check_path,
     flows_table_from_frame,
     places_from_frame,
     read_areas,
@@ -169,11 +175,30 @@ def read_layers(project: Project) -> list[tuple[LayerSource, Any]]:
     return [(src, read_layer(src, crs=project.crs)) for src in project.layers]
 
 
+def check_outputs_of(project: Project) -> None:
+    """The project's output paths, checked before anything is read or built.
+
+    No output may hold a control character, be one of the project's inputs, or be
+    another output (symlinks and ``..`` resolved).
+
+    Examples
+    --------
+    >>> from strukturbild.sources.example import example_project
+    >>> check_outputs_of(example_project())
+    """
+    targets = project.output_paths().values()
+    for target in targets:
+        check_path(target)
+    check_outputs(targets, project.input_paths())
+
+
 def check_project(project: Project) -> dict[str, Any]:
     """Every check :func:`build` makes on a project's inputs and parameters, no output.
 
-    What ``strukturbild validate`` runs. Returns what was read (``places``,
-    ``areas``, ``flows``, ``designations``, ``layers`` by name).
+    What ``strukturbild validate`` runs: the same functions :func:`build` runs on the
+    same inputs, so both stop at the same problem with the same message, and warn
+    alike (a designation of a place that is not among the places, say). Returns what
+    was read (``places``, ``areas``, ``flows``, ``designations``, ``layers`` by name).
 
     Raises
     ------
@@ -187,14 +212,43 @@ def check_project(project: Project) -> dict[str, Any]:
     >>> len(found["places"]), len(found["designations"])
     (70, 13)
     """
+    check_outputs_of(project)
     places, areas, flows = read_inputs(project)
     layers = read_layers(project)
-    designations = None
-    if project.roles.designations:
-        designations = pd.concat([read_designations(d) for d in project.roles.designations],
-                                 ignore_index=True)
+    _check_regions(project, places, flows)
+    designations = _designations(project, places)
     return {"places": places, "areas": areas, "flows": flows, "designations": designations,
             "layers": {src.name: frame for src, frame in layers}}
+
+
+def _check_regions(project: Project, places: Any, observed: Flows | None) -> None:
+    """The region method's demands on the inputs (what the params cannot check alone)."""
+    method, params = project.regions.method, project.regions.params
+    if method in ("lma", "scb_la") and (observed is None or not observed.has_self_flows):
+        raise ConfigError(
+            f"regions.method = '{method}' needs observed flows that include intra-place "
+            "flows (people who live and work in the same place): self-containment is "
+            "made of them; use 'nodal' or 'commuting_zone' with modelled flows",
+            source=project.path,
+        )
+    if isinstance(params, CommutingZoneParams) and params.cores:
+        unknown = [c for c in params.cores if c not in places.index]
+        if unknown:
+            raise UnknownCodeError(
+                f"key 'regions.cores': core '{unknown[0]}' is not a place id "
+                f"({len(unknown)} unknown in all)", source=project.path)
+
+
+def _designations(project: Project, places: Any) -> pd.DataFrame | None:
+    """The project's designation lists, each checked against the scheme and the places
+    (:func:`~strukturbild.analysis.roles.match_designations`): only matched rows."""
+    if not project.roles.designations:
+        return None
+    frames = [match_designations(read_designations(d), project.roles, places["name"])
+              for d in project.roles.designations]
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["source"] = ", ".join(str(d) for d in project.roles.designations)
+    return out
 
 
 def _flows_of(table: pd.DataFrame | Flows | None, places: Any, areas: Any,
@@ -236,6 +290,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     (70, True, 'tillvaxtmotor')
     """
     say = progress or (lambda _msg: None)
+    check_outputs_of(project)
     places, areas, observed = read_inputs(project)
     layers = read_layers(project)
     inputs: dict[str, Any] = {}
@@ -344,20 +399,13 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
 
     region_result = None
     regions = None
-    if project.regions.method != "none":
+    _check_regions(project, places, observed)
+    if project.regions.params is not None:
         from .analysis.regions import delineate_regions, region_geometries
 
-        rp = dataclasses.asdict(project.regions)
-        method = rp.pop("method")
-        if method in ("lma", "scb_la") and (observed is None or not observed.has_self_flows):
-            raise ConfigError(
-                f"regions.method = '{method}' needs observed flows that include intra-place "
-                "flows (people who live and work in the same place): self-containment is "
-                "made of them; use 'nodal' or 'commuting_zone' with modelled flows",
-                source=project.path,
-            )
+        method = project.regions.method
         rflows = observed if observed is not None else link_flows
-        region_result = delineate_regions(rflows, method, **_region_kwargs(method, rp))
+        region_result = delineate_regions(rflows, project.regions.params)
         labels = region_result.labels.reindex(places.index)
         measures["rank_in_region"] = rank_in_group(places.assign(region=labels), "region")
         regions = region_geometries(
@@ -368,14 +416,10 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         regions["name"] = places["name"].reindex(regions.index).fillna(regions["name"])
         say(f"delineated {len(regions)} regions ({method})")
 
-    designations = None
-    if project.roles.designations:
-        designations = pd.concat([read_designations(d) for d in project.roles.designations],
-                                 ignore_index=True)
-        designations.attrs["source"] = ", ".join(str(d) for d in project.roles.designations)
+    designations = _designations(project, places)
     roles = classify_roles(measures, project.roles, designations=designations,
                            names=places["name"], language=project.map.language)
-    notes = _unknown_rule_measures(measures, project)
+    notes = _unknown_rule_measures(measures, project, roles.attrs.get("unknown_measures"))
     for note in notes:
         say(note)
     say("classified roles: " + ", ".join(
@@ -398,10 +442,18 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         out_places[col] = roles[col]
     if region_result is not None:
         out_places["region"] = region_result.labels.reindex(places.index).astype(object)
+        params = project.regions.params
+        if isinstance(params, CommutingZoneParams) and params.multiple \
+                and region_result.details is not None:
+            # every zone a place is in, primary first; "region" is the primary one
+            out_places["regions"] = region_result.details["regions"].reindex(
+                places.index).astype(object)
+        if region_result.step is not None:
+            out_places["scb_step"] = region_result.step.reindex(places.index)
     out_places["modelled"] = bool(link_flows.modelled)
     groups = None
     if designations is not None:
-        groups = joint_designations(designations, roles, places["name"])
+        groups = joint_designations(designations, roles, places["name"], scheme=project.roles)
         if (groups != "").any():
             out_places["designation_group"] = groups.where(groups != "", None)
         else:
@@ -422,10 +474,11 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "flows": "modelled" if link_flows.modelled else "observed",
         "model": to_jsonable(model_used),
         "notes": notes,
+        "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
         "base": base_info,
         "parameters": {
             "links": to_jsonable(project.links),
-            "regions": to_jsonable(project.regions),
+            "regions": to_jsonable(project.regions.as_dict()),
             "roles": {"scheme": scheme.name,
                       "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
                                 for r in scheme.roles],
@@ -470,26 +523,44 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
                   "level": base.attrs.get("level")}
 
 
-def _unknown_rule_measures(measures: pd.DataFrame, project: Project) -> list[str]:
-    """Notes on role rules that test a measure no place has: those rules are skipped."""
+#: Why a rule measure can be missing for every place: what it is made of.
+_MEASURE_NEEDS = {
+    "jobs": "a jobs column, or observed flows that include intra-place flows",
+    "employed": "an employed column, or observed flows that include intra-place flows",
+    "job_ratio": "jobs and employed residents (columns jobs and employed), or observed "
+                 "flows that include intra-place flows",
+    "job_share": "jobs for every place (a jobs column, or observed flows that include "
+                 "intra-place flows)",
+    "net_commuting": "jobs and employed residents, or observed flows",
+    "inflow_sources": "observed flows",
+    "inflow_share": "observed flows",
+    "rank_in_area": "the places' area_id (kommun code) column",
+    "rank_in_region": "regions ([regions] method)",
+}
+
+
+def _unknown_rule_measures(measures: pd.DataFrame, project: Project,
+                           counts: dict[str, Any] | None = None) -> list[str]:
+    """Notes on role rules that test a measure some places lack, and what it needs."""
     notes = []
+    skip = project.roles.unknown == "skip"
     used = dict.fromkeys(rule.measure for role in project.roles.roles for rule in role.rules)
     for measure in used:
         if measure not in measures.columns or measures[measure].isna().all():
             roles = [r.key for r in project.roles.roles
                      if any(rule.measure == measure for rule in r.rules)]
+            what = "are skipped" if skip else "do not hold"
             notes.append(
-                f"no place has '{measure}' (it needs jobs and employed residents, or "
-                f"observed flows): the rules on it are skipped for {', '.join(roles)}"
+                f"no place has '{measure}' (it needs {_MEASURE_NEEDS.get(measure, 'data')}): "
+                f"the rules on it {what} for {', '.join(roles)}"
             )
+    if counts and counts.get("places"):
+        by_role = ", ".join(f"{k} {v}" for k, v in counts["roles"].items())
+        if skip:
+            notes.append(f"{counts['places']} place(s) got their role with a rule skipped for "
+                         f"want of a measure ({by_role})")
+        else:
+            notes.append(f"{counts['places']} place(s) did not get a role because a measure "
+                         f"its rules test is not known ({by_role}); [roles] unknown = "
+                         "\"skip\" would skip those rules instead")
     return notes
-
-
-def _region_kwargs(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    keys = {
-        "lma": ("min_size", "min_self_containment", "target_size", "target_self_containment"),
-        "scb_la": ("max_outflow", "max_single_outflow", "max_chain"),
-        "nodal": ("k",),
-        "commuting_zone": ("cores", "share"),
-    }[method]
-    return {k: params[k] for k in keys}

@@ -10,10 +10,12 @@ layer is brought to the project CRS (default EPSG:3006, SWEREF 99 TM).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import glob
 import os
+import re
 import secrets
 import signal
 import threading
@@ -29,10 +31,12 @@ import pandas as pd
 
 from ._validate import (
     check_crs,
+    check_degrees,
     check_geometries,
     check_metric,
     check_not_degrees,
     check_unique,
+    clean_text,
     require_columns,
     require_rows,
     to_codes,
@@ -48,6 +52,7 @@ from .errors import (
     InvalidValueError,
     OutputConflictError,
     OutputLockedError,
+    StrukturbildError,
     StrukturbildWarning,
 )
 
@@ -58,6 +63,7 @@ __all__ = [
     "areas_from_frame",
     "atomic_path",
     "check_outputs",
+    "check_path",
     "filter_rows",
     "flows_table_from_frame",
     "places_from_frame",
@@ -100,6 +106,7 @@ _VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml"}
 # --------------------------------------------------------------------------- files
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Temporary files are named ``.<target name>.sbtmp-<random><suffix>`` beside the target.
 _TMP_MARK = ".sbtmp-"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -108,6 +115,23 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def _real(path: Path) -> str:
     """The path with symlinks and ``..`` resolved, whether or not it exists."""
     return os.path.realpath(os.path.abspath(path))
+
+
+def check_path(path: str | Path) -> None:
+    """Refuse a file name with a control character (a newline, say): GDAL and SQLite
+    cannot open such paths, and no tool shows them right.
+
+    Examples
+    --------
+    >>> check_path("out/skåne.gpkg")
+    >>> check_path("out\\n2/skåne.gpkg")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.InvalidValueError: 'out\\n2/skåne.gpkg': the path holds a control ...
+    """
+    if _CONTROL.search(str(path)):
+        raise InvalidValueError("the path holds a control character (a newline or tab); "
+                                "rename the file or folder", source=repr(str(path)))
 
 
 def check_outputs(targets: Iterable[str | Path], inputs: Iterable[str | Path] = ()) -> None:
@@ -199,6 +223,33 @@ def _disk_full(exc: OSError, target: Path) -> OSError:
     return exc
 
 
+#: What GDAL and SQLite say when a write fails for want of space; they keep no errno.
+_FULL_TEXT = re.compile(r"no space left|disk (?:i/o error|is full|full)|file too large|"
+                        r"database or disk is full|quota exceeded", re.IGNORECASE)
+
+
+def _out_of_space(exc: BaseException, staged: Iterable[Path]) -> bool:
+    """Whether a failed write ran out of space: the error says so, the disk is (nearly)
+    full, or a written file reached the process's file-size limit (``ulimit -f``)."""
+    import resource
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    if _FULL_TEXT.search(str(exc)):
+        return True
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    for tmp in staged:
+        with contextlib.suppress(OSError):
+            vfs = os.statvfs(tmp.parent)
+            if vfs.f_bavail * vfs.f_frsize < 1024 * 1024:
+                return True
+            for f in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal")):
+                if limit != resource.RLIM_INFINITY and f.exists() and \
+                        f.stat().st_size >= limit - 65536:
+                    return True
+    return False
+
+
 class OutputSet:
     """Write several output files all or none.
 
@@ -224,6 +275,8 @@ class OutputSet:
     def __init__(self, targets: Iterable[str | Path], *, inputs: Iterable[str | Path] = ()
                  ) -> None:
         self.targets = [Path(t) for t in targets]
+        for target in self.targets:
+            check_path(target)
         check_outputs(self.targets, inputs)
         self._staged: dict[Path, Path] = {}
         self._locks: list[_Lock] = []
@@ -288,6 +341,12 @@ class OutputSet:
         try:
             if kind is None:
                 self.commit()
+            elif isinstance(exc, Exception) and not isinstance(exc, StrukturbildError) and \
+                    _out_of_space(exc, self._staged.values()):
+                target = next((t for t, s in self._staged.items() if s.exists()),
+                              self.targets[0])
+                raise DiskFullError("cannot write: the disk is full or the file reached the "
+                                    "file-size limit", source=target) from None
         except OSError as err:
             raise _disk_full(err, self.targets[0]) from None
         finally:
@@ -329,6 +388,19 @@ def _decode_csv(path: Path, encoding: str | None) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError) as exc:
             raise InvalidValueError(f"cannot read the file as {encoding}: {exc}",
                                     source=path) from None
+    # UTF-16/32 files (Excel's "Unicode text") start with a byte-order mark
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec), codec
+            except UnicodeDecodeError as exc:
+                raise InvalidValueError(f"cannot read the file as {codec}: {exc}",
+                                        source=path) from None
+    if raw[:200].count(b"\x00") > len(raw[:200]) // 4:
+        raise InvalidValueError("the file looks like UTF-16 without a byte-order mark; save "
+                                "it as UTF-8, or give its encoding (encoding = "
+                                "\"utf-16-le\")", source=path)
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -360,6 +432,7 @@ def read_table(path: str | Path, *, encoding: str | None = None, where: str | No
 
 
 def _read_table(p: Path, *, encoding: str | None) -> pd.DataFrame:
+    check_path(p)
     if not p.is_file():
         raise InputFileNotFoundError("file not found", source=p)
     if p.suffix.lower() in (".parquet", ".pq"):
@@ -631,15 +704,17 @@ def _read_geo(
     path: Path, *, layer: str | None, encoding: str | None, crs: str | None,
     x: str | None = None, y: str | None = None, where: str | None = None,
 ) -> gpd.GeoDataFrame:
+    check_path(path)
     if not path.is_file():
         raise InputFileNotFoundError("file not found", source=path)
     given = _parse_crs(crs, path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv", ".parquet", ".pq"):
         if suffix in (".parquet", ".pq"):
-            geo = None
-            with contextlib.suppress(Exception):
+            try:
                 geo = gpd.read_parquet(path)
+            except (ValueError, ImportError, OSError):
+                geo = None  # plain Parquet without geometry: read as a points table
             if geo is not None:
                 if where is not None:
                     geo = filter_rows(geo, where, source=path, layer=layer)
@@ -691,8 +766,9 @@ def _to_project_crs(
     check_crs(gdf.crs, source=source, layer=layer)
     valid = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
     if valid.any():
-        check_not_degrees(tuple(gdf.geometry[valid].total_bounds), gdf.crs, source=source,
-                          layer=layer)
+        bounds = tuple(gdf.geometry[valid].total_bounds)
+        check_not_degrees(bounds, gdf.crs, source=source, layer=layer)
+        check_degrees(bounds, gdf.crs, source=source, layer=layer)
     if gdf.crs is not None and not gdf.crs.equals(crs):
         gdf = gdf.to_crs(crs)
     return gdf
@@ -780,7 +856,8 @@ def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | N
     ids = to_codes(gdf[cols["place_id"]], source=path, layer=layer, column=cols["place_id"])
     check_unique(ids, source=path, layer=layer, column=cols["place_id"])
     data: dict[str, Any] = {
-        "name": gdf[cols["name"]].astype(str).str.strip().to_numpy(dtype=object),
+        "name": clean_text(gdf[cols["name"]].astype(str).str.strip(), source=path, layer=layer,
+                           column=cols["name"]).to_numpy(dtype=object),
     }
     if cols["area_id"] is not None:
         data["area_id"] = to_codes(
@@ -791,7 +868,9 @@ def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | N
         data["area_id"] = [i[:4] if ok else None
                            for i, ok in zip(ids, scb.to_numpy(dtype=bool), strict=True)]
     if cols["area_name"] is not None:
-        data["area_name"] = gdf[cols["area_name"]].astype(str).to_numpy(dtype=object)
+        data["area_name"] = clean_text(gdf[cols["area_name"]].astype(str), source=path,
+                                       layer=layer, column=cols["area_name"]
+                                       ).to_numpy(dtype=object)
     pop = to_counts(gdf[cols["population"]], source=path, layer=layer, column=cols["population"])
     frac = pop.to_numpy() % 1 != 0
     if frac.any():
@@ -895,7 +974,8 @@ def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | No
                    scb=True)
     check_unique(ids, source=path, layer=layer, column=cols["area_id"])
     return gpd.GeoDataFrame(
-        {"name": gdf[cols["name"]].astype(str).to_numpy(dtype=object)},
+        {"name": clean_text(gdf[cols["name"]].astype(str), source=path, layer=layer,
+                            column=cols["name"]).to_numpy(dtype=object)},
         geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
         index=pd.Index(ids.to_numpy(dtype=object), name="area_id", dtype=object),
     )
@@ -1077,7 +1157,7 @@ def read_designations(name_or_path: str | Path) -> pd.DataFrame:
     df = df.assign(group=df["group"] if "group" in df.columns else "").loc[:, columns].copy()
     for col in columns:
         df[col] = df[col].astype(object).where(df[col].notna(), "")
-        df[col] = df[col].map(lambda v: str(v).strip())
+        df[col] = clean_text(df[col].map(lambda v: str(v).strip()), source=source, column=col)
     for i, row in enumerate(df.itertuples(index=False), start=1):
         if not row.designation:
             raise ConfigError("designation is empty", source=source, column="designation",

@@ -59,7 +59,12 @@ class Flows:
             dup = count.index[count.index.duplicated()][0]
             raise DuplicateIdError(f"the pair {dup[0]} → {dup[1]} occurs more than once")
         self._count = count
-        self.modelled = modelled
+        self._modelled = bool(modelled)
+
+    @property
+    def modelled(self) -> bool:
+        """True when the counts come from a model, not from observation."""
+        return self._modelled
 
     # ------------------------------------------------------------------ constructors
 
@@ -143,8 +148,18 @@ class Flows:
 
     @property
     def count(self) -> pd.Series:
-        """The counts (a copy-safe view; do not change it in place)."""
-        return self._count
+        """The counts, as a copy: changing it does not change the flows.
+
+        Examples
+        --------
+        >>> f = Flows.from_frame(pd.DataFrame({"origin": ["A", "B"], "destination": ["B", "A"],
+        ...                                    "count": [3, 4]}))
+        >>> c = f.count
+        >>> c.iloc[1] = -7
+        >>> f.total
+        7.0
+        """
+        return self._count.copy()
 
     @property
     def total(self) -> float:

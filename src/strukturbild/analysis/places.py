@@ -17,6 +17,7 @@ __all__ = [
     "inflow_share",
     "inflow_sources",
     "job_ratio",
+    "job_share",
     "nearest_larger_place",
     "net_commuting",
     "place_coordinates",
@@ -67,6 +68,26 @@ def job_ratio(places: pd.DataFrame, flows: Flows | None = None) -> pd.Series:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(emp > 0, ej["jobs"].to_numpy() / np.where(emp > 0, emp, 1), np.nan)
     return pd.Series(r, index=places.index, name="job_ratio")
+
+
+def job_share(places: pd.DataFrame, flows: Flows | None = None) -> pd.Series:
+    """Each place's share of the jobs of all the places (the study area's jobs).
+
+    Regional analysts grade centres by it (Region Halland: 20 %, 8.5 % and 1 % of the
+    region's jobs for three levels). NaN for every place when any place's jobs are
+    unknown, since the total is then unknown too.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"jobs": [600.0, 300.0, 100.0]}, index=["a", "b", "c"])
+    >>> job_share(p).tolist()
+    [0.6, 0.3, 0.1]
+    """
+    jobs = employed_and_jobs(places, flows)["jobs"]
+    total = float(jobs.sum())
+    if jobs.isna().any() or not total > 0:
+        return pd.Series(np.nan, index=places.index, name="job_share")
+    return (jobs / total).astype(float).rename("job_share")
 
 
 def net_commuting(places: pd.DataFrame, flows: Flows | None = None) -> pd.Series:
@@ -213,7 +234,7 @@ def place_coordinates(places: pd.DataFrame) -> np.ndarray:
 def place_measures(places: pd.DataFrame, flows: Flows | None = None) -> pd.DataFrame:
     """All place measures in one new frame aligned to ``places``.
 
-    Columns: ``population``, ``employed``, ``jobs``, ``job_ratio``,
+    Columns: ``population``, ``employed``, ``jobs``, ``job_ratio``, ``job_share``,
     ``net_commuting``, ``inflow_sources``, ``inflow_share`` (NaN without observed
     flows), ``rank_in_area``, ``population_growth``.
 
@@ -227,6 +248,7 @@ def place_measures(places: pd.DataFrame, flows: Flows | None = None) -> pd.DataF
     out["population"] = places["population"].astype(np.int64)
     out = out.join(employed_and_jobs(places, flows))
     out["job_ratio"] = job_ratio(places, flows)
+    out["job_share"] = job_share(places, flows)
     out["net_commuting"] = net_commuting(places, flows)
     observed = flows is not None and not flows.modelled
     if observed:

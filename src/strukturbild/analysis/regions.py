@@ -9,17 +9,26 @@ table into functional regions by one of four methods and returns a
     travel-to-work-area algorithm (Coombes & Bond 2008; Franconi, D'Alò & Ichim 2016),
     implemented in :mod:`strukturbild.analysis.lma`.
 ``"scb_la"``
-    Statistics Sweden's local labour markets (lokala arbetsmarknader, LA).
+    Statistics Sweden's local labour markets (lokala arbetsmarknader, LA), with SCB's
+    step code for each unit; reproduces SCB's LA 2020 and 2021 kommun for kommun.
 ``"nodal"``
     Nodal regions from the Nystuen–Dacey dominant flows (Nystuen & Dacey 1961).
 ``"commuting_zone"``
-    Commuting zones around given cores, as in the OECD–EU definition of functional
-    urban areas (OECD 2012; Dijkstra, Poelman & Veneri 2019): a unit belongs to the
-    core that at least 15 % of its employed residents commute to.
+    Commuting zones around cores, as in the OECD–EU definition of functional urban
+    areas (OECD 2012; Dijkstra, Poelman & Veneri 2019): a unit belongs to the core
+    that at least 15 % of its employed residents commute to; with the options of
+    regional analysts' zones (Region Halland): cores by their share of all jobs,
+    several memberships, merging cores that attract nobody, and zones' external links.
 
-Every method labels a region by its *leader*: the member unit with the most jobs
-(inflow including the intra-unit flow). Ties go to the method's own centre of the
-region (the LA centre, the nodal head, the core), then to the smallest id.
+Each method's parameters are a frozen params class in :mod:`strukturbild.config`
+(:class:`~strukturbild.config.LMAParams`, :class:`~strukturbild.config.SCBLAParams`,
+:class:`~strukturbild.config.NodalParams`,
+:class:`~strukturbild.config.CommutingZoneParams`), which holds the defaults and checks.
+
+Every method but ``scb_la`` labels a region by its *leader*: the member unit with the
+most jobs (inflow including the intra-unit flow). Ties go to the method's own centre
+of the region (the nodal head, the core), then to the smallest id. An SCB LA is
+labelled by its centre (a pair's: the one with most jobs, then the smallest id).
 
 References
 ----------
@@ -39,14 +48,24 @@ L. Dijkstra, H. Poelman and P. Veneri (2019), "The EU-OECD definition of a funct
 urban area", *OECD Regional Development Working Papers* 2019/11.
 
 SCB (2010), *Lokala arbetsmarknader – egenskaper, utveckling och funktion*,
-Statistiska centralbyrån, Örebro (ISBN 978-91-618-1512-8), p. 181; and SCB, "Lokala
-arbetsmarknader (LA)", fördjupad information to the register-based labour market
-statistics (RAMS), scb.se.
+Statistiska centralbyrån, Örebro (ISBN 978-91-618-1512-8), p. 181, as quoted in Swedish
+Wikipedia, "Lokal arbetsmarknadsregion"; SCB, "Lokala arbetsmarknader (LA)", fördjupad
+information to the register-based labour market statistics (RAMS), scb.se; SCB,
+*Lokala arbetsmarknader 2020–2023 (BAS)*, workbook (LA, step code, largest destination
+and shares per kommun; the reference of the tests).
+
+Nordic Council of Ministers (2007), *Nordisk Pendlingskarta 2007*, ch. "Metoden att
+skapa lokala arbetsmarknader (LA)".
+
+M. Johansson, on Swedish local labour markets, citing Carlsson et al. (1993): the older
+rule that chains of more than three links are cut at their weakest link.
+
+Region Halland, regional analyses of functional zones (centres by their share of the
+region's jobs, zones at 10 % of employed residents, zones' links of 100 commuters).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +76,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..config import (
+    REGION_METHODS,
+    CommutingZoneParams,
+    LMAParams,
+    MethodParams,
+    NodalParams,
+    SCBLAParams,
+    region_params,
+)
 from ..errors import (
     ConfigError,
     CRSError,
@@ -73,7 +101,7 @@ if TYPE_CHECKING:
 __all__ = ["METHODS", "STATUSES", "RegionResult", "delineate_regions", "region_geometries"]
 
 #: The region methods :func:`delineate_regions` knows.
-METHODS: tuple[str, ...] = ("lma", "scb_la", "nodal", "commuting_zone")
+METHODS: tuple[str, ...] = tuple(REGION_METHODS)
 #: The statuses a unit can have in a :class:`RegionResult`.
 STATUSES: tuple[str, ...] = ("assigned", "reserve", "excluded")
 #: The per-region statistics, in this order.
@@ -81,18 +109,6 @@ STAT_COLUMNS: tuple[str, ...] = (
     "name", "residents", "jobs", "internal", "sc_supply", "sc_demand", "validity",
     "n_units", "leader",
 )
-
-_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "lma": {
-        "min_size": 1000.0,
-        "min_self_containment": 0.6667,
-        "target_size": 10000.0,
-        "target_self_containment": 0.75,
-    },
-    "scb_la": {"max_outflow": 0.2, "max_single_outflow": 0.075, "max_chain": 3},
-    "nodal": {"k": 1.0},
-    "commuting_zone": {"cores": None, "share": 0.15},
-}
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -127,6 +143,13 @@ class RegionResult:
     diagnostics
         What else the method reports: parameters, centres, broken chains, the reserve
         list, excluded units, iterations.
+    details
+        Per-unit facts of the method, index ``unit`` (None when it has none):
+        ``scb_la`` gives ``step`` (SCB's step code), ``links``, ``target``,
+        ``out_share``, ``top_share``; ``commuting_zone`` gives ``regions`` (every zone
+        the unit is in, primary first, ``;``-separated), ``share`` (of its employed
+        residents working in the primary zone's core), ``level`` (of a core found by
+        its job share). :meth:`to_frame` adds these columns.
 
     Examples
     --------
@@ -144,15 +167,30 @@ class RegionResult:
     status: pd.Series
     stats: pd.DataFrame
     diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    details: pd.DataFrame | None = None
 
     @property
     def n_regions(self) -> int:
         """Number of regions."""
         return len(self.stats)
 
+    @property
+    def step(self) -> pd.Series | None:
+        """SCB's step code of each unit (``scb_la`` only; None for the other methods).
+
+        11 for a local centre (alone, or one of a pair or group of centres), 20, 30,
+        50, 70 for a unit 1, 2, 3, 4 links from its centre; ``<NA>`` for excluded units
+        and deeper ones.
+        """
+        if self.details is None or "step" not in self.details.columns:
+            return None
+        out: pd.Series = self.details["step"]
+        return out
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per unit: ``unit``, ``region`` (``<NA>`` when excluded), ``status``."""
-        return pd.DataFrame(
+        """One row per unit: ``unit``, ``region`` (``<NA>`` when excluded), ``status``,
+        then the method's :attr:`details` columns."""
+        frame = pd.DataFrame(
             {
                 "unit": pd.Series(self.labels.index, dtype="string"),
                 "region": pd.Series(self.labels.to_numpy(), dtype="string"),
@@ -160,6 +198,12 @@ class RegionResult:
                                     dtype="string"),
             }
         )
+        if self.details is not None:
+            extra = self.details.reindex(self.labels.index)
+            for col in extra.columns:
+                frame[col] = extra[col].to_numpy()
+                frame[col] = frame[col].astype(extra[col].dtype)
+        return frame
 
     def members(self, region: str) -> pd.Index:
         """The units of one region.
@@ -316,28 +360,6 @@ def _objects(s: pd.Series) -> NDArray[np.object_]:
     return np.array([None if pd.isna(x) else x for x in s.tolist()], dtype=object)
 
 
-def _number(method: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"{method}: parameter '{name}' must be a number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ConfigError(f"{method}: parameter '{name}' must be finite, got {value!r}")
-    return x
-
-
-def _params(method: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    allowed = _DEFAULTS[method]
-    unknown = [k for k in given if k not in allowed]
-    if unknown:
-        takes = ", ".join(allowed)
-        raise ConfigError(
-            f"method '{method}' does not take parameter '{unknown[0]}'; it takes {takes}"
-        )
-    out = dict(allowed)
-    out.update(given)
-    return out
-
-
 def _require_self_flows(flows: Flows, method: str) -> None:
     if not flows.has_self_flows:
         raise InvalidValueError(
@@ -373,80 +395,144 @@ def _ids(units: pd.Index, positions: Iterable[int]) -> tuple[str, ...]:
 
 # --------------------------------------------------------------------------- methods
 
+#: SCB's step code of a local centre: a self-sufficient kommun, or one of a pair (group)
+#: of kommuner whose largest flows point at each other.
+SCB_CENTRE_CODE = 11
+#: SCB's step codes of a kommun 1, 2, 3 and 4 links from its centre.
+SCB_STEP_CODES: tuple[int, ...] = (20, 30, 50, 70)
 
-def _scb_la(flows: Flows, p: dict[str, Any]) -> RegionResult:
-    max_out = _number("scb_la", "max_outflow", p["max_outflow"])
-    max_single = _number("scb_la", "max_single_outflow", p["max_single_outflow"])
-    chain = p["max_chain"]
-    if isinstance(chain, bool) or not isinstance(chain, (int, float, np.integer, np.floating)) \
-            or not float(chain).is_integer() or chain < 1:
-        raise ConfigError(f"scb_la: max_chain must be a whole number >= 1, got {chain!r}")
-    max_chain = int(chain)
-    for name, val in (("max_outflow", max_out), ("max_single_outflow", max_single)):
-        if not 0 <= val <= 1:
-            raise ConfigError(f"scb_la: {name} is a share of employed residents and must be "
-                              f"in [0, 1], got {val!r}")
+
+def _loops(parent: IntArray, priority: IntArray) -> tuple[BoolArray, IntArray]:
+    """Units on a loop of ``parent`` links, and each unit's loop representative.
+
+    The representative of a loop is its unit with the lowest ``priority`` (most jobs,
+    then smallest id); every other unit represents itself.
+    """
+    n = len(parent)
+    _, _, _, cut = _forest(parent, priority)
+    in_loop = np.zeros(n, dtype=bool)
+    rep = np.arange(n, dtype=np.int64)
+    for c in cut.tolist():  # one representative per loop; loops are few and short
+        v = int(c)
+        while True:
+            in_loop[v] = True
+            rep[v] = c
+            v = int(parent[v])
+            if v == c:
+                break
+    return in_loop, rep
+
+
+def _scb_la(flows: Flows, p: SCBLAParams) -> RegionResult:
     _require_self_flows(flows, "scb_la")
-
+    rtol = 1e-12  # absorbs only the rounding of shares computed from counts
     b = _base(flows)
     n = len(b.units)
+    nodes = np.arange(n, dtype=np.int64)
     rows, bo, bd = _best_per_origin(b.o, b.d, b.c, b.jobs)
     largest = np.zeros(n)
-    target = np.arange(n, dtype=np.int64)
+    target = nodes.copy()
     largest[bo] = b.c[rows]
     target[bo] = bd
+    has_target = np.zeros(n, dtype=bool)
+    has_target[bo] = True
     res = b.residents
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share_out = np.where(res > 0, b.out / np.where(res > 0, res, 1.0), 0.0)
-        share_max = np.where(res > 0, largest / np.where(res > 0, res, 1.0), 0.0)
+    has_res = res > 0
+    safe = np.where(has_res, res, 1.0)
+    out_share = np.where(has_res, b.out / safe, np.nan)
+    top_share = np.where(has_res, largest / safe, np.nan)
     excluded = _excluded(b)
-    independent = (res <= 0) | ((share_out <= max_out) & (share_max <= max_single))
-    dependent = ~independent & ~excluded
-    parent = np.arange(n, dtype=np.int64)
-    parent[dependent] = target[dependent]
-    link_share = np.where(dependent, share_max, np.inf)
-
-    # two or more units pointing round: the one with most jobs becomes a centre
+    # step 1: self-sufficient kommuner (limits inclusive: "får inte överstiga")
+    independent = has_res & (b.out <= p.max_outflow * res * (1 + rtol)) \
+        & (largest <= p.max_single_outflow * res * (1 + rtol))
+    sink = independent | ~has_res  # no employed residents: cannot be judged, a centre
+    # step 2: every other kommun links to its largest destination
+    parent = np.where(sink, nodes, target).astype(np.int64)
     priority = _rank(b.jobs)
-    parent, root, depth, cut = _forest(parent, priority)
-
+    # step 3: kommuner linking round (pairs; longer loops alike) form a group of centres
+    in_loop, rep = _loops(parent, priority)
+    parent[in_loop] = nodes[in_loop]
+    centre = sink | in_loop
+    # step 4: every other kommun joins the LA its chain ends in
+    parent, root, depth, _ = _forest(parent, priority)
+    link_share = np.where(parent != nodes, top_share, np.inf)
     broken: list[tuple[str, str]] = []
-    while len(depth) and int(depth.max()) > max_chain:
-        deepest = int(np.flatnonzero(depth == depth.max())[0])
-        path = [deepest]
-        while parent[path[-1]] != path[-1]:
-            path.append(int(parent[path[-1]]))
-        links = np.asarray(path[:-1], dtype=np.int64)  # each x -> parent[x]
-        weakest = int(links[int(np.argmin(link_share[links]))])
-        broken.append((str(b.units[weakest]), str(b.units[int(parent[weakest])])))
-        parent[weakest] = weakest
-        parent, root, depth, _ = _forest(parent, priority)
+    if p.max_chain is not None:
+        while len(depth) and int(depth.max()) > p.max_chain:
+            deepest = int(np.flatnonzero(depth == depth.max())[0])
+            path = [deepest]
+            while parent[path[-1]] != path[-1]:
+                path.append(int(parent[path[-1]]))
+            links = np.asarray(path[:-1], dtype=np.int64)  # each x -> parent[x]
+            weakest = int(links[int(np.argmin(link_share[links]))])
+            broken.append((str(b.units[weakest]), str(b.units[int(parent[weakest])])))
+            parent[weakest] = weakest
+            link_share[weakest] = np.inf
+            centre[weakest] = True
+            parent, root, depth, _ = _forest(parent, priority)
 
-    group = np.where(excluded, -1, root).astype(np.int64)
-    centre = parent == np.arange(n)
+    codes = (SCB_CENTRE_CODE, *SCB_STEP_CODES)
+    step = pd.array([codes[d] if d < len(codes) else pd.NA for d in depth.tolist()],
+                    dtype="Int64")
+    unknown_depth = np.flatnonzero((depth >= len(codes)) & ~excluded)
+    step[excluded] = pd.NA
+    if len(unknown_depth):
+        some = ", ".join(_ids(b.units, unknown_depth[:5]))
+        warnings.warn(
+            f"{len(unknown_depth)} unit(s) more than {len(SCB_STEP_CODES)} links from their "
+            f"centre ({some}{', ...' if len(unknown_depth) > 5 else ''}): SCB's step code for "
+            "that depth is not known, so their step is <NA>; they still join the LA their "
+            "chain ends in", StrukturbildWarning, stacklevel=4)
+
+    label_pos = rep[root]
+    ids = np.asarray(b.units, dtype=object)
+    values = ids[label_pos].copy()
+    values[excluded] = None
+    index = pd.Index(b.units, name="unit", dtype=object)
+    labels = pd.Series(values, index=index, name="region", dtype="string")
+    groups: dict[str, list[int]] = {}
+    for v in sorted(np.flatnonzero(centre & ~excluded).tolist(), key=lambda k: priority[k]):
+        groups.setdefault(str(ids[label_pos[v]]), []).append(v)
+    centre_groups = {k: _ids(b.units, groups[k]) for k in sorted(groups)}
+    target_ids = ids[target].copy()
+    target_ids[~(has_target & has_res & (b.out > 0))] = None
+    details = pd.DataFrame(
+        {
+            "step": step,
+            "links": pd.array(np.where(excluded, -1, depth), dtype="Int64"),
+            "target": pd.Series(target_ids, index=index, dtype="string").to_numpy(),
+            "out_share": out_share,
+            "top_share": top_share,
+        },
+        index=index,
+    )
+    details.loc[excluded, "links"] = pd.NA
     diagnostics: dict[str, Any] = {
-        "params": {"max_outflow": max_out, "max_single_outflow": max_single,
-                   "max_chain": max_chain},
+        "params": {"max_outflow": p.max_outflow, "max_single_outflow": p.max_single_outflow,
+                   "max_chain": p.max_chain},
         "independent": _ids(b.units, np.flatnonzero(independent & ~excluded)),
-        "cycle_centres": _ids(b.units, cut),
-        "chains_broken": tuple(broken),
+        "group_centres": _ids(b.units, np.flatnonzero(in_loop)),
         "centres": _ids(b.units, np.flatnonzero(centre & ~excluded)),
+        "centre_groups": MappingProxyType(centre_groups),
+        "region_centre": MappingProxyType({k: v[0] for k, v in centre_groups.items()}),
+        "chains_broken": tuple(broken),
+        "max_links": int(depth[~excluded].max()) if (~excluded).any() else 0,
+        "unknown_depth": _ids(b.units, unknown_depth),
+        "no_residents": _ids(b.units, np.flatnonzero(~has_res & ~excluded)),
         "excluded": _ids(b.units, np.flatnonzero(excluded)),
-        "max_links": int(depth.max()) if len(depth) else 0,
     }
-    labels = _leader_labels(group, b.jobs, centre, b.units)
-    keep = ~excluded
-    region_centre = {
-        str(r): str(b.units[int(c)])
-        for r, c in zip(labels.to_numpy(dtype=object)[keep], root[keep], strict=True)
-    }
-    diagnostics["region_centre"] = MappingProxyType(dict(sorted(region_centre.items())))
-    return _finish("scb_la", flows, b, group, centre, diagnostics, labels)
+    return RegionResult(
+        method="scb_la",
+        labels=labels,
+        status=_status(b.units, excluded),
+        stats=_region_stats(flows, labels),
+        diagnostics=MappingProxyType(diagnostics),
+        details=details,
+    )
 
 
-def _nodal(flows: Flows, p: dict[str, Any]) -> RegionResult:
-    k = _number("nodal", "k", p["k"])
-    nd = nystuen_dacey(flows, k=k)  # checks k
+def _nodal(flows: Flows, p: NodalParams) -> RegionResult:
+    nd = nystuen_dacey(flows, k=p.k)
     b = _base(flows)
     excluded = _excluded(b)
     head = np.asarray(b.units.get_indexer(pd.Index(nd.head.reindex(b.units).to_numpy(),
@@ -462,60 +548,162 @@ def _nodal(flows: Flows, p: dict[str, Any]) -> RegionResult:
     return _finish("nodal", flows, b, group, prefer, diagnostics)
 
 
-def _commuting_zone(flows: Flows, p: dict[str, Any]) -> RegionResult:
-    share = _number("commuting_zone", "share", p["share"])
-    if not 0 < share <= 1:
-        raise ConfigError(f"commuting_zone: share must be in (0, 1], got {share!r}")
-    raw = p["cores"]
-    if raw is None:
-        raise ConfigError("commuting_zone needs cores: the ids of the core units")
-    cores_in = [raw] if isinstance(raw, str) else list(raw)
-    cores = list(dict.fromkeys(str(c).strip() for c in cores_in if str(c).strip()))
-    if not cores:
-        raise ConfigError("commuting_zone needs at least one core id")
+def _job_share_cores(flows: Flows, b: _Base, thresholds: tuple[float, ...]) -> IntArray:
+    """Core level of each unit by its share of all jobs (1 = highest; 0 = not a core)."""
+    if not flows.has_self_flows:
+        raise InvalidValueError(
+            "commuting_zone with core_job_shares needs intra-unit flows (rows with origin = "
+            "destination): a unit's jobs are its inflow including them"
+        )
+    share = b.jobs / b.jobs.sum()
+    level = np.zeros(len(b.units), dtype=np.int64)
+    for k, t in reversed(list(enumerate(thresholds, start=1))):
+        level[share >= t * (1 - 1e-12)] = k
+    return level
+
+
+def _external_links(flows: Flows, member_of: pd.DataFrame, minimum: float) -> pd.DataFrame:
+    """Links of each zone to units outside it, with the members' flows summed."""
+    cols = ["region", "unit", "sent", "received"]
+    btw = flows.between()
+    f = pd.DataFrame({"origin": btw.index.get_level_values(0).astype(object),
+                      "destination": btw.index.get_level_values(1).astype(object),
+                      "count": btw.to_numpy(dtype=float)})
+    m = member_of.rename(columns={"unit": "member"})
+    sent = f.merge(m, left_on="origin", right_on="member").rename(
+        columns={"destination": "unit"})
+    recv = f.merge(m, left_on="destination", right_on="member").rename(
+        columns={"origin": "unit"})
+    inside = set(zip(member_of["region"], member_of["unit"], strict=True))
+    parts = []
+    for frame, col in ((sent, "sent"), (recv, "received")):
+        keep = [(r, u) not in inside for r, u in zip(frame["region"], frame["unit"],
+                                                      strict=True)]
+        parts.append(frame.loc[keep].groupby(["region", "unit"])["count"].sum().rename(col))
+    table = pd.concat(parts, axis=1).fillna(0.0).reset_index()
+    if table.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("region", "unit") else float)
+                             for c in cols})
+    table = table[(table["sent"] >= minimum) | (table["received"] >= minimum)]
+    return table.sort_values(["region", "unit"]).reset_index(drop=True)[cols]
+
+
+def _commuting_zone(flows: Flows, p: CommutingZoneParams) -> RegionResult:
     b = _base(flows)
     n = len(b.units)
-    pos = b.units.get_indexer(pd.Index(cores, dtype=object))
-    if (pos < 0).any():
-        missing = [c for c, q in zip(cores, pos, strict=True) if q < 0]
-        raise UnknownCodeError(
-            f"core '{missing[0]}' is not a unit of the flows ({len(missing)} unknown in all)"
-        )
-    is_core = np.zeros(n, dtype=bool)
-    is_core[pos] = True
+    nodes = np.arange(n, dtype=np.int64)
+    level = np.zeros(n, dtype=np.int64)
+    if p.core_job_shares:
+        level = _job_share_cores(flows, b, p.core_job_shares)
+        is_core = level > 0
+        if not is_core.any():
+            raise InvalidValueError(
+                f"no unit has {p.core_job_shares[-1]:g} or more of all jobs: no core")
+    else:
+        pos = b.units.get_indexer(pd.Index(list(p.cores), dtype=object))
+        if (pos < 0).any():
+            missing = [c for c, q in zip(p.cores, pos, strict=True) if q < 0]
+            raise UnknownCodeError(
+                f"core '{missing[0]}' is not a unit of the flows ({len(missing)} unknown in "
+                "all)"
+            )
+        is_core = np.zeros(n, dtype=bool)
+        is_core[pos] = True
     to_core = is_core[b.d] & ~is_core[b.o]
     o, d = b.o[to_core], b.d[to_core]
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = b.c[to_core] / b.residents[o]
-    rows, bo, bd = _best_per_origin(o, d, frac, b.jobs)
-    joins = frac[rows] >= share
-    group = np.arange(n, dtype=np.int64)
-    group[bo[joins]] = bd[joins]
+    ok = frac >= p.share
+    # primary: the largest share (ties: the core with most jobs, then the smallest id)
+    rows, bo, bd = _best_per_origin(o[ok], d[ok], frac[ok], b.jobs)
+    group = nodes.copy()
+    group[bo] = bd
+    primary_share = np.full(n, np.nan)
+    primary_share[bo] = frac[ok][rows]
+    # every membership (unit, core), primary first then by share
+    memb = pd.DataFrame({"u": o[ok], "c": d[ok], "f": frac[ok]})
+    if not p.multiple:
+        memb = memb[group[memb["u"].to_numpy()] == memb["c"].to_numpy()]
+    attracts = np.zeros(n, dtype=bool)
+    attracts[memb["c"].to_numpy(dtype=np.int64)] = True
+    merged: list[tuple[str, str]] = []
+    lone: list[int] = []
+    active = is_core.copy()
+    if p.merge_invalid:
+        between: dict[tuple[int, int], float] = {}
+        for x, y, c in zip(b.o.tolist(), b.d.tolist(), b.c.tolist(), strict=True):
+            between[(x, y)] = c
+        priority = _rank(b.jobs)
+        # smallest first (ties: smallest id), so a small core joins a larger one
+        for c in sorted(np.flatnonzero(is_core & ~attracts).tolist(),
+                        key=lambda k: (b.jobs[k], k)):
+            if attracts[c]:  # a smaller core has joined it meanwhile
+                continue
+            flow = {q: between.get((c, q), 0.0) + between.get((q, c), 0.0)
+                    for q in np.flatnonzero(active).tolist() if q != c}
+            best = [q for q, v in flow.items() if v > 0]
+            if not best:
+                lone.append(c)
+                continue
+            q = min(best, key=lambda k: (-flow[k], priority[k]))
+            group[group == c] = q
+            active[c] = False
+            attracts[q] = True
+            merged.append((str(b.units[c]), str(b.units[q])))
     excluded = _excluded(b) & ~is_core
     group[excluded] = -1
-    unassigned = ~is_core & ~excluded & (group == np.arange(n))
+    unassigned = ~is_core & ~excluded & (group == nodes)
+    labels = _leader_labels(group, b.jobs, active, b.units)
+    lab = _objects(labels)
+    index = pd.Index(b.units, name="unit", dtype=object)
+    memb = memb.assign(r=[lab[int(c)] for c in memb["c"]],
+                       primary=lambda t: group[t["u"].to_numpy()] == t["c"].to_numpy())
+    memb = memb.sort_values(["u", "primary", "f", "r"], ascending=[True, False, False, True])
+    listed: dict[int, list[str]] = {}
+    for u, r in zip(memb["u"].tolist(), memb["r"].tolist(), strict=True):
+        regs = listed.setdefault(int(u), [])
+        if r not in regs:
+            regs.append(r)
+    regions = [None if lab[i] is None else ";".join(listed.get(i, [str(lab[i])]))
+               for i in range(n)]
+    details = pd.DataFrame(
+        {
+            "regions": pd.array(regions, dtype="string"),
+            "share": primary_share,
+            "level": pd.array([int(x) if x > 0 else pd.NA for x in level.tolist()],
+                              dtype="Int64"),
+        },
+        index=index,
+    )
     diagnostics: dict[str, Any] = {
-        "params": {"cores": tuple(cores), "share": share},
-        "cores": tuple(cores),
+        "params": {f: getattr(p, f) for f in ("cores", "core_job_shares", "share", "multiple",
+                                              "merge_invalid", "external_min_flow")},
+        "cores": _ids(b.units, np.flatnonzero(is_core)),
+        "merged_cores": tuple(merged),
+        "lone_cores": _ids(b.units, lone),
         "unassigned": _ids(b.units, np.flatnonzero(unassigned)),
         "excluded": _ids(b.units, np.flatnonzero(excluded)),
     }
-    return _finish("commuting_zone", flows, b, group, is_core, diagnostics)
+    if p.external_min_flow is not None:
+        zones = {lab[q] for q in np.flatnonzero(active).tolist()}
+        member_of = pd.DataFrame(
+            [(r, str(b.units[i])) for i in range(n) if regions[i] is not None
+             for r in str(regions[i]).split(";") if r in zones],
+            columns=["region", "unit"])
+        diagnostics["external_links"] = _external_links(flows, member_of, p.external_min_flow)
+    return RegionResult(
+        method="commuting_zone",
+        labels=labels,
+        status=_status(b.units, excluded),
+        stats=_region_stats(flows, labels),
+        diagnostics=MappingProxyType(diagnostics),
+        details=details,
+    )
 
 
-def _lma_method(flows: Flows, p: dict[str, Any]) -> RegionResult:
-    names = ("min_size", "min_self_containment", "target_size", "target_self_containment")
-    v = {k: _number("lma", k, p[k]) for k in names}
-    if not 0 < v["min_size"] <= v["target_size"]:
-        raise ConfigError(
-            f"lma: need 0 < min_size <= target_size, got min_size={v['min_size']:g}, "
-            f"target_size={v['target_size']:g}"
-        )
-    if not 0 < v["min_self_containment"] <= v["target_self_containment"] <= 1:
-        raise ConfigError(
-            "lma: need 0 < min_self_containment <= target_self_containment <= 1, got "
-            f"{v['min_self_containment']:g} and {v['target_self_containment']:g}"
-        )
+def _lma_method(flows: Flows, p: LMAParams) -> RegionResult:
+    v = {"min_size": p.min_size, "min_self_containment": p.min_self_containment,
+         "target_size": p.target_size, "target_self_containment": p.target_self_containment}
     _require_self_flows(flows, "lma")
     from . import lma as _lma
 
@@ -554,15 +742,18 @@ def _lma_method(flows: Flows, p: dict[str, Any]) -> RegionResult:
     )
 
 
-_DISPATCH = {
-    "lma": _lma_method,
-    "scb_la": _scb_la,
-    "nodal": _nodal,
-    "commuting_zone": _commuting_zone,
-}
+def _dispatch(flows: Flows, p: MethodParams) -> RegionResult:
+    if isinstance(p, LMAParams):
+        return _lma_method(flows, p)
+    if isinstance(p, SCBLAParams):
+        return _scb_la(flows, p)
+    if isinstance(p, NodalParams):
+        return _nodal(flows, p)
+    return _commuting_zone(flows, p)
 
 
-def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> RegionResult:
+def delineate_regions(flows: Flows, method: str | MethodParams = "lma",
+                      **params: Any) -> RegionResult:
     """Group the units of a flow table into functional regions.
 
     Parameters
@@ -572,28 +763,29 @@ def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> Regio
         ``"scb_la"`` need intra-unit flows (origin = destination), because they rest
         on self-containment.
     method
-        ``"lma"``, ``"scb_la"``, ``"nodal"`` or ``"commuting_zone"`` (hyphens are
-        accepted too: ``"scb-la"``).
+        ``"lma"``, ``"scb_la"``, ``"nodal"`` or ``"commuting_zone"`` (``"scb-la"`` and
+        ``"commuting-zone"`` alike), or the method's params object
+        (:class:`~strukturbild.config.SCBLAParams` and its siblings).
     **params
-        The method's parameters (anything else raises :class:`ConfigError`):
+        The method's parameters, the fields of its params class (anything else raises
+        :class:`ConfigError`; defaults and checks are the class's):
 
-        ``lma`` (Eurostat/Istat labour market areas, Coombes & Bond 2008):
+        ``lma`` (:class:`~strukturbild.config.LMAParams`, Coombes & Bond 2008):
             ``min_size`` (1000), ``min_self_containment`` (0.6667), ``target_size``
-            (10000), ``target_self_containment`` (0.75); the defaults are the example
-            of the Istat R package LabourMarketAreas. Need ``0 < min_size <=
-            target_size`` and ``0 < min_self_containment <= target_self_containment
-            <= 1``.
-        ``scb_la`` (SCB local labour markets):
-            ``max_outflow`` (0.2), ``max_single_outflow`` (0.075), ``max_chain`` (3).
-        ``nodal`` (Nystuen & Dacey 1961):
+            (10000), ``target_self_containment`` (0.75).
+        ``scb_la`` (:class:`~strukturbild.config.SCBLAParams`):
+            ``max_outflow`` (0.2), ``max_single_outflow`` (0.075), ``max_chain`` (None:
+            no chain is cut).
+        ``nodal`` (:class:`~strukturbild.config.NodalParams`, Nystuen & Dacey 1961):
             ``k`` (1.0), the dominance ratio.
-        ``commuting_zone`` (OECD 2012; Dijkstra, Poelman & Veneri 2019):
-            ``cores`` (ids, required), ``share`` (0.15).
+        ``commuting_zone`` (:class:`~strukturbild.config.CommutingZoneParams`):
+            ``cores`` or ``core_job_shares``, ``share`` (0.15), ``multiple`` (False),
+            ``merge_invalid`` (False), ``external_min_flow`` (None).
 
     Returns
     -------
     RegionResult
-        Labels, statuses, per-region statistics and diagnostics.
+        Labels, statuses, per-region statistics, per-unit details and diagnostics.
 
     Raises
     ------
@@ -607,51 +799,88 @@ def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> Regio
 
     Notes
     -----
-    **SCB local labour markets** (``"scb_la"``). In SCB's rule (SCB 2010, p. 181) a
-    kommun is self-sufficient in jobs, and may be the centre of a local labour market,
-    when the share of its employed residents who commute to other kommuner does not
-    exceed (*får inte överstiga*) 20 % and the share commuting to any single other
-    kommun does not exceed 7.5 %; every other kommun is joined to the kommun its
-    largest out-commuting goes to, and long chains of such links are not allowed.
-    Here:
+    **SCB local labour markets** (``"scb_la"``) follow SCB's procedure for its LA, as
+    its 2020 and 2021 results show it, step by step. E_i is kommun i's employed
+    residents (its outflow, the intra-unit flow included), p1_i the share of E_i
+    working in other kommuner, t_i the kommun receiving i's largest outflow and p2_i
+    the share working there. "SCB:" marks SCB's text; "data:" what SCB's LA workbook
+    2020–2023 (sheets 2020 and 2021: all 290 kommuner, their LA, step code, t_i, p1_i
+    and p2_i) settled where the text is silent or ambiguous.
 
-    - *independent*: out-commuting share ``<= max_outflow`` and largest single
-      outflow ``<= max_single_outflow`` of the employed residents (outflow including
-      the intra-unit flow). "Does not exceed", so a unit exactly at a threshold is
-      independent. A unit without employed residents cannot point anywhere and is a
-      centre too.
-    - every other unit points at the unit receiving its *largest outflow*; ties go to
-      the destination with most jobs, then to the smallest id (so the result does not
-      depend on row order).
-    - *cycles* (units pointing at each other, none of them independent): the unit of
-      the cycle with most jobs becomes a centre (ties: smallest id).
-    - *chains*: a unit may be at most ``max_chain`` links from its centre. While some
-      unit is farther, the deepest such unit (smallest id on ties) is taken and its
-      path to the centre is cut at its *weakest link*, the link whose flow is the
-      smallest share of its origin's employed residents (on ties the link farthest
-      from the centre). The unit whose link was cut becomes the centre of its own
-      region, together with the units that point at it. SCB (2010) describes this
-      rule as at most two links between a kommun and its centre, so pass
-      ``max_chain=2`` to follow that wording; the default 3 follows the older
-      description of the method (chains of more than three links are broken at
-      their weakest part).
+    1. *Local centres*, step code 11. SCB: a kommun may be the centre of an LA when
+       the share of its employed residents commuting to other kommuner does not
+       exceed (*får inte överstiga*) 20 % and the share commuting to any single other
+       kommun does not exceed 7.5 % (SCB 2010, p. 181; quoted in Swedish Wikipedia,
+       "Lokal arbetsmarknadsregion"; the same in Nordic Council of Ministers 2007,
+       ch. "Metoden att skapa lokala arbetsmarknader"). So both limits are
+       inclusive: p1_i <= ``max_outflow`` and p2_i <= ``max_single_outflow``. Data:
+       no kommun sits exactly at a limit (Norrköping 2020: p2 = 7.53 %, step 20;
+       Arvika: 7.41 %, step 11).
+    2. *Links.* SCB: every other kommun "förs till den kommun mot vilken den största
+       utpendlingen är riktad" (SCB 2010): it links to t_i. Ties (not in SCB's data):
+       the destination with most jobs, then the smallest id, so the result does not
+       depend on row order.
+    3. *Pairs of centres*, step code 11. SCB's workbook: code 11 is "a local centre,
+       alone or as a pair/group of centres"; SCB 2010 mentions only further rules
+       "som utnyttjas mer sällan". Data: the step-11 kommuner that fail step 1 are
+       exactly the kommuner that fail it and link to each other (15 pairs in 2020,
+       e.g. Stockholm–Solna, Malmö–Lund; 14 in 2021); the alternative reading, that
+       the pair together must pass step 1, fails for Katrineholm–Flen, Lidköping–Götene
+       and Skövde–Skara. A loop of three or more such kommuner (none in 2020–2021) is
+       treated alike, as a group of centres.
+    4. *Chains*, step codes 20, 30, 50, 70. Every other kommun joins the LA its chain
+       of links ends in; its code is the number of links to the centre: 1 → 20,
+       2 → 30, 3 → 50, 4 → 70. SCB 2010 says "maximalt två länkar", and a 1990s
+       description (Johansson, citing Carlsson et al. 1993) cuts chains of more than
+       three links at their weakest link; data: SCB's 2020 and 2021 LA cut no chain
+       (Vetlanda, three links, and Sävsjö, four, are in Jönköping's LA; Sotenäs, four
+       links, in Göteborg's), so no chain is cut unless ``max_chain`` is given. Then
+       the deepest unit's chain is cut at its weakest link (smallest share of the
+       origin's employed residents; ties the link farthest from the centre), and the
+       unit whose link was cut becomes a centre (code 11) — an option, not SCB's 2020
+       rule. A unit five or more links deep (none in 2020–2021; SCB's code is not
+       known) still joins its chain's LA, with step ``<NA>`` and a warning.
 
-    Diagnostics: ``independent``, ``cycle_centres``, ``chains_broken`` (pairs of
-    unit and the destination it was cut from), ``centres``, ``region_centre``
-    (region id → centre), ``max_links``, ``excluded``.
+    Only each kommun's own shares decide, so the result does not depend on kommun
+    sizes. With a flow table built from the workbook's shares, this reproduces SCB's
+    69 LA of 2020 and 67 of 2021 kommun for kommun, with every step code (tested).
+    An LA is labelled by its centre; a pair or group by its centre with most jobs
+    (then smallest id). A unit without employed residents cannot be judged by shares
+    and is a centre of its own (``diagnostics["no_residents"]``). Per unit,
+    :attr:`RegionResult.details` has ``step``, ``links``, ``target`` (t_i),
+    ``out_share`` (p1_i) and ``top_share`` (p2_i). Diagnostics: ``independent``,
+    ``group_centres``, ``centres``, ``centre_groups`` (label → its centres, most jobs
+    first), ``region_centre``, ``chains_broken``, ``max_links``, ``unknown_depth``,
+    ``no_residents``, ``excluded``. ``tests/test_regions.py`` checks all of this against
+    SCB's workbook, from a flow table built from its shares.
 
     **Nodal regions** (``"nodal"``): each tree of the Nystuen–Dacey dominant flows
     (see :func:`strukturbild.analysis.dominant.nystuen_dacey`) is a region; isolated units are
     regions of their own. Diagnostics: ``heads``, ``nodal`` (the
     :class:`~strukturbild.analysis.dominant.NodalStructure`).
 
-    **Commuting zones** (``"commuting_zone"``): each core is a region of its own; any
-    other unit joins the core that receives the largest share of its employed
-    residents when that share is at least ``share`` (ties: the core with most jobs,
-    then the smallest id). A unit that reaches no core is a region of its own with
-    status ``"assigned"`` and is listed in ``diagnostics["unassigned"]``. Cores are
-    not merged with each other: aggregate polycentric cores first
-    (:meth:`Flows.aggregate`) if they should form one zone.
+    **Commuting zones** (``"commuting_zone"``). The cores are ``cores``, or the units
+    whose share of all jobs (inflow including the intra-unit flow, over the sum for
+    all units) reaches one of ``core_job_shares``, highest first; the first threshold
+    reached is the core's ``level`` (Region Halland's analyses use 20 %, 8.5 % and
+    1 %). Any other unit joins a core's zone when at least ``share`` of its employed
+    residents work in the core (OECD 2012 and Dijkstra, Poelman & Veneri 2019 use
+    15 %; Region Halland 10 %); its primary zone is the core with the largest share
+    (ties: most jobs, then smallest id). With ``multiple`` the unit is a member of
+    every zone it reaches the share for: ``labels`` hold the primary zone and
+    ``details["regions"]`` all of them, primary first, then by share. With
+    ``merge_invalid``, a core that attracts no other unit (as primary zone, or any
+    zone with ``multiple``) joins the core it has the largest flow with (both
+    directions; ties: most jobs, then smallest id), smallest cores first; a core with
+    no flow to any other stays alone (``diagnostics["lone_cores"]``). With
+    ``external_min_flow``, ``diagnostics["external_links"]`` lists each zone's links
+    to units outside it (``region``, ``unit``, ``sent``, ``received``: the flows of
+    all its members together, secondary members included) where either direction
+    reaches the minimum (Region Halland keeps those of 100 commuters or more). A unit
+    that reaches no core is a region of its own with status ``"assigned"`` and is
+    listed in ``diagnostics["unassigned"]``. Cores are not merged with each other
+    otherwise: aggregate polycentric cores first (:meth:`Flows.aggregate`) if they
+    should form one zone.
 
     **Labour market areas** (``"lma"``): :func:`strukturbild.analysis.lma.find_clusters`, which
     gives the partition of the R package LabourMarketAreas (``findClusters``). Units it
@@ -669,23 +898,27 @@ def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> Regio
 
     Examples
     --------
-    A kommun-like toy: A and D are self-contained centres; B sends 30 % of its
-    workers to A, C sends 25 % to B.
+    A kommun-like toy: A and D are self-sufficient centres; B sends 30 % of its
+    workers to A (step 20), C sends 25 % to B (step 30).
 
     >>> rows = [("A", "A", 900), ("A", "B", 20), ("B", "B", 60), ("B", "A", 30),
     ...         ("C", "C", 75), ("C", "B", 25), ("D", "D", 100)]
     >>> f = Flows.from_frame(pd.DataFrame(rows, columns=["origin", "destination", "count"]))
-    >>> delineate_regions(f, "scb_la").labels.to_dict()
-    {'A': 'A', 'B': 'A', 'C': 'A', 'D': 'D'}
+    >>> r = delineate_regions(f, "scb-la")
+    >>> r.labels.to_dict(), r.step.to_dict()
+    ({'A': 'A', 'B': 'A', 'C': 'A', 'D': 'D'}, {'A': 11, 'B': 20, 'C': 30, 'D': 11})
     >>> delineate_regions(f, "commuting_zone", cores=["A"]).labels.to_dict()
     {'A': 'A', 'B': 'A', 'C': 'C', 'D': 'D'}
     """
     if not isinstance(flows, Flows):
         raise TypeError(f"flows must be a strukturbild Flows, got {type(flows).__name__}")
-    key = str(method).strip().lower().replace("-", "_")
-    if key not in _DISPATCH:
-        raise ConfigError(f"unknown region method {method!r}; use one of {', '.join(METHODS)}")
-    p = _params(key, params)
+    if isinstance(method, LMAParams | SCBLAParams | NodalParams | CommutingZoneParams):
+        if params:
+            raise ConfigError(f"give the parameters in the {type(method).__name__} object, "
+                              f"not also as keywords ({', '.join(params)})")
+        p: MethodParams = method
+    else:
+        p = region_params(method, params)
     units = flows.units
     if len(units) < 2:
         only = f" ('{units[0]}')" if len(units) else ""
@@ -695,7 +928,7 @@ def delineate_regions(flows: Flows, method: str = "lma", **params: Any) -> Regio
         )
     if flows.total <= 0:
         raise InvalidValueError("all flow counts are 0; there is nothing to delineate")
-    return _DISPATCH[key](flows, p)
+    return _dispatch(flows, p)
 
 
 # --------------------------------------------------------------------------- geometry

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,14 @@ import pandas as pd
 from ..config import Language, RoleRule, RoleScheme
 from ..errors import ConfigError, StrukturbildWarning
 
-__all__ = ["classify_roles", "compare_roles", "joint_designations"]
+__all__ = ["classify_roles", "compare_roles", "joint_designations", "match_designations"]
 
 _MEASURE_NAMES: dict[str, tuple[str, str]] = {
     "population": ("befolkning", "population"),
     "jobs": ("arbetsplatser", "jobs"),
     "employed": ("förvärvsarbetande", "employed residents"),
     "job_ratio": ("arbetsplatskvot", "job ratio"),
+    "job_share": ("andel av arbetsplatserna", "share of jobs"),
     "net_commuting": ("nettoinpendling", "net commuting"),
     "inflow_sources": ("inpendling från antal orter", "in-flow from places"),
     "inflow_share": ("andel av pendlingen", "share of commuting received"),
@@ -66,19 +68,72 @@ def _unknown_text(rule: RoleRule, language: Language) -> str:
     return f"{name} okänd" if language == "sv" else f"{name} not known"
 
 
-def _match_designations(
-    designations: pd.DataFrame, places: pd.DataFrame
+def match_designations(
+    designations: pd.DataFrame, scheme: RoleScheme, names: pd.Series | None = None, *,
+    places: pd.Index | None = None,
 ) -> pd.DataFrame:
-    """Attach each designation row to a place id (by id, else by unique name)."""
-    names = places["name"] if "name" in places.columns else pd.Series(dtype=object)
-    ids: list[object] = []
+    """Check a designation list against a role scheme and attach its rows to places.
+
+    Every check a designation list gets, in one place (``strukturbild build`` and
+    ``validate`` both run it): a ``role`` that is not empty must be a role of the
+    scheme (else :class:`ConfigError` naming the file, column and row); a row names
+    its place by ``place_id``, or by ``name`` when that is unique among the places (a
+    name that matches several is an error); a row whose place is not among the
+    places is left out with a :class:`StrukturbildWarning` (a list for a whole
+    region may be used on a part of it).
+
+    Parameters
+    ----------
+    designations
+        A designation list (:func:`strukturbild.readers.read_designations`); its
+        ``attrs["source"]`` names the file in messages, its rows are numbered from 1.
+    scheme
+        The role scheme.
+    names
+        Place names, index place ids; also gives the places.
+    places
+        The place ids, when no names are given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows whose place was found, with ``place_id`` set to that place's id.
+
+    Examples
+    --------
+    >>> from strukturbild.config import default_role_scheme
+    >>> d = pd.DataFrame({"place_id": [""], "name": ["Lund"], "designation": ["kärna"],
+    ...                   "role": ["regionkarna"], "source": ["x"], "year": ["2022"]})
+    >>> match_designations(d, default_role_scheme(), pd.Series({"p1": "Lund"}))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: designations: column 'role', row 1: 'regionkarna' is ...
+    >>> d["role"] = ["regional_karna"]
+    >>> found = match_designations(d, default_role_scheme(), pd.Series({"p1": "Lund"}))
+    >>> found["place_id"].tolist()
+    ['p1']
+    """
     src = designations.attrs.get("source", "designations")
+    keys = scheme.keys
+    for i, role in enumerate(designations["role"].tolist(), start=1):
+        if role is not None and not pd.isna(role) and str(role).strip() \
+                and str(role).strip() not in keys:
+            raise ConfigError(
+                f"'{role}' is not a role of the scheme '{scheme.name}'; expected one of "
+                f"{', '.join(keys)}, or empty for a designation that pins no role",
+                source=src, column="role", row=i,
+            )
+    if names is None:
+        names = pd.Series(dtype=object, index=places if places is not None else None)
+    index = names.index
+    ids: list[object] = []
     for i, row in enumerate(designations.itertuples(index=False), start=1):
         pid: object = None
         if row.place_id:
-            pid = row.place_id if row.place_id in places.index else None
+            pid = row.place_id if row.place_id in index else None
         elif row.name:
-            hits = names.index[names == row.name]
+            hits = index[(names == row.name).to_numpy(dtype=bool)]
             if len(hits) > 1:
                 raise ConfigError(
                     f"name '{row.name!s}' matches {len(hits)} places "
@@ -93,8 +148,11 @@ def _match_designations(
                 StrukturbildWarning, stacklevel=3,
             )
         ids.append(pid)
-    out = designations.assign(matched=pd.Series(ids, index=designations.index, dtype=object))
-    return out[out["matched"].notna()]
+    matched = pd.Series(ids, index=designations.index, dtype=object)
+    out = designations.loc[matched.notna().to_numpy(dtype=bool)].copy()
+    out["place_id"] = matched[matched.notna()].astype(str).to_numpy()
+    out.attrs = dict(designations.attrs)
+    return out
 
 
 def classify_roles(
@@ -104,15 +162,20 @@ def classify_roles(
     designations: pd.DataFrame | None = None,
     names: pd.Series | None = None,
     language: Language = "sv",
+    unknown: Literal["fail", "skip"] | None = None,
 ) -> pd.DataFrame:
     """Give every place exactly one role, with the reason.
 
     Roles are tried from the highest; a place gets the first role all of whose rules
-    hold. A rule on a measure that is not known for the place (no jobs data, say) is
-    skipped and the reason says so; a role whose rules are all unknown, or that has
-    no rules, is given only by designation, except the scheme's last role, which
-    every remaining place gets. A designation whose ``role`` is a role of the scheme
-    pins that role; with several, the scheme's order decides.
+    hold. A rule on a measure that is not known for the place (no jobs data, say)
+    does not hold (``unknown = "fail"``, the scheme's default): the place does not get
+    that role, and its reason names the missing measure ("not regional core: job
+    ratio not known"). With ``unknown = "skip"`` (strukturbild 0.1) such a rule is left
+    out and the role's other rules decide; a role whose rules are all unknown is then
+    given only by designation. A role with no rules is given only by designation,
+    except the scheme's last role, which every remaining place gets. A designation
+    whose ``role`` is a role of the scheme pins that role; with several, the scheme's
+    order decides.
 
     Parameters
     ----------
@@ -121,70 +184,105 @@ def classify_roles(
     scheme
         The role scheme.
     designations
-        A designation list (:func:`load_designations`), or several concatenated.
+        A designation list (:func:`strukturbild.readers.read_designations`), or several
+        concatenated; checked by :func:`match_designations`.
     names
         Place names, for designations given by name.
     language
         Language of the reasons and labels.
+    unknown
+        ``"fail"`` or ``"skip"``; default: the scheme's ``unknown``.
 
     Returns
     -------
     pandas.DataFrame
         ``role`` (ordered categorical of role keys, highest first), ``role_label``,
         ``role_reason``, ``role_derived`` (the role from the rules alone),
+        ``role_designated`` (the role a designation pinned, missing for none),
         ``designations`` (the place's designations, "; "-joined, "" for none).
+        ``attrs["unknown_measures"]`` counts the places a missing measure kept from a
+        role (``fail``) or whose rules skipped one (``skip``): ``places``, and by
+        ``roles`` and ``measures``.
 
     Examples
     --------
     >>> from strukturbild.config import default_role_scheme
-    >>> m = pd.DataFrame({"population": [41299, 1500], "job_ratio": [1.18, np.nan],
-    ...                   "rank_in_area": [1, 3]}, index=["k", "s"])
+    >>> m = pd.DataFrame({"population": [41299, 45000, 1500],
+    ...                   "job_ratio": [1.18, np.nan, np.nan],
+    ...                   "rank_in_area": [1, 1, 3]}, index=["k", "u", "s"])
     >>> r = classify_roles(m, default_role_scheme(), language="en")
     >>> r.loc["k", "role"], r.loc["k", "role_reason"]
     ('regional_karna', 'population 41 299 >= 40 000 and job ratio 1.18 >= 1.0')
+    >>> r.loc["u", "role"]
+    'lokal_karna'
+    >>> r.loc["u", "role_reason"].split("; ")  # doctest: +NORMALIZE_WHITESPACE
+    ['rank in kommun 1 == 1 and population 45 000 >= 5 000',
+     'not regional core: job ratio not known']
     >>> r.loc["s", "role_reason"]
     'population 1 500 < 2 000 (serviceort)'
+    >>> r.attrs["unknown_measures"]["roles"]
+    {'regional_karna': 1}
     """
+    mode = unknown or scheme.unknown
+    if mode not in ("fail", "skip"):
+        raise ConfigError(f"unknown must be 'fail' or 'skip', got {mode!r}")
     keys = scheme.keys
     n = len(measures)
     derived: list[str] = [""] * n
     reasons: list[str] = [""] * n
     last = scheme.roles[-1]
+    joiner = " och " if language == "sv" else " and "
+    by_role: dict[str, int] = {}
+    by_measure: dict[str, int] = {}
+    n_places = 0
     for pos in range(n):
         row = measures.iloc[pos]
+        blocked: list[tuple[str, list[RoleRule]]] = []
         for role in scheme.roles[:-1]:
             if not role.rules:
                 continue
-            texts, unknown, ok = [], [], True
+            texts, missing, failed = [], [], False
             for rule in role.rules:
                 v = row.get(rule.measure, np.nan)
                 v = float(v) if v is not None and not pd.isna(v) else math.nan
                 if math.isnan(v):
-                    unknown.append(_unknown_text(rule, language))
+                    missing.append(rule)
                     continue
                 if not _holds(v, rule):
-                    ok = False
+                    failed = True
                     break
                 texts.append(_rule_text(v, rule, language))
-            if ok and texts:
-                joiner = " och " if language == "sv" else " and "
-                reasons[pos] = joiner.join(texts) + (
-                    f" ({', '.join(unknown)})" if unknown else ""
-                )
-                derived[pos] = role.key
-                break
+            if failed:
+                continue
+            if missing:
+                blocked.append((role.key, missing))
+            if missing and (mode == "fail" or not texts):
+                continue
+            reasons[pos] = joiner.join(texts) + (
+                f" ({', '.join(_unknown_text(r, language) for r in missing)})" if missing
+                else "")
+            derived[pos] = role.key
+            break
         else:
             derived[pos] = last.key
             reasons[pos] = _fallback_reason(row, scheme, language)
+        if blocked:
+            n_places += 1
+            for key, _ in blocked:
+                by_role[key] = by_role.get(key, 0) + 1
+            for m in dict.fromkeys(r.measure for _, rules in blocked for r in rules):
+                by_measure[m] = by_measure.get(m, 0) + 1
+            if mode == "fail":
+                reasons[pos] += "; " + "; ".join(
+                    _blocked_text(scheme, key, rules, language) for key, rules in blocked)
     derived_s = pd.Series(derived, index=measures.index)
     final = derived_s.copy()
+    pinned_s = pd.Series(None, index=measures.index, dtype=object)
     desig_text = pd.Series("", index=measures.index, dtype=object)
     if designations is not None and len(designations):
-        frame = pd.DataFrame({"name": names}, index=measures.index) if names is not None \
-            else pd.DataFrame(index=measures.index)
-        matched = _match_designations(designations, frame)
-        for key, grp in matched.groupby("matched", sort=True):
-            pid = str(key)
+        matched = match_designations(designations, scheme, names, places=measures.index)
+        for place, grp in matched.groupby("place_id", sort=True):
+            pid = str(place)
             desig_text[pid] = "; ".join(dict.fromkeys(grp["designation"]))
             pinned = [r for r in keys if r in set(grp["role"])]
             if not pinned:
@@ -203,18 +301,30 @@ def classify_roles(
             assert isinstance(i, int)
             reasons[i] = reasons_pid + f": {reasons[i]}"
             final[pid] = chosen
+            pinned_s[pid] = chosen
     cat = pd.CategoricalDtype(list(keys), ordered=True)
     labels = {r.key: r.label(language) for r in scheme.roles}
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "role": final.astype(cat),
             "role_label": final.map(labels).astype(object),
             "role_reason": pd.Series(reasons, index=measures.index, dtype=object),
             "role_derived": derived_s.astype(cat),
+            "role_designated": pinned_s.astype(cat),
             "designations": desig_text,
         },
         index=measures.index,
     )
+    out.attrs["unknown_measures"] = {"mode": mode, "places": n_places, "roles": by_role,
+                                     "measures": by_measure}
+    return out
+
+
+def _blocked_text(scheme: RoleScheme, key: str, rules: list[RoleRule],
+                  language: Language) -> str:
+    label = scheme.role(key).label(language).lower()
+    missing = ", ".join(_unknown_text(r, language) for r in rules)
+    return f"inte {label}: {missing}" if language == "sv" else f"not {label}: {missing}"
 
 
 def _fallback_reason(row: pd.Series, scheme: RoleScheme, language: Language) -> str:
@@ -228,7 +338,7 @@ def _fallback_reason(row: pd.Series, scheme: RoleScheme, language: Language) -> 
 
 
 def joint_designations(designations: pd.DataFrame, roles: pd.DataFrame,
-                       names: pd.Series | None = None) -> pd.Series:
+                       names: pd.Series | None = None, *, scheme: RoleScheme) -> pd.Series:
     """The joint designation (``group``) each place is part of, "" for none.
 
     Rows of a designation list that share a ``group`` designate their places as one
@@ -243,6 +353,9 @@ def joint_designations(designations: pd.DataFrame, roles: pd.DataFrame,
         :func:`classify_roles`' result (its ``role`` column), indexed by place id.
     names
         Place names, for designations given by name.
+    scheme
+        The role scheme (the designations are matched as :func:`match_designations`
+        matches them).
 
     Examples
     --------
@@ -253,21 +366,21 @@ def joint_designations(designations: pd.DataFrame, roles: pd.DataFrame,
     ...     "designation": ["tillväxtmotor"] * 2, "role": ["regional_karna"] * 2,
     ...     "source": ["Region Skåne"] * 2, "year": ["2022"] * 2,
     ...     "group": ["Kristianstad–Hässleholm"] * 2})
-    >>> r = classify_roles(m, default_role_scheme(), designations=d)
-    >>> joint_designations(d, r).tolist()
+    >>> r = classify_roles(m, default_role_scheme(), designations=d, unknown="skip")
+    >>> joint_designations(d, r, scheme=default_role_scheme()).tolist()
     ['Kristianstad–Hässleholm', 'Kristianstad–Hässleholm']
     """
     out = pd.Series("", index=roles.index, dtype=object)
     if "group" not in designations.columns or not (designations["group"] != "").any():
         return out
-    frame = pd.DataFrame({"name": names}, index=roles.index) if names is not None \
-        else pd.DataFrame(index=roles.index)
     with warnings.catch_warnings():  # classify_roles has warned about these already
         warnings.simplefilter("ignore", StrukturbildWarning)
-        matched = _match_designations(designations, frame)
+        matched = match_designations(designations, scheme,
+                                     names.reindex(roles.index) if names is not None else None,
+                                     places=roles.index)
     matched = matched[matched["group"] != ""]
     role = roles["role"].astype(str)
-    for key, grp in matched.groupby("matched", sort=True):
+    for key, grp in matched.groupby("place_id", sort=True):
         pinned = grp[grp["role"] == role[str(key)]]
         out[str(key)] = str((pinned if len(pinned) else grp)["group"].iloc[0])
     return out
@@ -279,8 +392,9 @@ def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None,
 
     Returns one row per place: ``name``, ``designations``, ``role`` (the role the
     place has), ``role_derived`` (from the rules alone), ``designated`` (whether a
-    designation pinned the role) and ``agree`` (role equals derived role); with
-    ``groups`` (:func:`joint_designations`), also ``group``, the joint designation.
+    designation pinned the role: from ``role_designated``, the designations as data)
+    and ``agree`` (role equals derived role); with ``groups``
+    (:func:`joint_designations`), also ``group``, the joint designation.
 
     Examples
     --------
@@ -300,7 +414,7 @@ def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None,
     out["designations"] = roles["designations"]
     out["role"] = roles["role"].astype(str)
     out["role_derived"] = roles["role_derived"].astype(str)
-    out["designated"] = roles["role_reason"].str.startswith(("utpekad", "designated"))
+    out["designated"] = roles["role_designated"].notna().to_numpy(dtype=bool)
     out["agree"] = np.asarray(out["role"] == out["role_derived"])
     if groups is not None:
         out["group"] = groups.reindex(roles.index).fillna("").astype(object)

@@ -47,7 +47,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="SCB's statistical tätorter (WFS), kommun boundaries (DeSO 2025, "
                     "dissolved), and commuting between kommuner from PxWebApi 2 (BAS "
                     "TAB1830 from 2020, RAMS before), attached to each kommun's seat "
-                    "place. Every response is cached; --offline works from the cache.")
+                    "place. Every response is cached; --offline works from the cache. "
+                    "Each request has a deadline (--timeout), a size cap (--max-mb) and "
+                    "bounded retries and waits; redirects are followed only within the "
+                    "same host (and recorded in metadata.json). Exit 2 names the URL and "
+                    "the field of a malformed answer.")
     s.add_argument("--lan", action="append", metavar="CODE[,CODE]",
                    help="län code(s), e.g. 12 for Skåne; repeat or separate with commas; "
                         "'all' (or --country) for the whole country")
@@ -72,7 +76,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--seats", metavar="SEATS.csv",
                    help="seat table (kommun_code, kommun_name, seat_name, tatort_code, note, "
                         "source, year); default: the shipped ones")
-    s.add_argument("--retries", type=int, default=4, help="retries after transient errors")
+    s.add_argument("--retries", type=int, default=4, metavar="N",
+                   help="retries after transient errors (429, 5xx, broken connections), "
+                        "0 to 10 (default: 4)")
+    s.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="wall-clock limit for one request in all: connection, whole answer, "
+                        "retries and waits (default: 120)")
+    s.add_argument("--max-mb", type=float, default=256.0, metavar="MB",
+                   help="largest answer read, in MiB (default: 256); a larger one is an "
+                        "error and is not cached")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=_cmd_fetch_scb)
 
@@ -107,6 +119,8 @@ def _cmd_fetch_scb(args: argparse.Namespace) -> int:
         commuting_tables=tables or None,
         history_from=args.history_from,
         max_retries=args.retries,
+        timeout=args.timeout,
+        max_response_mb=args.max_mb,
         progress=say,
     )
     md = result.metadata

@@ -2,7 +2,11 @@
 
 ``strukturbild regions FLOWS.csv --method lma|scb-la|nodal|commuting-zone ...``
     Functional regions from a commuting table: one row per unit (``unit, region,
-    status``) and, with ``--stats``, one row per region.
+    status`` and the method's details: SCB's ``step`` code for ``scb-la``, all the
+    ``regions`` of a unit for ``commuting-zone``), with ``--stats`` one row per region,
+    with ``--external`` the zones' external links. The options, their defaults and
+    checks come from the methods' params classes (``LMAParams``, ``SCBLAParams``,
+    ``NodalParams``, ``CommutingZoneParams``).
 ``strukturbild hierarchy FLOWS.csv [--k K] ...``
     The Nystuen–Dacey nodal structure: the kept dominant flows and, with ``--units``,
     each unit's inflow, outflow, degrees, class and head.
@@ -16,15 +20,31 @@ line turns into exit code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import types
+import typing
 from typing import Any
 
-from .. import Flows, FlowsSource, delineate_regions, nystuen_dacey, read_flows, write_tables
+from .. import (
+    CommutingZoneParams,
+    Flows,
+    FlowsSource,
+    LMAParams,
+    NodalParams,
+    SCBLAParams,
+    delineate_regions,
+    nystuen_dacey,
+    read_flows,
+    write_tables,
+)
 from ..errors import ConfigError
 
 __all__ = ["register"]
 
-_METHODS = ("lma", "scb-la", "nodal", "commuting-zone")
+#: The region methods' params classes: the options, their defaults, checks and help.
+_PARAMS: tuple[type[Any], ...] = (LMAParams, SCBLAParams, NodalParams, CommutingZoneParams)
+_METHODS = tuple(c.method.replace("_", "-") for c in _PARAMS)
 
 
 def _flow_args(sp: argparse.ArgumentParser) -> None:
@@ -37,6 +57,46 @@ def _flow_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--count", default="count", metavar="COL",
                     help="column of the number of commuters (default: count)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _list(cast: Any) -> Any:
+    def parse(text: str) -> tuple[Any, ...]:
+        return tuple(cast(x.strip()) for x in text.split(",") if x.strip())
+
+    return parse
+
+
+def _method_options(r: argparse.ArgumentParser) -> None:
+    """One option per field of each params class, with its help and default from it."""
+    for cls in _PARAMS:
+        title = (cls.__doc__ or "").split("\n")[0].split(":")[0]
+        g = r.add_argument_group(cls.method.replace("_", "-"), title)
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            default = f.default
+            shown = ("off" if default is False else "none" if default is None or default == () else
+                     ",".join(map(str, default)) if isinstance(default, tuple) else default)
+            text = f"{f.metadata.get('help', '')} (default: {shown})"
+            if hint is bool:
+                g.add_argument(_flag(f.name), action="store_true", default=None, help=text)
+                continue
+            kind: Any = float
+            metavar = "X"
+            if hint == tuple[str, ...]:
+                kind, metavar = _list(str), "ID,ID"
+            elif hint == tuple[float, ...]:
+                kind, metavar = _list(float), "X,X"
+            elif hint in (int, int | None):
+                kind, metavar = int, "N"
+            elif not (hint is float or (isinstance(hint, types.UnionType)
+                                        and float in typing.get_args(hint))):
+                raise TypeError(f"no command-line type for {cls.__name__}.{f.name}")
+            g.add_argument(_flag(f.name), type=kind, metavar=metavar, help=text)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -53,28 +113,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     r = subparsers.add_parser(
         "regions", help="functional regions from commuting flows",
         description="Delineate functional regions: labour market areas (Eurostat/Istat), "
-                    "SCB local labour markets, nodal regions (Nystuen-Dacey) or commuting "
-                    "zones of given cores (OECD/Eurostat).",
+                    "SCB local labour markets (with SCB's step codes), nodal regions "
+                    "(Nystuen-Dacey) or commuting zones (OECD/Eurostat, or Region Halland's "
+                    "zones with --core-job-shares, --multiple, --merge-invalid).",
     )
     _flow_args(r)
-    r.add_argument("--method", choices=_METHODS, default="lma", help="default: lma")
+    r.add_argument("--method", type=lambda s: s.strip().lower().replace("_", "-"),
+                   choices=_METHODS, default="lma",
+                   help="default: lma ('scb_la' and 'scb-la' alike)")
     r.add_argument("--output", required=True, metavar="ASSIGNMENT.csv",
-                   help="write unit, region, status here")
+                   help="write unit, region, status (and the method's unit details: "
+                        "scb-la's step, commuting-zone's regions) here")
     r.add_argument("--stats", metavar="STATS.csv", help="write per-region statistics here")
-    g = r.add_argument_group("lma")
-    g.add_argument("--min-size", type=float, help="minimum employed residents (1000)")
-    g.add_argument("--min-self-containment", type=float, help="(0.6667)")
-    g.add_argument("--target-size", type=float, help="(10000)")
-    g.add_argument("--target-self-containment", type=float, help="(0.75)")
-    g = r.add_argument_group("scb-la")
-    g.add_argument("--max-outflow", type=float, help="share commuting out (0.2)")
-    g.add_argument("--max-single-outflow", type=float, help="largest single outflow (0.075)")
-    g.add_argument("--max-chain", type=int, help="links allowed to the centre (3)")
-    g = r.add_argument_group("nodal")
-    g.add_argument("--k", type=float, help="dominance ratio w_j / w_i (1.0)")
-    g = r.add_argument_group("commuting-zone")
-    g.add_argument("--cores", metavar="ID,ID", help="comma-separated ids of the core units")
-    g.add_argument("--share", type=float, help="share of employed residents (0.15)")
+    r.add_argument("--external", metavar="LINKS.csv",
+                   help="commuting-zone with --external-min-flow: write the zones' external "
+                        "links (region, unit, sent, received) here")
+    _method_options(r)
     r.set_defaults(func=_cmd_regions)
 
     h = subparsers.add_parser(
@@ -84,7 +138,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                     "the units as dominant, intermediary, dominated or isolated.",
     )
     _flow_args(h)
-    h.add_argument("--k", type=float, default=1.0, help="dominance ratio w_j / w_i (1.0)")
+    h.add_argument("--k", type=float, default=NodalParams().k,
+                   help=f"dominance ratio w_j / w_i (default: {NodalParams().k})")
     h.add_argument("--output", required=True, metavar="EDGES.csv",
                    help="write the kept flows (origin, destination, count) here")
     h.add_argument("--units", metavar="UNITS.csv",
@@ -102,68 +157,58 @@ def _say(args: argparse.Namespace, msg: str) -> None:
         print(f"strukturbild: {msg}", file=sys.stderr)
 
 
-def _region_params(args: argparse.Namespace, method: str) -> dict[str, Any]:
-    names = {
-        "min_size": "--min-size",
-        "min_self_containment": "--min-self-containment",
-        "target_size": "--target-size",
-        "target_self_containment": "--target-self-containment",
-        "max_outflow": "--max-outflow",
-        "max_single_outflow": "--max-single-outflow",
-        "max_chain": "--max-chain",
-        "k": "--k",
-        "cores": "--cores",
-        "share": "--share",
-    }
-    allowed = {
-        "lma": {"min_size", "min_self_containment", "target_size", "target_self_containment"},
-        "scb_la": {"max_outflow", "max_single_outflow", "max_chain"},
-        "nodal": {"k"},
-        "commuting_zone": {"cores", "share"},
-    }[method]
-    params: dict[str, Any] = {}
-    for key, flag in names.items():
-        value = getattr(args, key, None)
-        if value is None:
-            continue
-        if key not in allowed:
-            raise ConfigError(f"{flag} does not apply to --method {method.replace('_', '-')}")
-        if key == "cores":
-            value = tuple(c.strip() for c in str(value).split(",") if c.strip())
-        params[key] = value
-    if method == "commuting_zone" and "cores" not in params:
-        raise ConfigError("--method commuting-zone needs --cores ID,ID,...")
-    return params
+def _region_params(args: argparse.Namespace) -> Any:
+    """The chosen method's params object from the options given (others are errors)."""
+    cls = next(c for c in _PARAMS if c.method == args.method.replace("-", "_"))
+    own = {f.name for f in dataclasses.fields(cls)}
+    given: dict[str, Any] = {}
+    for other in _PARAMS:
+        for f in dataclasses.fields(other):
+            value = getattr(args, f.name, None)
+            if value is None or f.name in given:
+                continue
+            if f.name not in own:
+                raise ConfigError(f"{_flag(f.name)} does not apply to --method {args.method}")
+            given[f.name] = value
+    if cls is CommutingZoneParams and not (given.get("cores") or given.get("core_job_shares")):
+        raise ConfigError("--method commuting-zone needs --cores ID,ID,... or "
+                          "--core-job-shares X,X,...")
+    return cls(**given)
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
-    method = str(args.method).replace("-", "_")
-    params = _region_params(args, method)
+    params = _region_params(args)
+    if args.external and getattr(params, "external_min_flow", None) is None:
+        raise ConfigError("--external needs --method commuting-zone with --external-min-flow")
     flows = _read_flows(args)
-    result = delineate_regions(flows, method, **params)
-    tables = {args.output: (result.to_frame(), False)}
+    result = delineate_regions(flows, params)
+    tables = [(args.output, result.to_frame(), False)]
     if args.stats:
-        if args.stats in tables:
-            raise ConfigError("--stats and --output name the same file")
-        tables[args.stats] = (result.stats, True)
+        tables.append((args.stats, result.stats, True))
+    external = result.diagnostics.get("external_links")
+    if args.external and external is not None:
+        tables.append((args.external, external, False))
     write_tables(tables, inputs=[args.flows])
     counts = result.status.value_counts()
     extra = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("reserve", "excluded")
                       if int(counts.get(s, 0)))
     _say(args, f"{result.n_regions} regions from {len(result.labels)} units "
                f"({args.method}){'; ' + extra if extra else ''}")
+    if result.step is not None:
+        steps = result.step.dropna().astype(int).value_counts().sort_index()
+        _say(args, "SCB step codes: " + ", ".join(f"{k}: {v}" for k, v in steps.items()))
     return 0
 
 
 def _cmd_hierarchy(args: argparse.Namespace) -> int:
     flows = _read_flows(args)
     nd = nystuen_dacey(flows, k=args.k)
-    tables = {args.output: (nd.edges, False)}
+    tables = [(args.output, nd.edges, False)]
     if args.units:
         units = nd.units.copy()
         units["class"] = units["class"].astype(str)
         units["head"] = nd.head
-        tables[args.units] = (units, True)
+        tables.append((args.units, units, True))
     write_tables(tables, inputs=[args.flows])
     counts = nd.units["class"].value_counts()
     _say(args, f"{len(nd.edges)} dominant flows; " + ", ".join(

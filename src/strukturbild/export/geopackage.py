@@ -59,17 +59,21 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | places  | jobs_prev            | real         | jobs of the earlier year (optional) |
 | places  | area_ha              | real         | area in hectares (optional) |
 | places  | job_ratio            | real         | jobs / employed residents |
+| places  | job_share            | real         | share of all the places' jobs |
 | places  | net_commuting        | real         | in-commuters minus out-commuters |
 | places  | inflow_sources       | integer      | places sending commuters here (observed flows) |
 | places  | inflow_share         | real         | share of all commuting between places received |
 | places  | population_growth    | real         | relative change since the earlier year |
 | places  | rank_in_area         | integer      | 1 = largest place of its kommun |
 | places  | region               | text         | id of the functional region (optional) |
+| places  | regions              | text         | all its commuting zones, primary first (opt.) |
+| places  | scb_step             | integer      | SCB's LA step code, 11 for a centre (optional) |
 | places  | rank_in_region       | integer      | 1 = largest place of its region (optional) |
 | places  | role                 | text         | role key, e.g. `storstad` (styled by this) |
 | places  | role_label           | text         | role in the image's language |
 | places  | role_reason          | text         | why the place has its role |
 | places  | role_derived         | text         | role from the rules alone (before designations) |
+| places  | role_designated      | text         | role a designation pinned (empty for none) |
 | places  | designations         | text         | official designations, `; `-separated |
 | places  | designation_group    | text         | joint designation of the place (optional) |
 | places  | modelled             | boolean      | true when the links come from modelled flows |

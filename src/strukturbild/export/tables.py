@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -30,9 +30,9 @@ def _neutralise(value: object) -> object:
     return value
 
 
-def write_tables(tables: Mapping[str | Path, tuple[pd.DataFrame, bool]], *,
+def write_tables(tables: Sequence[tuple[str | Path, pd.DataFrame, bool]], *,
                  inputs: Iterable[str | Path] = ()) -> list[Path]:
-    """Write CSV files (UTF-8, ``\\n``), all or none; ``tables`` maps path → (frame, index).
+    """Write CSV files (UTF-8, ``\\n``), all or none: ``(path, frame, index)`` each.
 
     No output may be an input or another output (:func:`~strukturbild.readers.check_outputs`).
     Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``
@@ -42,13 +42,13 @@ def write_tables(tables: Mapping[str | Path, tuple[pd.DataFrame, bool]], *,
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> out = write_tables({d / "t.csv": (pd.DataFrame({"a": ["=HYPERLINK(1)"]}), False)})
+    >>> out = write_tables([(d / "t.csv", pd.DataFrame({"a": ["=HYPERLINK(1)"]}), False)])
     >>> out[0].read_text()
     "a\\n'=HYPERLINK(1)\\n"
     """
-    targets = [Path(p) for p in tables]
+    targets = [Path(p) for p, _, _ in tables]
     with OutputSet(targets, inputs=inputs) as out:
-        for path, (frame, index) in tables.items():
+        for path, frame, index in tables:
             safe = frame.copy()
             for col in safe.columns:
                 if pd.api.types.is_object_dtype(safe[col]) or \

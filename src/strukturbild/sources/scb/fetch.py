@@ -25,6 +25,7 @@ the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
 from __future__ import annotations
 
 import json
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,13 @@ import pandas as pd
 
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
 from ...errors import ConfigError, StrukturbildWarning
-from ...readers import atomic_path, to_jsonable
+from ...readers import OutputSet, to_jsonable
 from .client import (
     DEFAULT_API_URL,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_WAIT,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
     DEFAULT_WFS_URL,
     ENV_API_URL,
     ENV_CACHE_DIR,
@@ -50,6 +55,7 @@ from .client import (
     ResponseCache,
     TableMeta,
     WfsClient,
+    check_fetch_options,
     env_or,
 )
 from .commuting import (
@@ -106,6 +112,13 @@ def _check_lan(lan: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _check_url(name: str, url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http or https URL with a host, got {url!r}")
+    return url
+
+
 def _tatort_year(year: int) -> int:
     older = [y for y in TATORT_YEARS if y <= year]
     return max(older) if older else TATORT_YEARS[0]
@@ -125,16 +138,28 @@ def fetch_scb(
     commuting_tables: Sequence[CommutingTable | str] | None = None,
     history_from: int | None = None,
     kommun_layer: str = KOMMUN_LAYER,
-    max_retries: int = 4,
+    max_retries: int = DEFAULT_RETRIES,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_response_mb: float = DEFAULT_MAX_BYTES / 2**20,
+    max_wait: float = DEFAULT_MAX_WAIT,
     sleep: Callable[[float], None] | None = None,
     progress: Progress | None = None,
 ) -> FetchResult:
     """Download SCB's tätorter, kommuner and commuting and write a buildable project.
 
     Everything is downloaded (or read from the cache) before anything is written;
-    then each file is written atomically, the project file last. With no network
-    and no cache nothing is written and :class:`~strukturbild.sources.scb.client.FetchError`
-    (a :class:`~strukturbild.errors.StrukturbildError`) is raised.
+    then all files are written together or none (one
+    :class:`~strukturbild.readers.OutputSet`), so a failed run leaves the previous
+    folder as it was. With no network and no cache, or a malformed answer, or a
+    limit reached, nothing is written and
+    :class:`~strukturbild.sources.scb.client.FetchError` (a
+    :class:`~strukturbild.errors.StrukturbildError`) is raised, naming the URL and,
+    for a malformed answer, the field.
+
+    Every request has limits (see :mod:`strukturbild.sources.scb.client`): a
+    wall-clock deadline, a size cap, caps on waits, same-host redirects only
+    (followed redirects are recorded in ``metadata.json``), caps on JSON-stat cubes
+    and WFS pages.
 
     Parameters
     ----------
@@ -169,9 +194,18 @@ def fetch_scb(
         (:func:`plan_series`), with overlaps and breaks in ``metadata.json``.
     kommun_layer
         WFS layer dissolved into kommun boundaries (fields :data:`KOMMUN_FIELDS`).
-    max_retries, sleep
-        Retries after transient failures, and the sleep function (tests pass a
-        fake one).
+    max_retries
+        Retries after transient failures (429, 5xx, broken connections), 0 to 10.
+    timeout
+        Wall-clock seconds one request may take in all (connection, whole body,
+        retries and waits); default 120.
+    max_response_mb
+        The largest answer read, in MiB (default 256); a larger one is an error.
+    max_wait
+        The longest single wait (``Retry-After``, the API's call limit) in seconds
+        (default 120); a longer one gives up at once instead of sleeping.
+    sleep
+        The sleep function (tests pass a fake one).
     progress
         Called with short progress messages.
 
@@ -183,10 +217,12 @@ def fetch_scb(
     strukturbild.errors.ConfigError: unknown län code '99'; expected one of 01, 03, ..., 25
     """
     say = progress or (lambda _m: None)
+    check_fetch_options(timeout=timeout, retries=max_retries, max_mb=max_response_mb,
+                        max_wait=max_wait)
     lans = _check_lan(lan)
     out = Path(out_dir)
-    api_url = env_or(api_url, ENV_API_URL, DEFAULT_API_URL)
-    wfs_url = env_or(wfs_url, ENV_WFS_URL, DEFAULT_WFS_URL)
+    api_url = _check_url("api_url", env_or(api_url, ENV_API_URL, DEFAULT_API_URL))
+    wfs_url = _check_url("wfs_url", env_or(wfs_url, ENV_WFS_URL, DEFAULT_WFS_URL))
     cache_dir = env_or(str(cache_dir) if cache_dir else None, ENV_CACHE_DIR, "") or None
     known = {t.table_id: t for t in COMMUTING_TABLES}
     if commuting_tables is None:
@@ -199,12 +235,27 @@ def fetch_scb(
     tables = {t.table_id: t for t in resolved}  # preference order kept
     if not tables:
         raise ConfigError("give at least one commuting table")
-    if seats is not None and not isinstance(seats, pd.DataFrame):
-        seats = load_seats(seats)
+    seats_path = None if seats is None or isinstance(seats, pd.DataFrame) else Path(seats)
+    seat_frame = seats if isinstance(seats, pd.DataFrame) else (
+        load_seats(seats_path) if seats_path is not None else None)
     cache = ResponseCache(Path(cache_dir) if cache_dir else out / "cache")
-    fetcher = HttpFetcher(cache=cache, offline=offline, max_retries=max_retries)
+    max_bytes = int(max_response_mb * 2**20)
+    fetcher = HttpFetcher(cache=cache, offline=offline, max_retries=int(max_retries),
+                          timeout=float(timeout), max_bytes=max_bytes, max_wait=float(max_wait))
     if sleep is not None:
         fetcher.sleep = sleep
+    try:
+        return _fetch(fetcher, out, lans, year, tatort_year, api_url, wfs_url, seat_frame,
+                      seats_path, tables, resolved, history_from, kommun_layer, say)
+    finally:
+        fetcher.close()
+
+
+def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | None,
+           tatort_year: int | None, api_url: str, wfs_url: str, seats: pd.DataFrame | None,
+           seats_path: Path | None, tables: Mapping[str, CommutingTable],
+           resolved: Sequence[CommutingTable], history_from: int | None, kommun_layer: str,
+           say: Progress) -> FetchResult:
     px = PxWebClient(fetcher, api_url)
     wfs = WfsClient(fetcher, wfs_url)
     notes: list[str] = []
@@ -364,42 +415,44 @@ def fetch_scb(
                           "commuting across the region's border"},
         "warnings": notes,
         "changed_responses": changed,
+        "fetch_limits": {"timeout_s": fetcher.timeout, "retries": fetcher.max_retries,
+                         "max_response_mb": fetcher.max_bytes / 2**20,
+                         "max_wait_s": fetcher.max_wait,
+                         "max_total_wait_s": fetcher.max_total_wait,
+                         "redirects": "followed within the same host only, recorded per "
+                                      "request"},
         "requests": [r.to_dict() for r in fetcher.log],
     }
 
-    files: dict[str, Path] = {}
-    out.mkdir(parents=True, exist_ok=True)
-    gpkg = out / "scb.gpkg"
-    with atomic_path(gpkg) as tmp, warnings.catch_warnings():
-        # GDAL notes that the temporary file's name does not end in .gpkg.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        places.to_file(tmp, layer="places", driver="GPKG")
-        kommun_layer_frame.to_file(tmp, layer="kommuner", driver="GPKG", mode="a")
-    files["gpkg"] = gpkg
-
-    def write_csv(key: str, frame: pd.DataFrame, fname: str) -> None:
-        path = out / fname
-        with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False, encoding="utf-8")
-        files[key] = path
-
-    write_csv("flows_place", place_flows.to_frame().reset_index(), "flows_place.csv")
-    write_csv("commuting_kommun", kflows.assign(year=year, table=table.table_id)
-              [["year", "table", "origin", "destination", "count"]], "commuting_kommun.csv")
-    write_csv("employment_kommun", employment, "employment_kommun.csv")
-    write_csv("seats", seat.reset_index(), "seats.csv")
+    csvs: dict[str, tuple[str, pd.DataFrame]] = {
+        "flows_place": ("flows_place.csv", place_flows.to_frame().reset_index()),
+        "commuting_kommun": ("commuting_kommun.csv", kflows.assign(
+            year=year, table=table.table_id)[["year", "table", "origin", "destination",
+                                              "count"]]),
+        "employment_kommun": ("employment_kommun.csv", employment),
+        "seats": ("seats.csv", seat.reset_index()),
+    }
     if series_frames:
-        write_csv("commuting_series", pd.concat(series_frames, ignore_index=True)
-                  [["year", "table", "series", "origin", "destination", "count"]],
-                  "commuting_kommun_series.csv")
-    meta_path = out / "metadata.json"
-    with atomic_path(meta_path) as tmp:
-        tmp.write_text(json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2),
-                       encoding="utf-8")
-    files["metadata"] = meta_path
-    project_path = out / "project.toml"
-    with atomic_path(project_path) as tmp:
-        tmp.write_text(project_toml(name, region_name, year, tyear, table), encoding="utf-8")
-    files["project"] = project_path
+        csvs["commuting_series"] = ("commuting_kommun_series.csv", pd.concat(
+            series_frames, ignore_index=True)[["year", "table", "series", "origin",
+                                               "destination", "count"]])
+    files: dict[str, Path] = {"gpkg": out / "scb.gpkg"}
+    files.update({key: out / fname for key, (fname, _) in csvs.items()})
+    files["metadata"] = out / "metadata.json"
+    files["project"] = project_path = out / "project.toml"
+    # All files or none: a failure (or Ctrl-C) while writing leaves the folder as it was.
+    with OutputSet(files.values(), inputs=[seats_path] if seats_path else []) as outputs:
+        with warnings.catch_warnings():
+            # GDAL notes that the temporary file's name does not end in .gpkg.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tmp = outputs.stage(files["gpkg"])
+            places.to_file(tmp, layer="places", driver="GPKG")
+            kommun_layer_frame.to_file(tmp, layer="kommuner", driver="GPKG", mode="a")
+        for key, (_, frame) in csvs.items():
+            frame.to_csv(outputs.stage(files[key]), index=False, encoding="utf-8")
+        outputs.stage(files["metadata"]).write_text(
+            json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2), encoding="utf-8")
+        outputs.stage(project_path).write_text(
+            project_toml(name, region_name, year, tyear, table), encoding="utf-8")
     say(f"wrote {len(files)} files to {out}")
     return FetchResult(out, project_path, files, metadata)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 
+from .answers import (
+    bad_field,
+    count_value,
+    describe,
+    list_value,
+    mapping_value,
+    text_value,
+)
 from .client import FetchError
 
 __all__ = [
@@ -54,18 +64,77 @@ _TATORT_FIELDS = ("tatortskod", "tatort", "kommun", "kommunnamn", "bef")
 # --------------------------------------------------------------------------- geodata
 
 
-def _fc_to_frame(fc: Mapping[str, Any], *, source: str) -> gpd.GeoDataFrame:
-    feats = fc.get("features", [])
+def _features(fc: Mapping[str, Any], *, source: str) -> tuple[list[shapely.Geometry],
+                                                              list[dict[str, Any]]]:
+    """Each feature's geometry and properties (keys lower-cased), every one checked."""
+    if not isinstance(fc, Mapping):
+        raise FetchError("the answer is not a GeoJSON FeatureCollection", source=source)
+    feats = list_value(fc.get("features", []), source=source, field="features")
     if not feats:
         raise FetchError("the WFS answered with no features", source=source)
-    gdf = gpd.GeoDataFrame.from_features(feats, crs="EPSG:3006")
-    gdf.columns = [c if c == "geometry" else str(c).lower() for c in gdf.columns]
-    geoms = gdf.geometry.to_numpy()
-    bad = ~shapely.is_valid(geoms)
+    geoms: list[shapely.Geometry] = []
+    props: list[dict[str, Any]] = []
+    for i, raw in enumerate(feats):
+        f = mapping_value(raw, source=source, field=f"features[{i}]")
+        where = f"features[{i}].geometry"
+        g = f.get("geometry")
+        if g is None:
+            raise bad_field(source, where, "the feature has no geometry (null)")
+        try:
+            geom = shapely.geometry.shape(dict(mapping_value(g, source=source, field=where)))
+        except FetchError:
+            raise
+        except Exception as exc:  # shapely's errors for bad GeoJSON vary by case
+            raise bad_field(source, where, f"not a GeoJSON geometry: {exc}") from None
+        if geom.is_empty:
+            raise bad_field(source, where, "the geometry is empty")
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise bad_field(source, where, "has coordinates that are not finite numbers")
+        geoms.append(geom)
+        p = f.get("properties")
+        p = mapping_value({} if p is None else p, source=source,
+                          field=f"features[{i}].properties")
+        props.append({str(k).lower(): v for k, v in p.items()})
+    return geoms, props
+
+
+def _valid(geoms: list[shapely.Geometry]) -> np.ndarray[Any, Any]:
+    arr = np.asarray(geoms, dtype=object)
+    bad = ~shapely.is_valid(arr)
     if bad.any():
-        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.make_valid(geoms), index=gdf.index,
-                                             crs=gdf.crs))
-    return gdf
+        arr = arr.copy()
+        arr[bad] = shapely.make_valid(arr[bad])
+    return arr
+
+
+def _kommun_code(v: Any, *, source: str, field: str) -> str:
+    """A kommun code as 4 characters: ``"0180"``, or 180 with its leading zero lost."""
+    if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 9999:
+        return f"{v:04d}"
+    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) in (3, 4):
+        return v.zfill(4)
+    raise bad_field(source, field, f"expected a kommun code of 4 digits, got {describe(v)}")
+
+
+def _people(v: Any, *, source: str, field: str) -> int:
+    """A count of inhabitants: a whole number, also written as digits in text."""
+    if isinstance(v, str) and v.strip().isascii() and v.strip().isdigit():
+        v = int(v.strip())
+    return count_value(v, source=source, field=field)
+
+
+def _hectares(v: Any, *, source: str, field: str) -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            raise bad_field(source, field, f"expected a number of hectares, got "
+                                           f"{describe(v)}") from None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+        raise bad_field(source, field, f"expected a number of hectares, got {describe(v)}")
+    return float(v)
 
 
 def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS") -> gpd.GeoDataFrame:
@@ -81,21 +150,40 @@ def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS") -> gpd
     >>> t.loc["1280TC106", "name"], int(t.loc["1280TC106", "population"])
     ('Malmö', 325069)
     """
-    gdf = _fc_to_frame(fc, source=source)
-    missing = [c for c in _TATORT_FIELDS if c not in gdf.columns]
+    geoms, props = _features(fc, source=source)
+    missing = [c for c in _TATORT_FIELDS if not any(c in p for p in props)]
     if missing:
         raise FetchError(f"the tätort layer lacks field(s) {', '.join(missing)}", source=source)
+    codes: list[str] = []
+    names: list[str] = []
+    kommuner: list[str] = []
+    kommun_names: list[str] = []
+    population: list[int] = []
+    hectares: list[float] = []
+    first: dict[str, int] = {}
+    for i, p in enumerate(props):
+        at = f"features[{i}].properties"
+        code = text_value(p.get("tatortskod"), source=source, field=f"{at}.tatortskod").strip()
+        if code in first:
+            raise bad_field(source, f"{at}.tatortskod", f"the tätort '{code}' occurs twice "
+                                                         f"(also features[{first[code]}])")
+        first[code] = i
+        codes.append(code)
+        names.append(text_value(p.get("tatort"), source=source, field=f"{at}.tatort"))
+        kommuner.append(_kommun_code(p.get("kommun"), source=source, field=f"{at}.kommun"))
+        kommun_names.append(text_value(p.get("kommunnamn"), source=source,
+                                       field=f"{at}.kommunnamn"))
+        population.append(_people(p.get("bef"), source=source, field=f"{at}.bef"))
+        hectares.append(_hectares(p.get("area_ha"), source=source, field=f"{at}.area_ha"))
     out = gpd.GeoDataFrame(
-        {"name": gdf["tatort"].astype(str).to_numpy(dtype=object),
-         "area_id": gdf["kommun"].astype(str).str.zfill(4).to_numpy(dtype=object),
-         "area_name": gdf["kommunnamn"].astype(str).to_numpy(dtype=object),
-         "population": pd.to_numeric(gdf["bef"], errors="coerce").fillna(0).astype(np.int64)
-         .to_numpy()},
-        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
-        index=pd.Index(gdf["tatortskod"].astype(str).to_numpy(dtype=object), name="place_id",
-                       dtype=object))
-    if "area_ha" in gdf.columns:
-        out.insert(4, "area_ha", pd.to_numeric(gdf["area_ha"], errors="coerce").to_numpy())
+        {"name": np.asarray(names, dtype=object),
+         "area_id": np.asarray(kommuner, dtype=object),
+         "area_name": np.asarray(kommun_names, dtype=object),
+         "population": np.asarray(population, dtype=np.int64)},
+        geometry=_valid(geoms), crs="EPSG:3006",
+        index=pd.Index(codes, name="place_id", dtype=object))
+    if any("area_ha" in p for p in props):
+        out.insert(4, "area_ha", np.asarray(hectares, dtype=float))
     return out
 
 
@@ -116,19 +204,22 @@ def kommuner_from_features(fc: Mapping[str, Any], *, fields: Mapping[str, str] =
     >>> k.index.tolist(), float(k.area.iloc[0])
     (['1280'], 2.0)
     """
-    gdf = _fc_to_frame(fc, source=source)
+    geoms, props = _features(fc, source=source)
     code, name = fields["code"].lower(), fields["name"].lower()
-    if code not in gdf.columns:
+    if not any(code in p for p in props):
+        have = sorted({k for p in props for k in p})
         raise FetchError(f"the kommun layer lacks the field '{code}' (it has "
-                         f"{', '.join(c for c in gdf.columns if c != 'geometry')})",
-                         source=source)
-    codes = gdf[code].astype(str).str.zfill(4)
-    names = gdf[name].astype(str) if name in gdf.columns else codes
-    parts = pd.DataFrame({"code": codes.to_numpy(), "name": names.to_numpy()})
+                         f"{', '.join(have)})", source=source)
+    codes = [_kommun_code(p.get(code), source=source, field=f"features[{i}].properties.{code}")
+             for i, p in enumerate(props)]
+    names = [p[name] if isinstance(p.get(name), str) and p[name].strip() else c
+             for p, c in zip(props, codes, strict=True)]
+    garr = _valid(geoms)
+    parts = pd.DataFrame({"code": codes, "name": names})
     rows = []
     for k, grp in parts.groupby("code", sort=True):
-        geom = shapely.union_all(gdf.geometry.to_numpy()[grp.index.to_numpy()])
+        geom = shapely.union_all(garr[grp.index.to_numpy()])
         rows.append((str(k), str(grp["name"].iloc[0]), shapely.make_valid(geom)))
     return gpd.GeoDataFrame({"name": [r[1] for r in rows]},
-                            geometry=[r[2] for r in rows], crs=gdf.crs,
+                            geometry=[r[2] for r in rows], crs="EPSG:3006",
                             index=pd.Index([r[0] for r in rows], name="area_id", dtype=object))

@@ -1,0 +1,166 @@
+"""Checks on the fields of SCB's answers, so that a malformed answer is never a number.
+
+Every field a number or a code is read from is checked for its type and range; a bad
+one is a :class:`~strukturbild.errors.FetchError` (exit 2 on the command line) naming
+the URL and the field as a path into the document, e.g. ``value[17]``,
+``dimension.Tid.category.index`` or ``features[3].properties.bef``. JSON's ``true``
+is never a number here, and neither is the text ``"12"`` where a number is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ...errors import FetchError
+
+__all__ = [
+    "MAX_PEOPLE",
+    "bad_field",
+    "count_value",
+    "describe",
+    "int_value",
+    "list_value",
+    "loads",
+    "mapping_value",
+    "text_value",
+]
+
+#: More people than live in Sweden (10.6 million in 2024), with room to spare: no count
+#: of inhabitants or commuters in SCB's answers can exceed it, so one that does is an error.
+MAX_PEOPLE = 20_000_000
+
+
+def describe(value: Any) -> str:
+    """A short description of a JSON value for an error message.
+
+    Examples
+    --------
+    >>> describe(True), describe("12"), describe(1e300), describe(None), describe([1, 2])
+    ('true', "the text '12'", '1e+300', 'null', 'a list')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"the text {text!r}"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def bad_field(source: str | None, field: str, message: str) -> FetchError:
+    """The error for a malformed field of an answer.
+
+    Examples
+    --------
+    >>> str(bad_field("https://x/data", "value[3]", "expected a number, got true"))
+    "https://x/data: field 'value[3]': expected a number, got true"
+    """
+    return FetchError(f"field '{field}': {message}", source=source)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads(data: bytes) -> Any:
+    """Parse JSON strictly: ``NaN`` and ``Infinity`` (which Python accepts) are errors.
+
+    Raises :class:`ValueError` (also for nesting too deep to parse).
+
+    Examples
+    --------
+    >>> loads(b'{"a": [1, 2.5]}')
+    {'a': [1, 2.5]}
+    >>> loads(b'[NaN]')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not a JSON number
+    """
+    try:
+        return json.loads(data.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("the JSON document is nested too deeply") from None
+
+
+def mapping_value(value: Any, *, source: str | None, field: str) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else a :func:`bad_field` error."""
+    if not isinstance(value, Mapping):
+        raise bad_field(source, field, f"expected an object, got {describe(value)}")
+    return value
+
+
+def list_value(value: Any, *, source: str | None, field: str) -> list[Any]:
+    """``value`` if it is a JSON list, else a :func:`bad_field` error."""
+    if not isinstance(value, list):
+        raise bad_field(source, field, f"expected a list, got {describe(value)}")
+    return value
+
+
+def text_value(value: Any, *, source: str | None, field: str) -> str:
+    """``value`` if it is a non-empty JSON string, else a :func:`bad_field` error.
+
+    Examples
+    --------
+    >>> text_value(1280, source="u", field="kommun")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.FetchError: u: field 'kommun': expected text, got 1280
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise bad_field(source, field, f"expected text, got {describe(value)}")
+    return value
+
+
+def int_value(value: Any, *, source: str | None, field: str, low: int = 0,
+              high: int | None = None) -> int:
+    """``value`` as an int if it is a whole JSON number in ``[low, high]``.
+
+    Examples
+    --------
+    >>> int_value(3.0, source="u", field="size[0]")
+    3
+    >>> int_value(True, source="u", field="size[0]")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.FetchError: u: field 'size[0]': expected a whole number, got true
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad_field(source, field, f"expected a whole number, got {describe(value)}")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise bad_field(source, field, f"expected a whole number, got {describe(value)}")
+    n = int(value)
+    if n < low or (high is not None and n > high):
+        bound = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
+        raise bad_field(source, field, f"expected a whole number {bound}, got {describe(value)}")
+    return n
+
+
+def count_value(value: Any, *, source: str | None, field: str,
+                high: int = MAX_PEOPLE) -> int:
+    """A count of people: a whole JSON number from 0 to ``high`` (:data:`MAX_PEOPLE`).
+
+    Examples
+    --------
+    >>> count_value(1200, source="u", field="bef")
+    1200
+    >>> count_value(1e300, source="u", field="bef")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.FetchError: u: field 'bef': expected a count of people (a whole ...
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(value, float) and not (math.isfinite(value) and value.is_integer())) \
+            or not 0 <= value <= high:
+        raise bad_field(source, field, f"expected a count of people (a whole number from 0 to "
+                                       f"{high:,}), got {describe(value)}")
+    return int(value)

@@ -1,0 +1,345 @@
+"""Outputs never destroy inputs, and are written all or none.
+
+Through the command line: an output that resolves to an input or to another output
+(symlinks and ``..`` included) is refused with exit 2 before anything is written; a
+late failure leaves the previous set of outputs as it was; temporary files of killed
+runs are removed; SIGINT and SIGTERM leave no output changed and exit 130/143 with
+one line; concurrent runs on the same outputs take a lock or fail clearly; a disk
+that is full (or a file-size limit) is one clear line, exit 2.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from strukturbild.cli import main
+from strukturbild.readers import OutputSet
+
+from .conftest import TOY_FLOWS, TOY_PLACES
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def csv_project(tmp_path: Path) -> Path:
+    """The toy places as a CSV, in a project named 'toy' whose outputs go beside it."""
+    df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
+                                           "jobs", "employed", "x", "y"])
+    df.to_csv(tmp_path / "places.csv", index=False)
+    pd.DataFrame(TOY_FLOWS, columns=["origin", "destination", "count"]).to_csv(
+        tmp_path / "flows.csv", index=False)
+    (tmp_path / "project.toml").write_text(textwrap.dedent("""
+        [project]
+        name = "toy"
+        [places]
+        path = "places.csv"
+        crs = "EPSG:3006"
+        [flows]
+        path = "flows.csv"
+        [links]
+        min_flow = 0
+    """), encoding="utf-8")
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- collisions
+
+
+@pytest.fixture
+def geojson_project(tmp_path: Path) -> Path:
+    """Places in 'toy.json' (GeoJSON): the summary of project 'toy' has that name."""
+    import geopandas as gpd
+    import shapely
+
+    df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
+                                           "jobs", "employed", "x", "y"])
+    gdf = gpd.GeoDataFrame(df.drop(columns=["x", "y"]),
+                           geometry=shapely.points(df["x"], df["y"]), crs="EPSG:3006")
+    gdf.to_file(tmp_path / "toy.json", driver="GeoJSON")
+    (tmp_path / "project.toml").write_text('[project]\nname = "toy"\n[places]\n'
+                                           'path = "toy.json"\n', encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("how", ["dot", "dotdot", "symlink-dir", "symlink-file"])
+def test_summary_over_a_geojson_input_is_refused(geojson_project: Path, how: str,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    folder = geojson_project
+    monkeypatch.chdir(folder)
+    if how == "dot":
+        out = "."
+    elif how == "dotdot":
+        (folder / "sub").mkdir()
+        out = "sub/.."
+    elif how == "symlink-dir":
+        (folder / "link").symlink_to(folder, target_is_directory=True)
+        out = "link"
+    else:
+        (folder / "out").mkdir()
+        (folder / "out" / "toy.json").symlink_to(folder / "toy.json")
+        out = "out"
+    before = _snapshot(folder)
+    code, err = _run(["build", "project.toml", "--out", out], capsys)
+    assert code == 2, err
+    assert "would overwrite the input" in err and "toy.json" in err
+    assert _snapshot(folder) == before  # nothing written, the input intact
+
+
+def test_two_outputs_in_one_file_are_refused(csv_project: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (csv_project / "maps").mkdir()
+    (csv_project / "out").mkdir()
+    (csv_project / "out" / "toy.html").symlink_to(csv_project / "maps" / "toy.html")
+    text = (csv_project / "project.toml").read_text(encoding="utf-8")
+    (csv_project / "project.toml").write_text(
+        text + '\n[export]\nformats = ["html"]\nout_dir = "out"\n', encoding="utf-8")
+    from strukturbild import load_project
+    from strukturbild.readers import check_outputs
+
+    project = load_project(csv_project / "project.toml")
+    with pytest.raises(Exception, match="two outputs are the same file"):
+        check_outputs([csv_project / "out" / "toy.html", csv_project / "maps" / "toy.html"])
+    assert project.output_paths()["html"].name == "toy.html"
+
+
+@pytest.mark.parametrize("command", ["regions", "hierarchy"])
+def test_regions_output_over_its_input_is_refused(csv_project: Path, command: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    flows = csv_project / "flows.csv"
+    before = flows.read_bytes()
+    extra = ["--method", "nodal"] if command == "regions" else []
+    code, err = _run([command, str(flows), *extra, "--output", str(flows)], capsys)
+    assert code == 2 and "would overwrite the input" in err
+    assert flows.read_bytes() == before
+    # the same through '..' and a symlink
+    (csv_project / "d").mkdir()
+    (csv_project / "d" / "f.csv").symlink_to(flows)
+    for target in (csv_project / "d" / ".." / "flows.csv", csv_project / "d" / "f.csv"):
+        code, err = _run([command, str(flows), *extra, "--output", str(target)], capsys)
+        assert code == 2 and "would overwrite the input" in err
+    assert flows.read_bytes() == before
+
+
+@pytest.mark.parametrize("command, flag", [("regions", "--stats"), ("hierarchy", "--units")])
+def test_second_output_equal_to_the_first_is_refused(csv_project: Path, command: str,
+                                                     flag: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    flows = csv_project / "flows.csv"
+    out = csv_project / "out.csv"
+    extra = ["--method", "nodal"] if command == "regions" else []
+    for second in (out, csv_project / "x" / ".." / "out.csv"):
+        code, err = _run([command, str(flows), *extra, "--output", str(out), flag,
+                          str(second)], capsys)
+        assert code == 2, err
+        assert "same file" in err
+        assert not out.exists()
+
+
+# --------------------------------------------------------------------------- all or none
+
+
+def test_a_late_failure_leaves_the_previous_set(csv_project: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = csv_project / "out"
+    args = ["build", str(csv_project / "project.toml"), "--out", str(out), "--format",
+            "html,gpkg,json,svg"]
+    assert _run(args, capsys)[0] == 0
+    before = _snapshot(out)
+    assert set(before) == {"toy.html", "toy.gpkg", "toy.json", "toy.svg"}
+
+    from strukturbild.render import static
+
+    def boom(*a: object, **k: object) -> bytes:
+        raise RuntimeError("the print map failed last")
+
+    monkeypatch.setattr(static, "static_map_bytes", boom)
+    # a changed input, so that a partial write would show
+    places = pd.read_csv(csv_project / "places.csv", dtype=str)
+    places.loc[0, "name"] = "Nytt namn"
+    places.to_csv(csv_project / "places.csv", index=False)
+    code, err = _run(args, capsys)
+    assert code == 1 and "the print map failed last" in err
+    assert _snapshot(out) == before  # html, gpkg and json unchanged, no temporary file
+
+
+def test_stale_temporary_files_of_killed_runs_are_removed(csv_project: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    out = csv_project / "out"
+    out.mkdir()
+    stale = [out / ".toy.gpkg.sbtmp-deadbeef.gpkg", out / ".toy.gpkg.sbtmp-deadbeef.gpkg-journal",
+             out / ".toy.html.sbtmp-0badcafe.html"]
+    for p in stale:
+        p.write_bytes(b"left by a killed run")
+    other = out / ".notes.txt"
+    other.write_text("mine")
+    assert _run(["build", str(csv_project / "project.toml"), "--out", str(out)], capsys)[0] == 0
+    assert not any(p.exists() for p in stale)
+    assert other.read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == [".notes.txt", "toy.gpkg", "toy.html",
+                                                     "toy.json"]
+
+
+def test_a_locked_output_fails_clearly(csv_project: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out = csv_project / "out"
+    with OutputSet([out / "toy.gpkg"]) as held:  # another run, writing the GeoPackage
+        held.stage(out / "toy.gpkg").write_bytes(b"the other run's file")
+        code, err = _run(["build", str(csv_project / "project.toml"), "--out", str(out)],
+                         capsys)
+    assert code == 2
+    assert "another strukturbild run is writing this file" in err
+    assert not (out / "toy.html").exists() and not (out / "toy.json").exists()
+    assert (out / "toy.gpkg").read_bytes() == b"the other run's file"
+    assert _run(["build", str(csv_project / "project.toml"), "--out", str(out)], capsys)[0] == 0
+
+
+def _cli(args: list[str], cwd: Path, **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "strukturbild", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kw)  # type: ignore[call-overload]
+
+
+def test_concurrent_appends_lose_nothing(csv_project: Path) -> None:
+    """Two appends to one GeoPackage at once: each either adds all its places or fails
+    clearly (exit 2, the file is locked); no place is ever lost."""
+    import pyogrio
+
+    target = csv_project / "out" / "toy.gpkg"
+    projects = []
+    for k in range(2):
+        folder = csv_project / f"p{k}"
+        folder.mkdir()
+        df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
+                                               "jobs", "employed", "x", "y"])
+        df["place_id"] = [f"{pid[:4]}T{'XY'[k]}{pid[6:]}" for pid in df["place_id"]]
+        df.to_csv(folder / "places.csv", index=False)
+        (folder / "project.toml").write_text(
+            '[project]\nname = "toy"\n[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+            f'[export]\nformats = ["gpkg"]\nout_dir = "{target.parent}"\n', encoding="utf-8")
+        projects.append(folder / "project.toml")
+    results = []
+    for _ in range(3):
+        if target.exists():
+            target.unlink()
+        procs = [_cli(["build", str(p), "--append", "-q"], csv_project) for p in projects]
+        done = []
+        for proc in procs:
+            with proc:
+                err = proc.communicate(timeout=120)[1]
+                done.append((proc.returncode, err))
+        codes = [c for c, _ in done]
+        assert all(c in (0, 2) for c in codes), done
+        for code, err in done:
+            if code == 2:
+                assert "another strukturbild run is writing" in err
+        n = len(pyogrio.read_dataframe(target, layer="places")) if target.exists() else 0
+        assert n == 6 * codes.count(0), (codes, n)
+        results.append(codes)
+    assert all(0 in codes for codes in results)  # one of the two always gets through
+
+
+# --------------------------------------------------------------------------- signals
+
+
+_SLOW = textwrap.dedent("""
+    import sys, time
+    import strukturbild.cli as cli
+    real = cli.build
+    def slow(*a, **k):
+        image = real(*a, **k)
+        print("built", file=sys.stderr, flush=True)
+        time.sleep(60)
+        return image
+    cli.build = slow
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_interrupt_changes_no_output(csv_project: Path, sig: int, code: int,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = csv_project / "out"
+    assert _run(["build", str(csv_project / "project.toml"), "--out", str(out)], capsys)[0] == 0
+    before = _snapshot(out)
+    script = csv_project / "slow.py"
+    script.write_text(_SLOW, encoding="utf-8")
+    with subprocess.Popen([sys.executable, str(script), "build",
+                           str(csv_project / "project.toml"), "--out", str(out)],
+                          stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:
+            if line.startswith("built") or time.monotonic() > deadline:
+                break
+        proc.send_signal(sig)
+        rest = proc.stderr.read()
+        returned = proc.wait(timeout=30)
+    assert returned == code
+    assert rest.strip().splitlines() == ["strukturbild: interrupted; no output changed"]
+    assert _snapshot(out) == before
+
+
+def test_interrupt_while_writing_leaves_no_temporary_file(csv_project: Path) -> None:
+    """SIGINT in the middle of staging (the GeoPackage being written): nothing changes."""
+    out = csv_project / "out"
+    script = csv_project / "slow_write.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys
+        import strukturbild.export.outputs as outputs
+        real = outputs.stage_geopackage
+        def interrupted(image, target, tmp, **k):
+            real(image, target, tmp, **k)
+            assert tmp.exists()
+            os.kill(os.getpid(), signal.SIGINT)
+        outputs.stage_geopackage = interrupted
+        import strukturbild.cli as cli
+        sys.exit(cli.main(sys.argv[1:]))
+    """), encoding="utf-8")
+    res = subprocess.run([sys.executable, str(script), "build",
+                          str(csv_project / "project.toml"), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 130, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == "strukturbild: interrupted; no output changed"
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- disk full
+
+
+def test_file_size_limit_is_one_clear_line(csv_project: Path) -> None:
+    """GDAL keeps no errno: a GeoPackage that hits ``ulimit -f`` is still 'disk full'."""
+    out = csv_project / "out"
+    script = csv_project / "limited.py"
+    script.write_text(textwrap.dedent("""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30000, 30000))
+        from strukturbild.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """), encoding="utf-8")
+    res = subprocess.run([sys.executable, str(script), "demo", "--out", str(out), "-q"],
+                         capture_output=True, text=True, timeout=300, cwd=csv_project)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "skane.gpkg" in lines[0] and "disk is full" in lines[0]
+    assert not out.exists() or list(out.iterdir()) == []
