@@ -20,11 +20,16 @@ draw time is not a network time; its size is the HTML alone.
 
 Run: ``python benchmarks/bench_map.py`` (``--repeat N``, ``--out DIR`` keeps the
 pages, ``--all-links`` also draws every link).
+
+Since 0.2 the map also draws its base geography (sea, the neighbouring countries'
+land from Natural Earth, län borders; :mod:`strukturbild.sources.base`); the figures
+0.1.0 gave on the same machine are printed beside the new ones (:data:`BASELINE_01`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -36,6 +41,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 SWEDEN = REPO.parent / "shared" / "geodata" / "sweden"
 MIB = 1024 * 1024
+#: strukturbild 0.1.0 (main at 9b20bdc, no base geography) on the same machine, median
+#: of 5 loads: page bytes and draw time in ms.
+BASELINE_01 = {"bytes": 565_191, "ms": 512.0}
 sys.path.insert(0, str(REPO / "tests"))
 
 from _browser import PageLog, browser, chromium_missing, drawn_at, open_map  # noqa: E402
@@ -136,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         pages: dict[str, tuple[Path, Any]] = {}
         t = time.perf_counter()
         ours = folder / "strukturbild.html"
-        ours.write_text(web_map_html(image, source_note="Källa: SCB (CC0)"), encoding="utf-8")
+        page = web_map_html(image, source_note="Källa: SCB (CC0)")
+        ours.write_text(page, encoding="utf-8")
+        data = json.loads(page.split('id="strukturbild-data">')[1].split("</script>")[0])
+        print("page data by layer (bytes): " + ", ".join(
+            f"{k} {len(json.dumps(data[k], separators=(',', ':'))):,}"
+            for k in ("base", "areas", "links", "places") if k in data))
         which = "all" if threshold is None else f"weak ones from {threshold} commuters"
         print(f"strukturbild: {len(drawn)} links drawn ({which}), "
               f"written in {time.perf_counter() - t:.1f} s")
@@ -160,8 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<36}{r['bytes']:>14,}{r['bytes'] / MIB:>7.2f}{r['ms']:>9.0f}"
               f"{r['requests']:>9}{r['errors']:>7}")
     a, b = results["strukturbild"], results["geopandas.explore()"]
+    print(f"{'strukturbild 0.1.0 (no base)':<36}{BASELINE_01['bytes']:>14,}"
+          f"{BASELINE_01['bytes'] / MIB:>7.2f}{BASELINE_01['ms']:>9.0f}")
     print(f"\nratio strukturbild / explore(): size {a['bytes'] / b['bytes']:.2f}, "
           f"draw time {a['ms'] / b['ms']:.2f}")
+    print(f"ratio to 0.1.0: size {a['bytes'] / BASELINE_01['bytes']:.2f}, "
+          f"draw time {a['ms'] / BASELINE_01['ms']:.2f}")
     print("draw times (ms): " + "; ".join(
         f"{n}: {', '.join(f'{x:.0f}' for x in r['all_ms'])}" for n, r in results.items()))
     ok = a["bytes"] <= MIB and a["ms"] <= 1000 and a["requests"] == 0 and a["errors"] == 0

@@ -21,8 +21,16 @@ from strukturbild.pipeline import build
 from strukturbild.render.web import map_links, web_map_html
 from strukturbild.sources.example import example_project
 
-from ._browser import PageLog, browser, chromium_missing, drawn_at, open_map, settle
-from .test_web import HOSTILE, MIB, SCRIPT, country_image, hostile_image
+from ._browser import DRAWN_AT, PageLog, browser, chromium_missing, drawn_at, open_map, settle
+from .test_web import (
+    COPENHAGEN,
+    HOSTILE,
+    MIB,
+    ORESUND,
+    SCRIPT,
+    country_image,
+    hostile_image,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,18 +58,45 @@ def assert_clean(log: PageLog) -> None:
 
 
 def drawn(page: Any) -> dict[str, int]:
-    """What Leaflet has on the map, counted by kind in each layer."""
+    """What Leaflet has on the map, counted by kind in each layer (0 for a layer off)."""
     return dict(page.evaluate("""() => {
         const s = window.strukturbild, out = {};
         for (const [key, group] of Object.entries(s.groups)) {
             if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
             const kind = key === 'places' ? L.CircleMarker
-                : key === 'links' ? L.Polyline : L.Polygon;
+                : (key === 'links' || key === 'weak') ? L.Polyline
+                : key.startsWith('layer-') ? L.Layer : L.Polygon;
             out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
                 .length;
         }
         return out;
     }"""))
+
+
+def strong_and_medium(image: StructureImage | Any) -> int:
+    """How many links of an image (or a links frame) are strong or medium."""
+    links = image.links if isinstance(image, StructureImage) else image
+    return int((links["link_class"] != "weak").sum())
+
+
+def pixel(page: Any, latlng: tuple[float, float], path: Path) -> tuple[int, int, int]:
+    """The colour the page shows at ``latlng`` (from a screenshot saved to ``path``)."""
+    from PIL import Image
+
+    x, y = page.evaluate(f"""() => {{
+        const m = window.strukturbild.map, p = m.latLngToContainerPoint([{latlng[0]},
+            {latlng[1]}]), r = m.getContainer().getBoundingClientRect();
+        return [Math.round(r.left + p.x), Math.round(r.top + p.y)];
+    }}""")
+    page.screenshot(path=str(path))
+    with Image.open(path) as im:
+        r, g, b = im.convert("RGB").getpixel((x, y))
+    return int(r), int(g), int(b)
+
+
+def close(rgb: tuple[int, int, int], colour: str, tolerance: int = 6) -> bool:
+    want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= tolerance
 
 
 def click_at(page: Any, latlng_js: str) -> None:
@@ -92,17 +127,22 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
     page = open_map(context, path, log)
     page.screenshot(path=str(tmp_path / "example.png"))
     assert page.evaluate("L.version") == "1.9.4"
-    assert drawn(page) == {"links": len(example.links), "places": len(example.places)}
+    assert drawn(page) == {"base": 3, "areas": 33, "links": strong_and_medium(example),
+                           "weak": 0, "places": len(example.places)}
     legend = page.locator(".sb-legend")
     assert legend.is_visible()
     text = legend.inner_text()
     assert all(letter in text for letter in "åäö")
     assert "Tillväxtmotor" in text and "Regional kärna" in text
     assert page.locator(".sb-title").inner_text() == "Strukturbild för Skåne"
-    assert page.locator(".sb-source").inner_text() == "Källa: SCB; modellerade flöden"
+    assert page.locator(".sb-source").inner_text() == \
+        "Källa: SCB; bakgrund: Natural Earth; modellerade flöden"
     assert page.locator(".leaflet-control-scale").is_visible()
     labels = page.locator(".sb-label.sb-on").all_inner_texts()
-    assert "Malmö" in labels and len(labels) >= 3
+    assert {"Malmö", "Helsingborg", "Lund", "Landskrona", "Ystad", "Trelleborg",
+            "Kristianstad–Hässleholm", "DANMARK"} <= set(labels)
+    # the joint growth engine has one label, not one per place
+    assert "Kristianstad" not in labels and "Hässleholm" not in labels
     assert drawn_at(page) < 5000
     assert_clean(log)
 
@@ -137,14 +177,14 @@ def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: St
     page.screenshot(path=str(tmp_path / "toggle.png"))
     page.get_by_label("Funktionella samband").check()
     settle(page)
-    assert drawn(page)["links"] == len(example.links)
+    assert drawn(page)["links"] == strong_and_medium(example)
     assert section.is_visible()
     # back under the places: the canvas draws a place last
     assert page.evaluate("Object.values(window.strukturbild.map._layers).find(l => l._ctx)"
                          "._drawLast.layer instanceof L.CircleMarker")
     page.get_by_label("Tätorter").uncheck()
     settle(page)
-    assert page.locator(".sb-label.sb-on").count() == 0
+    assert page.locator(".sb-label.sb-on").all_inner_texts() == ["DANMARK"]  # the base's
     assert page.locator('.sb-legend [data-layer="places"]').is_hidden()
     assert_clean(log)
 
@@ -154,7 +194,7 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     path = write(tmp_path, "hostile", web_map_html(image))
     log = PageLog()
     page = open_map(context, path, log)
-    assert drawn(page) == {"areas": 2, "links": 4, "places": 5}
+    assert drawn(page) == {"areas": 2, "links": 2, "weak": 0, "places": 5}
     assert page.locator(".sb-title").inner_text() == "Test <i>karta</i> & å"
     assert HOSTILE in page.locator(".sb-label.sb-on").all_inner_texts()
     assert page.locator(".sb-legend").inner_text().startswith("Roller\nNav <em>ett</em>")
@@ -177,6 +217,7 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     assert f"{HOSTILE} → {SCRIPT}\t900 pendlare" in text
     assert f"{SCRIPT} → {HOSTILE}\t300 pendlare" in text
     assert "Källa\tmodellerade flöden" in text
+    assert "Typ\tregionalt" in text
     # the link is widest at the end that sends the most, and narrows towards the other
     w0, w1 = page.evaluate("""(() => { const o = window.strukturbild.groups.links.getLayers()
         .find(l => l.options.i === 3).options; return [o.w0, o.w1]; })()""")
@@ -212,10 +253,10 @@ def test_english_map(context: Any, tmp_path: Path) -> None:
     page = open_map(context, path, log)
     controls = page.locator(".leaflet-control-layers").inner_text()
     assert [c.strip() for c in controls.split("\n")] == [
-        "Municipalities", "Functional links", "Urban areas"]
+        "Urban areas", "Weak links", "Functional links", "Municipalities"]
     legend = page.locator(".sb-legend").inner_text()
     assert "Population (circle area)" in legend and "Commuters (line width)" in legend
-    assert page.locator(".sb-source").inner_text() == "Source: SCB; modelled flows"
+    assert page.locator(".sb-source").inner_text() == "modelled flows"
     assert page.evaluate("document.documentElement.lang") == "en"
     assert_clean(log)
 
@@ -231,8 +272,9 @@ def test_whole_country_is_small_and_drawn_within_a_second(context: Any, tmp_path
         page = open_map(context, path, log)
         times.append(drawn_at(page))
         assert_clean(log)
-    assert drawn(page) == {"areas": 290, "links": len(map_links(image.links)[0]),
-                           "places": 2017}
+    shown = map_links(image.links)[0]
+    assert drawn(page) == {"base": 13, "areas": 290, "links": strong_and_medium(shown),
+                           "weak": 0, "places": 2017}
     page.screenshot(path=str(tmp_path / "country.png"))
     assert min(times) <= 1000, times
 
@@ -244,7 +286,7 @@ def test_observed_links_have_no_modelled_note(context: Any, example: StructureIm
     path = write(tmp_path, "observed", web_map_html(observed, source_note="Källa: SCB"))
     log = PageLog()
     page = open_map(context, path, log)
-    assert page.locator(".sb-source").inner_text() == "Källa: SCB"
+    assert page.locator(".sb-source").inner_text() == "Källa: SCB; bakgrund: Natural Earth"
     assert page.locator(".sb-modelled").count() == 0
     assert_clean(log)
 
@@ -265,4 +307,228 @@ def test_template_syntax_shows_literally(context: Any, tmp_path: Path) -> None:
     labels = page.locator(".sb-label").all_inner_texts()
     assert "{{ 7*7 }}" in labels
     assert "49" not in page.locator("body").inner_text()
+    assert_clean(log)
+
+
+# ------------------------------------------------------------------ structure image
+
+#: The stored picture of the example's web map (1280 x 860); a change of the map's look
+#: fails this test until the picture is made again, on purpose, in its own commit:
+#: ``STRUKTURBILD_UPDATE_REFERENCE=1 pytest tests/test_browser.py -k reference``.
+REFERENCE = Path(__file__).parent / "data" / "skane_web.png"
+
+
+def test_land_and_sea_differ_at_copenhagen_and_in_the_oresund(
+        context: Any, example: StructureImage, tmp_path: Path) -> None:
+    from strukturbild.render.style import AREA_FILL, LAND, SEA
+
+    path = write(tmp_path, "base", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    copenhagen = pixel(page, COPENHAGEN, tmp_path / "copenhagen.png")
+    oresund = pixel(page, ORESUND, tmp_path / "oresund.png")
+    hoor = pixel(page, (55.95, 13.85), tmp_path / "hoor.png")  # in a kommun, off the links
+    assert close(copenhagen, LAND), copenhagen
+    assert close(oresund, SEA), oresund
+    assert close(hoor, AREA_FILL), hoor
+    assert max(abs(a - b) for a, b in zip(copenhagen, oresund, strict=True)) > 15
+    assert_clean(log)
+
+
+def _compare(actual: Path, reference: Path, diff: Path) -> tuple[float, float]:
+    """Share of pixels that differ clearly (> 40 in a channel), and the mean difference."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(actual) as a, Image.open(reference) as b:
+        x = np.asarray(a.convert("RGB"), dtype=np.int16)
+        y = np.asarray(b.convert("RGB"), dtype=np.int16)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    d = np.abs(x - y).max(axis=2)
+    Image.fromarray(np.where(d > 40, 255, d * 4).clip(0, 255).astype(np.uint8)).save(diff)
+    return float((d > 40).mean()), float(np.abs(x - y).mean())
+
+
+def test_screenshot_matches_the_reference(context: Any, example: StructureImage,
+                                          tmp_path: Path) -> None:
+    """A visual regression test: the example as a new user sees it, against a stored PNG."""
+    import os
+    import shutil
+
+    path = write(tmp_path, "reference", example.render("html").decode("utf-8"))
+    log = PageLog()
+    page = open_map(context, path, log, viewport=(1280, 860))
+    page.wait_for_timeout(200)
+    shot = tmp_path / "skane_web.png"
+    page.screenshot(path=str(shot))
+    assert_clean(log)
+    if os.environ.get("STRUKTURBILD_UPDATE_REFERENCE") == "1":
+        REFERENCE.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, REFERENCE)
+        pytest.skip(f"reference picture written to {REFERENCE}")
+    assert REFERENCE.is_file(), "no reference picture: run with STRUKTURBILD_UPDATE_REFERENCE=1"
+    share, mean = _compare(shot, REFERENCE, tmp_path / "diff.png")
+    assert share < 0.005 and mean < 2.0, (
+        f"the map looks different from {REFERENCE.name}: {share:.2%} of the pixels differ "
+        f"(mean {mean:.2f}); see {shot} and {tmp_path / 'diff.png'}")
+
+
+def test_a_changed_map_fails_the_comparison(context: Any, example: StructureImage,
+                                            tmp_path: Path) -> None:
+    """The comparison is no rubber stamp: the same map with the weak links on differs."""
+    if not REFERENCE.is_file():
+        pytest.skip("no reference picture yet")
+    path = write(tmp_path, "changed", web_map_html(
+        example, source_note=str(example.map_options["source_note"]), weak_links=True))
+    page = open_map(context, path, PageLog(), viewport=(1280, 860))
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(tmp_path / "changed.png"))
+    share, _ = _compare(tmp_path / "changed.png", REFERENCE, tmp_path / "diff.png")
+    assert share > 0.005
+
+
+def test_weak_links_are_one_click_away(context: Any, example: StructureImage,
+                                       tmp_path: Path) -> None:
+    path = write(tmp_path, "weak", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    weak = int((example.links["link_class"] == "weak").sum())
+    section = page.locator('.sb-legend [data-layer="weak"]')
+    assert drawn(page)["weak"] == 0
+    assert section.is_visible() and "sb-off" in (section.get_attribute("class") or "")
+    assert "visas i lagerlistan" in section.inner_text()
+    page.get_by_label("Svaga samband").check()  # one click in the layer control
+    settle(page)
+    assert drawn(page)["weak"] == weak > 0
+    assert "sb-off" not in (section.get_attribute("class") or "")
+    page.screenshot(path=str(tmp_path / "weak_on.png"))
+    section.click()  # one click in the legend hides them again
+    settle(page)
+    assert drawn(page)["weak"] == 0
+    assert not page.get_by_label("Svaga samband").is_checked()
+    # the places are still drawn last, over the links
+    assert page.evaluate("Object.values(window.strukturbild.map._layers).find(l => l._ctx)"
+                         "._drawLast.layer instanceof L.CircleMarker")
+    assert_clean(log)
+
+
+def test_search_box_finds_a_place(context: Any, example: StructureImage,
+                                  tmp_path: Path) -> None:
+    path = write(tmp_path, "search", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    box = page.get_by_label("Sök ort")
+    box.fill("hassle")  # no accents, any case
+    assert page.locator(".sb-match").all_inner_texts() == ["Hässleholm"]
+    box.fill("xyz")
+    assert page.locator(".sb-nomatch").inner_text() == "Ingen ort med det namnet"
+    box.fill("lu")
+    assert page.locator(".sb-match").all_inner_texts()[0] == "Lund"
+    box.press("Enter")
+    settle(page)
+    popup = page.locator(".leaflet-popup-content")
+    assert popup.inner_text().startswith("Lund\n")
+    lat, lon = page.evaluate("(() => { const c = window.strukturbild.map.getCenter();"
+                             " return [c.lat, c.lng]; })()")
+    assert abs(lat - 55.708) < 0.02 and abs(lon - 13.200) < 0.03
+    page.screenshot(path=str(tmp_path / "search.png"))
+    assert_clean(log)
+
+
+def test_view_is_kept_in_the_url(context: Any, example: StructureImage, tmp_path: Path) -> None:
+    path = write(tmp_path, "hash", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    first = page.evaluate("location.hash")
+    zoom, lat, lon = (float(v) for v in first[1:].split("/"))
+    assert 55.3 < lat < 56.5 and 12.4 < lon < 14.6 and 7 <= zoom <= 10
+    page.evaluate("void window.strukturbild.map.setView([55.60, 13.00], 11, {animate: false})")
+    settle(page)
+    assert page.evaluate("location.hash") == "#11/55.6000/13.0000"
+    # a link with a view opens there
+    again = context.new_page()
+    again.add_init_script(DRAWN_AT)
+    again.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+                else r.abort())
+    again.goto(path.resolve().as_uri() + "#10.5/55.7080/13.1950", wait_until="load")
+    again.wait_for_function("window.__drawnAt !== undefined")
+    assert again.evaluate("window.strukturbild.map.getZoom()") == 10.5
+    centre = again.evaluate("(() => { const c = window.strukturbild.map.getCenter();"
+                            " return [c.lat, c.lng]; })()")
+    assert centre == [pytest.approx(55.708, abs=1e-3), pytest.approx(13.195, abs=1e-3)]
+    assert_clean(log)
+
+
+def test_joint_designation_is_drawn_as_one(context: Any, example: StructureImage,
+                                           tmp_path: Path) -> None:
+    from strukturbild.render.style import GROUP_OPACITY, ROLE_COLOURS
+
+    path = write(tmp_path, "joint", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    # a point inside the band, beside the line that joins the two places (where the link
+    # between them runs) and away from the label: the band's colour over the kommun fill
+    x, y = page.evaluate("""() => {
+        const s = window.strukturbild, m = s.map, P = s.groups.places.getLayers()
+            .filter(l => l instanceof L.CircleMarker);
+        const at = name => P.find(l => l.options.i ===
+            JSON.parse(document.getElementById('strukturbild-data').textContent)
+                .places.n.indexOf(name));
+        const a = m.latLngToContainerPoint(at('Kristianstad').getLatLng()),
+              b = m.latLngToContainerPoint(at('Hässleholm').getLatLng()),
+              r = m.getContainer().getBoundingClientRect();
+        const dx = b.x - a.x, dy = b.y - a.y, n = Math.hypot(dx, dy);
+        return [Math.round(r.left + a.x + 0.2 * dx - 7 * dy / n),
+                Math.round(r.top + a.y + 0.2 * dy + 7 * dx / n)];
+    }""")
+    page.screenshot(path=str(tmp_path / "band.png"))
+    from PIL import Image
+
+    with Image.open(tmp_path / "band.png") as im:
+        rgb = im.convert("RGB").getpixel((x, y))
+    colour = ROLE_COLOURS["tillvaxtmotor"]
+    base = [0xfb, 0xfa, 0xf6]  # the kommun fill under the band
+    want = [round(GROUP_OPACITY * int(colour[i:i + 2], 16) + (1 - GROUP_OPACITY) * b)
+            for i, b in zip((1, 3, 5), base, strict=True)]
+    assert max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= 6, (rgb, want)
+    labels = page.locator(".sb-label.sb-on.sb-group").all_inner_texts()
+    assert labels == ["Kristianstad–Hässleholm"]
+    assert_clean(log)
+
+
+def test_own_layers_in_the_layer_control_as_text(context: Any, tmp_path: Path) -> None:
+    from strukturbild.config import LayerSource
+    from strukturbild.image import OwnLayer
+
+    from .test_export import layers_image
+
+    image = layers_image()
+    hostile = OwnLayer(HOSTILE, "area", image.layers[1].frame.assign(namn=[SCRIPT, HOSTILE]),
+                       LayerSource("x", Path("x.gpkg"), kind="area").style)
+    image = dataclasses.replace(image, layers=(*image.layers, hostile))
+    path = write(tmp_path, "own", web_map_html(image))
+    log = PageLog()
+    page = open_map(context, path, log)
+    controls = page.locator(".leaflet-control-layers").inner_text()
+    assert [c.strip() for c in controls.split("\n")][:3] == ["Tätorter", "Svaga samband",
+                                                             "Funktionella samband"]
+    assert HOSTILE in controls and "Stråk" in controls and "Grönstruktur" in controls
+    assert page.locator(".leaflet-control-layers img, .leaflet-control-layers script") \
+        .count() == 0
+    counts = drawn(page)
+    assert (counts["layer-0"], counts["layer-1"], counts["layer-2"], counts["layer-3"]) == \
+        (2, 2, 3, 2)
+    assert HOSTILE in page.locator(".sb-legend").inner_text()
+    page.screenshot(path=str(tmp_path / "own.png"))
+    page.get_by_label("Stråk").uncheck()
+    settle(page)
+    assert drawn(page)["layer-0"] == 0
+    assert page.locator('.sb-legend [data-layer="layer-0"]').is_hidden()
+    # a feature's popup shows its attributes as text
+    page.evaluate("""() => { const l = window.strukturbild.groups['layer-3'].getLayers()[1];
+        l.fire('click', {latlng: l.getBounds().getCenter()}, true); }""")
+    settle(page)
+    popup = page.locator(".leaflet-popup-content")
+    assert popup.inner_text() == f"{HOSTILE}\nnamn\t{HOSTILE}"
+    assert popup.locator("img, script").count() == 0
     assert_clean(log)

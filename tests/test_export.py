@@ -44,20 +44,27 @@ from strukturbild.export.geopackage import (
 )
 from strukturbild.image import RoleInfo, StructureImage
 from strukturbild.pipeline import build
-from strukturbild.render.qml import link_width_expression, place_size_expression
+from strukturbild.render.qml import (
+    LINK_CATEGORY_EXPRESSION,
+    link_width_expression,
+    place_size_expression,
+)
 from strukturbild.render.style import link_width, role_styles, symbol_radius
 from strukturbild.sources.example import example_project
 
 from .conftest import requires_shared
 
 EPOCH = "1970-01-01T00:00:00.000Z"
+#: The layers of the areas image (no joint designation in it), in the order written.
+AREAS_LAYERS = ("places", "links", "areas", "regions", "base")
 
 # --------------------------------------------------------------------------- images
 
 
 @functools.cache
 def example_image() -> StructureImage:
-    """The bundled Skåne example: 70 places, modelled links, no areas or regions."""
+    """The bundled Skåne example: 70 places on 33 kommuner, modelled links, the joint
+    growth engine Kristianstad–Hässleholm, the land around; no regions."""
     return build(example_project())
 
 
@@ -88,7 +95,44 @@ def split_image(image: StructureImage, area_ids: set[str], name: str) -> Structu
     places = image.places[image.places["area_id"].isin(area_ids)]
     links = image.links[image.links["origin"].isin(places.index)
                         & image.links["destination"].isin(places.index)]
-    return dataclasses.replace(image, name=name, title=name, places=places, links=links)
+    areas = image.areas[image.areas.index.isin(area_ids)] if image.areas is not None else None
+    return dataclasses.replace(image, name=name, title=name, places=places, links=links,
+                               areas=areas)
+
+
+def layers_image() -> StructureImage:
+    """The example with three own layers, named and attributed as a planner might.
+
+    A corridor (two lines), green structure (a polygon with a hole and one without)
+    and stations (points), all in Skåne, EPSG:3006.
+    """
+    from strukturbild.config import LayerSource
+    from strukturbild.image import OwnLayer
+
+    image = example_image()
+    corridor = gpd.GeoDataFrame(
+        {"Namn": ["Västkuststråket", "Södra stambanan"], "Typ": ["stråk", "stråk"],
+         "Längd km": [60.5, 70.0]},
+        geometry=[shapely.LineString([(374_000, 6_164_000), (361_000, 6_223_000),
+                                      (367_000, 6_252_000)]),
+                  shapely.LineString([(375_000, 6_165_000), (387_000, 6_180_000),
+                                      (441_000, 6_225_000)])], crs=3006)
+    green = gpd.GeoDataFrame(
+        {"namn": ["Söderåsen", "Romeleåsen"]},
+        geometry=[shapely.box(385_000, 6_215_000, 400_000, 6_230_000).difference(
+                      shapely.box(390_000, 6_220_000, 394_000, 6_224_000)),
+                  shapely.box(395_000, 6_160_000, 410_000, 6_168_000)], crs=3006)
+    stations = gpd.GeoDataFrame({"station": ["Hässleholm C", "Lund C", "Malmö C"]},
+                                geometry=shapely.points([(428_600, 6_226_000),
+                                                         (387_500, 6_175_000),
+                                                         (374_000, 6_164_500)]), crs=3006)
+    layers = tuple(
+        OwnLayer(name, kind, frame, LayerSource(name, Path(f"{name}.gpkg"), kind=kind).style,
+                 file=f"{name}.gpkg", licence="CC0")
+        for name, kind, frame in (("Stråk", "corridor", corridor),
+                                  ("Grönstruktur", "green", green),
+                                  ("Stationer", "infrastructure", stations)))
+    return dataclasses.replace(image, layers=layers)
 
 
 def typed_image() -> StructureImage:
@@ -165,18 +209,20 @@ def areas_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_layers_and_order(example_gpkg: Path, areas_gpkg: Path) -> None:
     assert [str(n) for n in pyogrio.list_layers(example_gpkg)[:, 0]] == [
-        "places", "links", "layer_styles"]
+        "places", "links", "areas", "joint_designations", "base", "layer_styles"]
     assert [str(n) for n in pyogrio.list_layers(areas_gpkg)[:, 0]] == [
-        *GPKG_LAYERS, "layer_styles"]
+        *AREAS_LAYERS, "layer_styles"]
+    assert [n for n in GPKG_LAYERS if n in AREAS_LAYERS] == list(AREAS_LAYERS)
 
 
-def test_column_names_valid_and_documented(areas_gpkg: Path) -> None:
+def test_column_names_valid_and_documented(example_gpkg: Path, areas_gpkg: Path) -> None:
     """Every written column is a plain lower-case name and is in the docstring table."""
     doc = export.__doc__ or ""
     documented = set(re.findall(r"^\| (\w+) +\| (\w+) +\|", doc, flags=re.MULTILINE))
     assert len(documented) > 50
-    for layer in GPKG_LAYERS:
-        info = pyogrio.read_info(areas_gpkg, layer=layer)
+    for path, layer in [(areas_gpkg, n) for n in AREAS_LAYERS] + [
+            (example_gpkg, "joint_designations")]:
+        info = pyogrio.read_info(path, layer=layer)
         assert info["fid_column"] == "fid" and info["geometry_name"] == "geom"
         for col in info["fields"]:
             assert re.fullmatch(r"[a-z][a-z0-9_]*", col), col
@@ -275,7 +321,7 @@ def test_style_rows_as_qgis_looks_them_up(areas_gpkg: Path) -> None:
     rows = _sql(areas_gpkg, "SELECT f_table_catalog, f_table_schema, f_table_name, "
                             "f_geometry_column, styleName, useAsDefault, owner, update_time "
                             "FROM layer_styles ORDER BY id")
-    assert rows == [("", "", name, geom[name], STYLE_NAME, 1, "", EPOCH) for name in GPKG_LAYERS]
+    assert rows == [("", "", name, geom[name], STYLE_NAME, 1, "", EPOCH) for name in AREAS_LAYERS]
     assert _sql(areas_gpkg, "SELECT count(*) FROM layer_styles WHERE f_table_schema IS NULL "
                             "OR f_table_catalog IS NULL") == [(0,)]
 
@@ -298,19 +344,34 @@ def test_places_style_matches_web_map(example_gpkg: Path) -> None:
         assert opts["size_unit"] == "Point"
     assert colours == [s.colour for s in styles]
     rules = [r.get("filter") for r in root.iter("rule")]
-    assert rules == ["\"role\" IN ('tillvaxtmotor', 'regional_karna')"]
+    assert rules == ["\"role\" IN ('tillvaxtmotor', 'regional_karna', 'lokal_karna')"]
     assert root.get("labelsEnabled") == "1"
 
 
 def test_links_style_matches_web_map(example_gpkg: Path) -> None:
     renderer = _qml(example_gpkg, "links").find("renderer-v2")
-    assert renderer is not None and renderer.get("attr") == "link_class"
-    assert [c.get("value") for c in renderer.iter("category")] == ["strong", "medium", "weak"]
-    weak = renderer.findall("symbols/symbol")[2]
-    opts = {o.get("name"): o.get("value") for o in weak.iter("Option")}
-    assert (weak.get("alpha"), opts["customdash"], opts["use_custom_dash"]) == ("0.55", "4;4",
-                                                                              "1")
-    assert opts["expression"] == link_width_expression()
+    assert renderer is not None and renderer.get("attr") == LINK_CATEGORY_EXPRESSION
+    cats = [(c.get("value"), c.get("render")) for c in renderer.iter("category")]
+    assert cats == [("regional_strong", "true"), ("regional_medium", "true"),
+                    ("regional_weak", "false"), ("local_strong", "true"),
+                    ("local_medium", "true"), ("local_weak", "false")]  # weak ones off
+    symbols = renderer.findall("symbols/symbol")
+    colours = []
+    for symbol in symbols:
+        opts = {o.get("name"): o.get("value") for o in symbol.iter("Option")}
+        colours.append(opts["line_color"])
+        assert opts["expression"] == link_width_expression()
+    assert colours[:3] == ["122,36,20,255"] * 3 and colours[3:] == ["76,100,120,255"] * 3
+    opts = {o.get("name"): o.get("value") for o in symbols[5].iter("Option")}
+    assert (symbols[5].get("alpha"), opts["customdash"], opts["use_custom_dash"]) == (
+        "0.45", "3;3", "1")
+    # the file says which links are regional, as the maps draw them
+    links = gpd.read_file(example_gpkg, layer="links")
+    places = gpd.read_file(example_gpkg, layer="places").set_index("place_id")["role"]
+    top = {"tillvaxtmotor", "regional_karna", "lokal_karna"}
+    both = places.reindex(links["origin"]).isin(top).to_numpy() & \
+        places.reindex(links["destination"]).isin(top).to_numpy()
+    assert links["regional"].tolist() == both.tolist() and 0 < both.sum() < len(links)
 
 
 def _qgis_eval(expression: str, values: dict[str, float]) -> float:
@@ -352,7 +413,7 @@ def test_label_roles_and_unit(tmp_path: Path) -> None:
 def test_contents_describe_each_layer(areas_gpkg: Path) -> None:
     rows = dict((r[0], r[1:]) for r in _sql(
         areas_gpkg, "SELECT table_name, identifier, description, last_change FROM gpkg_contents"))
-    for name in GPKG_LAYERS:
+    for name in AREAS_LAYERS:
         identifier, description, last_change = rows[name]
         assert identifier.startswith("Skåne med kommuner: ")
         assert "modellerade" in description and "EPSG:3006" in description
@@ -375,17 +436,18 @@ def test_metadata_extension(areas_gpkg: Path) -> None:
     assert record["crs"] == "EPSG:3006" and record["flows"] == "modelled"
     assert record["modelled"] is True and record["version"]
     assert record["layers"] == {"places": 248, "links": record["layers"]["links"],
-                                "areas": 33, "regions": record["layers"]["regions"]}
+                                "areas": 33, "regions": record["layers"]["regions"],
+                                "base": record["layers"]["base"]}
     assert {s["input"] for s in record["sources"]} == {"places", "areas"}
     assert all(len(s["sha256"]) == 64 for s in record["sources"])
     assert record["provenance"]["parameters"]["regions"]["method"] == "nodal"
     refs = _sql(areas_gpkg, "SELECT reference_scope, table_name, timestamp FROM "
                             "gpkg_metadata_reference WHERE md_file_id = ? ORDER BY rowid", run_id)
-    assert refs == [("geopackage", None, EPOCH)] + [("table", n, EPOCH) for n in GPKG_LAYERS]
+    assert refs == [("geopackage", None, EPOCH)] + [("table", n, EPOCH) for n in AREAS_LAYERS]
     qmd = _sql(areas_gpkg, "SELECT r.table_name, m.metadata FROM gpkg_metadata m JOIN "
                            "gpkg_metadata_reference r ON r.md_file_id = m.id WHERE "
                            "m.md_standard_uri = 'http://mrcc.com/qgis.dtd'")
-    assert sorted(t for t, _ in qmd) == sorted(GPKG_LAYERS)
+    assert sorted(t for t, _ in qmd) == sorted(AREAS_LAYERS)
     for _, doc in qmd:
         root = ET.fromstring(doc.split("\n", 1)[1])
         assert root.findtext("crs/spatialrefsys/authid") == "EPSG:3006"
@@ -486,7 +548,15 @@ def test_append_adds_features_styles_and_history(tmp_path: Path,
     assert len(links) == len(west.links) + len(east.links)
     assert links["link_id"].tolist() == list(range(1, len(links) + 1))
     assert _sql(target, "SELECT f_table_name, useAsDefault FROM layer_styles ORDER BY id") == [
-        ("places", 1), ("links", 1)]
+        ("places", 1), ("links", 1), ("areas", 1), ("base", 1), ("joint_designations", 1)]
+    areas = gpd.read_file(target, layer="areas")
+    assert sorted(areas["area_id"]) == sorted(set(west.places["area_id"]) |
+                                              set(east.places["area_id"]))
+    # the land is the first write's (appending keeps it); the joint designation is east's
+    assert len(gpd.read_file(target, layer="base")) == len(west.base[west.base["kind"] ==
+                                                                      "land"])
+    assert gpd.read_file(target, layer="joint_designations")["name"].tolist() == [
+        "Kristianstad–Hässleholm"]
     runs = _sql(target, "SELECT metadata FROM gpkg_metadata WHERE md_standard_uri = "
                         "'urn:strukturbild:provenance' ORDER BY id")
     assert [json.loads(r[0])["mode"] for r in runs] == ["overwrite", "append"]

@@ -11,6 +11,7 @@ browser the literal text.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -59,8 +60,14 @@ def hostile_dir(tmp_path: Path) -> tuple[Path, list[str], Path]:
                                                                  index=False)
     pd.DataFrame({"place_id": ["0101TC101", "0102TC101"], "name": ["", ""],
                   "designation": [texts[0], texts[4]], "role": ["hub", "hub"],
-                  "source": [texts[5], texts[6]], "year": [2022, 2022]}).to_csv(
+                  "source": [texts[5], texts[6]], "year": [2022, 2022],
+                  "group": [texts[7], texts[7]]}).to_csv(
         tmp_path / "designations.csv", index=False)
+    # own layers: a name and every attribute hostile, the column names too
+    gpd.GeoDataFrame({texts[1]: [texts[0], texts[6]], "typ": [texts[2], texts[7]]},
+                     geometry=[shapely.LineString([(480_000, 6_480_000), (540_000, 6_550_000)]),
+                               shapely.box(500_000, 6_500_000, 510_000, 6_510_000)],
+                     crs="EPSG:3006").to_file(tmp_path / "own.gpkg")
     toml = json.dumps  # TOML basic strings share JSON's escapes
     (tmp_path / "project.toml").write_text(f"""
 [project]
@@ -95,6 +102,18 @@ rules = ["population >= 5000"]
 key = "rest"
 label = {toml(texts[7])}
 
+[[layers]]
+name = {toml(texts[6])}
+path = "own.gpkg"
+kind = "corridor"
+licence = {toml(texts[3])}
+
+[[layers]]
+name = {toml(texts[0])}
+path = "own.gpkg"
+kind = "green"
+where = "typ = 'Ort {{{{ oavslutad'"
+
 [links]
 min_flow = 0
 
@@ -103,6 +122,7 @@ method = "nodal"
 
 [map]
 source_note = {toml(texts[2] + " " + texts[5])}
+weak_links = true
 """, encoding="utf-8")
     return tmp_path, texts, marker
 
@@ -129,6 +149,16 @@ def test_every_text_field_survives_every_format(hostile_dir: tuple[Path, list[st
 
     summary = json.loads((out / "hostile.json").read_text(encoding="utf-8"))
     assert summary["title"] == texts[0] + " " + texts[1]
+    assert [x["name"] for x in summary["layers"]] == [texts[6], texts[0]]
+    assert summary["joint_designations"][0]["group"] == texts[7]
+    # own layers and the joint designation reach the page as data only
+    assert [y["name"] for y in data["layers"]] == [texts[6], texts[0]]
+    attrs = dict((k, v) for k, v in data["layers"][0]["a"])
+    assert attrs[texts[1]] == [texts[0], texts[6]]
+    assert data["layers"][1]["a"][1][1] == [texts[2]]  # the filter kept one feature
+    assert data["groups"][0][0] == texts[7]
+    assert [texts[6], texts[0]] == [o[1] for o in data["overlays"] if o[0].startswith("layer")]
+    assert "<img src=x onerror" not in page and "<script>document.title" not in page
 
     svg = (out / "hostile.svg").read_text(encoding="utf-8")
     root = ET.fromstring(svg)  # valid XML
@@ -145,6 +175,13 @@ def test_every_text_field_survives_every_format(hostile_dir: tuple[Path, list[st
             ET.fromstring(doc)
         labels = {r[0] for r in con.execute("SELECT role_label FROM places")}
         assert texts[1] in labels
+        own = [r[0] for r in con.execute("SELECT table_name FROM gpkg_contents WHERE "
+                                         "table_name LIKE 'layer_%' ORDER BY table_name")]
+        assert own and all(re.fullmatch(r"layer_[a-z0-9_]+", t) for t in own)
+        idents = {r[0] for r in con.execute("SELECT identifier FROM gpkg_contents")}
+        assert any(i.endswith(f": {texts[6]} (lines)") for i in idents)  # split by kind
+        (group,) = con.execute("SELECT name FROM joint_designations").fetchone()
+        assert group == texts[7]
 
 
 @pytest.mark.parametrize("text", ["{{", "{#", "{%", "}}{{ 7*7", "{% endraw %}"],

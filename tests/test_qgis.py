@@ -25,12 +25,23 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from strukturbild.export.geopackage import GPKG_LAYERS, write_geopackage
+from strukturbild.export.geopackage import write_geopackage
 from strukturbild.image import StructureImage
-from strukturbild.render.qml import link_width_expression, place_size_expression
-from strukturbild.render.style import link_width, role_styles, symbol_radius
+from strukturbild.render.qml import (
+    LINK_CATEGORY_EXPRESSION,
+    link_width_expression,
+    place_size_expression,
+)
+from strukturbild.render.style import (
+    LAND,
+    REGIONAL_LINK_COLOUR,
+    link_style,
+    link_width,
+    role_styles,
+    symbol_radius,
+)
 
-from .test_export import areas_image, example_image, split_image
+from .test_export import AREAS_LAYERS, areas_image, example_image, layers_image, split_image
 
 pytestmark = pytest.mark.qgis
 
@@ -106,7 +117,8 @@ def layer_report(path, name, draw):
     if renderer.type() == "categorizedSymbol":
         out["attribute"] = renderer.classAttribute()
         out["categories"] = [[c.value(), c.label(), c.symbol().color().name(),
-                              symbol_report(c.symbol())] for c in renderer.categories()]
+                              symbol_report(c.symbol()), c.renderState()]
+                             for c in renderer.categories()]
         out["order_by"] = renderer.orderBy().dump() if renderer.orderByEnabled() else ""
     elif renderer.type() == "singleSymbol":
         out["symbol"] = symbol_report(renderer.symbol())
@@ -121,10 +133,10 @@ def layer_report(path, name, draw):
     out["metadata"] = {"title": md.title(), "abstract": md.abstract(),
                        "history": list(md.history()), "crs": md.crs().authid(),
                        "licenses": list(md.licenses())}
+    if draw:
+        out["rendered"] = render(layer)
     if name == "places":
         out["sizes"], out["size_error"] = evaluate(layer, sys.argv[2], ["place_id", "population"])
-        if draw:
-            out["rendered"] = render(layer)
     if name == "links":
         out["widths"], out["width_error"] = evaluate(layer, sys.argv[3], ["link_id", "total"])
     return out
@@ -192,8 +204,12 @@ def _files(d: Path) -> dict[str, tuple[Path, tuple[str, ...], StructureImage]]:
     pyogrio.write_dataframe(pd.DataFrame({"note": ["x"]}), unregistered, layer="notes",
                             driver="GPKG", append=True)  # another registered attributes table
     _sql(unregistered, "DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
+    own = layers_image()
+    layers = write_geopackage(own, d / "layers.gpkg")
     pair = ("places", "links")
-    return {"example": (example, pair, image), "areas": (areas, GPKG_LAYERS, with_areas),
+    return {"example": (example, (*pair, "joint_designations", "base"), image),
+            "areas": (areas, AREAS_LAYERS, with_areas),
+            "layers": (layers, ("layer_strak", "layer_gronstruktur", "layer_stationer"), own),
             "polygons": (polygons, ("places",), image), "appended": (appended, pair, image),
             "null_schema": (null_schema, pair, image),
             "wrong_column": (wrong_column, pair, image),
@@ -210,7 +226,7 @@ def qgis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     files = _files(d)
     script = d / "qgis_report.py"
     script.write_text(QGIS_SCRIPT, encoding="utf-8")
-    drawn = {"example", "areas", "null_schema"}
+    drawn = {"example", "areas", "null_schema", "layers"}
     arg = json.dumps([[str(path), list(layers), case in drawn]
                       for case, (path, layers, _) in files.items()])
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(d)}
@@ -235,7 +251,7 @@ def test_places_categorised_by_role_with_the_web_colours(qgis: dict[str, Any],
     assert places["renderer"] == "categorizedSymbol" and places["attribute"] == "role"
     image = qgis[case]["image"]
     styles = role_styles([(r.key, r.label(image.language)) for r in image.roles])
-    got = [(v, label, colour) for v, label, colour, _ in places["categories"]]
+    got = [(v, label, colour) for v, label, colour, _, _ in places["categories"]]
     assert got == [(s.key, s.label, s.colour) for s in styles]
     assert places["order_by"] == '"population" DESC NULLS LAST'  # small places on top
     assert places["styles_in_database"] == ["strukturbild"]
@@ -282,8 +298,9 @@ def test_plain_fallback_is_drawn_differently(qgis: dict[str, Any]) -> None:
 def test_labels_for_the_highest_roles(qgis: dict[str, Any]) -> None:
     places = qgis["example"]["places"]
     assert places["labels"] is True
-    # the first two roles that have places (no storstad in Skåne), as on the web map
-    assert places["label_rules"] == [["\"role\" IN ('tillvaxtmotor', 'regional_karna')", "name"]]
+    # the first three roles that have places (no storstad in Skåne), as on the web map
+    assert places["label_rules"] == [
+        ["\"role\" IN ('tillvaxtmotor', 'regional_karna', 'lokal_karna')", "name"]]
 
 
 def test_polygon_places(qgis: dict[str, Any]) -> None:
@@ -293,7 +310,7 @@ def test_polygon_places(qgis: dict[str, Any]) -> None:
     assert [lay["class"] for lay in symbol["layers"]] == ["SimpleFill", "CentroidFill"]
     marker = symbol["layers"][1]["sub"]["layers"][0]
     assert marker["data_defined"] == {"0": place_size_expression()}
-    assert marker["colour"] == "#a50f15"
+    assert marker["colour"] == "#b2182b"
 
 
 # --------------------------------------------------------------------------- links
@@ -302,13 +319,21 @@ def test_polygon_places(qgis: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", ["example", "areas", "appended"])
 def test_links_by_class_with_widths_by_flow(qgis: dict[str, Any], case: str) -> None:
     links = qgis[case]["links"]
-    assert links["renderer"] == "categorizedSymbol" and links["attribute"] == "link_class"
-    assert [c[0] for c in links["categories"]] == ["strong", "medium", "weak"]
-    assert [c[2] for c in links["categories"]] == ["#08306b", "#2171b5", "#6baed6"]
-    weak = links["categories"][2][3]
-    assert weak["opacity"] == pytest.approx(0.55)
+    assert links["renderer"] == "categorizedSymbol"
+    assert links["attribute"] == LINK_CATEGORY_EXPRESSION
+    pairs = [(scope, cls) for scope in ("regional", "local")
+             for cls in ("strong", "medium", "weak")]
+    assert [c[0] for c in links["categories"]] == [f"{s}_{c}" for s, c in pairs]
+    assert [c[2] for c in links["categories"]] == [
+        link_style(c, s == "regional")[0] for s, c in pairs]
+    # weak links are off, as on the web map: a tick in the layer tree shows them
+    assert [c[4] for c in links["categories"]] == [c != "weak" for _, c in pairs]
+    weak = links["categories"][5][3]
+    assert weak["opacity"] == pytest.approx(0.45)
     assert weak["layers"][0]["data_defined"] == {"5": link_width_expression()}  # 5 = width
-    assert links["order_by"] == '"total" ASC NULLS LAST'  # strongest on top
+    # regional over local, strongest on top
+    assert links["order_by"] == ('coalesce("regional", false) ASC NULLS LAST, '
+                                 '"total" ASC NULLS LAST')
     assert links["width_error"] == ""
     top = max(total for _, total, _ in links["widths"])
     for link_id, total, width in links["widths"]:
@@ -322,17 +347,58 @@ def test_areas_and_regions(qgis: dict[str, Any]) -> None:
     areas, regions = qgis["areas"]["areas"], qgis["areas"]["regions"]
     assert areas["renderer"] == regions["renderer"] == "singleSymbol"
     assert areas["symbol"]["layers"][0]["class"] == "SimpleFill"
-    assert areas["symbol"]["layers"][0]["colour"] == "#f4f1ea"
+    assert areas["symbol"]["layers"][0]["colour"] == "#fbfaf6"
     assert regions["symbol"]["layers"][0]["class"] == "SimpleLine"
     assert regions["symbol"]["layers"][0]["colour"] == "#54278f"
+    assert regions["labels"] is True and regions["label_rules"] == [["true", "name"]]
     assert areas["features"] == 33 and regions["features"] > 0
+
+
+def test_regional_links_drawn_in_their_own_colour(qgis: dict[str, Any]) -> None:
+    """QGIS draws the regional links in their colour and leaves the weak ones out."""
+    rendered = qgis["example"]["links"]["rendered"]
+    local = link_style("strong", False)[0]
+
+    def near(colour: str) -> int:
+        return sum(n for c, n in rendered.items() if max(abs(int(c[i:i + 2], 16) - int(
+            colour[i:i + 2], 16)) for i in (1, 3, 5)) <= 40)
+
+    assert near(REGIONAL_LINK_COLOUR) > 50 and near(local) > 50
+
+
+def test_joint_designation_and_base(qgis: dict[str, Any]) -> None:
+    joint, base = qgis["example"]["joint_designations"], qgis["example"]["base"]
+    assert joint["features"] == 1 and joint["attribute"] == "role"
+    assert joint["labels"] is True and joint["label_rules"] == [["true", "name"]]
+    cats = {v: colour for v, _, colour, _, _ in joint["categories"]}
+    assert cats["tillvaxtmotor"] == "#b2182b"
+    assert joint["categories"][0][3]["opacity"] == pytest.approx(0.3)
+    assert base["symbol"]["layers"][0]["colour"] == LAND
+    assert LAND in base["rendered"]  # the land is drawn
+
+
+def test_own_layers_styled_by_kind(qgis: dict[str, Any]) -> None:
+    layers = qgis["layers"]
+    corridor, green, stations = (layers[n] for n in ("layer_strak", "layer_gronstruktur",
+                                                    "layer_stationer"))
+    assert all(x["valid"] and x["crs"] == "EPSG:3006" for x in (corridor, green, stations))
+    assert (corridor["features"], green["features"], stations["features"]) == (2, 2, 3)
+    assert corridor["symbol"]["layers"][0]["class"] == "SimpleLine"
+    assert corridor["symbol"]["layers"][0]["colour"] == "#9e6fb8"
+    assert corridor["symbol"]["opacity"] == pytest.approx(0.35)
+    assert green["symbol"]["layers"][0]["class"] == "SimpleFill"
+    assert stations["symbol"]["layers"][0]["class"] == "SimpleMarker"
+    assert corridor["metadata"]["title"] == "Strukturbild för Skåne: Stråk"
+    # drawn: the green fill (at 75 % on white) shows in QGIS's picture of the layer
+    assert any(max(abs(int(c[i:i + 2], 16) - int("#c7e1b8"[i:i + 2], 16))
+                   for i in (1, 3, 5)) <= 4 for c in green["rendered"])
 
 
 # --------------------------------------------------------------------------- metadata
 
 
 def test_layer_metadata_shown_by_qgis(qgis: dict[str, Any]) -> None:
-    for name in GPKG_LAYERS:
+    for name in AREAS_LAYERS:
         md = qgis["areas"][name]["metadata"]
         assert md["title"].startswith("Skåne med kommuner: "), name
         assert "modellerade" in md["abstract"] and "EPSG:3006" in md["abstract"]

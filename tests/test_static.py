@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pytest
 
 from strukturbild import write_outputs
@@ -36,7 +37,9 @@ from strukturbild.pipeline import build
 from strukturbild.render import static
 from strukturbild.render.static import PT_PER_PX, static_map_bytes, write_static_map
 from strukturbild.render.style import (
+    AREA_FILL,
     LINK_CLASS_STYLE,
+    REGIONAL_LINK_COLOUR,
     ROLE_COLOURS,
     link_width,
     role_styles,
@@ -140,8 +143,8 @@ def _mm_to_px(mm: float, dpi: float) -> float:
 def test_png_is_300_dpi_with_the_page_size_in_pixels(png: bytes) -> None:
     chunks = _png_chunks(png)
     width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
-    assert abs(width - _mm_to_px(180, 300)) <= 1
-    assert abs(height - _mm_to_px(240, 300)) <= 1
+    assert abs(width - _mm_to_px(210, 300)) <= 1  # A4 portrait, the default paper
+    assert abs(height - _mm_to_px(297, 300)) <= 1
     ppu_x, ppu_y, unit = struct.unpack(">IIB", chunks[b"pHYs"])
     assert unit == 1  # pixels per metre
     assert ppu_x == ppu_y
@@ -163,6 +166,16 @@ def _png_chunk_list(data: bytes) -> list[tuple[bytes, bytes]]:
         out.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
         pos += 12 + length
     return out
+
+
+@pytest.mark.parametrize("paper", ["A4-landscape", "A3-portrait", "A3-landscape"])
+def test_paper_sizes(image: StructureImage, paper: str) -> None:
+    from strukturbild.render.style import PAPER_MM
+
+    chunks = _png_chunks(static_map_bytes(image, "png", paper=paper, dpi=40))
+    width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
+    assert abs(width - _mm_to_px(PAPER_MM[paper][0], 40)) <= 1
+    assert abs(height - _mm_to_px(PAPER_MM[paper][1], 40)) <= 1
 
 
 @pytest.mark.parametrize(("size_mm", "dpi"), [((240, 180), 100), ((120, 160), 150)],
@@ -208,7 +221,8 @@ def test_pdf_fonts_with_pdffonts(pdf: bytes, tmp_path: Path) -> None:
 def test_pdf_text_has_swedish_letters(pdf: bytes, tmp_path: Path) -> None:
     txt = _pdftotext(pdf, tmp_path)
     for word in ("Strukturbild för Skåne", "Tillväxtmotor", "Regional kärna", "Malmö",
-                 "Källa: SCB", "modellerade flöden", "Befolkning (cirkelns yta)"):
+                 "Källa: SCB", "modellerade flöden", "Befolkning (cirkelns yta)",
+                 "Kristianstad–Hässleholm"):
         assert word in txt, word
 
 
@@ -219,7 +233,8 @@ def test_svg_is_well_formed_text_with_swedish_letters(svg: bytes) -> None:
     texts = _svg_texts(svg)
     joined = "\n".join(texts)
     for word in ("Strukturbild för Skåne", "Tillväxtmotor (5)", "Regional kärna (3)",
-                 "Malmö", "Hässleholm", "Källa: SCB", "modellerade flöden"):
+                 "Malmö", "Kristianstad–Hässleholm", "Källa: SCB", "modellerade flöden",
+                 "Gemensam tillväxtmotor", "Regionalt samband", "Lokalt samband"):
         assert word in joined, word
     ids = [el.get("id") for el in ET.fromstring(svg).iter() if el.get("id")]
     assert len(ids) == len(set(ids)), "duplicate element ids"
@@ -245,10 +260,20 @@ def test_svg_role_legend_colours_equal_the_style_table(image: StructureImage,
     assert shown == 4
 
 
-def test_svg_link_legend_colours_and_dashes_equal_the_style_table(svg: bytes) -> None:
+def test_svg_link_legend_colours_and_dashes_equal_the_style_table(svg: bytes,
+                                                                  image: StructureImage
+                                                                  ) -> None:
     by_id = _svg_by_id(svg)
-    for cls, (colour, dash, alpha) in LINK_CLASS_STYLE.items():
-        (path,) = by_id[f"legend-link-{cls}"].iter("{http://www.w3.org/2000/svg}path")
+    strong_alpha = LINK_CLASS_STYLE["strong"][2]
+    rows = [("regional", (REGIONAL_LINK_COLOUR, "", strong_alpha)),
+            ("local", (LINK_CLASS_STYLE["strong"][0], "", strong_alpha)),
+            ("strong", LINK_CLASS_STYLE["strong"]), ("medium", LINK_CLASS_STYLE["medium"])]
+    assert "legend-link-weak" not in by_id  # weak links are not drawn unless asked for
+    weak = _svg_by_id(static_map_bytes(image, "svg", weak_links=True))
+    rows.append(("weak", LINK_CLASS_STYLE["weak"]))
+    for cls, (colour, dash, alpha) in rows:
+        (path,) = (weak if cls == "weak" else by_id)[f"legend-link-{cls}"].iter(
+            "{http://www.w3.org/2000/svg}path")
         st = _style(path)
         assert st["stroke"] == colour
         assert float(st.get("stroke-opacity", 1)) == pytest.approx(alpha)
@@ -261,10 +286,12 @@ def test_svg_link_legend_colours_and_dashes_equal_the_style_table(svg: bytes) ->
 
 
 def test_english_labels(svg_en: bytes) -> None:
-    joined = "\n".join(_svg_texts(svg_en))
+    joined = " ".join(" ".join(_svg_texts(svg_en)).split())  # wrapped lines joined
     for word in ("Roles", "Growth engine (5)", "Regional core (3)", "Population (circle area)",
                  "Functional links", "Strong link", "Commuters (line width)",
-                 "Source: SCB; modelled flows", "not observed commuting"):
+                 "Joint growth engine", "Source: CC0 1.0 (SCB, statistiska tätorter 2020); "
+                 "CC0 1.0 (SCB, Digitala gränser); background: Natural Earth; modelled flows",
+                 "not observed commuting"):
         assert word in joined, word
     for word in ("Tillväxtmotor", "Roller", "modellerade"):
         assert word not in joined, word
@@ -276,7 +303,20 @@ def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg:
     observed = static_map_bytes(dataclasses.replace(image, modelled=False), "svg")
     joined = "\n".join(_svg_texts(observed))
     assert "modellerade" not in joined
-    assert "Källa: SCB" in joined  # the default source line
+    # the default source line: the inputs' licences and the base's credit
+    assert "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala " \
+        "gränser); bakgrund: Natural Earth" in joined
+
+
+def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -> None:
+    """A map of INSEE data says INSEE: nothing is assumed about the sources."""
+    prov = {**image.provenance, "inputs": {
+        "places": {"file": "communes_grand_est.gpkg", "licence": "INSEE, Licence Ouverte 2.0"},
+        "flows": {"file": "mobpro.csv", "licence": "INSEE, Licence Ouverte 2.0"}}}
+    french = dataclasses.replace(image, provenance=prov, base=None, language="en")
+    joined = "\n".join(_svg_texts(static_map_bytes(french, "svg")))
+    assert "Source: INSEE, Licence Ouverte 2.0; modelled flows" in joined
+    assert "SCB" not in joined and "Natural Earth" not in joined
 
 
 # --------------------------------------------------------------------------- determinism
@@ -324,8 +364,8 @@ def test_global_matplotlib_settings_are_left_alone(image: StructureImage) -> Non
 @pytest.fixture(scope="module")
 def figure(image: StructureImage) -> Any:
     with static._rc_context():
-        fig = static._figure(image, source_note=SOURCE, dpi=100, size_mm=(180, 240),
-                             label_roles=2)
+        fig = static._figure(image, source_note=SOURCE, dpi=100, size_mm=(210, 297),
+                             label_roles=3)
         fig.canvas.draw()
     return fig
 
@@ -346,28 +386,47 @@ def test_circles_and_lines_have_the_style_tables_sizes_in_points(image: Structur
         assert math.sqrt(s) / 2 == pytest.approx(symbol_radius(pop) * PT_PER_PX)
     links = image.links
     max_flow = float(links["total"].max())
-    for cls in ("weak", "medium", "strong"):
-        widths = sorted(arts[f"links-{cls}"].get_linewidths())
-        want = sorted(link_width(t, max_flow) * PT_PER_PX
-                      for t in links.loc[links["link_class"] == cls, "total"])
-        assert widths == pytest.approx(want)
-    # strong links are drawn over medium and weak ones
-    z = [arts[f"links-{c}"].get_zorder() for c in ("weak", "medium", "strong")]
-    assert z == sorted(z) and len(set(z)) == 3
+    ax = arts["places"].axes
+    m_per_pt = (ax.get_xlim()[1] - ax.get_xlim()[0]) / (
+        ax.get_window_extent().width / (figure.dpi / 72.0))
+    drawn = 0
+    for scope in ("local", "regional"):
+        for cls in ("medium", "strong"):
+            quads = arts[f"links-{scope}-{cls}"].get_paths()
+            drawn += len(quads)
+            # each link is a quad whose ends are as wide as the web map's taper, in points
+            ends = sorted(max(np.hypot(*(v[1] - v[2])), np.hypot(*(v[0] - v[3]))) / m_per_pt
+                          for v in (q.vertices for q in quads))
+            assert ends[-1] <= 8.0 * PT_PER_PX + 1e-6
+        assert f"links-{scope}-weak" not in arts  # weak links only when asked for
+    assert drawn == int((links["link_class"] != "weak").sum())
+    widest = max(np.hypot(*(q.vertices[0] - q.vertices[3])) / m_per_pt
+                 for key in arts if key.startswith("links-") for q in arts[key].get_paths())
+    assert widest == pytest.approx(link_width(max_flow, max_flow) * PT_PER_PX, rel=1e-6)
+    # strong links are drawn over medium ones, regional over local ones
+    z = [arts[f"links-{s}-{c}"].get_zorder() for s in ("local", "regional")
+         for c in ("medium", "strong")]
+    assert z == sorted(z) and len(set(z)) == 4
     assert arts["places"].get_zorder() > z[-1]
 
 
-def test_labels_are_the_first_two_roles_with_places_and_do_not_overlap(
+def test_labels_are_the_first_three_roles_with_places_and_do_not_overlap(
         image: StructureImage, figure: Any) -> None:
     renderer = figure.canvas.get_renderer()
     labels = {a.get_gid().removeprefix("label-"): a for a in figure.findobj()
               if str(a.get_gid()).startswith("label-")}
     roles = image.places["role"].astype(str)
-    # storstad has no place in the example: the labels go to the next two roles
-    allowed = set(image.places.index[roles.isin(["tillvaxtmotor", "regional_karna"])])
+    # storstad has no place in the example: the labels go to the next three roles; the
+    # places of the joint growth engine get one label together
+    joint = set(image.places.index[image.places["designation_group"].notna()])
+    allowed = set(image.places.index[roles.isin(["tillvaxtmotor", "regional_karna",
+                                                 "lokal_karna"])]) - joint
     assert set(labels) <= allowed
     assert {"1280TC106", "1283TC107", "1281TC105"} <= set(labels)  # Malmö, Helsingborg, Lund
     assert len(labels) >= 0.75 * len(allowed)
+    (group,) = [a for a in figure.findobj() if str(a.get_gid()).startswith("group-label-")]
+    assert group.get_text() == "Kristianstad–Hässleholm"
+    labels["group"] = group
     frame = figure.axes[0].get_window_extent(renderer)
     boxes = [a.get_window_extent(renderer) for a in labels.values()]
     for a, b in itertools.combinations(boxes, 2):
@@ -418,12 +477,16 @@ def test_areas_and_regions_are_drawn(image_with_areas: StructureImage, tmp_path:
         assert key in by_id, key
     joined = "\n".join(_svg_texts(svg))
     assert "Kommuner" in joined and "Funktionella regioner" in joined
+    # the regions' names are on the map (nodal regions are named after their centre)
+    named = [k for k in by_id if k.startswith("region-label-")]
+    assert named and all(k.removeprefix("region-label-").replace("_", " ").strip() for k in named)
+    assert any(str(n) in joined for n in img.regions["name"])
     # one path per kommun: the light base with thin borders
     paths = list(by_id["areas"].iter("{http://www.w3.org/2000/svg}path"))
     assert len(paths) == len(img.areas)
     for path in paths:
-        assert _style(path)["fill"] == static._AREA_FILL
-        assert float(_style(path)["stroke-width"]) < 0.5
+        assert _style(path)["fill"] == AREA_FILL
+        assert float(_style(path)["stroke-width"]) < 0.6
     out = write_static_map(img, tmp_path / "skane.png", source_note=SOURCE, dpi=100)
     assert out.read_bytes()[:4] == b"\x89PNG"
 
@@ -431,7 +494,7 @@ def test_areas_and_regions_are_drawn(image_with_areas: StructureImage, tmp_path:
 def test_map_extent_holds_the_projects_kommuner(image_with_areas: StructureImage) -> None:
     with static._rc_context():
         fig = static._figure(image_with_areas, source_note="", dpi=72, size_mm=(180, 240),
-                             label_roles=2)
+                             label_roles=3)
     ax = fig.axes[0]
     x0, y0, x1, y1 = image_with_areas.areas.total_bounds
     (xa, xb), (ya, yb) = ax.get_xlim(), ax.get_ylim()

@@ -28,6 +28,10 @@ from strukturbild.sources.example import example_project
 
 from .conftest import SWEDEN, requires_shared
 
+#: (lat, lon) of Nørrebro, Copenhagen (the inner harbour is an inlet of the sea in Natural
+#: Earth 1:10m), and of the Öresund between Dragør and Skanör.
+COPENHAGEN = (55.69, 12.55)
+ORESUND = (55.50, 12.75)
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
 MIB = 1024 * 1024
@@ -197,8 +201,8 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     data = page_data(example_page)
     assert len(data["places"]["n"]) == len(example.places) == 70
     assert len(data["links"]["o"]) == len(example.links)
-    assert data["order"] == ["links", "places"]
-    assert data["source"] == "Källa: SCB; modellerade flöden"
+    assert data["order"] == ["base", "areas", "links", "weak", "places"]
+    assert data["source"] == "Källa: SCB; bakgrund: Natural Earth; modellerade flöden"
     legend = data["legend"]
     for role in ("Tillväxtmotor", "Regional kärna", "Serviceort"):
         assert role in legend
@@ -239,16 +243,20 @@ def test_english_map() -> None:
     assert "Urban areas" in page and "Functional links" in page and "Municipalities" in page
     assert "Hub &lt;em&gt;one&lt;/em&gt;" in data["legend"]
     assert "Population (circle area)" in data["legend"]
-    assert data["source"] == "Source: SCB; modelled flows"
+    assert data["source"] == "modelled flows"  # the image names no source: none is made up
     assert "Tätorter" not in page and "Roller" not in data["legend"]
 
 
 def test_source_line_and_timestamp(example: StructureImage) -> None:
     data = page_data(web_map_html(example, source_note="Källa: SCB 2020",
                                   timestamp="2024-05-01"))
-    assert data["source"] == "Källa: SCB 2020; modellerade flöden · Skapad 2024-05-01"
+    assert data["source"] == ("Källa: SCB 2020; bakgrund: Natural Earth; modellerade flöden"
+                              " · Skapad 2024-05-01")
     observed = dataclasses.replace(example, modelled=False)
-    assert page_data(web_map_html(observed))["source"] == "Källa: SCB"
+    # without a note, the line is made from the inputs' licences
+    assert page_data(web_map_html(observed))["source"] == (
+        "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala gränser); "
+        "bakgrund: Natural Earth")
 
 
 def test_links_keep_both_directions() -> None:
@@ -261,8 +269,9 @@ def test_links_keep_both_directions() -> None:
     last = len(totals) - 1
     assert (names[links["o"][last]], names[links["d"][last]]) == (HOSTILE, SCRIPT)
     assert links["w"][last] == pytest.approx(8.0)  # the widest: style.link_width
-    assert data["links"]["cls"][links["c"][last]][0] == "Starkt samband"
-    assert data["links"]["cls"][2][2] == [4.0, 4.0]  # weak links are dashed
+    assert data["links"]["cls"][links["c"][last]] == "Starkt samband"
+    assert data["links"]["sty"][2][1] == [3.0, 3.0]  # weak links are dashed
+    assert data["links"]["sty"][0][0] == "#4c6478" and data["links"]["sty"][3][0] == "#7a2414"
 
 
 def test_weak_links_below_a_threshold_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -328,3 +337,158 @@ def test_write_html_writes_the_page(example: StructureImage, tmp_path: Path) -> 
 
     out = write_html(example, tmp_path / "m.html", source_note="Källa: SCB")
     assert out.read_text(encoding="utf-8") == web_map_html(example, source_note="Källa: SCB")
+
+
+# ------------------------------------------------------------------ structure image
+
+
+def test_base_geography_is_drawn_under_the_example(example: StructureImage,
+                                                   example_page: str) -> None:
+    """Sea as background, the land around Skåne from Natural Earth, kommuner on top."""
+    data = page_data(example_page)
+    assert data["sea"] == "#d3e4ee"
+    land = decode_polygons(data["base"], data["q"])
+    assert len(land) == 3  # Denmark, Germany and Sweden outside Skåne
+    copenhagen = shapely.Point(COPENHAGEN[::-1])
+    assert any(p.contains(copenhagen) for p in land)  # Zealand is land
+    oresund = shapely.Point(ORESUND[::-1])
+    assert not any(p.contains(oresund) for p in land)
+    assert "DANMARK" in [n[0] for n in data["base"]["names"]]
+    kommuner = decode_polygons(data["areas"], data["q"])
+    assert len(kommuner) == 33
+    # Sweden outside Skåne does not overlap Skåne: the kommuner draw its coast once
+    sweden = land[[r["iso_a3"] for _, r in example.base.iterrows()
+                   if r["kind"] == "land"].index("SWE")]
+    assert sweden.intersection(shapely.union_all(kommuner)).area < 1e-4
+
+
+def test_lan_borders_where_several_lan_show(example: StructureImage) -> None:
+    assert "lines" not in page_data(web_map_html(example))["areas"]  # Skåne: one län
+    kommuner = example.areas.copy()
+    kommuner.index = pd.Index([("13" + i[2:]) if i in ("1290", "1293", "1291") else i
+                               for i in kommuner.index], name="area_id")
+    two = dataclasses.replace(example, areas=kommuner)
+    data = page_data(web_map_html(two))
+    assert len(data["areas"]["lines"]) == 1 and data["areas"]["lines"][0]
+    assert "Länsgräns" in data["legend"]
+
+
+def test_weak_links_are_a_layer_that_starts_off(example: StructureImage,
+                                                example_page: str) -> None:
+    data = page_data(example_page)
+    overlays = {k: (label, on) for k, label, on in data["overlays"]}
+    assert overlays["weak"] == ("Svaga samband", False)
+    assert overlays["links"] == ("Funktionella samband", True)
+    weak = sum(c == 2 for c in data["links"]["c"])
+    assert weak == int((example.links["link_class"] == "weak").sum()) > 0
+    assert 'data-layer="weak"' in data["legend"] and "visas i lagerlistan" in data["legend"]
+    shown = page_data(web_map_html(example, weak_links=True))
+    assert dict((k, on) for k, _, on in shown["overlays"])["weak"] is True
+
+
+def test_regional_links_are_flagged(example: StructureImage, example_page: str) -> None:
+    data = page_data(example_page)
+    names, roles = data["places"]["n"], example.places.set_index("name")["role"].astype(str)
+    top = {"tillvaxtmotor", "regional_karna", "lokal_karna"}
+    for o, d, g in zip(data["links"]["o"], data["links"]["d"], data["links"]["g"],
+                       strict=True):
+        assert g == int(roles[names[o]] in top and roles[names[d]] in top)
+    assert 0 < sum(data["links"]["g"]) < len(data["links"]["g"])
+    # regional links come after (over) the local ones
+    first = data["links"]["g"].index(1)
+    assert all(data["links"]["g"][first:])
+    assert "Regionalt samband" in data["legend"] and "Lokalt samband" in data["legend"]
+
+
+def test_joint_designation_is_one_band_with_one_label(example_page: str) -> None:
+    data = page_data(example_page)
+    (group,) = data["groups"]
+    label, role, width, members = group
+    assert label == "Kristianstad–Hässleholm"
+    assert data["roles"][role][0] == "Tillväxtmotor"
+    assert sorted(data["places"]["n"][i] for i in members) == ["Hässleholm", "Kristianstad"]
+    assert width > 2 * max(data["places"]["r"][i] for i in members)
+    assert "Gemensam tillväxtmotor" in data["legend"]
+
+
+def test_own_layers_are_data_with_their_style() -> None:
+    from .test_export import layers_image
+
+    image = layers_image()
+    page = web_map_html(image)
+    data = page_data(page)
+    assert [y["name"] for y in data["layers"]] == ["Stråk", "Grönstruktur", "Stationer"]
+    corridor = data["layers"][0]
+    assert corridor["st"] == {"color": "#9e6fb8", "weight": 16.0, "dash": None,
+                              "fill": "#9e6fb8", "opacity": 0.35}
+    assert [f[0] for f in corridor["f"]] == [1, 1]  # two lines
+    assert [f[0] for f in data["layers"][1]["f"]] == [2, 2]  # polygons
+    assert [f[0] for f in data["layers"][2]["f"]] == [0, 0, 0]  # points
+    assert corridor["a"][0] == ["Namn", ["Västkuststråket", "Södra stambanan"]]
+    # drawn under the places and the links, over the areas
+    assert data["order"].index("layer-0") > data["order"].index("areas")
+    assert data["order"].index("layer-2") < data["order"].index("links")
+    assert ["layer-1", "Grönstruktur", True] in data["overlays"]
+    for name in ("Stråk", "Grönstruktur", "Stationer"):
+        assert name in data["legend"]
+
+
+#: Machado, Oliveira & Fernandes (2009), severity 1, on linear RGB.
+_CVD = {
+    "normal": np.eye(3),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968],
+                              [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868],
+                            [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+}
+
+
+def _lab(colour: str, vision: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of ``#rrggbb`` as a reader with ``vision`` sees it."""
+    c = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = np.clip(_CVD[vision] @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@pytest.mark.parametrize("vision", list(_CVD))
+def test_roles_are_told_apart_by_colour_blind_readers(vision: str) -> None:
+    """Every two role colours, and regional against local links, differ by ΔE*76 > 20
+    (clearly different) for readers with deuteranopia and protanopia too; regional
+    kärna and lokal kärna are no longer two neighbouring oranges."""
+    from itertools import combinations
+
+    from strukturbild.render.style import (
+        AREA_FILL,
+        LINK_CLASS_STYLE,
+        REGIONAL_LINK_COLOUR,
+        ROLE_COLOURS,
+    )
+
+    for a, b in combinations(ROLE_COLOURS, 2):
+        delta = float(np.linalg.norm(_lab(ROLE_COLOURS[a], vision) -
+                                     _lab(ROLE_COLOURS[b], vision)))
+        assert delta > 20, (vision, a, b, delta)
+    links = float(np.linalg.norm(_lab(REGIONAL_LINK_COLOUR, vision) -
+                                 _lab(LINK_CLASS_STYLE["strong"][0], vision)))
+    assert links > 35, (vision, links)
+    # every role stands out from the land it is drawn on
+    for key, colour in ROLE_COLOURS.items():
+        assert np.linalg.norm(_lab(colour, vision) - _lab(AREA_FILL, vision)) > 20, key
+
+
+def test_region_names_are_on_the_map(tmp_path: Path) -> None:
+    """Functional regions are drawn with their names (Skåne's nodal regions)."""
+    from .test_export import areas_image
+
+    image = areas_image(tmp_path)
+    data = page_data(web_map_html(image))
+    names = [n[0] for n in data["regions"]["names"]]
+    assert sorted(names) == sorted(str(n) for n in image.regions["name"])
+    for _, lat, lon in data["regions"]["names"]:
+        assert 55.2 < lat < 56.6 and 12.3 < lon < 14.7

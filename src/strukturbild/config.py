@@ -25,12 +25,14 @@ from .errors import ConfigError, InputFileNotFoundError
 
 __all__ = [
     "DEFAULT_CRS",
+    "LAYER_KINDS",
     "REGION_METHODS",
     "AreasSource",
     "CommutingZoneParams",
     "ExportOptions",
     "FlowsSource",
     "LMAParams",
+    "LayerSource",
     "LinkParams",
     "MapOptions",
     "NodalParams",
@@ -136,6 +138,10 @@ class PlacesSource:
         ``jobs_prev``, ``area_ha``).
     licence
         The data's licence (e.g. "CC0 1.0"), carried into the GeoPackage metadata.
+    where
+        Keep only the rows that match this attribute filter, written as for
+        ``ogr2ogr -where`` (``"lan_code = '12'"``, ``"population >= 2000 AND
+        lan_code IN ('05', '06')"``); see :func:`strukturbild.readers.filter_rows`.
 
     Examples
     --------
@@ -151,6 +157,7 @@ class PlacesSource:
     y: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,113 @@ class AreasSource:
     crs: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
+    where: str | None = None
+
+
+#: Kinds of own layers, and how each is drawn unless the project says otherwise:
+#: line or outline colour, width in pixels (points on paper), dash pattern, fill
+#: colour ("none" for none) and opacity.
+LAYER_KINDS: dict[str, dict[str, Any]] = {
+    # stråk: a broad translucent band under the links, as structure images draw them
+    "corridor": {"colour": "#9e6fb8", "width": 16.0, "dash": "", "fill": "#9e6fb8",
+                 "opacity": 0.35},
+    # grönstruktur: green fill, darker green edge
+    "green": {"colour": "#5a9a46", "width": 0.8, "dash": "", "fill": "#b5d8a0",
+              "opacity": 0.75},
+    # railways, roads: a dark thin line
+    "infrastructure": {"colour": "#3d3d3d", "width": 1.6, "dash": "", "fill": "none",
+                       "opacity": 0.9},
+    # an area of the plan: dashed outline, faint fill
+    "area": {"colour": "#7a5c99", "width": 1.5, "dash": "6 3", "fill": "#7a5c99",
+             "opacity": 0.12},
+    "other": {"colour": "#555555", "width": 1.2, "dash": "", "fill": "none",
+              "opacity": 0.8},
+}
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _check_colour(value: str | None, key: str) -> None:
+    if value is not None and not _COLOUR.fullmatch(value) and not (
+            key.endswith(".fill") and value == "none"):
+        raise _err(None, key, "expected a colour as \"#rrggbb\"" +
+                   (" or \"none\"" if key.endswith(".fill") else "") + f", got {value!r}")
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """One of the project's own layers (``[[layers]]``): corridors, green structure,
+    infrastructure, areas of a plan, drawn under the places as given.
+
+    Parameters
+    ----------
+    name
+        The layer's name in the legend, the layer control and the GeoPackage.
+    path, layer, encoding, crs, where
+        As for the places: the file, its layer, text encoding, the CRS of a file
+        without one, and an attribute filter (``ogr2ogr -where``).
+    kind
+        ``"corridor"`` (stråk), ``"green"`` (grönstruktur), ``"infrastructure"``,
+        ``"area"`` or ``"other"``; gives the default style (:data:`LAYER_KINDS`).
+    colour, width, dash, fill, opacity
+        The style, each overriding the kind's default: line colour (``#rrggbb``),
+        line width in pixels, dash pattern (``"6 3"``), fill colour (or ``"none"``),
+        opacity 0–1.
+    licence
+        The data's licence, named in the source line and the metadata.
+
+    Examples
+    --------
+    >>> LayerSource("Stråk", Path("strak.gpkg"), kind="corridor").style["width"]
+    16.0
+    >>> LayerSource("Järnväg", Path("j.gpkg"), kind="infrastructure", colour="#000000"
+    ...             ).style["colour"]
+    '#000000'
+    """
+
+    name: str
+    path: Path
+    kind: Literal["corridor", "green", "infrastructure", "area", "other"] = "other"
+    layer: str | None = None
+    where: str | None = None
+    encoding: str | None = None
+    crs: str | None = None
+    colour: str | None = None
+    width: float | None = None
+    dash: str | None = None
+    fill: str | None = None
+    opacity: float | None = None
+    licence: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise _err(None, "layers.name", "expected a non-empty name")
+        if self.kind not in LAYER_KINDS:
+            raise _err(None, "layers.kind", f"expected one of {', '.join(map(repr, LAYER_KINDS))}"
+                       f", got {self.kind!r}")
+        _check_colour(self.colour, "layers.colour")
+        _check_colour(self.fill, "layers.fill")
+        for key in ("width", "opacity"):
+            v = getattr(self, key)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+                    or v < 0:
+                raise _err(None, f"layers.{key}", f"expected a number >= 0, got {v!r}")
+            if key == "opacity" and v > 1:
+                raise _err(None, "layers.opacity", f"expected a number from 0 to 1, got {v!r}")
+        if self.dash is not None and not re.fullmatch(r"\s*(\d+(\.\d+)?\s*)*", self.dash):
+            raise _err(None, "layers.dash", "expected dash and gap lengths in pixels, e.g. "
+                       f"\"6 3\", got {self.dash!r}")
+
+    @property
+    def style(self) -> dict[str, Any]:
+        """The style: the kind's defaults, then what the project gives."""
+        out = dict(LAYER_KINDS[self.kind])
+        for key in ("colour", "width", "dash", "fill", "opacity"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = float(value) if key in ("width", "opacity") else value.strip()
+        return out
 
 
 @dataclass(frozen=True)
@@ -186,6 +300,7 @@ class FlowsSource:
     level: Literal["place", "area"] = "place"
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -824,6 +939,12 @@ def resolve_basemap(basemap: str, key: str | None) -> Any:
 class MapOptions:
     """Options of the web and print maps.
 
+    ``label_roles``: places of this many highest roles (that have places) get name
+    labels. ``base``: draw the land, the sea and the neighbouring countries under
+    the map (offline, :mod:`strukturbild.sources.base`). ``weak_links``: show weak
+    links when the map opens (the web map's layer control shows them with one click
+    either way). ``paper``: the print map's page.
+
     Examples
     --------
     >>> MapOptions().language
@@ -834,9 +955,13 @@ class MapOptions:
     language: Language = "sv"
     basemap: str | None = None
     basemap_key: str | None = None
-    label_roles: int = 2
+    label_roles: int = 3
     timestamp: str | None = None
     source_note: str = ""
+    base: bool = True
+    weak_links: bool = False
+    paper: Literal["A4-portrait", "A4-landscape", "A3-portrait", "A3-landscape"] = \
+        "A4-portrait"
 
     def __post_init__(self) -> None:
         check_fields(self, "map")
@@ -903,6 +1028,7 @@ class Project:
     crs: str = DEFAULT_CRS
     areas: AreasSource | None = None
     flows: FlowsSource | None = None
+    layers: tuple[LayerSource, ...] = ()
     roles: RoleScheme = field(default_factory=default_role_scheme)
     links: LinkParams = field(default_factory=LinkParams)
     regions: RegionParams = field(default_factory=RegionParams)
@@ -930,7 +1056,7 @@ class Project:
         paths: list[Path] = []
         if self.path is not None:
             paths.append(Path(self.path))
-        for src in (self.places, self.areas, self.flows):
+        for src in (self.places, self.areas, self.flows, *self.layers):
             if src is not None:
                 paths.append(Path(src.path))
         paths.extend(Path(d) for d in self.roles.designations if isinstance(d, Path))
@@ -1023,8 +1149,10 @@ def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
         "y": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "where": (str, False),
     }
     d = _check_table(t, spec, "places", path)
+    _check_where(d, "places", path)
     cols = _str_map(d.pop("columns", {}), "places.columns", path)
     allowed = {"place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
                "population_prev", "jobs_prev", "area_ha"}
@@ -1043,8 +1171,10 @@ def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
         "crs": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "where": (str, False),
     }
     d = _check_table(t, spec, "areas", path)
+    _check_where(d, "areas", path)
     cols = _str_map(d.pop("columns", {}), "areas.columns", path)
     for k in cols:
         if k not in {"area_id", "name"}:
@@ -1060,8 +1190,10 @@ def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
         "level": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "where": (str, False),
     }
     d = _check_table(t, spec, "flows", path)
+    _check_where(d, "flows", path)
     cols = _str_map(d.pop("columns", {}), "flows.columns", path)
     for k in cols:
         if k not in {"origin", "destination", "count"}:
@@ -1071,6 +1203,48 @@ def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
     if level not in ("place", "area"):
         raise _err(path, "flows.level", f"expected 'place' or 'area', got {level!r}")
     return FlowsSource(path=_resolve(base, d.pop("path")), columns=cols, level=level, **d)
+
+
+def _check_where(d: dict[str, Any], where: str, path: Path | None) -> None:
+    if "where" in d and not d["where"].strip():
+        raise _err(path, f"{where}.where", "expected an attribute filter such as "
+                   "\"lan_code = '12'\", got an empty string")
+
+
+def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...]:
+    if not isinstance(items, list):
+        raise _err(path, "layers", "expected [[layers]] tables")
+    spec: _Spec = {
+        "name": (str, True),
+        "path": (str, True),
+        "kind": (str, False),
+        "layer": (str, False),
+        "where": (str, False),
+        "encoding": (str, False),
+        "crs": (str, False),
+        "colour": (str, False),
+        "width": (_NUM, False),
+        "dash": (str, False),
+        "fill": (str, False),
+        "opacity": (_NUM, False),
+        "licence": (str, False),
+    }
+    out: list[LayerSource] = []
+    names: set[str] = set()
+    for i, item in enumerate(items):
+        key = f"layers[{i}]"
+        d = _check_table(item, spec, key, path)
+        _check_where(d, key, path)
+        if d["name"].strip() in names:
+            raise _err(path, f"{key}.name", f"a layer named {d['name']!r} is already defined")
+        names.add(d["name"].strip())
+        try:
+            out.append(LayerSource(path=_resolve(base, d.pop("path")), **d))
+        except ConfigError as exc:  # "key 'layers.colour': ..." names the table in the file
+            m = re.fullmatch(r"key 'layers\.(\w+)': (.*)", exc.message, flags=re.S)
+            raise (_err(path, f"{key}.{m.group(1)}", m.group(2)) if m
+                   else ConfigError(exc.message, source=path)) from None
+    return tuple(out)
 
 
 def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
@@ -1206,6 +1380,7 @@ def project_from_dict(
         "places": (dict, False),
         "areas": (dict, False),
         "flows": (dict, False),
+        "layers": (list, False),
         "roles": (dict, False),
         "links": (dict, False),
         "regions": (dict, False),
@@ -1223,6 +1398,7 @@ def project_from_dict(
     places = _places(d["places"], base_dir, path) if "places" in d else None
     areas = _areas(d["areas"], base_dir, path) if "areas" in d else None
     flows = _flows(d["flows"], base_dir, path) if "flows" in d else None
+    layers = _layers(d["layers"], base_dir, path) if "layers" in d else ()
     roles = _roles(d.get("roles", {}), base_dir, path)
     links = _dataclass_from(LinkParams, d.get("links", {}), "links", path)
     _check_literal(links.source, ("auto", "observed", "modelled"), "links.source", path)
@@ -1251,6 +1427,7 @@ def project_from_dict(
             places=places,
             areas=areas,
             flows=flows,
+            layers=layers,
             roles=roles,
             links=links,
             regions=regions,

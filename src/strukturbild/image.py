@@ -20,12 +20,13 @@ import pandas as pd
 
 from .errors import InvalidValueError
 
-__all__ = ["MAP_FORMATS", "RoleInfo", "StructureImage"]
+__all__ = ["MAP_FORMATS", "OwnLayer", "RoleInfo", "StructureImage"]
 
 #: Formats drawn as maps (web and print); the others are data files.
 MAP_FORMATS = ("html", "png", "pdf", "svg")
 _RENDER_OPTIONS = ("source_note", "label_roles", "basemap", "basemap_key", "timestamp",
-                   "min_link_flow")
+                   "min_link_flow", "weak_links")
+_PRINT_OPTIONS = ("source_note", "label_roles", "timestamp", "weak_links", "paper")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,36 @@ class RoleInfo:
     def label(self, language: str) -> str:
         """The label in ``language`` (``"sv"`` or ``"en"``)."""
         return self.label_sv if language == "sv" else self.label_en
+
+
+@dataclass(frozen=True)
+class OwnLayer:
+    """One of the project's own layers (corridors, green structure, infrastructure…).
+
+    ``style`` holds ``colour``, ``width`` (pixels), ``dash``, ``fill`` (a colour or
+    ``"none"``) and ``opacity``, resolved from the layer's kind and the project
+    (:class:`strukturbild.config.LayerSource`).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> OwnLayer("Stråk", "corridor", gpd.GeoDataFrame(geometry=[]),
+    ...          {"colour": "#9e6fb8", "width": 16.0}).kind
+    'corridor'
+    """
+
+    name: str
+    kind: str
+    frame: gpd.GeoDataFrame
+    style: Mapping[str, Any]
+    file: str = ""
+    licence: str = ""
+    where: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.frame, gpd.GeoDataFrame):
+            raise InvalidValueError(f"OwnLayer {self.name!r}: frame must be a GeoDataFrame")
+        object.__setattr__(self, "style", MappingProxyType(dict(self.style)))
 
 
 @dataclass(frozen=True)
@@ -78,6 +109,12 @@ class StructureImage:
     map_options
         The project's map options (title, language, source note, labels, basemap,
         time stamp) that the writing methods use unless told otherwise.
+    layers
+        The project's own layers (:class:`OwnLayer`), drawn under the places.
+    base
+        The land under the map (:func:`strukturbild.sources.base.base_geography`):
+        ``kind`` ``"land"`` (``part`` ``"neighbour"`` or ``"sweden"``, Sweden outside
+        the areas) or ``"border"``; None draws no base (the sea stays white).
 
     Examples
     --------
@@ -100,13 +137,15 @@ class StructureImage:
     modelled: bool = False
     provenance: Mapping[str, Any] = field(default_factory=dict)
     map_options: Mapping[str, Any] = field(default_factory=dict)
+    layers: tuple[OwnLayer, ...] = ()
+    base: gpd.GeoDataFrame | None = None
 
     def __post_init__(self) -> None:
         for name in ("places", "links"):
             if not isinstance(getattr(self, name), gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame, not "
                                         f"{type(getattr(self, name)).__name__}")
-        for name in ("areas", "regions"):
+        for name in ("areas", "regions", "base"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame or "
@@ -116,7 +155,10 @@ class StructureImage:
                                     f"{self.language!r}")
         if not all(isinstance(r, RoleInfo) for r in self.roles):
             raise InvalidValueError("StructureImage.roles must be RoleInfo values")
+        if not all(isinstance(x, OwnLayer) for x in self.layers):
+            raise InvalidValueError("StructureImage.layers must be OwnLayer values")
         object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
         object.__setattr__(self, "map_options", MappingProxyType(dict(self.map_options)))
 
@@ -124,8 +166,7 @@ class StructureImage:
 
     def render_options(self, fmt: str, given: Mapping[str, Any]) -> dict[str, Any]:
         """Map options for ``fmt``: the project's (``map_options``), then ``given``."""
-        keep: tuple[str, ...] = _RENDER_OPTIONS if fmt == "html" else ("source_note",
-                                                                       "label_roles")
+        keep: tuple[str, ...] = _RENDER_OPTIONS if fmt == "html" else _PRINT_OPTIONS
         if fmt == "gpkg":
             keep = ("source_note", "label_roles", "timestamp")
         opts = {k: v for k, v in self.map_options.items() if k in keep and v is not None}
@@ -293,9 +334,22 @@ class StructureImage:
             out["role_comparison"] = [
                 {"place_id": str(i), "name": str(r.get("name", "")),
                  "designations": str(r["designations"]), "role": str(r["role"]),
-                 "role_derived": str(r["role_derived"]), "agree": bool(r["agree"])}
+                 "role_derived": str(r["role_derived"]), "agree": bool(r["agree"]),
+                 **({"group": str(r["group"])} if r.get("group") else {})}
                 for i, r in shown.iterrows()
             ]
+        if "designation_group" in places:
+            groups = places[places["designation_group"].fillna("") != ""]
+            out["joint_designations"] = [
+                {"group": str(g), "role": str(grp["role"].iloc[0]),
+                 "places": [str(i) for i in grp.index],
+                 "names": [str(n) for n in grp["name"]]}
+                for g, grp in groups.groupby("designation_group", sort=True)]
+        out["layers"] = [
+            {"name": lay.name, "kind": lay.kind, "features": len(lay.frame),
+             "geometry": sorted({str(t) for t in lay.frame.geom_type.dropna()}),
+             "file": lay.file, "where": lay.where, "licence": lay.licence}
+            for lay in self.layers]
         top = places.sort_values("population", ascending=False).head(5) \
             if "population" in places else places.head(0)
         out["largest_places"] = [

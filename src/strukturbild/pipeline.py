@@ -22,10 +22,15 @@ from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from .analysis.links import links_from_flows, links_to_lines, model_flows
 from .analysis.places import place_measures, rank_in_group
-from .analysis.roles import classify_roles, compare_roles, match_designations
-from .config import CommutingZoneParams, FlowsSource, Project, load_project
+from .analysis.roles import (
+    classify_roles,
+    compare_roles,
+    joint_designations,
+    match_designations,
+)
+from .config import CommutingZoneParams, FlowsSource, LayerSource, Project, load_project
 from .errors import ConfigError, StrukturbildWarning, UnknownCodeError
-from .image import RoleInfo, StructureImage
+from .image import OwnLayer, RoleInfo, StructureImage
 from .readers import (
     areas_from_frame,
     check_outputs,
@@ -35,6 +40,7 @@ from .readers import (
     read_areas,
     read_designations,
     read_flows_table,
+    read_layer,
     read_places,
     to_jsonable,
 )
@@ -46,6 +52,7 @@ __all__ = [
     "package_version",
     "read_flows",
     "read_inputs",
+    "read_layers",
 ]
 
 Progress = Callable[[str], None]
@@ -143,8 +150,8 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     --------
     >>> from strukturbild.sources.example import example_project
     >>> places, areas, flows = read_inputs(example_project())
-    >>> len(places), areas is None, flows is None
-    (70, True, True)
+    >>> len(places), len(areas), flows is None
+    (70, 33, True)
     """
     check_metric(project.crs, source=project.path)
     if project.places is None:
@@ -154,6 +161,18 @@ def read_inputs(project: Project) -> tuple[Any, Any, Flows | None]:
     table = read_flows_table(project.flows) if project.flows is not None else None
     flows = _flows_of(table, places, areas, project)
     return places, areas, flows
+
+
+def read_layers(project: Project) -> list[tuple[LayerSource, Any]]:
+    """Read the project's own layers (``[[layers]]``) in the project's CRS.
+
+    Examples
+    --------
+    >>> from strukturbild.sources.example import example_project
+    >>> [src.name for src, frame in read_layers(example_project())]
+    []
+    """
+    return [(src, read_layer(src, crs=project.crs)) for src in project.layers]
 
 
 def check_outputs_of(project: Project) -> None:
@@ -179,7 +198,7 @@ def check_project(project: Project) -> dict[str, Any]:
     What ``strukturbild validate`` runs: the same functions :func:`build` runs on the
     same inputs, so both stop at the same problem with the same message, and warn
     alike (a designation of a place that is not among the places, say). Returns what
-    was read (``places``, ``areas``, ``flows``, ``designations``).
+    was read (``places``, ``areas``, ``flows``, ``designations``, ``layers`` by name).
 
     Raises
     ------
@@ -195,9 +214,11 @@ def check_project(project: Project) -> dict[str, Any]:
     """
     check_outputs_of(project)
     places, areas, flows = read_inputs(project)
+    layers = read_layers(project)
     _check_regions(project, places, flows)
     designations = _designations(project, places)
-    return {"places": places, "areas": areas, "flows": flows, "designations": designations}
+    return {"places": places, "areas": areas, "flows": flows, "designations": designations,
+            "layers": {src.name: frame for src, frame in layers}}
 
 
 def _check_regions(project: Project, places: Any, observed: Flows | None) -> None:
@@ -271,6 +292,7 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     say = progress or (lambda _msg: None)
     check_outputs_of(project)
     places, areas, observed = read_inputs(project)
+    layers = read_layers(project)
     inputs: dict[str, Any] = {}
     for key, srcobj in (("places", project.places), ("areas", project.areas),
                         ("flows", project.flows)):
@@ -278,7 +300,17 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
             inputs[key] = {"file": Path(srcobj.path).name, "sha256": _sha256(Path(srcobj.path))}
             if srcobj.licence:
                 inputs[key]["licence"] = srcobj.licence
-    return _assemble(project, places, areas, observed, inputs, say)
+            if srcobj.where:
+                inputs[key]["where"] = srcobj.where
+    for src, _frame in layers:
+        entry = {"file": Path(src.path).name, "sha256": _sha256(Path(src.path)),
+                 "layer": src.name}
+        if src.licence:
+            entry["licence"] = src.licence
+        if src.where:
+            entry["where"] = src.where
+        inputs[f"layer: {src.name}"] = entry
+    return _assemble(project, places, areas, observed, inputs, say, layers=layers)
 
 
 def build_image(
@@ -348,7 +380,8 @@ def build_image(
 
 
 def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
-              inputs: dict[str, Any], say: Progress) -> StructureImage:
+              inputs: dict[str, Any], say: Progress,
+              layers: list[tuple[LayerSource, Any]] | None = None) -> StructureImage:
     """The chain after reading: measures, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
     measures = place_measures(places, observed)
@@ -418,6 +451,17 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         if region_result.step is not None:
             out_places["scb_step"] = region_result.step.reindex(places.index)
     out_places["modelled"] = bool(link_flows.modelled)
+    groups = None
+    if designations is not None:
+        groups = joint_designations(designations, roles, places["name"], scheme=project.roles)
+        if (groups != "").any():
+            out_places["designation_group"] = groups.where(groups != "", None)
+        else:
+            groups = None
+    own = tuple(OwnLayer(src.name, src.kind, frame, src.style, file=Path(src.path).name,
+                         licence=src.licence, where=src.where)
+                for src, frame in (layers or []))
+    base, base_info = _base(project, places, areas, own)
 
     scheme = project.roles
     role_info = tuple(RoleInfo(r.key, r.label_sv, r.label_en, n)
@@ -431,6 +475,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "model": to_jsonable(model_used),
         "notes": notes,
         "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
+        "base": base_info,
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions.as_dict()),
@@ -444,7 +489,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     json.dumps(provenance)  # provenance must stay JSON-able
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StrukturbildWarning)
-        comparison = compare_roles(roles, places["name"])
+        comparison = compare_roles(roles, places["name"], groups=groups)
     return StructureImage(
         name=project.name,
         title=project.map.title or project.title or project.name,
@@ -458,7 +503,24 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         modelled=bool(link_flows.modelled),
         provenance=provenance,
         map_options=to_jsonable(project.map),
+        layers=own,
+        base=base,
     )
+
+
+def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
+          ) -> tuple[Any, dict[str, Any] | None]:
+    """The land under the map (or None), and what the provenance says of it."""
+    if not project.map.base:
+        return None, None
+    from .sources.base import BASE_LICENCE, BASE_SOURCE, base_geography, span_of
+
+    extent = span_of(places, areas, *(layer.frame for layer in layers))
+    base = base_geography(extent, crs=project.crs, areas=areas)
+    if base is None:
+        return None, None
+    return base, {"source": BASE_SOURCE, "licence": BASE_LICENCE,
+                  "level": base.attrs.get("level")}
 
 
 #: Why a rule measure can be missing for every place: what it is made of.

@@ -42,11 +42,12 @@ from ._validate import (
     to_codes,
     to_counts,
 )
-from .config import DEFAULT_CRS, AreasSource, FlowsSource, PlacesSource
+from .config import DEFAULT_CRS, AreasSource, FlowsSource, LayerSource, PlacesSource
 from .errors import (
     ConfigError,
     CRSError,
     DiskFullError,
+    EmptyInputError,
     InputFileNotFoundError,
     InvalidValueError,
     OutputConflictError,
@@ -63,11 +64,13 @@ __all__ = [
     "atomic_path",
     "check_outputs",
     "check_path",
+    "filter_rows",
     "flows_table_from_frame",
     "places_from_frame",
     "read_areas",
     "read_designations",
     "read_flows_table",
+    "read_layer",
     "read_places",
     "read_table",
     "to_jsonable",
@@ -408,11 +411,13 @@ def _decode_csv(path: Path, encoding: str | None) -> tuple[str, str]:
             return raw.decode("latin-1"), "latin-1"
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, encoding: str | None = None, where: str | None = None,
+               ) -> pd.DataFrame:
     """Read a CSV (any common delimiter, UTF-8 or Latin-1) or Parquet table, all as text.
 
     CSV columns are read as strings so that codes keep their leading zeros; numbers
-    are converted later by the column's role.
+    are converted later by the column's role. ``where`` keeps the rows that match an
+    attribute filter (:func:`filter_rows`).
 
     Examples
     --------
@@ -422,7 +427,11 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     >>> read_table(p).iloc[0].tolist()
     ['0114', 'Upplands Väsby']
     """
-    p = Path(path)
+    df = _read_table(Path(path), encoding=encoding)
+    return df if where is None else filter_rows(df, where, source=path)
+
+
+def _read_table(p: Path, *, encoding: str | None) -> pd.DataFrame:
     check_path(p)
     if not p.is_file():
         raise InputFileNotFoundError("file not found", source=p)
@@ -447,6 +456,100 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame
     return df
 
 
+_NUMBER = r"-?(?:0|[1-9]\d*)(?:[.,]\d+)?(?:[eE][-+]?\d+)?"
+
+
+def _typed_for_filter(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns as a filter compares them: text that is all numbers, as numbers.
+
+    A CSV is read as text (codes keep their zeros); for ``where`` a column whose
+    values are all numbers without a leading zero (``47000``, ``55,6``) is numeric,
+    as GDAL's CSV driver would type it, so ``population >= 2000`` compares numbers
+    and ``kommun_code = '0114'`` compares text. Geometry is left out.
+    """
+    out = {}
+    for col in frame.columns:
+        values = frame[col]
+        if col == getattr(frame, "_geometry_column_name", None):
+            continue
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            text = values.dropna().astype(str).str.strip()
+            if len(text) and text.str.fullmatch(_NUMBER).all():
+                values = pd.to_numeric(values.astype("string").str.strip()
+                                       .str.replace(",", ".", regex=False), errors="coerce")
+            else:
+                values = values.astype(object).where(values.notna(), None)
+        elif values.dtype.kind not in "biuf":
+            values = values.astype(str).where(values.notna(), None)
+        out[str(col)] = values.to_numpy()
+    return pd.DataFrame(out)
+
+
+def filter_rows(frame: pd.DataFrame, where: str, *, source: str | Path | None = None,
+                layer: str | None = None) -> pd.DataFrame:
+    """The rows of a table that match an attribute filter, as ``ogr2ogr -where`` selects.
+
+    The filter is evaluated by GDAL on the table written to an in-memory GeoPackage,
+    so it is SQL as a GeoPackage ``where`` takes it (SQLite's dialect, which OGR SQL's
+    comparisons, ``AND``/``OR``/``NOT``, ``IN``, ``LIKE``, ``IS NULL`` and
+    ``BETWEEN`` share): ``"lan_code = '12'"``, ``"population >= 2000"``,
+    ``"kommun_code LIKE '12%'"``. Text columns that hold only numbers compare as
+    numbers (see :func:`read_table`); quote text values, name columns as they are
+    written in the file (``"Kommun kod"`` in double quotes if it has a space).
+
+    Raises
+    ------
+    InvalidValueError
+        The filter cannot be evaluated: an unknown column, a syntax error.
+    EmptyInputError
+        It matches no row.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kod": ["0114", "1280", "1281"], "bef": ["47000", "325069", "94393"]})
+    >>> filter_rows(t, "kod LIKE '12%' AND bef > 100000")["kod"].tolist()
+    ['1280']
+    >>> filter_rows(t, "lan = '12'", source="t.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.InvalidValueError: t.csv: cannot apply where = "lan = '12'": no such ...
+    """
+    import io
+
+    import pyogrio
+
+    if not len(frame):
+        return frame
+    typed = _typed_for_filter(frame)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(typed, buf, driver="GPKG", layer="t")
+        try:
+            hits = pyogrio.read_dataframe(buf.getvalue(), layer="t", read_geometry=False,
+                                          columns=[], fid_as_index=True, where=where)
+        except Exception as exc:
+            raise _where_error(where, exc, list(typed.columns), source, layer) from None
+    positions = np.asarray(hits.index, dtype=np.int64) - 1
+    if not len(positions):
+        raise EmptyInputError(f'the filter where = "{where}" matches none of the '
+                              f"{len(frame):,} rows".replace(",", " "), source=source,
+                              layer=layer)
+    return frame.iloc[np.sort(positions)]
+
+
+def _where_error(where: str, exc: Exception, columns: list[str], source: str | Path | None,
+                 layer: str | None) -> InvalidValueError:
+    """A filter GDAL refused, with GDAL's reason and the columns there are."""
+    reason = str(exc).strip()
+    # GDAL quotes the statement it prepared; its reason follows the filter
+    if f"{where}: " in reason:
+        reason = reason.split(f"{where}: ", 1)[1]
+    return InvalidValueError(
+        f'cannot apply where = "{where}": {reason}; the columns are {", ".join(columns)}',
+        source=source, layer=layer)
+
+
 def _find_column(
     frame: pd.DataFrame, canonical: str, mapping: Mapping[str, str],
     aliases: Mapping[str, tuple[str, ...]],
@@ -461,20 +564,26 @@ def _find_column(
 
 
 def _read_vector(
-    path: Path, *, layer: str | None, encoding: str | None
+    path: Path, *, layer: str | None, encoding: str | None, where: str | None = None
 ) -> gpd.GeoDataFrame:
-    gdf = _read_vector_layer(path, layer=layer, encoding=encoding)
-    if layer is None and path.suffix.lower() == ".gpkg":
-        import pyogrio
+    import pyogrio
 
+    name = layer
+    if layer is None and path.suffix.lower() == ".gpkg":
+        with contextlib.suppress(Exception):
+            name = str(pyogrio.list_layers(path)[0, 0])
+    gdf = _read_vector_layer(path, layer=layer, encoding=encoding, where=where, name=name)
+    if layer is None and name is not None:
         # name the layer that was read (the first) in messages about it
-        gdf.attrs["layer"] = str(pyogrio.list_layers(path)[0, 0])
+        gdf.attrs["layer"] = name
     return gdf
 
 
 def _read_vector_layer(
-    path: Path, *, layer: str | None, encoding: str | None
+    path: Path, *, layer: str | None, encoding: str | None, where: str | None = None,
+    name: str | None = None,
 ) -> gpd.GeoDataFrame:
+    """One layer of a vector file; with ``where``, only the features that match it."""
     import pyogrio
 
     kwargs: dict[str, Any] = {}
@@ -490,23 +599,38 @@ def _read_vector_layer(
         kwargs["layer"] = layer
     if encoding:
         kwargs["encoding"] = _gdal_encoding(encoding, path)
+    info: dict[str, Any] = {}
+    if where is not None:
+        try:
+            info = pyogrio.read_info(path, layer=layer)
+        except Exception as exc:
+            raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
+        kwargs["where"] = where
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                return pyogrio.read_dataframe(path, **kwargs)
+                gdf = pyogrio.read_dataframe(path, **kwargs)
             except UnicodeDecodeError:
                 if encoding:
                     raise
                 # No .cpg and no code page in the .dbf: Swedish shapefiles from older
                 # tools are Latin-1.
                 kwargs["encoding"] = "ISO-8859-1"
-                return pyogrio.read_dataframe(path, **kwargs)
+                gdf = pyogrio.read_dataframe(path, **kwargs)
     except UnicodeDecodeError as exc:
         raise InvalidValueError(f"cannot read the text as {encoding}: {exc}; give the right "
                                 "'encoding' in the project file", source=path) from None
     except Exception as exc:
+        if where is not None:
+            raise _where_error(where, exc, [str(c) for c in info.get("fields", [])], path,
+                               name) from None
         raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+    if where is not None and not len(gdf):
+        raise EmptyInputError(f'the filter where = "{where}" matches none of the '
+                              f"{int(info.get('features', 0)):,} features".replace(",", " "),
+                              source=path, layer=name)
+    return gdf
 
 
 def _gdal_encoding(encoding: str, path: Path) -> str:
@@ -522,9 +646,10 @@ def _gdal_encoding(encoding: str, path: Path) -> str:
 
 
 def _read_points_table(
-    path: Path, *, encoding: str | None, crs: str | None, x: str | None, y: str | None
+    path: Path, *, encoding: str | None, crs: str | None, x: str | None, y: str | None,
+    where: str | None = None,
 ) -> gpd.GeoDataFrame:
-    df = read_table(path, encoding=encoding)
+    df = read_table(path, encoding=encoding, where=where)
     require_rows(df, source=path)
     lower = {str(c).lower(): str(c) for c in df.columns}
     xcol = x or next((lower[n] for n in _X_NAMES if n in lower), None)
@@ -577,7 +702,7 @@ def to_float(values: pd.Series, *, source: str | Path | None = None,
 
 def _read_geo(
     path: Path, *, layer: str | None, encoding: str | None, crs: str | None,
-    x: str | None = None, y: str | None = None,
+    x: str | None = None, y: str | None = None, where: str | None = None,
 ) -> gpd.GeoDataFrame:
     check_path(path)
     if not path.is_file():
@@ -591,14 +716,17 @@ def _read_geo(
             except (ValueError, ImportError, OSError):
                 geo = None  # plain Parquet without geometry: read as a points table
             if geo is not None:
+                if where is not None:
+                    geo = filter_rows(geo, where, source=path, layer=layer)
                 return _with_crs(geo, given, path, layer)
-        return _read_points_table(path, encoding=encoding, crs=crs, x=x, y=y)
+        return _read_points_table(path, encoding=encoding, crs=crs, x=x, y=y, where=where)
     if suffix not in _VECTOR_SUFFIXES:
         raise InvalidValueError(
             f"unknown file type '{suffix}'; expected .gpkg, .geojson, .shp, .csv or .parquet",
             source=path,
         )
-    return _with_crs(_read_vector(path, layer=layer, encoding=encoding), given, path, layer)
+    return _with_crs(_read_vector(path, layer=layer, encoding=encoding, where=where), given,
+                     path, layer)
 
 
 def _parse_crs(crs: str | None, path: Path) -> Any:
@@ -678,7 +806,7 @@ def read_places(source: PlacesSource | str | Path, *, crs: str = DEFAULT_CRS
     check_metric(crs)
     path = Path(source.path)
     gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
-                    x=source.x, y=source.y)
+                    x=source.x, y=source.y, where=source.where)
     layer = source.layer or gdf.attrs.get("layer")
     return places_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
 
@@ -794,7 +922,8 @@ def read_areas(source: AreasSource | str | Path, *, crs: str = DEFAULT_CRS
         source = AreasSource(Path(source))
     check_metric(crs)
     path = Path(source.path)
-    gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs)
+    gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
+                    where=source.where)
     layer = source.layer or gdf.attrs.get("layer")
     return areas_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
 
@@ -852,6 +981,56 @@ def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | No
     )
 
 
+#: Geometry types an own layer may hold.
+_LAYER_KINDS = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                "MultiPolygon")
+
+
+def read_layer(source: LayerSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+    """Read one of the project's own layers (``[[layers]]``) in ``crs``.
+
+    Points, lines and polygons are kept with their attributes as the file has them
+    (filtered by ``where``); features without geometry are bad input, invalid
+    polygons are repaired with :func:`shapely.make_valid` (with a warning).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, shapely
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "strak.gpkg"
+    >>> gpd.GeoDataFrame({"namn": ["Västkuststråket", "Södra stambanan"], "typ": ["A", "B"]},
+    ...     geometry=[shapely.LineString([(370000, 6160000), (360000, 6240000)]),
+    ...               shapely.LineString([(375000, 6165000), (430000, 6240000)])],
+    ...     crs=3006).to_file(p)
+    >>> layer = read_layer(LayerSource("Stråk", p, kind="corridor", where="typ = 'A'"))
+    >>> layer["namn"].tolist(), str(layer.crs)
+    (['Västkuststråket'], 'EPSG:3006')
+    """
+    import shapely
+
+    check_metric(crs)
+    path = Path(source.path)
+    gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
+                    where=source.where)
+    layer = source.layer or gdf.attrs.get("layer")
+    require_rows(gdf, source=path, layer=layer)
+    check_geometries(gdf.geometry, source=path, layer=layer, kinds=_LAYER_KINDS)
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        pos = int(np.flatnonzero(invalid)[0])
+        warnings.warn(
+            f"{path}: {int(invalid.sum())} invalid geometries repaired with make_valid "
+            f"(first at row {pos + 1}: {shapely.is_valid_reason(geoms[pos])})",
+            StrukturbildWarning, stacklevel=2,
+        )
+        gdf = gdf.set_geometry(gpd.GeoSeries(np.where(invalid, shapely.make_valid(geoms), geoms),
+                                             index=gdf.index, crs=gdf.crs))
+    gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
+    out = gdf.reset_index(drop=True)
+    out.attrs = {"layer": layer} if layer else {}
+    return out
+
+
 def read_flows_table(source: FlowsSource) -> pd.DataFrame:
     """Read a long flow table into columns ``origin``, ``destination`` (str) and ``count``.
 
@@ -867,7 +1046,7 @@ def read_flows_table(source: FlowsSource) -> pd.DataFrame:
     [{'origin': 'A', 'destination': 'B', 'count': 3.0}]
     """
     path = Path(source.path)
-    df = read_table(path, encoding=source.encoding)
+    df = read_table(path, encoding=source.encoding, where=source.where)
     return flows_table_from_frame(df, columns=source.columns, source=path)
 
 
@@ -946,13 +1125,17 @@ def read_designations(name_or_path: str | Path) -> pd.DataFrame:
     The CSV has the columns ``place_id`` (may be empty when ``name`` is unique),
     ``name``, ``designation`` (the official wording, e.g. "regional kärna"),
     ``role`` (the scheme role it pins, or empty for a designation that pins none),
-    ``source`` and ``year``.
+    ``source`` and ``year``, and optionally ``group``: rows with the same group
+    designate their places *jointly*, as one (Region Skåne's joint growth engine
+    "Kristianstad–Hässleholm"); the group is the joint designation's name.
 
     Examples
     --------
     >>> d = read_designations("region_skane_2022")
     >>> sorted(d.loc[d["designation"] == "tillväxtmotor", "name"])
     ['Helsingborg', 'Hässleholm', 'Kristianstad', 'Lund', 'Malmö']
+    >>> sorted(set(d["group"]) - {""})
+    ['Kristianstad–Hässleholm']
     """
     if isinstance(name_or_path, str) and name_or_path in BUILTIN_DESIGNATIONS:
         ref = resources.files("strukturbild") / "data" / BUILTIN_DESIGNATIONS[name_or_path]
@@ -970,8 +1153,9 @@ def read_designations(name_or_path: str | Path) -> pd.DataFrame:
         source = path
     require_rows(df, source=source)
     require_columns(df, _DESIGNATION_COLUMNS, source=source)
-    df = df.loc[:, list(_DESIGNATION_COLUMNS)].copy()
-    for col in _DESIGNATION_COLUMNS:
+    columns = [*_DESIGNATION_COLUMNS, "group"]
+    df = df.assign(group=df["group"] if "group" in df.columns else "").loc[:, columns].copy()
+    for col in columns:
         df[col] = df[col].astype(object).where(df[col].notna(), "")
         df[col] = clean_text(df[col].map(lambda v: str(v).strip()), source=source, column=col)
     for i, row in enumerate(df.itertuples(index=False), start=1):

@@ -20,7 +20,7 @@ import pandas as pd
 from ..config import Language, RoleRule, RoleScheme
 from ..errors import ConfigError, StrukturbildWarning
 
-__all__ = ["classify_roles", "compare_roles", "match_designations"]
+__all__ = ["classify_roles", "compare_roles", "joint_designations", "match_designations"]
 
 _MEASURE_NAMES: dict[str, tuple[str, str]] = {
     "population": ("befolkning", "population"),
@@ -337,13 +337,64 @@ def _fallback_reason(row: pd.Series, scheme: RoleScheme, language: Language) -> 
     return "inga regler uppfyllda" if language == "sv" else "no rule of a higher role holds"
 
 
-def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None) -> pd.DataFrame:
+def joint_designations(designations: pd.DataFrame, roles: pd.DataFrame,
+                       names: pd.Series | None = None, *, scheme: RoleScheme) -> pd.Series:
+    """The joint designation (``group``) each place is part of, "" for none.
+
+    Rows of a designation list that share a ``group`` designate their places as one
+    (Region Skåne's "Kristianstad–Hässleholm" growth engine). A place in several
+    groups gets the group of the designation that pinned its role, else its first.
+
+    Parameters
+    ----------
+    designations
+        The designation list(s), with a ``group`` column (empty for single places).
+    roles
+        :func:`classify_roles`' result (its ``role`` column), indexed by place id.
+    names
+        Place names, for designations given by name.
+    scheme
+        The role scheme (the designations are matched as :func:`match_designations`
+        matches them).
+
+    Examples
+    --------
+    >>> from strukturbild.config import default_role_scheme
+    >>> m = pd.DataFrame({"population": [41299, 18914], "rank_in_area": [1, 1]},
+    ...                  index=["1290TC112", "1293TC105"])
+    >>> d = pd.DataFrame({"place_id": ["1290TC112", "1293TC105"], "name": ["", ""],
+    ...     "designation": ["tillväxtmotor"] * 2, "role": ["regional_karna"] * 2,
+    ...     "source": ["Region Skåne"] * 2, "year": ["2022"] * 2,
+    ...     "group": ["Kristianstad–Hässleholm"] * 2})
+    >>> r = classify_roles(m, default_role_scheme(), designations=d, unknown="skip")
+    >>> joint_designations(d, r, scheme=default_role_scheme()).tolist()
+    ['Kristianstad–Hässleholm', 'Kristianstad–Hässleholm']
+    """
+    out = pd.Series("", index=roles.index, dtype=object)
+    if "group" not in designations.columns or not (designations["group"] != "").any():
+        return out
+    with warnings.catch_warnings():  # classify_roles has warned about these already
+        warnings.simplefilter("ignore", StrukturbildWarning)
+        matched = match_designations(designations, scheme,
+                                     names.reindex(roles.index) if names is not None else None,
+                                     places=roles.index)
+    matched = matched[matched["group"] != ""]
+    role = roles["role"].astype(str)
+    for key, grp in matched.groupby("place_id", sort=True):
+        pinned = grp[grp["role"] == role[str(key)]]
+        out[str(key)] = str((pinned if len(pinned) else grp)["group"].iloc[0])
+    return out
+
+
+def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None,
+                  groups: pd.Series | None = None) -> pd.DataFrame:
     """Designated against derived role for every place.
 
     Returns one row per place: ``name``, ``designations``, ``role`` (the role the
     place has), ``role_derived`` (from the rules alone), ``designated`` (whether a
     designation pinned the role: from ``role_designated``, the designations as data)
-    and ``agree`` (role equals derived role).
+    and ``agree`` (role equals derived role); with ``groups``
+    (:func:`joint_designations`), also ``group``, the joint designation.
 
     Examples
     --------
@@ -365,4 +416,6 @@ def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None) -> pd.Dat
     out["role_derived"] = roles["role_derived"].astype(str)
     out["designated"] = roles["role_designated"].notna().to_numpy(dtype=bool)
     out["agree"] = np.asarray(out["role"] == out["role_derived"])
+    if groups is not None:
+        out["group"] = groups.reindex(roles.index).fillna("").astype(object)
     return out

@@ -75,6 +75,7 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | places  | role_derived         | text         | role from the rules alone (before designations) |
 | places  | role_designated      | text         | role a designation pinned (empty for none) |
 | places  | designations         | text         | official designations, `; `-separated |
+| places  | designation_group    | text         | joint designation of the place (optional) |
 | places  | modelled             | boolean      | true when the links come from modelled flows |
 | links   | geom                 | LineString   | straight line between the two places |
 | links   | link_id              | integer      | 1, 2, … by total flow; unique in the layer |
@@ -87,6 +88,7 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | links   | share_of_destination | real         | flow_od / jobs of the destination |
 | links   | strength             | real         | symmetric strength of the pair |
 | links   | link_class           | text         | `strong`, `medium` or `weak` (styled by this) |
+| links   | regional             | boolean      | both places of labelled roles (styled by this) |
 | links   | modelled             | boolean      | true when the flow is modelled, not observed |
 | areas   | geom                 | MultiPolygon | the kommun |
 | areas   | area_id              | text         | kommun code, unique |
@@ -101,9 +103,25 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | regions | validity             | real         | LMA validity (missing for other methods) |
 | regions | n_units              | integer      | number of member units |
 | regions | method               | text         | delineation method |
+| joint_designations | geom      | LineString   | the band joining places designated as one |
+| joint_designations | name      | text         | its name, e.g. `Kristianstad–Hässleholm` |
+| joint_designations | role      | text         | the role it gives its places |
+| joint_designations | role_label | text        | the role in the image's language |
+| joint_designations | places    | text         | its place ids, `; `-separated |
+| base    | geom                 | MultiPolygon | land beside the areas (neighbours, Sweden) |
+| base    | part                 | text         | `neighbour` or `sweden` |
+| base    | iso_a3               | text         | the country (ISO 3166-1 alpha-3) |
+| base    | name                 | text         | the country's name in the image's language |
+| layer_… | geom                 | any          | an own layer (`[[layers]]`), as given |
+| layer_… | …                    | …            | its attributes, names made lower-case ASCII |
 
 Other columns of the image's frames are written after these, under their own
 names. Integer columns with missing values read back as floats in pandas.
+
+Own layers are named ``layer_`` and their name in lower-case ASCII (``Stråk`` →
+``layer_strak``); a layer that mixes points, lines and polygons is written as one
+layer per kind (``layer_strak_lines``, …). The ``base`` layer is the land the maps
+draw under the areas (Natural Earth, public domain); appending keeps the file's own.
 """
 
 from __future__ import annotations
@@ -134,12 +152,15 @@ from ..render.qml import (
     LayerMetadata,
     SizeUnit,
     areas_qml,
+    base_qml,
+    joint_qml,
     layer_metadata_qmd,
+    layer_qml,
     links_qml,
     places_qml,
     regions_qml,
 )
-from ..render.style import LINK_CLASS_STYLE, role_styles, text
+from ..render.style import TEXT, chain, labelled_roles, regional_links, role_styles, text
 
 __all__ = [
     "GPKG_CRS",
@@ -152,8 +173,8 @@ __all__ = [
     "write_geopackage",
 ]
 
-#: Layers of the GeoPackage, in the order written.
-GPKG_LAYERS = ("places", "links", "areas", "regions")
+#: Layers of the GeoPackage, in the order written (own layers, ``layer_…``, follow).
+GPKG_LAYERS = ("places", "links", "areas", "regions", "joint_designations", "base")
 #: The CRS of every layer.
 GPKG_CRS = "EPSG:3006"
 #: Name of the styles written to ``layer_styles``.
@@ -169,8 +190,9 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _RESERVED = frozenset({"fid", "geom", "geometry"})
 _METADATA_EXTENSION = "http://www.geopackage.org/spec120/#extension_metadata"
 
-#: Id column of each layer.
-_KEYS = {"places": "place_id", "links": "link_id", "areas": "area_id", "regions": "region_id"}
+#: Id column of each layer (own layers and the base have none).
+_KEYS = {"places": "place_id", "links": "link_id", "areas": "area_id", "regions": "region_id",
+         "joint_designations": "name"}
 #: Documented columns of each layer, in the order written (see the module docstring).
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "places": ("place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
@@ -228,7 +250,7 @@ def _layer_frame(frame: Any, name: str, index_name: str) -> Any:
         if first != index_name:
             out = out.rename(columns={first: index_name})
     geometry = out.geometry.name
-    order = [c for c in _COLUMNS[name] if c in out.columns]
+    order = [c for c in _COLUMNS.get(name, ()) if c in out.columns]
     rest = [str(c) for c in out.columns if c not in order and c != geometry]
     for col in rest:
         if not _NAME.fullmatch(col) or col in _RESERVED:
@@ -261,13 +283,16 @@ def _promote(frame: Any, geometry_type: str) -> Any:
     return frame.set_geometry(type(frame.geometry)(geoms, index=frame.index, crs=frame.crs))
 
 
-def geopackage_frames(image: StructureImage) -> dict[str, Any]:
+def geopackage_frames(image: StructureImage, *, label_roles: int = 3) -> dict[str, Any]:
     """The layers as they are written: name → GeoDataFrame in EPSG:3006.
 
-    ``places`` has ``place_id`` as its first column; ``links`` ``link_id`` (1, 2, …);
-    ``areas`` ``area_id``; ``regions`` ``region_id``; the documented columns follow
-    in a fixed order (see the module docstring), other columns after them. Roles
-    are text (the role key) with ``role_label`` beside; ``modelled`` is a boolean.
+    ``places`` has ``place_id`` as its first column; ``links`` ``link_id`` (1, 2, …)
+    and ``regional`` (both places of the ``label_roles`` highest roles that have
+    places, as the maps draw them); ``areas`` ``area_id``; ``regions``
+    ``region_id``; the documented columns follow in a fixed order (see the module
+    docstring), other columns after them. Roles are text (the role key) with
+    ``role_label`` beside; ``modelled`` is a boolean. Then ``joint_designations``,
+    ``base`` and the own layers (``layer_…``) when the image has them.
 
     Examples
     --------
@@ -275,25 +300,110 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
     >>> from strukturbild.pipeline import build
     >>> frames = geopackage_frames(build(example_project()))
     >>> sorted(frames), list(frames["links"].columns[:3])
-    (['links', 'places'], ['link_id', 'origin', 'destination'])
+    (['areas', 'base', 'joint_designations', 'links', 'places'], ['link_id', 'origin', \
+'destination'])
     """
     frames: dict[str, Any] = {"places": _layer_frame(image.places, "places", "place_id")}
     links = image.links.copy()
     links.insert(0, "link_id", np.arange(1, len(links) + 1, dtype=np.int64))
+    if len(links) and {"origin", "destination"} <= set(links.columns) and "role" in image.places:
+        keys = [r.key for r in image.roles] or \
+            sorted({str(k) for k in image.places["role"].dropna()})
+        present = {str(k) for k in image.places["role"].dropna()}
+        links["regional"] = regional_links(links, image.places["role"],
+                                           labelled_roles(keys, present, label_roles))
     frames["links"] = _layer_frame(links, "links", "")
     if image.areas is not None:
         frames["areas"] = _layer_frame(image.areas, "areas", "area_id")
     if image.regions is not None:
         frames["regions"] = _layer_frame(image.regions, "regions", "region_id")
+    joint = _joint_frame(image)
+    if joint is not None:
+        frames["joint_designations"] = _layer_frame(joint, "joint_designations", "")
+    if image.base is not None and (image.base["kind"] == "land").any():
+        land = image.base[image.base["kind"] == "land"]
+        base = land[["part", "iso_a3"]].assign(
+            name=land[f"name_{image.language}"]).set_geometry(land.geometry)
+        frames["base"] = _layer_frame(base.reset_index(drop=True), "base", "")
+    for name, frame in _own_frames(image):
+        frames[name] = frame
     return frames
+
+
+def _joint_frame(image: StructureImage) -> Any:
+    """The joint designations as lines joining their places, or None."""
+    import geopandas as gpd
+    import shapely
+
+    places = image.places
+    if "designation_group" not in places or places["designation_group"].isna().all():
+        return None
+    rows = []
+    members = places[places["designation_group"].notna()]
+    for group, grp in members.groupby("designation_group", sort=True):
+        pts = grp.geometry.where(grp.geom_type == "Point", grp.geometry.representative_point())
+        xy = np.column_stack([pts.x, pts.y])
+        path = xy[chain(xy)] if len(xy) > 1 else np.vstack([xy, xy])
+        rows.append({"name": str(group), "role": str(grp["role"].iloc[0]),
+                     "role_label": str(grp["role_label"].iloc[0]) if "role_label" in grp
+                     else str(grp["role"].iloc[0]),
+                     "places": "; ".join(str(i) for i in grp.index),
+                     "geometry": shapely.LineString(path)})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=places.crs)
+
+
+def _slug(text_: str) -> str:
+    """Lower-case ASCII for a layer or column name: "Stråk A" → "strak_a"."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text_).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", plain.lower())).strip("_")
+
+
+def _own_frames(image: StructureImage) -> list[tuple[str, Any]]:
+    """The own layers as written: ``layer_<name>``, split by kind of geometry if mixed."""
+    out: list[tuple[str, Any]] = []
+    taken = set(GPKG_LAYERS)
+    for layer in image.layers:
+        base = f"layer_{_slug(layer.name) or 'own'}"[:55]
+        frame = layer.frame.copy()
+        columns: dict[str, str] = {}
+        for col in frame.columns:
+            if col == frame.geometry.name:
+                continue
+            new = _slug(str(col)) or "column"
+            if not new[0].isalpha():
+                new = f"c_{new}"
+            new = new[:60]
+            while new in _RESERVED or new in columns.values():
+                new = f"{new}_"
+            columns[str(col)] = new
+        frame = frame.rename(columns=columns)
+        families = frame.geom_type.map(lambda t: "polygons" if "Polygon" in str(t) else
+                                       "lines" if "Line" in str(t) else "points")
+        kinds = sorted(set(families))
+        for kind in kinds:
+            name = base if len(kinds) == 1 else f"{base}_{kind}"
+            stem, n = name, 2
+            while name in taken:
+                name, n = f"{stem}_{n}", n + 1
+            taken.add(name)
+            part = frame[(families == kind).to_numpy()].reset_index(drop=True)
+            written = _layer_frame(part, name, "")
+            written.attrs["own"] = {"name": layer.name, "kind": layer.kind, "file": layer.file,
+                                    "style": dict(layer.style), "family": kind,
+                                    "split": len(kinds) > 1}
+            out.append((name, written))
+    return out
 
 
 def _geometry_type(frame: Any, name: str) -> str:
     """The layer's geometry type: one type per layer, polygons always multi."""
     kinds = set(frame.geom_type.dropna().unique())
-    if name in ("areas", "regions"):
+    if name in ("areas", "regions", "base"):
         allowed, single = {"Polygon", "MultiPolygon"}, "MultiPolygon"
-    elif name == "links":
+    elif name == "links" or name == "joint_designations" or (
+            kinds and kinds <= {"LineString", "MultiLineString"}):
         allowed, single = {"LineString", "MultiLineString"}, "LineString"
     elif kinds <= {"Point"}:
         return "Point"
@@ -305,7 +415,7 @@ def _geometry_type(frame: Any, name: str) -> str:
         raise InvalidValueError(
             f"the {name} mix geometry types ({', '.join(sorted(kinds))}); a GeoPackage layer "
             "holds one", layer=name)
-    if name == "links" and "MultiLineString" in kinds:
+    if "MultiLineString" in kinds:
         return "MultiLineString"
     return single
 
@@ -364,10 +474,22 @@ def _sources_text(image: StructureImage, source_note: str) -> str:
     return text_
 
 
-def _description(image: StructureImage, name: str, source_note: str) -> str:
+def _layer_text(image: StructureImage, name: str, own: Mapping[str, Any] | None = None
+                ) -> str:
+    """What a layer holds, in the image's language (``own``: an own layer's attrs)."""
+    lang = image.language
+    if own:
+        return f"{own['name']}. " + text("gpkg_layer", lang).format(
+            kind=own["kind"], file=own.get("file") or "?")
+    key = {"joint_designations": "gpkg_joint"}.get(name, f"gpkg_{name}")
+    return text(key, lang) if key in TEXT else name
+
+
+def _description(image: StructureImage, name: str, source_note: str,
+                 own: Mapping[str, Any] | None = None) -> str:
     lang = image.language
     version = image.provenance.get("version", "")
-    parts = [text(f"gpkg_{name}", lang),
+    parts = [_layer_text(image, name, own),
              text("gpkg_flows_modelled" if image.modelled else "gpkg_flows_observed", lang),
              text("gpkg_crs", lang)]
     sources = _sources_text(image, source_note)
@@ -377,8 +499,14 @@ def _description(image: StructureImage, name: str, source_note: str) -> str:
     return " ".join(parts)
 
 
-def _identifier(image: StructureImage, name: str) -> str:
-    return f"{image.title}: {text(name, image.language)}"
+def _identifier(image: StructureImage, name: str, own: Mapping[str, Any] | None = None
+                ) -> str:
+    lang = image.language
+    if own:
+        split = own.get("split")
+        return f"{image.title}: {own['name']}" + (f" ({own['family']})" if split else "")
+    labels = {"joint_designations": text("joint_member", lang), "base": text("land", lang)}
+    return f"{image.title}: {labels.get(name) or text(name, lang)}"
 
 
 def _run_record(image: StructureImage, frames: Mapping[str, Any], timestamp: str,
@@ -430,10 +558,19 @@ def _style_qml(image: StructureImage, name: str, frame: Any, *, label_roles: int
         return places_qml(_role_styles(image, label_roles, existing_roles),
                           geometry=geometry, unit=unit)
     if name == "links":
-        return links_qml({c: text(c, lang) for c in LINK_CLASS_STYLE}, unit=unit)
+        return links_qml({c: text(c, lang) for c in ("strong", "medium", "weak")},
+                         {s: text(f"{s}_link", lang) for s in ("regional", "local")},
+                         unit=unit)
     if name == "areas":
         return areas_qml(unit=unit)
-    return regions_qml(unit=unit)
+    if name == "regions":
+        return regions_qml(unit=unit)
+    if name == "base":
+        return base_qml(unit=unit)
+    if name == "joint_designations":
+        return joint_qml(_role_styles(image, label_roles, existing_roles), unit=unit)
+    own = frame.attrs.get("own", {})
+    return layer_qml(own.get("style", {}), own.get("family", "lines"), unit=unit)
 
 
 # --------------------------------------------------------------------------- SQL
@@ -566,7 +703,8 @@ def _replace_qmd(con: sqlite3.Connection, table: str, qmd: str, timestamp: str,
 
 
 def _layer_metadata(image: StructureImage, name: str, description: str,
-                    runs: Sequence[Mapping[str, Any]], source_note: str) -> LayerMetadata:
+                    runs: Sequence[Mapping[str, Any]], source_note: str, title: str
+                    ) -> LayerMetadata:
     import pyproj
 
     lang = image.language
@@ -584,7 +722,7 @@ def _layer_metadata(image: StructureImage, name: str, description: str,
     rights = [source_note] if source_note else []
     return LayerMetadata(
         identifier=name,
-        title=_identifier(image, name),
+        title=title,
         abstract=description,
         language=lang,
         keywords={"gmd:topicCategory": ["planningCadastre", "society"],
@@ -613,25 +751,28 @@ def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, A
                                   _run_record(image, frames, timestamp, source_note, mode))
         _reference(con, None, run_id, timestamp)
         for name, frame in frames.items():
-            description = _description(image, name, source_note)
+            own = frame.attrs.get("own")
+            description = _description(image, name, source_note, own)
+            identifier = _identifier(image, name, own)
             qml = _style_qml(image, name, frame, label_roles=label_roles, unit=unit,
                              existing_roles=existing_roles if name == "places" else ())
             _save_style(con, name, geometry_columns[name], qml,
-                        f"{_identifier(image, name)} ({STYLE_NAME})", timestamp)
+                        f"{identifier} ({STYLE_NAME})", timestamp)
             _reference(con, name, run_id, timestamp)
             if name in created:
                 con.execute("UPDATE gpkg_contents SET description = ? WHERE table_name = ?",
                             (description, name))
                 with contextlib.suppress(sqlite3.IntegrityError):  # identifiers are unique
                     con.execute("UPDATE gpkg_contents SET identifier = ? WHERE table_name = ?",
-                                (_identifier(image, name), name))
+                                (identifier, name))
             else:
                 (description,) = con.execute(
                     "SELECT description FROM gpkg_contents WHERE table_name = ?", (name,)
                 ).fetchone()
             con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?",
                         (timestamp, name))
-            md = _layer_metadata(image, name, description, _runs_of(con, name), source_note)
+            md = _layer_metadata(image, name, description, _runs_of(con, name), source_note,
+                                 identifier)
             _replace_qmd(con, name, layer_metadata_qmd(md), timestamp, run_id)
         con.execute("COMMIT")
 
@@ -742,7 +883,9 @@ def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
                 raise InvalidValueError(
                     f"cannot append: column '{col}' is {theirs[col]} in the file and {kind} in "
                     "the image", source=path, layer=name, column=col)
-        key = _KEYS[name]
+        key = _KEYS.get(name)
+        if key is None:  # own layers: features are added as they are
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             old = pyogrio.read_dataframe(path, layer=name, read_geometry=False,
@@ -794,7 +937,7 @@ def write_geopackage(
     path: str | Path,
     *,
     mode: WriteMode = "overwrite",
-    label_roles: int = 2,
+    label_roles: int = 3,
     source_note: str = "",
     size_unit: SizeUnit = "Point",
     timestamp: str | dt.datetime | None = None,
@@ -853,7 +996,7 @@ def write_geopackage(
     >>> out = write_geopackage(build(example_project()),
     ...                        pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
     >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]]
-    ['places', 'links', 'layer_styles']
+    ['places', 'links', 'areas', 'joint_designations', 'base', 'layer_styles']
     """
     target = Path(path)
     with OutputSet([target]) as out:
@@ -869,7 +1012,7 @@ def stage_geopackage(
     tmp: Path,
     *,
     mode: WriteMode = "overwrite",
-    label_roles: int = 2,
+    label_roles: int = 3,
     source_note: str = "",
     size_unit: SizeUnit = "Point",
     timestamp: str | dt.datetime | None = None,
@@ -890,18 +1033,20 @@ def stage_geopackage(
     if mode == "fail" and target.exists():
         raise OutputExistsError("the file exists and is not overwritten (write mode 'fail')",
                                 source=target)
-    frames = geopackage_frames(image)
+    frames = geopackage_frames(image, label_roles=label_roles)
     stamp = _timestamp(image, timestamp)
     existing: list[str] = []
     roles: list[tuple[str, str]] = []
     appending = mode == "append" and target.exists()
     if appending:
+        import pyogrio
+
+        with contextlib.suppress(Exception):
+            if "base" in [str(n) for n in pyogrio.list_layers(target)[:, 0]]:
+                frames.pop("base", None)  # the file's own land stays as it is
         existing, roles = _check_append(target, frames)
         _copy_database(target, tmp)
-    for name in GPKG_LAYERS:
-        if name not in frames:
-            continue
-        frame = frames[name]
+    for name, frame in frames.items():
         geometry_type = _geometry_type(frame, name)
         with _quiet():
             pyogrio.write_dataframe(

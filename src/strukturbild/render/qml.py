@@ -23,7 +23,7 @@ Examples
 >>> qml = places_qml(role_styles([("storstad", "Storstad"), ("serviceort", "Serviceort")]))
 >>> qml.startswith("<!DOCTYPE qgis")
 True
->>> 'attr="role"' in qml and "84,39,143,230" in qml
+>>> 'attr="role"' in qml and "59,15,112,230" in qml
 True
 """
 
@@ -36,10 +36,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .style import (
+    AREA_EDGE,
+    AREA_FILL,
+    GROUP_OPACITY,
+    LAND,
     LINK_CLASS_STYLE,
     MIN_RADIUS,
     RADIUS_PER_SQRT_THOUSAND,
+    REGION_STYLE,
     RoleStyle,
+    link_style,
 )
 
 __all__ = [
@@ -48,7 +54,10 @@ __all__ = [
     "LayerMetadata",
     "SizeUnit",
     "areas_qml",
+    "base_qml",
+    "joint_qml",
     "layer_metadata_qmd",
+    "layer_qml",
     "link_width_expression",
     "links_qml",
     "place_size_expression",
@@ -73,8 +82,8 @@ _LINK_MAX_WIDTH = 8.0
 _MARKER_OUTLINE = ("#ffffff", 0.8)
 _MARKER_FILL_OPACITY = 0.9
 # The web map's areas (fill, outline, width) and regions (outline, width, dashes).
-_AREA_STYLE = ("#f4f1ea", "#9e9e9e", 0.7)
-_REGION_STYLE = ("#54278f", 2.0, "6 3")
+_AREA_STYLE = (AREA_FILL, AREA_EDGE, 0.7)
+_REGION_STYLE = REGION_STYLE
 _LABEL_SIZE_PT = 9.0
 
 #: Geometry of the places layer: points, or polygons (drawn with a circle inside).
@@ -268,8 +277,14 @@ def _place_symbol(colour: str, geometry: GeometryKind, unit: SizeUnit) -> _Symbo
                             _Layer("CentroidFill", centroid, sub=marker)))
 
 
-def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str) -> None:
-    """Rule-based labels: one rule per ``(description, filter)``, labelling ``column``."""
+def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str, *,
+            placement: str = "point", colour: str = "#000000", italic: bool = False,
+            bold: bool = True) -> None:
+    """Rule-based labels: one rule per ``(description, filter)``, labelling ``column``.
+
+    ``placement``: around a point (``"point"``), along a line (``"line"``) or inside
+    a polygon (``"polygon"``).
+    """
     labeling = ET.SubElement(root, "labeling", {"type": "rule-based"})
     top = ET.SubElement(labeling, "rules", {"key": "{" + str(uuid.uuid5(_NS, "root")) + "}"})
     for description, expression in rules:
@@ -281,8 +296,10 @@ def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str) -> 
         style = ET.SubElement(settings, "text-style", {
             "fieldName": column, "isExpression": "0",
             "fontSize": _num(_LABEL_SIZE_PT), "fontSizeUnit": "Point",
-            "fontWeight": "75", "fontItalic": "0", "textColor": _rgba("#000000"),
-            "textOpacity": "1", "namedStyle": "Bold", "blendMode": "0",
+            "fontWeight": "75" if bold else "50", "fontItalic": "1" if italic else "0",
+            "textColor": _rgba(colour), "textOpacity": "1",
+            "namedStyle": ("Bold " if bold else "") + ("Italic" if italic else "") or "Regular",
+            "blendMode": "0",
             "multilineHeight": "1", "capitalization": "0", "allowHtml": "0",
         })
         ET.SubElement(style, "text-buffer", {
@@ -293,8 +310,10 @@ def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str) -> 
         ET.SubElement(settings, "text-format", {"wrapChar": "", "multilineAlign": "0",
                                                 "formatNumbers": "0", "plussign": "0"})
         ET.SubElement(settings, "placement", {
-            # 6 = cartographic: around the point, right first, as the web map's labels.
-            "placement": "6", "predefinedPositionOrder": "R,TR,BR,T,B,TL,BL,L",
+            # 6 = cartographic: around the point, right first, as the web map's labels;
+            # 2 = along a line (parallel); 1 = inside a polygon (over its point)
+            "placement": {"point": "6", "line": "2", "polygon": "1"}[placement],
+            "predefinedPositionOrder": "R,TR,BR,T,B,TL,BL,L",
             "dist": "1", "distUnits": "MM", "offsetType": "1", "priority": "5",
             "quadOffset": "4", "xOffset": "0", "yOffset": "0", "offsetUnits": "MM",
             "placementFlags": "10", "centroidInside": "1", "centroidWhole": "0",
@@ -375,8 +394,8 @@ def places_qml(
 # --------------------------------------------------------------------------- links
 
 
-def _link_symbol(cls: str, unit: SizeUnit) -> _Symbol:
-    colour, dash, opacity = LINK_CLASS_STYLE[cls]
+def _link_symbol(cls: str, regional: bool, unit: SizeUnit) -> _Symbol:
+    colour, dash, opacity = link_style(cls, regional)
     props = {
         "line_color": _rgba(colour),
         "line_style": "solid",
@@ -391,44 +410,63 @@ def _link_symbol(cls: str, unit: SizeUnit) -> _Symbol:
                                    {"outlineWidth": link_width_expression()}),), opacity)
 
 
-def links_qml(labels: Mapping[str, str], *, unit: SizeUnit = "Point") -> str:
-    """The style of the ``links`` layer: categorised on ``link_class``, widths by flow.
+#: The links' category: scope and class, e.g. ``regional_strong``.
+LINK_CATEGORY_EXPRESSION = ("if(coalesce(\"regional\", false), 'regional', 'local') || '_' || "
+                            "\"link_class\"")
 
-    Each class of :data:`~strukturbild.render.style.LINK_CLASS_STYLE` keeps its colour,
-    dashes and opacity; the width is :func:`link_width_expression`; the strongest
-    links are drawn on top.
+
+def links_qml(labels: Mapping[str, str], scopes: Mapping[str, str] | None = None, *,
+              unit: SizeUnit = "Point") -> str:
+    """The style of the ``links`` layer: categorised on scope and class, widths by flow.
+
+    One category per scope (``regional``: both places of the labelled roles, in
+    their own colour; ``local``) and class of
+    :data:`~strukturbild.render.style.LINK_CLASS_STYLE`, with its colour, dashes and
+    opacity (:func:`~strukturbild.render.style.link_style`); the width is
+    :func:`link_width_expression`. Weak links are off, as on the web map (a tick
+    in the layer tree shows them); regional links are drawn over local ones, the
+    strongest on top.
 
     Parameters
     ----------
     labels
         Legend label of each class key (``strong``, ``medium``, ``weak``).
+    scopes
+        Legend label of each scope (``regional``, ``local``).
     unit
         Unit of widths and dashes.
 
     Examples
     --------
     >>> qml = links_qml({"strong": "Strong", "medium": "Medium", "weak": "Weak"})
-    >>> 'attr="link_class"' in qml and 'name="outlineWidth"' in qml
+    >>> 'name="outlineWidth"' in qml and 'value="regional_strong"' in qml
     True
     """
+    scopes = scopes or {"regional": "Regional", "local": "Local"}
     root = _document("Symbology")
     renderer = ET.SubElement(root, "renderer-v2", {
-        "type": "categorizedSymbol", "attr": "link_class", "symbollevels": "0",
+        "type": "categorizedSymbol", "attr": LINK_CATEGORY_EXPRESSION, "symbollevels": "0",
         "forceraster": "0", "enableorderby": "1", "referencescale": "-1",
     })
     cats = ET.SubElement(renderer, "categories")
-    classes = list(LINK_CLASS_STYLE)
-    for i, cls in enumerate(classes):
-        ET.SubElement(cats, "category", {"value": cls, "label": labels.get(cls, cls),
-                                         "symbol": str(i), "render": "true"})
+    pairs = [(scope, cls) for scope in ("regional", "local") for cls in LINK_CLASS_STYLE]
+    for i, (scope, cls) in enumerate(pairs):
+        ET.SubElement(cats, "category", {
+            "value": f"{scope}_{cls}", "symbol": str(i),
+            "label": f"{scopes.get(scope, scope)}: {labels.get(cls, cls).lower()}",
+            "render": "false" if cls == "weak" else "true"})
     symbols = ET.SubElement(renderer, "symbols")
-    for i, cls in enumerate(classes):
-        _symbol(symbols, _link_symbol(cls, unit), str(i))
+    for i, (scope, cls) in enumerate(pairs):
+        _symbol(symbols, _link_symbol(cls, scope == "regional", unit), str(i))
     source = ET.SubElement(renderer, "source-symbol")
-    _symbol(source, _link_symbol(classes[-1], unit), "0")
+    _symbol(source, _link_symbol("weak", False, unit), "0")
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
-    _order_by(renderer, "total", ascending=True)  # strongest links on top
+    renderer.set("enableorderby", "1")
+    order = ET.SubElement(renderer, "orderby")
+    for column in ("coalesce(\"regional\", false)", "\"total\""):
+        clause = ET.SubElement(order, "orderByClause", {"asc": "1", "nullsFirst": "0"})
+        clause.text = column
     return _finish(root, 1)
 
 
@@ -453,7 +491,7 @@ def areas_qml(*, unit: SizeUnit = "Point") -> str:
 
     Examples
     --------
-    >>> "244,241,234,255" in areas_qml()
+    >>> "251,250,246,255" in areas_qml()
     True
     """
     fill, outline, width = _AREA_STYLE
@@ -463,13 +501,109 @@ def areas_qml(*, unit: SizeUnit = "Point") -> str:
     return _single(_Symbol("fill", (_Layer("SimpleFill", props),)), 2)
 
 
+def base_qml(*, unit: SizeUnit = "Point") -> str:
+    """The style of the ``base`` layer: the maps' land fill, no outline.
+
+    Examples
+    --------
+    >>> "232,229,222,255" in base_qml()
+    True
+    """
+    props = {"style": "solid", "color": _rgba(LAND), "outline_color": _rgba(LAND),
+             "outline_style": "no", "outline_width": "0", "joinstyle": "bevel",
+             **_unit_props(unit, "outline_width_unit", "offset_unit")}
+    return _single(_Symbol("fill", (_Layer("SimpleFill", props),)), 2)
+
+
+def joint_qml(roles: Sequence[RoleStyle], *, unit: SizeUnit = "Point") -> str:
+    """The style of ``joint_designations``: a broad translucent band in the role's
+    colour, round-ended, under the places, labelled with its name.
+
+    Examples
+    --------
+    >>> from strukturbild.render.style import role_styles
+    >>> qml = joint_qml(role_styles([("tillvaxtmotor", "Tillväxtmotor")]))
+    >>> 'attr="role"' in qml and 'capstyle' in qml
+    True
+    """
+    root = _document("Symbology|Labeling")
+    root.set("labelsEnabled", "1")
+    renderer = ET.SubElement(root, "renderer-v2", {
+        "type": "categorizedSymbol", "attr": "role", "symbollevels": "0",
+        "forceraster": "0", "enableorderby": "0", "referencescale": "-1",
+    })
+    cats = ET.SubElement(renderer, "categories")
+    for i, r in enumerate(roles):
+        ET.SubElement(cats, "category", {"value": r.key, "label": r.label, "symbol": str(i),
+                                         "render": "true"})
+    symbols = ET.SubElement(renderer, "symbols")
+
+    def band(colour: str) -> _Symbol:
+        props = {"line_color": _rgba(colour), "line_style": "solid", "line_width": "16",
+                 "capstyle": "round", "joinstyle": "round", "use_custom_dash": "0",
+                 **_unit_props(unit, "line_width_unit", "customdash_unit", "offset_unit")}
+        return _Symbol("line", (_Layer("SimpleLine", props),), GROUP_OPACITY)
+
+    for i, r in enumerate(roles):
+        _symbol(symbols, band(r.colour), str(i))
+    source = ET.SubElement(renderer, "source-symbol")
+    _symbol(source, band("#a6a6a6"), "0")
+    ET.SubElement(renderer, "rotation")
+    ET.SubElement(renderer, "sizescale")
+    _labels(root, [("joint", "true")], "name", placement="line")
+    return _finish(root, 1)
+
+
+def layer_qml(style: Mapping[str, object], family: str, *, unit: SizeUnit = "Point") -> str:
+    """The style of an own layer (``layer_…``), as the maps draw it.
+
+    ``style`` holds ``colour``, ``width``, ``dash``, ``fill`` and ``opacity``
+    (:attr:`strukturbild.image.OwnLayer.style`); ``family`` is ``"polygons"``,
+    ``"lines"`` or ``"points"``.
+
+    Examples
+    --------
+    >>> qml = layer_qml({"colour": "#5a9a46", "width": 0.8, "dash": "", "fill": "#b5d8a0",
+    ...                  "opacity": 0.75}, "polygons")
+    >>> "181,216,160,191" in qml
+    True
+    """
+    colour = str(style.get("colour", "#555555"))
+    width = float(str(style.get("width", 1.0)))
+    dash = str(style.get("dash", "") or "")
+    fill = str(style.get("fill", "none"))
+    opacity = float(str(style.get("opacity", 1.0)))
+    dashed = {"use_custom_dash": "1" if dash else "0",
+              "customdash": ";".join(dash.split()) if dash else "5;2"}
+    if family == "polygons":
+        props = {"style": "no" if fill == "none" else "solid",
+                 "color": _rgba(colour if fill == "none" else fill, opacity),
+                 "outline_color": _rgba(colour),
+                 "outline_style": "dash" if dash else "solid",
+                 "outline_width": _num(min(width, 3.0)), "joinstyle": "round",
+                 **_unit_props(unit, "outline_width_unit", "offset_unit")}
+        return _single(_Symbol("fill", (_Layer("SimpleFill", props),)), 2)
+    if family == "points":
+        props = {"name": "circle",
+                 "color": _rgba(colour if fill == "none" else fill, max(opacity, 0.6)),
+                 "outline_color": _rgba("#ffffff"), "outline_style": "solid",
+                 "outline_width": "1", "size": _num(2 * max(3.0, min(width, 8.0))),
+                 "scale_method": "diameter",
+                 **_unit_props(unit, "size_unit", "outline_width_unit", "offset_unit")}
+        return _single(_Symbol("marker", (_Layer("SimpleMarker", props),)), 0)
+    props = {"line_color": _rgba(colour), "line_style": "solid", "line_width": _num(width),
+             "capstyle": "round", "joinstyle": "round", **dashed,
+             **_unit_props(unit, "line_width_unit", "customdash_unit", "offset_unit")}
+    return _single(_Symbol("line", (_Layer("SimpleLine", props),), opacity), 1)
+
+
 def regions_qml(*, unit: SizeUnit = "Point") -> str:
-    """The style of the ``regions`` layer: the web map's dashed outline, no fill.
+    """The style of the ``regions`` layer: the web map's dashed outline, no fill, names.
 
     Examples
     --------
     >>> qml = regions_qml()
-    >>> '"6;3"' in qml.replace("value=", "") or 'value="6;3"' in qml
+    >>> 'value="6;4"' in qml and 'fieldName="name"' in qml
     True
     """
     colour, width, dash = _REGION_STYLE
@@ -477,7 +611,18 @@ def regions_qml(*, unit: SizeUnit = "Point") -> str:
              "use_custom_dash": "1", "customdash": ";".join(dash.split()),
              "capstyle": "round", "joinstyle": "round",
              **_unit_props(unit, "line_width_unit", "customdash_unit", "offset_unit")}
-    return _single(_Symbol("fill", (_Layer("SimpleLine", props),)), 2)
+    qml = _single(_Symbol("fill", (_Layer("SimpleLine", props),)), 2)
+    # the region names, as the maps write them: italic, in the outline's colour
+    root = ET.fromstring(qml.split("\n", 1)[1])
+    root.set("styleCategories", "Symbology|Labeling")
+    root.set("labelsEnabled", "1")
+    tail = [root.find(t) for t in ("blendMode", "featureBlendMode", "layerGeometryType")]
+    for t in tail:
+        if t is not None:
+            root.remove(t)
+    _labels(root, [("regions", "true")], "name", placement="polygon", colour=colour,
+            italic=True, bold=False)
+    return _finish(root, 2)
 
 
 # --------------------------------------------------------------------------- metadata

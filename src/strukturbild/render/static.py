@@ -1,18 +1,26 @@
 """The structure map for reports: PNG, PDF and SVG drawn with matplotlib.
 
 It shows what the web map (:mod:`strukturbild.render.web`) shows, from the same style
-table (:mod:`strukturbild.render.style`): places as circles whose area is proportional
-to population, coloured by role; links whose width follows the flow, coloured and
-dashed by link class, weak links under strong ones; kommuner as a light base and
-functional regions as outlines; name labels for the two highest roles that have
-places; a legend, a scale bar in km, a north arrow, the title and the source line
-(with "modellerade flöden" when the links are modelled).
+table (:mod:`strukturbild.render.style`) and the same legend
+(:mod:`strukturbild.render.legend`): the sea as background, the land around the
+project (:attr:`StructureImage.base`), the project's kommuner with their borders and
+the län borders, the project's own layers, functional regions with their names,
+links as tapered shapes whose width follows the flow (narrowing towards the place
+that receives most; regional links in their own colour, on top; weak links only when
+asked for), places as circles whose area is proportional to population, coloured by
+role, a joint designation as one band with one label; name labels with halos for the
+``label_roles`` highest roles that have places, never overlapping.
+
+The page (``paper``: A4 or A3, portrait or landscape) has a title block (title and
+subtitle), the map in a frame with a scale bar and a north arrow in its emptiest
+corner, the legend below the map (portrait) or beside it (landscape), and the
+source line built from the project's sources.
 
 Sizes
     The style table gives circle radii and line widths in CSS pixels (1/96 inch). On
     paper they keep that physical size: 1 px = 0.75 pt (:data:`PT_PER_PX`), for the
     map and its legend alike, so circle area stays proportional to population.
-    Circles are opaque on paper (the web map's are 90 %) so that the links under a
+    Circles are opaque on paper (the web map's are 92 %) so that the links under a
     large circle do not show through it.
 Fonts
     DejaVu Sans, which matplotlib bundles, so the glyphs and the label placement do
@@ -27,7 +35,6 @@ Determinism
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import re
@@ -44,14 +51,29 @@ import numpy as np
 
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ..image import StructureImage
+from ._geometry import label_point, lan_borders
+from .legend import LegendRow, LegendSection, legend_sections
 from .style import (
-    LINK_CLASS_STYLE,
+    AREA_EDGE,
+    AREA_FILL,
+    BORDER,
+    COUNTRY_TEXT,
+    GROUP_OPACITY,
+    GROUP_PAD,
+    LAN_EDGE,
+    LAND,
+    PAPER_MM,
+    REGION_STYLE,
+    SEA,
+    chain,
     format_number,
-    legend_flows,
-    legend_populations,
+    labelled_roles,
+    link_style,
     link_width,
     nice_floor,
+    regional_links,
     role_styles,
+    source_line,
     symbol_radius,
     text,
 )
@@ -73,7 +95,7 @@ _MM_PER_INCH = 25.4
 _MM_PER_PT = _MM_PER_INCH / 72.0
 #: A map in a geographic CRS (degrees) is drawn in SWEREF 99 TM, the project default.
 _METRIC_CRS = "EPSG:3006"
-_LINK_ORDER = ("weak", "medium", "strong")  # drawn in this order: strong on top
+_LINK_CLASSES = ("weak", "medium", "strong")  # drawn in this order: strong on top
 
 _RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",
@@ -93,16 +115,14 @@ _RC: dict[str, Any] = {
 # Colours and sizes of the furniture (everything that is not in the style table).
 _INK = "#222222"
 _MUTED = "#555555"
-_AREA_FILL = "#f4f1ea"  # the web map's area base
-_AREA_EDGE = "#a8a8a8"
-_REGION = ("#54278f", 2.0, "6 3")  # the web map's region outline: colour, px, dash
-_NOTE_RED = "#a50f15"
+_FRAME = "#8c8c8c"
 _HALO = "white"
-_MARGIN_MM = 8.0
+_MARGIN_MM = 10.0
 _ROW_MM = 4.3
 _HEAD_MM = 5.2
+_NOTE_MM = 3.3
 _GAP_MM = 3.0
-_ROLE_DOT_PT = 3.6  # radius of the role keys in the legend
+_KEY_MM = 9.0  # width of the symbol column of the legend
 
 
 def _require_matplotlib() -> Any:
@@ -136,6 +156,18 @@ def _metadata(fmt: Format, title: str) -> dict[str, Any]:
     return {"Creator": "strukturbild", "Title": title, "Date": None}
 
 
+def _page(paper: str, size_mm: tuple[float, float] | None) -> tuple[float, float]:
+    if size_mm is not None:
+        width, height = (float(v) for v in size_mm)
+        if not (width >= 60 and height >= 60):
+            raise ConfigError(f"size_mm must be at least 60 × 60 mm, got {size_mm!r}")
+        return width, height
+    if paper not in PAPER_MM:
+        raise ConfigError(f"unknown paper {paper!r}; expected one of "
+                          f"{', '.join(PAPER_MM)}")
+    return PAPER_MM[paper]
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -145,8 +177,11 @@ def static_map_bytes(
     *,
     source_note: str = "",
     dpi: int = 300,
-    size_mm: tuple[float, float] = (180, 240),
-    label_roles: int = 2,
+    paper: str = "A4-portrait",
+    size_mm: tuple[float, float] | None = None,
+    label_roles: int = 3,
+    weak_links: bool = False,
+    timestamp: str | None = None,
 ) -> bytes:
     """Draw the structure map and return the file's bytes.
 
@@ -157,15 +192,24 @@ def static_map_bytes(
     fmt
         ``"png"``, ``"pdf"`` or ``"svg"``.
     source_note
-        The source line ("Källa: SCB …"); "modellerade flöden" is added when the
-        links are modelled. Default: "Källa: SCB".
+        The source line; without one it is made from the image's inputs and their
+        licences. "modellerade flöden" is added when the links are modelled and
+        "bakgrund: Natural Earth" when the base is drawn.
     dpi
         Resolution of a PNG (and of any raster part of PDF/SVG).
+    paper
+        ``"A4-portrait"`` (default), ``"A4-landscape"``, ``"A3-portrait"`` or
+        ``"A3-landscape"``. Portrait pages get the legend below the map, landscape
+        pages beside it.
     size_mm
-        Page width and height in millimetres. Portrait pages get the legend below
-        the map, landscape pages beside it.
+        Page width and height in millimetres, instead of ``paper``.
     label_roles
-        Places of this many highest roles *that have places* get a name label.
+        Places of this many highest roles *that have places* get a name label; links
+        between them are the regional ones.
+    weak_links
+        Draw the weak links too (they are left out by default, as on the web map).
+    timestamp
+        Added to the source line.
 
     Returns
     -------
@@ -189,16 +233,14 @@ def static_map_bytes(
     """
     if fmt not in ("png", "pdf", "svg"):
         raise ConfigError(f"unknown map format {fmt!r}; expected png, pdf or svg")
-    width_mm, height_mm = (float(v) for v in size_mm)
-    if not (width_mm >= 60 and height_mm >= 60):
-        raise ConfigError(f"size_mm must be at least 60 × 60 mm, got {size_mm!r}")
+    page = _page(paper, size_mm)
     if dpi <= 0:
         raise ConfigError(f"dpi must be > 0, got {dpi!r}")
     if len(image.places) == 0:
         raise EmptyInputError("the structure image has no places to draw")
     with _rc_context():
-        fig = _figure(image, source_note=source_note, dpi=dpi, size_mm=(width_mm, height_mm),
-                      label_roles=label_roles)
+        fig = _figure(image, source_note=source_note, dpi=dpi, size_mm=page,
+                      label_roles=label_roles, weak_links=weak_links, timestamp=timestamp)
         buf = BytesIO()
         fig.savefig(buf, format=fmt, dpi=dpi, metadata=_metadata(fmt, image.title))
     return buf.getvalue()
@@ -212,7 +254,8 @@ def _rc_context() -> AbstractContextManager[Any]:
 
 
 def _figure(image: StructureImage, *, source_note: str, dpi: int,
-            size_mm: tuple[float, float], label_roles: int) -> Figure:
+            size_mm: tuple[float, float], label_roles: int, weak_links: bool = False,
+            timestamp: str | None = None) -> Figure:
     """The map as a Figure on its own Agg canvas; call inside :func:`_rc_context`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -221,7 +264,7 @@ def _figure(image: StructureImage, *, source_note: str, dpi: int,
     canvas = FigureCanvasAgg(fig)
     renderer: RendererBase = canvas.get_renderer()  # type: ignore[no-untyped-call]
     _draw(fig, renderer, image, source_note=source_note, size_mm=size_mm,
-          label_roles=label_roles)
+          label_roles=label_roles, weak_links=weak_links, timestamp=timestamp)
     return fig
 
 
@@ -231,8 +274,11 @@ def write_static_map(
     *,
     source_note: str = "",
     dpi: int = 300,
-    size_mm: tuple[float, float] = (180, 240),
-    label_roles: int = 2,
+    paper: str = "A4-portrait",
+    size_mm: tuple[float, float] | None = None,
+    label_roles: int = 3,
+    weak_links: bool = False,
+    timestamp: str | None = None,
 ) -> Path:
     """Write the structure map as PNG, PDF or SVG, the format from the file suffix.
 
@@ -246,7 +292,7 @@ def write_static_map(
         The structure image.
     path
         The file to write; ``.png``, ``.pdf`` or ``.svg``. Missing folders are made.
-    source_note, dpi, size_mm, label_roles
+    source_note, dpi, paper, size_mm, label_roles, weak_links, timestamp
         See :func:`static_map_bytes`.
 
     Returns
@@ -270,7 +316,8 @@ def write_static_map(
     """
     target = Path(path)
     data = static_map_bytes(image, _format_of(target), source_note=source_note, dpi=dpi,
-                            size_mm=size_mm, label_roles=label_roles)
+                            paper=paper, size_mm=size_mm, label_roles=label_roles,
+                            weak_links=weak_links, timestamp=timestamp)
     _replace_atomically(target, data)
     return target
 
@@ -329,7 +376,8 @@ def _line_parts(geom: Any) -> Iterator[np.ndarray[Any, Any]]:
     if geom is None or geom.is_empty:
         return
     for part in getattr(geom, "geoms", (geom,)):
-        yield np.asarray(part.coords, dtype=float)[:, :2]
+        if part.geom_type in ("LineString", "LinearRing"):
+            yield np.asarray(part.coords, dtype=float)[:, :2]
 
 
 def _polygon_path(geom: Any) -> Any:
@@ -356,108 +404,104 @@ def _polygon_path(geom: Any) -> Any:
 # --------------------------------------------------------------------------- legend
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One legend row; ``size`` is a circle radius or a line width in points."""
-
-    kind: Literal["head", "dot", "circle", "line", "patch", "outline", "note"]
-    label: str
-    colour: str = _INK
-    size: float = 0.0
-    dash: str = ""
-    alpha: float = 1.0
-    gid: str | None = None
-
-    @property
-    def height(self) -> float:
-        if self.kind == "head":
-            return _HEAD_MM
-        if self.kind == "circle":
-            return max(_ROW_MM, 2 * self.size * _MM_PER_PT + 1.2)
-        if self.kind == "note":
-            return 3.4
-        return _ROW_MM
+def _row_height(row: LegendRow, width_mm: float) -> float:
+    """Height of a row in a legend column ``width_mm`` wide (its text wrapped to fit)."""
+    if row.kind == "head":
+        return _HEAD_MM
+    if row.kind == "note":
+        return _NOTE_MM * len(_wrap(row.label, width_mm, 6.3)) + 0.8
+    if row.kind == "circles":
+        return sum(max(_ROW_MM, 2 * symbol_radius(v) * PT_PER_PX * _MM_PER_PT + 1.2)
+                   for v in row.values)
+    lines = len(_wrap(row.label, width_mm - _KEY_MM - 1.0, 7.0))
+    text_h = 3.0 * lines + 1.3
+    if row.kind in ("band", "group"):
+        return max(_ROW_MM, text_h, row.size * PT_PER_PX * _MM_PER_PT + 1.5)
+    return max(_ROW_MM, text_h)
 
 
-def _sections(image: StructureImage, counts: dict[str, int],
-              max_flow: float) -> list[list[_Row]]:
-    lang = image.language
-    styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=0)
-    roles = [_Row("head", text("roles", lang))]
-    roles += [_Row("dot", f"{s.label} ({counts[s.key]})", s.colour,
-                   _ROLE_DOT_PT, gid=f"legend-role-{s.key}")
-              for s in styles if counts.get(s.key, 0)]
-    if image.areas is not None and len(image.areas):
-        roles.append(_Row("patch", text("areas", lang), _AREA_FILL, gid="legend-areas"))
-    if image.regions is not None and len(image.regions):
-        colour, width_px, dash = _REGION
-        roles.append(_Row("outline", text("regions", lang), colour, width_px * PT_PER_PX,
-                          dash, gid="legend-regions"))
-    sizes = [_Row("head", text("size", lang))]
-    sizes += [_Row("circle", format_number(p, lang, None), "#dddddd", symbol_radius(p) * PT_PER_PX,
-                   gid=f"legend-size-{int(p)}")
-              for p in legend_populations(float(image.places["population"].max()))]
-    out = [roles, sizes]
-    if max_flow > 0:
-        links = [_Row("head", text("links", lang))]
-        for cls in ("strong", "medium", "weak"):
-            colour, dash, alpha = LINK_CLASS_STYLE[cls]
-            links.append(_Row("line", text(cls, lang), colour, 3 * PT_PER_PX, dash, alpha,
-                              gid=f"legend-link-{cls}"))
-        links.append(_Row("head", text("width", lang)))
-        for n, v in enumerate(legend_flows(max_flow)):
-            links.append(_Row("line", format_number(v, lang, None), LINK_CLASS_STYLE["medium"][0],
-                              link_width(v, max_flow) * PT_PER_PX, gid=f"legend-width-{n}"))
-        out.append(links)
-    return out
+def _section_height(rows: Sequence[LegendRow], width_mm: float) -> float:
+    return sum(_row_height(r, width_mm) for r in rows)
 
 
-def _draw_rows(ax: Axes, rows: Sequence[_Row], x: float, y_top: float) -> float:
-    """Draw rows from ``(x, y_top)`` (mm, legend axes); return the y below the last."""
+def _draw_rows(ax: Axes, rows: Sequence[LegendRow], x: float, y_top: float, width: float,
+               lang: str) -> float:
+    """Draw legend rows from ``(x, y_top)`` (mm, legend axes); return the y below the last."""
+    from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
 
     y = y_top
-    key_w = 9.0  # mm of the symbol column
+    key_w = _KEY_MM
+    text_w = width - key_w - 1.0
     for row in rows:
-        h = row.height
+        h = _row_height(row, width)
         yc = y - h / 2
+        gid = f"legend-{row.key}" if row.key else None
         if row.kind == "head":
             ax.text(x, y - h + 1.3, row.label, fontsize=7.5, fontweight="bold", color=_INK,
                     va="baseline", ha="left")
-            y -= h
-            continue
-        if row.kind == "note":
-            ax.text(x, yc, row.label, fontsize=6.5, fontweight="bold", color=row.colour,
-                    va="center", ha="left")
-            y -= h
-            continue
-        if row.kind in ("dot", "circle"):
-            edge = "white" if row.kind == "dot" else "#555555"
-            ax.scatter([x + key_w / 2], [yc], s=[(2 * row.size) ** 2], c=[row.colour],
-                       edgecolors=edge, linewidths=0.8 * PT_PER_PX, gid=row.gid,
-                       clip_on=False)
-        elif row.kind == "line":
-            ax.add_line(Line2D([x + 0.5, x + key_w - 0.5], [yc, yc], color=row.colour,
-                               linewidth=row.size, alpha=row.alpha,
-                               linestyle=_dashes(row.dash), solid_capstyle="butt",
-                               gid=row.gid, clip_on=False))
-        elif row.kind in ("patch", "outline"):
-            ax.add_patch(Rectangle(
-                (x + 1.0, yc - 1.4), key_w - 2.0, 2.8,
-                facecolor=row.colour if row.kind == "patch" else "none",
-                edgecolor=_AREA_EDGE if row.kind == "patch" else row.colour,
-                linewidth=0.5 if row.kind == "patch" else row.size,
-                linestyle="solid" if row.kind == "patch" else _dashes(row.dash),
-                gid=row.gid, clip_on=False))
-        ax.text(x + key_w + 1.0, yc, row.label, fontsize=7.0, color=_INK, va="center_baseline",
-                ha="left")
+        elif row.kind == "note":
+            lines = _wrap(row.label, width, 6.3)
+            ax.text(x, y - 0.4, "\n".join(lines), fontsize=6.3, color=row.colour if
+                    row.emphasis else "#333333", fontweight="bold" if row.emphasis else
+                    "normal", va="top", ha="left", linespacing=1.25)
+        elif row.kind == "circles":
+            yy = y
+            for v in row.values:
+                r_pt = symbol_radius(v) * PT_PER_PX
+                rh = max(_ROW_MM, 2 * r_pt * _MM_PER_PT + 1.2)
+                ax.scatter([x + key_w / 2], [yy - rh / 2], s=[(2 * r_pt) ** 2], c=["#dddddd"],
+                           edgecolors="#555555", linewidths=0.8 * PT_PER_PX,
+                           gid=f"legend-size-{int(v)}", clip_on=False)
+                ax.text(x + key_w + 1.0, yy - rh / 2, format_number(v, lang, None),
+                        fontsize=7.0, color=_INK, va="center_baseline", ha="left")
+                yy -= rh
+        else:
+            if row.kind == "dot":
+                ax.scatter([x + key_w / 2], [yc], s=[(2 * row.size * PT_PER_PX) ** 2],
+                           c=[row.colour], edgecolors="white", alpha=row.opacity,
+                           linewidths=0.8 * PT_PER_PX, gid=gid, clip_on=False)
+            elif row.kind in ("line", "band"):
+                cap: Literal["round", "butt"] = "round" if row.kind == "band" else "butt"
+                inset = row.size * PT_PER_PX * _MM_PER_PT / 2 if row.kind == "band" else 0.5
+                ax.add_line(Line2D([x + inset, x + key_w - inset], [yc, yc], color=row.colour,
+                                   linewidth=row.size * PT_PER_PX, alpha=row.opacity,
+                                   linestyle=_dashes(row.dash), solid_capstyle=cap,
+                                   dash_capstyle="butt", gid=gid, clip_on=False))
+            elif row.kind == "taper":
+                ax.add_collection(PolyCollection(
+                    [[(x + 0.5, yc + 1.2), (x + key_w - 0.5, yc + 0.25),
+                      (x + key_w - 0.5, yc - 0.25), (x + 0.5, yc - 1.2)]],
+                    facecolors=row.colour, alpha=row.opacity, edgecolors="none", gid=gid,
+                    clip_on=False))
+            elif row.kind == "group":
+                band = row.size * PT_PER_PX
+                pad = band * _MM_PER_PT / 2
+                ax.add_line(Line2D([x + pad, x + key_w - pad], [yc, yc], color=row.colour,
+                                   linewidth=band, alpha=row.opacity, solid_capstyle="round",
+                                   gid=gid, clip_on=False))
+                ax.scatter([x + pad, x + key_w - pad], [yc, yc], s=[(2 * 3.4) ** 2] * 2,
+                           c=[row.colour] * 2, edgecolors="white", linewidths=0.6,
+                           clip_on=False)
+            elif row.kind == "patch":
+                ax.add_patch(Rectangle(
+                    (x + 1.0, yc - 1.4), key_w - 2.0, 2.8,
+                    facecolor="none" if row.fill == "none" else row.fill,
+                    alpha=None, edgecolor=row.colour,
+                    linewidth=max(row.size, 0.6) * PT_PER_PX, linestyle=_dashes(row.dash),
+                    gid=gid, clip_on=False))
+                if row.fill != "none" and row.opacity < 1:
+                    ax.patches[-1].set_facecolor(_rgba(row.fill, row.opacity))
+            ax.text(x + key_w + 1.0, yc, "\n".join(_wrap(row.label, text_w, 7.0)),
+                    fontsize=7.0, color=_INK, va="center", ha="left", linespacing=1.2)
         y -= h
     return y
 
 
-def _stack_height(rows: Sequence[_Row]) -> float:
-    return sum(r.height for r in rows)
+def _rgba(colour: str, alpha: float) -> tuple[float, float, float, float]:
+    c = colour.lstrip("#")
+    return (int(c[0:2], 16) / 255, int(c[2:4], 16) / 255, int(c[4:6], 16) / 255, alpha)
 
 
 # --------------------------------------------------------------------------- layout
@@ -469,62 +513,106 @@ class _Layout:
 
     title: tuple[float, float]  # left, first baseline
     title_lines: list[str]
+    subtitle: tuple[float, float]
     map: tuple[float, float, float, float]  # left, bottom, width, height
     legend: tuple[float, float, float, float]
-    blocks: list[tuple[float, float, list[_Row]]]  # x, top in the legend box; rows
+    blocks: list[tuple[float, float, float, LegendSection]]  # x, top, width, section
     footer: tuple[float, float]  # left, top
     footer_lines: list[str]
 
 
-def _layout(size_mm: tuple[float, float], title: str, sections: list[list[_Row]],
-            source: str, notes: list[str]) -> _Layout:
-    """Title on top, source line at the bottom, the legend below the map (portrait) or
-    beside it (landscape), so that it never covers the data."""
+def _columns(sections: Sequence[LegendSection], n: int) -> list[list[LegendSection]]:
+    """Sections in ``n`` columns: places first, then links, then the rest."""
+    cols: list[list[LegendSection]] = [[] for _ in range(n)]
+    for s in sections:
+        if s.layer == "places":
+            cols[0].append(s)
+        elif s.layer in ("links", "weak"):
+            cols[min(1, n - 1)].append(s)
+        else:
+            cols[min(2, n - 1) if n > 2 else 0].append(s)
+    return [c for c in cols if c]
+
+
+def _layout(size_mm: tuple[float, float], title: str, subtitle: str,
+            sections: list[LegendSection], source: str) -> _Layout:
+    """Title block on top, source line at the bottom, the legend beside the map
+    (landscape) or below it (portrait, unless beside leaves the map more room), so
+    that it never covers the data."""
     width, height = size_mm
     m = _MARGIN_MM
     inner_w = width - 2 * m
-    title_lines = _wrap(title, inner_w, 14.0)
-    title_h = 6.0 * len(title_lines) + 3.0
+    title_lines = _wrap(title, inner_w, 16.0)
+    title_h = 6.8 * len(title_lines) + 6.5
     footer_lines = _wrap(source, inner_w, 6.0)
-    footer_h = 2.9 * len(footer_lines) + 1.5
+    footer_h = 2.9 * len(footer_lines) + 2.0
     top = height - m - title_h
-    blocks: list[tuple[float, float, list[_Row]]] = []
-    if width > height:  # landscape: one column on the right
-        col_w = min(62.0, 0.34 * inner_w)
-        note_rows = [_Row("note", line, _NOTE_RED) for n in notes
-                     for line in _wrap(n, col_w, 6.5)]
-        stacked = [*sections, note_rows] if note_rows else list(sections)
-        leg_h = sum(_stack_height(s) for s in stacked) + _GAP_MM * (len(stacked) - 1)
-        bottom = m + footer_h + 1.0
-        map_w = inner_w - col_w - 4.0
-        map_box = (m, bottom, map_w, top - bottom)
-        leg_h = min(leg_h, top - bottom)
-        legend_box = (m + map_w + 4.0, top - leg_h, col_w, leg_h)
-        y_top = leg_h
-        for rows in stacked:
-            blocks.append((0.0, y_top, rows))
-            y_top -= _stack_height(rows) + _GAP_MM
-    else:  # portrait: the sections side by side under the map, the note below them
-        fractions = (0.33, 0.29, 0.38)[: len(sections)]
-        total = sum(fractions)
-        note_rows = [_Row("note", line, _NOTE_RED) for n in notes
-                     for line in _wrap(n, inner_w, 6.5)]
-        cols_h = max(_stack_height(s) for s in sections)
-        note_h = _GAP_MM * 0.6 + _stack_height(note_rows) if note_rows else 0.0
-        leg_h = cols_h + note_h
-        legend_box = (m, m + footer_h + 1.0, inner_w, leg_h)
-        map_bottom = legend_box[1] + leg_h + _GAP_MM
-        map_box = (m, map_bottom, inner_w, top - map_bottom)
-        x = 0.0
-        for rows, f in zip(sections, fractions, strict=True):
-            blocks.append((x, leg_h, rows))
-            x += inner_w * f / total
-        if note_rows:
-            blocks.append((0.0, leg_h - cols_h - _GAP_MM * 0.6, note_rows))
-    if map_box[2] < 30.0 or map_box[3] < 30.0:
+    bottom = m + footer_h + 1.0
+    options = [_beside(sections, m, inner_w, top, bottom)]
+    if width <= height:
+        options.insert(0, _below(sections, m, inner_w, top, bottom))
+    fits = [o for o in options if o[0][2] >= 30.0 and o[0][3] >= 30.0]
+    if not fits:
         raise ConfigError(f"size_mm {size_mm!r} leaves no room for the map beside its legend")
-    return _Layout((m, height - m - 5.0), title_lines, map_box, legend_box, blocks,
-                   (m, m + footer_h - 0.5), footer_lines)
+    map_box, legend_box, blocks = max(fits, key=lambda o: o[0][2] * o[0][3])
+    title_base = height - m - 6.0
+    return _Layout((m, title_base), title_lines,
+                   (m, title_base - 6.8 * (len(title_lines) - 1) - 5.2), map_box, legend_box,
+                   blocks, (m, m + footer_h - 0.5), footer_lines)
+
+
+_Box4 = tuple[float, float, float, float]
+_Blocks = list[tuple[float, float, float, LegendSection]]
+
+
+def _beside(sections: list[LegendSection], m: float, inner_w: float, top: float,
+            bottom: float) -> tuple[_Box4, _Box4, _Blocks]:
+    """The legend in one or two columns on the right of the map."""
+    col_w = min(64.0, 0.3 * inner_w)
+    avail = top - bottom
+    stack = sum(_section_height(s.rows, col_w) + _GAP_MM for s in sections)
+    cols = [list(sections)] if stack <= avail else _split(sections, col_w, avail)
+    leg_w = col_w * len(cols) + 4.0 * (len(cols) - 1)
+    map_w = inner_w - leg_w - 5.0
+    blocks: _Blocks = []
+    for c, col in enumerate(cols):
+        y_top = avail
+        for sec in col:
+            blocks.append((c * (col_w + 4.0), y_top, col_w, sec))
+            y_top -= _section_height(sec.rows, col_w) + _GAP_MM
+    return (m, bottom, map_w, avail), (m + map_w + 5.0, bottom, leg_w, avail), blocks
+
+
+def _below(sections: list[LegendSection], m: float, inner_w: float, top: float,
+           bottom: float) -> tuple[_Box4, _Box4, _Blocks]:
+    """The legend's sections in columns under the map."""
+    cols = _columns(sections, 3)
+    fractions = {1: (1.0,), 2: (0.45, 0.55), 3: (0.31, 0.36, 0.33)}[len(cols)]
+    widths = [inner_w * f - 3.0 for f in fractions]
+    leg_h = max(sum(_section_height(s.rows, w) + _GAP_MM for s in col) - _GAP_MM
+                for col, w in zip(cols, widths, strict=True))
+    map_bottom = bottom + leg_h + _GAP_MM + 1.0
+    blocks: _Blocks = []
+    x = 0.0
+    for col, w, f in zip(cols, widths, fractions, strict=True):
+        y_top = leg_h
+        for sec in col:
+            blocks.append((x, y_top, w, sec))
+            y_top -= _section_height(sec.rows, w) + _GAP_MM
+        x += inner_w * f
+    return (m, map_bottom, inner_w, top - map_bottom), (m, bottom, inner_w, leg_h), blocks
+
+
+def _split(sections: Sequence[LegendSection], col_w: float, avail: float
+           ) -> list[list[LegendSection]]:
+    """Sections in two columns, the first as full as the height allows."""
+    first: list[LegendSection] = []
+    used = 0.0
+    rest = list(sections)
+    while rest and used + _section_height(rest[0].rows, col_w) <= avail:
+        used += _section_height(rest[0].rows, col_w) + _GAP_MM
+        first.append(rest.pop(0))
+    return [first, rest] if first else [rest]
 
 
 # --------------------------------------------------------------------------- drawing
@@ -552,7 +640,10 @@ class _Ink:
 
 
 def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_note: str,
-          size_mm: tuple[float, float], label_roles: int) -> None:
+          size_mm: tuple[float, float], label_roles: int, weak_links: bool = False,
+          timestamp: str | None = None) -> None:
+    import shapely
+
     lang = image.language
     places = image.places
     crs = places.crs
@@ -562,23 +653,49 @@ def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_
     links = _metric(image.links, crs)
     areas = _metric(image.areas, crs)
     regions = _metric(image.regions, crs)
+    base = _metric(image.base, crs)
     has_links = links is not None and len(links) > 0 and "total" in links
     max_flow = float(links["total"].max()) if has_links else 0.0
 
+    role_keys = [r.key for r in image.roles]
+    present = set(places["role"].astype(str))
+    styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=label_roles,
+                         present=present)
+    if not styles:
+        styles = role_styles([(k, k) for k in sorted(present)], label_roles=label_roles)
+        role_keys = [s.key for s in styles]
+    by_key = {s.key: s for s in styles}
     counts = {str(k): int(v) for k, v in places["role"].astype(str).value_counts().items()}
-    note = source_note or f"{text('source', lang)}: SCB"
-    if image.modelled:
-        note += f"; {text('modelled', lang)}"
-    notes = [text("modelled_note", lang)] if image.modelled else []
-    lay = _layout(size_mm, image.title, _sections(image, counts, max_flow), note, notes)
+    labelled = labelled_roles(role_keys, present, label_roles)
+    regional = np.zeros(len(links) if links is not None else 0, dtype=bool)
+    if has_links:
+        regional = regional_links(links, places["role"], labelled)
+        if not weak_links:
+            keep = (links["link_class"].astype(str) != "weak").to_numpy()
+            links, regional = links[keep], regional[keep]
+    scopes = [s for s, flag in (("regional", True), ("local", False))
+              if has_links and (regional == flag).any()]
+    lan = _lan_borders(areas)
+    national = base is not None and bool((base["kind"] == "border").any())
+    sections = legend_sections(
+        image, styles, counts, labelled=labelled, max_flow=max_flow, scopes=scopes,
+        weak=has_links and weak_links and bool((links["link_class"] == "weak").any()),
+        lan_borders=lan is not None, national_borders=national)
+    note = source_line(image.provenance.get("inputs") or {}, lang, source_note=source_note,
+                       modelled=image.modelled, base=base is not None, timestamp=timestamp)
+    subtitle = text("subtitle", lang) + (f" · {text('modelled', lang)}" if image.modelled
+                                         else "")
+    lay = _layout(size_mm, image.title, subtitle, sections, note)
     width, height = size_mm
 
     def frac(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         return (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
 
     fig.text(lay.title[0] / width, lay.title[1] / height, "\n".join(lay.title_lines),
-             fontsize=14, fontweight="bold", color=_INK, ha="left", va="baseline",
+             fontsize=16, fontweight="bold", color=_INK, ha="left", va="baseline",
              linespacing=1.15, gid="title")
+    fig.text(lay.subtitle[0] / width, lay.subtitle[1] / height, subtitle, fontsize=8.5,
+             color=_MUTED, ha="left", va="baseline", gid="subtitle")
     fig.text(lay.footer[0] / width, lay.footer[1] / height, "\n".join(lay.footer_lines),
              fontsize=6.0, color=_MUTED, ha="left", va="top", linespacing=1.3, gid="source")
 
@@ -586,54 +703,107 @@ def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
-        spine.set_edgecolor("#9e9e9e")
-        spine.set_linewidth(0.5)
+        spine.set_edgecolor(_FRAME)
+        spine.set_linewidth(0.6)
     x, y = _places_xy(places)
     _set_extent(ax, x, y, areas, places, lay.map)
+    (xa, xb), (ya, yb) = ax.get_xlim(), ax.get_ylim()
+    window = shapely.box(xa, ya, xb, yb).buffer(0.02 * (xb - xa))
+    frame = ax.get_window_extent(renderer)
+    pt_px = fig.dpi / 72.0
+    m_per_pt = (xb - xa) / (frame.width / pt_px)
 
+    if base is not None and len(base):
+        ax.set_facecolor(SEA)
+        land = base[base["kind"] == "land"]
+        _draw_polygons(ax, shapely.intersection(land.geometry.to_numpy(), window),
+                       facecolor=LAND, edgecolor="none", zorder=0.5, gid="base-land")
+        borders = base[base["kind"] == "border"]
+        if len(borders):
+            _draw_lines(ax, shapely.intersection(borders.geometry.to_numpy(), window),
+                        colour=BORDER[0], width=1.0 * PT_PER_PX, dash=BORDER[1], zorder=0.6,
+                        gid="base-borders")
     if areas is not None and len(areas):
-        _draw_polygons(ax, areas.geometry, facecolor=_AREA_FILL, edgecolor=_AREA_EDGE,
-                       linewidth=0.35, zorder=1, gid="areas")
+        _draw_polygons(ax, areas.geometry, facecolor=AREA_FILL, edgecolor=AREA_EDGE,
+                       linewidth=0.7 * PT_PER_PX, zorder=1, gid="areas")
+        if lan is not None:
+            _draw_lines(ax, [lan], colour=LAN_EDGE, width=1.6 * PT_PER_PX, dash="", zorder=1.2,
+                        gid="lan-borders")
+    for n, layer in enumerate(image.layers):
+        _draw_layer(ax, _metric(layer.frame, crs), layer.style, zorder=1.5 + n * 0.01,
+                    gid=f"layer-{n}")
     if regions is not None and len(regions):
-        colour, width_px, dash = _REGION
-        _draw_polygons(ax, regions.geometry, facecolor="none", edgecolor=colour, alpha=0.8,
+        colour, width_px, dash = REGION_STYLE
+        _draw_polygons(ax, regions.geometry, facecolor="none", edgecolor=colour, alpha=0.85,
                        linewidth=width_px * PT_PER_PX, linestyle=_dashes(dash), zorder=2,
                        gid="regions")
-    link_ink = _draw_links(ax, links, max_flow) if has_links else _Ink(*np.zeros((3, 0)))
+    link_ink = _draw_links(ax, links, regional, max_flow, m_per_pt) if has_links and len(links) \
+        else _Ink(*np.zeros((3, 0)))
 
-    styles = {s.key: s for s in role_styles([(r.key, r.label(lang)) for r in image.roles],
-                                            label_roles=0)}
     role_str = places["role"].astype(str).to_numpy()
     population = places["population"].to_numpy(dtype=float)
     radii = np.array([symbol_radius(p) * PT_PER_PX for p in population])
-    colours = np.array([styles[k].colour if k in styles else "#9e9e9e" for k in role_str])
+    colours = np.array([by_key[k].colour if k in by_key else "#a6a6a6" for k in role_str])
+    groups = _draw_groups(ax, places, x, y, radii, by_key)
     order = np.lexsort((np.arange(len(places)), -population))  # small circles on top
     ax.scatter(x[order], y[order], s=(2 * radii[order]) ** 2, c=list(colours[order]),
                edgecolors="white", linewidths=0.8 * PT_PER_PX, zorder=6, gid="places")
 
-    pt_px = fig.dpi / 72.0
     disp = ax.transData.transform(np.column_stack([x, y]))
     circles = np.column_stack([disp, radii * pt_px])
     ink = _Ink(np.concatenate([disp[:, 0], link_ink.x]), np.concatenate([disp[:, 1], link_ink.y]),
                np.concatenate([math.pi * radii**2, link_ink.w]))
     furniture = _draw_scale_and_north(ax, renderer, ink, lang)
 
-    labelled = [r.key for r in image.roles if counts.get(r.key, 0)][: max(label_roles, 0)]
     level = {k: n for n, k in enumerate(labelled)}
-    cand = sorted((i for i in range(len(places)) if role_str[i] in level),
+    members = set(groups.get("members", []))
+    cand = sorted((i for i in range(len(places)) if role_str[i] in level and i not in members),
                   key=lambda i: (level[role_str[i]], -population[i], i))
     ids = [re.sub(r"[^A-Za-z0-9_.-]", "_", str(v)) for v in places.index]
-    _place_labels(ax, renderer, [(i, f"label-{ids[i]}", str(places["name"].iloc[i]),
-                                  level[role_str[i]] == 0) for i in cand],
-                  x, y, radii, circles, hard=np.isin(role_str, list(level)),
-                  blocked=[furniture], ink=link_ink)
+    blocked: list[_Box] = [furniture]
+    for label, (gx, gy), half in groups.get("labels", []):
+        if any(role_str[i] in level for i in groups["members"]):
+            box = _centred_label(ax, renderer, label, gx, gy, half, blocked, circles, "group",
+                                 bold=True)
+            if box is not None:
+                blocked.append(box)
+    placed = _place_labels(ax, renderer, [(i, f"label-{ids[i]}", str(places["name"].iloc[i]),
+                                           min(level[role_str[i]], 2)) for i in cand],
+                           x, y, radii, circles, hard=np.isin(role_str, list(level)),
+                           blocked=blocked, ink=link_ink)
+    taken = blocked + [_box_of(a, renderer) for a in placed]
+    if regions is not None and len(regions) and "name" in regions:
+        for name, geom in zip(regions["name"], regions.geometry, strict=True):
+            pt = label_point(geom)
+            if pt is not None:
+                box = _centred_label(ax, renderer, str(name), pt.x, pt.y, 0.0, taken, circles,
+                                     "region")
+                if box is not None:
+                    taken.append(box)
+    if base is not None and len(base):
+        view = shapely.box(xa, ya, xb, yb)
+        neighbours = base[(base["kind"] == "land") & (base["part"] == "neighbour")]
+        for name, geom in zip(neighbours[f"name_{lang}"], neighbours.geometry, strict=True):
+            pt = label_point(shapely.intersection(geom, view.buffer(-0.04 * (xb - xa))))
+            if pt is not None and not pt.is_empty:
+                box = _centred_label(ax, renderer, str(name).upper(), pt.x, pt.y, 0.0, taken,
+                                     circles, "country")
+                if box is not None:
+                    taken.append(box)
 
     leg = fig.add_axes(frac(lay.legend))
     leg.set_axis_off()
     leg.set_xlim(0, lay.legend[2])
     leg.set_ylim(0, lay.legend[3])
-    for bx, by, rows in lay.blocks:
-        _draw_rows(leg, rows, bx, by)
+    for bx, by, bw, section in lay.blocks:
+        _draw_rows(leg, section.rows, bx, by, bw, lang)
+
+
+def _lan_borders(areas: Any) -> Any:
+    """The borders between the län of the areas (kommun codes), or None for one län."""
+    if areas is None or not len(areas):
+        return None
+    return lan_borders(list(areas.index), areas.geometry.to_numpy())
 
 
 def _set_extent(ax: Axes, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], areas: Any,
@@ -645,7 +815,7 @@ def _set_extent(ax: Axes, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], area
         if len(own):
             ax0, ay0, ax1, ay1 = (float(v) for v in own.total_bounds)
             x0, y0, x1, y1 = min(x0, ax0), min(y0, ay0), max(x1, ax1), max(y1, ay1)
-    pad = 0.04 * max(x1 - x0, y1 - y0, 1000.0)
+    pad = 0.07 * max(x1 - x0, y1 - y0, 1000.0)
     x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
     scale = max((x1 - x0) / box_mm[2], (y1 - y0) / box_mm[3])  # metres per mm of paper
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -662,44 +832,146 @@ def _draw_polygons(ax: Axes, geoms: Any, **style: Any) -> None:
     ax.add_collection(PatchCollection([PathPatch(p) for p in paths], **style), autolim=False)
 
 
-def _draw_links(ax: Axes, links: Any, max_flow: float) -> _Ink:
-    """Links by class, weak first and strong on top, each class weakest first.
-
-    Returns the ink of the links, sampled every 2 pt along each line.
-    """
+def _draw_lines(ax: Axes, geoms: Any, *, colour: str, width: float, dash: str, zorder: float,
+                gid: str, alpha: float = 1.0, cap: str = "butt") -> None:
     from matplotlib.collections import LineCollection
 
+    segs = [part for g in geoms for part in _line_parts(g)]
+    if segs:
+        ax.add_collection(LineCollection(segs, colors=colour, linewidths=width, alpha=alpha,
+                                         linestyles=_dashes(dash), capstyle=cap, zorder=zorder,
+                                         gid=gid), autolim=False)
+
+
+def _draw_layer(ax: Axes, frame: Any, style: Any, *, zorder: float, gid: str) -> None:
+    """An own layer with its style: polygons filled and outlined, lines, points."""
+    kinds = frame.geom_type.astype(str)
+    polys = frame.geometry[kinds.str.contains("Polygon")]
+    lines = frame.geometry[kinds.str.contains("LineString")]
+    points = frame.geometry[kinds.str.contains("Point")]
+    colour, width = str(style["colour"]), float(style["width"])
+    fill, opacity, dash = str(style["fill"]), float(style["opacity"]), str(style.get("dash", ""))
+    if len(polys):
+        _draw_polygons(ax, polys, facecolor="none" if fill == "none" else _rgba(fill, opacity),
+                       edgecolor=colour, linewidth=min(width, 3.0) * PT_PER_PX,
+                       linestyle=_dashes(dash), zorder=zorder, gid=gid)
+    if len(lines):
+        _draw_lines(ax, lines, colour=colour, width=width * PT_PER_PX, dash=dash,
+                    zorder=zorder + 0.001, gid=f"{gid}-lines", alpha=opacity, cap="round")
+    if len(points):
+        import shapely
+
+        xy = shapely.get_coordinates(points.to_numpy())
+        r = max(3.0, min(width, 8.0)) * PT_PER_PX
+        ax.scatter(xy[:, 0], xy[:, 1], s=(2 * r) ** 2,
+                   c=[fill if fill != "none" else colour], alpha=max(opacity, 0.6),
+                   edgecolors="white", linewidths=0.75, zorder=zorder + 0.002,
+                   gid=f"{gid}-points")
+
+
+def _taper(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], h0: float, h1: float,
+           dash: tuple[float, float] | None) -> list[np.ndarray[Any, Any]]:
+    """The quads of a tapered link from ``a`` to ``b`` (half widths ``h0``, ``h1``)."""
+    d = b - a
+    length = float(np.hypot(*d))
+    if not length:
+        return []
+    nrm = np.array([-d[1], d[0]]) / length
+
+    def quad(t0: float, t1: float) -> np.ndarray[Any, Any]:
+        w0, w1 = h0 + (h1 - h0) * t0, h0 + (h1 - h0) * t1
+        p0, p1 = a + d * t0, a + d * t1
+        return np.array([p0 + nrm * w0, p1 + nrm * w1, p1 - nrm * w1, p0 - nrm * w0])
+
+    if dash is None:
+        return [quad(0.0, 1.0)]
+    on, off = dash
+    out = []
+    s = 0.0
+    while s < length:
+        out.append(quad(s / length, min(s + on, length) / length))
+        s += on + off
+    return out
+
+
+def _draw_links(ax: Axes, links: Any, regional: np.ndarray[Any, Any], max_flow: float,
+                m_per_pt: float) -> _Ink:
+    """Links as tapered shapes, as the web map draws them: local ones first, regional on
+    top, each weakest first. Returns their ink, sampled every 2 pt along each link."""
+    from matplotlib.collections import PolyCollection
+
     pt_px = ax.figure.dpi / 72.0
-    cls_all = links["link_class"].astype(str)
-    classes = sorted(set(cls_all), key=lambda c: (_LINK_ORDER.index(c) if c in _LINK_ORDER
-                                                  else -1, c))
+    cls_all = links["link_class"].astype(str).to_numpy()
     xs: list[np.ndarray[Any, Any]] = []
     ys: list[np.ndarray[Any, Any]] = []
     ws: list[np.ndarray[Any, Any]] = []
-    for z, cls in enumerate(classes):
-        colour, dash, alpha = LINK_CLASS_STYLE.get(cls, LINK_CLASS_STYLE["weak"])
-        sub = links[cls_all == cls].sort_values("total", kind="stable")
-        segs: list[np.ndarray[Any, Any]] = []
-        widths: list[float] = []
-        for geom, total in zip(sub.geometry, sub["total"], strict=True):
-            w = link_width(float(total), max_flow) * PT_PER_PX
-            for part in _line_parts(geom):
-                segs.append(part)
-                widths.append(w)
-                d = ax.transData.transform(part)
-                for a, b in itertools.pairwise(d):
-                    length = float(np.hypot(*(b - a)))
+    z = 3.0
+    for scope in (False, True):
+        for cls in _LINK_CLASSES:
+            pick = (cls_all == cls) & (regional == scope)
+            if not pick.any():
+                continue
+            colour, dash, alpha = link_style(cls, scope)
+            sub = links[pick].sort_values("total", kind="stable")
+            quads: list[np.ndarray[Any, Any]] = []
+            pattern = None
+            if dash:
+                on, off = (float(v) * PT_PER_PX * m_per_pt for v in dash.split())
+                pattern = (on, off)
+            for geom, a_, b_, total in zip(sub.geometry, sub["flow_od"].fillna(0.0),
+                                           sub["flow_do"].fillna(0.0), sub["total"],
+                                           strict=True):
+                w = link_width(float(total), max_flow)
+                m = max(float(a_), float(b_), 1e-9)
+                h0 = max(w * float(a_) / m, 0.6) * PT_PER_PX * m_per_pt / 2
+                h1 = max(w * float(b_) / m, 0.6) * PT_PER_PX * m_per_pt / 2
+                for part in _line_parts(geom):
+                    quads.extend(_taper(part[0], part[-1], h0, h1, pattern))
+                    d = ax.transData.transform(np.array([part[0], part[-1]]))
+                    length = float(np.hypot(*(d[1] - d[0])))
                     n = max(2, math.ceil(length / (2.0 * pt_px)))
                     t = np.linspace(0.0, 1.0, n)
-                    xs.append(a[0] + (b[0] - a[0]) * t)
-                    ys.append(a[1] + (b[1] - a[1]) * t)
-                    ws.append(np.full(n, length / pt_px / n * w * alpha))
-        ax.add_collection(LineCollection(
-            segs, linewidths=widths, colors=colour, alpha=alpha, linestyles=_dashes(dash),
-            capstyle="round", zorder=3 + z * 0.1, gid=f"links-{cls}"), autolim=False)
+                    xs.append(d[0, 0] + (d[1, 0] - d[0, 0]) * t)
+                    ys.append(d[0, 1] + (d[1, 1] - d[0, 1]) * t)
+                    ws.append(np.full(n, length / pt_px / n * w * PT_PER_PX * alpha))
+            ax.add_collection(PolyCollection(
+                quads, facecolors=colour, edgecolors="none", alpha=alpha, zorder=z,
+                gid=f"links-{'regional' if scope else 'local'}-{cls}"), autolim=False)
+            z += 0.1
     if not xs:
         return _Ink(*np.zeros((3, 0)))
     return _Ink(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws))
+
+
+def _draw_groups(ax: Axes, places: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any],
+                 radii: np.ndarray[Any, Any], styles: Any) -> dict[str, Any]:
+    """Joint designations as one band joining their places (under the circles).
+
+    Returns the members' positions and, per group, its label, the middle of its band
+    and the band's half width in points.
+    """
+    from matplotlib.lines import Line2D
+
+    out: dict[str, Any] = {"members": [], "labels": []}
+    if "designation_group" not in places or places["designation_group"].isna().all():
+        return out
+    group = places["designation_group"].to_numpy(dtype=object)
+    for name in sorted({str(g) for g in group if g is not None and g == g}):
+        idx = [i for i, g in enumerate(group) if g is not None and str(g) == name]
+        if len(idx) < 2:
+            continue
+        xy = np.column_stack([x[idx], y[idx]])
+        path = [idx[k] for k in chain(xy)]
+        role = str(places["role"].iloc[idx[0]])
+        colour = styles[role].colour if role in styles else "#a6a6a6"
+        width = 2 * float(radii[idx].max()) + 2 * GROUP_PAD * PT_PER_PX
+        ax.add_line(Line2D(x[path], y[path], color=colour, alpha=GROUP_OPACITY,
+                           linewidth=width, solid_capstyle="round", solid_joinstyle="round",
+                           zorder=5.5, gid=f"group-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"))
+        lo, hi = path[(len(path) - 1) // 2], path[len(path) // 2]
+        out["members"].extend(idx)
+        out["labels"].append((name, ((x[lo] + x[hi]) / 2, (y[lo] + y[hi]) / 2), width / 2))
+    return out
 
 
 def _draw_scale_and_north(ax: Axes, renderer: RendererBase, ink: _Ink, lang: str) -> _Box:
@@ -773,6 +1045,12 @@ _POSITIONS: tuple[tuple[float, float, _HAlign, _VAlign], ...] = (
 )
 #: Ink (pt²) a label may cover to stay in a more preferred position.
 _POSITION_COST = 6.0
+#: Label styles of names that are not places: font size, weight, style, colour, spacing.
+_NAME_STYLES: dict[str, dict[str, Any]] = {
+    "group": {"fontsize": 8.0, "fontweight": "bold", "color": _INK},
+    "region": {"fontsize": 7.5, "fontstyle": "italic", "color": REGION_STYLE[0]},
+    "country": {"fontsize": 7.0, "color": COUNTRY_TEXT},
+}
 
 
 def _circles_hit(box: _Box, cx: np.ndarray[Any, Any], cy: np.ndarray[Any, Any],
@@ -788,14 +1066,57 @@ def _rects_overlap(a: _Box, b: _Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _place_labels(ax: Axes, renderer: RendererBase, labels: list[tuple[int, str, str, bool]],
+def _box_of(ann: Any, renderer: RendererBase) -> _Box:
+    e = ann.get_window_extent(renderer)
+    return (float(e.x0), float(e.y0), float(e.x1), float(e.y1))
+
+
+def _halo() -> list[Any]:
+    from matplotlib import patheffects
+
+    return [patheffects.Stroke(linewidth=2.2, foreground=_HALO)]
+
+
+def _centred_label(ax: Axes, renderer: RendererBase, name: str, px: float, py: float,
+                   half_pt: float, taken: list[_Box], circles: np.ndarray[Any, Any],
+                   kind: str, bold: bool = False) -> _Box | None:
+    """A name centred on a point (or just above or below it): a joint designation's
+    band, a region, a country. Placed only where it covers no placed label, no circle
+    and stays inside the map; returns its box."""
+    style = dict(_NAME_STYLES[kind])
+    pt_px = ax.figure.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    gid = f"{kind}-label-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+    for dy, va in ((0.0, "center_baseline"), (half_pt + 1.5, "bottom"),
+                   (-half_pt - 1.5, "top")):
+        ann = ax.annotate(name, (px, py), xytext=(0.0, dy), textcoords="offset points",
+                          ha="center", va=va, zorder=7.2, annotation_clip=False, **style)
+        e = ann.get_window_extent(renderer)
+        h = 1.1 * pt_px
+        box = (e.x0 - h, e.y0 - h, e.x1 + h, e.y1 + h)
+        hits = _circles_hit(box, circles[:, 0], circles[:, 1], circles[:, 2])
+        inside = box[0] >= frame.x0 and box[1] >= frame.y0 and box[2] <= frame.x1 and \
+            box[3] <= frame.y1
+        if inside and not hits.any() and not any(_rects_overlap(box, t) for t in taken):
+            ann.set_gid(gid)
+            if kind != "country":
+                ax.annotate(name, (px, py), xytext=(0.0, dy), textcoords="offset points",
+                            ha="center", va=va, zorder=7.15, annotation_clip=False,
+                            path_effects=_halo(), **{**style, "color": _HALO})
+            return box
+        ann.remove()
+    return None
+
+
+def _place_labels(ax: Axes, renderer: RendererBase, labels: list[tuple[int, str, str, int]],
                   x: np.ndarray[Any, Any], y: np.ndarray[Any, Any],
                   radii: np.ndarray[Any, Any], circles: np.ndarray[Any, Any], *,
                   hard: np.ndarray[Any, Any], blocked: list[_Box], ink: _Ink
                   ) -> list[Annotation]:
     """Greedy label placement: the best free position around each point, or no label.
 
-    ``labels`` are ``(place index, gid, text, bold)`` in priority order; ``circles``
+    ``labels`` are ``(place index, gid, text, level)`` in priority order (level 0, the
+    highest role's names, largest; 2 the smallest, not bold); ``circles``
     holds every place's circle (x, y, radius) in display units. A position is free
     when the label (with its halo) stays inside the map and touches no placed label,
     no circle of a ``hard`` place (a boolean mask) and nothing in ``blocked``. Among free positions
@@ -803,18 +1124,16 @@ def _place_labels(ax: Axes, renderer: RendererBase, labels: list[tuple[int, str,
     of :data:`_POSITIONS` costs :data:`_POSITION_COST`, so a label keeps to the right
     of its point unless that covers clearly more.
     """
-    from matplotlib import patheffects
-
     pt_px = ax.figure.dpi / 72.0
     frame = ax.get_window_extent(renderer)
     inner = (frame.x0 + 2 * pt_px, frame.y0 + 2 * pt_px, frame.x1 - 2 * pt_px,
              frame.y1 - 2 * pt_px)
     placed: list[_Box] = list(blocked)
     out: list[Annotation] = []
-    for i, gid, name, bold in labels:
+    for i, gid, name, level in labels:
         gap = float(radii[i]) + 1.5
-        font: dict[str, Any] = {"fontsize": 8.0 if bold else 7.0,
-                                "fontweight": "bold" if bold else "normal"}
+        font: dict[str, Any] = {"fontsize": (8.5, 8.0, 7.0)[level],
+                                "fontweight": "bold" if level < 2 else "normal"}
         ann = ax.annotate(name, (float(x[i]), float(y[i])), xytext=(gap, 0.0),
                           textcoords="offset points", color=_INK, zorder=7.1,
                           annotation_clip=False, **font)
@@ -851,9 +1170,9 @@ def _place_labels(ax: Axes, renderer: RendererBase, labels: list[tuple[int, str,
         # outlines, so the label itself stays text (searchable in PDF and SVG).
         ax.annotate(name, (float(x[i]), float(y[i])), xytext=ann.xyann,
                     textcoords="offset points", ha=ha, va=va, color=_HALO, zorder=7.0,
-                    annotation_clip=False,
-                    path_effects=[patheffects.Stroke(linewidth=2.2, foreground=_HALO)],
-                    **font)
+                    annotation_clip=False, path_effects=_halo(), **font)
         placed.append(best[2])
         out.append(ann)
     return out
+
+

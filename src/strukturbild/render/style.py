@@ -7,45 +7,108 @@ English live here, so that the web map and QGIS look alike.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 __all__ = [
+    "AREA_EDGE",
+    "AREA_FILL",
+    "LAND",
     "LINK_CLASS_STYLE",
+    "LINK_SCOPES",
+    "PAPER_MM",
+    "REGIONAL_LINK_COLOUR",
+    "REGION_STYLE",
     "ROLE_COLOURS",
+    "SEA",
     "TEXT",
     "RoleStyle",
+    "chain",
     "format_number",
+    "labelled_roles",
+    "lan_of",
     "legend_flows",
     "legend_populations",
+    "link_style",
     "link_width",
     "nice_floor",
+    "regional_links",
     "role_styles",
+    "source_line",
     "symbol_radius",
     "text",
 ]
 
-#: Colours of the known role keys (ColorBrewer-like, readable on a light base and in
-#: print; the hierarchy runs from dark purple to grey).
+#: Colours of the known role keys. Regional roles are warm (dark purple, dark red,
+#: orange), local ones cool (blue, light blue), the rest grey: the hierarchy reads by
+#: hue *and* by lightness, so it survives deuteranopia and protanopia (checked by
+#: simulation, Machado et al. 2009) and greyscale print.
 ROLE_COLOURS: dict[str, str] = {
-    "storstad": "#54278f",
-    "tillvaxtmotor": "#a50f15",
-    "regional_karna": "#e6550d",
-    "lokal_karna": "#fd8d3c",
-    "serviceort": "#3182bd",
-    "ovrig_tatort": "#9e9e9e",
+    "storstad": "#3b0f70",
+    "tillvaxtmotor": "#b2182b",
+    "regional_karna": "#f08a24",
+    "lokal_karna": "#2b73b3",
+    "serviceort": "#8fc1e3",
+    "ovrig_tatort": "#a6a6a6",
 }
 #: Colours for role keys of custom schemes, by position in the scheme.
-_FALLBACK = ("#54278f", "#a50f15", "#e6550d", "#fd8d3c", "#31a354", "#3182bd", "#756bb1",
-             "#636363", "#9e9e9e")
+_FALLBACK = ("#3b0f70", "#b2182b", "#f08a24", "#2b73b3", "#8fc1e3", "#1b9e77", "#7570b3",
+             "#636363", "#a6a6a6")
 
-#: Link classes: colour, dash pattern (SVG dasharray or ""), opacity.
+#: Link classes: colour (of local links), dash pattern (SVG dasharray or ""), opacity.
 LINK_CLASS_STYLE: dict[str, tuple[str, str, float]] = {
-    "strong": ("#08306b", "", 0.85),
-    "medium": ("#2171b5", "", 0.7),
-    "weak": ("#6baed6", "4 4", 0.55),
+    "strong": ("#4c6478", "", 0.85),
+    "medium": ("#4c6478", "", 0.5),
+    "weak": ("#4c6478", "3 3", 0.45),
 }
+#: Links between places of the labelled roles ("regionala samband"): this colour, on top.
+REGIONAL_LINK_COLOUR = "#7a2414"
+#: Link scopes: regional (both ends of labelled roles) or local.
+LINK_SCOPES = ("local", "regional")
+
+
+def link_style(link_class: str, regional: bool) -> tuple[str, str, float]:
+    """Colour, dash and opacity of a link of ``link_class`` (regional or local).
+
+    Examples
+    --------
+    >>> link_style("strong", True)
+    ('#7a2414', '', 0.85)
+    >>> link_style("weak", False)
+    ('#4c6478', '3 3', 0.45)
+    """
+    colour, dash, opacity = LINK_CLASS_STYLE.get(link_class, LINK_CLASS_STYLE["weak"])
+    return (REGIONAL_LINK_COLOUR if regional else colour), dash, opacity
+
+
+#: The base geography: sea (the background), land outside the project's areas, the
+#: project's areas (kommuner) and their borders, län borders, national borders.
+SEA = "#d3e4ee"
+LAND = "#e8e5de"
+AREA_FILL = "#fbfaf6"
+AREA_EDGE = "#c3bcb0"
+LAN_EDGE = "#8b8376"
+BORDER = ("#9a9286", "5 3")  # national borders: colour, dash
+COUNTRY_TEXT = "#8c867c"
+#: Areas drawn over background tiles: outline only.
+AREA_EDGE_ON_TILES = "#6b6b6b"
+#: Functional regions: outline colour, width (px), dash; their names in this colour.
+REGION_STYLE = ("#54278f", 2.0, "6 4")
+#: Joint designations (a group of places designated as one): the band joining them.
+GROUP_OPACITY = 0.3
+GROUP_PAD = 4.0  # px beyond the largest member's circle on each side
+#: Paper sizes of the print map (width, height in mm).
+PAPER_MM: dict[str, tuple[float, float]] = {
+    "A4-portrait": (210.0, 297.0),
+    "A4-landscape": (297.0, 210.0),
+    "A3-portrait": (297.0, 420.0),
+    "A3-landscape": (420.0, 297.0),
+}
+
 
 #: Legend and popup texts, Swedish and English.
 TEXT: dict[str, tuple[str, str]] = {
@@ -94,6 +157,30 @@ TEXT: dict[str, tuple[str, str]] = {
         "{min} commuters.",
     ),
     "total": ("Totalt", "Total"),
+    "regional_link": ("Regionalt samband", "Regional link"),
+    "local_link": ("Lokalt samband", "Local link"),
+    "regional_note": (
+        "Regionala samband går mellan orter med namn på kartan ({roles}).",
+        "Regional links join places named on the map ({roles}).",
+    ),
+    "scope": ("Typ", "Type"),
+    "regional": ("regionalt", "regional"),
+    "local": ("lokalt", "local"),
+    "weak_links": ("Svaga samband", "Weak links"),
+    "weak_hidden": ("Dolda; visas i lagerlistan.", "Hidden; switch them on in the layer list."),
+    "joint": ("Gemensam {role}", "Joint {role}"),
+    "joint_member": ("Gemensamt utpekad", "Designated jointly"),
+    "kommun_border": ("Kommungräns", "Municipal border"),
+    "lan_border": ("Länsgräns", "County border"),
+    "national_border": ("Riksgräns", "National border"),
+    "land": ("Land", "Land"),
+    "background": ("Bakgrund", "Background"),
+    "search": ("Sök ort", "Find a place"),
+    "no_match": ("Ingen ort med det namnet", "No place of that name"),
+    "base_credit": ("bakgrund: Natural Earth", "background: Natural Earth"),
+    "subtitle": ("Tätorternas roller och funktionella samband",
+                 "Roles of the urban areas and their functional links"),
+    "own_layers": ("Egna lager", "Own layers"),
     "made": ("Skapad", "Made"),
     "zoom_in": ("Zooma in", "Zoom in"),
     "zoom_out": ("Zooma ut", "Zoom out"),
@@ -105,6 +192,13 @@ TEXT: dict[str, tuple[str, str]] = {
               "Functional links between urban areas: commuting both ways, shares, "
               "strength and class."),
     "gpkg_areas": ("Kommuner.", "Municipalities."),
+    "gpkg_base": ("Land under kartan: grannländerna och Sverige utanför kommunerna "
+                  "(Natural Earth, public domain).",
+                  "Land under the map: the neighbouring countries and Sweden outside the "
+                  "areas (Natural Earth, public domain)."),
+    "gpkg_joint": ("Gemensamma utpekanden: orter som pekats ut tillsammans, som en.",
+                   "Joint designations: places designated together, as one."),
+    "gpkg_layer": ("Eget lager ({kind}) ur {file}.", "Own layer ({kind}) from {file}."),
     "gpkg_regions": ("Funktionella regioner avgränsade från pendlingen.",
                 "Functional regions delineated from commuting."),
     "gpkg_flows_modelled": ("Flöden: modellerade (gravitationsmodell), inte observerad pendling.",
@@ -148,7 +242,7 @@ class RoleStyle:
 
 
 def role_styles(
-    roles: Sequence[tuple[str, str]], *, label_roles: int = 2,
+    roles: Sequence[tuple[str, str]], *, label_roles: int = 3,
     present: Collection[str] | None = None,
 ) -> list[RoleStyle]:
     """Styles for the roles of a scheme, highest first.
@@ -167,7 +261,7 @@ def role_styles(
     Examples
     --------
     >>> [s.colour for s in role_styles([("storstad", "Storstad"), ("x", "X")])]
-    ['#54278f', '#a50f15']
+    ['#3b0f70', '#b2182b']
     >>> roles = [("storstad", "S"), ("regional_karna", "R"), ("serviceort", "O")]
     >>> [s.labelled for s in role_styles(roles, label_roles=2,
     ...                                  present={"regional_karna", "serviceort"})]
@@ -276,3 +370,100 @@ def format_number(value: Any, language: str, decimals: int | None = 0) -> str:
     s = f"{abs(float(value)):,.{decimals}f}".replace(",", "\u00a0")
     s = s.replace(".", ",") if language == "sv" else s
     return ("-" if float(value) < 0 and s.strip("0,.\u00a0") else "") + s
+
+
+def labelled_roles(roles: Sequence[str], present: Collection[str], label_roles: int
+                   ) -> list[str]:
+    """The roles whose places get name labels: the first ``label_roles`` that have places.
+
+    Examples
+    --------
+    >>> labelled_roles(["storstad", "regional_karna", "serviceort"],
+    ...                {"regional_karna", "serviceort"}, 1)
+    ['regional_karna']
+    """
+    return [k for k in roles if k in present][: max(label_roles, 0)]
+
+
+def lan_of(area_id: Any) -> str | None:
+    """The län code of a kommun code (its first two digits), else None.
+
+    Examples
+    --------
+    >>> lan_of("1280"), lan_of("A")
+    ('12', None)
+    """
+    text_ = str(area_id) if area_id is not None else ""
+    return text_[:2] if len(text_) == 4 and text_.isdigit() else None
+
+
+def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = "",
+                modelled: bool = False, base: bool = False, timestamp: str | None = None
+                ) -> str:
+    """The map's source line, from the project's sources.
+
+    The project's ``source_note`` when it gives one; otherwise "Källa: " and each
+    input's licence text (or its file name). Natural Earth is credited when the map
+    draws its base, "modellerade flöden" added when the links are modelled, and the
+    time stamp when given. Nothing is assumed: a map of INSEE data says INSEE.
+
+    Examples
+    --------
+    >>> source_line({"places": {"file": "communes.gpkg", "licence": "INSEE"}}, "en",
+    ...             modelled=True)
+    'Source: INSEE; modelled flows'
+    >>> source_line({}, "sv", source_note="Källa: SCB", base=True, timestamp="2026-05-01")
+    'Källa: SCB; bakgrund: Natural Earth · Skapad 2026-05-01'
+    """
+    note = source_note.strip()
+    if not note:
+        named = [str(info.get("licence") or info.get("file") or "")
+                 for info in inputs.values() if isinstance(info, Mapping)]
+        named = [n for n in dict.fromkeys(named) if n and not n.startswith("<")]
+        note = f"{text('source', language)}: {'; '.join(named)}" if named else ""
+    extra = []
+    if base and "natural earth" not in note.lower():
+        extra.append(text("base_credit", language))
+    if modelled and text("modelled", language) not in note:
+        extra.append(text("modelled", language))
+    note = "; ".join(p for p in (note, *extra) if p)
+    if timestamp:
+        note += f" · {text('made', language)} {timestamp}"
+    return note
+
+
+def regional_links(links: Any, roles: pd.Series, labelled: Sequence[str]) -> np.ndarray[Any, Any]:
+    """Which links join two places of the labelled roles ("regionala samband").
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"origin": ["a", "a"], "destination": ["b", "c"]})
+    >>> roles = pd.Series({"a": "x", "b": "x", "c": "y"})
+    >>> regional_links(links, roles, ["x"]).tolist()
+    [True, False]
+    """
+    keys = set(labelled)
+    role = roles.astype(str)
+    o = role.reindex(links["origin"].astype(str)).isin(keys).to_numpy()
+    d = role.reindex(links["destination"].astype(str)).isin(keys).to_numpy()
+    out: np.ndarray[Any, Any] = o & d
+    return out
+
+
+def chain(xy: np.ndarray[Any, Any]) -> list[int]:
+    """An order of points that walks between near neighbours (from the westernmost).
+
+    Examples
+    --------
+    >>> chain(np.array([[0.0, 0.0], [10.0, 0.0], [1.0, 0.0]]))
+    [0, 2, 1]
+    """
+    left = list(range(len(xy)))
+    at = int(np.argmin(xy[:, 0]))
+    order = [at]
+    left.remove(at)
+    while left:
+        at = min(left, key=lambda k: (float(np.hypot(*(xy[k] - xy[at]))), k))
+        order.append(at)
+        left.remove(at)
+    return order

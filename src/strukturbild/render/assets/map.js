@@ -1,5 +1,7 @@
 // strukturbild web map: decodes the compact data of the page and draws it with Leaflet.
 // Package data, inlined into every map by strukturbild.render.web (see _assets.py).
+// Every text of the data is put into the page with textContent, or escaped (esc)
+// where Leaflet takes HTML (the names in the layer control).
 (function () {
 "use strict";
 
@@ -8,6 +10,11 @@ function el(tag, parent, cls) {
   if (cls) { e.className = cls; }
   if (parent) { parent.appendChild(e); }
   return e;
+}
+
+var ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"};
+function esc(s) {
+  return String(s).replace(/[&<>"']/g, function (c) { return ESC[c]; });
 }
 
 // Numbers as in the Python writer: grouped with a no-break space, decimal comma in Swedish.
@@ -19,27 +26,30 @@ function fmt(v, dec, lang, unknown) {
   return sign + i + (s.length > 1 ? (lang === "sv" ? "," : ".") + s[1] : "");
 }
 
-// Geometry: rings of quantised [lat, lon] steps, one running cursor over the layer.
-function decodePolygons(g, q) {
-  var y = 0, x = 0, out = [];
-  for (var f = 0; f < g.length; f++) {
-    var polys = [];
-    for (var p = 0; p < g[f].length; p++) {
-      var rings = [];
-      for (var r = 0; r < g[f][p].length; r++) {
-        var c = g[f][p][r], pts = new Array(c.length / 2);
-        for (var i = 0; i < c.length; i += 2) {
-          y += c[i]; x += c[i + 1];
-          pts[i / 2] = [y / q, x / q];
-        }
-        rings.push(pts);
-      }
-      polys.push(rings);
-    }
-    out.push(polys);
+// Geometry: paths of quantised [lat, lon] steps, one running cursor per layer.
+function Decoder(q) { this.y = 0; this.x = 0; this.q = q; }
+Decoder.prototype.path = function (c) {
+  var pts = new Array(c.length / 2);
+  for (var i = 0; i < c.length; i += 2) {
+    this.y += c[i]; this.x += c[i + 1];
+    pts[i / 2] = [this.y / this.q, this.x / this.q];
   }
-  return out;
-}
+  return pts;
+};
+Decoder.prototype.polygons = function (f) {  // [[ring, ring…], …]
+  var polys = [];
+  for (var p = 0; p < f.length; p++) {
+    var rings = [];
+    for (var r = 0; r < f[p].length; r++) { rings.push(this.path(f[p][r])); }
+    polys.push(rings);
+  }
+  return polys;
+};
+Decoder.prototype.lines = function (f) {  // [part, part…]
+  var parts = [];
+  for (var p = 0; p < f.length; p++) { parts.push(this.path(f[p])); }
+  return parts;
+};
 
 function column(c, i) {
   return Array.isArray(c) ? c[i] : c.u[c.i[i]];
@@ -87,13 +97,15 @@ var Taper = L.Polyline.extend({
   }
 });
 
-// Name labels: highest tiers first, largest place first within a tier; a label is
-// shown at the first of four positions around its circle that overlaps no label
-// already placed, else hidden. Lower tiers join as the map is zoomed in.
+// Name labels: highest tiers first, then by priority (joint designations, places by
+// size, regions, countries); a label is shown at the first of its candidate positions
+// that overlaps no label already placed and no larger circle, else hidden. Lower
+// tiers join as the map is zoomed in. Labels of a layer that is off are not placed.
 var Labels = L.Layer.extend({
-  initialize: function (items, zoomStep) {
+  initialize: function (items, zoomStep, visible) {
     this._items = items;
     this._step = zoomStep;
+    this._visible = visible;
   },
   onAdd: function (map) {
     var pane = map.getPane("sbLabels") || map.createPane("sbLabels");
@@ -103,7 +115,7 @@ var Labels = L.Layer.extend({
     this._box = el("div", pane, "sb-labels");
     this._made = 0;
     if (this._z0 === undefined) { this._z0 = map.getZoom(); }
-    map.on("zoomend", this._layout, this);
+    map.on("moveend", this._layout, this);
     this._layout();
   },
   refit: function () {
@@ -112,7 +124,7 @@ var Labels = L.Layer.extend({
     this._layout();
   },
   onRemove: function (map) {
-    map.off("zoomend", this._layout, this);
+    map.off("moveend", this._layout, this);
     L.DomUtil.remove(this._box);
     for (var i = 0; i < this._items.length; i++) { this._items[i].el = null; }
   },
@@ -121,7 +133,9 @@ var Labels = L.Layer.extend({
     var fresh = [], it, i;
     for (i = this._made; i < this._items.length && this._items[i].tier < upto; i++) {
       it = this._items[i];
-      it.el = el("div", this._box, "sb-label sb-t" + Math.min(it.tier, 1));
+      it.el = el("div", this._box, "sb-label sb-t" + Math.min(it.tier, 1) +
+                 (it.tier === 0 && it.level !== undefined ? " sb-l" + it.level : "") +
+                 (it.cls ? " " + it.cls : ""));
       it.el.textContent = it.text;
       fresh.push(it);
     }
@@ -137,11 +151,15 @@ var Labels = L.Layer.extend({
     var upto = Math.max(1, Math.floor((map.getZoom() - this._z0) / this._step + 1e-9) + 1);
     this._make(upto);
     var items = this._items, made = this._made, placed = [], circles = [], i, k, it, b, ok;
+    // the map's visible part, in layer points: a label must stay inside it
+    var tl = map.containerPointToLayerPoint([0, 0]),
+        br = map.containerPointToLayerPoint(map.getSize());
     for (i = 0; i < made; i++) {
       it = items[i];
+      it.on = this._visible(it.layer);
       it.p = map.latLngToLayerPoint(it.ll);
       // the larger circles of places that may get a label are obstacles too
-      if (it.tier < upto && it.r >= 4) { circles.push(it); }
+      if (it.on && it.tier < upto && it.r >= 4 && it.mode === "around") { circles.push(it); }
     }
     function free(b, self) {
       var j, q, x, y;
@@ -161,12 +179,24 @@ var Labels = L.Layer.extend({
     for (i = 0; i < made; i++) {
       it = items[i];
       ok = null;
-      if (it.tier < upto) {
-        var p = it.p, cand = [
-          [p.x + it.r + 2, p.y - it.h / 2], [p.x - it.r - 2 - it.w, p.y - it.h / 2],
-          [p.x - it.w / 2, p.y - it.r - it.h], [p.x - it.w / 2, p.y + it.r]];
+      if (it.on && it.tier < upto) {
+        var p = it.p, cand;
+        if (it.mode === "around") {
+          cand = [[p.x + it.r + 2, p.y - it.h / 2], [p.x - it.r - 2 - it.w, p.y - it.h / 2],
+                  [p.x - it.w / 2, p.y - it.r - it.h], [p.x - it.w / 2, p.y + it.r]];
+        } else {  // centred on its point, else just above or below it
+          cand = [[p.x - it.w / 2, p.y - it.h / 2], [p.x - it.w / 2, p.y - it.r - it.h],
+                  [p.x - it.w / 2, p.y + it.r]];
+        }
         for (k = 0; k < cand.length && !ok; k++) {
           b = [cand[k][0], cand[k][1], cand[k][0] + it.w, cand[k][1] + it.h];
+          if (it.cls === "sb-country") {
+            // a country's name may move along to stay in view
+            var sx = Math.max(0, tl.x + 4 - b[0]) - Math.max(0, b[2] - br.x + 4);
+            var sy = Math.max(0, tl.y + 4 - b[1]) - Math.max(0, b[3] - br.y + 4);
+            b = [b[0] + sx, b[1] + sy, b[2] + sx, b[3] + sy];
+          }
+          if (b[0] < tl.x || b[1] < tl.y || b[2] > br.x || b[3] > br.y) { continue; }
           if (free(b, it)) { ok = b; }
         }
       }
@@ -198,20 +228,46 @@ function control(position, cls, build) {
   return new C({position: position});
 }
 
-window.strukturbildDraw = function (map, groups, D) {
-  var T = D.text, lang = D.lang, q = D.q, order = D.order;
+// The view in the URL: #zoom/lat/lon, as other web maps keep it.
+function readHash() {
+  var m = /^#(\d{1,2}(?:\.\d+)?)\/(-?\d{1,2}(?:\.\d+)?)\/(-?\d{1,3}(?:\.\d+)?)$/
+    .exec(window.location.hash);
+  return m ? [parseFloat(m[1]), parseFloat(m[2]), parseFloat(m[3])] : null;
+}
+
+function writeHash(map) {
+  var c = map.getCenter();
+  var h = "#" + (Math.round(map.getZoom() * 100) / 100) + "/" + c.lat.toFixed(4) + "/" +
+    c.lng.toFixed(4);
+  try {
+    window.history.replaceState(null, "", h);
+  } catch (e) {
+    // a sandboxed frame (a notebook) may not change its address: keep the view only
+  }
+}
+
+// Names compared without case and accents: "malmo" finds Malmö.
+function fold(s) {
+  return String(s).toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+}
+
+window.strukturbildDraw = function (map, D) {
+  var T = D.text, lang = D.lang, q = D.q, order = D.order, i;
   document.documentElement.lang = lang;
   var renderer = L.canvas({tolerance: 3});
+  var groups = {};
+  for (i = 0; i < order.length; i++) { groups[order[i]] = L.featureGroup(); }
   var state = {map: map, groups: groups, counts: {}, labels: null, moved: false,
-               fitting: false};
+               fitting: false, hash: readHash()};
   var tr = function (t, th, td) {
     var row = el("tr", t);
     el("th", row).textContent = th;
     el("td", row).textContent = td;
   };
   var num = function (v, dec) { return fmt(v, dec, lang, T.unknown); };
+  if (D.sea) { map.getContainer().style.background = D.sea; }
 
-  // title, zoom, legend, scale and source: controls around the map
+  // title, zoom, search, legend, scale and source: controls around the map
   if (D.title) {
     control("topleft", "sb-box sb-title", function (div) { div.textContent = D.title; })
       .addTo(map);
@@ -234,7 +290,13 @@ window.strukturbildDraw = function (map, groups, D) {
     if (state.labels && state.labels._map) { state.labels.refit(); }
   }
   fit();
+  state.z0 = map.getZoom();
+  if (state.hash) {
+    map.setView([state.hash[1], state.hash[2]], state.hash[0], {animate: false});
+    state.moved = true;
+  }
   map.on("zoomstart movestart", function () { state.moved = state.moved || !state.fitting; });
+  map.on("moveend", function () { writeHash(map); });
   // Printing: the map takes the page (A4 landscape, see map.css) and is drawn again
   // at that size before the page is laid out for print; afterwards it is restored.
   function resized() {
@@ -259,30 +321,110 @@ window.strukturbildDraw = function (map, groups, D) {
     resized();
   });
 
-  var P = D.places, n = P.n.length, i, lat = new Array(n);
+  var P = D.places, n = P.n.length, lat = new Array(n);
   for (i = 0; i < n; i++) { lat[i] = [P.ll[2 * i] / q, P.ll[2 * i + 1] / q]; }
+  var items = [];
 
-  function polygons(key) {
-    var A = D[key];
-    if (!A) { return; }
-    var shapes = decodePolygons(A.g, q), style = L.extend({renderer: renderer,
-      interactive: false, smoothFactor: 0.5}, A.style);
-    for (var f = 0; f < shapes.length; f++) { L.polygon(shapes[f], style).addTo(groups[key]); }
-    state.counts[key] = shapes.length;
+  function polygons(A, group, style) {
+    var dec = new Decoder(q), opts = L.extend({renderer: renderer, interactive: false,
+      smoothFactor: 0.5}, style), count = 0;
+    for (var f = 0; f < A.length; f++) {
+      var shapes = dec.polygons(A[f]);
+      if (shapes.length) { L.polygon(shapes, opts).addTo(group); count++; }
+    }
+    return count;
+  }
+
+  function lines(A, group, style) {
+    var dec = new Decoder(q), opts = L.extend({renderer: renderer, interactive: false,
+      smoothFactor: 0.5}, style);
+    for (var f = 0; f < A.length; f++) {
+      var parts = dec.lines(A[f]);
+      if (parts.length) { L.polyline(parts, opts).addTo(group); }
+    }
+  }
+
+  function names(list, layer, cls, priority) {
+    for (var k = 0; k < list.length; k++) {
+      items.push({ll: [list[k][1], list[k][2]], text: list[k][0], r: 0, tier: 0,
+                  pri: priority, idx: k, layer: layer, cls: cls, mode: "centre"});
+    }
+  }
+
+  function base() {
+    var B = D.base;
+    state.counts.base = polygons(B.g, groups.base, B.style);
+    if (B.lines) { lines(B.lines, groups.base, B.line_style); }
+    names(B.names || [], "base", "sb-country", 4);
+  }
+
+  function areas() {
+    var A = D.areas;
+    state.counts.areas = polygons(A.g, groups.areas, A.style);
+    if (A.lines) { lines(A.lines, groups.areas, A.line_style); }
+  }
+
+  function regions() {
+    var R = D.regions;
+    state.counts.regions = polygons(R.g, groups.regions, R.style);
+    names(R.names || [], "regions", "sb-region", 3);
+  }
+
+  function ownLayer(n, key) {
+    var Y = D.layers[n], s = Y.st, dec = new Decoder(q), group = groups[key];
+    var line = {renderer: renderer, color: s.color, weight: s.weight, opacity: s.opacity,
+                dashArray: s.dash, lineCap: "round", lineJoin: "round", smoothFactor: 0.5};
+    var area = {renderer: renderer, color: s.color, weight: Math.min(s.weight, 3),
+                opacity: 1, dashArray: s.dash, fill: s.fill !== "none",
+                fillColor: s.fill === "none" ? s.color : s.fill, fillOpacity: s.opacity,
+                smoothFactor: 0.5};
+    var point = {renderer: renderer, radius: Math.max(3, Math.min(s.weight, 8)),
+                 color: "#fff", weight: 1, fillColor: s.fill === "none" ? s.color : s.fill,
+                 fillOpacity: Math.max(s.opacity, 0.6)};
+    for (var f = 0; f < Y.f.length; f++) {
+      var kind = Y.f[f][0], g = Y.f[f][1], opts;
+      if (kind === 2) {
+        opts = L.extend({i: f}, area);
+        var shapes = dec.polygons(g);
+        if (shapes.length) { L.polygon(shapes, opts).addTo(group); }
+      } else if (kind === 1) {
+        opts = L.extend({i: f}, line);
+        var parts = dec.lines(g);
+        if (parts.length) { L.polyline(parts, opts).addTo(group); }
+      } else {
+        var pts = dec.path(g);
+        for (var k = 0; k < pts.length; k++) {
+          L.circleMarker(pts[k], L.extend({i: f}, point)).addTo(group);
+        }
+      }
+    }
+    state.counts[key] = Y.f.length;
+    group.on("click", function (e) {
+      var j = e.layer.options.i, box = el("div", null, "sb-pop"), t;
+      el("div", box, "sb-pop-title").textContent = Y.name;
+      t = el("table", box);
+      for (var c = 0; c < Y.a.length; c++) {
+        var v = column(Y.a[c][1], j);
+        if (v !== null && v !== "") { tr(t, Y.a[c][0], String(v)); }
+      }
+      L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(box).openOn(map);
+    });
   }
 
   function links() {
-    var K = D.links;
-    if (!K) { return; }
+    var K = D.links, shown = 0, weak = 0;
     for (var j = 0; j < K.o.length; j++) {
-      var a = K.a[j], b = K.b[j], m = Math.max(a, b, 1e-9), w = K.w[j], c = K.cls[K.c[j]];
+      var a = K.a[j], b = K.b[j], m = Math.max(a, b, 1e-9), w = K.w[j];
+      var st = K.sty[K.g[j] * 3 + K.c[j]], group = K.c[j] === 2 ? groups.weak : groups.links;
       new Taper([lat[K.o[j]], lat[K.d[j]]], {
-        renderer: renderer, stroke: false, fill: true, fillColor: c[1], fillOpacity: c[3],
-        w0: Math.max(w * a / m, 0.6), w1: Math.max(w * b / m, 0.6), dash: c[2], i: j
-      }).addTo(groups.links);
+        renderer: renderer, stroke: false, fill: true, fillColor: st[0], fillOpacity: st[2],
+        w0: Math.max(w * a / m, 0.6), w1: Math.max(w * b / m, 0.6), dash: st[1], i: j
+      }).addTo(group);
+      if (K.c[j] === 2) { weak++; } else { shown++; }
     }
-    state.counts.links = K.o.length;
-    groups.links.on("click", function (e) {
+    state.counts.links = shown;
+    state.counts.weak = weak;
+    var click = function (e) {
       var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]];
       var box = el("div", null, "sb-pop"), t;
       el("div", box, "sb-pop-title").textContent = A + " \u2013 " + B;
@@ -291,64 +433,171 @@ window.strukturbildDraw = function (map, groups, D) {
       tr(t, B + " \u2192 " + A, num(K.b[j], 0) + " " + T.per_day);
       tr(t, T.total, num(K.a[j] + K.b[j], 0) + " " + T.per_day);
       tr(t, T.strength, num(K.s[j], 3));
-      tr(t, T.link_class, K.cls[K.c[j]][0]);
+      tr(t, T.link_class, K.cls[K.c[j]]);
+      tr(t, T.scope, K.g[j] ? T.regional : T.local);
       if (K.m[j]) { tr(t, T.source, T.modelled); }
       L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(box).openOn(map);
-    });
+    };
+    groups.links.on("click", click);
+    if (groups.weak) { groups.weak.on("click", click); }
+  }
+
+  function openPlace(j) {
+    var box = el("div", null, "sb-pop"), t;
+    el("div", box, "sb-pop-title").textContent = P.n[j];
+    t = el("table", box);
+    tr(t, T.role, D.roles[P.k[j]][0]);
+    for (var c = 0; c < P.cols.length; c++) {
+      var v = column(P.cols[c][2], j);
+      if (v === null || v === "") { continue; }
+      tr(t, P.cols[c][0], P.cols[c][1] === "s" ? String(v) : num(v, P.cols[c][1]));
+    }
+    L.popup({maxWidth: 360}).setLatLng(lat[j]).setContent(box).openOn(map);
   }
 
   function places() {
-    for (var j = 0; j < n; j++) {
+    var member = {}, j, k;
+    // joint designations: one band joining their places, under the circles, one label
+    for (k = 0; k < D.groups.length; k++) {
+      var G = D.groups[k], pts = [], y = 0, x = 0;
+      for (j = 0; j < G[3].length; j++) {
+        pts.push(lat[G[3][j]]);
+        member[G[3][j]] = true;
+      }
+      L.polyline(pts, {renderer: renderer, interactive: false, color: D.roles[G[1]][1],
+                       weight: G[2], opacity: D.group_opacity, lineCap: "round",
+                       lineJoin: "round"}).addTo(groups.places);
+      // the label at the middle of the band
+      var half = [pts[Math.floor((pts.length - 1) / 2)], pts[Math.ceil((pts.length - 1) / 2)]];
+      y = (half[0][0] + half[1][0]) / 2;
+      x = (half[0][1] + half[1][1]) / 2;
+      items.push({ll: [y, x], text: G[0], r: G[2] / 2, tier: D.label_tier[G[1]], pri: 0,
+                  idx: k, level: D.label_level[G[1]], layer: "places", cls: "sb-group",
+                  mode: "centre"});
+    }
+    for (j = 0; j < n; j++) {
       var role = D.roles[P.k[j]];
       L.circleMarker(lat[j], {renderer: renderer, radius: P.r[j], color: "#fff",
         weight: P.r[j] < 3 ? 0.5 : 0.9, fillColor: role[1], fillOpacity: 0.92, i: j
       }).addTo(groups.places);
     }
     state.counts.places = n;
-    groups.places.on("click", function (e) {
-      var j = e.layer.options.i, box = el("div", null, "sb-pop"), t;
-      el("div", box, "sb-pop-title").textContent = P.n[j];
-      t = el("table", box);
-      tr(t, T.role, D.roles[P.k[j]][0]);
-      for (var c = 0; c < P.cols.length; c++) {
-        var v = column(P.cols[c][2], j);
-        if (v === null || v === "") { continue; }
-        tr(t, P.cols[c][0], P.cols[c][1] === "s" ? String(v) : num(v, P.cols[c][1]));
-      }
-      L.popup({maxWidth: 360}).setLatLng(lat[j]).setContent(box).openOn(map);
-    });
-    var items = [];
-    for (var k = 0; k < n; k++) {
+    groups.places.on("click", function (e) { openPlace(e.layer.options.i); });
+    for (k = 0; k < n; k++) {
+      // the places of a joint designation are named as they are zoomed in
       items.push({ll: lat[k], text: P.n[k], r: P.r[k],
-                  tier: D.label_tier[P.k[k]], idx: k});
+                  tier: D.label_tier[P.k[k]] + (member[k] ? 1 : 0), pri: 1, idx: k,
+                  level: D.label_level[P.k[k]], layer: "places", mode: "around", cls: ""});
     }
-    items.sort(function (x, y) { return x.tier - y.tier || x.idx - y.idx; });
-    state.labels = new Labels(items, D.label_zoom_step);
-    groups.places.addLayer(state.labels);
   }
 
   for (i = 0; i < order.length; i++) {
-    if (order[i] === "links") { links(); }
-    else if (order[i] === "places") { places(); }
-    else { polygons(order[i]); }
+    var key = order[i];
+    if (key === "links") { links(); }
+    else if (key === "weak") { continue; }
+    else if (key === "places") { places(); }
+    else if (key === "base") { base(); }
+    else if (key === "areas") { areas(); }
+    else if (key === "regions") { regions(); }
+    else { ownLayer(parseInt(key.slice(6), 10), key); }
   }
 
-  // A layer switched off hides its legend section; one switched on goes back
-  // under the layers above it.
-  map.on("overlayadd overlayremove", function (e) {
+  // the layers and their control (named by the data: escaped, Leaflet takes HTML)
+  var layerControl = L.control.layers(null, null, {collapsed: false, position: "topright"});
+  var on = {};
+  for (i = 0; i < D.overlays.length; i++) { on[D.overlays[i][0]] = D.overlays[i][2]; }
+  for (i = 0; i < order.length; i++) {
+    if (on[order[i]]) { groups[order[i]].addTo(map); }
+  }
+  for (i = D.overlays.length - 1; i >= 0; i--) {
+    layerControl.addOverlay(groups[D.overlays[i][0]], esc(D.overlays[i][1]));
+  }
+  layerControl.addTo(map);
+
+  items.sort(function (x, y) { return x.tier - y.tier || x.pri - y.pri || x.idx - y.idx; });
+  state.labels = new Labels(items, D.label_zoom_step, function (layer) {
+    return groups[layer] ? map.hasLayer(groups[layer]) : false;
+  });
+  state.labels.addTo(map);
+
+  // A layer switched off hides its legend section (the weak links' is dimmed, with
+  // a hint); one switched on goes back under the layers above it.
+  var sectionsOf = function (key) {
+    return legend.getContainer().querySelectorAll('[data-layer="' + key + '"]');
+  };
+  function showSection(key, visible) {
+    var secs = sectionsOf(key);
+    for (var s = 0; s < secs.length; s++) {
+      if (key === "weak") { L.DomUtil[visible ? "removeClass" : "addClass"](secs[s], "sb-off"); }
+      else { secs[s].style.display = visible ? "" : "none"; }
+    }
+  }
+  for (i = 0; i < order.length; i++) { showSection(order[i], map.hasLayer(groups[order[i]])); }
+  if (groups.weak) {
+    var weakSecs = sectionsOf("weak");
+    for (i = 0; i < weakSecs.length; i++) {
+      weakSecs[i].setAttribute("role", "button");
+      weakSecs[i].setAttribute("tabindex", "0");
+      L.DomEvent.on(weakSecs[i], "click keydown", function (e) {
+        if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") { return; }
+        if (map.hasLayer(groups.weak)) { map.removeLayer(groups.weak); }
+        else { map.addLayer(groups.weak); }
+      });
+    }
+  }
+  map.on("layeradd layerremove", function (e) {
     for (var j = 0; j < order.length; j++) {
       if (groups[order[j]] !== e.layer) { continue; }
-      var secs = legend.getContainer().querySelectorAll('[data-layer="' + order[j] + '"]');
-      for (var s = 0; s < secs.length; s++) {
-        secs[s].style.display = e.type === "overlayadd" ? "" : "none";
-      }
-      if (e.type === "overlayadd") {
+      var added = e.type === "layeradd";
+      showSection(order[j], added);
+      if (added) {
         for (var u = j + 1; u < order.length; u++) {
           if (map.hasLayer(groups[order[u]])) { groups[order[u]].bringToFront(); }
         }
       }
+      if (state.labels && state.labels._map) { state.labels._layout(); }
     }
   });
+
+  // the place search: type a name, pick it, the map goes there and opens its popup
+  control("topleft", "sb-box sb-search", function (div) {
+    var input = el("input", div), list = el("div", div, "sb-matches");
+    input.type = "search";
+    input.placeholder = T.search;
+    input.setAttribute("aria-label", T.search);
+    var folded = P.n.map(fold), found = [];
+    function go(j) {
+      list.textContent = "";
+      input.value = P.n[j];
+      map.setView(lat[j], Math.max(map.getZoom(), state.z0 + 2));
+      openPlace(j);
+    }
+    function search() {
+      var s = fold(input.value.trim()), starts = [], within = [];
+      list.textContent = "";
+      found = [];
+      if (!s) { return; }
+      for (var j = 0; j < n; j++) {
+        var at = folded[j].indexOf(s);
+        if (at === 0) { starts.push(j); } else if (at > 0) { within.push(j); }
+      }
+      found = starts.concat(within).slice(0, 8);
+      if (!found.length) { el("div", list, "sb-nomatch").textContent = T.no_match; }
+      found.forEach(function (j) {
+        var b = el("button", list, "sb-match");
+        b.type = "button";
+        b.textContent = P.n[j];
+        L.DomEvent.on(b, "click", function () { go(j); });
+      });
+    }
+    L.DomEvent.on(input, "input", search);
+    L.DomEvent.on(input, "keydown", function (e) {
+      if (e.key === "Enter" && found.length) { go(found[0]); }
+      if (e.key === "Escape") { input.value = ""; list.textContent = ""; found = []; }
+    });
+  }).addTo(map);
+
+  writeHash(map);
   window.strukturbild = state;
 };
 })();
