@@ -656,8 +656,9 @@ def fit_gravity(
     are those of the dummy design, but a step costs ``O(N)`` for ``N`` pairs in the
     production- and attraction-constrained models and ``O(N + n_o n_d n)`` in the
     doubly-constrained one (``n_o`` origins, ``n_d`` destinations, ``n`` the smaller
-    of the two: ``n^3`` for a full square table), with memory ``O(N + n^2)``.  The fixed effects at convergence are the
-    logarithms of Wilson's (1971) balancing factors times the margins.
+    of the two: ``n^3`` for a full square table), with memory ``O(N + n^2)``.  The
+    fixed effects at convergence are the logarithms of Wilson's (1971) balancing
+    factors times the margins.
 
     Examples
     --------
