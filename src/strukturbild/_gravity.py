@@ -307,6 +307,15 @@ def _components(first: _Effect, second: _Effect) -> int:
     return int(count)
 
 
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product of long vectors without BLAS.
+
+    OpenBLAS splits long dot products over threads, and the many small calls of a
+    fit then wait for descheduled threads on a busy machine (several times slower).
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 def _weighted_lstsq(v: FloatArray, w: FloatArray, norms: FloatArray) -> tuple[FloatArray, int]:
     """Weighted least squares of ``v[-1]`` on the rows ``v[:-1]``; overwrites ``v``.
 
@@ -320,7 +329,7 @@ def _weighted_lstsq(v: FloatArray, w: FloatArray, norms: FloatArray) -> tuple[Fl
     rank = 0
     for i in range(p):
         wv = w * v[i]
-        r_ii = math.sqrt(max(float(wv @ v[i]), 0.0))
+        r_ii = math.sqrt(max(_dot(wv, v[i]), 0.0))
         if not r_ii > _RANK_TOL * norms[i]:
             r[i, i] = 1.0
             continue
@@ -329,7 +338,7 @@ def _weighted_lstsq(v: FloatArray, w: FloatArray, norms: FloatArray) -> tuple[Fl
         wv /= r_ii
         v[i] /= r_ii
         for j in range(i + 1, p + 1):
-            r[i, j] = wv @ v[j]
+            r[i, j] = _dot(wv, v[j])
             v[j] -= r[i, j] * v[i]
     coef = linalg.solve_triangular(r[:, :p], r[:, p])
     return np.asarray(coef, dtype=np.float64), rank
@@ -430,13 +439,15 @@ def _absorbed_step(
             for j in range(p + 1):
                 v[j] -= gamma[j][g2]
                 v[j] += back[j][g1]
-        norms = np.array([math.sqrt(float(w @ (xj * xj))) for xj in x])
+        norms = np.array([math.sqrt(_dot(w, xj * xj)) for xj in x])
         b, rank = _weighted_lstsq(v, w, norms)
         if rank < p:
             raise _rank_deficient(k - p + rank, k, hint)
         a = vbar[p] - b @ vbar[:p]
         c = gamma[p] - b @ gamma[:p]
-        eta = b @ x
+        eta = b[0] * x[0]  # b @ x without a threaded BLAS call
+        for bj, xj in zip(b[1:], x[1:], strict=True):
+            eta += bj * xj
         if second is not None:
             a -= np.asarray(m @ c) / r
             eta += c[g2]
