@@ -9,14 +9,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from scipy.special import xlogy
 
 from strukturbild.analysis.gravity import Decay, GravityFit, Model, fit_gravity, gravity_flows
 from strukturbild.errors import ConfigError, InvalidValueError, UnknownCodeError
@@ -47,6 +50,8 @@ STAT_FIELDS: dict[str, str] = {
 }
 
 FloatArray = NDArray[np.float64]
+# the module itself, wherever it lives (for its private settings)
+GRAVITY = sys.modules[fit_gravity.__module__]
 
 
 # --------------------------------------------------------------------------- #
@@ -379,6 +384,227 @@ def test_production_fit_preserves_outflows(n_zones: int, seed: int, decay: Decay
 
 
 # --------------------------------------------------------------------------- #
+# the absorbed fixed effects against an explicit dummy design
+# --------------------------------------------------------------------------- #
+def _dense_design(t: dict[str, Any], model: Model, decay: Decay) -> tuple[FloatArray, list[str]]:
+    """spint's design with explicit dummy columns (the first label dropped)."""
+    columns: list[FloatArray] = [np.ones(t["dij"].shape[0])]
+    names = ["const"]
+    for key, prefix, used in (
+        ("origin", "origin_", model in ("production", "doubly")),
+        ("destination", "dest_", model in ("attraction", "doubly")),
+    ):
+        if used:
+            levels, codes = np.unique(t[key], return_inverse=True)
+            for i, level in enumerate(levels.tolist()[1:], start=1):
+                columns.append((codes == i).astype(float))
+                names.append(f"{prefix}{level}")
+    if model in ("unconstrained", "attraction"):
+        columns.append(np.log(t["o_var"]))
+        names.append("log_o_var")
+    if model in ("unconstrained", "production"):
+        columns.append(np.log(t["d_var"]))
+        names.append("log_d_var")
+    columns.append(np.log(t["dij"]) if decay == "power" else t["dij"])
+    names.append("log_dij" if decay == "power" else "dij")
+    return np.column_stack(columns), names
+
+
+def _dense_poisson(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Newton-Raphson with step halving for the Poisson log-link GLM, explicit design."""
+
+    def deviance(beta: FloatArray) -> float:
+        with np.errstate(over="ignore"):
+            mu = np.exp(x @ beta)
+        return float(2.0 * np.sum(xlogy(y, y / mu) - (y - mu))) if np.all(mu > 0) else math.inf
+
+    mu = (y + y.mean()) / 2.0
+    beta = np.linalg.lstsq(x, np.log(mu), rcond=None)[0]
+    dev = deviance(beta)
+    for _ in range(500):
+        mu = np.exp(x @ beta)
+        root = np.sqrt(mu)
+        step = np.linalg.lstsq(x * root[:, None], (y - mu) / root, rcond=None)[0]
+        for _halving in range(50):
+            if (new := deviance(beta + step)) <= dev * (1.0 + 1e-14):
+                break
+            step /= 2.0
+        else:
+            break  # no further descent (as when no finite estimate exists)
+        beta, dev = beta + step, new
+        if np.max(np.abs(step)) < 1e-12 * (1.0 + np.max(np.abs(beta))):
+            break
+    return beta, np.exp(x @ beta)
+
+
+def _random_table(rng: np.random.Generator, n_o: int, n_d: int, n_rows: int) -> dict[str, Any]:
+    """Flows on random pairs: some pairs missing, some repeated, some zero."""
+    base = np.arange(max(n_o, n_d))  # every label at least once
+    oi = np.r_[base % n_o, rng.integers(0, n_o, max(n_rows - base.shape[0], 0))]
+    dj = np.r_[rng.permutation(base % n_d), rng.integers(0, n_d, max(n_rows - base.shape[0], 0))]
+    dij = rng.uniform(1.0, 60.0, oi.shape[0])
+    o_mass = rng.uniform(10.0, 1000.0, n_o)
+    d_mass = rng.uniform(10.0, 1000.0, n_d)
+    mean = np.exp(0.5 + 0.4 * np.log(d_mass[dj]) - 0.04 * dij)
+    return {
+        "flow": rng.poisson(mean).astype(float),
+        "dij": dij,
+        "origin": np.array([f"o{i:02d}" for i in oi]),
+        "destination": np.array([f"d{j:02d}" for j in dj]),
+        "o_var": o_mass[oi],
+        "d_var": d_mass[dj],
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_o=st.integers(2, 15),
+    n_d=st.integers(2, 15),
+    fill=st.sampled_from([0.2, 0.15, 0.4, 0.7, 1.0, 1.5]),
+    model=st.sampled_from(["production", "attraction", "doubly"]),
+    decay=st.sampled_from(DECAYS),
+)
+def test_absorbed_effects_equal_dummy_design(
+    seed: int, n_o: int, n_d: int, fill: float, model: Model, decay: Decay
+) -> None:
+    # square and oblong, full and sparse (more cells than rows), repeated pairs, zeros
+    rng = np.random.default_rng(seed)
+    t = _random_table(rng, n_o, n_d, int(fill * n_o * n_d) + 6)
+    for key, labels in (("origin", t["origin"]), ("destination", t["destination"])):
+        totals = _sums(labels, t["flow"])
+        if min(totals.values()) <= 0.0 and model in (
+            ("production", "doubly") if key == "origin" else ("attraction", "doubly")
+        ):
+            event("zero margin")
+            return  # an error, tested elsewhere
+    x, names = _dense_design(t, model, decay)
+    rank = int(np.linalg.matrix_rank(x))
+    kwargs: dict[str, Any] = {key: t[key] for key in ("origin", "destination", "o_var", "d_var")}
+    if x.shape[0] <= x.shape[1]:
+        with pytest.raises(InvalidValueError, match="too few"):
+            fit_gravity(t["flow"], t["dij"], model=model, decay=decay, **kwargs)
+        event("too few flows")
+        return
+    if rank < x.shape[1]:  # origins and destinations in separate groups
+        with pytest.raises(InvalidValueError, match=rf"rank {rank} < {x.shape[1]} terms"):
+            fit_gravity(t["flow"], t["dij"], model=model, decay=decay, **kwargs)
+        event("rank-deficient")
+        return
+    beta, mu = _dense_poisson(x, t["flow"])
+    if mu.min() < 1e-6:
+        # zero flows separate the table: no finite maximum-likelihood estimate, the
+        # coefficients of both fits run off to infinity and stop anywhere
+        event("no finite estimate")
+        return
+    event(f"{model}, {'sparse' if 4 * x.shape[0] < n_o * n_d else 'dense'} table")
+    fit = fit_gravity(t["flow"], t["dij"], model=model, decay=decay, **kwargs)
+    assert list(fit.params) == names
+    np.testing.assert_allclose(list(fit.params.values()), beta, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(fit.fitted, mu, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize(("n_o", "n_d"), [(7, 4), (4, 7)])
+def test_doubly_recovers_known_parameters_on_oblong_table(n_o: int, n_d: int) -> None:
+    # the larger side is absorbed, the smaller kept: both must give spint's
+    # normalisation (const = first origin + first destination effect)
+    oi, dj = np.divmod(np.arange(n_o * n_d), n_d)
+    rng = np.random.default_rng(7)
+    dij = rng.uniform(1.0, 30.0, oi.shape[0])
+    origin_fe = np.linspace(0.0, 1.2, n_o)
+    dest_fe = np.linspace(0.0, -0.9, n_d)
+    flow = np.exp(1.5 + origin_fe[oi] + dest_fe[dj] - 0.07 * dij)
+    fit = fit_gravity(
+        flow,
+        dij,
+        origin=np.array([f"o{i}" for i in oi]),
+        destination=np.array([f"d{j}" for j in dj]),
+        model="doubly",
+        decay="exponential",
+    )
+    true = {"const": 1.5}
+    true |= {f"origin_o{i}": origin_fe[i] for i in range(1, n_o)}
+    true |= {f"dest_d{j}": dest_fe[j] for j in range(1, n_d)}
+    true |= {"dij": -0.07}
+    assert list(fit.params) == list(true)
+    for term, value in true.items():
+        assert fit.params[term] == pytest.approx(value, abs=1e-9), term
+    np.testing.assert_allclose(fit.fitted, flow, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("seed", "n_o", "n_d", "n_rows"), [(11, 30, 30, 120), (12, 40, 25, 150)])
+def test_sparse_doubly_table_equals_dummy_design(
+    seed: int, n_o: int, n_d: int, n_rows: int
+) -> None:
+    # many labels but few pairs: the cells are held as a sparse matrix
+    t = _random_table(np.random.default_rng(seed), n_o, n_d, n_rows)
+    x, names = _dense_design(t, "doubly", "power")
+    beta, mu = _dense_poisson(x, t["flow"])
+    fit = fit_gravity(
+        t["flow"],
+        t["dij"],
+        origin=t["origin"],
+        destination=t["destination"],
+        model="doubly",
+    )
+    assert list(fit.params) == names
+    np.testing.assert_allclose(list(fit.params.values()), beta, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(fit.fitted, mu, rtol=1e-7, atol=1e-9)
+
+
+def _full_table(n: int, seed: int = 3) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0.0, 40.0 * math.sqrt(n), size=(n, 2))
+    mass = np.exp(rng.normal(8.0, 1.0, n))
+    oi, dj = np.divmod(np.arange(n * n), n)
+    dij = np.hypot(*(xy[oi] - xy[dj]).T) + 5.0
+    names = np.array([f"k{i:03d}" for i in range(n)])
+    mean = np.exp(-6.0 + 0.8 * np.log(mass[oi]) + 0.9 * np.log(mass[dj]) - 0.02 * dij)
+    return {
+        "flow": rng.poisson(mean).astype(float) + (oi == dj),
+        "dij": dij,
+        "origin": names[oi],
+        "destination": names[dj],
+        "d_var": mass[dj],
+    }
+
+
+@pytest.mark.parametrize("model", ["production", "doubly"])
+def test_full_kommun_size_table_needs_no_dense_dummies(model: Model) -> None:
+    # 290 x 290 = 84,100 pairs: the dummy design alone would be 84,100 x 290 doubles
+    # (186 MiB; the old fit peaked at ~560 MiB); the absorbed fit stays near O(N)
+    t = _full_table(290)
+    tracemalloc.start()
+    try:
+        fit = fit_gravity(
+            t["flow"],
+            t["dij"],
+            origin=t["origin"],
+            destination=t["destination"],
+            d_var=t["d_var"],
+            model=model,
+            decay="exponential",
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20
+    assert fit.params["dij"] == pytest.approx(-0.02, abs=2e-3)
+    observed = _sums(t["origin"], t["flow"])
+    modelled = _sums(t["origin"], fit.fitted)
+    for label, total in observed.items():
+        assert modelled[label] == pytest.approx(total, rel=1e-8), label
+
+
+@pytest.mark.parametrize("model", ["production", "doubly"])
+def test_non_convergence_warns(model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(GRAVITY, "_MAX_ITER", 2)
+    with pytest.warns(GRAVITY.StrukturbildWarning, match="did not converge in 2 iterations"):
+        fit = _call_fit(GOOD | {"flow": GOOD["flow"] * 1000.0}, model=model)
+    assert np.all(np.isfinite(fit.fitted))
+
+
+# --------------------------------------------------------------------------- #
 # bad inputs
 # --------------------------------------------------------------------------- #
 GOOD: dict[str, Any] = {
@@ -468,6 +694,78 @@ def test_degenerate_data_raise() -> None:
         _call_fit(GOOD | {"o_var": np.full(7, 5.0)})  # log(o_var) collinear with const
     with pytest.raises(ValueError, match="too few"):
         fit_gravity(GOOD["flow"][:3], GOOD["distance"][:3], o_var=GOOD["o_var"][:3])
+
+
+def _rank(t: dict[str, Any], model: Model, decay: Decay = "exponential") -> int:
+    return int(np.linalg.matrix_rank(_dense_design(t, model, decay)[0]))
+
+
+def test_rank_deficient_constrained_models_raise() -> None:
+    t = _synthetic_table(6)  # all 30 pairs of 6 zones, no intra-zonal flows
+    t["flow"] = np.exp(2.0 - 0.02 * t["dij"])
+    oi, dj = t["oi"], t["dj"]
+    cases: list[tuple[Model, Decay, dict[str, Any], str]] = [
+        # log(d_var) constant: collinear with the constant
+        ("production", "exponential", {"d_var": np.full(30, 5.0)}, "constant within each origin"),
+        # log(d_var) constant within each origin: collinear with the origin effects
+        ("production", "exponential", {"d_var": t["o_var"]}, "constant within each origin"),
+        ("attraction", "exponential", {"o_var": t["d_var"]}, "within each destination"),
+        # log(d_var) = 2 log(dij): collinear with the power-decay term
+        ("production", "power", {"d_var": t["dij"] ** 2}, "collinear o_var/d_var/distance"),
+        # a cost that is an origin part plus a destination part
+        ("doubly", "exponential", {"dij": 10.0 + 3.0 * oi + 5.0 * dj}, "sum of an origin and"),
+        ("doubly", "power", {"dij": (1.0 + oi) * (2.0 + dj)}, "sum of an origin and"),
+    ]
+    for model, decay, change, hint in cases:
+        bad = t | change
+        k = len(_dense_design(bad, model, decay)[1])
+        expected = rf"rank-deficient \(rank {_rank(bad, model, decay)} < {k} terms\)"
+        with pytest.raises(InvalidValueError, match=expected) as info:
+            fit_gravity(
+                bad["flow"],
+                bad["dij"],
+                origin=bad["origin"],
+                destination=bad["destination"],
+                o_var=bad["o_var"],
+                d_var=bad["d_var"],
+                model=model,
+                decay=decay,
+            )
+        assert hint in str(info.value), (model, decay)
+
+
+def test_doubly_on_separate_groups_raises() -> None:
+    # origins a-c only send to A-C, d-e only to D-E: the two groups' effects are
+    # identified only up to a constant each
+    pairs = [(o, d) for group in ("abc", "de") for o in group for d in group.upper()]
+    t = {
+        "origin": np.array([o for o, _ in pairs]),
+        "destination": np.array([d for _, d in pairs]),
+        "dij": np.linspace(1.0, 9.0, len(pairs)),
+    }
+    t["flow"] = np.round(50.0 * np.exp(-0.2 * t["dij"])) + 1.0
+    k = len(_dense_design(t, "doubly", "power")[1])
+    assert _rank(t, "doubly", "power") == k - 1
+    with pytest.raises(InvalidValueError, match=rf"rank {k - 1} < {k} terms.*fall into 2 groups"):
+        fit_gravity(
+            t["flow"], t["dij"], origin=t["origin"], destination=t["destination"], model="doubly"
+        )
+    # one group is fine
+    fit_gravity(
+        t["flow"][:9],
+        t["dij"][:9],
+        origin=t["origin"][:9],
+        destination=t["destination"][:9],
+        model="doubly",
+    )
+
+
+@pytest.mark.parametrize("model", ["attraction", "doubly"])
+def test_zero_inflow_destination_raises(model: Model) -> None:
+    flow = GOOD["flow"].copy()
+    flow[GOOD["destination"] == "c"] = 0.0
+    with pytest.raises(ValueError, match="destination 'c' has zero total flow"):
+        _call_fit(GOOD | {"flow": flow}, model=model)
 
 
 def test_predict_rejects_unseen_and_missing() -> None:
