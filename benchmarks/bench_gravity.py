@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
-from strukturbild._gravity import GravityFit, fit_gravity
+from strukturbild.analysis.gravity import GravityFit, fit_gravity
 
 SIZES = (100, 290, 1000, 2000)
 BASELINE_SIZES = (100, 290)
