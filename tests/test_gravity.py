@@ -24,6 +24,8 @@ from scipy.special import xlogy
 from strukturbild.analysis.gravity import Decay, GravityFit, Model, fit_gravity, gravity_flows
 from strukturbild.errors import ConfigError, InvalidValueError, UnknownCodeError
 
+from .conftest import shared_missing
+
 AUSTRIA = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "austria"
 REFERENCE_KEYS: dict[str, str] = {
     "unconstrained": "gravity_unconstrained_exp",
@@ -65,7 +67,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def austria() -> dict[str, Any]:
     if not (AUSTRIA / "flows.csv").is_file():
-        pytest.skip(f"shared Austrian flow data not found at {AUSTRIA} (spint reference tests)")
+        shared_missing(f"shared Austrian flow data not found at {AUSTRIA} (spint reference tests)")
     rows = _read_csv(AUSTRIA / "flows.csv")
     return {
         "origin": np.array([r["origin"] for r in rows]),
@@ -81,7 +83,7 @@ def austria() -> dict[str, Any]:
 def reference() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     ref = AUSTRIA / "reference"
     if not (ref / "spint_params.csv").is_file() or not (ref / "spint_fit.csv").is_file():
-        pytest.skip(f"spint reference results not found in {ref}")
+        shared_missing(f"spint reference results not found in {ref}")
     params: dict[str, dict[str, float]] = {}
     for r in _read_csv(ref / "spint_params.csv"):
         params.setdefault(r["model"], {})[r["term"]] = float(r["estimate"])

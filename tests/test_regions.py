@@ -42,7 +42,7 @@ from strukturbild.errors import (
     UnknownCodeError,
 )
 
-from .conftest import requires_shared
+from .conftest import requires_shared, shared_missing
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "flows"
 
@@ -669,7 +669,7 @@ def test_lma_matches_labourmarketareas_on_sardinia(
 ) -> None:
     base = SHARED / "sardinia"
     if not (base / "reference" / folder / "assignment.csv").is_file():
-        pytest.skip(f"shared Sardinia data not found at {base}")
+        shared_missing(f"shared Sardinia data not found at {base}")
     t = pd.read_csv(base / "flows.csv", dtype=str)
     f = Flows.from_frame(t, "community_live", "community_work", "amount")
     keys = ("min_size", "min_self_containment", "target_size", "target_self_containment")
