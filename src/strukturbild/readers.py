@@ -811,6 +811,24 @@ def read_places(source: PlacesSource | str | Path, *, crs: str = DEFAULT_CRS
     return places_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
 
 
+def _frame_columns(frame: Any, what: str, id_name: str,
+                   aliases: Mapping[str, tuple[str, ...]], columns: Mapping[str, str] | None,
+                   source: str | Path | None, layer: str | None
+                   ) -> tuple[gpd.GeoDataFrame, Path, dict[str, str | None]]:
+    """A GeoDataFrame of places or areas, checked non-empty, and its canonical columns
+    found (an index named ``id_name`` counts as the id column)."""
+    path = Path(source) if source is not None else Path(f"<{what} frame>")
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InvalidValueError(f"{what} must be a GeoDataFrame, not {type(frame).__name__}",
+                                source=path)
+    gdf = frame
+    if gdf.index.name == id_name and id_name not in gdf.columns:
+        gdf = gdf.reset_index()
+    require_rows(gdf, source=path, layer=layer)
+    cols = {c: _find_column(gdf, c, columns or {}, aliases) for c in aliases}
+    return gdf, path, cols
+
+
 def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | None = None,
                       crs: str = DEFAULT_CRS, source: str | Path | None = None,
                       layer: str | None = None) -> gpd.GeoDataFrame:
@@ -829,16 +847,8 @@ def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | N
     >>> places_from_frame(gdf).loc["0114TC101", ["name", "area_id"]].tolist()
     ['Upplands Väsby', '0114']
     """
-    columns = dict(columns or {})
-    path = Path(source) if source is not None else Path("<places frame>")
-    gdf = frame
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InvalidValueError(f"places must be a GeoDataFrame, not {type(gdf).__name__}",
-                                source=path)
-    if gdf.index.name == "place_id" and "place_id" not in gdf.columns:
-        gdf = gdf.reset_index()
-    require_rows(gdf, source=path, layer=layer)
-    cols = {c: _find_column(gdf, c, columns, PLACE_ALIASES) for c in PLACE_ALIASES}
+    gdf, path, cols = _frame_columns(frame, "places", "place_id", PLACE_ALIASES,
+                                     columns, source, layer)
     for canonical in ("place_id", "name", "population"):
         if cols[canonical] is None or cols[canonical] not in gdf.columns:
             col = cols[canonical] or canonical
@@ -846,7 +856,7 @@ def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | N
                 gdf, [col], source=path, layer=layer,
                 hint=f"; map it with places.columns.{canonical} in the project file",
             )
-    for canonical, col in columns.items():
+    for canonical, col in (columns or {}).items():
         require_columns(gdf, [col], source=path, layer=layer,
                         hint=f" (mapped from places.columns.{canonical})")
     keep = check_geometries(gdf.geometry, source=path, layer=layer,
@@ -943,16 +953,8 @@ def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | No
     """
     import shapely
 
-    columns = dict(columns or {})
-    path = Path(source) if source is not None else Path("<areas frame>")
-    gdf = frame
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InvalidValueError(f"areas must be a GeoDataFrame, not {type(gdf).__name__}",
-                                source=path)
-    if gdf.index.name == "area_id" and "area_id" not in gdf.columns:
-        gdf = gdf.reset_index()
-    require_rows(gdf, source=path, layer=layer)
-    cols = {c: _find_column(gdf, c, columns, AREA_ALIASES) for c in AREA_ALIASES}
+    gdf, path, cols = _frame_columns(frame, "areas", "area_id", AREA_ALIASES,
+                                     columns, source, layer)
     for canonical in ("area_id", "name"):
         require_columns(gdf, [cols[canonical] or canonical], source=path, layer=layer,
                         hint=f"; map it with areas.columns.{canonical} in the project file")
