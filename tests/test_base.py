@@ -174,3 +174,45 @@ def test_example_kommuner_are_scbs(tmp_path: Path) -> None:
         .set_index("kommun_code").sort_index()
     assert list(ours.index) == list(scb.index) and len(ours) == 33
     assert ours.geometry.geom_equals_exact(scb.geometry, 0.5).all()  # 1e-6° ≈ 0.1 m
+
+
+def test_land_from_swedens_own_polygons_keeps_the_lakes(tmp_path: Path) -> None:
+    """A Västra Götaland map with `[map] land` = the national kommuner: Vänern, between
+    Västra Götaland and Värmland, is water, and Värmland is land (SCB's, not NE's)."""
+    kommuner = requires_shared("geodata", "sweden", "kommuner.gpkg")
+    places = requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
+    (tmp_path / "vg.toml").write_text(f"""
+[project]
+name = "vg"
+[places]
+path = "{places}"
+where = "lan_code = '14' AND population >= 5000"
+[places.columns]
+place_id = "tatort_code"
+name = "tatort_name"
+area_id = "kommun_code"
+[areas]
+path = "{kommuner}"
+where = "lan_code = '14'"
+[map]
+land = "{kommuner}"
+""", encoding="utf-8")
+    import dataclasses
+
+    from strukturbild import build, load_project
+
+    project = load_project(tmp_path / "vg.toml")
+    image = build(project)
+    assert image.base is not None
+    land_ = shapely.union_all(image.base[image.base["kind"] == "land"].geometry.to_numpy())
+    assert not land_.contains(_pt(13.2, 58.9))       # Vänern
+    assert land_.contains(_pt(13.5, 59.4))           # Karlstad, Värmland
+    assert land_.contains(_pt(10.75, 59.9))          # Oslo: neighbours from Natural Earth
+    sweden = image.base[image.base["part"] == "sweden"]
+    assert len(sweden) == 1
+    assert "sweden" in image.provenance["base"]
+    # without it, Natural Earth's Sweden (no lakes) fills Vänern in
+    plain = build(dataclasses.replace(project, map=dataclasses.replace(project.map, land=None)))
+    assert plain.base is not None
+    plain_land = shapely.union_all(plain.base[plain.base["kind"] == "land"].geometry.to_numpy())
+    assert plain_land.contains(_pt(13.2, 58.9))

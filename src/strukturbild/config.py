@@ -943,7 +943,11 @@ class MapOptions:
     labels. ``base``: draw the land, the sea and the neighbouring countries under
     the map (offline, :mod:`strukturbild.sources.base`). ``weak_links``: show weak
     links when the map opens (the web map's layer control shows them with one click
-    either way). ``paper``: the print map's page.
+    either way). ``paper``: the print map's page. ``land``: a file of Sweden's
+    polygons (SCB's kommuner or län, e.g. the national ``kommuner.gpkg``; layer
+    ``land_layer``) to draw Sweden's land outside the project's areas from, instead of
+    Natural Earth's Sweden: their gaps (Vänern, Vättern, Mälaren) stay water, and
+    their coast is SCB's.
 
     Examples
     --------
@@ -959,6 +963,8 @@ class MapOptions:
     timestamp: str | None = None
     source_note: str = ""
     base: bool = True
+    land: str | None = None
+    land_layer: str | None = None
     weak_links: bool = False
     paper: Literal["A4-portrait", "A4-landscape", "A3-portrait", "A3-landscape"] = \
         "A4-portrait"
@@ -1060,6 +1066,8 @@ class Project:
             if src is not None:
                 paths.append(Path(src.path))
         paths.extend(Path(d) for d in self.roles.designations if isinstance(d, Path))
+        if self.map.land:
+            paths.append(Path(self.map.land))
         return tuple(paths)
 
     def output_paths(self) -> dict[str, Path]:
@@ -1406,6 +1414,8 @@ def project_from_dict(
     _check_literal(links.decay, ("exponential", "power"), "links.decay", path)
     regions = _regions(d.get("regions", {}), path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
+    if mp.land:
+        mp = replace(mp, land=str(_resolve(base_dir, mp.land)))
     language = proj.get("language", mp.language)
     _check_literal(language, ("sv", "en"), "project.language", path)
     mp = replace(mp, language=language, title=mp.title or proj.get("title", ""))

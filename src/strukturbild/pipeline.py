@@ -28,7 +28,14 @@ from .analysis.roles import (
     joint_designations,
     match_designations,
 )
-from .config import CommutingZoneParams, FlowsSource, LayerSource, Project, load_project
+from .config import (
+    AreasSource,
+    CommutingZoneParams,
+    FlowsSource,
+    LayerSource,
+    Project,
+    load_project,
+)
 from .errors import ConfigError, StrukturbildWarning, UnknownCodeError
 from .image import OwnLayer, RoleInfo, StructureImage
 from .readers import (
@@ -516,11 +523,18 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
     from .sources.base import BASE_LICENCE, BASE_SOURCE, base_geography, span_of
 
     extent = span_of(places, areas, *(layer.frame for layer in layers))
-    base = base_geography(extent, crs=project.crs, areas=areas)
+    sweden = None
+    if project.map.land:
+        sweden = read_areas(AreasSource(Path(project.map.land), layer=project.map.land_layer),
+                            crs=project.crs)
+    base = base_geography(extent, crs=project.crs, areas=areas, sweden=sweden)
     if base is None:
         return None, None
-    return base, {"source": BASE_SOURCE, "licence": BASE_LICENCE,
-                  "level": base.attrs.get("level")}
+    info = {"source": BASE_SOURCE, "licence": BASE_LICENCE, "level": base.attrs.get("level")}
+    if project.map.land:
+        info["sweden"] = {"file": Path(project.map.land).name,
+                          "sha256": _sha256(Path(project.map.land))}
+    return base, info
 
 
 #: Why a rule measure can be missing for every place: what it is made of.

@@ -159,6 +159,7 @@ def base_geography(
     areas: gpd.GeoDataFrame | None = None,
     margin: float | None = None,
     level: Level | None = None,
+    sweden: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame | None:
     """The land and borders a map of ``extent`` needs, in ``crs``.
 
@@ -176,6 +177,10 @@ def base_geography(
         at least 100 km, so the map can be panned and zoomed out).
     level
         ``"detail"`` or ``"overview"``; default by the data's span (:func:`level_for`).
+    sweden
+        Sweden's own polygons (SCB's kommuner or län, ``[map] land``): Sweden's land
+        outside the project's areas is drawn from them instead of from Natural Earth,
+        so the gaps between them (the big lakes) stay water and the coast is SCB's.
 
     Returns
     -------
@@ -193,6 +198,13 @@ def base_geography(
     ['DEU', 'DNK']
     >>> base_geography((3_000_000, 5_000_000, 3_100_000, 5_100_000)) is None
     True
+    >>> lake = gpd.GeoDataFrame(geometry=[shapely.box(400_000, 6_300_000, 500_000, 6_400_000)
+    ...     .difference(shapely.box(440_000, 6_340_000, 460_000, 6_360_000))], crs=3006)
+    >>> with_own = base_geography(skane, sweden=lake)
+    >>> own = with_own.loc[with_own["part"] == "sweden", "geometry"].iloc[0]
+    >>> own.contains(shapely.Point(450_000, 6_350_000)), own.contains(shapely.Point(410_000,
+    ...                                                                         6_310_000))
+    (False, True)
     """
     x0, y0, x1, y1 = (float(v) for v in extent)
     span = max(x1 - x0, y1 - y0, 1000.0)
@@ -212,9 +224,19 @@ def base_geography(
     coast = shapely.boundary(shapely.union_all(ne.geometry.to_numpy()[is_land]))
     for iso, geom in zip(ne["iso_a3"][is_land], ne.geometry[is_land], strict=True):
         part = "sweden" if iso == "SWE" else "neighbour"
+        if iso == "SWE" and sweden is not None:
+            continue  # Sweden's own polygons stand in for Natural Earth's Sweden below
         if iso == "SWE" and filled is not None:
             geom = _drop_coast_slivers(shapely.difference(geom, filled), coast)
         rows.append({"kind": "land", "part": part, "iso_a3": iso, "geometry": geom})
+    if sweden is not None and len(sweden):
+        own = shapely.intersection(shapely.union_all(sweden.to_crs(ne.crs).geometry.to_numpy()),
+                                   window)
+        if areas is not None and len(areas):
+            # under the project's own areas the map draws them; their holes stay open
+            own = shapely.difference(own, shapely.union_all(
+                areas.to_crs(ne.crs).geometry.to_numpy()))
+        rows.append({"kind": "land", "part": "sweden", "iso_a3": "SWE", "geometry": own})
     gap = shapely.buffer(filled, _BORDER_GAP_M) if filled is not None else None
     for iso, geom in zip(ne["iso_a3"][~is_land], ne.geometry[~is_land], strict=True):
         if gap is not None:
