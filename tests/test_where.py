@@ -134,6 +134,14 @@ def test_bad_filters_exit_2_through_the_command_line(toy_files: Path,
     (toy_files / "p.toml").write_text(base.format(""), encoding="utf-8")
     assert main(["validate", str(toy_files / "p.toml")]) == 2
     assert "places.where" in capsys.readouterr().err
+    # one expression only: a second statement is refused before GDAL sees it…
+    (toy_files / "p.toml").write_text(base.format("bef > 0; DROP TABLE tatorter"),
+                                      encoding="utf-8")
+    assert main(["validate", str(toy_files / "p.toml")]) == 2
+    assert "without ';' outside quotes" in capsys.readouterr().err
+    # …while a ';' inside a quoted value is just text
+    (toy_files / "p.toml").write_text(base.format("tatort <> 'A;B'"), encoding="utf-8")
+    assert main(["validate", str(toy_files / "p.toml")]) == 0
 
 
 def test_a_lan_from_the_national_files(tmp_path: Path) -> None:

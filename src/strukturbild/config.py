@@ -1217,6 +1217,10 @@ def _check_where(d: dict[str, Any], where: str, path: Path | None) -> None:
     if "where" in d and not d["where"].strip():
         raise _err(path, f"{where}.where", "expected an attribute filter such as "
                    "\"lan_code = '12'\", got an empty string")
+    # one expression only: GDAL would pass "a = 1; DROP TABLE t" on to SQLite
+    if "where" in d and ";" in re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "", d["where"]):
+        raise _err(path, f"{where}.where", "expected one attribute filter, without ';' "
+                   f"outside quotes, got {d['where']!r}")
 
 
 def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...]:
