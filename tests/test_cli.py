@@ -224,3 +224,18 @@ def test_map_timestamp_reaches_the_geopackage(toy_dir: Path, tmp_path: Path,
         stamps = {r[0] for r in con.execute("select last_change from gpkg_contents")}
     assert stamps == {"2026-11-27T00:00:00.000Z"}
     assert "2026-11-27" in (tmp_path / "o" / "toy.html").read_text(encoding="utf-8")
+
+
+def test_json_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`strukturbild demo --json | true` (the reader gone before the summary is
+    written): no "Broken pipe" error (0.1 said one and exited 2), exit 0."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        f"set -o pipefail; {sys.executable} -m strukturbild demo --json -q "
+        f"--out {tmp_path / 'o'} | true", shell=True, capture_output=True, text=True,
+        cwd=REPO, timeout=300, executable="/bin/bash")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert (tmp_path / "o" / "skane.json").is_file()
