@@ -41,7 +41,7 @@ def test_example_project() -> None:
     assert p.roles.keys == ("storstad", "tillvaxtmotor", "regional_karna", "lokal_karna",
                             "serviceort", "ovrig_tatort")
     assert p.places.path.name == "tatorter_2020.csv" and p.places.path.is_absolute()
-    assert p.links.source == "modelled" and p.links.max_distance_km == 50.0
+    assert p.links.source == "modelled" and p.links.max_distance_km is None
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_defaults(tmp_path: Path) -> None:
     [
         ("[links]\nbeta2 = 0.1\n", "key 'links.beta2': unknown key; expected one of"),
         ("[links]\nbeta = \"fast\"\n", "key 'links.beta': expected int or float, got str"),
-        ("[links]\nbeta = -1\n", "links.beta must be a positive number"),
+        ("[links]\nbeta = -1\n", "key 'links.beta': expected a positive number"),
         ("[links]\nsource = \"maybe\"\n", "key 'links.source': expected one of 'auto'"),
         ("[places.columns]\npop = \"bef\"\n", "key 'places.columns.pop': unknown canonical"),
         ("[roles]\nscheme = \"fancy\"\n", "unknown scheme 'fancy'"),

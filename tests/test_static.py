@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tomllib
+import warnings
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
@@ -31,7 +32,12 @@ import pytest
 
 from strukturbild import write_outputs
 from strukturbild.config import project_from_dict
-from strukturbild.errors import ConfigError, EmptyInputError, StrukturbildError
+from strukturbild.errors import (
+    ConfigError,
+    EmptyInputError,
+    StrukturbildError,
+    StrukturbildWarning,
+)
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render import static
@@ -90,7 +96,11 @@ def image_with_areas() -> StructureImage:
     data["areas"] = {"path": str(kommuner),
                      "columns": {"area_id": "kommun_code", "name": "kommun_name"}}
     data["regions"] = {"method": "nodal"}
-    return build(project_from_dict(data, base_dir=example_dir()))
+    # the modelled flows send Östra Göinge's two places to two regions (Osby and
+    # Kristianstad): a warning that names the kommun, not a failure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StrukturbildWarning)
+        return build(project_from_dict(data, base_dir=example_dir()))
 
 
 def _png_chunks(data: bytes) -> dict[bytes, bytes]:

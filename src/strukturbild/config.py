@@ -511,32 +511,88 @@ class LinkParams:
     ``source``: ``"observed"`` uses the flows only; ``"modelled"`` always models;
     ``"auto"`` (default) uses observed flows when given and models otherwise.
 
-    Modelled flows use a production-constrained gravity model: the employed
-    residents of each place (``employment_rate * population``) are spread over every
-    place within ``max_distance_km`` *and the place itself*, in proportion to the
-    destination's population times the distance decay. The place itself counts at
-    its internal distance, the mean distance between two points of a disc of the
-    place's area (``0.905 * sqrt(area / pi)``; the area from ``area_ha`` when known,
-    else from the population at ``urban_density``). So a large town keeps most of
-    its workers and a small one near it sends most of its own to the town, and the
-    share who commute out follows from the geography instead of being assumed.
-    Defaults and their sources:
+    **Modelled flows** (:func:`~strukturbild.analysis.links.model_flows`) come from a
+    production-constrained model: the employed residents of each place
+    (``employment_rate * population``) are shared among all places, the place itself
+    included. The default form, ``decay = "mixture"``, splits them into three groups
+    and was calibrated on SCB's commuting between kommuner (the LA workbooks 2020 and
+    2021: ``p1``, the share of employed residents working in another kommun, and
+    ``till``, where most of them go; 2,017 tätorter summed to 285 kommuner):
 
-    - ``employment_rate = 0.5``: about 5.1 million employed (SCB BAS 2020, day
-      population) among 10.4 million inhabitants;
-    - ``urban_density = 2200`` inhabitants per km²: the population-weighted mean
-      density of SCB's statistical tätorter 2020 (the density at which the average
-      tätort dweller lives);
-    - ``decay = "exponential"`` with ``beta = 0.1`` per km: the exponential
-      time-distance decay of about 0.1 per minute estimated for Swedish commuting by
-      Johansson, Klaesson & Olsson (2003), "Commuters' non-linear response to time
-      distances", J. Geographical Systems 5, at about 1 km per minute of road travel;
-    - ``max_distance_km = 50``: about the one-way commuting time (45–60 minutes)
-      beyond which that study finds commuting falls sharply;
-    - ``min_flow = 50``: links carrying fewer than 50 commuters a day (both
-      directions together) are left out. For the whole country that keeps about
-      4 700 of the 69 500 modelled pairs within 50 km, the ones a structure map
-      draws; set 0 to keep every pair.
+    - a share ``own_share * (population / 10 000) ** own_share_exponent`` (at most
+      ``1 - long_share``) works in the own place whatever the geography (local
+      services, schools, home-based work);
+    - a share ``long_share`` is spread over all places in proportion to
+      ``population_j * exp(-d / long_km)``: long-distance and weekly commuters, people
+      whose workplace is registered far from home;
+    - the rest, the regional labour market, is spread in proportion to
+      ``population_j ** gamma / (1 + (d / d50_km) ** decay_exponent)``: flat for short
+      trips, falling steeply around ``d50_km``, with a power tail beyond;
+    - the regional group is damped by ``exp(-kommun_border)`` between places in
+      different kommuner (``area_id``), both groups by ``exp(-lan_border)`` between
+      places in different län (the first two characters of ``area_id``, SCB's kommun
+      code); a place without ``area_id`` counts no border;
+    - there is no distance cut-off (``max_distance_km``, optional, sets one).
+
+    Defaults, each fixed or fitted (the fitted ones on 2020 and 2021 together), and
+    the evidence (README, "Modelled flows"):
+
+    - ``employment_rate = 0.5`` (fixed): about 5.1 million employed (SCB BAS 2020,
+      day population) among 10.4 million inhabitants; it cancels out of every share;
+    - ``urban_density = 2200`` inhabitants per km² (fixed): the population-weighted
+      mean density of SCB's statistical tätorter 2020, giving a place's area where
+      ``area_ha`` is not known; a place's distance to itself is the mean distance
+      between two points of a disc of its area (``0.905 * sqrt(area / pi)``);
+    - ``own_share = 0.244`` and ``own_share_exponent = -0.115`` (fitted): a place of
+      10 000 keeps 24 % of its workers at home whatever the geography, a village of
+      500 34 %, a city of 200 000 17 %; SCB (2013, "Förvärvsarbetande i tätort
+      2010") finds about half as many workplaces as inhabitants in tätorter, fewer in
+      small ones, so a village keeps a small but real local job base;
+    - ``d50_km = 13.5`` (fitted): straight-line km, about 17 km or 15–20 minutes by
+      road; commuting "declines rapidly when commuting times exceed 45 minutes"
+      (Sandow & Westin 2010, J. Transport and Land Use 2(3/4)), and is insensitive to
+      short time distances and very sensitive beyond a threshold (Johansson, Klaesson
+      & Olsson 2003, J. Geographical Systems 5);
+    - ``decay_exponent = 4`` (fixed): free fits gave 4.0–4.35;
+    - ``gamma = 1.110`` (fitted): jobs per inhabitant rise with a place's size (SCB
+      2013: small tätorter have fewer workplaces per inhabitant, larger ones somewhat
+      more); the long-range group uses exponent 1 (fixed);
+    - ``long_share = 0.152`` (fitted): about 16 % of Swedes travel more than 45
+      minutes to work (a national survey of 5 003 people); long-distance commuting is
+      a recognised group (Sandow 2011; Öhman & Lindgren 2003); it gives remote
+      kommuner their observed out-commuting (Kiruna 4.7 %, Gotland 5.5 %);
+    - ``long_km = 51.7`` (fitted): weight 0.38 at 50 km, 0.14 at 100 km;
+    - ``lan_border = 0.51`` (fitted): factor 0.60 across a län border; län are the
+      units of regional public transport and of the regions' own employment, and
+      commuters lose more utility commuting to another region (Laitila, Lundgren &
+      Olsson);
+    - ``kommun_border = 0.40`` (fitted): factor 0.67 on the regional group across a
+      kommun border (local transport, schools and the kommun's own jobs lie within
+      it; the same authors find a utility loss on leaving the home kommun);
+    - ``min_flow = 50``: pairs of places with fewer than 50 commuters a day (both
+      directions together) draw no link, and the model does not keep them (regions
+      made from modelled flows use the pairs from 1 commuter on); set 0 to keep every
+      pair.
+
+    The former forms stay available: ``decay = "exponential"`` (``exp(-beta d)``,
+    default ``beta = 0.1`` per km: about 0.1 per minute, Johansson, Klaesson & Olsson
+    2003, at about 1 km per minute) or ``"power"`` (``d ** -beta``, distances under
+    1 km count as 1 km), each spreading all employed residents in proportion to
+    ``population_j * f(d)`` (``own_share`` and the long-range group do not apply),
+    and with ``model = "unconstrained"`` the model ``T_ij = k P_i P_j f(d_ij)`` scaled
+    to the same total. strukturbild 0.1's modelled links are ``decay =
+    "exponential"``, ``max_distance_km = 50`` (with the default ``beta`` and
+    ``min_flow``).
+
+    With observed flows and ``calibrate = true`` the model is fitted to the observed
+    between-place flows and the observed employed residents (outflows including
+    intra-place flows) replace the estimate where known: ``beta`` of the
+    exponential and power forms by a Poisson model (see
+    :func:`~strukturbild.analysis.gravity.fit_gravity`); for the mixture,
+    ``d50_km``, ``gamma``, ``long_share``, ``long_km``, ``lan_border`` and
+    ``kommun_border`` by maximum likelihood of where each place's out-commuters go
+    (``own_share``, ``own_share_exponent`` and ``decay_exponent`` stay as given:
+    between-place flows cannot tell them).
 
     Link classes use the larger share of employed residents that commute to the
     other place (the ``strength``): ``strong`` from 0.15 (the OECD/Eurostat
@@ -545,15 +601,26 @@ class LinkParams:
 
     Examples
     --------
-    >>> LinkParams().beta
+    >>> LinkParams().decay, LinkParams().max_distance_km
+    ('mixture', None)
+    >>> LinkParams(decay="exponential", max_distance_km=50).beta  # strukturbild 0.1
     0.1
     """
 
     source: Literal["auto", "observed", "modelled"] = "auto"
     model: Literal["production", "unconstrained"] = "production"
-    decay: Literal["exponential", "power"] = "exponential"
+    decay: Literal["mixture", "exponential", "power"] = "mixture"
+    own_share: float = 0.244
+    own_share_exponent: float = -0.115
+    d50_km: float = 13.5
+    decay_exponent: float = 4.0
+    gamma: float = 1.110
+    long_share: float = 0.152
+    long_km: float = 51.7
+    lan_border: float = 0.51
+    kommun_border: float = 0.40
     beta: float = 0.1
-    max_distance_km: float = 50.0
+    max_distance_km: float | None = None
     min_flow: float = 50.0
     employment_rate: float = 0.5
     urban_density: float = 2200.0
@@ -563,18 +630,41 @@ class LinkParams:
 
     def __post_init__(self) -> None:
         check_fields(self, "links")
-        for name in ("beta", "max_distance_km", "employment_rate", "urban_density"):
+        for name in ("beta", "employment_rate", "urban_density", "d50_km", "decay_exponent",
+                     "long_km"):
             v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ConfigError(f"links.{name} must be a positive number, got {v}")
+            if not v > 0:
+                raise _err(None, f"links.{name}", f"expected a positive number, got {v}")
         if not self.employment_rate <= 1:
-            raise ConfigError("links.employment_rate must be in (0, 1]")
-        if not (math.isfinite(self.min_flow) and self.min_flow >= 0):
-            raise ConfigError(f"links.min_flow must be >= 0, got {self.min_flow}")
+            raise _err(None, "links.employment_rate", "expected a number in (0, 1], got "
+                       f"{self.employment_rate}")
+        for name in ("own_share", "long_share"):
+            v = getattr(self, name)
+            if not 0 <= v < 1:
+                raise _err(None, f"links.{name}", f"expected a share from 0 to 1, got {v}")
+        if self.own_share + self.long_share > 1:
+            raise _err(None, "links.long_share", "own_share + long_share must not exceed 1, "
+                       f"got {self.own_share} + {self.long_share}")
+        for name in ("gamma", "lan_border", "kommun_border"):
+            if not getattr(self, name) >= 0:
+                raise _err(None, f"links.{name}", f"expected a number >= 0, got "
+                           f"{getattr(self, name)}")
+        d = self.max_distance_km
+        if d is not None:
+            if isinstance(d, bool) or not isinstance(d, int | float) or not d > 0 \
+                    or not math.isfinite(d):
+                raise _err(None, "links.max_distance_km",
+                           f"expected a positive number of km (or none), got {d!r}")
+            object.__setattr__(self, "max_distance_km", float(d))
+        if not self.min_flow >= 0:
+            raise _err(None, "links.min_flow", f"expected a number >= 0, got {self.min_flow}")
         if not (0 < self.medium <= self.strong <= 1):
             raise ConfigError(
                 "link class thresholds must satisfy 0 < links.medium <= links.strong <= 1"
             )
+        if self.model == "unconstrained" and self.decay == "mixture":
+            raise _err(None, "links.model", "the unconstrained model needs decay "
+                       "\"exponential\" or \"power\" (the mixture is production-constrained)")
 
 
 # --------------------------------------------------------------------------- regions
@@ -1310,12 +1400,13 @@ def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
 
 def _dataclass_from(cls: type[Any], t: Any, where: str, path: Path | None) -> Any:
     spec: dict[str, tuple[type | tuple[type, ...], bool]] = {}
+    hints = get_type_hints(cls)
     for f in fields(cls):
         default = getattr(cls(), f.name) if where != "project" else None
         if isinstance(default, bool):
             spec[f.name] = (bool, False)
-        elif isinstance(default, float | int) and not isinstance(default, bool):
-            spec[f.name] = (_NUM, False)
+        elif isinstance(default, float | int) or hints[f.name] == (float | None):
+            spec[f.name] = (_NUM, False)  # a number, or an optional one (no default)
         elif isinstance(default, tuple):
             spec[f.name] = (list, False)
         elif isinstance(default, Path):
@@ -1413,9 +1504,6 @@ def project_from_dict(
     layers = _layers(d["layers"], base_dir, path) if "layers" in d else ()
     roles = _roles(d.get("roles", {}), base_dir, path)
     links = _dataclass_from(LinkParams, d.get("links", {}), "links", path)
-    _check_literal(links.source, ("auto", "observed", "modelled"), "links.source", path)
-    _check_literal(links.model, ("production", "unconstrained"), "links.model", path)
-    _check_literal(links.decay, ("exponential", "power"), "links.decay", path)
     regions = _regions(d.get("regions", {}), path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
     if mp.land:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
-from .analysis.links import links_from_flows, links_to_lines, model_flows
+from .analysis.links import links_from_flows, links_to_lines, modelled_commuting
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+#: Regions made from modelled flows use the pairs from this many commuters on (both
+#: directions): on all 2,017 tätorter the nodal regions are those of the full table.
+REGION_MIN_FLOW = 1.0
 
 
 def package_version() -> str:
@@ -397,9 +400,20 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     src = project.links.source
     use_model = src == "modelled" or (src == "auto" and observed is None)
     model_used: dict[str, Any] = {}
+    modelled = None
     if use_model:
-        link_flows, model_used = model_flows(places, params=project.links, observed=observed)
-        say(f"modelled {len(link_flows)} flows (gravity model, beta={model_used['beta']:.4g})")
+        # links keep pairs of min_flow commuters, but regions made from the modelled
+        # flows need the small ones too (a village's inflows decide where it belongs)
+        keep = project.links.min_flow
+        if observed is None and project.regions.params is not None:
+            keep = min(keep, REGION_MIN_FLOW)
+        modelled = modelled_commuting(places, params=project.links, observed=observed,
+                                      min_flow=keep, progress=say)
+        link_flows, model_used = modelled.flows, modelled.params
+        form = (f"beta={model_used['beta']:.4g}" if "beta" in model_used
+                else f"d50={model_used['d50_km']:.3g} km")
+        say(f"modelled commuting ({model_used['decay']} decay, {form}): "
+            f"{model_used['pairs']} pairs of places with {keep:g}+ commuters (both ways)")
     else:
         assert observed is not None
         link_flows = observed
@@ -433,12 +447,9 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         f"{k} {int(v)}" for k, v in roles["role"].value_counts(sort=False).items() if v))
 
     link_measures = measures[["employed", "jobs"]].copy()
-    if link_flows.modelled:
-        est = project.links.employment_rate * places["population"].astype(float)
-        net = link_flows.inflow(include_self=False).reindex(places.index, fill_value=0.0) - \
-            link_flows.outflow(include_self=False).reindex(places.index, fill_value=0.0)
-        link_measures["employed"] = link_measures["employed"].fillna(est)
-        link_measures["jobs"] = link_measures["jobs"].fillna(est + net)
+    if modelled is not None:  # the model's totals count the pairs it left out, too
+        link_measures["employed"] = link_measures["employed"].fillna(modelled.employed)
+        link_measures["jobs"] = link_measures["jobs"].fillna(modelled.jobs)
     links = links_from_flows(link_flows, link_measures, params=project.links)
     lines = links_to_lines(links, places)
     say(f"made {len(lines)} links" + (" (modelled)" if link_flows.modelled else ""))

@@ -7,22 +7,30 @@ sends the larger flow, so ``flow_od >= flow_do`` and the asymmetry is
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ..config import LinkParams
-from ..errors import EmptyInputError
+from ..errors import ConfigError, EmptyInputError
 from .flows import Flows
-from .gravity import fit_gravity, gravity_flows
+from .gravity import fit_gravity
 from .places import place_coordinates
 
 __all__ = [
     "LINK_CLASSES",
+    "ModelledFlows",
     "classify_links",
     "internal_distance",
     "links_from_flows",
     "links_to_lines",
     "model_flows",
+    "modelled_commuting",
 ]
 
 #: Link classes, strongest first.
@@ -137,20 +145,6 @@ def _empty_links() -> pd.DataFrame:
     })
 
 
-def _pairs_within(xy: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ordered pairs (i, j), i != j, closer than ``max_m``, with their distance in metres."""
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(xy).query_pairs(max_m, output_type="ndarray")
-    if len(pairs) == 0:
-        return np.empty(0, int), np.empty(0, int), np.empty(0)
-    i = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    dist = np.hypot(*(xy[i] - xy[j]).T)
-    order = np.lexsort((j, i))
-    return i[order], j[order], dist[order]
-
-
 def internal_distance(places: pd.DataFrame, *, urban_density: float = 2200.0) -> np.ndarray:
     """Mean distance in km between two points of a place, taken as a disc.
 
@@ -170,93 +164,6 @@ def internal_distance(places: pd.DataFrame, *, urban_density: float = 2200.0) ->
         known = pd.to_numeric(places["area_ha"], errors="coerce").to_numpy(dtype=float) / 100
         area = np.where(np.isfinite(known) & (known > 0), known, area)
     return np.asarray(128.0 / (45.0 * np.pi) * np.sqrt(area / np.pi), dtype=float)
-
-
-def model_flows(
-    places: pd.DataFrame,
-    *,
-    params: LinkParams | None = None,
-    observed: Flows | None = None,
-) -> tuple[Flows, dict[str, float | str]]:
-    """Modelled commuting between places from a spatial-interaction (gravity) model.
-
-    With the production-constrained model (default), the employed residents of
-    place *i* (``employment_rate * population_i``) are shared among the places
-    within ``max_distance_km`` and *i* itself, in proportion to
-    ``population_j * f(d_ij)``, with ``f(d) = exp(-beta d)`` (d in km) or
-    ``d^-beta`` (distances under 1 km count as 1 km); *i* itself counts at its
-    internal distance (:func:`internal_distance`). The result includes those
-    intra-place flows: people who live and work in the same place. The
-    unconstrained model ``T_ij = k P_i P_j f(d_ij)`` is scaled to the same total.
-    With observed flows and ``calibrate = true``, ``beta`` is estimated by a Poisson
-    model on the observed between-place flows (production-constrained, see
-    :mod:`strukturbild.analysis.gravity`), and the observed employed residents (outflow
-    including intra-place flows) replace the estimate where known. Defaults and
-    their sources: :class:`~strukturbild.config.LinkParams`.
-
-    Returns
-    -------
-    (Flows, dict)
-        The modelled flows (``modelled=True``) and the parameters used.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> p = gpd.GeoDataFrame({"population": [10000, 10000, 10000]}, index=["a", "b", "c"],
-    ...     geometry=[shapely.Point(0, 0), shapely.Point(10000, 0), shapely.Point(30000, 0)],
-    ...     crs=3006)
-    >>> f, used = model_flows(p)
-    >>> f.modelled, round(float(f.outflow()["a"]), 6)
-    (True, 5000.0)
-    """
-    p = params or LinkParams()
-    if len(places) == 0:
-        raise EmptyInputError("no places to model flows between")
-    xy = place_coordinates(places)
-    ids = places.index.to_numpy(dtype=object)
-    pop = places["population"].to_numpy(dtype=float)
-    i, j, dist_m = _pairs_within(xy, p.max_distance_km * 1000.0)
-    # every place is also a destination of its own residents, at its internal distance
-    own = np.arange(len(ids))
-    i = np.concatenate([i, own])
-    j = np.concatenate([j, own])
-    dist = np.concatenate([dist_m / 1000.0,
-                           internal_distance(places, urban_density=p.urban_density)])
-    order = np.lexsort((j, i))
-    i, j, dist = i[order], j[order], dist[order]
-    if p.decay == "power":
-        dist = np.maximum(dist, 1.0)
-    beta = p.beta
-    production = p.employment_rate * pop
-    used: dict[str, float | str] = {"model": p.model, "decay": p.decay,
-                                    "max_distance_km": p.max_distance_km}
-    if observed is not None and p.calibrate:
-        b = observed.between()
-        b = b[b > 0]
-        pos = pd.Index(ids)
-        oi = pos.get_indexer(b.index.get_level_values(0))
-        dj = pos.get_indexer(b.index.get_level_values(1))
-        ok = (oi >= 0) & (dj >= 0)
-        if ok.sum() >= 3:
-            od = np.maximum(np.hypot(*(xy[oi[ok]] - xy[dj[ok]]).T) / 1000.0, 1.0)
-            fit = fit_gravity(b.to_numpy()[ok], od, origin=ids[oi[ok]], destination=ids[dj[ok]],
-                              o_var=pop[oi[ok]], d_var=np.maximum(pop[dj[ok]], 1.0),
-                              model="production", decay=p.decay)
-            term = "dij" if p.decay == "exponential" else "log_dij"
-            beta = -float(fit.params[term])
-            used["calibrated_on_pairs"] = float(ok.sum())
-        if observed.has_self_flows:
-            emp = observed.outflow().reindex(ids)
-            production = np.where(emp.notna(), emp.fillna(0).to_numpy(), production)
-    used["beta"] = beta
-    if p.model == "production":
-        t = gravity_flows(dist, pop[i], np.maximum(pop[j], 1.0), beta=beta, decay=p.decay,
-                          origin=ids[i], production=dict(zip(ids, production, strict=True)))
-    else:
-        t = gravity_flows(dist, pop[i], pop[j], beta=beta, decay=p.decay)
-        t = t * (production.sum() / t.sum()) if t.sum() > 0 else t
-    idx = pd.MultiIndex.from_arrays([ids[i], ids[j]], names=["origin", "destination"])
-    return Flows(pd.Series(np.nan_to_num(t), index=idx), modelled=True), used
 
 
 def links_to_lines(links: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
@@ -283,3 +190,613 @@ def links_to_lines(links: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
     lines = shapely.linestrings(coords) if len(coords) else np.empty(0, dtype=object)
     out: pd.DataFrame = gpd.GeoDataFrame(links.copy(), geometry=lines, crs=places.crs)
     return out
+
+
+# --------------------------------------------------------------------------- modelled flows
+#
+# The model is computed on blocks of places (origins x destinations) without ever
+# holding the n x n table: each origin's flows need only two sums over all
+# destinations (one per group), so a first pass over the blocks gathers those sums and
+# a second makes the flows, each place's jobs, and keeps the pairs from ``min_flow`` on.
+# Distances and decays are symmetric, so each block is computed once for both
+# directions (blocks on and above the diagonal only). The places are put in Z-order
+# first, so that a block holds places near each other and a block of places far apart
+# can be passed over when no pair in it can reach ``min_flow`` (its jobs still count).
+# Hand-written rather than a KD-tree search: with no distance cut-off every pair counts
+# in the sums.
+
+#: Pairs of places in one block (origins x destinations): 2^15 (181 x 181), 256 KB per
+#: array: small blocks are passed over more often, and fit in the processor's cache.
+_BLOCK_PAIRS = 2**15
+#: ``own_share`` is the own-place share of a place of this many inhabitants.
+OWN_SHARE_POPULATION = 10_000.0
+#: The calibration keeps the distances of up to this many pairs between its steps.
+_FIT_CACHE_PAIRS = 10_000_000
+#: Report progress (at every 10 %) from this many pairs of places on (5 000 places).
+_PROGRESS_PAIRS = 25_000_000
+
+Progress = Callable[[str], None]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ModelledFlows:
+    """The result of the commuting model (:func:`modelled_commuting`).
+
+    Attributes
+    ----------
+    flows
+        Modelled flows (``modelled=True``): every place's flow to itself and every
+        pair of places whose flows in both directions add up to ``min_flow`` or more.
+    employed
+        Employed residents of each place: all its modelled flows added up (the
+        pairs left out included).
+    jobs
+        Modelled jobs of each place: all flows into it (the pairs left out included).
+    params
+        The model and the parameter values used (fitted ones when calibrated).
+    """
+
+    flows: Flows
+    employed: pd.Series
+    jobs: pd.Series
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Places:
+    """What the model needs of the places: km coordinates, distance to itself, län."""
+
+    x: FloatArray
+    y: FloatArray
+    internal: FloatArray
+    population: FloatArray
+    lan: NDArray[np.intp]
+    area: NDArray[np.intp]
+
+    def sq_distances(self, rows: NDArray[np.intp], c0: int, c1: int
+                     ) -> tuple[FloatArray, tuple[NDArray[np.intp], NDArray[np.intp]]]:
+        """Squared distances in km² from the places ``rows`` to the places ``c0:c1``
+        (a place's distance to itself is its internal distance), and where the places
+        meet themselves in the block."""
+        # not np.hypot: it is several times slower than the sum of squares
+        d2: FloatArray = self.x[rows, None] - self.x[None, c0:c1]
+        d2 *= d2
+        dy = self.y[rows, None] - self.y[None, c0:c1]
+        dy *= dy
+        d2 += dy
+        own = (rows >= c0) & (rows < c1)
+        pos = (np.flatnonzero(own), rows[own] - c0)
+        d2[pos] = self.internal[rows[own]] ** 2
+        return d2, pos
+
+    def borders(self, rows: NDArray[np.intp], c0: int, c1: int) -> NDArray[np.int8]:
+        """Borders between the places ``rows`` and ``c0:c1``: 0 in one kommun (or where
+        either is not known), 1 another kommun in the same län, 2 another län (and so
+        another kommun: the län is the kommun code's start)."""
+        out: NDArray[np.int8] = np.zeros((len(rows), c1 - c0), dtype=np.int8)
+        for code in (self.lan, self.area):
+            a, b = code[rows, None], code[None, c0:c1]
+            differ = a != b
+            if (a < 0).any() or (b < 0).any():
+                differ &= (a >= 0) & (b >= 0)
+            out += differ
+        return out
+
+    def take(self, order: NDArray[np.intp]) -> _Places:
+        return _Places(self.x[order], self.y[order], self.internal[order],
+                       self.population[order], self.lan[order], self.area[order])
+
+
+def _area_codes(places: pd.DataFrame, chars: int | None) -> NDArray[np.intp]:
+    """Kommun (``chars`` None) or län (``chars`` 2: SCB's kommun code starts with the
+    län code) of each place as an integer from ``area_id``; -1 where ``area_id`` is not
+    known (no border is then counted)."""
+    if "area_id" not in places.columns:
+        return np.full(len(places), -1, dtype=np.intp)
+    area = places["area_id"].astype("string").str.strip()
+    known = (area.notna() & (area != "")).to_numpy(dtype=bool)
+    codes = pd.factorize((area.str[:chars] if chars else area).fillna(""))[0].astype(np.intp)
+    out: NDArray[np.intp] = np.where(known, codes, -1)
+    return out
+
+
+def _z_order(x: FloatArray, y: FloatArray) -> NDArray[np.intp]:
+    """Places in Z-order (Morton order on a 2^16 grid): consecutive places lie near
+    each other. Bit interleaving as in Morton (1966); stable, so it is deterministic."""
+
+    def spread(v: NDArray[np.uint64]) -> NDArray[np.uint64]:
+        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF),
+                            (4, 0x0F0F0F0F0F0F0F0F), (2, 0x3333333333333333),
+                            (1, 0x5555555555555555)):
+            v = np.bitwise_and(v | (v << np.uint64(shift)), np.uint64(mask))
+        return v
+
+    def grid(v: FloatArray) -> NDArray[np.uint64]:
+        span = float(v.max() - v.min()) or 1.0
+        out: NDArray[np.uint64] = ((v - v.min()) * (65535 / span)).astype(np.uint64)
+        return out
+
+    code = spread(grid(x)) | (spread(grid(y)) << np.uint64(1))
+    return np.argsort(code, kind="stable")
+
+
+def _decay(d2: FloatArray, borders: NDArray[np.int8] | None, p: LinkParams,
+           own: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None
+           ) -> tuple[FloatArray, FloatArray | None]:
+    """Decay weights of a block from its squared distances (overwritten): the regional
+    (or only) group's and the long-range group's (None but for the mixture), border
+    damping (``borders``, see :meth:`_Places.borders`) and cut-off included; ``own``
+    (where places meet themselves) is never cut."""
+    h: FloatArray | None = None
+    if p.decay == "mixture":
+        q = d2 * (1.0 / p.d50_km**2)  # (d / d50)^2
+        if p.decay_exponent == 4.0:  # the default: one squaring, much faster than power
+            q *= q
+        else:
+            np.power(q, p.decay_exponent / 2.0, out=q)
+        q += 1.0
+        g: FloatArray = np.reciprocal(q, out=q)
+        h = np.sqrt(d2)
+        h *= -1.0 / p.long_km
+        np.exp(h, out=h)
+        if borders is not None and (p.lan_border > 0 or p.kommun_border > 0):
+            # the regional group is damped across kommun and län borders, the long-range
+            # group across län borders only
+            lan, kommun = math.exp(-p.lan_border), math.exp(-p.kommun_border)
+            g *= np.take(np.array([1.0, kommun, kommun * lan]), borders)
+            if p.lan_border > 0:
+                h *= np.take(np.array([1.0, 1.0, lan]), borders)
+    elif p.decay == "exponential":
+        g = np.sqrt(d2)
+        g *= -p.beta
+        np.exp(g, out=g)
+    else:
+        g = np.maximum(np.sqrt(d2), 1.0) ** -p.beta
+    if p.max_distance_km is not None:
+        far = d2 > p.max_distance_km**2
+        if own is not None:
+            far[own] = False  # what stays at home
+        g[far] = 0.0
+        if h is not None:
+            h[far] = 0.0
+    return g, h
+
+
+def _decay_at(d: float, p: LinkParams) -> tuple[float, float]:
+    """The two groups' decay at one distance, without border damping (an upper bound)."""
+    if p.max_distance_km is not None and d > p.max_distance_km:
+        return 0.0, 0.0
+    if p.decay == "mixture":
+        return 1.0 / (1.0 + (d / p.d50_km) ** p.decay_exponent), math.exp(-d / p.long_km)
+    if p.decay == "exponential":
+        return math.exp(-p.beta * d), 0.0
+    return max(d, 1.0) ** -p.beta, 0.0
+
+
+def _own_shares(pop: FloatArray, p: LinkParams) -> FloatArray:
+    """The share of each place's employed residents who work in it whatever the
+    geography: ``own_share * (population / 10 000) ** own_share_exponent``, at most
+    ``1 - long_share`` (0 but for the mixture)."""
+    if p.decay != "mixture":
+        return np.zeros_like(pop)
+    scale = np.ones_like(pop)
+    if p.own_share_exponent != 0:
+        big = pop > 0
+        scale[big] = (pop[big] / OWN_SHARE_POPULATION) ** p.own_share_exponent
+    out: FloatArray = np.minimum(p.own_share * scale, 1.0 - p.long_share)
+    return out
+
+
+def _masses(pop: FloatArray, p: LinkParams) -> tuple[FloatArray, FloatArray]:
+    """Destination masses of the two groups (0 for a place of 0 inhabitants)."""
+    gamma = p.gamma if p.decay == "mixture" else 1.0
+    return np.where(pop > 0, pop ** gamma, 0.0), pop.copy()
+
+
+class _Blocks:
+    """The blocks of consecutive places, their bounding boxes, and the pairs of blocks
+    on and above the diagonal."""
+
+    def __init__(self, pl: _Places) -> None:
+        n = len(pl.population)
+        size = max(64, min(n, math.isqrt(_BLOCK_PAIRS)))
+        self.bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+        self.box = np.array([(pl.x[a:b].min(), pl.x[a:b].max(), pl.y[a:b].min(),
+                              pl.y[a:b].max()) for a, b in self.bounds])
+        nb = len(self.bounds)
+        self.pairs = [(a, b) for a in range(nb) for b in range(a, nb)]
+
+    def gap(self, a: int, b: int) -> float:
+        """The shortest distance between two blocks' bounding boxes (km)."""
+        x0, x1, y0, y1 = self.box[a]
+        u0, u1, v0, v1 = self.box[b]
+        return math.hypot(max(0.0, u0 - x1, x0 - u1), max(0.0, v0 - y1, y0 - v1))
+
+
+class _Reporter:
+    """Progress of a long pass over the blocks, at every 10 % (only for large inputs)."""
+
+    def __init__(self, progress: Progress | None, n: int, total: int, what: str) -> None:
+        self.say = progress if progress is not None and n * n >= _PROGRESS_PAIRS else None
+        self.total, self.what, self.done, self.next = total, what, 0, 1
+
+    def step(self) -> None:
+        self.done += 1
+        if self.say is not None and self.done * 10 >= self.next * self.total:
+            self.say(f"{self.what}: {100 * self.done // self.total} %")
+            self.next = 10 * self.done // self.total + 1
+
+
+def _row_sums(pl: _Places, blocks: _Blocks, p: LinkParams, m_reg: FloatArray,
+              m_long: FloatArray, progress: Progress | None) -> tuple[FloatArray, FloatArray]:
+    """First pass: each origin's sums of destination mass times decay, per group."""
+    n = len(m_reg)
+    s_reg, s_long = np.zeros(n), np.zeros(n)
+    mixture = p.decay == "mixture"
+    report = _Reporter(progress, n, len(blocks.pairs),
+                       f"modelled flows between {n:,} places, pass 1 of 2")
+    for a, b in blocks.pairs:
+        report.step()
+        if a != b and p.max_distance_km is not None and \
+                blocks.gap(a, b) > p.max_distance_km:
+            continue
+        (r0, r1), (c0, c1) = blocks.bounds[a], blocks.bounds[b]
+        rows = np.arange(r0, r1)
+        d2, own = pl.sq_distances(rows, c0, c1)
+        g, h = _decay(d2, pl.borders(rows, c0, c1) if mixture else None, p, own)
+        s_reg[r0:r1] += g @ m_reg[c0:c1]
+        if a != b:
+            s_reg[c0:c1] += m_reg[r0:r1] @ g
+        if h is not None:
+            s_long[r0:r1] += h @ m_long[c0:c1]
+            if a != b:
+                s_long[c0:c1] += m_long[r0:r1] @ h
+    return s_reg, s_long
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    out: FloatArray = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return out
+
+
+def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: float,
+           progress: Progress | None
+           ) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, FloatArray, FloatArray]:
+    """The flows kept (origin and destination positions, count, sorted), and every
+    place's employed residents (all its outflow) and jobs (all its inflow)."""
+    n = len(production_in)
+    order = _z_order(pl_in.x, pl_in.y)
+    pl, production = pl_in.take(order), production_in[order]
+    blocks = _Blocks(pl)
+    m_reg, m_long = _masses(pl.population, p)
+    s_reg, s_long = _row_sums(pl, blocks, p, m_reg, m_long, progress)
+    own = np.zeros(n)
+    c_long = np.zeros(n)
+    if p.decay == "mixture":
+        share = _own_shares(pl.population, p)
+        c_reg = _ratio(production * (1.0 - share - p.long_share), s_reg)
+        c_long = _ratio(production * p.long_share, s_long)
+        own = production * share
+    elif p.model == "production":
+        c_reg = _ratio(production, s_reg)
+    else:  # T_ij = k P_i P_j f(d_ij), k such that the flows add up to the employed
+        total = float(pl.population @ s_reg)
+        c_reg = pl.population * (production.sum() / total if total > 0 else 0.0)
+    # T_ij = c_reg_i m_reg_j g_ij + c_long_i m_long_j h_ij (+ own_i if i = j)
+    employed = own + c_reg * s_reg + c_long * s_long
+    jobs = own.copy()
+    mixture = p.decay == "mixture"
+    found: list[tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]] = []
+    # the largest flow any place sends to another, per block: for passing blocks over
+    top = [(float(c_reg[r0:r1].max()), float(m_reg[r0:r1].max()), float(c_long[r0:r1].max()),
+            float(m_long[r0:r1].max())) for r0, r1 in blocks.bounds]
+    report = _Reporter(progress, n, len(blocks.pairs),
+                       f"modelled flows between {n:,} places, pass 2 of 2")
+    for a, b in blocks.pairs:
+        report.step()
+        gap = blocks.gap(a, b)
+        if a != b and p.max_distance_km is not None and gap > p.max_distance_km:
+            continue
+        (r0, r1), (c0, c1) = blocks.bounds[a], blocks.bounds[b]
+        rows = np.arange(r0, r1)
+        d2, pos = pl.sq_distances(rows, c0, c1)
+        g, h = _decay(d2, pl.borders(rows, c0, c1) if mixture else None, p, pos)
+        jobs[c0:c1] += m_reg[c0:c1] * (c_reg[r0:r1] @ g)
+        if a != b:
+            jobs[r0:r1] += m_reg[r0:r1] * (g @ c_reg[c0:c1])
+        if h is not None:
+            jobs[c0:c1] += m_long[c0:c1] * (c_long[r0:r1] @ h)
+            if a != b:
+                jobs[r0:r1] += m_long[r0:r1] * (h @ c_long[c0:c1])
+        if a != b:
+            fg, fh = _decay_at(gap, p)
+            (cr, mr, cl, ml), (cr2, mr2, cl2, ml2) = top[a], top[b]
+            if (cr * mr2 + cr2 * mr) * fg + (cl * ml2 + cl2 * ml) * fh < min_flow:
+                continue  # no pair of this block reaches min_flow
+        # t[i, j]: flow i -> j; u[i, j]: flow j -> i (the same pairs the other way)
+        t = np.multiply.outer(c_reg[r0:r1], m_reg[c0:c1])
+        t *= g
+        if h is not None:
+            tl = np.multiply.outer(c_long[r0:r1], m_long[c0:c1])
+            tl *= h
+            t += tl
+        if a == b:
+            t[pos] += own[r0:r1]
+            found.append((rows, rows, t[pos].copy()))  # every place's flow to itself
+            t[pos] = 0.0
+            kept = (t + t.T) >= min_flow
+            kept[pos] = False
+            i, j = np.nonzero(kept)
+            found.append((r0 + i, c0 + j, t[i, j]))
+            continue
+        u = np.multiply.outer(m_reg[r0:r1], c_reg[c0:c1])
+        u *= g
+        if h is not None:
+            ul = np.multiply.outer(m_long[r0:r1], c_long[c0:c1])
+            ul *= h
+            u += ul
+        i, j = np.nonzero((t + u) >= min_flow)
+        found.append((r0 + i, c0 + j, t[i, j]))
+        found.append((c0 + j, r0 + i, u[i, j]))
+    oi = order[np.concatenate([f[0] for f in found])]
+    dj = order[np.concatenate([f[1] for f in found])]
+    count = np.concatenate([f[2] for f in found])
+    keep = (count > 0) | (oi == dj)
+    oi, dj, count = oi[keep], dj[keep], count[keep]
+    sort = np.lexsort((dj, oi))
+    back = np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64)
+    back[0][order], back[1][order] = employed, jobs
+    return oi[sort], dj[sort], count[sort], back[0], back[1]
+
+
+def _fit_mixture(pl: _Places, p: LinkParams, oi: NDArray[np.intp], dj: NDArray[np.intp],
+                 y: FloatArray) -> LinkParams:
+    """Fit the mixture's distance and border parameters to observed between-place flows
+    by maximum likelihood (:data:`FITTED`).
+
+    Each origin's out-commuters are multinomial over the other places with the model's
+    shares given that they leave (``s_ij / (1 - s_ii)``): the likelihood of the
+    production-constrained Poisson model on the between-place flows, whose origin
+    totals are the observed ones. ``own_share``, ``own_share_exponent`` and
+    ``decay_exponent`` stay as given. A parameter the flows say nothing about
+    (``lan_border`` when no observed flow crosses a län border) stays where it starts.
+    """
+    from scipy.optimize import minimize
+
+    n = len(pl.population)
+    origins, inv = np.unique(oi, return_inverse=True)
+    size = max(1, 4 * _BLOCK_PAIRS // n)
+    chunks = []
+    for s in range(0, len(origins), size):
+        sel = (inv >= s) & (inv < s + size)
+        rows = origins[s:s + size]
+        chunks.append((rows, inv[sel] - s, dj[sel], y[sel]))
+    # keep the distances between evaluations unless there are very many
+    cache = [(pl.sq_distances(c[0], 0, n), pl.borders(c[0], 0, n))
+             if len(origins) * n <= _FIT_CACHE_PAIRS else None for c in chunks]
+    total = float(y.sum())
+
+    def params_of(x: FloatArray) -> LinkParams:
+        return replace(p, d50_km=math.exp(x[0]), gamma=float(x[1]), long_share=float(x[2]),
+                       long_km=math.exp(x[3]), lan_border=float(x[4]),
+                       kommun_border=float(x[5]))
+
+    def loss(x: FloatArray) -> float:
+        q = params_of(x)
+        m_reg, m_long = _masses(pl.population, q)
+        a = _own_shares(pl.population, q)
+        ll = 0.0
+        for (rows, r, c, yy), kept in zip(chunks, cache, strict=True):
+            (d2, pos), borders = kept if kept is not None else (
+                pl.sq_distances(rows, 0, n), pl.borders(rows, 0, n))
+            g, h = _decay(d2.copy(), borders, q, pos)
+            assert h is not None
+            reg = _ratio(1.0 - a[rows] - q.long_share, g @ m_reg)
+            lng = _ratio(np.full(len(rows), q.long_share), h @ m_long)
+            k = np.arange(len(rows))
+            stay = a[rows] + reg * m_reg[rows] * g[k, rows] + lng * m_long[rows] * h[k, rows]
+            s = reg[r] * m_reg[c] * g[r, c] + lng[r] * m_long[c] * h[r, c]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ll += float(yy @ (np.log(s) - np.log1p(-stay[r])))
+        return -ll / total if math.isfinite(ll) else 1e6
+
+    x0 = np.array([math.log(p.d50_km), p.gamma, p.long_share, math.log(p.long_km),
+                   p.lan_border, p.kommun_border])
+    bounds = [(math.log(0.5), math.log(1000.0)), (0.0, 3.0), (0.0, 1.0 - p.own_share - 1e-9),
+              (0.0, math.log(10_000.0)), (0.0, 10.0), (0.0, 10.0)]
+    x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
+    fit = minimize(loss, x0, method="L-BFGS-B", bounds=bounds,
+                   options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 500})
+    return params_of(fit.x)
+
+
+#: What calibrating the mixture on observed flows fits.
+FITTED = ("d50_km", "gamma", "long_share", "long_km", "lan_border", "kommun_border")
+
+
+def _used(p: LinkParams) -> dict[str, Any]:
+    """The model and its parameters, as the provenance records them."""
+    keys = (("own_share", "own_share_exponent", "d50_km", "decay_exponent", "gamma",
+             "long_share", "long_km", "lan_border", "kommun_border")
+            if p.decay == "mixture" else ("beta",))
+    out: dict[str, Any] = {"model": p.model, "decay": p.decay}
+    out.update({k: getattr(p, k) for k in keys})
+    out["max_distance_km"] = p.max_distance_km
+    return out
+
+
+def modelled_commuting(
+    places: pd.DataFrame,
+    *,
+    params: LinkParams | None = None,
+    observed: Flows | None = None,
+    min_flow: float | None = None,
+    progress: Progress | None = None,
+) -> ModelledFlows:
+    """Modelled commuting between places, with every place's employed residents and jobs.
+
+    What :func:`model_flows` computes, with the totals the pairs left out (under
+    ``min_flow``) still count in: the pipeline's shares of employed residents and of
+    jobs use them. See :func:`model_flows` for the model.
+
+    Parameters
+    ----------
+    places
+        Places with ``population`` (0 allowed: such a place sends and receives no
+        one), optional ``area_id`` (the län border) and ``area_ha``, point or polygon
+        geometry in a metric CRS.
+    params
+        The model (:class:`~strukturbild.config.LinkParams`).
+    observed
+        Observed flows to calibrate on (with ``calibrate = true``).
+    min_flow
+        Keep the pairs whose flows add up to this many commuters or more (both
+        directions); default ``params.min_flow``. The region methods want the small
+        flows too (a village's inflow decides where it belongs): the pipeline keeps
+        pairs from 1 commuter on when it delineates regions from modelled flows.
+    progress
+        Called with a short message at every 10 % of a long computation (from 5 000
+        places on).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> p = gpd.GeoDataFrame({"population": [10000, 0]}, index=["a", "b"],
+    ...     geometry=[shapely.Point(0, 0), shapely.Point(5000, 0)], crs=3006)
+    >>> m = modelled_commuting(p, params=LinkParams(min_flow=0))
+    >>> m.employed.tolist(), m.jobs.tolist(), len(m.flows)
+    ([5000.0, 0.0], [5000.0, 0.0], 2)
+    """
+    p = params or LinkParams()
+    if len(places) == 0:
+        raise EmptyInputError("no places to model flows between")
+    xy = place_coordinates(places) / 1000.0
+    pop = places["population"].to_numpy(dtype=float)
+    pl = _Places(xy[:, 0].copy(), xy[:, 1].copy(),
+                 internal_distance(places, urban_density=p.urban_density), pop,
+                 _area_codes(places, 2), _area_codes(places, None))
+    ids = places.index.to_numpy(dtype=object)
+    production = p.employment_rate * pop
+    calibrated: dict[str, Any] = {}
+    if observed is not None and p.calibrate:
+        b = observed.between()
+        b = b[b > 0]
+        pos = pd.Index(ids)
+        oi = pos.get_indexer(b.index.get_level_values(0))
+        dj = pos.get_indexer(b.index.get_level_values(1))
+        ok = (oi >= 0) & (dj >= 0)
+        oi, dj, y = oi[ok], dj[ok], b.to_numpy(dtype=float)[ok]
+        dist = np.hypot(pl.x[oi] - pl.x[dj], pl.y[oi] - pl.y[dj])
+        # pairs the model cannot give: from or to a place of 0 inhabitants, beyond the cut
+        ok = (pop[oi] > 0) & (pop[dj] > 0)
+        if p.max_distance_km is not None:
+            ok &= dist <= p.max_distance_km
+        if ok.sum() >= 3:
+            oi, dj, y, dist = oi[ok], dj[ok], y[ok], dist[ok]
+            if p.decay == "mixture":
+                p = _fit_mixture(pl, p, oi, dj, y)
+            else:
+                fit = fit_gravity(y, np.maximum(dist, 1.0), origin=ids[oi],
+                                  destination=ids[dj], d_var=pop[dj], model="production",
+                                  decay=p.decay)
+                term = "dij" if p.decay == "exponential" else "log_dij"
+                p = replace(p, beta=-float(fit.params[term]))
+            calibrated["calibrated_on_pairs"] = int(ok.sum())
+        if observed.has_self_flows:
+            emp = observed.outflow().reindex(ids)
+            production = np.where(emp.notna(), emp.fillna(0).to_numpy(), production)
+    used = _used(p) | calibrated
+    keep = p.min_flow if min_flow is None else float(min_flow)
+    if not keep >= 0:
+        raise ConfigError(f"min_flow must be a number >= 0, got {min_flow!r}")
+    oi, dj, count, employed, jobs = _model(pl, p, production, keep, progress)
+    idx = pd.MultiIndex.from_arrays([ids[oi], ids[dj]], names=["origin", "destination"])
+    flows = Flows(pd.Series(count, index=idx), modelled=True)
+    used["pairs"] = int(len(flows) - len(ids))
+    used["pairs_min_flow"] = keep
+    return ModelledFlows(flows, pd.Series(employed, index=places.index, name="employed"),
+                         pd.Series(jobs, index=places.index, name="jobs"), used)
+
+
+def model_flows(
+    places: pd.DataFrame,
+    *,
+    params: LinkParams | None = None,
+    observed: Flows | None = None,
+    min_flow: float | None = None,
+    progress: Progress | None = None,
+) -> tuple[Flows, dict[str, Any]]:
+    """Modelled commuting between places (no observed flows needed).
+
+    A production-constrained model: the employed residents of each place *i*
+    (``employment_rate * population_i``) are shared among all places, *i* itself
+    included. The default form (``decay = "mixture"``), calibrated on SCB's
+    commuting between kommuner 2020 and 2021, gives
+
+    ``T_ij = E_i (a_i [i = j] + (1 - a_i - w) R_ij + w L_ij)``
+
+    with ``R_ij ∝ P_j^gamma b_ij c_ij / (1 + (d_ij / d50)^k)`` (the regional labour
+    market) and ``L_ij ∝ P_j b_ij exp(-d_ij / L)`` (long-distance commuters), each
+    summing to 1 over j; ``b_ij = exp(-lan_border)`` between places in different län
+    (the first two characters of ``area_id``), ``c_ij = exp(-kommun_border)`` between
+    places in different kommuner (``area_id``), 1 otherwise; the own-place share
+    ``a_i = own_share (P_i / 10 000)^own_share_exponent`` (at most ``1 - w``); ``w`` =
+    ``long_share``, ``L`` = ``long_km``, ``k`` = ``decay_exponent``. A place's
+    distance to itself is its internal distance (:func:`internal_distance`). There is
+    no distance cut-off unless ``max_distance_km`` is set. ``decay = "exponential"``
+    or ``"power"`` spreads all employed residents in proportion to
+    ``P_j exp(-beta d)`` or ``P_j d^-beta`` instead (``model = "unconstrained"``: the
+    model ``T_ij = k P_i P_j f(d_ij)`` scaled to the same total); strukturbild 0.1's
+    model is ``decay = "exponential"``, ``max_distance_km = 50``.
+
+    The model is computed in blocks of places, never as one ``n x n`` table, and only
+    pairs whose flows add up to ``min_flow`` or more (both directions) are kept, with
+    every place's flow to itself. A place of 0 inhabitants sends and receives no one.
+
+    With observed flows and ``calibrate = true``, the exponential and power forms
+    fit ``beta`` by a Poisson model on the observed between-place flows
+    (production-constrained, :func:`~strukturbild.analysis.gravity.fit_gravity`); the
+    mixture fits ``d50_km``, ``gamma``, ``long_share``, ``long_km``, ``lan_border`` and
+    ``kommun_border`` by maximum likelihood of where each place's out-commuters go
+    (``own_share``, ``own_share_exponent`` and ``decay_exponent`` stay as given); the
+    observed employed residents (outflow including intra-place flows) replace the
+    estimate where known. Defaults and their sources: :class:`~strukturbild.config.LinkParams`.
+
+    Parameters
+    ----------
+    places
+        Places with ``population``, optional ``area_id`` and ``area_ha``, in a metric
+        CRS.
+    params
+        The model (:class:`~strukturbild.config.LinkParams`).
+    observed
+        Observed flows to calibrate on.
+    min_flow
+        Keep the pairs whose flows add up to this many commuters or more (both
+        directions); default ``params.min_flow``. Give 1 (or 0 for every pair) when
+        the flows are for a region method: a village's small inflows decide where it
+        belongs.
+    progress
+        Called with a short message at every 10 % of a long computation.
+
+    Returns
+    -------
+    (Flows, dict)
+        The modelled flows (``modelled=True``) and the parameters used.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> p = gpd.GeoDataFrame({"population": [10000, 10000, 10000]}, index=["a", "b", "c"],
+    ...     geometry=[shapely.Point(0, 0), shapely.Point(10000, 0), shapely.Point(30000, 0)],
+    ...     crs=3006)
+    >>> f, used = model_flows(p, params=LinkParams(min_flow=0))
+    >>> f.modelled, round(float(f.outflow()["a"]), 6), used["d50_km"]
+    (True, 5000.0, 13.5)
+    >>> round(float(f.count[("a", "a")] / 5000), 3)  # the share who work at home
+    0.641
+    """
+    m = modelled_commuting(places, params=params, observed=observed, min_flow=min_flow,
+                           progress=progress)
+    return m.flows, m.params
