@@ -73,10 +73,16 @@ def drawn(page: Any) -> dict[str, int]:
     }"""))
 
 
-def strong_and_medium(image: StructureImage | Any) -> int:
-    """How many links of an image (or a links frame) are strong or medium."""
-    links = image.links if isinstance(image, StructureImage) else image
-    return int((links["link_class"] != "weak").sum())
+def shown_at_start(image: StructureImage, links: Any = None, label_roles: int = 3) -> int:
+    """How many links the map draws when it opens: the strong and medium ones, and the
+    weak regional links that are axes (the other weak links are a layer, off)."""
+    from strukturbild.render.style import labelled_roles, shown_as_regional
+
+    links = image.links if links is None else links
+    keys = [r.key for r in image.roles] or sorted(set(image.places["role"].astype(str)))
+    labelled = labelled_roles(keys, set(image.places["role"].astype(str)), label_roles)
+    regional = shown_as_regional(links, image.places["role"], labelled)
+    return int(((links["link_class"] != "weak").to_numpy() | regional).sum())
 
 
 def pixel(page: Any, latlng: tuple[float, float], path: Path) -> tuple[int, int, int]:
@@ -127,7 +133,7 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
     page = open_map(context, path, log)
     page.screenshot(path=str(tmp_path / "example.png"))
     assert page.evaluate("L.version") == "1.9.4"
-    assert drawn(page) == {"base": 3, "areas": 33, "links": strong_and_medium(example),
+    assert drawn(page) == {"base": 3, "areas": 33, "links": shown_at_start(example),
                            "weak": 0, "places": len(example.places)}
     legend = page.locator(".sb-legend")
     assert legend.is_visible()
@@ -177,7 +183,7 @@ def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: St
     page.screenshot(path=str(tmp_path / "toggle.png"))
     page.get_by_label("Funktionella samband").check()
     settle(page)
-    assert drawn(page)["links"] == strong_and_medium(example)
+    assert drawn(page)["links"] == shown_at_start(example)
     assert section.is_visible()
     # back under the places: the canvas draws a place last
     assert page.evaluate("Object.values(window.strukturbild.map._layers).find(l => l._ctx)"
@@ -194,7 +200,9 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     path = write(tmp_path, "hostile", web_map_html(image))
     log = PageLog()
     page = open_map(context, path, log)
-    assert drawn(page) == {"areas": 2, "links": 2, "weak": 0, "places": 5}
+    # both roles are labelled: every link is regional, the weak ones axes (no weak layer)
+    assert drawn(page) == {"areas": 2, "links": shown_at_start(image), "places": 5}
+    assert shown_at_start(image) == 4
     assert page.locator(".sb-title").inner_text() == "Test <i>karta</i> & å"
     assert HOSTILE in page.locator(".sb-label.sb-on").all_inner_texts()
     assert page.locator(".sb-legend").inner_text().startswith("Roller\nNav <em>ett</em>")
@@ -248,7 +256,8 @@ def test_print_fills_an_a4_page_and_restores_the_screen(context: Any, tmp_path: 
 
 
 def test_english_map(context: Any, tmp_path: Path) -> None:
-    path = write(tmp_path, "english", web_map_html(hostile_image("en")))
+    # one labelled role: the weak links are local, a layer of their own
+    path = write(tmp_path, "english", web_map_html(hostile_image("en"), label_roles=1))
     log = PageLog()
     page = open_map(context, path, log)
     controls = page.locator(".leaflet-control-layers").inner_text()
@@ -272,7 +281,7 @@ def test_whole_country_is_small_and_drawn(context: Any, tmp_path: Path) -> None:
     assert drawn_at(page) > 0
     assert_clean(log)
     shown = map_links(image.links)[0]
-    assert drawn(page) == {"base": 13, "areas": 290, "links": strong_and_medium(shown),
+    assert drawn(page) == {"base": 13, "areas": 290, "links": shown_at_start(image, shown),
                            "weak": 0, "places": 2017}
     page.screenshot(path=str(tmp_path / "country.png"))
 
@@ -390,7 +399,8 @@ def test_weak_links_are_one_click_away(context: Any, example: StructureImage,
     path = write(tmp_path, "weak", web_map_html(example))
     log = PageLog()
     page = open_map(context, path, log)
-    weak = int((example.links["link_class"] == "weak").sum())
+    # the weak links other than the axes (drawn from the start with the regional ones)
+    weak = len(example.links) - shown_at_start(example)
     section = page.locator('.sb-legend [data-layer="weak"]')
     assert drawn(page)["weak"] == 0
     assert section.is_visible() and "sb-off" in (section.get_attribute("class") or "")

@@ -353,8 +353,8 @@ def test_links_style_matches_web_map(example_gpkg: Path) -> None:
     assert renderer is not None and renderer.get("attr") == LINK_CATEGORY_EXPRESSION
     cats = [(c.get("value"), c.get("render")) for c in renderer.iter("category")]
     assert cats == [("regional_strong", "true"), ("regional_medium", "true"),
-                    ("regional_weak", "false"), ("local_strong", "true"),
-                    ("local_medium", "true"), ("local_weak", "false")]  # weak ones off
+                    ("regional_weak", "true"), ("local_strong", "true"),
+                    ("local_medium", "true"), ("local_weak", "false")]  # weak local off
     symbols = renderer.findall("symbols/symbol")
     colours = []
     for symbol in symbols:

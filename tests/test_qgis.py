@@ -326,8 +326,10 @@ def test_links_by_class_with_widths_by_flow(qgis: dict[str, Any], case: str) -> 
     assert [c[0] for c in links["categories"]] == [f"{s}_{c}" for s, c in pairs]
     assert [c[2] for c in links["categories"]] == [
         link_style(c, s == "regional")[0] for s, c in pairs]
-    # weak links are off, as on the web map: a tick in the layer tree shows them
-    assert [c[4] for c in links["categories"]] == [c != "weak" for _, c in pairs]
+    # weak local links are off, as on the web map (a tick in the layer tree shows them);
+    # regional ones, weak ones too, are on
+    assert [c[4] for c in links["categories"]] == [(s, c) != ("local", "weak")
+                                                   for s, c in pairs]
     weak = links["categories"][5][3]
     assert weak["opacity"] == pytest.approx(0.45)
     assert weak["layers"][0]["data_defined"] == {"5": link_width_expression()}  # 5 = width

@@ -408,8 +408,15 @@ def test_circles_and_lines_have_the_style_tables_sizes_in_points(image: Structur
             ends = sorted(max(np.hypot(*(v[1] - v[2])), np.hypot(*(v[0] - v[3]))) / m_per_pt
                           for v in (q.vertices for q in quads))
             assert ends[-1] <= 8.0 * PT_PER_PX + 1e-6
-        assert f"links-{scope}-weak" not in arts  # weak links only when asked for
+    # weak local links only when asked for; regional links (the long axes) always
+    assert "links-local-weak" not in arts and "links-regional-weak" in arts
+    from strukturbild.render.style import labelled_roles, regional_links
+
+    labelled = labelled_roles([r.key for r in image.roles],
+                              set(image.places["role"].astype(str)), 3)
+    regional = regional_links(links, image.places["role"], labelled)
     assert drawn == int((links["link_class"] != "weak").sum())
+    assert bool(((links["link_class"] == "weak").to_numpy() & regional).any())
     widest = max(np.hypot(*(q.vertices[0] - q.vertices[3])) / m_per_pt
                  for key in arts if key.startswith("links-") for q in arts[key].get_paths())
     assert widest == pytest.approx(link_width(max_flow, max_flow) * PT_PER_PX, rel=1e-6)

@@ -390,10 +390,27 @@ def test_regional_links_are_flagged(example: StructureImage, example_page: str) 
     data = page_data(example_page)
     names, roles = data["places"]["n"], example.places.set_index("name")["role"].astype(str)
     top = {"tillvaxtmotor", "regional_karna", "lokal_karna"}
-    for o, d, g in zip(data["links"]["o"], data["links"]["d"], data["links"]["g"],
-                       strict=True):
-        assert g == int(roles[names[o]] in top and roles[names[d]] in top)
+    links = example.links.set_index(["origin", "destination"])
+    ids = dict(zip(example.places["name"], example.places.index, strict=True))
+    axes = 0
+    for o, d, g, c in zip(data["links"]["o"], data["links"]["d"], data["links"]["g"],
+                          data["links"]["c"], strict=True):
+        between_top = roles[names[o]] in top and roles[names[d]] in top
+        if c != 2:  # strong and medium: regional when between places of the top roles
+            assert g == int(between_top)
+        elif g:  # a weak regional link is drawn as one only as an axis: the largest
+            axes += 1  # flow out of one of its places
+            a, b = ids[names[o]], ids[names[d]]
+            row = links.loc[(a, b)] if (a, b) in links.index else links.loc[(b, a)]
+            out_a = example.links.loc[example.links["origin"] == a, "flow_od"].tolist() + \
+                example.links.loc[example.links["destination"] == a, "flow_do"].tolist()
+            out_b = example.links.loc[example.links["origin"] == b, "flow_od"].tolist() + \
+                example.links.loc[example.links["destination"] == b, "flow_do"].tolist()
+            assert between_top
+            assert row["flow_od"] == max(out_a if (a, b) in links.index else out_b) or \
+                row["flow_do"] == max(out_b if (a, b) in links.index else out_a)
     assert 0 < sum(data["links"]["g"]) < len(data["links"]["g"])
+    assert 0 < axes < 40  # the axes, not a web of weak links
     # regional links come after (over) the local ones
     first = data["links"]["g"].index(1)
     assert all(data["links"]["g"][first:])

@@ -89,6 +89,7 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | links   | strength             | real         | symmetric strength of the pair |
 | links   | link_class           | text         | `strong`, `medium` or `weak` (styled by this) |
 | links   | regional             | boolean      | both places of labelled roles (styled by this) |
+| links   | axis                 | boolean      | weak regional link, a place's largest outflow |
 | links   | modelled             | boolean      | true when the flow is modelled, not observed |
 | areas   | geom                 | MultiPolygon | the kommun |
 | areas   | area_id              | text         | kommun code, unique |
@@ -160,7 +161,15 @@ from ..render.qml import (
     places_qml,
     regions_qml,
 )
-from ..render.style import TEXT, chain, labelled_roles, regional_links, role_styles, text
+from ..render.style import (
+    TEXT,
+    axis_links,
+    chain,
+    labelled_roles,
+    regional_links,
+    role_styles,
+    text,
+)
 
 __all__ = [
     "GPKG_CRS",
@@ -312,6 +321,7 @@ def geopackage_frames(image: StructureImage, *, label_roles: int = 3) -> dict[st
         present = {str(k) for k in image.places["role"].dropna()}
         links["regional"] = regional_links(links, image.places["role"],
                                            labelled_roles(keys, present, label_roles))
+        links["axis"] = axis_links(links, links["regional"].to_numpy())
     frames["links"] = _layer_frame(links, "links", "")
     if image.areas is not None:
         frames["areas"] = _layer_frame(image.areas, "areas", "area_id")

@@ -28,6 +28,7 @@ from .style import (
     format_number,
     legend_flows,
     legend_populations,
+    link_style,
     link_width,
     symbol_radius,
     text,
@@ -81,6 +82,7 @@ def legend_sections(
     max_flow: float,
     scopes: Sequence[str] = (),
     weak: bool = False,
+    axes: bool = False,
     links_note: str = "",
     lan_borders: bool = False,
     national_borders: bool = False,
@@ -103,6 +105,9 @@ def legend_sections(
         The link scopes drawn (``"regional"``, ``"local"``).
     weak
         Whether the map has weak links (they get their own section).
+    axes
+        Whether the map draws weak regional links that are axes
+        (:func:`~strukturbild.render.style.axis_links`); they get a row of their own.
     links_note
         A note under the links ("showing 3 677 of 4 660 links …").
     lan_borders, national_borders
@@ -150,6 +155,10 @@ def legend_sections(
             rows.append(LegendRow("line", text("regional_link", lang), REGIONAL_LINK_COLOUR,
                                   3.0, opacity=LINK_CLASS_STYLE["strong"][2],
                                   key="link-regional"))
+        if axes:
+            _, dash, opacity = link_style("weak", True)
+            rows.append(LegendRow("line", text("axis_link", lang), REGIONAL_LINK_COLOUR, 3.0,
+                                  dash, opacity, key="link-axis"))
         if "local" in scopes:
             rows.append(LegendRow("line", text("local_link", lang), LINK_CLASS_STYLE["strong"][0],
                                   3.0, opacity=LINK_CLASS_STYLE["strong"][2], key="link-local"))

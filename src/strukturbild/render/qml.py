@@ -411,7 +411,10 @@ def _link_symbol(cls: str, regional: bool, unit: SizeUnit) -> _Symbol:
 
 
 #: The links' category: scope and class, e.g. ``regional_strong``.
-LINK_CATEGORY_EXPRESSION = ("if(coalesce(\"regional\", false), 'regional', 'local') || '_' || "
+#: Regional: both places of the labelled roles, and not weak unless an axis (as
+#: :func:`~strukturbild.render.style.shown_as_regional` decides for the other maps).
+LINK_CATEGORY_EXPRESSION = ("if(coalesce(\"regional\", false) AND (\"link_class\" <> 'weak' OR "
+                            "coalesce(\"axis\", false)), 'regional', 'local') || '_' || "
                             "\"link_class\"")
 
 
@@ -423,9 +426,9 @@ def links_qml(labels: Mapping[str, str], scopes: Mapping[str, str] | None = None
     their own colour; ``local``) and class of
     :data:`~strukturbild.render.style.LINK_CLASS_STYLE`, with its colour, dashes and
     opacity (:func:`~strukturbild.render.style.link_style`); the width is
-    :func:`link_width_expression`. Weak links are off, as on the web map (a tick
-    in the layer tree shows them); regional links are drawn over local ones, the
-    strongest on top.
+    :func:`link_width_expression`. Weak local links are off, as on the web map (a
+    tick in the layer tree shows them); regional links, weak ones too, are on and
+    drawn over local ones, the strongest on top.
 
     Parameters
     ----------
@@ -454,7 +457,7 @@ def links_qml(labels: Mapping[str, str], scopes: Mapping[str, str] | None = None
         ET.SubElement(cats, "category", {
             "value": f"{scope}_{cls}", "symbol": str(i),
             "label": f"{scopes.get(scope, scope)}: {labels.get(cls, cls).lower()}",
-            "render": "false" if cls == "weak" else "true"})
+            "render": "false" if (cls, scope) == ("weak", "local") else "true"})
     symbols = ET.SubElement(renderer, "symbols")
     for i, (scope, cls) in enumerate(pairs):
         _symbol(symbols, _link_symbol(cls, scope == "regional", unit), str(i))

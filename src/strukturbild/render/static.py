@@ -6,8 +6,8 @@ table (:mod:`strukturbild.render.style`) and the same legend
 project (:attr:`StructureImage.base`), the project's kommuner with their borders and
 the län borders, the project's own layers, functional regions with their names,
 links as tapered shapes whose width follows the flow (narrowing towards the place
-that receives most; regional links in their own colour, on top; weak links only when
-asked for), places as circles whose area is proportional to population, coloured by
+that receives most; regional links in their own colour, on top, weak ones too; weak local links
+only when asked for), places as circles whose area is proportional to population, coloured by
 role, a joint designation as one band with one label; name labels with halos for the
 ``label_roles`` highest roles that have places, never overlapping.
 
@@ -71,8 +71,8 @@ from .style import (
     link_style,
     link_width,
     nice_floor,
-    regional_links,
     role_styles,
+    shown_as_regional,
     source_line,
     symbol_radius,
     text,
@@ -669,9 +669,9 @@ def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_
     labelled = labelled_roles(role_keys, present, label_roles)
     regional = np.zeros(len(links) if links is not None else 0, dtype=bool)
     if has_links:
-        regional = regional_links(links, places["role"], labelled)
-        if not weak_links:
-            keep = (links["link_class"].astype(str) != "weak").to_numpy()
+        regional = shown_as_regional(links, places["role"], labelled)
+        if not weak_links:  # weak local links left out; regional axes always drawn
+            keep = (links["link_class"].astype(str) != "weak").to_numpy() | regional
             links, regional = links[keep], regional[keep]
     scopes = [s for s, flag in (("regional", True), ("local", False))
               if has_links and (regional == flag).any()]
@@ -679,7 +679,9 @@ def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_
     national = base is not None and bool((base["kind"] == "border").any())
     sections = legend_sections(
         image, styles, counts, labelled=labelled, max_flow=max_flow, scopes=scopes,
-        weak=has_links and weak_links and bool((links["link_class"] == "weak").any()),
+        weak=has_links and weak_links and bool(((links["link_class"] == "weak").to_numpy()
+                                                & ~regional).any()),
+        axes=has_links and bool(((links["link_class"] == "weak").to_numpy() & regional).any()),
         lan_borders=lan is not None, national_borders=national)
     note = source_line(image.provenance.get("inputs") or {}, lang, source_note=source_note,
                        modelled=image.modelled, base=base is not None, timestamp=timestamp)

@@ -159,6 +159,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "total": ("Totalt", "Total"),
     "regional_link": ("Regionalt samband", "Regional link"),
     "local_link": ("Lokalt samband", "Local link"),
+    "axis_link": ("Regional axel: svagt samband, en orts största flöde",
+                  "Regional axis: weak link, a place's largest flow"),
     "regional_note": (
         "Regionala samband går mellan orter med namn på kartan ({roles}).",
         "Regional links join places named on the map ({roles}).",
@@ -447,6 +449,61 @@ def regional_links(links: Any, roles: pd.Series, labelled: Sequence[str]) -> np.
     o = role.reindex(links["origin"].astype(str)).isin(keys).to_numpy()
     d = role.reindex(links["destination"].astype(str)).isin(keys).to_numpy()
     out: np.ndarray[Any, Any] = o & d
+    return out
+
+
+def axis_links(links: Any, regional: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Weak regional links that carry the largest outflow of one of their places.
+
+    A regional link is weak when it carries a small share of its places' employed
+    (Helsingborg sends 4 % of its workers to Malmö) though many commuters: such a
+    link is still the structure's axis when it is the largest flow out of one of its
+    places (its dominant flow, in Nystuen and Dacey's sense). Those are drawn with
+    the regional links; other weak links wait in the layer of weak links.
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"origin": ["h", "h", "y"], "destination": ["m", "l", "m"],
+    ...                       "flow_od": [1900.0, 300.0, 600.0], "flow_do": [1400.0, 900.0, 200.0],
+    ...                       "link_class": ["weak", "weak", "strong"]})
+    >>> axis_links(links, np.array([True, True, True])).tolist()
+    [True, True, False]
+    """
+    n = len(links)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    o = links["origin"].astype(str).to_numpy()
+    d = links["destination"].astype(str).to_numpy()
+    out_o = pd.to_numeric(links["flow_od"], errors="coerce").fillna(0.0).to_numpy()
+    out_d = pd.to_numeric(links["flow_do"], errors="coerce").fillna(0.0).to_numpy()
+    ends = pd.DataFrame({"place": np.concatenate([o, d]),
+                         "out": np.concatenate([out_o, out_d]),
+                         "link": np.concatenate([np.arange(n), np.arange(n)])})
+    ends = ends[ends["out"] > 0]
+    top = ends.loc[ends.groupby("place")["out"].idxmax(), "link"].to_numpy()
+    dominant = np.zeros(n, dtype=bool)
+    dominant[top] = True
+    weak = (links["link_class"].astype(str) == "weak").to_numpy()
+    out: np.ndarray[Any, Any] = weak & np.asarray(regional, dtype=bool) & dominant
+    return out
+
+
+def shown_as_regional(links: Any, roles: pd.Series, labelled: Sequence[str]
+                      ) -> np.ndarray[Any, Any]:
+    """The links every map draws as regional: between places of the labelled roles,
+    and not weak unless an axis (:func:`axis_links`).
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"origin": ["a", "a", "b"], "destination": ["b", "c", "c"],
+    ...                       "flow_od": [5.0, 9.0, 4.0], "flow_do": [1.0, 1.0, 1.0],
+    ...                       "link_class": ["weak", "strong", "strong"]})
+    >>> shown_as_regional(links, pd.Series({"a": "x", "b": "x", "c": "x"}), ["x"]).tolist()
+    [False, True, True]
+    """
+    regional = regional_links(links, roles, labelled)
+    weak = (links["link_class"].astype(str) == "weak").to_numpy()
+    out: np.ndarray[Any, Any] = regional & (~weak | axis_links(links, regional))
     return out
 
 

@@ -86,6 +86,7 @@ from .style import (
     link_width,
     regional_links,
     role_styles,
+    shown_as_regional,
     source_line,
     symbol_radius,
     text,
@@ -704,11 +705,11 @@ def web_map_html(
     max_flow = float(links["total"].max()) if has_links else 0.0
     min_flow: float | None = None
     scopes: list[str] = []
-    weak_present = False
+    weak_present = axes_present = False
     links_note = ""
     if has_links:
         drawn, min_flow = map_links(links, min_flow=min_link_flow)
-        regional = regional_links(drawn, pl["role"], labelled)
+        regional = shown_as_regional(drawn, pl["role"], labelled)
         data["links"] = _links_data(drawn, position, max_flow, regional)
         data["links"]["cls"] = [text(c, lang) for c in _LINK_CLASSES]
         data["links"]["sty"] = [
@@ -717,7 +718,12 @@ def web_map_html(
             for colour, dash, opacity in [link_style(cls, scope == "regional")]]
         scopes = [sc for sc, flag in (("regional", 1), ("local", 0))
                   if flag in data["links"]["g"]]
-        weak_present = 2 in data["links"]["c"]
+        # weak local links are a layer of their own, off at start; a weak regional link
+        # that is an axis (Malmö–Helsingborg) is drawn with the others
+        weak_present = any(c == 2 and g == 0 for c, g in zip(data["links"]["c"],
+                                                              data["links"]["g"], strict=True))
+        axes_present = any(c == 2 and g == 1 for c, g in zip(data["links"]["c"],
+                                                             data["links"]["g"], strict=True))
         layers.append("links")
         overlays.append(["links", text("links", lang), True])
         if weak_present:
@@ -746,7 +752,8 @@ def web_map_html(
     data["bounds"] = [[round(float(lat0), 4), round(float(lon0), 4)],
                       [round(float(lat1), 4), round(float(lon1), 4)]]
     sections = legend_sections(image, styles, counts, labelled=labelled, max_flow=max_flow,
-                               scopes=scopes, weak=weak_present, links_note=links_note,
+                               scopes=scopes, weak=weak_present, axes=axes_present,
+                               links_note=links_note,
                                lan_borders=lan is not None, national_borders=national,
                                on_tiles=on_tiles)
     data["legend"] = _legend_html(sections, lang)

@@ -415,12 +415,14 @@ window.strukturbildDraw = function (map, D) {
     var K = D.links, shown = 0, weak = 0;
     for (var j = 0; j < K.o.length; j++) {
       var a = K.a[j], b = K.b[j], m = Math.max(a, b, 1e-9), w = K.w[j];
-      var st = K.sty[K.g[j] * 3 + K.c[j]], group = K.c[j] === 2 ? groups.weak : groups.links;
+      // weak local links are their own layer, off at start; regional links always show
+      var hide = K.c[j] === 2 && !K.g[j];
+      var st = K.sty[K.g[j] * 3 + K.c[j]], group = hide ? groups.weak : groups.links;
       new Taper([lat[K.o[j]], lat[K.d[j]]], {
         renderer: renderer, stroke: false, fill: true, fillColor: st[0], fillOpacity: st[2],
         w0: Math.max(w * a / m, 0.6), w1: Math.max(w * b / m, 0.6), dash: st[1], i: j
       }).addTo(group);
-      if (K.c[j] === 2) { weak++; } else { shown++; }
+      if (hide) { weak++; } else { shown++; }
     }
     state.counts.links = shown;
     state.counts.weak = weak;
