@@ -829,6 +829,25 @@ def _frame_columns(frame: Any, what: str, id_name: str,
     return gdf, path, cols
 
 
+def _repaired(gdf: gpd.GeoDataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
+    """Invalid geometries repaired with :func:`shapely.make_valid`, with a warning that
+    names the file, how many and the first row's reason."""
+    import shapely
+
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return gdf
+    pos = int(np.flatnonzero(invalid)[0])
+    warnings.warn(
+        f"{path}: {int(invalid.sum())} invalid {what} repaired with make_valid "
+        f"(first at row {pos + 1}: {shapely.is_valid_reason(geoms[pos])})",
+        StrukturbildWarning, stacklevel=3,
+    )
+    return gdf.set_geometry(gpd.GeoSeries(np.where(invalid, shapely.make_valid(geoms), geoms),
+                                          index=gdf.index, crs=gdf.crs))
+
+
 def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | None = None,
                       crs: str = DEFAULT_CRS, source: str | Path | None = None,
                       layer: str | None = None) -> gpd.GeoDataFrame:
@@ -951,7 +970,6 @@ def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | No
     >>> areas_from_frame(gdf).index.tolist()
     ['0114']
     """
-    import shapely
 
     gdf, path, cols = _frame_columns(frame, "areas", "area_id", AREA_ALIASES,
                                      columns, source, layer)
@@ -960,17 +978,7 @@ def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | No
                         hint=f"; map it with areas.columns.{canonical} in the project file")
     check_geometries(gdf.geometry, source=path, layer=layer,
                      kinds=("Polygon", "MultiPolygon"))
-    geoms = gdf.geometry.to_numpy()
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        pos = int(np.flatnonzero(invalid)[0])
-        warnings.warn(
-            f"{path}: {int(invalid.sum())} invalid polygon(s) repaired with make_valid "
-            f"(first at row {pos + 1}: {shapely.is_valid_reason(geoms[pos])})",
-            StrukturbildWarning, stacklevel=2,
-        )
-        geoms = np.where(invalid, shapely.make_valid(geoms), geoms)
-        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    gdf = _repaired(gdf, path, "polygon(s)")
     gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
     ids = to_codes(gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"],
                    scb=True)
@@ -1007,7 +1015,6 @@ def read_layer(source: LayerSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFra
     >>> layer["namn"].tolist(), str(layer.crs)
     (['Västkuststråket'], 'EPSG:3006')
     """
-    import shapely
 
     check_metric(crs)
     path = Path(source.path)
@@ -1016,17 +1023,7 @@ def read_layer(source: LayerSource, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFra
     layer = source.layer or gdf.attrs.get("layer")
     require_rows(gdf, source=path, layer=layer)
     check_geometries(gdf.geometry, source=path, layer=layer, kinds=_LAYER_KINDS)
-    geoms = gdf.geometry.to_numpy()
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        pos = int(np.flatnonzero(invalid)[0])
-        warnings.warn(
-            f"{path}: {int(invalid.sum())} invalid geometries repaired with make_valid "
-            f"(first at row {pos + 1}: {shapely.is_valid_reason(geoms[pos])})",
-            StrukturbildWarning, stacklevel=2,
-        )
-        gdf = gdf.set_geometry(gpd.GeoSeries(np.where(invalid, shapely.make_valid(geoms), geoms),
-                                             index=gdf.index, crs=gdf.crs))
+    gdf = _repaired(gdf, path, "geometries")
     gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
     out = gdf.reset_index(drop=True)
     out.attrs = {"layer": layer} if layer else {}
