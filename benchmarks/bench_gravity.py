@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [n for n in SIZES if not (args.quick and n > 1000)]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"fit_gravity (strukturbild._gravity), exponential decay, best of {args.repeat} "
+    print(f"fit_gravity (strukturbild.analysis.gravity), exponential decay, best of {args.repeat} "
           f"runs; numpy {np.__version__}, {os.cpu_count()} CPUs, load average {load:.1f}")
     print("memory (MiB): 'traced' = tracemalloc peak of the fit, 'RSS' = growth of the "
           "resident set during the fit in a fresh process")
