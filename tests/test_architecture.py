@@ -196,3 +196,27 @@ def test_public_api_is_guarded() -> None:
     public = {n for n in dir(strukturbild) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(strukturbild, n)).__name__ == "module"}
     assert public - modules == set(strukturbild.__all__)
+
+
+@pytest.mark.parametrize("old, new", [("io", "readers"), ("flows", "analysis.flows"),
+                                      ("datasets", "sources.scb.fetch"),
+                                      ("_gravity", "analysis.gravity")])
+def test_modules_of_01_import_with_a_deprecation_warning(old: str, new: str) -> None:
+    """0.1's module paths still work for a release, and say where the module went."""
+    code = ("import warnings, importlib, sys\n"
+            "warnings.simplefilter('error')\n"
+            "import strukturbild\n"
+            f"try:\n    importlib.import_module('strukturbild.{old}')\n"
+            "except DeprecationWarning as w:\n    print(w)\n"
+            "warnings.simplefilter('ignore')\n"
+            f"m = importlib.import_module('strukturbild.{old}')\n"
+            f"print(m is importlib.import_module('strukturbild.{new}'))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.splitlines() == [f"strukturbild.{old} moved to strukturbild.{new} in "
+                                       "strukturbild 0.2", "True"]
+
+
+def test_load_designations_is_deprecated() -> None:
+    with pytest.warns(DeprecationWarning, match="read_designations"):
+        assert strukturbild.load_designations is strukturbild.read_designations  # type: ignore[attr-defined]
