@@ -103,20 +103,22 @@ def test_summary_over_a_geojson_input_is_refused(geojson_project: Path, how: str
 
 
 def test_two_outputs_in_one_file_are_refused(csv_project: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary's path is a link to the map's: refused before anything is written."""
     (csv_project / "maps").mkdir()
     (csv_project / "out").mkdir()
-    (csv_project / "out" / "toy.html").symlink_to(csv_project / "maps" / "toy.html")
+    (csv_project / "out" / "toy.json").symlink_to(csv_project / "maps" / "toy.html")
     text = (csv_project / "project.toml").read_text(encoding="utf-8")
     (csv_project / "project.toml").write_text(
-        text + '\n[export]\nformats = ["html"]\nout_dir = "out"\n', encoding="utf-8")
-    from strukturbild import load_project
-    from strukturbild.readers import check_outputs
-
-    project = load_project(csv_project / "project.toml")
-    with pytest.raises(Exception, match="two outputs are the same file"):
-        check_outputs([csv_project / "out" / "toy.html", csv_project / "maps" / "toy.html"])
-    assert project.output_paths()["html"].name == "toy.html"
+        text + '\n[export]\nformats = ["html", "json"]\nout_dir = "out"\nmap_dir = "maps"\n',
+        encoding="utf-8")
+    before = _snapshot(csv_project)
+    monkeypatch.chdir(csv_project)  # out_dir and map_dir are relative to the working dir
+    for command in ("validate", "build"):
+        code, err = _run([command, "project.toml"], capsys)
+        assert code == 2 and "two outputs are the same file" in err, (command, err)
+    assert _snapshot(csv_project) == before
 
 
 @pytest.mark.parametrize("command", ["regions", "hierarchy"])
