@@ -328,6 +328,21 @@ def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str, *,
         })
 
 
+def _role_renderer(root: ET.Element, roles: Sequence[RoleStyle], *, order_by: bool
+                   ) -> ET.Element:
+    """A renderer categorised on ``role``: one category (symbol ``i``) per role."""
+    renderer = ET.SubElement(root, "renderer-v2", {
+        "type": "categorizedSymbol", "attr": "role", "symbollevels": "0",
+        "forceraster": "0", "enableorderby": "1" if order_by else "0",
+        "referencescale": "-1",
+    })
+    cats = ET.SubElement(renderer, "categories")
+    for i, s in enumerate(roles):
+        ET.SubElement(cats, "category", {"value": s.key, "label": s.label, "symbol": str(i),
+                                         "render": "true"})
+    return renderer
+
+
 def places_qml(
     roles: Sequence[RoleStyle],
     *,
@@ -368,14 +383,7 @@ def places_qml(
     root = _document("Symbology|Labeling")
     labelled = [s for s in roles if s.labelled]
     root.set("labelsEnabled", "1" if labelled else "0")
-    renderer = ET.SubElement(root, "renderer-v2", {
-        "type": "categorizedSymbol", "attr": "role", "symbollevels": "0",
-        "forceraster": "0", "enableorderby": "1", "referencescale": "-1",
-    })
-    cats = ET.SubElement(renderer, "categories")
-    for i, s in enumerate(roles):
-        ET.SubElement(cats, "category", {"value": s.key, "label": s.label, "symbol": str(i),
-                                         "render": "true"})
+    renderer = _role_renderer(root, roles, order_by=True)
     symbols = ET.SubElement(renderer, "symbols")
     for i, s in enumerate(roles):
         _symbol(symbols, _place_symbol(s.colour, geometry, unit), str(i))
@@ -531,14 +539,7 @@ def joint_qml(roles: Sequence[RoleStyle], *, unit: SizeUnit = "Point") -> str:
     """
     root = _document("Symbology|Labeling")
     root.set("labelsEnabled", "1")
-    renderer = ET.SubElement(root, "renderer-v2", {
-        "type": "categorizedSymbol", "attr": "role", "symbollevels": "0",
-        "forceraster": "0", "enableorderby": "0", "referencescale": "-1",
-    })
-    cats = ET.SubElement(renderer, "categories")
-    for i, r in enumerate(roles):
-        ET.SubElement(cats, "category", {"value": r.key, "label": r.label, "symbol": str(i),
-                                         "render": "true"})
+    renderer = _role_renderer(root, roles, order_by=False)
     symbols = ET.SubElement(renderer, "symbols")
 
     def band(colour: str) -> _Symbol:
