@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint docs bench system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ system-deps:
 
 test: system-deps $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+	$(MAKE) docs
+
+# The API reference and methods (docs/_build/html/index.html); warnings are errors.
+docs: $(VENV)/.installed-test
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
@@ -36,4 +41,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean:
-	rm -rf $(VENV) out maps/*.html .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out maps/*.html docs/_build .pytest_cache .mypy_cache .ruff_cache

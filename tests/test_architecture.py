@@ -201,25 +201,43 @@ def test_public_api_is_guarded() -> None:
     assert public - modules == set(strukturbild.__all__)
 
 
-@pytest.mark.parametrize("old, new", [("io", "readers"), ("flows", "analysis.flows"),
-                                      ("datasets", "sources.scb.fetch"),
-                                      ("_gravity", "analysis.gravity")])
-def test_modules_of_01_import_with_a_deprecation_warning(old: str, new: str) -> None:
-    """0.1's module paths still work for a release, and say where the module went."""
-    code = ("import warnings, importlib, sys\n"
-            "warnings.simplefilter('error')\n"
-            "import strukturbild\n"
-            f"try:\n    importlib.import_module('strukturbild.{old}')\n"
-            "except DeprecationWarning as w:\n    print(w)\n"
-            "warnings.simplefilter('ignore')\n"
-            f"m = importlib.import_module('strukturbild.{old}')\n"
-            f"print(m is importlib.import_module('strukturbild.{new}'))\n")
+@pytest.mark.parametrize("old", ["io", "flows", "places", "roles", "links", "regions",
+                                 "_gravity", "_lma", "_dominant", "_scb", "_cli_regions",
+                                 "_cli_fetch"])
+def test_modules_of_01_are_gone(old: str) -> None:
+    """0.2 kept 0.1's module paths for one release (an import hook); 0.3 retired them."""
+    code = (f"import importlib\ntry:\n    importlib.import_module('strukturbild.{old}')\n"
+            "except ModuleNotFoundError:\n    print('gone')\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    assert res.stdout.splitlines() == [f"strukturbild.{old} moved to strukturbild.{new} in "
-                                       "strukturbild 0.2", "True"]
+    assert res.stdout.strip() == "gone"
 
 
-def test_load_designations_is_deprecated() -> None:
-    with pytest.warns(DeprecationWarning, match="read_designations"):
-        assert strukturbild.load_designations is strukturbild.read_designations  # type: ignore[attr-defined]
+def test_no_import_hook_and_no_deprecated_names() -> None:
+    code = ("import sys, strukturbild\n"
+            "print([type(f).__name__ for f in sys.meta_path if 'Moved' in type(f).__name__],"
+            " hasattr(strukturbild, 'load_designations'))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.strip() == "[] False"
+
+
+def test_help_and_import_load_no_heavy_module() -> None:
+    """`import strukturbild` and `strukturbild --help` stay quick: nothing of pandas,
+    numpy, GDAL or requests is imported for them (benchmarks/bench_startup.py times it)."""
+    code = ("import sys, contextlib, io, strukturbild\n"
+            "from strukturbild.cli import main\n"
+            "for argv in (['--help'], ['regions', '--help'], ['fetch', 'scb', '--help']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        assert main(argv) == 0\n"
+            "print(sorted(m for m in ('pandas', 'numpy', 'geopandas', 'pyogrio', 'shapely',"
+            " 'requests', 'folium', 'matplotlib') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_lazy_names_are_the_public_api() -> None:
+    """Every name of ``__all__`` has a module to come from, and only those do."""
+    assert set(strukturbild._WHERE) == set(strukturbild.__all__)
+    assert strukturbild.__version__ == strukturbild.package_version()

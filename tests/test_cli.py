@@ -157,7 +157,7 @@ def test_internal_error_exit_1(toy_dir: Path, monkeypatch: pytest.MonkeyPatch,
     def boom(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr("strukturbild.cli.build", boom)
+    monkeypatch.setattr("strukturbild.build", boom)
     monkeypatch.delenv("STRUKTURBILD_DEBUG", raising=False)
     code, _, err = _run(["build", str(toy_dir / "project.toml")], capsys)
     assert code == 1 and "internal error: ZeroDivisionError: oops" in err

@@ -264,14 +264,15 @@ def test_concurrent_appends_lose_nothing(csv_project: Path) -> None:
 
 _SLOW = textwrap.dedent("""
     import sys, time
+    import strukturbild
     import strukturbild.cli as cli
-    real = cli.build
+    real = strukturbild.build
     def slow(*a, **k):
         image = real(*a, **k)
         print("built", file=sys.stderr, flush=True)
         time.sleep(60)
         return image
-    cli.build = slow
+    strukturbild.build = slow  # the CLI imports it from the API when it runs
     sys.exit(cli.main(sys.argv[1:]))
 """)
 

@@ -4,7 +4,9 @@ Places and commuting flows in; place roles, functional links and regions out, dr
 as an interactive map, a print map and a GeoPackage that opens styled in QGIS.
 
 This module is the public API, and only that: what a script or notebook needs, and
-all the command line uses.
+all the command line uses. Names are imported when first used (PEP 562), so that
+``import strukturbild`` and ``strukturbild --help`` stay quick; type checkers see the
+imports below ``TYPE_CHECKING``.
 
 Examples
 --------
@@ -14,69 +16,44 @@ Examples
 70
 """
 
+from __future__ import annotations
+
 import importlib as _importlib
-import importlib.abc as _abc
-import importlib.util as _util
-import sys as _sys
-import warnings as _warnings
-from typing import Any as _Any
+from typing import TYPE_CHECKING, Any
 
-from .analysis.dominant import dominant_flows, nystuen_dacey
-from .analysis.flows import Flows
-from .analysis.gravity import fit_gravity
-from .analysis.links import links_from_flows, model_flows
-from .analysis.places import place_measures
-from .analysis.regions import delineate_regions
-from .analysis.roles import classify_roles, compare_roles
-from .config import (
-    AreasSource,
-    CommutingZoneParams,
-    ExportOptions,
-    FlowsSource,
-    LinkParams,
-    LMAParams,
-    MapOptions,
-    NodalParams,
-    PlacesSource,
-    Project,
-    RegionParams,
-    RoleScheme,
-    SCBLAParams,
-    default_role_scheme,
-    load_project,
-)
-from .errors import (
-    AssetError,
-    ConfigError,
-    CRSError,
-    DiskFullError,
-    DuplicateIdError,
-    EmptyInputError,
-    FetchError,
-    InputFileNotFoundError,
-    InvalidGeometryError,
-    InvalidValueError,
-    MissingColumnError,
-    OnlineAssetError,
-    OutputConflictError,
-    OutputExistsError,
-    OutputLockedError,
-    StrukturbildError,
-    StrukturbildWarning,
-    UnknownCodeError,
-)
-from .export.geopackage import write_geopackage
-from .export.maps import write_html
-from .export.outputs import write_outputs
-from .export.summary import write_summary
-from .export.tables import write_tables
-from .image import StructureImage
-from .pipeline import build, build_image, check_project, package_version, read_flows
-from .readers import read_areas, read_designations, read_places
-from .sources.example import example_project
-from .sources.scb.fetch import fetch_scb
-
-__version__ = package_version()
+#: Public name → the module (relative to the package) that defines it.
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(("dominant_flows", "nystuen_dacey", "NodalStructure"),
+                    ".analysis.dominant"),
+    "Flows": ".analysis.flows",
+    **dict.fromkeys(("fit_gravity", "GravityFit"), ".analysis.gravity"),
+    **dict.fromkeys(("links_from_flows", "model_flows"), ".analysis.links"),
+    "place_measures": ".analysis.places",
+    **dict.fromkeys(("delineate_regions", "RegionResult"), ".analysis.regions"),
+    **dict.fromkeys(("classify_roles", "compare_roles"), ".analysis.roles"),
+    **dict.fromkeys((
+        "AreasSource", "CommutingZoneParams", "ExportOptions", "FlowsSource", "LayerSource",
+        "LinkParams", "LMAParams", "MapOptions", "NodalParams", "PlacesSource", "Project",
+        "RegionParams", "RoleDef", "RoleRule", "RoleScheme", "SCBLAParams",
+        "default_role_scheme", "load_project"), ".config"),
+    **dict.fromkeys((
+        "AssetError", "ConfigError", "CRSError", "DiskFullError", "DuplicateIdError",
+        "EmptyInputError", "FetchError", "InputFileNotFoundError", "InvalidGeometryError",
+        "InvalidValueError", "MissingColumnError", "OnlineAssetError", "OutputConflictError",
+        "OutputExistsError", "OutputLockedError", "StrukturbildError", "StrukturbildWarning",
+        "UnknownCodeError"), ".errors"),
+    "write_geopackage": ".export.geopackage",
+    "write_html": ".export.maps",
+    "write_outputs": ".export.outputs",
+    "write_summary": ".export.summary",
+    "write_tables": ".export.tables",
+    "StructureImage": ".image",
+    **dict.fromkeys(("build", "build_image", "check_project", "package_version",
+                     "read_flows"), ".pipeline"),
+    **dict.fromkeys(("read_areas", "read_designations", "read_places"), ".readers"),
+    "example_project": ".sources.example",
+    "fetch_scb": ".sources.scb.fetch",
+}
 
 __all__ = [
     "AreasSource",
@@ -91,14 +68,17 @@ __all__ = [
     "FetchError",
     "Flows",
     "FlowsSource",
+    "GravityFit",
     "InputFileNotFoundError",
     "InvalidGeometryError",
     "InvalidValueError",
     "LMAParams",
+    "LayerSource",
     "LinkParams",
     "MapOptions",
     "MissingColumnError",
     "NodalParams",
+    "NodalStructure",
     "OnlineAssetError",
     "OutputConflictError",
     "OutputExistsError",
@@ -106,6 +86,9 @@ __all__ = [
     "PlacesSource",
     "Project",
     "RegionParams",
+    "RegionResult",
+    "RoleDef",
+    "RoleRule",
     "RoleScheme",
     "SCBLAParams",
     "StructureImage",
@@ -140,49 +123,90 @@ __all__ = [
     "write_tables",
 ]
 
-#: Names of 0.1 that moved, still importable from here with a DeprecationWarning.
-_DEPRECATED = {"load_designations": ("read_designations", read_designations)}
+
+def _package_version() -> str:
+    """The installed version, from the package's metadata (importlib.metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("strukturbild")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        return "0+unknown"
 
 
-def __getattr__(name: str) -> _Any:
-    if name in _DEPRECATED:
-        new, value = _DEPRECATED[name]
-        _warnings.warn(f"strukturbild.{name} is deprecated; use strukturbild.{new}",
-                      DeprecationWarning, stacklevel=2)
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module when it is first used (PEP 562)."""
+    if name == "__version__":  # importlib.metadata alone takes longer than the rest
+        globals()[name] = value = _package_version()
         return value
-    raise AttributeError(f"module 'strukturbild' has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'strukturbild' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # the next use is a plain attribute
+    return value
 
 
-#: Modules of 0.1 and where they went in 0.2 (importable under the old name, with a
-#: DeprecationWarning, until 0.3).
-_MOVED_MODULES = {
-    "io": "readers", "flows": "analysis.flows", "places": "analysis.places",
-    "roles": "analysis.roles", "links": "analysis.links", "regions": "analysis.regions",
-    "_gravity": "analysis.gravity", "_lma": "analysis.lma", "_dominant": "analysis.dominant",
-    "datasets": "sources.scb.fetch", "_scb": "sources.scb.client",
-    "export": "export.geopackage", "_cli_regions": "cli.regions", "_cli_fetch": "cli.fetch",
-}
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]
 
 
-class _MovedModuleFinder(_abc.MetaPathFinder, _abc.Loader):
-    """Finds ``strukturbild.<old name>`` for a module that moved, as the new module."""
-
-    def find_spec(self, fullname: str, path: _Any, target: _Any = None) -> _Any:
-        prefix, _, name = fullname.partition(".")
-        if prefix != __name__ or name not in _MOVED_MODULES or name == "export":
-            return None
-        return _util.spec_from_loader(fullname, self)
-
-    def create_module(self, spec: _Any) -> _Any:
-        new = f"{__name__}.{_MOVED_MODULES[spec.name.partition('.')[2]]}"
-        _warnings.warn(f"{spec.name} moved to {new} in strukturbild 0.2",
-                      DeprecationWarning, stacklevel=2)
-        module = _importlib.import_module(new)
-        _sys.modules[spec.name] = module
-        return module
-
-    def exec_module(self, module: _Any) -> None:
-        return None
-
-
-_sys.meta_path.append(_MovedModuleFinder())
+if TYPE_CHECKING:  # what the names are, for mypy and editors
+    __version__: str
+    from .analysis.dominant import NodalStructure, dominant_flows, nystuen_dacey
+    from .analysis.flows import Flows
+    from .analysis.gravity import GravityFit, fit_gravity
+    from .analysis.links import links_from_flows, model_flows
+    from .analysis.places import place_measures
+    from .analysis.regions import RegionResult, delineate_regions
+    from .analysis.roles import classify_roles, compare_roles
+    from .config import (
+        AreasSource,
+        CommutingZoneParams,
+        ExportOptions,
+        FlowsSource,
+        LayerSource,
+        LinkParams,
+        LMAParams,
+        MapOptions,
+        NodalParams,
+        PlacesSource,
+        Project,
+        RegionParams,
+        RoleDef,
+        RoleRule,
+        RoleScheme,
+        SCBLAParams,
+        default_role_scheme,
+        load_project,
+    )
+    from .errors import (
+        AssetError,
+        ConfigError,
+        CRSError,
+        DiskFullError,
+        DuplicateIdError,
+        EmptyInputError,
+        FetchError,
+        InputFileNotFoundError,
+        InvalidGeometryError,
+        InvalidValueError,
+        MissingColumnError,
+        OnlineAssetError,
+        OutputConflictError,
+        OutputExistsError,
+        OutputLockedError,
+        StrukturbildError,
+        StrukturbildWarning,
+        UnknownCodeError,
+    )
+    from .export.geopackage import write_geopackage
+    from .export.maps import write_html
+    from .export.outputs import write_outputs
+    from .export.summary import write_summary
+    from .export.tables import write_tables
+    from .image import StructureImage
+    from .pipeline import build, build_image, check_project, package_version, read_flows
+    from .readers import read_areas, read_designations, read_places
+    from .sources.example import example_project
+    from .sources.scb.fetch import fetch_scb

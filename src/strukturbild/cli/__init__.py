@@ -21,16 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import (
-    Project,
-    build,
-    check_project,
-    example_project,
-    load_project,
-    package_version,
-    write_outputs,
-)
+from .. import Project, example_project, load_project
 from ..errors import StrukturbildError
+
+# The analysis and the writers (pandas, geopandas, GDAL) are imported inside the commands
+# that use them, so that `strukturbild --help` and argument errors answer at once.
 
 __all__ = ["main"]
 
@@ -73,6 +68,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run(project: Project, args: argparse.Namespace) -> int:
+    from .. import build, write_outputs
+
     say = _progress(args.quiet or args.json)
     image = build(project, progress=say)
     mode: Literal["overwrite", "append", "fail"] = \
@@ -93,6 +90,8 @@ def _run(project: Project, args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from .. import check_project
+
     project = load_project(args.project)
     found = check_project(project)
     parts = [f"{len(found['places'])} places"]
@@ -104,6 +103,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Version(argparse.Action):
+    """``--version``: the version is looked up only when asked for (importlib.metadata
+    is slower to import than the rest of ``--help``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        import strukturbild
+
+        print(f"strukturbild {strukturbild.__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import fetch, regions
 
@@ -111,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="strukturbild",
         description="Structure images for regional planning: roles, links, regions, maps.",
     )
-    p.add_argument("--version", action="version", version=f"strukturbild {package_version()}")
+    p.add_argument("--version", action=_Version, nargs=0,
+                   help="show the program's version number and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -15,7 +15,6 @@ import argparse
 import sys
 from typing import Any
 
-from .. import fetch_scb
 from ..errors import ConfigError
 
 __all__ = ["register"]
@@ -99,6 +98,8 @@ def _lan_codes(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_fetch_scb(args: argparse.Namespace) -> int:
+    from .. import fetch_scb  # requests, geopandas: only when fetching
+
     tables: tuple[str, ...] = tuple(t.strip() for t in args.tables.split(",") if t.strip()) \
         if args.tables else ()
 

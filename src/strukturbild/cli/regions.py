@@ -24,21 +24,13 @@ import dataclasses
 import sys
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import (
-    CommutingZoneParams,
-    Flows,
-    FlowsSource,
-    LMAParams,
-    NodalParams,
-    SCBLAParams,
-    delineate_regions,
-    nystuen_dacey,
-    read_flows,
-    write_tables,
-)
+from .. import CommutingZoneParams, FlowsSource, LMAParams, NodalParams, SCBLAParams
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .. import Flows
 
 __all__ = ["register"]
 
@@ -148,6 +140,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _read_flows(args: argparse.Namespace) -> Flows:
+    from .. import read_flows
+
     columns = {"origin": args.origin, "destination": args.destination, "count": args.count}
     return read_flows(FlowsSource(args.flows, columns=columns))
 
@@ -177,6 +171,8 @@ def _region_params(args: argparse.Namespace) -> Any:
 
 
 def _cmd_regions(args: argparse.Namespace) -> int:
+    from .. import delineate_regions, write_tables
+
     params = _region_params(args)
     if args.external and getattr(params, "external_min_flow", None) is None:
         raise ConfigError("--external needs --method commuting-zone with --external-min-flow")
@@ -201,6 +197,8 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 
 
 def _cmd_hierarchy(args: argparse.Namespace) -> int:
+    from .. import nystuen_dacey, write_tables
+
     flows = _read_flows(args)
     nd = nystuen_dacey(flows, k=args.k)
     tables = [(args.output, nd.edges, False)]

@@ -1,7 +1,8 @@
 """The bundled example: Skåne's tätorter of 2 000+ inhabitants with Region Skåne's designations.
 
-The example (``geodata/skane/``) holds SCB's statistical tätorter 2020 in Skåne with
-at least 2 000 inhabitants and Region Skåne's designations; see its README.
+The example (``geodata/skane/`` in the repository, :mod:`strukturbild.datasets` in an
+installed package) holds SCB's statistical tätorter 2020 in Skåne with at least
+2 000 inhabitants and SCB's kommuner of Skåne; see its README.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Project, load_project
-from ..errors import InputFileNotFoundError
+from ..datasets import get_path
 
 __all__ = ["example_dir", "example_project"]
 
@@ -17,26 +18,12 @@ __all__ = ["example_dir", "example_project"]
 def example_dir() -> Path:
     """The folder of the bundled Skåne example.
 
-    Looked up in ``./geodata/skane`` (a checkout's working directory), then beside
-    the package's source tree.
-
     Examples
     --------
     >>> (example_dir() / "project.toml").is_file()
     True
     """
-    candidates = [
-        Path.cwd() / "geodata" / "skane",
-        Path(__file__).resolve().parents[3] / "geodata" / "skane",
-    ]
-    for c in candidates:
-        if (c / "project.toml").is_file():
-            return c
-    raise InputFileNotFoundError(
-        "the bundled example was not found; run from the repository root "
-        "(it lives in geodata/skane/)",
-        source=candidates[0],
-    )
+    return get_path("skane").parent
 
 
 def example_project() -> Project:
@@ -47,4 +34,4 @@ def example_project() -> Project:
     >>> example_project().name
     'skane'
     """
-    return load_project(example_dir() / "project.toml")
+    return load_project(get_path("skane"))
