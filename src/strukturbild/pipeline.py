@@ -27,6 +27,7 @@ from .analysis.roles import (
     compare_roles,
     joint_designations,
     match_designations,
+    role_agreement,
 )
 from .config import (
     AreasSource,
@@ -493,6 +494,8 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "model": to_jsonable(model_used),
         "notes": notes,
         "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
+        # where the designations pin a role the rules also give: do they name the same places
+        "role_agreement": role_agreement(roles, scheme) if designations is not None else {},
         "base": base_info,
         "parameters": {
             "links": to_jsonable(project.links),
