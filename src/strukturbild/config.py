@@ -858,16 +858,21 @@ class NodalParams:
 class CommutingZoneParams:
     """Commuting zones around cores: ``method = "commuting_zone"``.
 
-    The cores are given (``cores``), or found by their share of the study area's jobs
+    The cores are given (``cores``), or found by their share of the jobs
     (``core_job_shares``, one threshold per level, highest first; e.g. ``[0.20, 0.085,
-    0.01]`` as in Region Halland's analyses). A unit joins a core's zone when at
+    0.01]`` as in Region Halland's analyses). ``share_of`` says of which jobs:
+    ``"all"`` (default), those of every unit of the flows; ``"region"``, those of the
+    units inside the region (``region_units``), the other units of the flows being
+    its neighbours: they are never cores by job share, may join a zone, and are left
+    out (``"excluded"``) when they join none. A unit joins a core's zone when at
     least ``share`` of its employed residents work there (OECD/Eurostat 0.15; Region
-    Halland 0.10). ``multiple`` lets a unit be in every zone it qualifies for, the
-    one with the largest share being its primary zone. ``merge_invalid`` merges a
-    core that attracts no other unit into the core it has the largest flow with (both
-    directions). ``external_min_flow`` keeps the links of a zone to units outside it
-    whose flow, summed over the zone's members, is at least this many commuters in
-    one direction.
+    Halland 0.10); a core is never a member of another core's zone. ``multiple`` lets
+    a unit be in every zone it qualifies for, the one with the largest share being
+    its primary zone. ``merge_invalid`` merges a core that attracts no other unit into
+    the core it has the largest flow with (both directions); it is then in that zone
+    only. ``external_min_flow`` keeps the links of a zone to units outside it whose
+    flow, summed over the zone's members, is at least this many commuters in one
+    direction.
 
     Examples
     --------
@@ -875,14 +880,27 @@ class CommutingZoneParams:
     ('K1',)
     >>> CommutingZoneParams(core_job_shares=[0.2, 0.085, 0.01], share=0.1).core_job_shares
     (0.2, 0.085, 0.01)
+    >>> CommutingZoneParams(core_job_shares=[0.2], share_of="region",
+    ...                     region_units=["H", "K"]).region_units
+    ('H', 'K')
+    >>> CommutingZoneParams(core_job_shares=[0.2], share_of="region")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'regions.region_units': share_of = 'region' needs ...
     """
 
     method: ClassVar[str] = "commuting_zone"
 
     cores: tuple[str, ...] = field(default=(), metadata=_help("ids of the core units"))
     core_job_shares: tuple[float, ...] = field(default=(), metadata=_help(
-        "cores by their share of all jobs, one threshold per level, highest first "
-        "(instead of cores)"))
+        "cores by their share of the jobs (see share_of), one threshold per level, "
+        "highest first (instead of cores)"))
+    share_of: Literal["all", "region"] = field(default="all", metadata=_help(
+        "the jobs core_job_shares are shares of: all units' jobs, or the jobs of the "
+        "region's units (region_units)"))
+    region_units: tuple[str, ...] = field(default=(), metadata=_help(
+        "ids of the units inside the region, with share_of region (the other units are "
+        "its neighbours): ID,ID or a file of ids (one per line, or a column unit)"))
     share: float = field(default=0.15, metadata=_help(
         "share of a unit's employed residents working in a core for the unit to join its "
         "zone"))
@@ -911,6 +929,16 @@ class CommutingZoneParams:
         if self.external_min_flow is not None and self.external_min_flow < 0:
             raise _err(None, "regions.external_min_flow",
                        f"expected a number >= 0, got {self.external_min_flow:g}")
+        if self.share_of == "region":
+            if not self.core_job_shares:
+                raise _err(None, "regions.share_of", "share_of = 'region' applies to cores "
+                           "found by core_job_shares; give them")
+            if not self.region_units:
+                raise _err(None, "regions.region_units", "share_of = 'region' needs "
+                           "region_units: the ids of the units inside the region")
+        elif self.region_units:
+            raise _err(None, "regions.region_units", "region_units applies to share_of = "
+                       "'region'; set it or drop region_units")
 
 
 #: The params class of each region method.
