@@ -156,6 +156,104 @@ def test_regions_commuting_zone_halland_style(tmp_path: Path) -> None:
     assert [tuple(r) for r in e.itertuples(index=False)] == [("B", "A", "15.0", "0.0")]
 
 
+# Halland beside Göteborg, the hand-worked toy of test_regions: H, K, L, O, h, k inside
+# the region; G, g and e outside.
+REGION_CSV = """origin,destination,count
+G,G,40000
+g,g,50
+g,G,50
+e,e,30
+e,H,10
+H,H,900
+K,K,300
+K,G,150
+K,H,10
+L,L,90
+L,H,30
+O,O,40
+O,G,60
+O,K,20
+O,H,15
+h,h,20
+h,H,30
+h,L,10
+k,k,20
+k,K,25
+k,G,15
+"""
+ZONE_ARGS = ["--method", "commuting-zone", "--core-job-shares", "0.5,0.2,0.025",
+             "--share", "0.1", "--multiple", "--merge-invalid"]
+
+
+@pytest.mark.parametrize("units", ["file", "csv", "list"])
+def test_regions_zones_with_job_shares_of_the_region(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], units: str) -> None:
+    p = tmp_path / "f.csv"
+    p.write_text(REGION_CSV, encoding="utf-8")
+    if units == "file":  # one id per line
+        (tmp_path / "halland.txt").write_text("H\nK\nL\nO\nh\nk\n", encoding="utf-8")
+        given = str(tmp_path / "halland.txt")
+    elif units == "csv":  # a table with a column unit, e.g. an earlier assignment
+        (tmp_path / "halland.csv").write_text(
+            "name,unit\nHalmstad,H\nKungsbacka,K\nLaholm,L\nOnsala,O\nx,h\ny,k\n",
+            encoding="utf-8")
+        given = str(tmp_path / "halland.csv")
+    else:
+        given = "H,K,L,O,h,k"
+    out = tmp_path / "z.csv"
+    assert run("regions", p, *ZONE_ARGS, "--share-of", "region", "--region-units", given,
+               "--output", out) == 0
+    a = read(out).set_index("unit")
+    assert a["region"].to_dict() == {"G": "", "H": "H", "K": "K", "L": "L", "O": "K",
+                                     "e": "H", "g": "", "h": "H", "k": "K"}
+    assert a["status"].to_dict()["G"] == "excluded"
+    assert a["level"].to_dict() == {"G": "", "H": "1", "K": "2", "L": "3", "O": "3",
+                                    "e": "", "g": "", "h": "", "k": ""}
+    assert "3 regions from 9 units (commuting-zone); 2 excluded" in capsys.readouterr().err
+    # of all jobs, only Göteborg is a core
+    assert run("regions", p, *ZONE_ARGS, "--output", out, "-q") == 0
+    assert set(read(out)["region"]) == {"G", "H", "L", "e", "h"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--share-of", "region"], "share_of = 'region' needs region_units"),
+        (["--region-units", "H,K"], "region_units applies to share_of = 'region'"),
+        (["--share-of", "region", "--region-units", "H,X9"],
+         "region unit 'X9' is not a unit of the flows"),
+        (["--share-of", "county", "--region-units", "H"], "invalid choice: 'county'"),
+        (["--share-of", "region", "--region-units", "nowhere/halland.txt"],
+         "file not found: nowhere/halland.txt"),
+        (["--share-of", "region", "--region-units", "EMPTY"], "no unit ids"),
+    ],
+    ids=["no-units", "units-without-region", "unknown-unit", "bad-share-of",
+         "missing-file", "empty-file"],
+)
+def test_regions_zones_of_the_region_bad_input_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+        message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.csv").write_text(REGION_CSV, encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
+    args = [a.replace("EMPTY", "empty.txt") for a in args]
+    assert run("regions", "f.csv", *ZONE_ARGS, *args, "--output", "z.csv") == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "z.csv").exists()
+
+
+def test_regions_output_may_not_overwrite_the_units_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "f.csv"
+    p.write_text(REGION_CSV, encoding="utf-8")
+    units = tmp_path / "halland.txt"
+    units.write_text("H\nK\nL\nO\nh\nk\n", encoding="utf-8")
+    assert run("regions", p, *ZONE_ARGS, "--share-of", "region", "--region-units", units,
+               "--output", units) == 2
+    assert units.read_text(encoding="utf-8") == "H\nK\nL\nO\nh\nk\n"
+    assert "halland.txt" in capsys.readouterr().err
+
+
 def test_regions_nodal(flows_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "n.csv"
     assert run("regions", flows_csv, "--method", "nodal", "--k", "1", "--count", "antal",

@@ -155,16 +155,19 @@ def test_area_flows_of_areas_without_places_are_left_out_with_a_warning(
 def test_summary_notes_and_counts_rules_that_fail_for_want_of_jobs() -> None:
     s = build(example_project()).summary()
     assert s["notes"] == [
+        "no place has 'jobs' (it needs a jobs column, or observed flows that include "
+        "intra-place flows): the rules on it do not hold for regional_karna",
         "no place has 'job_ratio' (it needs jobs and employed residents (columns jobs and "
         "employed), or observed flows that include intra-place flows): the rules on it do "
         "not hold for regional_karna",
-        "3 place(s) did not get a role because a measure its rules test is not known "
-        "(regional_karna 3); [roles] unknown = \"skip\" would skip those rules instead",
+        "13 place(s) did not get a role because a measure its rules test is not known "
+        "(regional_karna 13); [roles] unknown = \"skip\" would skip those rules instead",
     ]
-    # Helsingborg, Lund and Kristianstad (40 000+): counted, and said in their reasons
+    # the 13 places of 15 000+ but Malmö (Helsingborg … Bunkeflostrand): counted, and
+    # said in their reasons
     assert s["provenance"]["unknown_measures"] == {
-        "mode": "fail", "places": 3, "roles": {"regional_karna": 3},
-        "measures": {"job_ratio": 3}}
+        "mode": "fail", "places": 13, "roles": {"regional_karna": 13},
+        "measures": {"jobs": 13, "job_ratio": 13}}
 
 
 def test_example_keeps_designated_roles_and_shows_where_rules_differ() -> None:
@@ -174,8 +177,8 @@ def test_example_keeps_designated_roles_and_shows_where_rules_differ() -> None:
     assert p.loc["Lund", "role"] == "tillvaxtmotor"
     assert p.loc["Lund", "role_derived"] == "lokal_karna"
     assert p.loc["Lund", "role_designated"] == "tillvaxtmotor"
-    assert "not regional core" in p.loc["Lund", "role_reason"] or \
-        "inte regional kärna: arbetsplatskvot okänd" in p.loc["Lund", "role_reason"]
+    assert p.loc["Lund", "role_reason"].endswith(
+        "inte regional kärna: arbetsplatser okänd, arbetsplatskvot okänd")
     s = img.summary()
     assert s["designated_places"] == 8
     assert "1281TC105" in s["designated_differs_from_derived"]
@@ -210,9 +213,11 @@ def test_national_places_without_jobs_get_no_regional_core_by_population() -> No
     # 0.1 made 27 places regional kärna by population alone (Lidingö, Tumba, ...)
     assert (roles == "regional_karna").sum() == 0
     lidingo = img.places.loc[img.places["name"] == "Lidingö"].iloc[0]
-    assert lidingo["role_reason"].endswith("inte regional kärna: arbetsplatskvot okänd")
+    assert lidingo["role_reason"].endswith(
+        "inte regional kärna: arbetsplatser okänd, arbetsplatskvot okänd")
     s = img.summary()
-    assert s["provenance"]["unknown_measures"]["roles"] == {"regional_karna": 27}
+    # the 87 tätorter of 15 000 to 200 000 inhabitants
+    assert s["provenance"]["unknown_measures"]["roles"] == {"regional_karna": 87}
 
 
 def test_no_notes_when_jobs_are_known(toy_dir: Path) -> None:

@@ -546,6 +546,163 @@ def test_zone_job_shares_need_self_flows() -> None:
         delineate_regions(make_flows(HALLAND_ROWS), "commuting_zone", core_job_shares=[0.9])
 
 
+# ---------------------------------------------------------- a region and its neighbours
+#
+# Halland beside Göteborg, in miniature, worked by hand. Inside the region: H
+# (Halmstad), K (Kungsbacka), L (Laholm), O (Onsala) and the villages h, k. Outside:
+# G (Göteborg), g (a village of Göteborg's), e (a village over the border that works
+# in H). Employed residents (outflow incl. self) and where they go:
+#   K 460: 150 to G (32.6 %), 10 to H (2.2 %)      L 120: 30 to H (25 %)
+#   O 135: 60 to G (44.4 %), 20 to K (14.8 %), 15 to H (11.1 %)
+#   h 60: 30 to H (50 %), 10 to L (16.7 %)          k 60: 25 to K (41.7 %), 15 to G (25 %)
+#   e 40: 10 to H (25 %)                            g 100: 50 to G
+# Jobs (inflow incl. self): G 40 000 + 50 + 150 + 60 + 15 = 40 275; H 900 + 10 + 10 +
+# 30 + 30 + 15 = 995; K 300 + 20 + 25 = 345; L 90 + 10 = 100; O 40; h 20; k 20; g 50;
+# e 30. The region's: 995 + 345 + 100 + 40 + 20 + 20 = 1 520; all: 41 875.
+# Thresholds 50 %, 20 %, 2.5 % of the jobs, zones at 10 %:
+#   of all jobs:        G .962 (level 1); H .0238 — no core: only Göteborg is one.
+#   of the region's:    H .655 (1), K .227 (2), L .0658 (3), O .0263 (3); h, k .013.
+
+REGION_ROWS: list[tuple[str, str, float]] = [
+    ("G", "G", 40_000), ("g", "g", 50), ("g", "G", 50), ("e", "e", 30), ("e", "H", 10),
+    ("H", "H", 900), ("K", "K", 300), ("K", "G", 150), ("K", "H", 10),
+    ("L", "L", 90), ("L", "H", 30), ("O", "O", 40), ("O", "G", 60), ("O", "K", 20),
+    ("O", "H", 15), ("h", "h", 20), ("h", "H", 30), ("h", "L", 10),
+    ("k", "k", 20), ("k", "K", 25), ("k", "G", 15),
+]
+INSIDE = ["H", "K", "L", "O", "h", "k"]
+ZONES = {"core_job_shares": [0.5, 0.2, 0.025], "share": 0.10, "multiple": True,
+         "merge_invalid": True}
+
+
+def test_zone_job_shares_of_all_jobs_drown_the_region() -> None:
+    r = delineate_regions(make_flows(REGION_ROWS), "commuting_zone", **ZONES)
+    # Göteborg is the only core; Kungsbacka (32.6 % to G) and Onsala are in its zone,
+    # Halmstad, Laholm and the village h in none
+    assert r.diagnostics["cores"] == ("G",)
+    assert labels(r) == {"G": "G", "H": "H", "K": "G", "L": "L", "O": "G", "e": "e",
+                         "g": "G", "h": "h", "k": "G"}
+    assert r.diagnostics["unassigned"] == ("H", "L", "e", "h")
+    assert r.diagnostics["outside"] == ()
+
+
+def test_zone_job_shares_of_the_region() -> None:
+    f = make_flows(REGION_ROWS)
+    r = delineate_regions(f, "commuting_zone", share_of="region", region_units=INSIDE,
+                          **ZONES)
+    assert r.diagnostics["cores"] == ("H", "K", "L", "O")
+    assert r.diagnostics["outside"] == ("G", "e", "g")
+    det = r.details
+    assert det is not None
+    assert det["level"].astype("Float64").fillna(0).astype(int).to_dict() == {
+        "G": 0, "H": 1, "K": 2, "L": 3, "O": 3, "e": 0, "g": 0, "h": 0, "k": 0}
+    # e, over the border, works in H (25 %): a member of H's zone; G and g join no
+    # zone of the region and are left out
+    assert labels(r) == {"G": None, "H": "H", "K": "K", "L": "L", "O": "K", "e": "H",
+                         "g": None, "h": "H", "k": "K"}
+    assert r.status[["G", "g"]].tolist() == ["excluded", "excluded"]
+    assert r.diagnostics["excluded"] == ("G", "g")
+    assert r.diagnostics["unassigned"] == ()
+    # zone statistics: K {K, k, O}: residents 460 + 60 + 135, jobs 345 + 20 + 40,
+    # internal 300 + 20 + 25 + 40 + 20; H {H, h, e}: internal 900 + 20 + 30 + 30 + 10
+    assert r.stats.loc["K", ["residents", "jobs", "internal"]].tolist() == [655, 405, 405]
+    assert r.stats.loc["H", ["residents", "jobs", "internal"]].tolist() == [1000, 1045, 990]
+    assert sorted(r.stats.index) == ["H", "K", "L"]
+    # the zones' links outside, at Region Halland's 100 commuters: K's zone sends
+    # 150 + 60 + 15 to Göteborg
+    ext = delineate_regions(f, "commuting_zone", share_of="region", region_units=INSIDE,
+                            external_min_flow=100, **ZONES).diagnostics["external_links"]
+    assert [tuple(x) for x in ext.itertuples(index=False)] == [("K", "G", 225.0, 0.0)]
+    # the same without Göteborg's flows in the table: the region's shares do not
+    # change, nor do its cores
+    inside = make_flows([row for row in REGION_ROWS if "G" not in row[:2] and
+                         "g" not in row[:2]])
+    assert delineate_regions(inside, "commuting_zone", **ZONES).diagnostics["cores"] == (
+        "H", "K", "L", "O")
+
+
+def test_zone_core_is_never_a_member_of_another_core() -> None:
+    f = make_flows(REGION_ROWS)
+    r = delineate_regions(f, "commuting_zone", share_of="region", region_units=INSIDE,
+                          **ZONES)
+    assert r.details is not None
+    regions = r.details["regions"]
+    # Laholm sends 25 % of its workers to Halmstad, a core: it stays a zone of its own
+    # (h's secondary zone), in no other, although a unit may be in several
+    assert labels(r)["L"] == "L" and regions["L"] == "L"
+    assert regions["h"] == "H;L"
+    assert np.isnan(r.details.loc["L", "share"])
+    # given cores alike: Kungsbacka sends 32.6 % to Göteborg and stays its own zone,
+    # while Onsala, no core here, is in all three
+    given = delineate_regions(f, "commuting_zone", cores=["G", "H", "K"], share=0.1,
+                              multiple=True)
+    assert given.details is not None
+    assert given.details.loc["K", "regions"] == "K" and labels(given)["K"] == "K"
+    assert given.details.loc["O", "regions"] == "G;K;H"
+
+
+def test_zone_merged_core_loses_its_other_memberships() -> None:
+    f = make_flows(REGION_ROWS)
+    # Onsala not a core (third level 3 %): a member of K's zone (14.8 %) and H's (11.1 %)
+    low = delineate_regions(f, "commuting_zone", share_of="region", region_units=INSIDE,
+                            **{**ZONES, "core_job_shares": [0.5, 0.2, 0.03]})
+    assert low.details is not None and low.details.loc["O", "regions"] == "K;H"
+    # Onsala a core (2.6 %) that nobody works in: merged into K, its largest flow with a
+    # core (20 against H's 15), and in K's zone only
+    r = delineate_regions(f, "commuting_zone", share_of="region", region_units=INSIDE,
+                          **ZONES)
+    assert r.diagnostics["merged_cores"] == (("O", "K"),)
+    assert r.details is not None
+    assert labels(r)["O"] == "K" and r.details.loc["O", "regions"] == "K"
+    assert r.details["regions"].dropna().str.contains("O").sum() == 0
+    assert r.stats.loc["K", "n_units"] == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"core_job_shares": [0.2], "share_of": "region"}, ConfigError, "needs region_units"),
+        ({"cores": ["H"], "share_of": "region", "region_units": INSIDE}, ConfigError,
+         "applies to cores found by core_job_shares"),
+        ({"core_job_shares": [0.2], "region_units": INSIDE}, ConfigError,
+         "region_units applies to share_of = 'region'"),
+        ({"core_job_shares": [0.2], "share_of": "lan", "region_units": INSIDE}, ConfigError,
+         "regions.share_of"),
+        ({"core_job_shares": [0.2], "share_of": "region", "region_units": ["H", "X9"]},
+         UnknownCodeError, "region unit 'X9' is not a unit of the flows"),
+        ({"core_job_shares": [0.9], "share_of": "region", "region_units": ["h", "k"]},
+         InvalidValueError, "of the region's jobs: no core"),
+    ],
+    ids=["no-region-units", "given-cores", "units-without-region", "unknown-share-of",
+         "unknown-unit", "no-core"],
+)
+def test_zone_region_bad_parameters(kwargs: dict[str, Any], error: type[Exception],
+                                    match: str) -> None:
+    with pytest.raises(error, match=match):
+        delineate_regions(make_flows(REGION_ROWS), "commuting_zone", **kwargs)
+
+
+def test_zone_region_in_the_project_file(toy_dir: Path) -> None:
+    from strukturbild.config import CommutingZoneParams, load_project
+    from strukturbild.pipeline import build
+
+    proj = toy_dir / "project.toml"
+    text = proj.read_text(encoding="utf-8")
+    proj.write_text(text + '\n[regions]\nmethod = "commuting_zone"\n'
+                    'core_job_shares = [0.5, 0.05]\nshare_of = "region"\n'
+                    'region_units = ["0102TC101", "0102TB102", "9999TC999"]\n',
+                    encoding="utf-8")
+    project = load_project(proj)
+    params = project.regions.params
+    assert isinstance(params, CommutingZoneParams)
+    assert params.share_of == "region" and params.region_units[:2] == ("0102TC101",
+                                                                      "0102TB102")
+    # a region unit that is not a place: named with its key, before any work is done
+    with pytest.raises(UnknownCodeError, match="key 'regions.region_units': region unit "
+                                               "'9999TC999' is not a place id"):
+        build(project)
+
+
 # --------------------------------------------------------------------------- nodal
 #
 # The Nystuen–Dacey toy of test_dominant (S city, T town, villages a-d): the kept

@@ -443,18 +443,46 @@ class RoleScheme:
 def default_role_scheme() -> RoleScheme:
     """The default hierarchy: storstad, regional kärna, lokal kärna, serviceort, övrig tätort.
 
-    Thresholds and their sources:
+    The thresholds reproduce the published designations of Swedish regional plans on
+    SCB's tätorter with SCB's jobs (day population, RAMS/BAS 2024) and employed
+    residents estimated as 0.5 of the inhabitants. Each is cited to the designation
+    that sets it:
 
-    - **storstad**: population >= 200 000. SKR's municipality groups (kommungrupps-
-      indelning 2017, group A1 "storstäder") require at least 200 000 inhabitants in
-      the largest tätort.
-    - **regional kärna**: population >= 40 000 and job ratio >= 1.0. SKR group B3
-      ("större städer") requires at least 40 000 inhabitants in the largest tätort;
-      a job ratio (jobs per employed resident) of at least 1 means the place is a net
-      receiver of commuters, the sign of a regional centre used in Tillväxtverket's
-      and Region Skåne's structure analyses. Where jobs are not known, the job-ratio
-      test does not hold (the scheme's ``unknown = "fail"``), so population alone never
-      makes a regional kärna, and the reason says so.
+    - **storstad**: population >= 200 000. SKR's kommungruppsindelning 2017, group
+      A1 ("storstäder"), requires 200 000 inhabitants in the largest tätort:
+      Stockholm, Göteborg and Malmö.
+    - **regional kärna**: population >= 15 000, jobs >= 10 000 and job ratio (jobs
+      per employed resident) >= 0.85.
+
+      *Population 15 000* is SKR 2017's smallest town ("mindre städer/tätorter", C5:
+      15 000 inhabitants in the largest tätort); it keeps villages out without jobs
+      data and adds nothing to the two job rules.
+
+      *Jobs 10 000* is set by the smallest of the published regional kärnor that
+      have a job surplus: Ystad (10 652 jobs) and Hässleholm (11 335) in Region
+      Skåne's list (Regionplan för Skåne 2022–2040, "Det flerkärniga Skåne"). The
+      other designations that are tätorter of their own have more: Västra
+      Götaland's regional centres Borås, Trollhättan, Skövde and Uddevalla (18 686
+      the smallest), ÖMS 2050's storregionala nodstäder (Nyköping 18 201), RUFS
+      2050's regional stadskärnor Södertälje (47 808) and Kista–Sollentuna–Häggvik
+      (in "Upplands Väsby och Sollentuna", 75 329), and the residensstäder but
+      Härnösand (8 625).
+
+      *Job ratio 0.85* is set by the lowest job ratio among those designations:
+      the ÖMS 2050 nodstäder Nyköping (0.94; 0.91 on the 2024 inhabitants of the
+      2023 tätort the jobs are counted on) and Eskilstuna (0.95) — under 1.0 only
+      because 0.5 employed per inhabitant overstates their employment. The threshold
+      lies under them by that uncertainty, so the year of the inhabitants moves no
+      town across it (Ängelholm: 0.93 or 0.87). Job-poor suburbs lie far below
+      whatever their size: Tumba 0.55, Lidingö 0.48, Åkersberga 0.45, Vallentuna
+      0.51, Märsta 0.38, Nordöstra Göteborg 0.34. The designations the rules do not
+      reproduce are those of strategy rather than of jobs: Landskrona (0.78) and
+      Trelleborg (0.64) in Region Skåne's list, and RUFS 2050's Arlanda–Märsta, whose
+      jobs lie at the airport outside the tätort.
+
+      Where jobs are not known, the job rules do not hold (the scheme's ``unknown =
+      "fail"``), so population alone never makes a regional kärna, and the reason
+      says so.
     - **lokal kärna**: the largest tätort of its kommun with population >= 5 000
       (the kommun's main place, the level of local service in Region Skåne's
       "Det flerkärniga Skåne").
@@ -464,8 +492,8 @@ def default_role_scheme() -> RoleScheme:
 
     Examples
     --------
-    >>> str(default_role_scheme().role("regional_karna").rules[0])
-    'population >= 40000'
+    >>> [str(r) for r in default_role_scheme().role("regional_karna").rules]
+    ['population >= 15000', 'jobs >= 10000', 'job_ratio >= 0.85']
     """
     p = RoleRule.parse
     return RoleScheme(
@@ -482,8 +510,11 @@ def default_role_scheme() -> RoleScheme:
                 "regional_karna",
                 "Regional kärna",
                 "Regional core",
-                (p("population >= 40000"), p("job_ratio >= 1.0")),
-                "SKR kommungruppsindelning 2017, B3; job ratio >= 1",
+                (p("population >= 15000"), p("jobs >= 10000"), p("job_ratio >= 0.85")),
+                "population: SKR kommungruppsindelning 2017, C5; jobs: Region Skåne, "
+                "Regionplan för Skåne 2022–2040 (Ystad, Hässleholm); job ratio: ÖMS 2050, "
+                "storregionala nodstäder (Nyköping, Eskilstuna); checked against RUFS 2050's "
+                "regionala stadskärnor and Västra Götaland's regional centres",
             ),
             RoleDef(
                 "lokal_karna",
@@ -827,16 +858,21 @@ class NodalParams:
 class CommutingZoneParams:
     """Commuting zones around cores: ``method = "commuting_zone"``.
 
-    The cores are given (``cores``), or found by their share of the study area's jobs
+    The cores are given (``cores``), or found by their share of the jobs
     (``core_job_shares``, one threshold per level, highest first; e.g. ``[0.20, 0.085,
-    0.01]`` as in Region Halland's analyses). A unit joins a core's zone when at
+    0.01]`` as in Region Halland's analyses). ``share_of`` says of which jobs:
+    ``"all"`` (default), those of every unit of the flows; ``"region"``, those of the
+    units inside the region (``region_units``), the other units of the flows being
+    its neighbours: they are never cores by job share, may join a zone, and are left
+    out (``"excluded"``) when they join none. A unit joins a core's zone when at
     least ``share`` of its employed residents work there (OECD/Eurostat 0.15; Region
-    Halland 0.10). ``multiple`` lets a unit be in every zone it qualifies for, the
-    one with the largest share being its primary zone. ``merge_invalid`` merges a
-    core that attracts no other unit into the core it has the largest flow with (both
-    directions). ``external_min_flow`` keeps the links of a zone to units outside it
-    whose flow, summed over the zone's members, is at least this many commuters in
-    one direction.
+    Halland 0.10); a core is never a member of another core's zone. ``multiple`` lets
+    a unit be in every zone it qualifies for, the one with the largest share being
+    its primary zone. ``merge_invalid`` merges a core that attracts no other unit into
+    the core it has the largest flow with (both directions); it is then in that zone
+    only. ``external_min_flow`` keeps the links of a zone to units outside it whose
+    flow, summed over the zone's members, is at least this many commuters in one
+    direction.
 
     Examples
     --------
@@ -844,14 +880,27 @@ class CommutingZoneParams:
     ('K1',)
     >>> CommutingZoneParams(core_job_shares=[0.2, 0.085, 0.01], share=0.1).core_job_shares
     (0.2, 0.085, 0.01)
+    >>> CommutingZoneParams(core_job_shares=[0.2], share_of="region",
+    ...                     region_units=["H", "K"]).region_units
+    ('H', 'K')
+    >>> CommutingZoneParams(core_job_shares=[0.2], share_of="region")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'regions.region_units': share_of = 'region' needs ...
     """
 
     method: ClassVar[str] = "commuting_zone"
 
     cores: tuple[str, ...] = field(default=(), metadata=_help("ids of the core units"))
     core_job_shares: tuple[float, ...] = field(default=(), metadata=_help(
-        "cores by their share of all jobs, one threshold per level, highest first "
-        "(instead of cores)"))
+        "cores by their share of the jobs (see share_of), one threshold per level, "
+        "highest first (instead of cores)"))
+    share_of: Literal["all", "region"] = field(default="all", metadata=_help(
+        "the jobs core_job_shares are shares of: all units' jobs, or the jobs of the "
+        "region's units (region_units)"))
+    region_units: tuple[str, ...] = field(default=(), metadata=_help(
+        "ids of the units inside the region, with share_of region (the other units are "
+        "its neighbours): ID,ID or a file of ids (one per line, or a column unit)"))
     share: float = field(default=0.15, metadata=_help(
         "share of a unit's employed residents working in a core for the unit to join its "
         "zone"))
@@ -880,6 +929,16 @@ class CommutingZoneParams:
         if self.external_min_flow is not None and self.external_min_flow < 0:
             raise _err(None, "regions.external_min_flow",
                        f"expected a number >= 0, got {self.external_min_flow:g}")
+        if self.share_of == "region":
+            if not self.core_job_shares:
+                raise _err(None, "regions.share_of", "share_of = 'region' applies to cores "
+                           "found by core_job_shares; give them")
+            if not self.region_units:
+                raise _err(None, "regions.region_units", "share_of = 'region' needs "
+                           "region_units: the ids of the units inside the region")
+        elif self.region_units:
+            raise _err(None, "regions.region_units", "region_units applies to share_of = "
+                       "'region'; set it or drop region_units")
 
 
 #: The params class of each region method.

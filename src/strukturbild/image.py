@@ -329,6 +329,9 @@ class StructureImage:
             out["designated_differs_from_derived"] = sorted(
                 str(i) for i in rc.index[rc["designated"] & ~rc["agree"]]
             )
+            # per role both name: rules and designations naming the same places (0..1)
+            if self.provenance.get("role_agreement"):
+                out["role_agreement"] = dict(self.provenance["role_agreement"])
             # the comparison table for the places a designation or a difference concerns
             shown = rc[(rc["designations"] != "") | ~rc["agree"]]
             out["role_comparison"] = [

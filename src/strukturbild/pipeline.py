@@ -27,6 +27,7 @@ from .analysis.roles import (
     compare_roles,
     joint_designations,
     match_designations,
+    role_agreement,
 )
 from .config import (
     AreasSource,
@@ -241,12 +242,14 @@ def _check_regions(project: Project, places: Any, observed: Flows | None) -> Non
             "made of them; use 'nodal' or 'commuting_zone' with modelled flows",
             source=project.path,
         )
-    if isinstance(params, CommutingZoneParams) and params.cores:
-        unknown = [c for c in params.cores if c not in places.index]
-        if unknown:
-            raise UnknownCodeError(
-                f"key 'regions.cores': core '{unknown[0]}' is not a place id "
-                f"({len(unknown)} unknown in all)", source=project.path)
+    if isinstance(params, CommutingZoneParams):
+        for key, what, ids in (("cores", "core", params.cores),
+                               ("region_units", "region unit", params.region_units)):
+            unknown = [c for c in ids if c not in places.index]
+            if unknown:
+                raise UnknownCodeError(
+                    f"key 'regions.{key}': {what} '{unknown[0]}' is not a place id "
+                    f"({len(unknown)} unknown in all)", source=project.path)
 
 
 def _designations(project: Project, places: Any) -> pd.DataFrame | None:
@@ -493,6 +496,8 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "model": to_jsonable(model_used),
         "notes": notes,
         "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
+        # where the designations pin a role the rules also give: do they name the same places
+        "role_agreement": role_agreement(roles, scheme) if designations is not None else {},
         "base": base_info,
         "parameters": {
             "links": to_jsonable(project.links),

@@ -17,8 +17,9 @@ table into functional regions by one of four methods and returns a
     Commuting zones around cores, as in the OECD–EU definition of functional urban
     areas (OECD 2012; Dijkstra, Poelman & Veneri 2019): a unit belongs to the core
     that at least 15 % of its employed residents commute to; with the options of
-    regional analysts' zones (Region Halland): cores by their share of all jobs,
-    several memberships, merging cores that attract nobody, and zones' external links.
+    regional analysts' zones (Region Halland): cores by their share of the jobs of
+    all units or of the region's, several memberships, merging cores that attract
+    nobody, and zones' external links.
 
 Each method's parameters are a frozen params class in :mod:`strukturbild.config`
 (:class:`~strukturbild.config.LMAParams`, :class:`~strukturbild.config.SCBLAParams`,
@@ -548,18 +549,40 @@ def _nodal(flows: Flows, p: NodalParams) -> RegionResult:
     return _finish("nodal", flows, b, group, prefer, diagnostics)
 
 
-def _job_share_cores(flows: Flows, b: _Base, thresholds: tuple[float, ...]) -> IntArray:
-    """Core level of each unit by its share of all jobs (1 = highest; 0 = not a core)."""
+def _job_share_cores(flows: Flows, b: _Base, thresholds: tuple[float, ...],
+                     inside: BoolArray) -> IntArray:
+    """Core level of each unit inside the region by its share of the region's jobs
+    (1 = highest; 0 = not a core)."""
     if not flows.has_self_flows:
         raise InvalidValueError(
             "commuting_zone with core_job_shares needs intra-unit flows (rows with origin = "
             "destination): a unit's jobs are its inflow including them"
         )
-    share = b.jobs / b.jobs.sum()
+    total = b.jobs[inside].sum()
+    if not total > 0:
+        raise InvalidValueError("the region's units have no jobs (inflow including "
+                                "intra-unit flows): no job share can be measured")
+    share = b.jobs / total
     level = np.zeros(len(b.units), dtype=np.int64)
     for k, t in reversed(list(enumerate(thresholds, start=1))):
-        level[share >= t * (1 - 1e-12)] = k
+        level[(share >= t * (1 - 1e-12)) & inside] = k
     return level
+
+
+def _region_mask(units: pd.Index, p: CommutingZoneParams) -> BoolArray:
+    """Which units are inside the region: all, or ``region_units`` (each must be a unit)."""
+    if p.share_of != "region":
+        return np.ones(len(units), dtype=bool)
+    pos = units.get_indexer(pd.Index(list(p.region_units), dtype=object))
+    if (pos < 0).any():
+        missing = [u for u, q in zip(p.region_units, pos, strict=True) if q < 0]
+        raise UnknownCodeError(
+            f"region unit '{missing[0]}' is not a unit of the flows ({len(missing)} unknown "
+            "in all)"
+        )
+    inside = np.zeros(len(units), dtype=bool)
+    inside[pos] = True
+    return inside
 
 
 def _external_links(flows: Flows, member_of: pd.DataFrame, minimum: float) -> pd.DataFrame:
@@ -593,12 +616,14 @@ def _commuting_zone(flows: Flows, p: CommutingZoneParams) -> RegionResult:
     n = len(b.units)
     nodes = np.arange(n, dtype=np.int64)
     level = np.zeros(n, dtype=np.int64)
+    inside = _region_mask(b.units, p)
     if p.core_job_shares:
-        level = _job_share_cores(flows, b, p.core_job_shares)
+        level = _job_share_cores(flows, b, p.core_job_shares, inside)
         is_core = level > 0
         if not is_core.any():
+            of = "the region's jobs" if p.share_of == "region" else "all jobs"
             raise InvalidValueError(
-                f"no unit has {p.core_job_shares[-1]:g} or more of all jobs: no core")
+                f"no unit has {p.core_job_shares[-1]:g} or more of {of}: no core")
     else:
         pos = b.units.get_indexer(pd.Index(list(p.cores), dtype=object))
         if (pos < 0).any():
@@ -650,7 +675,8 @@ def _commuting_zone(flows: Flows, p: CommutingZoneParams) -> RegionResult:
             active[c] = False
             attracts[q] = True
             merged.append((str(b.units[c]), str(b.units[q])))
-    excluded = _excluded(b) & ~is_core
+    # a neighbour of the region (share_of = "region") that joins no zone is left out
+    excluded = (_excluded(b) | (~inside & (group == nodes))) & ~is_core
     group[excluded] = -1
     unassigned = ~is_core & ~excluded & (group == nodes)
     labels = _leader_labels(group, b.jobs, active, b.units)
@@ -676,9 +702,11 @@ def _commuting_zone(flows: Flows, p: CommutingZoneParams) -> RegionResult:
         index=index,
     )
     diagnostics: dict[str, Any] = {
-        "params": {f: getattr(p, f) for f in ("cores", "core_job_shares", "share", "multiple",
-                                              "merge_invalid", "external_min_flow")},
+        "params": {f: getattr(p, f) for f in ("cores", "core_job_shares", "share_of", "share",
+                                              "multiple", "merge_invalid",
+                                              "external_min_flow")},
         "cores": _ids(b.units, np.flatnonzero(is_core)),
+        "outside": _ids(b.units, np.flatnonzero(~inside)),
         "merged_cores": tuple(merged),
         "lone_cores": _ids(b.units, lone),
         "unassigned": _ids(b.units, np.flatnonzero(unassigned)),
@@ -779,8 +807,9 @@ def delineate_regions(flows: Flows, method: str | MethodParams = "lma",
         ``nodal`` (:class:`~strukturbild.config.NodalParams`, Nystuen & Dacey 1961):
             ``k`` (1.0), the dominance ratio.
         ``commuting_zone`` (:class:`~strukturbild.config.CommutingZoneParams`):
-            ``cores`` or ``core_job_shares``, ``share`` (0.15), ``multiple`` (False),
-            ``merge_invalid`` (False), ``external_min_flow`` (None).
+            ``cores`` or ``core_job_shares``, ``share_of`` ("all") and
+            ``region_units``, ``share`` (0.15), ``multiple`` (False), ``merge_invalid``
+            (False), ``external_min_flow`` (None).
 
     Returns
     -------
@@ -795,7 +824,7 @@ def delineate_regions(flows: Flows, method: str | MethodParams = "lma",
         Fewer than two units, all counts zero, or no intra-unit flows for ``"lma"`` /
         ``"scb_la"``.
     UnknownCodeError
-        A core that is not a unit of the flows.
+        A core or region unit that is not a unit of the flows.
 
     Notes
     -----
@@ -860,27 +889,34 @@ def delineate_regions(flows: Flows, method: str | MethodParams = "lma",
     :class:`~strukturbild.analysis.dominant.NodalStructure`).
 
     **Commuting zones** (``"commuting_zone"``). The cores are ``cores``, or the units
-    whose share of all jobs (inflow including the intra-unit flow, over the sum for
-    all units) reaches one of ``core_job_shares``, highest first; the first threshold
-    reached is the core's ``level`` (Region Halland's analyses use 20 %, 8.5 % and
-    1 %). Any other unit joins a core's zone when at least ``share`` of its employed
-    residents work in the core (OECD 2012 and Dijkstra, Poelman & Veneri 2019 use
-    15 %; Region Halland 10 %); its primary zone is the core with the largest share
-    (ties: most jobs, then smallest id). With ``multiple`` the unit is a member of
-    every zone it reaches the share for: ``labels`` hold the primary zone and
-    ``details["regions"]`` all of them, primary first, then by share. With
-    ``merge_invalid``, a core that attracts no other unit (as primary zone, or any
-    zone with ``multiple``) joins the core it has the largest flow with (both
-    directions; ties: most jobs, then smallest id), smallest cores first; a core with
-    no flow to any other stays alone (``diagnostics["lone_cores"]``). With
+    whose share of the jobs (inflow including the intra-unit flow) reaches one of
+    ``core_job_shares``, highest first; the first threshold reached is the core's
+    ``level`` (Region Halland's analyses use 20 %, 8.5 % and 1 %). With ``share_of =
+    "all"`` the share is of the jobs of all units; with ``"region"`` of the jobs of the
+    units inside the region (``region_units``): a flow table that also holds the
+    neighbours (Halland's 125 508 jobs beside Göteborg's 408 000) no longer drowns the
+    region's centres, and only units inside it can be cores. The units outside
+    (``diagnostics["outside"]``) join a zone as any unit does, and are
+    ``"excluded"`` when they join none. Any unit that is not a core joins a core's zone
+    when at least ``share`` of its employed residents work in the core (OECD 2012 and
+    Dijkstra, Poelman & Veneri 2019 use 15 %; Region Halland 10 %); its primary zone is
+    the core with the largest share (ties: most jobs, then smallest id). A core is
+    never a member of another core's zone, whatever share of its workers go there.
+    With ``multiple`` a unit is a member of every zone it reaches the share for:
+    ``labels`` hold the primary zone and ``details["regions"]`` all of them, primary
+    first, then by share. With ``merge_invalid``, a core that attracts no other unit
+    (as primary zone, or any zone with ``multiple``) joins the core it has the largest
+    flow with (both directions; ties: most jobs, then smallest id), smallest cores
+    first, and is a member of that zone only; a core with no flow to any other stays
+    alone (``diagnostics["lone_cores"]``). With
     ``external_min_flow``, ``diagnostics["external_links"]`` lists each zone's links
     to units outside it (``region``, ``unit``, ``sent``, ``received``: the flows of
     all its members together, secondary members included) where either direction
     reaches the minimum (Region Halland keeps those of 100 commuters or more). A unit
-    that reaches no core is a region of its own with status ``"assigned"`` and is
-    listed in ``diagnostics["unassigned"]``. Cores are not merged with each other
-    otherwise: aggregate polycentric cores first (:meth:`Flows.aggregate`) if they
-    should form one zone.
+    inside the region that reaches no core is a region of its own with status
+    ``"assigned"`` and is listed in ``diagnostics["unassigned"]``. Cores are not
+    merged with each other otherwise: aggregate polycentric cores first
+    (:meth:`Flows.aggregate`) if they should form one zone.
 
     **Labour market areas** (``"lma"``): :func:`strukturbild.analysis.lma.find_clusters`, which
     gives the partition of the R package LabourMarketAreas (``findClusters``). Units it

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,13 @@ import pandas as pd
 from ..config import Language, RoleRule, RoleScheme
 from ..errors import ConfigError, StrukturbildWarning
 
-__all__ = ["classify_roles", "compare_roles", "joint_designations", "match_designations"]
+__all__ = [
+    "classify_roles",
+    "compare_roles",
+    "joint_designations",
+    "match_designations",
+    "role_agreement",
+]
 
 _MEASURE_NAMES: dict[str, tuple[str, str]] = {
     "population": ("befolkning", "population"),
@@ -208,16 +214,19 @@ def classify_roles(
     --------
     >>> from strukturbild.config import default_role_scheme
     >>> m = pd.DataFrame({"population": [41299, 45000, 1500],
-    ...                   "job_ratio": [1.18, np.nan, np.nan],
+    ...                   "jobs": [25779, np.nan, np.nan],
+    ...                   "job_ratio": [1.25, np.nan, np.nan],
     ...                   "rank_in_area": [1, 1, 3]}, index=["k", "u", "s"])
     >>> r = classify_roles(m, default_role_scheme(), language="en")
-    >>> r.loc["k", "role"], r.loc["k", "role_reason"]
-    ('regional_karna', 'population 41 299 >= 40 000 and job ratio 1.18 >= 1.0')
+    >>> r.loc["k", "role"]
+    'regional_karna'
+    >>> r.loc["k", "role_reason"]  # doctest: +NORMALIZE_WHITESPACE
+    'population 41 299 >= 15 000 and jobs 25 779 >= 10 000 and job ratio 1.25 >= 0.85'
     >>> r.loc["u", "role"]
     'lokal_karna'
     >>> r.loc["u", "role_reason"].split("; ")  # doctest: +NORMALIZE_WHITESPACE
     ['rank in kommun 1 == 1 and population 45 000 >= 5 000',
-     'not regional core: job ratio not known']
+     'not regional core: jobs not known, job ratio not known']
     >>> r.loc["s", "role_reason"]
     'population 1 500 < 2 000 (serviceort)'
     >>> r.attrs["unknown_measures"]["roles"]
@@ -418,4 +427,71 @@ def compare_roles(roles: pd.DataFrame, names: pd.Series | None = None,
     out["agree"] = np.asarray(out["role"] == out["role_derived"])
     if groups is not None:
         out["group"] = groups.reindex(roles.index).fillna("").astype(object)
+    return out
+
+
+def role_agreement(roles: pd.DataFrame, scheme: RoleScheme) -> dict[str, dict[str, Any]]:
+    """How far the rules alone name the places a designation list names, role by role.
+
+    A designation and a rule mean the same thing where the list pins a role that the
+    scheme also derives by rules (Region Skåne's "regional kärna", not its
+    "tillväxtmotor", which only designation gives). For each such role, the places
+    the list puts at that role or higher (``role_designated``) are set against the
+    places the rules put there (``role_derived``): a designated storstad is a
+    regional kärna too. ``agreement`` is the share of the places either names that
+    both name (1.0: the same places; the Jaccard index), ``designated_only`` and
+    ``derived_only`` the place ids on one side only.
+
+    Parameters
+    ----------
+    roles
+        :func:`classify_roles`' result (``role_derived``, ``role_designated``).
+    scheme
+        The role scheme (its order, and which roles have rules).
+
+    Returns
+    -------
+    dict
+        Role key → ``designated``, ``derived``, ``both`` (counts), ``agreement``
+        (rounded to 4 decimals), ``designated_only``, ``derived_only`` (sorted ids);
+        empty when no designation pins a role with rules.
+
+    Examples
+    --------
+    >>> from strukturbild.config import default_role_scheme
+    >>> m = pd.DataFrame({"population": [325069, 94393, 33466, 29490],
+    ...                   "jobs": [200565, 66093, 13023, 13657],
+    ...                   "job_ratio": [1.23, 1.40, 0.78, 0.93], "rank_in_area": [1, 1, 1, 1]},
+    ...                  index=["malmo", "lund", "landskrona", "angelholm"])
+    >>> d = pd.DataFrame({"place_id": ["malmo", "lund", "landskrona"], "name": [""] * 3,
+    ...     "designation": ["regional kärna"] * 3, "role": ["regional_karna"] * 3,
+    ...     "source": ["Region Skåne"] * 3, "year": ["2022"] * 3})
+    >>> r = classify_roles(m, default_role_scheme(), designations=d)
+    >>> a = role_agreement(r, default_role_scheme())["regional_karna"]
+    >>> a["both"], a["agreement"], a["designated_only"], a["derived_only"]
+    (2, 0.5, ['landskrona'], ['angelholm'])
+    """
+    keys = list(scheme.keys)
+    rank = {k: i for i, k in enumerate(keys)}
+    n = len(keys)
+    derived = np.array([rank.get(str(x), n) for x in roles["role_derived"].astype(object)])
+    pinned = np.array([n if x is None or pd.isna(x) else rank.get(str(x), n)
+                       for x in roles["role_designated"].astype(object)])
+    ids = np.asarray([str(i) for i in roles.index], dtype=object)
+    out: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        if not scheme.role(key).rules or key == keys[-1] or not (pinned == rank[key]).any():
+            continue
+        d_set = pinned <= rank[key]
+        r_set = derived <= rank[key]
+        both = int((d_set & r_set).sum())
+        either = int((d_set | r_set).sum())
+        out[key] = {
+            "designated": int(d_set.sum()),
+            "derived": int(r_set.sum()),
+            "both": both,
+            "agreement": round(both / either, 4) if either else 1.0,
+            "designated_only": sorted(ids[d_set & ~r_set].tolist()),
+            "derived_only": sorted(ids[r_set & ~d_set].tolist()),
+        }
     return out

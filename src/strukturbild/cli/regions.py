@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import types
 import typing
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import CommutingZoneParams, FlowsSource, LMAParams, NodalParams, SCBLAParams
@@ -62,6 +64,46 @@ def _list(cast: Any) -> Any:
     return parse
 
 
+class _Ids(tuple[str, ...]):
+    """Unit ids read from a file; ``source`` is the file (an input of the run)."""
+
+    source: Path
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    """``ID,ID,...``, or a file of ids: one per line, or a CSV with a column ``unit``.
+
+    Examples
+    --------
+    >>> _ids("K1, K2")
+    ('K1', 'K2')
+    """
+    path = Path(text.strip())
+    if "," not in text and (path.is_file() or path.suffix.lower() in (".csv", ".txt")
+                            or len(path.parts) > 1):
+        if not path.is_file():
+            raise argparse.ArgumentTypeError(f"file not found: {path}")
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {path}: {exc}") from None
+        rows = [re.split(r"[,;\t]", ln) for ln in lines if ln]
+        col = 0
+        if rows:
+            header = [h.strip().strip('"').lower() for h in rows[0]]
+            if "unit" in header:
+                col = header.index("unit")
+                rows = rows[1:]
+        ids = [r[col].strip().strip('"') if col < len(r) else "" for r in rows]
+        out = _Ids(dict.fromkeys(x for x in ids if x))
+        if not out:
+            raise argparse.ArgumentTypeError(f"{path}: no unit ids (one per line, or a "
+                                             "column 'unit')")
+        out.source = path
+        return out
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def _method_options(r: argparse.ArgumentParser) -> None:
     """One option per field of each params class, with its help and default from it."""
     for cls in _PARAMS:
@@ -77,10 +119,13 @@ def _method_options(r: argparse.ArgumentParser) -> None:
             if hint is bool:
                 g.add_argument(_flag(f.name), action="store_true", default=None, help=text)
                 continue
+            if typing.get_origin(hint) is typing.Literal:
+                g.add_argument(_flag(f.name), choices=typing.get_args(hint), help=text)
+                continue
             kind: Any = float
             metavar = "X"
             if hint == tuple[str, ...]:
-                kind, metavar = _list(str), "ID,ID"
+                kind, metavar = _ids, "ID,ID|FILE"
             elif hint == tuple[float, ...]:
                 kind, metavar = _list(float), "X,X"
             elif hint in (int, int | None):
@@ -184,7 +229,9 @@ def _cmd_regions(args: argparse.Namespace) -> int:
     external = result.diagnostics.get("external_links")
     if args.external and external is not None:
         tables.append((args.external, external, False))
-    write_tables(tables, inputs=[args.flows])
+    # files of ids (--region-units FILE) are inputs too: no output may overwrite them
+    inputs = [args.flows, *(v.source for v in vars(args).values() if isinstance(v, _Ids))]
+    write_tables(tables, inputs=inputs)
     counts = result.status.value_counts()
     extra = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("reserve", "excluded")
                       if int(counts.get(s, 0)))
