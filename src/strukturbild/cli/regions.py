@@ -38,7 +38,7 @@ from .. import (
     read_flows,
     write_tables,
 )
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingColumnError, printable
 
 __all__ = ["register"]
 
@@ -149,12 +149,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _read_flows(args: argparse.Namespace) -> Flows:
     columns = {"origin": args.origin, "destination": args.destination, "count": args.count}
-    return read_flows(FlowsSource(args.flows, columns=columns))
+    try:
+        return read_flows(FlowsSource(args.flows, columns=columns))
+    except MissingColumnError as exc:
+        # the readers' hint names the project file's key; here the option maps it
+        option = next((k for k, v in columns.items() if v == exc.column), None)
+        if option is None or exc.available is None:
+            raise
+        raise MissingColumnError(
+            f"required column is missing; the file has: {exc.available}; name the "
+            f"{option} column with --{option} COL", source=exc.source, layer=exc.layer,
+            column=exc.column) from None
 
 
 def _say(args: argparse.Namespace, msg: str) -> None:
     if not getattr(args, "quiet", False):
-        print(f"strukturbild: {msg}", file=sys.stderr)
+        print(printable(f"strukturbild: {msg}"), file=sys.stderr)
 
 
 def _region_params(args: argparse.Namespace) -> Any:
