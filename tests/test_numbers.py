@@ -290,3 +290,26 @@ def test_no_numpy_cast_warning_reaches_the_user(tmp_path: Path) -> None:
                           str(project)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert "invalid value" not in run.stderr and "row 1: value 1e+20" in run.stderr
+
+
+@pytest.mark.parametrize("what", ["areas", "layers", "land"])
+def test_a_polygon_vertex_at_1e12_in_any_geometry_input(
+        tmp_path: Path, what: str, capsys: pytest.CaptureFixture[str]) -> None:
+    project = _folder(tmp_path)
+    good = shapely.box(480_000, 6_480_000, 540_000, 6_560_000)
+    bad = shapely.Polygon([(480_000, 6_480_000), (1e12, 6_480_000), (480_000, 6_560_000)])
+    gpd.GeoDataFrame({"kommun_code": ["0101", "0102"], "kommun_name": ["A", "B"]},
+                     geometry=[good, bad], crs="EPSG:3006").to_file(tmp_path / "geo.gpkg",
+                                                                    layer="geo")
+    extra = {"areas": '[areas]\npath = "geo.gpkg"\n',
+             "layers": '[[layers]]\nname = "L"\npath = "geo.gpkg"\nkind = "area"\n',
+             "land": '[map]\nland = "geo.gpkg"\nland_layer = "geo"\n'}[what]
+    project.write_text(project.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    line = _refused(project, capsys)[0] if what != "land" else None
+    if what == "land":  # the land is read when the map is made: build only
+        assert main(["build", str(project), "--out", str(tmp_path / "o")]) == 2
+        line = capsys.readouterr().err.strip()
+        assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    assert line is not None
+    assert "geo.gpkg: layer 'geo', row 2: the coordinates (1e+12, 6.48e+06) lie far outside " \
+           "where SWEREF99 TM can be used" in line
