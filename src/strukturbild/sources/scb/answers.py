@@ -24,6 +24,7 @@ __all__ = [
     "int_value",
     "list_value",
     "loads",
+    "many",
     "mapping_value",
     "text_value",
 ]
@@ -55,6 +56,17 @@ def describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
+
+
+def many(n: int) -> str:
+    """A count for a message: 1,234,567, or 1e+300 when it is absurdly long.
+
+    Examples
+    --------
+    >>> many(1234567), many(10**300)
+    ('1,234,567', '1e+300')
+    """
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
 
 
 def bad_field(source: str | None, field: str, message: str) -> FetchError:

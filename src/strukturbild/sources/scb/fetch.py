@@ -16,7 +16,10 @@ country, and writes a project that ``strukturbild build`` runs as is:
 - the flows attached to each kommun's main place (its kommunhuvudort) from a seat
   table kept as data (:func:`load_seats`, :func:`resolve_seats`).
 
-The HTTP client, its cache and its limits are in :mod:`strukturbild.sources.scb.client`;
+The HTTP client, its cache and its limits are in :mod:`~strukturbild.sources.scb.httpclient`,
+:mod:`~strukturbild.sources.scb.cache` and :mod:`~strukturbild.sources.scb.options`, the
+PxWebApi 2 and WFS clients in :mod:`~strukturbild.sources.scb.pxweb` and
+:mod:`~strukturbild.sources.scb.wfs`;
 the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
 :mod:`~strukturbild.sources.scb.geodata`, the seat tables in
 :mod:`~strukturbild.sources.scb.seats`.
@@ -37,27 +40,9 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
-from ...errors import ConfigError, StrukturbildWarning
+from ...errors import ConfigError, FetchError, StrukturbildWarning
 from ...readers import OutputSet, to_jsonable
-from .client import (
-    DEFAULT_API_URL,
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_WAIT,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    DEFAULT_WFS_URL,
-    ENV_API_URL,
-    ENV_CACHE_DIR,
-    ENV_WFS_URL,
-    FetchError,
-    HttpFetcher,
-    PxWebClient,
-    ResponseCache,
-    TableMeta,
-    WfsClient,
-    check_fetch_options,
-    env_or,
-)
+from .cache import ResponseCache
 from .commuting import (
     COMMUTING_TABLES,
     CommutingTable,
@@ -74,8 +59,22 @@ from .geodata import (
     kommuner_from_features,
     tatorter_from_features,
 )
+from .httpclient import HttpFetcher
+from .options import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_WAIT,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    ENV_API_URL,
+    ENV_CACHE_DIR,
+    ENV_WFS_URL,
+    check_fetch_options,
+    env_or,
+)
 from .project import project_toml
+from .pxweb import DEFAULT_API_URL, PxWebClient, TableMeta
 from .seats import load_seats
+from .wfs import DEFAULT_WFS_URL, WfsClient
 
 __all__ = ["FetchResult", "fetch_scb"]
 
@@ -152,11 +151,11 @@ def fetch_scb(
     :class:`~strukturbild.readers.OutputSet`), so a failed run leaves the previous
     folder as it was. With no network and no cache, or a malformed answer, or a
     limit reached, nothing is written and
-    :class:`~strukturbild.sources.scb.client.FetchError` (a
+    :class:`~strukturbild.errors.FetchError` (a
     :class:`~strukturbild.errors.StrukturbildError`) is raised, naming the URL and,
     for a malformed answer, the field.
 
-    Every request has limits (see :mod:`strukturbild.sources.scb.client`): a
+    Every request has limits (see :mod:`strukturbild.sources.scb.httpclient`): a
     wall-clock deadline, a size cap, caps on waits, same-host redirects only
     (followed redirects are recorded in ``metadata.json``), caps on JSON-stat cubes
     and WFS pages.

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
+from ...errors import FetchError
 from .answers import (
     bad_field,
     count_value,
@@ -27,7 +28,6 @@ from .answers import (
     mapping_value,
     text_value,
 )
-from .client import FetchError
 
 __all__ = [
     "KOMMUN_FIELDS",
