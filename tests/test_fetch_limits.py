@@ -574,3 +574,29 @@ def test_cache_of_a_good_answer_is_kept_when_a_later_one_fails(server: Server,
         _ = PxWebClient(f2, server.api).limits
     assert cache.meta("GET", f"{server.api}/config", None) == before
     assert _load("config.json")["maxDataCells"] == 150000
+
+
+# --------------------------------------------------------------------------- FetchLimits
+
+
+def test_cli_options_are_made_from_fetch_limits(server: Server, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from strukturbild.sources.scb.options import FetchLimits
+
+    assert main(["fetch", "scb", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(FetchLimits):
+        flag = "--" + f.name.replace("_", "-")
+        assert f"{flag} {f.metadata['metavar']}" in text, flag
+        assert f"(default: {f.default:g})" in text
+    out = tmp_path / "o"
+    assert main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(out), "-q",
+                 "--api-url", server.api, "--wfs-url", server.wfs, "--timeout", "60",
+                 "--retries", "2", "--max-mb", "32", "--max-wait", "7"]) == 0
+    md = json.loads((out / "metadata.json").read_text())
+    assert md["fetch_limits"] == {**md["fetch_limits"], "timeout_s": 60, "retries": 2,
+                                  "max_response_mb": 32, "max_wait_s": 7}
+    # the defaults are FetchLimits' own, in the library as on the command line
+    assert FetchLimits() == FetchLimits(timeout=120, retries=4, max_mb=256, max_wait=120)

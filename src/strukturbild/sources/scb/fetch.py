@@ -27,6 +27,7 @@ the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
 import warnings
@@ -61,14 +62,10 @@ from .geodata import (
 )
 from .httpclient import HttpFetcher
 from .options import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_WAIT,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
     ENV_API_URL,
     ENV_CACHE_DIR,
     ENV_WFS_URL,
-    check_fetch_options,
+    FetchLimits,
     env_or,
 )
 from .project import project_toml
@@ -137,10 +134,11 @@ def fetch_scb(
     commuting_tables: Sequence[CommutingTable | str] | None = None,
     history_from: int | None = None,
     kommun_layer: str = KOMMUN_LAYER,
-    max_retries: int = DEFAULT_RETRIES,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_response_mb: float = DEFAULT_MAX_BYTES / 2**20,
-    max_wait: float = DEFAULT_MAX_WAIT,
+    limits: FetchLimits | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    max_response_mb: float | None = None,
+    max_wait: float | None = None,
     sleep: Callable[[float], None] | None = None,
     progress: Progress | None = None,
 ) -> FetchResult:
@@ -193,16 +191,18 @@ def fetch_scb(
         (:func:`plan_series`), with overlaps and breaks in ``metadata.json``.
     kommun_layer
         WFS layer dissolved into kommun boundaries (fields :data:`KOMMUN_FIELDS`).
-    max_retries
-        Retries after transient failures (429, 5xx, broken connections), 0 to 10.
-    timeout
-        Wall-clock seconds one request may take in all (connection, whole body,
-        retries and waits); default 120.
-    max_response_mb
-        The largest answer read, in MiB (default 256); a larger one is an error.
-    max_wait
-        The longest single wait (``Retry-After``, the API's call limit) in seconds
-        (default 120); a longer one gives up at once instead of sleeping.
+    limits
+        The limits of every request (:class:`~strukturbild.sources.scb.options.FetchLimits`,
+        whose defaults are 120 s, 4 retries, 256 MiB and 120 s): ``timeout``, the
+        wall-clock seconds one request may take in all (name lookup, connection, whole
+        body, retries and waits); ``retries`` after transient failures (429, 5xx,
+        broken connections), 0 to 10; ``max_mb``, the largest answer read, or cached
+        answer used, in MiB; ``max_wait``, the longest single wait (``Retry-After``, the
+        API's call limit) in seconds, a longer one giving up at once instead of
+        sleeping.
+    max_retries, timeout, max_response_mb, max_wait
+        Each, when given, overrides that field of ``limits`` (``retries``,
+        ``timeout``, ``max_mb``, ``max_wait``).
     sleep
         The sleep function (tests pass a fake one).
     progress
@@ -216,8 +216,11 @@ def fetch_scb(
     strukturbild.errors.ConfigError: unknown län code '99'; expected one of 01, 03, ..., 25
     """
     say = progress or (lambda _m: None)
-    check_fetch_options(timeout=timeout, retries=max_retries, max_mb=max_response_mb,
-                        max_wait=max_wait)
+    given: dict[str, Any] = {"retries": max_retries, "timeout": timeout,
+                             "max_mb": max_response_mb,
+                             "max_wait": max_wait}
+    limits = dataclasses.replace(limits or FetchLimits(),
+                                 **{k: v for k, v in given.items() if v is not None})
     lans = _check_lan(lan)
     out = Path(out_dir)
     api_url = _check_url("api_url", env_or(api_url, ENV_API_URL, DEFAULT_API_URL))
@@ -238,9 +241,7 @@ def fetch_scb(
     seat_frame = seats if isinstance(seats, pd.DataFrame) else (
         load_seats(seats_path) if seats_path is not None else None)
     cache = ResponseCache(Path(cache_dir) if cache_dir else out / "cache")
-    max_bytes = int(max_response_mb * 2**20)
-    fetcher = HttpFetcher(cache=cache, offline=offline, max_retries=int(max_retries),
-                          timeout=float(timeout), max_bytes=max_bytes, max_wait=float(max_wait))
+    fetcher = HttpFetcher.from_limits(limits, cache=cache, offline=offline)
     if sleep is not None:
         fetcher.sleep = sleep
     try:

@@ -57,6 +57,7 @@ from .options import (
     DEFAULT_MAX_WAIT,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    FetchLimits,
     _number_option,
     check_fetch_options,
 )
@@ -270,6 +271,18 @@ class HttpFetcher:
         self._session.mount("https://", adapter)
         # pooled connections are closed when the fetcher goes, or at close()
         self._closer = weakref.finalize(self, self._session.close)
+
+    @classmethod
+    def from_limits(cls, limits: FetchLimits, **kwargs: Any) -> HttpFetcher:
+        """A fetcher with a user's :class:`~strukturbild.sources.scb.options.FetchLimits`.
+
+        Examples
+        --------
+        >>> HttpFetcher.from_limits(FetchLimits(timeout=30, retries=0)).timeout
+        30.0
+        """
+        return cls(max_retries=limits.retries, timeout=limits.timeout,
+                   max_bytes=limits.max_bytes, max_wait=limits.max_wait, **kwargs)
 
     def close(self) -> None:
         """Close the pooled connections."""

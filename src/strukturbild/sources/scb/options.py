@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ...errors import ConfigError
@@ -24,6 +25,7 @@ __all__ = [
     "ENV_CACHE_DIR",
     "ENV_WFS_URL",
     "MAX_RETRIES",
+    "FetchLimits",
     "check_fetch_options",
     "env_or",
 ]
@@ -63,14 +65,74 @@ def _number_option(name: str, value: Any, low: float, high: float, *,
     return float(value)
 
 
+def _limit(default: float, low: float, high: float, *, help: str, metavar: str,
+           unit: str = "", whole: bool = False) -> Any:
+    """A field of :class:`FetchLimits`: its default, range, and command-line help."""
+    return field(default=default, metadata={"low": low, "high": high, "help": help,
+                                            "metavar": metavar, "unit": unit,
+                                            "whole": whole})
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """The limits of every request of a run, as a user sets them.
+
+    The command line's ``--timeout``, ``--retries``, ``--max-mb`` and ``--max-wait``,
+    their help and defaults are made from these fields (``cli/fetch.py``), as
+    :func:`~strukturbild.sources.scb.fetch.fetch_scb` and the fetcher take them from
+    here. Each value is checked when the object is made; a bad one is a
+    :class:`~strukturbild.errors.ConfigError` naming the option.
+
+    Examples
+    --------
+    >>> FetchLimits()
+    FetchLimits(timeout=120.0, retries=4, max_mb=256.0, max_wait=120.0)
+    >>> FetchLimits(max_mb=1).max_bytes
+    1048576
+    >>> FetchLimits(retries=-1)
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: retries must be a whole number from 0 to 10, got -1
+    """
+
+    timeout: float = _limit(
+        DEFAULT_TIMEOUT, 0, 86_400, unit=" of seconds", metavar="SECONDS",
+        help="wall-clock limit for one request in all: name lookup, connection, whole "
+             "answer, retries and waits")
+    retries: int = _limit(
+        DEFAULT_RETRIES, 0, MAX_RETRIES, whole=True, metavar="N",
+        help=f"retries after transient errors (429, 5xx, broken connections), 0 to "
+             f"{MAX_RETRIES}")
+    max_mb: float = _limit(
+        DEFAULT_MAX_BYTES / 2**20, 0, 65_536, unit=" of MiB", metavar="MB",
+        help="largest answer read (and largest cached answer used), in MiB; a larger one "
+             "is an error and is not cached")
+    max_wait: float = _limit(
+        DEFAULT_MAX_WAIT, 0, 86_400, unit=" of seconds", metavar="SECONDS",
+        help="longest single wait a server may ask for (Retry-After, the API's call "
+             "limit); a longer one stops the run at once instead of sleeping")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            m = f.metadata
+            value = _number_option(f.name, getattr(self, f.name), m["low"], m["high"],
+                                   whole=m["whole"], unit=m["unit"])
+            object.__setattr__(self, f.name, int(value) if m["whole"] else value)
+
+    @property
+    def max_bytes(self) -> int:
+        """``max_mb`` in bytes."""
+        return int(self.max_mb * 2**20)
+
+
 def check_fetch_options(*, timeout: Any = DEFAULT_TIMEOUT, retries: Any = DEFAULT_RETRIES,
                         max_mb: Any = DEFAULT_MAX_BYTES / 2**20,
                         max_wait: Any = DEFAULT_MAX_WAIT) -> None:
     """Check the limits a user may set; a bad one is a :class:`~strukturbild.errors.ConfigError`.
 
-    ``timeout`` (seconds, above 0 and at most a day), ``retries`` (0 to
-    :data:`MAX_RETRIES`), ``max_mb`` (MiB, above 0 and at most 64 GiB) and
-    ``max_wait`` (seconds, above 0 and at most a day).
+    The ranges are :class:`FetchLimits`': ``timeout`` (seconds, above 0 and at most a
+    day), ``retries`` (0 to :data:`MAX_RETRIES`), ``max_mb`` (MiB, above 0 and at most
+    64 GiB) and ``max_wait`` (seconds, above 0 and at most a day).
 
     Examples
     --------
@@ -80,11 +142,7 @@ def check_fetch_options(*, timeout: Any = DEFAULT_TIMEOUT, retries: Any = DEFAUL
     ...
     strukturbild.errors.ConfigError: retries must be a whole number from 0 to 10, got -1
     """
-    _number_option("timeout", timeout, 0, 86_400, unit=" of seconds")
-    _number_option("retries", retries, 0, MAX_RETRIES, whole=True)
-    _number_option("max_mb", max_mb, 0, 65_536, unit=" of MiB")
-    _number_option("max_wait", max_wait, 0, 86_400, unit=" of seconds")
-
+    FetchLimits(timeout=timeout, retries=retries, max_mb=max_mb, max_wait=max_wait)
 
 
 def env_or(value: str | None, env: str, default: str) -> str:
