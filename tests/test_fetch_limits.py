@@ -31,6 +31,7 @@ from strukturbild.cli import main
 from strukturbild.errors import ConfigError, FetchError, StrukturbildWarning
 from strukturbild.sources.scb.client import (
     ApiLimits,
+    HttpFetcher,
     PxWebClient,
     ResponseCache,
     WfsClient,
@@ -358,6 +359,55 @@ def test_cli_redirect_to_another_host_is_refused(server: Server, golden: Path, t
     assert len([r for r in server.fake.log if r["route"] == TATORT]) == 1  # good run + this
 
 
+def test_cli_redirect_to_another_port_of_the_same_host_is_refused(
+        server: Server, golden: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = Server()  # the same name, 127.0.0.1, on another port: another service
+    try:
+        def setup(s: Server) -> None:
+            s.fake.fault(TATORT, ("redirect", lambda path: f"{other.base}{path}"))
+        err, _, _ = _hostile_run("WFS 302 to another port of the same host", server, golden,
+                                 tmp_path, capsys, setup, limit=3)
+    finally:
+        other.stop()
+    port, other_port = server.base.rsplit(":", 1)[1], other.base.rsplit(":", 1)[1]
+    assert (f"redirects from 127.0.0.1 port {port} to another host, 127.0.0.1 port "
+            f"{other_port}") in err and "refused" in err
+    assert other.fake.log == []  # never followed
+
+
+@pytest.mark.parametrize(("origin", "target", "followed"), [
+    ("http://h.se/a", "http://h.se/b", True),
+    ("http://h.se/a", "http://h.se:80/b", True),  # the default port, written out
+    ("https://h.se/a", "https://H.SE:443/b", True),
+    ("http://h.se/a", "https://h.se/b", True),  # the upgrade to https, default ports
+    ("http://h.se:8080/a", "http://h.se:8081/b", False),
+    ("http://h.se/a", "http://h.se:8080/b", False),
+    ("http://h.se:8080/a", "https://h.se/b", False),
+    ("https://h.se/a", "http://h.se/b", False),  # never down to http
+    ("http://h.se/a", "http://h.se:x/b", False),
+    ("http://h.se/a", "http://g.se/b", False),
+])
+def test_redirects_are_followed_within_one_host_and_port(origin: str, target: str,
+                                                         followed: bool) -> None:
+    import requests
+
+    resp = requests.Response()
+    resp.status_code = 302
+    resp.headers["Location"] = target
+    f = HttpFetcher()
+    try:
+        hops: list[dict[str, Any]] = []
+        if followed:
+            assert f._redirect(resp, "GET", origin, None, hops, origin=origin)[1] == target
+            assert hops[0]["to"] == target
+        else:
+            with pytest.raises(FetchError, match="refused"):
+                f._redirect(resp, "GET", origin, None, hops, origin=origin)
+            assert hops == []
+    finally:
+        f.close()
+
+
 def test_same_host_redirect_is_followed_and_recorded(server: Server, tmp_path: Path) -> None:
     server.fake.fault(TATORT, ("redirect", lambda path: f"/moved{path}"))
     res = fetch_scb(tmp_path / "o", lan=["12"], year=2022, api_url=server.api,
@@ -600,3 +650,11 @@ def test_cli_options_are_made_from_fetch_limits(server: Server, tmp_path: Path,
                                   "max_response_mb": 32, "max_wait_s": 7}
     # the defaults are FetchLimits' own, in the library as on the command line
     assert FetchLimits() == FetchLimits(timeout=120, retries=4, max_mb=256, max_wait=120)
+
+
+def test_the_help_names_the_environment_variables_fetch_scb_reads() -> None:
+    from strukturbild.cli import fetch as cli_fetch
+    from strukturbild.sources.scb import options
+
+    assert (cli_fetch.ENV_API_URL, cli_fetch.ENV_WFS_URL, cli_fetch.ENV_CACHE_DIR) == (
+        options.ENV_API_URL, options.ENV_WFS_URL, options.ENV_CACHE_DIR)

@@ -75,6 +75,7 @@ from .pipeline import build, build_image, check_project, package_version, read_f
 from .readers import read_areas, read_designations, read_places
 from .sources.example import example_project
 from .sources.scb.fetch import fetch_scb
+from .sources.scb.options import FetchLimits
 
 __version__ = package_version()
 
@@ -89,6 +90,7 @@ __all__ = [
     "EmptyInputError",
     "ExportOptions",
     "FetchError",
+    "FetchLimits",
     "Flows",
     "FlowsSource",
     "InputFileNotFoundError",

@@ -17,11 +17,15 @@ import sys
 import typing
 from typing import Any
 
-from .. import fetch_scb
+from .. import FetchLimits, fetch_scb
 from ..errors import ConfigError
-from ..sources.scb.options import ENV_API_URL, ENV_CACHE_DIR, ENV_WFS_URL, FetchLimits
 
 __all__ = ["register"]
+
+# for the help text only (the cli uses the public API alone): the names fetch_scb reads
+ENV_API_URL = "STRUKTURBILD_SCB_API_URL"
+ENV_WFS_URL = "STRUKTURBILD_SCB_WFS_URL"
+ENV_CACHE_DIR = "STRUKTURBILD_CACHE_DIR"
 
 
 def _limit_options(s: argparse.ArgumentParser) -> None:
@@ -70,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                     "place. Every response is cached; --offline works from the cache. "
                     "Each request has a deadline (--timeout), a size cap (--max-mb) and "
                     "bounded retries and waits; redirects are followed only within the "
-                    "same host (and recorded in metadata.json). Exit 2 names the URL and "
+                    "same host and port (and recorded in metadata.json). Exit 2 names the URL and "
                     "the field of a malformed answer.")
     s.add_argument("--lan", action="append", metavar="CODE[,CODE]",
                    help="län code(s), e.g. 12 for Skåne; repeat or separate with commas; "

@@ -154,7 +154,7 @@ def fetch_scb(
     for a malformed answer, the field.
 
     Every request has limits (see :mod:`strukturbild.sources.scb.httpclient`): a
-    wall-clock deadline, a size cap, caps on waits, same-host redirects only
+    wall-clock deadline, a size cap, caps on waits, same-host-and-port redirects only
     (followed redirects are recorded in ``metadata.json``), caps on JSON-stat cubes
     and WFS pages.
 
@@ -419,7 +419,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
                          "max_response_mb": fetcher.max_bytes / 2**20,
                          "max_wait_s": fetcher.max_wait,
                          "max_total_wait_s": fetcher.max_total_wait,
-                         "redirects": "followed within the same host only, recorded per "
+                         "redirects": "followed within the same host and port only, recorded per "
                                       "request"},
         "requests": [r.to_dict() for r in fetcher.log],
     }

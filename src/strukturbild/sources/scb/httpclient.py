@@ -11,19 +11,23 @@ cached is detected, warned about and recorded; each request is logged for
 Every request has limits, so that no server can hold a run forever or fill the disk
 or the memory (the defaults are in :mod:`.options`):
 
-- a wall-clock **deadline** per request (default 120 s) that covers the connection,
-  the whole body, every retry and every wait between tries: the body is streamed and
-  the clock checked between chunks, and a watchdog (:mod:`.deadline`) shuts the
-  connection down when the deadline passes, so a server that drips one byte every few
-  seconds is cut off;
+- a wall-clock **deadline** per request (default 120 s) that covers the name lookup,
+  the connection, the TLS handshake, the headers, the whole body, every retry and
+  every wait between tries: the body is read in small pieces and the clock checked
+  between them, and a watchdog (:mod:`.deadline`) shuts every socket of the request
+  down when the deadline passes, however the server keeps the connection (HTTP/1.0,
+  ``Connection: close``, keep-alive, chunked, TLS), so a server that drips one byte
+  every few seconds is cut off;
 - a cap on the **size** of one answer (default 256 MiB), checked against
   ``Content-Length`` before reading and while streaming; nothing over it is cached;
 - caps on **waits**: one wait (``Retry-After``, the API's call limit) of more than
   ``max_wait`` (120 s), or waits adding up to more than ``max_total_wait`` (600 s) in
   a run, give up at once with a clear error instead of sleeping;
-- **redirects** are followed only to the same host (at most 5, never from https to
-  http) and recorded in the request log; a redirect to another host is refused with
-  an error that names both hosts (give the new address as the base URL instead).
+- **redirects** are followed only to the same host and port (at most 5, never from
+  https to http; from http to https on the default ports, 80 to 443, too) and recorded
+  in the request log; a redirect to another host, or to another port of the same host
+  (another service), is refused with an error that names both (give the new address
+  as the base URL instead).
 
 The answers themselves are checked by their readers (:mod:`.jsonstat`, :mod:`.pxweb`,
 :mod:`.wfs`, field by field with :mod:`.answers`).
@@ -71,7 +75,7 @@ __all__ = [
     "RequestRecord",
 ]
 
-#: Redirects followed for one request (same host only).
+#: Redirects followed for one request (same host and port only).
 MAX_REDIRECTS = 5
 #: Statuses worth another try: too many requests, and the server's own failures.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -152,6 +156,23 @@ class _TransientError(Exception):
 
 
 
+def _host_port(parts: urllib.parse.SplitResult) -> tuple[str, int | None]:
+    """The host (lower case) and port of a URL, the scheme's default port filled in."""
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: never the same host
+        port = -1
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.hostname or "").lower(), port
+
+
+def _where(host: tuple[str, int | None], port: bool) -> str:
+    """``host`` for a message: ``localhost``, with ``port`` ``localhost port 8080``."""
+    name = host[0] or "(none)"
+    return f"{name} port {host[1]}" if port and host[1] is not None else name
+
+
 def _is_loopback(url: str) -> bool:
     host = (urllib.parse.urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -167,7 +188,7 @@ def _mib(n: float) -> str:
 class RequestRecord:
     """One request made in a run, for the provenance record.
 
-    ``redirects`` lists the same-host redirects followed (status, from, to, method);
+    ``redirects`` lists the redirects followed (same host and port) (status, from, to, method);
     ``final_url`` is where the answer came from; ``tries`` counts the attempts;
     ``fallback`` says why the cached response was used when the network failed.
     """
@@ -226,6 +247,9 @@ class HttpFetcher:
         The longest single wait, and all waits of this fetcher together, in seconds:
         a longer ``Retry-After`` or rate-limit wait gives up at once instead of
         sleeping.
+    verify
+        requests' ``verify``: True checks TLS certificates against the system's (or
+        ``REQUESTS_CA_BUNDLE``'s) authorities; a path trusts that CA bundle instead.
     sleep, clock
         Injectable for tests.
 
@@ -256,6 +280,7 @@ class HttpFetcher:
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
     user_agent: str = field(default_factory=_user_agent)
+    verify: bool | str = True
     log: list[RequestRecord] = field(default_factory=list)
     waited: float = field(default=0.0, init=False)
 
@@ -400,10 +425,10 @@ class HttpFetcher:
         finally:
             self._deadline = None
 
-    def _late(self, got: int = 0) -> _TransientError:
-        part = f"; {got:,} bytes had arrived" if got else ""
+    def _late(self, dog: Watchdog, got: int = 0) -> _TransientError:
+        part = f"; {got:,} byte{'s' if got != 1 else ''} had arrived" if got else ""
         return _TransientError(f"no complete answer within the deadline of {self.timeout:g} s "
-                               f"(--timeout){part}")
+                               f"(--timeout): cut off while {dog.stage}{part}")
 
     def _tries(self, method: str, url: str, body: bytes | None, limiter: RateLimiter | None,
                dog: Watchdog) -> _Answer:
@@ -438,7 +463,7 @@ class HttpFetcher:
 
         while True:
             if dog.expired or self.clock() >= (self._deadline or math.inf):
-                raise self._late()
+                raise self._late(dog)
             tries += 1
             try:
                 resp = self._send(cur_method, cur_url, cur_body)
@@ -449,6 +474,8 @@ class HttpFetcher:
                 raise FetchError(f"only http and https URLs can be fetched: {exc}",
                                  source=cur_url) from None
             except requests.exceptions.SSLError as exc:
+                if dog.expired:  # the watchdog cut the handshake off
+                    raise self._late(dog) from None
                 if "CERTIFICATE" in str(exc).upper():  # not something another try mends
                     raise FetchError(f"TLS certificate error: {_reason(exc)}",
                                      source=cur_url) from None
@@ -456,14 +483,13 @@ class HttpFetcher:
                 continue
             except requests.exceptions.RequestException as exc:
                 if dog.expired:
-                    raise self._late() from None
+                    raise self._late(dog) from None
                 again(f"network error: {_reason(exc)}", error=exc)
                 continue
-            if resp.raw is not None and getattr(resp.raw, "connection", None) is not None:
-                dog.watch(resp.raw.connection)
+            dog.stage = "reading the answer"
             try:
                 if dog.expired:  # the headers were cut off: whatever was parsed is partial
-                    raise self._late()
+                    raise self._late(dog)
                 status = resp.status_code
                 if resp.is_redirect:
                     cur_method, cur_url, cur_body = self._redirect(
@@ -478,7 +504,7 @@ class HttpFetcher:
                               response=resp, status=status)
                         continue
                     if dog.expired:
-                        raise self._late()
+                        raise self._late(dog)
                     if status == 403:
                         raise FetchError(f"HTTP 403 Forbidden: the query asks for more cells "
                                          f"than the API allows{detail}", source=cur_url,
@@ -494,7 +520,7 @@ class HttpFetcher:
                     data = self._read(resp, cur_url, dog)
                 except _BodyError as exc:
                     if exc.late or dog.expired:
-                        raise self._late(exc.got) from None
+                        raise self._late(dog, exc.got) from None
                     again(str(exc), error=exc.cause)
                     continue
                 try:
@@ -517,11 +543,11 @@ class HttpFetcher:
             headers["Content-Type"] = "application/json; charset=utf-8"
         prep = requests.Request(method, url, data=body, headers=headers).prepare()
         adapter = self._session.get_adapter(url)
+        # proxies and CA bundle (REQUESTS_CA_BUNDLE) from the environment, as requests does
+        env = self._session.merge_environment_settings(url, {}, True, self.verify, None)
+        settings: dict[str, Any] = {k: v for k, v in env.items() if k != "stream"}
         if _is_loopback(url):  # never send a loopback request through a proxy
-            settings: dict[str, Any] = {"proxies": {}, "verify": True, "cert": None}
-        else:
-            env = self._session.merge_environment_settings(url, {}, True, None, None)
-            settings = {k: v for k, v in env.items() if k != "stream"}
+            settings["proxies"] = {}
         remaining = max((self._deadline or math.inf) - self.clock(), 0.001)
         timeout = (min(remaining, CONNECT_TIMEOUT), min(remaining, self.timeout))
         # adapter.send, not session.send: the session would read the body of every
@@ -533,13 +559,18 @@ class HttpFetcher:
         target = self._session.get_redirect_target(resp)
         new = urllib.parse.urljoin(url, target or "")
         a, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(new)
-        old_host, new_host = (a.hostname or "").lower(), (b.hostname or "").lower()
-        if new_host != old_host:
+        old_host, new_host = _host_port(a), _host_port(b)
+        upgrade = (a.scheme, b.scheme) == ("http", "https") and old_host == (new_host[0], 80) \
+            and new_host[1] == 443
+        if new_host != old_host and not upgrade:
+            # another port of the same name is another service (another host, for us)
+            same = old_host[0] == new_host[0]
             raise FetchError(
-                f"HTTP {resp.status_code}: the server redirects from {old_host} to another "
-                f"host, {new_host or '(none)'} ({new}); refused: only redirects within the "
-                "same host are followed. If the service has moved, give its new address "
-                "(--api-url/--wfs-url)", source=origin, status=resp.status_code)
+                f"HTTP {resp.status_code}: the server redirects from "
+                f"{_where(old_host, same)} to another host, {_where(new_host, same)} ({new}); "
+                "refused: only redirects within "
+                "the same host and port are followed. If the service has moved, give its "
+                "new address (--api-url/--wfs-url)", source=origin, status=resp.status_code)
         if b.scheme not in ("http", "https") or (a.scheme == "https" and b.scheme != "https"):
             raise FetchError(f"HTTP {resp.status_code}: refused a redirect from {a.scheme} to "
                              f"{b.scheme or '(none)'} ({new})", source=origin,
@@ -560,8 +591,13 @@ class HttpFetcher:
                              f"more than the {_mib(self.max_bytes)} allowed (--max-mb); nothing "
                              "was read or cached", source=url)
         buf = bytearray()
+        # read1 returns what has arrived (at least a byte), so the clock is read between
+        # small reads even when a server drips; stream() waits for a whole chunk
+        read1 = getattr(resp.raw, "read1", None)
+        chunks = (iter(lambda: read1(_CHUNK, decode_content=True), b"") if read1 is not None
+                  else resp.raw.stream(_CHUNK, decode_content=True))
         try:
-            for chunk in resp.raw.stream(_CHUNK, decode_content=True):
+            for chunk in chunks:
                 buf += chunk
                 if len(buf) > self.max_bytes:
                     raise FetchError(f"the answer is larger than the {_mib(self.max_bytes)} "
