@@ -15,10 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ...errors import StrukturbildWarning
+from ...errors import FetchError, StrukturbildWarning
 from ...readers import atomic_path
+from .answers import loads
 
-__all__ = ["CachedResponse", "ResponseCache"]
+__all__ = ["MAX_RECORD_BYTES", "CachedResponse", "ResponseCache"]
+
+#: The largest record (``<key>.json``: request, checksum, history) read: 4 MiB holds
+#: tens of thousands of changes of one answer; a larger one is not ours.
+MAX_RECORD_BYTES = 4 * 2**20
 
 
 def _sha256(data: bytes) -> str:
@@ -78,22 +83,41 @@ class ResponseCache:
         return self.root / f"{k}.body", self.root / f"{k}.json"
 
     def meta(self, method: str, url: str, body: bytes | None) -> dict[str, Any] | None:
-        """The entry's record (request, checksum, history), or None."""
+        """The entry's record (request, checksum, history), or None.
+
+        A record that cannot be read (larger than :data:`MAX_RECORD_BYTES`, nested
+        too deeply, not JSON) is warned about and taken as missing.
+        """
         _, mpath = self._paths(method, url, body)
         if not mpath.is_file():
             return None
         try:
-            rec: dict[str, Any] = json.loads(mpath.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            size = mpath.stat().st_size
+            if size > MAX_RECORD_BYTES:
+                raise ValueError(f"{size:,} bytes, more than a record may have")
+            rec: Any = loads(mpath.read_bytes())
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            warnings.warn(f"cache record {mpath} is unreadable ({exc}); ignored",
+                          StrukturbildWarning, stacklevel=3)
             return None
         return rec if isinstance(rec, dict) else None
 
-    def get(self, method: str, url: str, body: bytes | None) -> CachedResponse | None:
-        """The cached response, or None when there is none or it fails its checksum."""
+    def get(self, method: str, url: str, body: bytes | None, *,
+            max_bytes: int | None = None) -> CachedResponse | None:
+        """The cached response, or None when there is none or it fails its checksum.
+
+        A cached body larger than ``max_bytes`` is refused before it is read: a
+        :class:`~strukturbild.errors.FetchError` that names the file.
+        """
         bpath, _ = self._paths(method, url, body)
         rec = self.meta(method, url, body)
         if rec is None or not bpath.is_file():
             return None
+        size = bpath.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise FetchError(f"the cached answer {bpath} is {size / 2**20:.4g} MiB, more than "
+                             f"the {max_bytes / 2**20:.4g} MiB allowed (--max-mb); it was not "
+                             "read. Delete it, or give a larger --max-mb", source=url)
         data = bpath.read_bytes()
         if _sha256(data) != rec.get("sha256"):
             warnings.warn(f"cached response for {url} fails its checksum; ignored",

@@ -371,11 +371,16 @@ class HttpFetcher:
             r.previous_sha256, len(r.body), answer.final_url if answer else None,
             answer.redirects if answer else [], answer.tries if answer else 0, fallback))
 
+    def _cached(self, method: str, url: str, body: bytes | None) -> CachedResponse | None:
+        if self.cache is None:
+            return None
+        return self.cache.get(method, url, body, max_bytes=self.max_bytes)
+
     def fetch(self, method: str, url: str, body: bytes | None = None, *,
               limiter: RateLimiter | None = None) -> CachedResponse:
         """The response to one request: from the network (cached), or the cache offline."""
         if self.offline:
-            hit = self.cache.get(method, url, body) if self.cache else None
+            hit = self._cached(method, url, body)
             if hit is None:
                 raise FetchError("offline and no cached response (run once with network, "
                                  "or give the cache folder)", source=url)
@@ -384,7 +389,7 @@ class HttpFetcher:
         try:
             answer = self._network(method, url, body, limiter)
         except _TransientError as exc:
-            hit = self.cache.get(method, url, body) if self.cache else None
+            hit = self._cached(method, url, body)
             if hit is None:
                 raise FetchError(f"{exc}; no cached response to fall back on", source=url,
                                  status=exc.status) from None

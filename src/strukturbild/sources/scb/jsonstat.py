@@ -34,16 +34,22 @@ from .answers import (
     text_value,
 )
 
-__all__ = ["MAX_CELLS", "decode_jsonstat2"]
+__all__ = ["MAX_CELLS", "MAX_DIMS", "decode_jsonstat2"]
 
 #: The largest JSON-stat cube read, whatever ``/config`` says: 10 million cells (SCB's
 #: maxDataCells is 150 000; queries are split below it, so no answer needs more).
 MAX_CELLS = 10_000_000
+#: The most dimensions (variables) of a table read: SCB's tables have fewer than ten,
+#: and PxWeb queries name each one.
+MAX_DIMS = 32
 
 
 def _dim_ids(doc: Mapping[str, Any], source: str | None) -> list[str]:
-    ids = [text_value(d, source=source, field=f"id[{i}]")
-           for i, d in enumerate(list_value(doc.get("id"), source=source, field="id"))]
+    raw = list_value(doc.get("id"), source=source, field="id")
+    if len(raw) > MAX_DIMS:  # numpy's arrays have at most 64 dimensions, too
+        raise bad_field(source, "id", f"the answer has {len(raw):,} dimensions, more than "
+                                      f"the {MAX_DIMS} a table may have")
+    ids = [text_value(d, source=source, field=f"id[{i}]") for i, d in enumerate(raw)]
     if len(set(ids)) != len(ids):
         dup = next(d for d in ids if ids.count(d) > 1)
         raise bad_field(source, "id", f"the dimension '{dup}' is listed twice")
