@@ -161,7 +161,11 @@ def fetch_scb(
     Parameters
     ----------
     out_dir
-        Folder for the outputs: ``scb.gpkg`` (layers ``places`` and ``kommuner``),
+        Folder for the outputs: ``scb.gpkg`` (layers ``places``: ``place_id``,
+        ``name``, ``area_id``, ``area_name``, ``lan_code``, ``population``,
+        ``area_ha``, ``jobs``, ``employed``, ``seat_of``; and ``kommuner``:
+        ``area_id``, ``name``, ``lan_code``, ``employed``, ``jobs``, ``job_ratio``,
+        ``net_commuting``),
         ``flows_place.csv``, ``commuting_kommun.csv``, ``employment_kommun.csv``,
         ``seats.csv``, ``metadata.json`` and ``project.toml``.
     lan
@@ -345,6 +349,9 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     seat_of = {str(k): str(p) for k, p in seat["place_id"].items() if p is not None}
     place_flows = place_flows_from_area_flows(kflows, seat_of)
     places = tatorter.copy()
+    # the län of each place and kommun, for filters on national files (where = ...)
+    places.insert(places.columns.get_loc("area_name") + 1, "lan_code",
+                  places["area_id"].str[:2].astype(object))
     per_place = pd.DataFrame({"place": pd.Series(seat_of), "jobs": jobs, "employed": employed})
     per_place = per_place[per_place["place"].notna()]
     sums = per_place.groupby("place")[["jobs", "employed"]].sum()
@@ -374,6 +381,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     kommun_layer_frame = kommuner.join(
         employment.set_index("kommun_code")[["employed", "jobs", "job_ratio",
                                              "net_commuting"]])
+    kommun_layer_frame.insert(1, "lan_code", kommun_layer_frame.index.str[:2].astype(object))
 
     # 5. Metadata, then the files.
     region_name = ", ".join(LAN_NAMES[c] for c in lans) if lans else "Sverige"
