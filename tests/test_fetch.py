@@ -260,6 +260,15 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
                     self._json({"type": "https://tools.ietf.org/html/rfc7231",
                                 "title": "Error", "status": arg}, status=arg)
                     return
+                if kind == "words":  # `arg`: (status, reason phrase, detail), as they come
+                    status, reason, detail = arg
+                    body = json.dumps({"title": "Error", "detail": detail}).encode()
+                    self.send_response(status, reason)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if kind == "429":
                     self._send(429, b'{"title": "Too many requests"}',
                                headers={"Retry-After": str(arg)})

@@ -770,3 +770,38 @@ def test_cache_falls_back_only_within_max_mb(server: Server, tmp_path: Path) -> 
     f2.max_bytes = 10
     with pytest.raises(FetchError, match=r"the cached answer .* more than the .* allowed"):
         _ = PxWebClient(f2, api).limits
+
+
+# --------------------------------------------------------------------------- server's words
+
+ESCAPES = "\x1b]0;TITLE\x07\x1b[2J\x9b"
+
+
+def _shown_as_errors_show_it(text: str) -> bool:
+    """Control characters appear in ``text`` only if StrukturbildError lets them through."""
+    raw = str(FetchError(ESCAPES))
+    return all((c in text) == (c in raw) for c in "\x1b\x07\x9b")
+
+
+def test_cli_server_words_in_an_error_go_through_strukturbild_error(
+        server: Server, golden: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err, _, _ = _hostile_run(
+        "HTTP 404 with escapes in its reason and detail", server, golden, tmp_path, capsys,
+        lambda s: s.fake.fault("config", ("words", (404, f"Not{ESCAPES}Found",
+                                                     f"gone{ESCAPES}"))), limit=3)
+    assert "/api/v2/config: HTTP 404 Not" in err
+    assert _shown_as_errors_show_it(err)
+
+
+def test_server_words_in_the_cache_fallback_warning_go_through_strukturbild_error(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    server.fake.fault("config", ("words", (500, f"Oops{ESCAPES}", f"down{ESCAPES}")))
+    code = main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(tmp_path / "o"),
+                 "-q", "--cache", str(tmp_path / "cache"), "--retries", "0",
+                 "--api-url", server.api, "--wfs-url", server.wfs])
+    err = capsys.readouterr().err
+    assert code == 0
+    warning = next(line for line in err.splitlines() if "using the cached response" in line)
+    assert "HTTP 500 Oops" in warning and _shown_as_errors_show_it(warning)

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
-from ...errors import ConfigError, FetchError, StrukturbildWarning
+from ...errors import ConfigError, FetchError, StrukturbildError, StrukturbildWarning
 from ...readers import OutputSet, to_jsonable
 from .cache import ResponseCache
 from .commuting import (
@@ -265,6 +265,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     notes: list[str] = []
 
     def note(msg: str) -> None:
+        msg = str(StrukturbildError(msg))  # WFS names in it are shown as errors show them
         notes.append(msg)
         warnings.warn(msg, StrukturbildWarning, stacklevel=3)
 

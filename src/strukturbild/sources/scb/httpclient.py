@@ -393,8 +393,10 @@ class HttpFetcher:
             if hit is None:
                 raise FetchError(f"{exc}; no cached response to fall back on", source=url,
                                  status=exc.status) from None
-            warnings.warn(f"{url}: {exc}; using the cached response of {hit.fetched_at}",
-                          StrukturbildWarning, stacklevel=3)
+            # the server's words (HTTP reason, error detail) are shown as errors show them
+            text = str(FetchError(f"{exc}; using the cached response of {hit.fetched_at}",
+                                  source=url))
+            warnings.warn(text, StrukturbildWarning, stacklevel=3)
             self._record(method, url, body, hit, fallback=str(exc))
             return hit
         if self.cache is not None:
