@@ -400,3 +400,64 @@ def test_the_watchdog_is_per_thread() -> None:
         t.join()
         assert deadline.current() is dog
     assert seen == [None] and deadline.current() is None
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+_SLOW_DNS = """
+import socket, sys, threading
+real = socket.getaddrinfo
+def slow(host, *a, **k):
+    if host == "slow-dns.invalid":
+        print("test: the name lookup hangs", file=sys.stderr, flush=True)
+        threading.Event().wait(600)
+    return real(host, *a, **k)
+socket.getaddrinfo = slow
+from strukturbild.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("case", ["dripping body", "slow DNS"])
+def test_ctrl_c_stops_a_fetch_at_once(case: str, tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    head, piece = KINDS["HTTP/1.0"]
+    server = DripServer(lambda n: Answer(head, piece=piece))
+    base = server.base if case == "dripping body" else "http://slow-dns.invalid:9"
+    env = {**os.environ, "NO_PROXY": "*", "STRUKTURBILD_CACHE_DIR": str(tmp_path / "c")}
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(var, None)
+    out = tmp_path / "out"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_DNS, "fetch", "scb", "--lan", "12", "--out", str(out),
+             "-q", "--api-url", f"{base}/api/v2", "--wfs-url", f"{base}/wfs",
+             "--timeout", "600"], env=env, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        if case == "slow DNS":  # wait until the request is under way
+            assert proc.stderr.readline().startswith("test: the name lookup hangs")
+        else:
+            end = time.monotonic() + 60
+            while not server.requests and time.monotonic() < end and proc.poll() is None:
+                time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None and (case != "dripping body" or server.requests)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        first = proc.stderr.readline()  # the message: the run has stopped
+        dt = time.monotonic() - t0
+        _, rest = proc.communicate(timeout=10)
+        exited = time.monotonic() - t0
+    finally:
+        server.stop()
+    err = first + rest
+    _REPORT.append((f"SIGINT, {case}", "Ctrl-C 0.5 s into the request, --timeout 600",
+                    proc.returncode, first.strip(), dt))
+    assert proc.returncode == 130, err
+    assert first.strip() == "strukturbild: interrupted; no output changed", err
+    assert "Traceback" not in err
+    assert dt < 1.0 and exited < 3.0, (dt, exited)
+    assert not out.exists()
