@@ -144,37 +144,39 @@ def test_bad_filters_exit_2_through_the_command_line(toy_files: Path,
     assert main(["validate", str(toy_files / "p.toml")]) == 0
 
 
+def readme_recipe() -> str:
+    """The project file of the README's "A län from the national files", as printed."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### A län from the national files", 1)[1]
+    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
 def test_a_lan_from_the_national_files(tmp_path: Path) -> None:
-    """Västra Götaland (14) from SCB's national tätorter and kommuner, as the README shows."""
+    """Västra Götaland (14) from SCB's national tätorter and kommuner, as the README shows.
+
+    The README's project reads ``sverige/scb.gpkg`` as ``strukturbild fetch scb
+    --country --tatort-year 2020`` writes it (``tests/test_fetch.py`` runs the same
+    project on a fetch from its local server). Here the same layout is made from the
+    national files in ../shared (SCB's tätorter 2020 and kommuner, with their own
+    column names), and the README's project file is built as printed.
+    """
     tatorter = requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
-    project = tmp_path / "vg.toml"
-    project.write_text(f"""
-[project]
-name = "vastra_gotaland"
-title = "Strukturbild för Västra Götaland"
-
-[places]
-path = "{tatorter.as_posix()}"
-where = "lan_code = '14' AND population >= 2000"
-licence = "CC0 1.0 (SCB, statistiska tätorter 2020)"
-
-[places.columns]
-place_id = "tatort_code"
-name = "tatort_name"
-area_id = "kommun_code"
-area_name = "kommun_name"
-
-[areas]
-path = "{(SWEDEN / 'kommuner.gpkg').as_posix()}"
-where = "lan_code = '14'"
-licence = "CC0 1.0 (SCB, Digitala gränser)"
-
-[areas.columns]
-area_id = "kommun_code"
-name = "kommun_name"
-""", encoding="utf-8")
-    image = build(load_project(project))
     national = gpd.read_file(tatorter)
+    places = national.rename(columns={
+        "tatort_code": "place_id", "tatort_name": "name", "kommun_code": "area_id",
+        "kommun_name": "area_name"})
+    places = places[["place_id", "name", "area_id", "area_name", "lan_code", "population",
+                     "area_ha", "geometry"]].assign(jobs=float("nan"), employed=float("nan"),
+                                                    seat_of="")
+    kommuner = gpd.read_file(SWEDEN / "kommuner.gpkg").rename(columns={
+        "kommun_code": "area_id", "kommun_name": "name"})[["area_id", "name", "lan_code",
+                                                          "geometry"]]
+    (tmp_path / "sverige").mkdir()
+    places.to_file(tmp_path / "sverige" / "scb.gpkg", layer="places")
+    kommuner.to_file(tmp_path / "sverige" / "scb.gpkg", layer="kommuner", mode="a")
+    project = tmp_path / "vastra_gotaland.toml"
+    project.write_text(readme_recipe(), encoding="utf-8")
+    image = build(load_project(project))
     expected = national[(national["lan_code"] == "14") & (national["population"] >= 2000)]
     assert sorted(image.places.index) == sorted(expected["tatort_code"])
     assert len(image.areas) == 49 and set(image.areas.index.str[:2]) == {"14"}

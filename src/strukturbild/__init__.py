@@ -53,6 +53,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(("read_areas", "read_designations", "read_places"), ".readers"),
     "example_project": ".sources.example",
     "fetch_scb": ".sources.scb.fetch",
+    "FetchLimits": ".sources.scb.options",
 }
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "EmptyInputError",
     "ExportOptions",
     "FetchError",
+    "FetchLimits",
     "Flows",
     "FlowsSource",
     "GravityFit",
@@ -210,3 +212,4 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
     from .readers import read_areas, read_designations, read_places
     from .sources.example import example_project
     from .sources.scb.fetch import fetch_scb
+    from .sources.scb.options import FetchLimits
