@@ -63,6 +63,7 @@ from .errors import (
     OutputLockedError,
     StrukturbildError,
     StrukturbildWarning,
+    TimeLimitError,
     UnknownCodeError,
 )
 from .export.geopackage import write_geopackage
@@ -111,6 +112,7 @@ __all__ = [
     "StructureImage",
     "StrukturbildError",
     "StrukturbildWarning",
+    "TimeLimitError",
     "UnknownCodeError",
     "build",
     "build_image",
