@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -179,6 +180,8 @@ RUNNER = textwrap.dedent("""
         readers.FILTER_SECONDS = float(os.environ.get("LIMIT", "3600"))
     if os.environ.get("PATCH") == "no-sqlite-check":
         readers._check_sqlite_schema = lambda uri, source: None
+    if os.environ.get("REPAIR_LIMIT"):
+        readers.REPAIR_SECONDS = float(os.environ["REPAIR_LIMIT"])
     from strukturbild.cli import main
     print("ready", file=sys.stderr, flush=True)
     sys.exit(main(sys.argv[1:]))
@@ -300,3 +303,86 @@ def test_without_the_sqlite_check_gdal_cannot_be_stopped(tmp_path: Path,
     finally:
         proc.kill()
         proc.communicate()
+
+
+def _knotted_areas(folder: Path) -> None:
+    """kommuner.gpkg with kommun 0103 as a polygon of 20 000 random vertices (320 KB):
+    GEOS's make_valid works for minutes on it, in C, deaf to Ctrl-C."""
+    rng = np.random.default_rng(15)
+    knot = shapely.Polygon(rng.random((20_000, 2)) * 20_000 + (530_000, 6_520_000))
+    frame = gpd.read_file(folder / "kommuner.gpkg")
+    frame.loc[frame["kommun"] == "0103", "geometry"] = knot
+    frame.to_file(folder / "kommuner.gpkg", layer="kommuner")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_polygon_geos_would_repair_for_minutes_is_stopped_by_a_signal(
+        tmp_path: Path, good_build: Path, signum: int) -> None:
+    """Found looking for the same class of bug: the repair of invalid areas (and own
+    layers) ran in C for minutes. It runs in a child process now: a signal ends it."""
+    project, _ = _prepared(tmp_path, "where CTE on places", good_build)
+    project.write_text(_project(), encoding="utf-8")
+    _knotted_areas(tmp_path)
+    before = snapshot(tmp_path)
+    proc = _start(["build", str(project)], tmp_path)
+    time.sleep(2)
+    assert proc.poll() is None, "ended before the signal"
+    assert proc.stderr is not None
+    repairing = psutil_children(proc.pid)
+    assert repairing, "no child process repairing the polygon"
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line.rstrip("\n"))
+        if "interrupted" in line:
+            break
+    stopped = time.monotonic() - sent
+    code, rest = _finish(proc, timeout=10)
+    exited = time.monotonic() - sent
+    assert code == (130 if signum == signal.SIGINT else 128 + signal.SIGTERM), \
+        "\n".join(lines) + rest
+    assert lines[-1] == "strukturbild: interrupted; no output changed"
+    assert stopped < 1.0, stopped
+    assert exited < 3.0, exited
+    assert snapshot(tmp_path) == before
+    time.sleep(0.2)
+    assert not [pid for pid in repairing if Path(f"/proc/{pid}").exists()]  # gone too
+    REPORT.append({"case": "areas: a polygon make_valid works on for minutes",
+                   "command": "build", "signal": signal.Signals(signum).name, "exit": code,
+                   "message": lines[-1], "seconds_to_stop": round(stopped, 3),
+                   "seconds_to_exit": round(exited, 3)})
+
+
+def test_a_polygon_geos_would_repair_for_minutes_ends_at_the_time_limit(
+        tmp_path: Path, good_build: Path) -> None:
+    project, _ = _prepared(tmp_path, "where CTE on places", good_build)
+    project.write_text(_project(), encoding="utf-8")
+    _knotted_areas(tmp_path)
+    before = snapshot(tmp_path)
+    start = time.monotonic()
+    proc = _start(["build", str(project)], tmp_path, REPAIR_LIMIT="3")
+    code, err = _finish(proc, timeout=60)
+    took = time.monotonic() - start
+    first = next(ln for ln in err.splitlines() if ln.startswith("strukturbild: error"))
+    assert code == 2, err
+    assert "kommuner.gpkg: repairing 1 invalid polygon(s) (first at row 3: Self-" in first
+    assert "took longer than 3 s; stopped" in first
+    assert took < 20, took
+    assert snapshot(tmp_path) == before
+    REPORT.append({"case": "areas: a polygon make_valid works on for minutes, limit 3 s",
+                   "command": "build", "exit": code, "message": first[:160],
+                   "seconds": round(took, 2)})
+
+
+def psutil_children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
