@@ -728,11 +728,11 @@ def gdal_readable(path: Path) -> Iterator[tuple[Path, bool]]:
     """
     try:
         with path.open("rb") as fh:
-            if fh.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
-                yield path, False
-                return
+            header = fh.read(len(_SQLITE_HEADER))
     except OSError:
-        yield path, False  # GDAL says what is wrong with a file that cannot be read
+        header = b""  # GDAL says what is wrong with a file that cannot be read
+    if header != _SQLITE_HEADER:
+        yield path, False
         return
     absolute = path.resolve()
     sidecars = [s for s in ("-wal", "-journal") if Path(f"{absolute}{s}").exists()]
