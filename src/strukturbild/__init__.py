@@ -41,7 +41,7 @@ _WHERE: dict[str, str] = {
         "EmptyInputError", "FetchError", "InputFileNotFoundError", "InvalidGeometryError",
         "InvalidValueError", "MissingColumnError", "OnlineAssetError", "OutputConflictError",
         "OutputExistsError", "OutputLockedError", "StrukturbildError", "StrukturbildWarning",
-        "UnknownCodeError"), ".errors"),
+        "TimeLimitError", "UnknownCodeError"), ".errors"),
     "write_geopackage": ".export.geopackage",
     "write_html": ".export.maps",
     "write_outputs": ".export.outputs",
@@ -96,6 +96,7 @@ __all__ = [
     "StructureImage",
     "StrukturbildError",
     "StrukturbildWarning",
+    "TimeLimitError",
     "UnknownCodeError",
     "build",
     "build_image",
@@ -200,6 +201,7 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
         OutputLockedError,
         StrukturbildError,
         StrukturbildWarning,
+        TimeLimitError,
         UnknownCodeError,
     )
     from .export.geopackage import write_geopackage

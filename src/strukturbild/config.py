@@ -208,6 +208,41 @@ def _check_colour(value: str | None, key: str) -> None:
                    (" or \"none\"" if key.endswith(".fill") else "") + f", got {value!r}")
 
 
+#: Dash patterns: at most this many lengths, each at least _DASH_MIN px (and at most
+#: _DASH_MAX px), together at least _DASH_SUM px. A renderer draws one dash per pattern
+#: length along every line: matplotlib's PNG writer, a browser and QGIS all spin on a
+#: pattern of zeros or of near-zero lengths ("0", "0.000001 0.000001").
+_DASH_COUNT, _DASH_MIN, _DASH_MAX, _DASH_SUM = 8, 0.5, 1000.0, 2.0
+
+
+def _check_dash(value: str | None, key: str) -> None:
+    """A dash pattern a renderer can draw: ``""`` (solid) or lengths in pixels, ``"6 3"``.
+
+    Examples
+    --------
+    >>> _check_dash("6 3", "layers.dash")
+    >>> _check_dash("0.000001 0.000001", "layers.dash")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'layers.dash': expected at most 8 dash and gap ...
+    """
+    if value is None:
+        return
+    rule = (f"expected at most {_DASH_COUNT} dash and gap lengths in pixels, each from "
+            f"{_DASH_MIN:g} to {_DASH_MAX:g}, together at least {_DASH_SUM:g} (e.g. \"6 3\"), "
+            "or \"\" for a solid line")
+    if not isinstance(value, str) or not re.fullmatch(r"\s*(\d+(\.\d+)?\s*)*", value):
+        raise _err(None, key, f"{rule}, got {value!r}")
+    lengths = [float(v) for v in value.split()]
+    if len(lengths) > _DASH_COUNT:
+        raise _err(None, key, f"{rule}; got {len(lengths)} lengths in {value!r}")
+    if any(not _DASH_MIN <= v <= _DASH_MAX for v in lengths):
+        bad = next(v for v in lengths if not _DASH_MIN <= v <= _DASH_MAX)
+        raise _err(None, key, f"{rule}; got {bad:g} in {value!r}")
+    if lengths and sum(lengths) < _DASH_SUM:
+        raise _err(None, key, f"{rule}; {value!r} adds up to {sum(lengths):g}")
+
+
 @dataclass(frozen=True)
 class LayerSource:
     """One of the project's own layers (``[[layers]]``): corridors, green structure,
@@ -270,9 +305,7 @@ class LayerSource:
                 raise _err(None, f"layers.{key}", f"expected a number >= 0, got {v!r}")
             if key == "opacity" and v > 1:
                 raise _err(None, "layers.opacity", f"expected a number from 0 to 1, got {v!r}")
-        if self.dash is not None and not re.fullmatch(r"\s*(\d+(\.\d+)?\s*)*", self.dash):
-            raise _err(None, "layers.dash", "expected dash and gap lengths in pixels, e.g. "
-                       f"\"6 3\", got {self.dash!r}")
+        _check_dash(self.dash, "layers.dash")
 
     @property
     def style(self) -> dict[str, Any]:

@@ -226,6 +226,7 @@ def check_project(project: Project) -> dict[str, Any]:
     check_outputs_of(project)
     places, areas, flows = read_inputs(project)
     layers = read_layers(project)
+    _land(project)  # build reads it only when drawing; a bad file fails here too
     _check_regions(project, places, flows)
     designations = _designations(project, places)
     return {"places": places, "areas": areas, "flows": flows, "designations": designations,
@@ -554,6 +555,14 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     )
 
 
+def _land(project: Project) -> Any:
+    """The project's own land polygons (``[map] land``), or None."""
+    if not (project.map.base and project.map.land):
+        return None
+    return read_areas(AreasSource(Path(project.map.land), layer=project.map.land_layer),
+                      crs=project.crs)
+
+
 def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
           ) -> tuple[Any, dict[str, Any] | None]:
     """The land under the map (or None), and what the provenance says of it."""
@@ -562,10 +571,7 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
     from .sources.base import BASE_LICENCE, BASE_SOURCE, base_geography, span_of
 
     extent = span_of(places, areas, *(layer.frame for layer in layers))
-    sweden = None
-    if project.map.land:
-        sweden = read_areas(AreasSource(Path(project.map.land), layer=project.map.land_layer),
-                            crs=project.crs)
+    sweden = _land(project)
     base = base_geography(extent, crs=project.crs, areas=areas, sweden=sweden)
     if base is None:
         return None, None
