@@ -78,8 +78,7 @@ def write_outputs(
         for fmt in sorted(targets, key=lambda f: f != "gpkg"):
             target = targets[fmt]
             if fmt == "gpkg":
-                stage_geopackage(image, target, out.stage(target), image.map_options,
-                                 mode=gpkg_mode)
+                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode)
             else:
                 out.stage(target).write_bytes(image.render(fmt))  # type: ignore[arg-type]
             say(f"made {fmt}")

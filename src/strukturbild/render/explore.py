@@ -286,7 +286,8 @@ def explore(image: StructureImage, m: folium.Map | None = None, **kwargs: Any) -
     if m is None:
         m = folium.Map(**{"control_scale": True, **kwargs})
         if not on_tiles:  # the sea, under the image's own land
-            m.get_root().header.add_child(folium.Element(_SEA_CSS))
+            root: Any = m.get_root()
+            root.header.add_child(folium.Element(_SEA_CSS))
     layers = _Layers(folium, m, scene)
     if scene.base is not None:
         _base(layers)
@@ -301,7 +302,7 @@ def explore(image: StructureImage, m: folium.Map | None = None, **kwargs: Any) -
     _groups(layers)
     _places(layers)
     if new:
-        folium.LayerControl(collapsed=False).add_to(m)
+        folium.LayerControl().add_to(m)
         x0, y0, x1, y1 = image.places.to_crs(_WGS84).total_bounds
         m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]])
     return m

@@ -431,8 +431,8 @@ LINK_CATEGORY_EXPRESSION = ("if(coalesce(\"regional\", false) AND (\"link_class\
 _SOURCE_LINK = LinkStyle("local", "weak", *link_style("weak", False), "", "weak")
 
 
-def links_qml(styles: Sequence[LinkStyle], *, weak_links: bool = False,
-              unit: SizeUnit = "Point") -> str:
+def links_qml(styles: Sequence[LinkStyle], *, weak_links: bool, unit: SizeUnit = "Point"
+              ) -> str:
     """The style of the ``links`` layer: categorised on scope and class, widths by flow.
 
     One category per link style of ``styles`` (the styles the layer's links are drawn
@@ -454,7 +454,7 @@ def links_qml(styles: Sequence[LinkStyle], *, weak_links: bool = False,
     Examples
     --------
     >>> from strukturbild.render._scene import link_style_table
-    >>> qml = links_qml(link_style_table("en"))
+    >>> qml = links_qml(link_style_table("en"), weak_links=False)
     >>> 'name="outlineWidth"' in qml and 'value="regional_strong"' in qml
     True
     >>> 'label="Local link, medium"' in qml

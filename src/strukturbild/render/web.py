@@ -295,8 +295,8 @@ def _links_data(scene: Scene, position: pd.Series) -> dict[str, Any]:
     """The links in drawing order, as columns; ``k`` indexes their style in ``sty``."""
     lk = scene.links
     style_index = {s.key: i for i, s in enumerate(scene.link_styles)}
-    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
-    lang = scene.language
+    modelled = lk["modelled"].fillna(False).astype(bool) if "modelled" in lk else \
+        pd.Series(False, index=lk.index)
     return {
         "o": [int(v) for v in position.reindex(lk["origin"].astype(str))],
         "d": [int(v) for v in position.reindex(lk["destination"].astype(str))],
@@ -305,14 +305,18 @@ def _links_data(scene: Scene, position: pd.Series) -> dict[str, Any]:
         "s": _numbers(lk["strength"], 3) or [None] * len(lk),
         "w": _numbers([link_width(float(t), scene.max_flow) for t in lk["total"]], 2) or [],
         "k": [style_index[k] for k in lk["style"]],
-        "m": [1 if bool(m) else 0 for m in lk["modelled"]] if "modelled" in lk
-        else [0] * len(lk),
-        # colour, dashes, opacity, layer, class, regional
-        "sty": [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer,
-                 cls_index.get(s.link_class, 2), int(s.scope == "regional")]
-                for s in scene.link_styles],
-        "cls": [text(c, lang) for c in _LINK_CLASSES],
+        "m": modelled.astype(int).tolist(),
+        "sty": _link_styles_data(scene),
+        "cls": [text(c, scene.language) for c in _LINK_CLASSES],
     }
+
+
+def _link_styles_data(scene: Scene) -> list[list[Any]]:
+    """The styles links are drawn in: colour, dashes, opacity, layer, class, regional."""
+    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
+    return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer,
+             cls_index.get(s.link_class, 2), int(s.scope == "regional")]
+            for s in scene.link_styles]
 
 
 def _groups_data(scene: Scene, position: pd.Series, role_index: dict[str, int],
