@@ -268,6 +268,9 @@ def test_map_options_are_typed_and_validated(example: StructureImage) -> None:
         MapOptions(min_link_flow=-1)
     with pytest.raises(ConfigError, match="map.paper"):
         MapOptions(paper="A5")  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="size_mm"):
+        example.render("html", size_mm=(200, 200))
+    assert example.render("svg", size_mm=(120, 100), dpi=50).startswith(b"<?xml")
     with pytest.raises(InvalidValueError, match="map_options"):
         dataclasses.replace(example, map_options=42)  # type: ignore[arg-type]
     # a mapping (0.2's JSON-able options) is validated into MapOptions

@@ -200,6 +200,8 @@ class StructureImage:
         b'<!DOCTYPE html>'
         """
         opts = self.options(options, **changes)
+        if size_mm is not None and fmt not in ("png", "pdf", "svg"):
+            raise InvalidValueError(f"size_mm is a print map's page size, not one of {fmt}")
         if fmt == "html":
             from .render.web import web_map_html
 
