@@ -1125,16 +1125,25 @@ class MapOptions:
     labels. ``base``: draw the land, the sea and the neighbouring countries under
     the map (offline, :mod:`strukturbild.sources.base`). ``weak_links``: show weak
     links when the map opens (the web map's layer control shows them with one click
-    either way). ``paper``: the print map's page. ``land``: a file of Sweden's
+    either way). ``paper``: the print map's page; ``dpi``: its resolution (PNG, and
+    any raster part of PDF and SVG). ``min_link_flow``: the web map draws weak links
+    only from this many commuters (both directions together; ``None``: all of them,
+    unless there are too many to draw legibly). ``land``: a file of Sweden's
     polygons (SCB's kommuner or län, e.g. the national ``kommuner.gpkg``; layer
     ``land_layer``) to draw Sweden's land outside the project's areas from, instead of
     Natural Earth's Sweden: their gaps (Vänern, Vättern, Mälaren) stay water, and
     their coast is SCB's.
 
+    Every renderer (web, print, QGIS styles) takes one ``MapOptions``; the defaults
+    are written here only. ``title`` and ``language`` are the project's: a
+    :class:`~strukturbild.image.StructureImage` carries its own.
+
     Examples
     --------
     >>> MapOptions().language
     'sv'
+    >>> MapOptions().replace(label_roles=2).label_roles
+    2
     """
 
     title: str = ""
@@ -1150,6 +1159,8 @@ class MapOptions:
     weak_links: bool = False
     paper: Literal["A4-portrait", "A4-landscape", "A3-portrait", "A3-landscape"] = \
         "A4-portrait"
+    dpi: int = 300
+    min_link_flow: float | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, "map")
@@ -1157,6 +1168,14 @@ class MapOptions:
                 or self.label_roles < 0:
             raise _err(None, "map.label_roles", "expected a whole number >= 0 (how many of "
                        f"the highest roles get labels), got {self.label_roles!r}")
+        if not 1 <= self.dpi <= 1200:
+            raise _err(None, "map.dpi", f"expected a whole number from 1 to 1200, got "
+                       f"{self.dpi!r}")
+        flow = self.min_link_flow
+        if flow is not None and (isinstance(flow, bool) or not isinstance(flow, int | float)
+                                 or not 0 <= flow < math.inf):
+            raise _err(None, "map.min_link_flow", "expected a number of commuters >= 0, got "
+                       f"{flow!r}")
         if self.timestamp is not None:
             import datetime as dt
 
@@ -1169,6 +1188,30 @@ class MapOptions:
             resolve_basemap(self.basemap, self.basemap_key)
         elif self.basemap_key is not None:
             resolve_basemap("Lantmateriet", self.basemap_key)  # checks the key's characters
+
+    def replace(self, **changes: Any) -> MapOptions:
+        """These options with ``changes``, validated like the project file's.
+
+        Raises
+        ------
+        ConfigError
+            An unknown option, or a value of the wrong kind.
+
+        Examples
+        --------
+        >>> MapOptions().replace(paper="A3-landscape").paper
+        'A3-landscape'
+        >>> MapOptions().replace(colour="red")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        strukturbild.errors.ConfigError: unknown map option 'colour'; expected one of ...
+        """
+        names = [f.name for f in fields(self)]
+        for key in changes:
+            if key not in names:
+                raise ConfigError(f"unknown map option {key!r}; expected one of "
+                                  f"{', '.join(names)}")
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

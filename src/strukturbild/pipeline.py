@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
-from .analysis.links import links_from_flows, links_to_lines, modelled_commuting
+from .analysis.links import link_scopes, links_from_flows, links_to_lines, modelled_commuting
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -479,6 +479,10 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         link_measures["jobs"] = link_measures["jobs"].fillna(modelled.jobs)
     links = links_from_flows(link_flows, link_measures, params=project.links)
     lines = links_to_lines(links, places)
+    # regional links and axes, once, for every map and the GeoPackage
+    scopes = link_scopes(lines, roles["role"], [r.key for r in project.roles.roles],
+                         levels=project.map.label_roles)
+    lines = lines.assign(regional=scopes["regional"], axis=scopes["axis"])
     say(f"made {len(lines)} links" + (" (modelled)" if link_flows.modelled else ""))
 
     out_places = places.join(measures.drop(columns=[c for c in measures.columns
@@ -549,7 +553,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         language=project.map.language,
         modelled=bool(link_flows.modelled),
         provenance=provenance,
-        map_options=to_jsonable(project.map),
+        map_options=project.map,
         layers=own,
         base=base,
     )
