@@ -314,10 +314,11 @@ def fetch_osm(
     }
     targets = list(files.values())
     new_project = None
+    project_file = Path(proj.path) if proj is not None and proj.path is not None else None
     if update_project:
-        assert proj is not None and proj.path is not None
-        new_project = _updated_project(Path(proj.path), files, blocks, language)
-        targets.append(Path(proj.path))
+        assert project_file is not None
+        new_project = _updated_project(project_file, files, blocks, language)
+        targets.append(project_file)
     inputs = [Path(pbf)] if pbf is not None else []
     with OutputSet(targets, inputs=inputs) as outputs:
         with warnings.catch_warnings():
@@ -331,9 +332,7 @@ def fetch_osm(
                                               "made_by": "strukturbild fetch osm"})
         outputs.stage(files["metadata"]).write_text(
             json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2), encoding="utf-8")
-        if new_project is not None:
-            outputs.stage(Path(proj.path)).write_text(  # type: ignore[union-attr]
-                new_project, encoding="utf-8")
+        if new_project is not None and project_file is not None:
+            outputs.stage(project_file).write_text(new_project, encoding="utf-8")
     say(f"wrote {len(targets)} files to {out}")
-    return OsmFetchResult(out, files, blocks, box, counts, metadata,
-                          Path(proj.path) if proj is not None and proj.path else None)
+    return OsmFetchResult(out, files, blocks, box, counts, metadata, project_file)

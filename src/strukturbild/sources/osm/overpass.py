@@ -139,7 +139,7 @@ def check_answer(doc: Any, url: str) -> list[tuple[int, dict[str, str], np.ndarr
     >>> check_answer({"elements": [{**way, "geometry": [{"lat": True, "lon": 1}]}]}, "u")
     Traceback (most recent call last):
     ...
-    strukturbild.errors.FetchError: u: field 'elements[0].geometry': expected at least 2 points, got 1
+    strukturbild.errors.FetchError: u: field 'elements[0].geometry': expected at least 2 ...
     """
     doc = mapping_value(doc, source=url, field="(the answer)")
     remark = doc.get("remark")
@@ -193,7 +193,7 @@ def fetch_ways(fetcher: HttpFetcher, bbox: Bbox, *, url: str = DEFAULT_OVERPASS_
     >>> fetch_ways(f, (12.9, 55.5, 13.3, 55.8), url="http://127.0.0.1:9/api/interpreter")
     Traceback (most recent call last):
     ...
-    strukturbild.errors.FetchError: http://127.0.0.1:9/api/interpreter?data=...: offline and no cached response ...
+    strukturbild.errors.FetchError: http://127.0.0.1:9/api/interpreter?data=...: offline ...
     """
     say = progress or (lambda _m: None)
     parts = tiles(bbox, tile_km)

@@ -134,7 +134,11 @@ def layer_frames(ids: Sequence[int], tags: Sequence[Mapping[str, str]],
                                for i in order]
         for name in spec.attributes:
             columns[name] = pd.array([got[i][0].get(name) for i in order], dtype=object)
-        geoms = shapely.linestrings([got[i][1] for i in order]) if order else []
+        parts = [got[i][1] for i in order]
+        geoms: Any = shapely.linestrings(
+            np.concatenate(parts), indices=np.repeat(np.arange(len(parts)),
+                                                     [len(p) for p in parts])) \
+            if parts else []
         frame = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
                                  crs="EPSG:4326")
         out[spec.key] = frame.to_crs(crs)
