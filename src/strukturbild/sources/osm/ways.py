@@ -67,7 +67,7 @@ LAYERS: tuple[OsmLayer, ...] = (
              ("Järnväg", "Railways"), {"colour": "#3d3d3d", "width": 1.6}),
     OsmLayer("roads", "osm_roads.gpkg", "roads", "highway",
              ("highway", "name", "ref", "maxspeed", "lanes", "oneway", "tunnel", "bridge"),
-             ("Större vägar", "Main roads"), {"colour": "#a08c6e", "width": 1.2}),
+             ("Större vägar", "Main roads"), {"colour": "#999999", "width": 1.2}),
     OsmLayer("ferries", "osm_ferries.gpkg", "ferries", "route",
              ("route", "name", "ref", "operator", "duration"),
              ("Färjeleder", "Ferry lines"),
