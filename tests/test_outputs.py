@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from strukturbild._files import OutputSet
 from strukturbild.cli import main
-from strukturbild.readers import OutputSet
 
 from .conftest import TOY_FLOWS, TOY_PLACES
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from strukturbild._files import atomic_path
 from strukturbild.config import AreasSource, FlowsSource, PlacesSource
 from strukturbild.errors import (
     CRSError,
@@ -21,7 +22,7 @@ from strukturbild.errors import (
     StrukturbildError,
     UnknownCodeError,
 )
-from strukturbild.readers import atomic_path, read_areas, read_flows_table, read_places, read_table
+from strukturbild.readers import read_areas, read_flows_table, read_places, read_table
 
 from .conftest import requires_shared
 

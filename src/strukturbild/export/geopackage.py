@@ -140,6 +140,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._files import OutputSet
 from ..errors import (
     CRSError,
     DuplicateIdError,
@@ -147,7 +148,6 @@ from ..errors import (
     OutputExistsError,
 )
 from ..image import StructureImage
-from ..readers import OutputSet
 from ..render.qml import (
     GeometryKind,
     LayerMetadata,

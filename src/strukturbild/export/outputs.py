@@ -4,7 +4,7 @@
 no output is an input or another output (symlinks and ``..`` resolved), locks every
 output against concurrent runs, renders every format into a temporary file beside
 its target, and only when all succeeded renames them over the previous files, with
-SIGINT and SIGTERM held back while it does (:class:`strukturbild.readers.OutputSet`).
+SIGINT and SIGTERM held back while it does (:class:`strukturbild._files.OutputSet`).
 A failure or an interruption at any point before that leaves the previous set of
 outputs as it was, and no temporary file behind.
 """
@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from .._files import OutputSet
 from ..config import Project
 from ..image import StructureImage
-from ..readers import OutputSet
 from .geopackage import stage_geopackage
 
 __all__ = ["write_files", "write_outputs"]
@@ -25,7 +25,7 @@ __all__ = ["write_files", "write_outputs"]
 
 def write_files(contents: Mapping[Path, bytes], *, inputs: Iterable[str | Path] = ()
                 ) -> list[Path]:
-    """Write several files all or none (see :class:`~strukturbild.readers.OutputSet`).
+    """Write several files all or none (see :class:`~strukturbild._files.OutputSet`).
 
     Examples
     --------

@@ -83,8 +83,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util import Retry
 
+from ..._files import atomic_path
 from ...errors import ConfigError, FetchError, StrukturbildWarning
-from ...readers import atomic_path
 from .answers import (
     bad_field,
     count_value,
