@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
 import re
 import secrets
@@ -18,7 +17,7 @@ import signal
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DiskFullError,
@@ -28,13 +27,14 @@ from .errors import (
     StrukturbildError,
 )
 
+if TYPE_CHECKING:
+    import sqlite3
+
 __all__ = ["OutputSet", "atomic_path", "check_outputs", "check_path"]
 
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-#: Temporary files are named ``.<target name>.sbtmp-<random><suffix>`` beside the target.
-_TMP_MARK = ".sbtmp-"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -99,28 +99,52 @@ def check_outputs(targets: Iterable[str | Path], inputs: Iterable[str | Path] = 
 
 
 class _Lock:
-    """An exclusive lock on one output, held by a lock file beside it (``.<name>.lock``)."""
+    """An exclusive lock on one output, held by a lock file beside it (``.<name>.lock``).
+
+    The lock file is opened with ``O_NOFOLLOW`` and must be a regular file with one
+    name: a symlink planted at its path would otherwise make the run create or open a
+    file wherever it points (as root, anywhere).
+    """
 
     def __init__(self, target: Path) -> None:
+        self.target = target
         self.path = target.parent / f".{target.name}.lock"
         self.fd: int | None = None
 
+    def _refuse(self, what: str) -> OutputConflictError:
+        return OutputConflictError(
+            f"the lock file {self.path.name} beside the output is {what}, not a file "
+            "strukturbild made; remove it if no other run is writing", source=self.target)
+
     def acquire(self) -> None:
         import fcntl
+        import stat
 
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, flags, 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise self._refuse("a symbolic link") from None
+                if exc.errno in (errno.EISDIR, errno.ENXIO):
+                    raise self._refuse("a folder or a device") from None
+                raise _disk_full(exc, self.target) from None
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                os.close(fd)
+                raise self._refuse("not a regular file" if not stat.S_ISREG(info.st_mode)
+                                   else "a hard link to another file")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                target = self.path.parent / self.path.name[1:-len(".lock")]
                 raise OutputLockedError(
                     "another strukturbild run is writing this file; try again when it has "
-                    "finished", source=target) from None
+                    "finished", source=self.target) from None
             # The holder before us may have removed the file after we opened it.
             try:
-                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+                same = os.lstat(self.path).st_ino == info.st_ino
             except FileNotFoundError:
                 same = False
             if same:
@@ -136,10 +160,180 @@ class _Lock:
             self.fd = None
 
 
+#: SQLite's files beside a database: its WAL, the WAL's shared-memory index, its journal.
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
 def _remove(path: Path) -> None:
-    for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for leftover in (path, *(Path(f"{path}{c}") for c in _COMPANIONS)):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
+
+
+def _ours(target: Path) -> re.Pattern[str]:
+    """The names of the files this program makes beside ``target`` while writing it:
+    ``.<name>.sbtmp-<8 hex><suffix>`` (staged), ``.<name>.sbold-<8 hex><suffix>`` (the
+    previous file, kept while the set is renamed) and SQLite's files beside either."""
+    return re.compile(rf"\.{re.escape(target.name)}\.sb(?:tmp|old)-[0-9a-f]{{{_TOKEN * 2}}}"
+                      rf"{re.escape(target.suffix)}(?:-wal|-shm|-journal)?")
+
+
+#: Output names this program could take for one of its own files.
+_OWN_NAME = re.compile(r"\..*\.(?:sb(?:tmp|old)-[0-9a-f]{8}.*|lock)")
+#: Bytes of randomness in the names of staged and kept files.
+_TOKEN = 4
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether ``path`` is a regular file that starts as an SQLite database does."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _companions(target: Path) -> list[Path]:
+    return [p for p in (Path(f"{target}{c}") for c in _COMPANIONS) if os.path.lexists(p)]
+
+
+def _shm_in_use(shm: Path) -> bool:
+    """Whether a connection has the database of this ``-shm`` open (in WAL mode).
+
+    SQLite's unix VFS has every connection hold a read lock on byte 128 of the ``-shm``
+    (its "dead man switch", ``UNIX_SHM_DMS``) while it is open: a write lock on that
+    byte is refused while any connection is left. Without a ``-shm`` no WAL connection
+    can be told from none; taken as none.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(shm, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _open_elsewhere(target: Path) -> OutputLockedError:
+    return OutputLockedError(
+        "the file is open in another program (is it open in QGIS?); close it there and run "
+        "again, or write to another file. Nothing was changed", source=target)
+
+
+#: Time limit of the SQLite work of taking the lock (a checkpoint of a large WAL).
+_HOLD_SECONDS = 60.0
+#: How long SQLite waits for another program's lock before giving up (it waits in C).
+_BUSY_SECONDS = 0.5
+
+
+class _Held:
+    """SQLite's own lock on an existing SQLite file that is to be replaced or appended to.
+
+    A GeoPackage open in QGIS is in WAL mode: QGIS keeps its ``-wal`` and ``-shm``
+    beside the file, by name, for as long as it has the file open, and SQLite replays a
+    ``-wal`` into whatever file then has that name. Renaming a new file into place under
+    a live WAL corrupts it (a foreign table appears, "row missing from index"), and so
+    does a ``-wal`` that a program left when it ended without a checkpoint, or a hot
+    ``-journal`` of a crashed write. So, through SQLite itself, before the file is
+    replaced or read for appending:
+
+    - the file is switched out of WAL (``journal_mode=DELETE``), which SQLite allows
+      only when no other connection has the file open, and does by checkpointing the
+      WAL into the file and removing ``-wal`` and ``-shm``: if another connection has
+      the file open, the run is refused, the file untouched
+      (:func:`_open_elsewhere`), since a program that keeps the file open keeps writing
+      to the ``-wal`` by name, whatever file it then meets;
+    - an exclusive lock (``locking_mode=EXCLUSIVE``, ``BEGIN EXCLUSIVE``) then keeps
+      every other reader and writer out until the file has been replaced (a hot journal
+      is rolled back by SQLite on the way in). Nothing else in this process may open
+      the file meanwhile: closing any other descriptor of it would drop SQLite's POSIX
+      locks, so an appended file is read through the connection that holds it.
+
+    Refusing rather than waiting: QGIS keeps a GeoPackage open as long as a layer of it
+    is in the project, so waiting would not end. When the run does not replace the file
+    (it failed, or was interrupted), the file goes back to WAL mode.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.con: sqlite3.Connection | None = None
+        self.wal = False
+
+    def acquire(self) -> sqlite3.Connection | None:
+        """Take the lock; None when SQLite cannot open the file (it is not a database)."""
+        import sqlite3
+        import urllib.parse
+
+        from ._sqlite import guarded
+
+        uri = f"file:{urllib.parse.quote(os.path.abspath(self.target))}?mode=rw"
+        try:
+            con = sqlite3.connect(uri, uri=True, timeout=_BUSY_SECONDS, isolation_level=None)
+        except sqlite3.Error:
+            return None
+        try:
+            with guarded(con, seconds=_HOLD_SECONDS, source=self.target,
+                         what="taking SQLite's lock on the file"):
+                if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                    self.wal = True
+                    # SQLite leaves WAL only with no other connection open, checkpointing
+                    # the WAL into the file and removing -wal and -shm as it does
+                    mode = con.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+                    if str(mode).lower() != "delete":
+                        raise _open_elsewhere(self.target)
+                # An exclusive lock that outlives the transaction (locking_mode EXCLUSIVE):
+                # it is held until release(), and the file can still be read through
+                # this connection (SQLite's backup API will not read through an open
+                # write transaction).
+                con.execute("PRAGMA locking_mode=EXCLUSIVE")
+                con.execute("BEGIN EXCLUSIVE")
+                con.execute("COMMIT")
+                con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            con.close()
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6):  # SQLITE_BUSY, _LOCKED
+                raise _open_elsewhere(self.target) from None
+            return None
+        except sqlite3.DatabaseError:
+            con.close()
+            return None
+        except BaseException:
+            con.close()
+            raise
+        self.con = con
+        # SQLite has rolled back a hot journal; one it left is not hot (a zeroed one of
+        # journal_mode=PERSIST) and, under our lock, ours to remove before a new file
+        # takes the name.
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{self.target}-journal").unlink()
+        return con
+
+    def release(self, *, replaced: bool) -> None:
+        """Let go of the file; back to WAL mode when it was in WAL and is still there."""
+        import sqlite3
+
+        con, self.con = self.con, None
+        if con is None:
+            return
+        try:
+            if self.wal and not replaced:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("PRAGMA locking_mode=NORMAL")
+                    con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
 
 
 def _disk_full(exc: OSError, target: Path) -> OSError:
@@ -180,12 +374,21 @@ class OutputSet:
     """Write several output files all or none.
 
     Each output is written to a temporary file beside it (:meth:`stage`); only when
-    all are written are they renamed over their targets, one after the other with
-    SIGINT and SIGTERM held back, so that an interrupted or failed run leaves every
-    previous output as it was and no temporary file behind. On entry the outputs
-    are checked against the inputs (:func:`check_outputs`), each is locked against
-    concurrent runs (:class:`~strukturbild.errors.OutputLockedError`), and
-    temporary files that killed runs left beside it are removed.
+    all are written are they renamed over their targets, so that a failed or
+    interrupted run leaves every previous output as it was and no temporary file
+    behind. On entry the outputs are checked against the inputs
+    (:func:`check_outputs`), each is locked against concurrent runs
+    (:class:`~strukturbild.errors.OutputLockedError`), an existing SQLite file
+    (a GeoPackage) is checked for another program that has it open (see
+    :class:`_Held`), and the files that killed runs left beside an output are removed:
+    only names this program makes for that output (:func:`_ours`).
+
+    :meth:`commit` checks every target before it replaces any: none may be a folder,
+    an SQLite file among them is locked through SQLite (:class:`_Held`), and each
+    existing one is kept aside (a hard link, else a copy). Then the staged files are
+    renamed over their targets with SIGINT and SIGTERM held back; if one rename fails,
+    the ones before it are put back from what was kept, and the error names the output
+    (and, should putting back fail too, exactly which outputs are new).
 
     Examples
     --------
@@ -203,9 +406,17 @@ class OutputSet:
         self.targets = [Path(t) for t in targets]
         for target in self.targets:
             check_path(target)
+            if _OWN_NAME.fullmatch(target.name):
+                raise OutputConflictError(
+                    "the output's name is one strukturbild gives its own files beside an "
+                    "output (.NAME.sbtmp-…, .NAME.sbold-…, .NAME.lock); choose another name",
+                    source=target)
         check_outputs(self.targets, inputs)
         self._staged: dict[Path, Path] = {}
         self._locks: list[_Lock] = []
+        self._held: dict[Path, _Held] = {}
+        self._replaced: set[Path] = set()
+        self._stuck: set[Path] = set()  # replaced, and could not be put back
         self.committed = False
 
     def __enter__(self) -> OutputSet:
@@ -218,8 +429,16 @@ class OutputSet:
                 lock = _Lock(target)
                 lock.acquire()
                 self._locks.append(lock)
-                for stale in target.parent.glob(f".{glob.escape(target.name)}{_TMP_MARK}*"):
-                    _remove(stale)
+                mine = _ours(target)
+                with os.scandir(target.parent) as entries:
+                    stale = [e.name for e in entries if mine.fullmatch(e.name)]
+                for name in stale:
+                    with contextlib.suppress(FileNotFoundError):
+                        (target.parent / name).unlink()
+            for target in self.targets:  # fail now, before anything is made, if open elsewhere
+                held = self._settle(target)
+                if held is not None:
+                    held.release(replaced=False)
         except BaseException:
             self._release()
             raise
@@ -230,35 +449,147 @@ class OutputSet:
         target = Path(target)
         if target not in self.targets:
             raise ValueError(f"{target} is not an output of this set")
-        tmp = target.parent / f".{target.name}{_TMP_MARK}{secrets.token_hex(4)}{target.suffix}"
+        tmp = target.parent / (f".{target.name}.sbtmp-{secrets.token_hex(_TOKEN)}"
+                               f"{target.suffix}")
         self._staged[target] = tmp
         return tmp
 
+    def hold(self, target: str | Path) -> sqlite3.Connection | None:
+        """SQLite's exclusive lock on the existing SQLite file ``target``, held until the
+        set is committed or given up: the connection holding it, to read the file
+        through (appending), or None when there is no such file.
+
+        Raises
+        ------
+        OutputLockedError
+            Another program has the file open (QGIS, say).
+        """
+        target = Path(target)
+        if target not in self.targets:
+            raise ValueError(f"{target} is not an output of this set")
+        if target not in self._held:
+            held = self._settle(target)
+            if held is None:
+                return None
+            self._held[target] = held
+        return self._held[target].con
+
+    def _settle(self, target: Path) -> _Held | None:
+        """Lock an existing SQLite ``target`` through SQLite; refuse SQLite files left
+        beside it that the lock could not clear."""
+        held = None
+        if _is_sqlite(target):
+            held = _Held(target)
+            if held.acquire() is None:
+                held = None
+        left = _companions(target)
+        if left and held is None and not _shm_in_use(Path(f"{target}-shm")):
+            # a deleted or unreadable file's: no connection is left that could use them
+            for path in left:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            left = _companions(target)
+        if left:
+            if held is not None:
+                held.release(replaced=False)
+            raise OutputLockedError(
+                f"SQLite's files of an earlier file of this name are beside it "
+                f"({', '.join(p.name for p in left)}): a program has it open or ended without "
+                "closing it (QGIS?). Close it there, or remove them if no program has the "
+                "file open. Nothing was changed", source=target)
+        return held
+
+    def _keep(self, target: Path) -> Path:
+        """Keep the existing ``target`` aside (a hard link, else a copy) until committed."""
+        import shutil
+
+        kept = target.parent / f".{target.name}.sbold-{secrets.token_hex(_TOKEN)}{target.suffix}"
+        try:
+            os.link(target, kept, follow_symlinks=False)
+        except OSError:
+            try:
+                shutil.copy2(target, kept, follow_symlinks=False)
+            except OSError as exc:
+                _remove(kept)
+                raise _cannot_replace(target, exc, []) from None
+        return kept
+
     def commit(self) -> None:
-        """Rename every staged file over its target."""
+        """Rename every staged file over its target, all or none."""
         missing = [t for t in self.targets if t not in self._staged
                    or not self._staged[t].exists()]
         if missing:
             raise RuntimeError(f"output(s) not written: {', '.join(map(str, missing))}")
+        import stat
+
+        kept: dict[Path, Path] = {}
+        try:
+            # every target is checked, locked and kept aside before any is replaced
+            for target in self.targets:
+                with contextlib.suppress(FileNotFoundError):
+                    if stat.S_ISDIR(os.lstat(target).st_mode):
+                        raise OutputConflictError(
+                            "the output is a folder; remove or rename it. Nothing was changed",
+                            source=target)
+            for target in self.targets:
+                self.hold(target)
+            for target in self.targets:
+                if os.path.lexists(target):
+                    kept[target] = self._keep(target)
+            self._rename_all(kept)
+        finally:
+            for target, path in kept.items():
+                if target not in self._stuck:
+                    _remove(path)
+
+    def _rename_all(self, kept: dict[Path, Path]) -> None:
         main = threading.current_thread() is threading.main_thread()
         if main:
             signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
+            done: list[Path] = []
             for target in self.targets:
-                os.replace(self._staged.pop(target), target)
+                try:
+                    os.replace(self._staged[target], target)
+                except OSError as exc:
+                    raise _cannot_replace(target, exc, self._put_back(done, kept)) from None
+                done.append(target)
+                self._replaced.add(target)
+                del self._staged[target]
             self.committed = True
         finally:
             if main:
                 try:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
                 except KeyboardInterrupt as exc:  # a signal held back during the renames
-                    exc.committed = True  # type: ignore[attr-defined]
+                    exc.committed = self.committed  # type: ignore[attr-defined]
                     raise
+
+    def _put_back(self, done: list[Path], kept: dict[Path, Path]) -> list[str]:
+        """Put the previous files back over the targets in ``done``; describe the ones
+        that stay new (their previous file is left where it was kept)."""
+        stuck = []
+        for target in reversed(done):
+            try:
+                if target in kept:
+                    os.replace(kept[target], target)
+                    del kept[target]
+                else:
+                    target.unlink()
+                self._replaced.discard(target)
+            except OSError:
+                self._stuck.add(target)
+                stuck.append(f"{target} (the previous file is {kept[target]})"
+                             if target in kept else str(target))
+        return stuck
 
     def _release(self) -> None:
         for tmp in self._staged.values():
             _remove(tmp)
         self._staged.clear()
+        for target, held in self._held.items():
+            held.release(replaced=target in self._replaced)
+        self._held.clear()
         for lock in reversed(self._locks):
             lock.release()
         self._locks.clear()
@@ -277,6 +608,19 @@ class OutputSet:
             raise _disk_full(err, self.targets[0]) from None
         finally:
             self._release()
+
+
+def _cannot_replace(target: Path, exc: OSError, new: list[str]) -> StrukturbildError:
+    """The error of an output that could not be replaced, naming it (not the temp file)."""
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return _disk_full(exc, target)  # type: ignore[return-value]
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if new:
+        state = ("these outputs were replaced and could not be put back: "
+                 f"{', '.join(new)}; the others are as they were")
+    else:
+        state = "no output changed"
+    return OutputConflictError(f"cannot replace the output ({reason}); {state}", source=target)
 
 
 @contextlib.contextmanager

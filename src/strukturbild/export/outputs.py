@@ -60,7 +60,8 @@ def write_outputs(
     OutputConflictError
         An output is one of the project's inputs, or two outputs are the same file.
     OutputLockedError
-        Another run is writing one of the outputs.
+        Another run is writing one of the outputs, or another program (QGIS) has the
+        GeoPackage open.
 
     Examples
     --------
@@ -79,7 +80,8 @@ def write_outputs(
         for fmt in sorted(targets, key=lambda f: f != "gpkg"):
             target = targets[fmt]
             if fmt == "gpkg":
-                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode,
+                held = out.hold(target) if gpkg_mode == "append" else None
+                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode, held=held,
                                  **image.render_options("gpkg", options))
             else:
                 out.stage(target).write_bytes(image.render(fmt, **options))  # type: ignore[arg-type]
