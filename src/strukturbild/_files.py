@@ -113,8 +113,8 @@ class _Lock:
 
     def _refuse(self, what: str) -> OutputConflictError:
         return OutputConflictError(
-            f"the lock file {self.path.name} beside the output is {what}, not a file "
-            "strukturbild made; remove it if no other run is writing", source=self.target)
+            f"the lock file {self.path.name} beside the output is {what}, where strukturbild "
+            "makes a plain file; remove it if no other run is writing", source=self.target)
 
     def acquire(self) -> None:
         import fcntl
@@ -127,13 +127,16 @@ class _Lock:
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     raise self._refuse("a symbolic link") from None
-                if exc.errno in (errno.EISDIR, errno.ENXIO):
-                    raise self._refuse("a folder or a device") from None
+                if exc.errno == errno.EISDIR:
+                    raise self._refuse("a folder") from None
+                if exc.errno == errno.ENXIO:
+                    raise self._refuse("a special file (a socket, a FIFO or a device)") from None
                 raise _disk_full(exc, self.target) from None
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
                 os.close(fd)
-                raise self._refuse("not a regular file" if not stat.S_ISREG(info.st_mode)
+                raise self._refuse("a special file (a socket, a FIFO or a device)"
+                                   if not stat.S_ISREG(info.st_mode)
                                    else "a hard link to another file")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

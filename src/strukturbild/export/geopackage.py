@@ -35,9 +35,17 @@ EPSG:3006 (SWEREF 99 TM, metres), and makes the file describe and style itself:
   has, after checking that each existing layer is in EPSG:3006 (GDAL would
   silently store coordinates of another CRS as if they were in the layer's), has
   the same columns of the same kinds and geometry type, and holds none of the new
-  ids. ``link_id`` continues the layer's numbering. Other tables of the file are
-  kept. Every mode is atomic: the work is done on a copy that replaces the file
-  only when complete.
+  ids. ``link_id`` continues the layer's numbering. Other layers of the file are
+  kept, but the file must be of the layout GDAL and this writer make: a trigger, view,
+  index or table of another layout is refused before anything runs (see
+  :func:`_check_schema`). Every mode is atomic: the work is done on a copy that
+  replaces the file only when complete.
+- **Another program.** An existing file is locked through SQLite before it is read
+  for appending or replaced, and refused while another program (QGIS) has it open:
+  see :class:`strukturbild._files.OutputSet`. The writer's own SQL runs with a time
+  limit that Ctrl-C also reaches (:data:`SQL_SECONDS`).
+- **Version.** GeoPackage 1.2 unless asked otherwise: GDAL 3.6 and QGIS 3.22 LTR
+  read it without a warning (see :func:`write_geopackage`).
 
 Layers and columns
 ------------------
