@@ -243,3 +243,58 @@ def test_sqlite_files_of_a_deleted_file_are_refused(projects: tuple[Path, Path, 
     assert res.returncode == 0, res.stderr
     _sound(gpkg)
     assert _listing(gpkg.parent) == ["toy.gpkg"]
+
+
+# --------------------------------------------------------------------------- QGIS itself
+
+#: QGIS (Debian's python3-qgis) edits the places layer and keeps the edit open, as a
+#: user in the middle of an editing session; on a line "commit" it saves and quits.
+QGIS_EDITS = textwrap.dedent("""
+    import os, sys
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from qgis.core import QgsApplication, QgsVectorLayer
+    app = QgsApplication([], False)
+    app.initQgis()
+    layer = QgsVectorLayer(sys.argv[1] + "|layername=places", "places", "ogr")
+    assert layer.isValid() and layer.startEditing()
+    feature = next(layer.getFeatures())
+    layer.changeAttributeValue(feature.id(), layer.fields().indexOf("name"), "Ändrad i QGIS")
+    print("editing", flush=True)
+    if sys.stdin.readline().strip() == "commit":
+        assert layer.commitChanges()
+    del layer
+    app.exitQgis()
+""")
+
+
+def test_a_layer_being_edited_in_qgis_is_named_and_its_edit_kept(
+        projects: tuple[Path, Path, Path]) -> None:
+    import os
+
+    python = os.environ.get("STRUKTURBILD_QGIS_PYTHON", "/usr/bin/python3")
+    probe = subprocess.run([python, "-c", "import qgis.core"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        if os.environ.get("STRUKTURBILD_REQUIRE_GIS_TOOLS") == "1":
+            pytest.fail("QGIS's Python bindings not found (STRUKTURBILD_REQUIRE_GIS_TOOLS=1)")
+        pytest.skip("QGIS's Python bindings not found (apt install python3-qgis)")
+    first, second, gpkg = projects
+    qgis = subprocess.Popen([python, "-c", QGIS_EDITS, str(gpkg)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert qgis.stdout is not None
+        assert qgis.stdout.readline().strip() == "editing"
+        assert "toy.gpkg-wal" in _listing(gpkg.parent)  # QGIS edits in WAL mode
+        before = gpkg.read_bytes()
+        for res in (_build(first), _build(second, "--append")):
+            assert res.returncode == 2, res.stderr
+            assert "(is it open in QGIS?)" in res.stderr
+        assert gpkg.read_bytes() == before
+    finally:
+        qgis.communicate("commit\n", timeout=120)
+    assert qgis.returncode == 0
+    res = _build(second, "--append")
+    assert res.returncode == 0, res.stderr
+    _sound(gpkg)
+    assert _listing(gpkg.parent) == ["toy.gpkg"]
+    names = [str(r[0]) for r in _sql(gpkg, "SELECT name FROM places")]
+    assert len(names) == 12 and "Ändrad i QGIS" in names  # the QGIS user's edit kept
