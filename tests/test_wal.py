@@ -224,6 +224,40 @@ def test_append_after_a_foreign_table_in_the_wal_is_refused_whole(
                    for n in _listing(gpkg.parent))
 
 
+#: A writer in rollback mode that dies in the middle of a transaction: its pages spilled
+#: into the file, the hot journal that would undo them left beside it.
+CRASHED_WRITER = textwrap.dedent("""
+    import os, sqlite3, sys
+    con = sqlite3.connect(sys.argv[1], isolation_level=None)
+    for name in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+        con.create_function(name, 1, lambda g: 0)
+    con.execute("PRAGMA cache_size=1")
+    con.execute("BEGIN")
+    for i in range(200):
+        con.execute("INSERT INTO layer_styles (f_table_name, styleName, styleQML) "
+                    "VALUES ('links', ?, ?)", (f"half {i}", "x" * 3000))
+    con.execute("UPDATE places SET name = 'half-written'")
+    assert os.path.getsize(sys.argv[1] + "-journal") > 0
+    os._exit(0)
+""")
+
+
+@pytest.mark.parametrize("append", [False, True], ids=["rebuild", "append"])
+def test_a_hot_journal_of_a_crashed_writer_cannot_reach_the_new_file(
+        projects: tuple[Path, Path, Path], append: bool) -> None:
+    first, second, gpkg = projects
+    subprocess.run([sys.executable, "-c", CRASHED_WRITER, str(gpkg)], check=True, timeout=120)
+    assert "toy.gpkg-journal" in _listing(gpkg.parent)
+    res = _build(second, "--append") if append else _build(first)
+    assert res.returncode == 0, res.stderr
+    assert _listing(gpkg.parent) == ["toy.gpkg"]  # rolled back into the old file, gone
+    _sound(gpkg)
+    assert _sql(gpkg, "SELECT count(*) FROM layer_styles WHERE styleName LIKE 'half %'") == [
+        (0,)]
+    assert _sql(gpkg, "SELECT count(*) FROM places WHERE name = 'half-written'") == [(0,)]
+    assert _sql(gpkg, "SELECT count(*) FROM places") == [(12 if append else 6,)]
+
+
 def test_sqlite_files_of_a_deleted_file_are_refused(projects: tuple[Path, Path, Path]) -> None:
     """The GeoPackage was deleted while a program had it open: its -wal is still there
     by name, and a new file must not meet it."""

@@ -174,10 +174,12 @@ def _remove(path: Path) -> None:
 
 
 def _ours(target: Path) -> re.Pattern[str]:
-    """The names of the files this program makes beside ``target`` while writing it:
-    ``.<name>.sbtmp-<8 hex><suffix>`` (staged), ``.<name>.sbold-<8 hex><suffix>`` (the
-    previous file, kept while the set is renamed) and SQLite's files beside either."""
-    return re.compile(rf"\.{re.escape(target.name)}\.sb(?:tmp|old)-[0-9a-f]{{{_TOKEN * 2}}}"
+    """The names of the temporary files this program makes beside ``target`` while
+    writing it, exactly: ``.<name>.sbtmp-<8 hex digits><suffix>``, and SQLite's files
+    beside one. (The previous file, kept as ``.<name>.sbold-…`` while a set is renamed,
+    is not among them: if putting it back failed, the message named it as the user's
+    copy of the previous output.)"""
+    return re.compile(rf"\.{re.escape(target.name)}\.sbtmp-[0-9a-f]{{{_TOKEN * 2}}}"
                       rf"{re.escape(target.suffix)}(?:-wal|-shm|-journal)?")
 
 
@@ -383,8 +385,8 @@ class OutputSet:
     (:func:`check_outputs`), each is locked against concurrent runs
     (:class:`~strukturbild.errors.OutputLockedError`), an existing SQLite file
     (a GeoPackage) is checked for another program that has it open (see
-    :class:`_Held`), and the files that killed runs left beside an output are removed:
-    only names this program makes for that output (:func:`_ours`).
+    :class:`_Held`), and the temporary files that killed runs left beside an output are
+    removed: only names this program makes for that output (:func:`_ours`).
 
     :meth:`commit` checks every target before it replaces any: none may be a folder,
     an SQLite file among them is locked through SQLite (:class:`_Held`), and each
@@ -486,8 +488,8 @@ class OutputSet:
             if held.acquire() is None:
                 held = None
         left = _companions(target)
-        if left and held is None and not _shm_in_use(Path(f"{target}-shm")):
-            # a deleted or unreadable file's: no connection is left that could use them
+        if left and not os.path.lexists(target) and not _shm_in_use(Path(f"{target}-shm")):
+            # a deleted file's, and no connection is left that could use them
             for path in left:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
@@ -495,11 +497,13 @@ class OutputSet:
         if left:
             if held is not None:
                 held.release(replaced=False)
+            whose = ("SQLite cannot take back into the file" if os.path.lexists(target)
+                     else "of an earlier file of this name")
             raise OutputLockedError(
-                f"SQLite's files of an earlier file of this name are beside it "
-                f"({', '.join(p.name for p in left)}): a program has it open or ended without "
-                "closing it (QGIS?). Close it there, or remove them if no program has the "
-                "file open. Nothing was changed", source=target)
+                f"SQLite's files {whose} are beside it ({', '.join(p.name for p in left)}): "
+                "a program has it open or ended without closing it (QGIS?). Close it there, "
+                "or remove them if no program has the file open. Nothing was changed",
+                source=target)
         return held
 
     def _keep(self, target: Path) -> Path:
