@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._files import check_path
+from ._files import check_path, unformula
 from ._sqlite import guarded
 from ._validate import (
     check_coordinates,
@@ -174,7 +174,8 @@ def _read_table(p: Path, *, encoding: str | None) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise InvalidValueError(f"cannot read CSV: {exc}", source=p) from None
     df.columns = [str(c).strip() for c in df.columns]
-    return df
+    # a CSV strukturbild wrote reads back as it was (the formula guard taken off)
+    return df.apply(unformula)
 
 
 _NUMBER = r"-?(?:0|[1-9]\d*)(?:[.,]\d+)?(?:[eE][-+]?\d+)?"
