@@ -620,21 +620,40 @@ class _Grid:
         self.weight = wy[:, ia.ravel()] * wx[:, ib.ravel()]
 
     def offsets(self) -> FloatArray:
-        """Squared distances (km²) of the grid's node offsets, centred, for the
-        convolution kernel."""
+        """Squared distances (km²) of the node offsets of the padded grid, wrapped
+        around (offset ``k`` and ``k - size`` alike), for a circular convolution that
+        equals the plain one on the grid."""
+        from scipy.fft import next_fast_len
+
         ny, nx = self.shape
-        dy = (np.arange(-(ny - 1), ny) * self.cell) ** 2
-        dx = (np.arange(-(nx - 1), nx) * self.cell) ** 2
-        out: FloatArray = dy[:, None] + dx[None, :]
+        self.padded = (next_fast_len(2 * ny - 1, real=True),
+                       next_fast_len(2 * nx - 1, real=True))
+
+        def wrapped(size: int) -> FloatArray:
+            k = np.arange(size)
+            out: FloatArray = (np.minimum(k, size - k) * self.cell) ** 2
+            return out
+
+        out: FloatArray = wrapped(self.padded[0])[:, None] + wrapped(self.padded[1])[None, :]
         return out
 
-    def sums(self, w: FloatArray, kernel: FloatArray) -> FloatArray:
-        from scipy.signal import fftconvolve
+    def transform(self, kernel: FloatArray) -> NDArray[np.complex128]:
+        """The decay on :meth:`offsets`, Fourier-transformed once for every sum."""
+        from scipy.fft import rfft2
 
+        out: NDArray[np.complex128] = rfft2(kernel)
+        return out
+
+    def sums(self, w: FloatArray, kernel: NDArray[np.complex128]) -> FloatArray:
+        """``sum_j w_j F(|x_i - x_j|)`` at every place (``kernel`` from
+        :meth:`transform`)."""
+        from scipy.fft import irfft2, rfft2
+
+        ny, nx = self.shape
         mass = np.bincount(self.node.ravel(), weights=(self.weight * w[:, None]).ravel(),
-                           minlength=self.shape[0] * self.shape[1]).reshape(self.shape)
-        field = fftconvolve(mass, kernel, mode="same").ravel()
-        out: FloatArray = (field[self.node] * self.weight).sum(axis=1)
+                           minlength=ny * nx).reshape(self.shape)
+        field = irfft2(rfft2(mass, s=self.padded) * kernel, s=self.padded)[:ny, :nx]
+        out: FloatArray = (field.ravel()[self.node] * self.weight).sum(axis=1)
         return out
 
 
@@ -668,15 +687,21 @@ class _SplitSums:
                         self.grids.append((members, _Grid(pl.x[members], pl.y[members],
                                                           GRID_KM)))
         self.n_lan = len(_groups(np.where(self.known, pl.lan, -1))) if self.damp else 0
+        self._kernels: dict[int, tuple[NDArray[np.complex128],
+                                       NDArray[np.complex128] | None]] = {}
 
-    def _smooth(self, grid: _Grid, d2: FloatArray) -> tuple[FloatArray, FloatArray | None]:
-        """The smooth parts of the regional and long-range decays on a grid's offsets."""
-        g, h = _decay(d2.copy(), None, replace(self.p, max_distance_km=None))
-        far = 1.0 - _near_factor(d2, self.radius)
-        g *= far
-        if h is not None:
-            h *= far
-        return g, h
+    def _smooth(self, grid: _Grid) -> tuple[NDArray[np.complex128],
+                                           NDArray[np.complex128] | None]:
+        """The smooth parts of the regional and long-range decays on a grid, ready
+        for :meth:`_Grid.sums` (made once, kept for both passes)."""
+        key = id(grid)
+        if key not in self._kernels:
+            d2 = grid.offsets()
+            g, h = _decay(d2.copy(), None, replace(self.p, max_distance_km=None))
+            far = 1.0 - _near_factor(d2, self.radius)
+            self._kernels[key] = (grid.transform(g * far),
+                                  grid.transform(h * far) if h is not None else None)
+        return self._kernels[key]
 
     def __call__(self, w_reg: FloatArray, w_long: FloatArray
                  ) -> tuple[FloatArray, FloatArray]:
@@ -710,29 +735,29 @@ class _SplitSums:
         kl = math.exp(-p.lan_border) if self.damp else 1.0
         known = self.known
         for k, (members, grid) in enumerate(self.grids):
-            g, h = self._smooth(grid, grid.offsets())
+            fg, fh = self._smooth(grid)
             if k == 0:
                 if self.damp:  # same kommun 1, same län kappa, else kappa lambda
-                    sk = grid.sums(w_reg * known, g)
+                    sk = grid.sums(w_reg * known, fg)
                     s_reg += np.where(known, kk * kl * sk, sk)
                     if not known.all():
-                        s_reg += grid.sums(w_reg * ~known, g)
+                        s_reg += grid.sums(w_reg * ~known, fg)
                 else:
-                    s_reg += grid.sums(w_reg, g)
-                if h is not None:
+                    s_reg += grid.sums(w_reg, fg)
+                if fh is not None:
                     if self.damp:
-                        sk = grid.sums(w_long * known, h)
+                        sk = grid.sums(w_long * known, fh)
                         s_long += np.where(known, kl * sk, sk)
                         if not known.all():
-                            s_long += grid.sums(w_long * ~known, h)
+                            s_long += grid.sums(w_long * ~known, fh)
                     else:
-                        s_long += grid.sums(w_long, h)
+                        s_long += grid.sums(w_long, fh)
             elif k <= self.n_lan:  # a län: the places of one län
-                s_reg[members] += kk * (1 - kl) * grid.sums(w_reg[members], g)
-                if h is not None:
-                    s_long[members] += (1 - kl) * grid.sums(w_long[members], h)
+                s_reg[members] += kk * (1 - kl) * grid.sums(w_reg[members], fg)
+                if fh is not None:
+                    s_long[members] += (1 - kl) * grid.sums(w_long[members], fh)
             else:  # a kommun
-                s_reg[members] += (1 - kk) * grid.sums(w_reg[members], g)
+                s_reg[members] += (1 - kk) * grid.sums(w_reg[members], fg)
         return s_reg, s_long
 
 
