@@ -20,7 +20,7 @@ import secrets
 import signal
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -1139,23 +1139,27 @@ def _csv_format(path: Path, encoding: str | None) -> tuple[str, str]:
     return encoding, max([",", ";", "\t", "|"], key=first.count)
 
 
-def _flow_chunks(path: Path, encoding: str | None) -> Iterator[pd.DataFrame]:
+def _flow_chunks(path: Path, encoding: str | None) -> Generator[pd.DataFrame, None, None]:
     """A CSV or Parquet flow table in chunks of text columns (CSV) or as stored."""
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
         try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=FLOWS_CHUNK_ROWS):
-                yield batch.to_pandas()
+            with contextlib.closing(pq.ParquetFile(path)) as table:
+                for batch in table.iter_batches(batch_size=FLOWS_CHUNK_ROWS):
+                    yield batch.to_pandas()
+        except GeneratorExit:
+            raise
         except Exception as exc:
             raise InvalidValueError(f"cannot read Parquet file: {exc}", source=path) from None
         return
     codec, sep = _csv_format(path, encoding)
     try:
-        for chunk in pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
-                                 na_values=[""], encoding=codec, chunksize=FLOWS_CHUNK_ROWS):
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            yield chunk
+        with pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                         encoding=codec, chunksize=FLOWS_CHUNK_ROWS) as reader:
+            for chunk in reader:
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                yield chunk
     except UnicodeDecodeError as exc:
         raise InvalidValueError(f"cannot read the file as {codec}: {exc}",
                                 source=path) from None
@@ -1183,20 +1187,21 @@ def _read_flows_chunked(path: Path, source: FlowsSource) -> pd.DataFrame:
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     cols: dict[str, str] = {}
     offset = 0
-    for chunk in _flow_chunks(path, source.encoding):
-        if not cols:
-            for canonical in ("origin", "destination", "count"):
-                col = _find_column(chunk, canonical, source.columns or {}, FLOW_ALIASES)
-                require_columns(chunk, [col or canonical], source=path, hint=(
-                    f"; map it with flows.columns.{canonical} in the project file"))
-                assert col is not None
-                cols[canonical] = col
-        ends = []
-        for side in ("origin", "destination"):
-            ends.append(_chunk_codes(chunk[cols[side]], codes, path, cols[side], offset))
-        count = _chunk_counts(chunk[cols["count"]], path, cols["count"], offset)
-        parts.append((ends[0], ends[1], count))
-        offset += len(chunk)
+    # closed (the file too) when a bad row stops the reading
+    with contextlib.closing(_flow_chunks(path, source.encoding)) as chunks:
+        for chunk in chunks:
+            if not cols:
+                for canonical in ("origin", "destination", "count"):
+                    col = _find_column(chunk, canonical, source.columns or {}, FLOW_ALIASES)
+                    require_columns(chunk, [col or canonical], source=path, hint=(
+                        f"; map it with flows.columns.{canonical} in the project file"))
+                    assert col is not None
+                    cols[canonical] = col
+            ends = [_chunk_codes(chunk[cols[side]], codes, path, cols[side], offset)
+                    for side in ("origin", "destination")]
+            count = _chunk_counts(chunk[cols["count"]], path, cols["count"], offset)
+            parts.append((ends[0], ends[1], count))
+            offset += len(chunk)
     if not parts:
         raise EmptyInputError("the table has no rows", source=path)
     names = np.array(list(codes), dtype=object)
