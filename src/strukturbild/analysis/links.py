@@ -668,25 +668,31 @@ class _SplitSums:
         cut = p.max_distance_km
         self.exact = cut is not None
         self.radius: float = cut if cut is not None else NEAR_KM
-        nb = len(blocks.bounds)
-        a, b = np.triu_indices(nb)
-        gaps = _block_gaps(blocks, a, b)
-        near = gaps <= self.radius
-        self.near = list(zip(a[near].tolist(), b[near].tolist(), strict=True))
         self.mixture = p.decay == "mixture"
         self.known = pl.area >= 0
         self.damp = self.mixture and (p.lan_border > 0 or p.kommun_border > 0) \
             and bool(self.known.any())
-        self.grids: list[tuple[NDArray[np.intp], _Grid]] = []
+        self.grids: list[tuple[NDArray[np.intp], _Grid, str]] = []
+        self.small: list[tuple[list[NDArray[np.intp]], str]] = []
         if not self.exact:
-            everyone = np.arange(len(pl.x))
-            self.grids.append((everyone, _Grid(pl.x, pl.y, GRID_KM)))
+            everyone = _Grid(pl.x, pl.y, GRID_KM)
+            # places spread so wide that the grid's cells grow: R grows with them
+            self.radius = max(NEAR_KM, NEAR_KM * everyone.cell / GRID_KM)
+            self.grids.append((np.arange(len(pl.x)), everyone, "all"))
             if self.damp:
-                for code in (pl.lan, pl.area):
+                for code, kind in ((pl.lan, "lan"), (pl.area, "kommun")):
+                    small = []
                     for members in _groups(np.where(self.known, code, -1)):
-                        self.grids.append((members, _Grid(pl.x[members], pl.y[members],
-                                                          GRID_KM)))
-        self.n_lan = len(_groups(np.where(self.known, pl.lan, -1))) if self.damp else 0
+                        if len(members) > _SMALL_GROUP:
+                            self.grids.append((members, _Grid(pl.x[members], pl.y[members],
+                                                              everyone.cell), kind))
+                        elif len(members) > 1:  # one place alone: its own share is 0
+                            small.append(members)
+                    self.small.append((small, kind))
+        nb = len(blocks.bounds)
+        a, b = np.triu_indices(nb)
+        near = _block_gaps(blocks, a, b) <= self.radius
+        self.near = list(zip(a[near].tolist(), b[near].tolist(), strict=True))
         self._kernels: dict[int, tuple[NDArray[np.complex128],
                                        NDArray[np.complex128] | None]] = {}
 
@@ -734,9 +740,9 @@ class _SplitSums:
         kk = math.exp(-p.kommun_border) if self.damp else 1.0
         kl = math.exp(-p.lan_border) if self.damp else 1.0
         known = self.known
-        for k, (members, grid) in enumerate(self.grids):
+        for members, grid, kind in self.grids:
             fg, fh = self._smooth(grid)
-            if k == 0:
+            if kind == "all":
                 if self.damp:  # same kommun 1, same län kappa, else kappa lambda
                     sk = grid.sums(w_reg * known, fg)
                     s_reg += np.where(known, kk * kl * sk, sk)
@@ -752,13 +758,55 @@ class _SplitSums:
                             s_long += grid.sums(w_long * ~known, fh)
                     else:
                         s_long += grid.sums(w_long, fh)
-            elif k <= self.n_lan:  # a län: the places of one län
+            elif kind == "lan":  # the places of one län
                 s_reg[members] += kk * (1 - kl) * grid.sums(w_reg[members], fg)
                 if fh is not None:
                     s_long[members] += (1 - kl) * grid.sums(w_long[members], fh)
-            else:  # a kommun
+            else:  # one kommun
                 s_reg[members] += (1 - kk) * grid.sums(w_reg[members], fg)
+        # small groups: the smooth part pair by pair
+        uncut = replace(p, max_distance_km=None)
+        for groups, kind in self.small:
+            for i, j in _group_pairs(groups):
+                dx, dy = pl.x[i] - pl.x[j], pl.y[i] - pl.y[j]
+                d2 = dx * dx + dy * dy
+                g, h = _decay(d2.copy(), None, uncut)
+                far = 1.0 - _near_factor(d2, self.radius)
+                g *= far * (kk * (1 - kl) if kind == "lan" else 1 - kk)
+                s_reg += np.bincount(i, weights=w_reg[j] * g, minlength=n)
+                s_reg += np.bincount(j, weights=w_reg[i] * g, minlength=n)
+                if h is not None and kind == "lan":
+                    h *= far * (1 - kl)
+                    s_long += np.bincount(i, weights=w_long[j] * h, minlength=n)
+                    s_long += np.bincount(j, weights=w_long[i] * h, minlength=n)
         return s_reg, s_long
+
+
+#: A län or kommun of at most this many places has its smooth part summed pair by pair
+#: (a grid for each of thousands of small areas would cost more).
+_SMALL_GROUP = 256
+
+
+def _group_pairs(groups: list[NDArray[np.intp]]
+                 ) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """Every pair (i < j in the list) of places of one group, groups in batches."""
+    if not groups:
+        return
+    members = np.concatenate(groups)
+    size = np.array([len(g) for g in groups], dtype=np.intp)
+    first = np.cumsum(size) - size
+    cum = np.cumsum(size * size)
+    lo = 0
+    while lo < len(groups):
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + 2**20,
+                                             side="right")))
+        sq = size[lo:hi] * size[lo:hi]
+        g = np.repeat(np.arange(lo, hi), sq)
+        r = _ranks(sq)
+        a, b = r // size[g], r % size[g]
+        keep = a < b
+        yield members[first[g] + a][keep], members[first[g] + b][keep]
+        lo = hi
 
 
 def _groups(code: NDArray[np.intp]) -> list[NDArray[np.intp]]:
