@@ -156,6 +156,24 @@ def to_codes(
     ...
     strukturbild.errors.UnknownCodeError: k.csv: column 'kommun', row 1: code '114' has 3 digits...
     """
+    if isinstance(values.dtype, pd.CategoricalDtype) and len(values):
+        # a large flow table read in chunks: its codes are the categories, each once
+        cats = pd.Series(values.cat.categories)
+        if not values.isna().any() and all(isinstance(c, str) for c in cats) and \
+                bool((cats.str.strip() == cats).all() & (cats != "").all()):
+            if not scb or not bool((cats.str.isdigit() & cats.str.len().isin([1, 3])).any()):
+                return values
+        values = values.astype(object)
+    if pd.api.types.is_string_dtype(values.dtype) and len(values):
+        # text throughout (CSV): checked and stripped column-wise; a bad row is found
+        # by the loop below (a Python string per row costs seconds for millions)
+        text = values.str.strip()
+        ok = values.notna() & (text != "")
+        if scb:
+            ok &= ~(text.str.isdigit() & text.str.len().isin([1, 3]))
+        if bool(ok.all()) and all(isinstance(v, str) for v in values.head(1)):
+            return pd.Series(text.to_numpy(dtype=object), index=values.index,
+                             name=values.name, dtype=object)
     out: list[str] = []
     for i, v in enumerate(values.tolist()):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
@@ -205,6 +223,8 @@ def to_counts(
     """
     num = pd.to_numeric(values, errors="coerce").astype(float)
     arr = num.to_numpy()
+    if bool((np.isfinite(arr) & (arr >= 0)).all()):  # the common case, without a loop
+        return pd.Series(arr, index=values.index, name=values.name)
     raw = values.tolist()
     for i in range(len(arr)):
         x = arr[i]
