@@ -404,6 +404,9 @@ def _table(runs: list[Run]) -> str:
     lines.append(f"{'':>8} {'':>10} {'':>8} {'':>7} {'':>11} {'':>9} {'':>8}   "
                  + " ".join(f"{'(s)':>7}" for _ in STAGES))
     for r in runs:
+        lines.append(f"{r.n:>8,} cpu s per stage{'':>43}"
+                     + " ".join(f"{r.cpu.get(s, 0.0):7.2f}" for s in STAGES))
+    for r in runs:
         lines.append(f"{r.n:>8,} peak MiB per stage{'':>40}"
                      + " ".join(f"{r.peak_mib.get(s, 0.0):7.0f}" for s in STAGES))
     return "\n".join(lines)
@@ -441,9 +444,10 @@ def main(argv: list[str] | None = None) -> int:
               f" (cpu {growth(ns, [r.cpu_s for r in synthetic]):.2f}); reading alone "
               f"(baseline) {growth(ns, [r.baseline_s for r in synthetic]):.2f}; peak memory "
               f"{growth(ns, [r.peak_total_mib for r in synthetic]):.2f}")
-        print("  by stage: " + ", ".join(
-            f"{s} {growth(ns, [max(r.seconds.get(s, 0.0), 1e-3) for r in synthetic]):.2f}"
-            for s in STAGES))
+        for label, of in (("wall", "seconds"), ("cpu", "cpu")):
+            print(f"  by stage ({label}): " + ", ".join(
+                f"{s} {growth(ns, [max(getattr(r, of).get(s, 0.0), 1e-3) for r in synthetic]):.2f}"
+                for s in STAGES))
     if not args.no_flows:
         units = args.flow_units
         print(f"\nmeasuring a dense flow table of {units:,} x {units:,} …", file=sys.stderr,

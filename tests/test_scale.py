@@ -175,3 +175,35 @@ def test_flow_table_too_large_for_memory_is_refused(
 def test_available_memory_is_the_systems() -> None:
     have = readers.available_memory()
     assert 2**20 < have < 2**50
+
+
+def test_chunked_area_flows_build_as_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """Flows between kommuner (``level = "area"``) read in chunks build the same image
+    as the table read whole: the same links, counts and roles."""
+    from strukturbild import build
+    from strukturbild.config import load_project
+
+    example = REPO / "geodata" / "skane"
+    kommuner = sorted(pd.read_csv(example / "tatorter_2020.csv", dtype=str)["kommun_code"]
+                      .unique())
+    rng = np.random.default_rng(7)
+    rows = [(o, d, int(rng.integers(0, 500))) for o in kommuner for d in kommuner]
+    pd.DataFrame(rows, columns=["bostad", "arbete", "antal"]).to_csv(
+        tmp_path / "pendling.csv", index=False)
+    text = (example / "project.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "tatorter_2020.csv"', f'path = "{example}/tatorter_2020.csv"')
+    text = text.replace('path = "kommuner_skane.geojson"',
+                        f'path = "{example}/kommuner_skane.geojson"')
+    text = text.split("[roles]")[0] + (
+        f'[flows]\npath = "{tmp_path / "pendling.csv"}"\nlevel = "area"\n')
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    project = load_project(tmp_path / "p.toml")
+    whole = build(project)
+    monkeypatch.setattr(readers, "FLOWS_CHUNK_BYTES", 100)
+    monkeypatch.setattr(readers, "FLOWS_CHUNK_ROWS", 100)
+    chunked = build(project)
+    assert not whole.modelled and len(whole.links) > 50
+    pd.testing.assert_frame_equal(pd.DataFrame(chunked.links.drop(columns="geometry")),
+                                  pd.DataFrame(whole.links.drop(columns="geometry")))
+    assert chunked.places["role"].tolist() == whole.places["role"].tolist()

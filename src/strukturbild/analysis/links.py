@@ -555,21 +555,23 @@ def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: f
 # From :data:`GRID_PLACES` places on, the passes above would take time that grows with
 # the square of the places (200,000 places: 2 * 10^10 pairs, some ten minutes). There
 # each decay K is split into a part that vanishes beyond ``R`` (:data:`NEAR_KM`) and a
-# smooth rest, ``K = K (1 - u²)^4 + K (1 - (1 - u²)^4)`` with ``u = d / R`` (the second
-# term is all of K beyond R): the first is summed exactly over the pairs of places
-# closer than R, on the same blocks as above; the second, smooth over distances of R,
-# is summed on a grid of :data:`GRID_KM` cells (the places' weights spread to the grid
-# and the sums read back by cubic interpolation, the grid convolved with the decay by
-# FFT: the particle-mesh split of Hockney & Eastwood, "Computer simulation using
-# particles", 1988). Measured against the exact sums on 10,000-40,000 synthetic places
-# (tests/test_scale.py), jobs and kept flows differ by less than 1e-4 relative. Border
+# smooth rest, ``K = K (1 - u⁴)^4 + K (1 - (1 - u⁴)^4)`` with ``u = d / R`` (the second
+# term is all of K beyond R, and flat at 0): the first is summed exactly over the pairs
+# of places closer than R, on the same blocks as above; the second, smooth over
+# distances of R, is summed on a grid of :data:`GRID_KM` cells (the places' weights
+# spread to the grid and the sums read back by cubic interpolation, the grid convolved
+# with the decay by FFT: the particle-mesh split of Hockney & Eastwood, "Computer
+# simulation using particles", 1988). Against the exact sums on 6,000 synthetic places
+# (tests/test_scale.py, which allows 0.1 %), jobs differ by at most 1e-4 relative
+# (mixture; 4e-4 for the exponential decay) and kept flows by at most 5e-4. Border
 # damping splits the smooth part into sums over all places, over the places of the
 # same län and of the same kommun (exp(-kommun_border) and exp(-lan_border) are
-# constants), each on its own grid; the exact part applies it pair by pair. The pairs
-# kept (from ``min_flow`` on) and every place's flow to itself are computed exactly,
-# from the (near-exact) sums. Time grows like n times the places within R of each.
-# Hand-written: no maintained library sums an arbitrary radial decay over points with
-# group-dependent factors (scipy gives the FFT convolution used here).
+# constants), each on its own grid (a small one pair by pair); the exact part applies
+# it pair by pair. The pairs kept (from ``min_flow`` on) and every place's flow to
+# itself are computed exactly from the sums. Time grows like n times the places within
+# R of each. With a cut-off (``max_distance_km``) the decay is not smooth: every pair
+# within it is summed exactly. Hand-written: no maintained library sums an arbitrary
+# radial decay over points with group-dependent factors (scipy gives the FFTs).
 
 #: From this many places on the model's sums are made by the near/grid split (below:
 #: exactly, as before; SCB's 2,017 tätorter stay exact).
