@@ -159,10 +159,11 @@ def to_codes(
     if isinstance(values.dtype, pd.CategoricalDtype) and len(values):
         # a large flow table read in chunks: its codes are the categories, each once
         cats = pd.Series(values.cat.categories)
-        if not values.isna().any() and all(isinstance(c, str) for c in cats) and \
-                bool((cats.str.strip() == cats).all() & (cats != "").all()):
-            if not scb or not bool((cats.str.isdigit() & cats.str.len().isin([1, 3])).any()):
-                return values
+        clean = not values.isna().any() and all(isinstance(c, str) for c in cats) and \
+            bool((cats.str.strip() == cats).all() & (cats != "").all())
+        if clean and not (scb and bool((cats.str.isdigit()
+                                        & cats.str.len().isin([1, 3])).any())):
+            return values
         values = values.astype(object)
     if pd.api.types.is_string_dtype(values.dtype) and len(values):
         # text throughout (CSV): checked and stripped column-wise; a bad row is found
