@@ -25,7 +25,8 @@ from typing import Any
 
 from ...config import Project, load_project
 from ...errors import ConfigError, FetchError
-from ...readers import OutputSet, read_areas, read_places, to_jsonable
+from ..._files import OutputSet
+from ...readers import read_areas, read_places, to_jsonable
 from ..scb.cache import ResponseCache
 from ..scb.httpclient import HttpFetcher
 from ..scb.options import ENV_CACHE_DIR, FetchLimits, env_or
