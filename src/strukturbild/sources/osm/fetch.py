@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..._files import OutputSet
 from ...config import Project, load_project
 from ...errors import ConfigError, FetchError
-from ..._files import OutputSet
 from ...readers import read_areas, read_places, to_jsonable
 from ..scb.cache import ResponseCache
 from ..scb.httpclient import HttpFetcher
