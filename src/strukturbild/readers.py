@@ -1195,8 +1195,17 @@ def _sample_rows(path: Path) -> float:
             raise InvalidValueError(f"cannot read Parquet file: {exc}", source=path) from None
     with path.open("rb") as f:
         sample = f.read(2**20)
+    size = path.stat().st_size
+    wide = sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not wide and b"\x00" in sample[:4096]:
+        raise InvalidValueError("the file holds NUL bytes: it is not a text table (a UTF-16 "
+                                "file needs its byte-order mark, or encoding = \"utf-16-le\")",
+                                source=path)
+    if size > len(sample) and b"\n" not in sample:
+        raise InvalidValueError(f"no line break in the first {len(sample) // 2**20} MiB of "
+                                f"{size / 2**20:,.0f} MiB: it is not a CSV table", source=path)
     lines = max(1, sample.count(b"\n"))
-    return path.stat().st_size * lines / max(1, len(sample))
+    return size * lines / max(1, len(sample))
 
 
 def _check_flows_memory(path: Path, encoding: str | None) -> None:
