@@ -10,6 +10,7 @@ field; no output is written.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -158,3 +159,67 @@ def test_map_settings(tmp_path: Path, value: str, message: str | None,
         assert code == 2
         assert (message or "map.timestamp': expected an ISO 8601 time") in err
         assert "project.toml" in err
+
+
+def test_c1_controls_line_breaks_and_bidi_overrides_leave_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """C1 controls, CR, LF, line separators and bidirectional overrides: cleaned on
+    reading, with a warning naming the column and row; no output keeps them."""
+    df = pd.DataFrame(TOY_PLACES, columns=COLUMNS)
+    df.loc[0, "name"] = "Stor\x85by"            # NEL, a C1 control
+    df.loc[1, "name"] = "Mellan\r\nstad"
+    df.loc[2, "name"] = "För\u202eort"          # shown backwards after the override
+    df.loc[3, "name"] = "Små\x9b2Jort\u2028"    # a one-character CSI, a line separator
+    df["area_name"] = ["Kommun\x1b]0;TITEL\x07", "B", "B", "C\u2066", "C", "C"]
+    _places(tmp_path, df)
+    project = _project(tmp_path, '[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+                                 '[export]\nformats = ["html", "gpkg", "json", "svg"]\n')
+    out = tmp_path / "o"
+    assert main(["build", str(project), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "places.csv: column 'name', row 1: 4 value(s) held control characters" in err
+    assert "places.csv: column 'area_name', row 1: 2 value(s) held control characters" in err
+    bad = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+    with sqlite3.connect(out / "t.gpkg") as con:
+        names = sorted(r[0] for r in con.execute("SELECT name FROM places"))
+        areas = {r[0] for r in con.execute("SELECT area_name FROM places")}
+    assert {"Stor by", "Mellan stad", "Förort", "Små 2Jort"} <= set(names)
+    assert "Kommun ]0;TITEL" in areas and "C" in areas
+    page = (out / "t.html").read_text(encoding="utf-8")
+    data = json.loads(page.split('id="strukturbild-data">')[1].split("</script>")[0])
+    texts = [*_strings(data), *_strings(json.loads((out / "t.json").read_text("utf-8"))),
+             *ET.parse(out / "t.svg").getroot().itertext()]
+    assert "Mellan stad" in texts and "Förort" in data["places"]["n"]
+    assert not [t for t in texts if bad.search(t.strip())]
+
+
+def _strings(obj: object) -> list[str]:
+    """Every string in a JSON document."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for k, v in obj.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("title", ["Region\\u0085karta", "Region\\nkarta", "Region\\rkarta",
+                                   "Region\\u202ekarta", "Region\\u2028karta",
+                                   "Region\\u001b]0;x\\u0007"])
+def test_titles_and_labels_hold_no_control_character(
+        tmp_path: Path, title: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _places(tmp_path)
+    project = _project(tmp_path, '[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+                                 f'[map]\ntitle = "{title}"\n')
+    for code, err in _both(project, tmp_path, capsys):
+        assert code == 2 and "key 'map.title'" in err and "holds a control character" in err
+        assert err.count("\n") == 1 and "\x1b" not in err and "\x85" not in err
+
+
+def test_a_filter_may_span_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _places(tmp_path)
+    project = _project(tmp_path, '[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+                                 'where = """population >= 2000\nAND population < 300000"""\n')
+    (b, _), (v, _) = _both(project, tmp_path, capsys)
+    assert b == 0 and v == 0

@@ -180,3 +180,116 @@ def test_roles_unknown_mode(tmp_path: Path) -> None:
     assert load_project(_write(tmp_path, BASE)).roles.unknown == "fail"
     p = load_project(_write(tmp_path, BASE + '[roles]\nunknown = "skip"\n'))
     assert p.roles.unknown == "skip" and p.roles.keys == default_role_scheme().keys
+
+
+# --------------------------------------------------------------------------- hostile TOML
+
+_MEASURE = """
+import resource, sys, time
+from strukturbild.config import load_project
+from strukturbild.errors import ConfigError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+for path in sys.argv[1:]:
+    try:
+        load_project(path)
+        print("loaded")
+    except ConfigError as exc:
+        print("refused", exc)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024,
+      time.perf_counter() - start)
+"""
+
+
+def _load_measured(*paths: Path) -> tuple[list[str], int, float]:
+    """Load project files in one fresh interpreter: the message of each, the memory
+    the loads added (MiB of peak resident memory) and the seconds they took."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _MEASURE, *map(str, paths)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    *messages, numbers = run.stdout.strip().split("\n")
+    mib, seconds = numbers.split()
+    return messages, int(mib), float(seconds)
+
+
+HOSTILE_TOML = {
+    "arrays-1000": ("x = " + "[" * 1000 + "]" * 1000,
+                    "line 3: arrays or inline tables nested 9 deep; at most 8 are read"),
+    "inline-1000": ("x = " + "{a = " * 1000 + "1" + "}" * 1000,
+                    "line 3: arrays or inline tables nested 9 deep"),
+    "mixed-1000": ("[map]\nx = " + "[{a = " * 500 + "1" + "}]" * 500,
+                   "line 4: arrays or inline tables nested 9 deep"),
+    "dotted-40kb": ("a" + ".a" * 20_000 + " = 1",
+                    "line 3: a key of 9 parts (a.b.c has 3); at most 8 are read"),
+    "header-40kb": ("[" + ".".join(["a"] * 20_000) + "]", "line 3: a key of 9 parts"),
+    "quoted-40kb": ('"a"' + '."a"' * 20_000 + " = 1", "line 3: a key of 9 parts"),
+    "inline-dotted": ("[x]\n" + "y = {" + "b." * 20_000 + "c = 1}", "line 4: a key of 9 parts"),
+    "dotted-400kb": ("a" + ".a" * 200_000 + " = 1", "line 3: a key of 9 parts"),
+}
+
+
+def test_deep_or_dotted_toml_is_refused_before_parsing(tmp_path: Path) -> None:
+    """0.2 took 2.4 GB for the 40 KB dotted key (18 GB for 400 KB) and crashed with a
+    RecursionError (exit 1) on the nesting."""
+    paths = []
+    for name, (body, _) in HOSTILE_TOML.items():
+        path = tmp_path / f"{name}.toml"
+        path.write_text('[project]\nname = "t"\n' + body + "\n", encoding="utf-8")
+        paths.append(path)
+    messages, mib, seconds = _load_measured(*paths)
+    for path, message, (_, expected) in zip(paths, messages, HOSTILE_TOML.values(),
+                                            strict=True):
+        assert message.startswith(f"refused {path}: ") and expected in message, message
+    assert mib < 20 and seconds < 5, (mib, seconds)
+
+
+def test_hostile_toml_through_the_command_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from strukturbild.cli import main
+
+    for name, (body, expected) in HOSTILE_TOML.items():
+        path = tmp_path / f"{name}.toml"
+        path.write_text('[project]\nname = "t"\n' + body + "\n", encoding="utf-8")
+        for command in ("build", "validate"):
+            assert main([command, str(path)]) == 2
+            err = capsys.readouterr().err
+            assert err == f"strukturbild: error: {path}: {expected}" + err.split(expected)[1]
+            assert err.count("\n") == 1
+
+
+def test_brackets_and_dots_in_strings_and_comments_do_not_count(tmp_path: Path) -> None:
+    deep = "[" * 50 + "a.b.c.d.e.f.g.h.i.j" + "]" * 50
+    path = _write(tmp_path, f'[project]\nname = "t"\ntitle = "{deep}"  # {deep}\n'
+                            f"[map]\nsource_note = '''{deep}'''\n"
+                            f'[places]\npath = "p.csv"\nwhere = """{deep}\\""""\n')
+    p = load_project(path)
+    assert p.title == deep and p.map.source_note == deep and p.places is not None
+    assert p.places.where == deep + '"'
+
+
+def test_the_project_file_is_bounded_in_size(tmp_path: Path) -> None:
+    from strukturbild.config import MAX_PROJECT_BYTES
+
+    path = _write(tmp_path, '[project]\nname = "t"\n' + "# padding\n" * 110_000)
+    assert path.stat().st_size > MAX_PROJECT_BYTES
+    with pytest.raises(ConfigError, match="the project file is larger than 1024 KiB"):
+        load_project(path)
+
+
+def test_a_project_file_at_the_limits_stays_small_in_memory(tmp_path: Path) -> None:
+    """The worst a file within the bounds can do: 1 MiB of distinct keys of 8 parts."""
+    lines, size, i = [], 0, 0
+    while True:
+        line = f"k{i}" + ".a" * 7 + " = 1\n"
+        if size + len(line) > 2**20 - 100:
+            break
+        lines.append(line)
+        size += len(line)
+        i += 1
+    path = _write(tmp_path, '[project]\nname = "t"\n[links]\n' + "".join(lines))
+    (text,), mib, seconds = _load_measured(path)
+    assert text.startswith("refused ") and "unknown key" in text
+    assert mib < 300 and seconds < 20, (mib, seconds)

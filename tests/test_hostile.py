@@ -218,3 +218,101 @@ def test_basemap_key_cannot_carry_template_syntax(tmp_path: Path,
     assert main(["build", str(tmp_path / "p.toml"), "--out", str(tmp_path / "o")]) == 2
     assert "basemap_key" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+# --------------------------------------------------------------------------- terminals
+
+#: Every kind of control character an input may carry to a terminal: C0 (NUL, BEL,
+#: backspace, tab, form feed, ESC…), escape sequences (a window title, a cleared
+#: screen, colours), DEL, C1 (U+0080–U+009F, U+009B being a one-character CSI), CR
+#: and LF (a faked second line), the line separator and the bidirectional controls.
+CONTROLS = ([chr(c) for c in range(0x20)] + ["\x7f"] + [chr(c) for c in range(0x80, 0xa0)]
+            + ["\x1b]0;TITLE\x07", "\x1b[2J", "\x1b[31m", "\x9b2J", "\u202e", "\u2066",
+               "\u200f", "\u2028", "\r\n"])
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                     "\u2066-\u2069]")
+
+
+def test_error_messages_escape_every_control_character() -> None:
+    from strukturbild.errors import StrukturbildError, UnknownCodeError
+
+    for text in CONTROLS:
+        err = UnknownCodeError(f"unknown place 'X{text}Y'", source=f"f{text}.csv",
+                               layer=f"l{text}", column=f"c{text}", row=f"1 (id {text})")
+        shown = str(err)
+        assert not _UNSAFE.search(shown), repr(shown)
+        assert shown.count("X") == 1 and "Y'" in shown
+        # the copy that names a source is escaped as well
+        again = StrukturbildError(f"bad {text}").with_source(f"p{text}.csv")
+        assert not _UNSAFE.search(str(again)) and not _UNSAFE.search(again.args[0])
+    assert "\\x1b]0;TITLE\\x07" in str(StrukturbildError("\x1b]0;TITLE\x07"))
+    assert str(StrukturbildError("a\u202eb\r\nc")) == "a\\u202eb\\r\\nc"
+
+
+@pytest.mark.parametrize("text", CONTROLS[:-9:5] + CONTROLS[-9:])
+def test_input_text_in_errors_and_warnings_reaches_the_terminal_escaped(
+        tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown flow id (an error) quotes the input as it is; a designation list with
+    a control character in an id is cleaned with a warning, and its place, not among
+    the places, is a second warning: none prints a control character."""
+    from .conftest import TOY_PLACES as P
+
+    pd.DataFrame(P, columns=["place_id", "name", "area_id", "population", "jobs",
+                             "employed", "x", "y"]).to_csv(tmp_path / "places.csv",
+                                                           index=False)
+    pd.DataFrame({"from": ["0101TC101", f"Ort{text}"], "to": ["0102TC101", "0101TC101"],
+                  "n": [5, 5]}).to_csv(tmp_path / "flows.csv", index=False)
+    (tmp_path / "q.toml").write_text(
+        '[project]\nname = "t"\n[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+        '[flows]\npath = "flows.csv"\n', encoding="utf-8")
+    assert main(["validate", str(tmp_path / "q.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "flows.csv: column 'from', row 2: unknown place 'Ort" in err
+    assert not _UNSAFE.search(err[:-1]) and err.endswith("\n"), repr(err)
+
+    pd.DataFrame({"place_id": [f"9999T{text}X"], "name": [""], "designation": ["kärna"],
+                  "role": [""], "source": ["x"], "year": [2022]}).to_csv(
+        tmp_path / "d.csv", index=False)
+    (tmp_path / "p.toml").write_text(
+        '[project]\nname = "t"\n[places]\npath = "places.csv"\ncrs = "EPSG:3006"\n'
+        '[roles]\ndesignations = ["d.csv"]\n', encoding="utf-8")
+    assert main(["validate", str(tmp_path / "p.toml")]) == 0
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("strukturbild: warning: ") for line in lines)
+    assert "is not among the places" in lines[1] and not _UNSAFE.search(err.replace("\n", ""))
+
+
+def test_the_warning_printer_escapes(capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    import strukturbild.cli as cli
+    from strukturbild.errors import StrukturbildWarning
+
+    def warn(args: object) -> int:
+        for text in CONTROLS:
+            warnings.warn(f"a plain warning quoting 'a{text}b'", StrukturbildWarning,
+                          stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_validate", warn)
+    assert cli.main(["validate", "p.toml"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == len(CONTROLS)  # one line each: no LF, CR or U+2028 breaks one
+    assert not any(_UNSAFE.search(line) for line in lines)
+    assert "strukturbild: warning: a plain warning quoting 'a\\u202eb'" in lines
+
+
+def test_internal_errors_are_escaped(capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import strukturbild.cli as cli
+
+    def boom(args: object) -> int:
+        raise RuntimeError("GDAL says \x1b]0;TITLE\x07 about 'a\u202eb'")
+
+    monkeypatch.setattr(cli, "_cmd_validate", boom)
+    assert cli.main(["validate", "p.toml"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: GDAL says \\x1b]0;TITLE\\x07 about 'a\\u202eb'" in err
+    assert not _UNSAFE.search(err.replace("\n", ""))

@@ -7,6 +7,7 @@ user sees them in a spreadsheet without the header.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -75,12 +76,14 @@ def require_columns(
     for col in columns:
         if col not in frame.columns:
             have = ", ".join(str(c) for c in frame.columns if c != "geometry") or "(none)"
-            raise MissingColumnError(
+            err = MissingColumnError(
                 f"required column is missing; the file has: {have}{hint}",
                 source=source,
                 layer=layer,
                 column=col,
             )
+            err.available = have
+            raise err
 
 
 def require_rows(frame: pd.DataFrame, *, source: Source = None, layer: str | None = None) -> None:
@@ -184,6 +187,16 @@ def to_codes(
     return pd.Series(out, index=values.index, name=values.name, dtype=object)
 
 
+#: The largest count one row may hold: a place's population, jobs, employed residents
+#: or area in hectares, or one flow. No place on Earth has 10⁸ inhabitants (Tokyo's
+#: metropolitan area has under 4·10⁷; Sweden 1.05·10⁷), and 10⁸ ha is 1 000 000 km²,
+#: twice Sweden. A larger value is a typing or unit error (or an attack), never data.
+MAX_COUNT = 10**8
+#: The largest sum of one column of counts: below 2⁵³, every whole number is exact
+#: as a float, so sums of counts (totals, shares, links) stay exact.
+MAX_TOTAL = 2**53
+
+
 def to_counts(
     values: pd.Series,
     *,
@@ -191,8 +204,13 @@ def to_counts(
     layer: str | None = None,
     column: str | None = None,
     allow_missing: bool = False,
+    limit: float = MAX_COUNT,
 ) -> pd.Series:
-    """Numbers that must be finite and >= 0, as float; the first bad row raises.
+    """Numbers that must be finite, >= 0 and at most ``limit``, as float.
+
+    The first bad row raises :class:`InvalidValueError` naming the file, column and
+    row. ``limit`` is :data:`MAX_COUNT` (10⁸) by default, and the column's sum must
+    stay below :data:`MAX_TOTAL` (2⁵³), so that whole counts stay exact in sums.
 
     Examples
     --------
@@ -202,36 +220,42 @@ def to_counts(
     Traceback (most recent call last):
     ...
     strukturbild.errors.InvalidValueError: f.csv: column 'n', row 2: value -1 is negative; ...
+    >>> to_counts(pd.Series(["3", "1e20"]), source="f.csv", column="n")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.InvalidValueError: f.csv: column 'n', row 2: value 1e+20 is larger ...
     """
     num = pd.to_numeric(values, errors="coerce").astype(float)
     arr = num.to_numpy()
-    raw = values.tolist()
-    for i in range(len(arr)):
+    bad = np.isnan(arr) | ~(arr >= 0) | (arr > limit)
+    if allow_missing:
+        raw_missing = values.isna().to_numpy() | values.map(
+            lambda r: isinstance(r, str) and r.strip() == "").to_numpy(dtype=bool)
+        bad &= ~raw_missing
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         x = arr[i]
         if math.isnan(x):
-            r = raw[i]
+            r = values.iloc[i]
             missing = r is None or r is pd.NA or (isinstance(r, float) and math.isnan(r)) or (
                 isinstance(r, str) and r.strip() == ""
             )
-            if missing and allow_missing:
-                continue
-            msg = "value is missing" if missing else f"value {r!r} is not a number"
-            raise InvalidValueError(
-                msg + "; expected a count >= 0", source=source, layer=layer, column=column,
-                row=i + 1,
-            )
-        if not math.isfinite(x):
-            raise InvalidValueError(
-                f"value {x} is not finite", source=source, layer=layer, column=column, row=i + 1
-            )
-        if x < 0:
-            raise InvalidValueError(
-                f"value {x:g} is negative; counts must be >= 0",
-                source=source,
-                layer=layer,
-                column=column,
-                row=i + 1,
-            )
+            msg = ("value is missing" if missing else f"value {r!r} is not a number") + \
+                "; expected a count >= 0"
+        elif not math.isfinite(x):
+            msg = f"value {x} is not finite; expected a count >= 0"
+        elif x < 0:
+            msg = f"value {x:g} is negative; counts must be >= 0"
+        else:
+            msg = (f"value {x:g} is larger than any count can be (at most "
+                   f"{f'{limit:,.0f}'.replace(',', ' ')}); check the column and its unit")
+        raise InvalidValueError(msg, source=source, layer=layer, column=column, row=i + 1)
+    total = float(np.nansum(arr))
+    if total >= MAX_TOTAL:
+        raise InvalidValueError(
+            f"the values add up to {total:.3g}, more than counts can (below 2^53 = "
+            f"{MAX_TOTAL:.3g}, where whole numbers stay exact)",
+            source=source, layer=layer, column=column)
     return pd.Series(arr, index=values.index, name=values.name)
 
 
@@ -280,38 +304,55 @@ def check_known(
         )
 
 
-#: Characters that are not allowed in XML 1.0 (and so not in SVG, QML or GeoPackage
-#: metadata) or that no map can show: C0 controls other than tab, newline, return.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Characters no name may keep, replaced by a space: the C0 controls (tab, line
+#: feed and carriage return too: a name is one line), DEL, the C1 controls
+#: (U+0080–U+009F, which XML 1.1 and terminals take as commands) and the line and
+#: paragraph separators U+2028/U+2029. Most are not allowed in XML 1.0 (and so not in
+#: SVG, QML or GeoPackage metadata); none can be shown on a map.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Invisible formatting characters that reorder or hide text (bidirectional
+#: embeddings, overrides, isolates and marks, U+061C, U+200E/F, U+202A–U+202E,
+#: U+2066–U+2069), removed: "\u202e" makes a label read backwards.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_text(values: pd.Series, *, source: Source = None, layer: str | None = None,
                column: str | None = None) -> pd.Series:
-    """Text with control characters (a vertical tab from Word, a NUL) made spaces.
+    """Text with control characters made spaces and bidirectional controls removed.
 
-    Such characters would make the SVG, the QGIS styles and the GeoPackage metadata
-    invalid XML; a warning names the column, the first row and how many values
-    changed. Missing values stay missing.
+    Names, titles and labels are one line of visible text: a vertical tab from Word,
+    a NUL, a line break (LF, CR), a C1 control (U+0080–U+009F) or a line separator
+    becomes a space (runs of spaces are made one), and the invisible bidirectional
+    controls (U+202E, which shows text backwards, and its kin) are removed. Such
+    characters would make the SVG, the QGIS styles and the GeoPackage metadata
+    invalid XML, or show text that is not there; a warning names the column, the
+    first row and how many values changed. Missing values stay missing.
 
     Examples
     --------
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as w:
     ...     warnings.simplefilter("always")
-    ...     clean_text(pd.Series(["Stor\\x0bby", "Lund"]), column="name").tolist()
-    ['Stor by', 'Lund']
+    ...     clean_text(pd.Series(["Stor\\x0bby", "Lund\\r\\n", "Y\\x85stad\\u202e"]),
+    ...                column="name").tolist()
+    ['Stor by', 'Lund', 'Y stad']
     """
     text = values.astype(object)
-    is_str = text.map(lambda v: isinstance(v, str))
-    bad = is_str & text.map(lambda v: isinstance(v, str) and bool(_CONTROL.search(v)))
+
+    def dirty(v: object) -> bool:
+        return isinstance(v, str) and bool(_CONTROL.search(v) or _BIDI.search(v))
+
+    bad = text.map(dirty).astype(bool)
     if not bad.any():
         return values
     pos = int(np.flatnonzero(bad.to_numpy())[0])
     message = StrukturbildError(
-        f"{int(bad.sum())} value(s) held control characters (a vertical tab or NUL, say), "
-        "replaced by spaces", source=source, layer=layer, column=column, row=pos + 1)
+        f"{int(bad.sum())} value(s) held control characters (a vertical tab, NUL, line "
+        "break, C1 control or bidirectional override, say), replaced by spaces",
+        source=source, layer=layer, column=column, row=pos + 1)
     warnings.warn(str(message), StrukturbildWarning, stacklevel=3)
-    return text.where(~bad, text[bad].map(lambda v: " ".join(_CONTROL.sub(" ", v).split())))
+    return text.where(~bad, text[bad].map(
+        lambda v: " ".join(_CONTROL.sub(" ", _BIDI.sub("", v)).split())))
 
 
 def check_crs(
@@ -407,7 +448,12 @@ def check_degrees(
 
 
 def check_metric(crs: Any, *, source: Source = None) -> None:
-    """Raise :class:`CRSError` unless ``crs`` is projected with metre units.
+    """Raise :class:`CRSError` unless ``crs`` is projected in metres, and sane.
+
+    Sane: a test point (the centre of the CRS's area of use, else of Sweden) goes
+    into the CRS and back, finite, within a metre, and 1 km on the ground is between
+    100 m and 10 km in the CRS. A PROJ string with a scale factor of ``k=1e-300`` is
+    metric and projected, yet nothing can be drawn in it.
 
     Examples
     --------
@@ -416,6 +462,10 @@ def check_metric(crs: Any, *, source: Source = None) -> None:
     Traceback (most recent call last):
     ...
     strukturbild.errors.CRSError: project.toml: the project CRS EPSG:4326 is not projected in me...
+    >>> check_metric("+proj=tmerc +lon_0=15 +k=1e-300 +x_0=500000 +ellps=GRS80 +units=m")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.CRSError: the project CRS '+proj=tmerc +lon_0=15 +k=1e-300 +x_0=500000 ...
     """
     from pyproj import CRS
     from pyproj.exceptions import CRSError as ProjCRSError
@@ -431,6 +481,195 @@ def check_metric(crs: Any, *, source: Source = None) -> None:
             "EPSG:3006 (SWEREF 99 TM)",
             source=source,
         )
+    problem = _insane(c.to_wkt())
+    if problem:
+        raise CRSError(f"the project CRS {crs!r} cannot be used: {problem}; use a metric CRS "
+                       "such as EPSG:3006 (SWEREF 99 TM)", source=source)
+
+
+#: Sweden's centre (longitude, latitude): the test point of a CRS without an area of use.
+_SWEDEN_CENTRE = (16.0, 62.0)
+#: No coordinate of a projected CRS lies farther than this (metres) from its origin: the
+#: Earth's circumference is 40 075 km, false eastings and northings add at most 10⁷ m.
+MAX_METRES = 5e7
+
+
+@functools.lru_cache(maxsize=16)
+def _insane(wkt: str) -> str:
+    """Why a projected metric CRS (as WKT) cannot be used, or "" when it can."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import ProjError
+
+    c = CRS.from_wkt(wkt)
+    area = c.area_of_use
+    lon, lat = _SWEDEN_CENTRE if area is None else (
+        (area.west + area.east) / 2, (area.south + area.north) / 2)
+    if area is not None and area.west > area.east:  # crosses the antimeridian
+        lon = ((area.west + area.east + 360) / 2 + 180) % 360 - 180
+    try:
+        fwd = Transformer.from_crs("EPSG:4326", c, always_xy=True)
+        x, y = fwd.transform(lon, lat, errcheck=True)
+        x2, y2 = fwd.transform(lon, lat + 0.009, errcheck=True)  # about 1 km north
+        back = fwd.transform(x, y, direction="INVERSE", errcheck=True)
+    except ProjError as exc:
+        return f"PROJ cannot transform into it ({str(exc).split(': (')[-1].rstrip(')')})"
+    values = (x, y, x2, y2, *back)
+    if not all(math.isfinite(v) for v in values) or max(abs(x), abs(y)) > MAX_METRES:
+        return f"the point {lon:g}° E {lat:g}° N falls at ({x:.6g}, {y:.6g})"
+    step = math.hypot(x2 - x, y2 - y)
+    if not 100 <= step <= 10_000:
+        return f"1 km on the ground is {step:.3g} m in it"
+    if abs(back[0] - lon) > 1e-5 or abs(back[1] - lat) > 1e-5:
+        return (f"the point {lon:g}° E {lat:g}° N does not come back from it (it comes back "
+                f"as {back[0]:.6g}, {back[1]:.6g})")
+    return ""
+
+
+@functools.lru_cache(maxsize=16)
+def crs_bounds(wkt: str) -> tuple[float, float, float, float]:
+    """Where coordinates in a projected CRS (given as WKT) can lie: ``(minx, miny,
+    maxx, maxy)``.
+
+    The CRS's area of use, projected, with a margin of half its larger side all
+    around: for EPSG:3006 (SWEREF 99 TM, made for Sweden) x from −618 to 1 886 km and
+    y from 5 291 to 8 489 km, about 48° to 76° N, so that places across the borders
+    (Oslo, Copenhagen, Helsinki) fit. A CRS without an area of use: :data:`MAX_METRES`
+    each way.
+
+    Examples
+    --------
+    >>> from pyproj import CRS
+    >>> [round(v / 1000) for v in crs_bounds(CRS("EPSG:3006").to_wkt())]
+    [-618, 5291, 1886, 8489]
+    """
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import ProjError
+
+    c = CRS.from_wkt(wkt)
+    whole = (-MAX_METRES, -MAX_METRES, MAX_METRES, MAX_METRES)
+    area = c.area_of_use
+    if area is None:
+        return whole
+    try:
+        fwd = Transformer.from_crs("EPSG:4326", c, always_xy=True)
+        x0, y0, x1, y1 = fwd.transform_bounds(*area.bounds, densify_pts=21)
+    except ProjError:
+        return whole
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return whole
+    margin = max(x1 - x0, y1 - y0) / 2
+    return (max(x0 - margin, -MAX_METRES), max(y0 - margin, -MAX_METRES),
+            min(x1 + margin, MAX_METRES), min(y1 + margin, MAX_METRES))
+
+
+def check_coordinates(geoms: Any, crs: Any = None, *, source: Source = None,
+                      layer: str | None = None, ids: Sequence[Any] | None = None) -> None:
+    """Raise unless every coordinate is finite and, in a projected ``crs``, where the
+    CRS can be used (:func:`crs_bounds`).
+
+    A point at ``inf`` or ``1e12`` is a broken file, not a place: it would make every
+    map, scale and distance meaningless. The error names the first bad row.
+
+    Raises
+    ------
+    InvalidGeometryError
+        A coordinate is not finite (``inf``, ``nan``).
+    CRSError
+        A coordinate lies far outside the CRS's area of use.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> check_coordinates([shapely.Point(500000, 6500000)], "EPSG:3006")
+    >>> check_coordinates([shapely.Point(1e12, 1e12)], "EPSG:3006", source="p.gpkg")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.CRSError: p.gpkg: row 1: the coordinates (1e+12, 1e+12) lie far outsi...
+    """
+    import shapely
+    from pyproj import CRS
+
+    arr = np.asarray(geoms, dtype=object)
+    coords, index = shapely.get_coordinates(arr, return_index=True)
+    if not len(coords):
+        return
+
+    def row(k: int) -> int | str:
+        pos = int(index[k])
+        return pos + 1 if ids is None else f"{pos + 1} (id {ids[pos]})"
+
+    finite = np.isfinite(coords).all(axis=1)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        raise InvalidGeometryError(
+            f"a coordinate is not a finite number ({coords[k, 0]:g}, {coords[k, 1]:g})",
+            source=source, layer=layer, row=row(k))
+    if crs is None:
+        return
+    c = CRS.from_user_input(crs)
+    if not c.is_projected:
+        return
+    x0, y0, x1, y1 = crs_bounds(c.to_wkt())
+    out = (coords[:, 0] < x0) | (coords[:, 0] > x1) | (coords[:, 1] < y0) | (coords[:, 1] > y1)
+    if out.any():
+        k = int(np.flatnonzero(out)[0])
+        raise CRSError(
+            f"the coordinates ({coords[k, 0]:.6g}, {coords[k, 1]:.6g}) lie far outside where "
+            f"{c.name} can be used (x from {x0:.0f} to {x1:.0f}, y from {y0:.0f} to {y1:.0f} "
+            f"m); the point or the CRS is wrong ({int(out.sum())} coordinate(s) outside)",
+            source=source, layer=layer, row=row(k))
+
+
+#: The largest table (CSV, or Parquet uncompressed) read whole, in MiB. Reading a CSV
+#: takes about eight times its size in memory (the bytes, the decoded text, the parsed
+#: cells), so a table at the limit needs about 2 GB; the largest real inputs (SCB's
+#: commuting between all 290 kommuner, a tätort-level table) are a few MiB.
+MAX_TABLE_MB = 256
+
+
+def check_table_size(path: str | Path, *, limit_mb: float | None = None) -> None:
+    """Refuse a CSV or Parquet table larger than ``limit_mb`` MiB (default
+    :data:`MAX_TABLE_MB`), before reading it.
+
+    A CSV counts by its size on disk, a Parquet file by its uncompressed size (from
+    its metadata, read without the data).
+
+    Raises
+    ------
+    InvalidValueError
+        Naming the file, its size and the limit.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
+    >>> _ = p.write_text("origin,destination,count\\n" + "A,B,1\\n" * 200_000)
+    >>> check_table_size(p)
+    >>> check_table_size(p, limit_mb=1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.InvalidValueError: ...f.csv: the table is 1.1 MiB, more than the 1 MiB...
+    """
+    limit = MAX_TABLE_MB if limit_mb is None else limit_mb
+    p = Path(path)
+    size = float(p.stat().st_size)
+    what = "the table is"
+    if p.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+            meta = pq.read_metadata(p)
+            size = float(sum(meta.row_group(i).total_byte_size
+                             for i in range(meta.num_row_groups)))
+            what = "the table holds, uncompressed,"
+        except Exception:  # not Parquet after all: the reader says so
+            pass
+    if size > limit * 2**20:
+        raise InvalidValueError(
+            f"{what} {f'{size / 2**20:,.1f}'.replace(',', ' ')} MiB, more than the "
+            f"{limit:g} MiB strukturbild reads whole (it would need about eight times "
+            "that in memory); select the rows you need first (a län, flows of 10 and "
+            "more), or aggregate them", source=p)
 
 
 def check_geometries(

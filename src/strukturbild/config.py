@@ -1329,6 +1329,15 @@ class Project:
 _Spec = Mapping[str, tuple[type | tuple[type, ...], bool]]  # key -> (types, required)
 
 
+#: Characters no text setting may hold: C0 controls but the tab (titles and labels are
+#: one line), DEL, C1 controls, line separators and bidirectional controls (which show
+#: text other than it is). A filter (``where``) may span lines.
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e"
+                              "\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_IN_SQL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u061c"
+                             "\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _check_table(
     table: Any, spec: _Spec, where: str, path: Path | None
 ) -> dict[str, Any]:
@@ -1347,9 +1356,13 @@ def _check_table(
         if not ok:
             names = " or ".join(t.__name__ for t in tt)
             raise _err(path, full, f"expected {names}, got {type(value).__name__} {value!r}")
-        if isinstance(value, str) and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
-            raise _err(path, full, "holds a control character (a vertical tab or NUL, say); "
-                       "remove it")
+        bad = _CONTROL_IN_SQL if key == "where" else _CONTROL_IN_TEXT
+        if isinstance(value, str) and bad.search(value):
+            ch = bad.search(value).group()  # type: ignore[union-attr]
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            raise _err(path, full, f"{shown!r} holds a control character (U+{ord(ch):04X}: a "
+                       "line break, vertical tab, NUL, C1 control or bidirectional "
+                       "override, say); remove it")
         out[key] = value
     for key, (_, required) in spec.items():
         if required and key not in out:
@@ -1747,6 +1760,100 @@ def project_from_dict(
         raise ConfigError(exc.message, source=path) from None
 
 
+#: The largest project file read, in bytes. A project file is a few KiB; Python's
+#: ``tomllib`` needs memory that grows with the square of a dotted key's length (a
+#: 40 KB key took 2.4 GB), so the file's size and shape are checked before it parses.
+MAX_PROJECT_BYTES = 2**20
+#: The deepest nesting of arrays and inline tables (``[[[…]]]``, ``{a = {…}}``) and the
+#: most parts of one key (``a.b.c`` has 3; a table header counts too). The reference
+#: project needs 2 of each; at these limits a 1 MiB file parses in about 100 MB.
+MAX_TOML_NESTING = 8
+MAX_KEY_PARTS = 8
+
+
+def check_toml_shape(text: str, *, source: str | Path | None = None) -> None:
+    """Refuse TOML nested deeper than :data:`MAX_TOML_NESTING` or with a key of more
+    than :data:`MAX_KEY_PARTS` parts, by one pass over the text before it is parsed.
+
+    Strings and comments are skipped as TOML reads them, so brackets and dots inside
+    them do not count. Written by hand because ``tomllib`` has no such limits and
+    fails by recursion (nesting) or by memory (dotted keys), and no kept library
+    checks TOML's shape without parsing it.
+
+    Examples
+    --------
+    >>> check_toml_shape('[places.columns]\\nname = "a.b.c [x]"  # [[[[\\n')
+    >>> check_toml_shape("x = " + "[" * 20 + "]" * 20, source="p.toml")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: p.toml: line 1: arrays or inline tables nested 9 deep; at...
+    >>> check_toml_shape("a" + ".a" * 20 + " = 1")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: line 1: a key of 9 parts (a.b.c has 3); at most 8 are read
+    """
+    depth = parts = 0
+    line = 1
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            parts = 0
+        elif c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif c in "\"'":
+            triple = text.startswith(c * 3, i)
+            if triple:
+                j = i + 3
+                while True:  # the closing quotes, not escaped (basic strings)
+                    j = text.find(c * 3, j)
+                    if j < 0 or c == "'" or _unescaped(text, j):
+                        break
+                    j += 1
+                j = n if j < 0 else j + 3
+                for _ in range(2):  # up to two quotes more end the string's text
+                    if j < n and text[j] == c:
+                        j += 1
+                line += text.count("\n", i, j)
+            else:
+                j = i + 1
+                while j < n and text[j] != c and text[j] != "\n":
+                    j += 2 if c == '"' and text[j] == "\\" else 1
+                j = min(j + 1, n)
+            i = j
+            continue  # a quoted key part keeps the count of parts
+        elif c in "[{":
+            depth += 1
+            parts = 0
+            if depth > MAX_TOML_NESTING:
+                raise ConfigError(
+                    f"line {line}: arrays or inline tables nested {depth} deep; at most "
+                    f"{MAX_TOML_NESTING} are read", source=source)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+            parts = 0
+        elif c == ".":
+            parts += 1
+            if parts + 1 > MAX_KEY_PARTS:
+                raise ConfigError(
+                    f"line {line}: a key of {parts + 1} parts (a.b.c has 3); at most "
+                    f"{MAX_KEY_PARTS} are read", source=source)
+        elif not (c.isalnum() or c in "_- \t"):
+            parts = 0
+        i += 1
+
+
+def _unescaped(text: str, j: int) -> bool:
+    """Whether the character at ``j`` is not escaped by an odd run of backslashes."""
+    k = j
+    while k > 0 and text[k - 1] == "\\":
+        k -= 1
+    return (j - k) % 2 == 0
+
+
 def load_project(path: str | Path) -> Project:
     """Read a project file (TOML) into a :class:`Project`.
 
@@ -1773,11 +1880,21 @@ def load_project(path: str | Path) -> Project:
     p = Path(path)
     if not p.is_file():
         raise InputFileNotFoundError("project file not found", source=p)
+    with p.open("rb") as f:
+        raw = f.read(MAX_PROJECT_BYTES + 1)
+    if len(raw) > MAX_PROJECT_BYTES:
+        raise ConfigError(f"the project file is larger than {MAX_PROJECT_BYTES // 1024} KiB; "
+                          "a project file is a few KiB of settings (data belong in the "
+                          "files it names)", source=p)
     try:
         # utf-8-sig: Notepad and some editors start UTF-8 files with a byte-order mark
-        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+        text = raw.decode("utf-8-sig")
+        check_toml_shape(text, source=p)
+        data = tomllib.loads(text)
     except UnicodeDecodeError:
         raise ConfigError("project file is not UTF-8 text", source=p) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=p) from None
+    except RecursionError:  # a backstop: check_toml_shape bounds the nesting
+        raise ConfigError("not valid TOML: nested too deep", source=p) from None
     return project_from_dict(data, base_dir=p.resolve().parent, path=p)

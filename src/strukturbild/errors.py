@@ -31,6 +31,7 @@ The tree::
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 __all__ = [
@@ -52,7 +53,39 @@ __all__ = [
     "StrukturbildError",
     "StrukturbildWarning",
     "UnknownCodeError",
+    "printable",
 ]
+
+#: What a message must not carry to a terminal as it is: the C0 controls (escape
+#: sequences start with ESC, U+001B), DEL, the C1 controls (U+0080–U+009F; U+009B is
+#: a one-character CSI), the line and paragraph separators, and the bidirectional
+#: embeddings, overrides, isolates and marks that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                          "\u202a-\u202e\u2066-\u2069]")
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    return _SHORT.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\u202e``).
+
+    Every message strukturbild prints goes through this: input files may hold
+    terminal escape sequences (a window title, colours, a cleared screen), line
+    breaks that fake a second message, or bidirectional overrides that show text
+    backwards; printed escaped, they are seen, not obeyed.
+
+    Examples
+    --------
+    >>> printable("Ort\\x1b]0;TITLE\\x07 \\u202eabc\\r\\n")
+    'Ort\\\\x1b]0;TITLE\\\\x07 \\\\u202eabc\\\\r\\\\n'
+    >>> print(printable("Ort\\x9b2J"))
+    Ort\\x9b2J
+    """
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 class StrukturbildError(Exception):
@@ -73,6 +106,11 @@ class StrukturbildError(Exception):
     >>> err = StrukturbildError("expected a number", source="flows.csv", column="count", row=3)
     >>> str(err)
     "flows.csv: column 'count', row 3: expected a number"
+
+    Control characters from the input are shown escaped (:func:`printable`):
+
+    >>> print(StrukturbildError("unknown place 'X\\x1b[2J'", source="f.csv"))
+    f.csv: unknown place 'X\\x1b[2J'
     """
 
     def __init__(
@@ -104,7 +142,9 @@ class StrukturbildError(Exception):
             prefix = f"{self.source}: "
         if where:
             prefix += ", ".join(where) + ": "
-        return prefix + self.message
+        # escaped here, once, so that no message can carry a control character from an
+        # input (a name, a column, a path) to the terminal
+        return printable(prefix + self.message)
 
     def with_source(self, source: str | Path) -> StrukturbildError:
         """Return a copy of this error that names ``source`` (when it named none).
@@ -135,7 +175,12 @@ class ConfigError(StrukturbildError, ValueError):
 
 
 class MissingColumnError(StrukturbildError, ValueError):
-    """A required column is missing from an input table."""
+    """A required column is missing from an input table.
+
+    ``available`` names the columns the table has (comma-separated), when known.
+    """
+
+    available: str | None = None
 
 
 class CRSError(StrukturbildError, ValueError):

@@ -45,6 +45,7 @@ from .readers import (
     check_outputs,
     check_path,
     flows_table_from_frame,
+    join_jobs,
     places_from_frame,
     read_areas,
     read_designations,
@@ -311,25 +312,32 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     for key, srcobj in (("places", project.places), ("areas", project.areas),
                         ("flows", project.flows)):
         if srcobj is not None:
-            inputs[key] = {"file": Path(srcobj.path).name, "sha256": _sha256(Path(srcobj.path))}
-            if srcobj.licence:
-                inputs[key]["licence"] = srcobj.licence
-            if srcobj.where:
-                inputs[key]["where"] = srcobj.where
+            inputs[key] = _input_entry(srcobj)
     join = places.attrs.get("jobs_join")
     if project.places is not None and project.places.jobs is not None and join is not None:
         jpath = Path(project.places.jobs.path)
         inputs["jobs"] = {"file": jpath.name, "sha256": _sha256(jpath),
                           **{k: v for k, v in join.items() if k != "file"}}
-    for src, _frame in layers:
-        entry = {"file": Path(src.path).name, "sha256": _sha256(Path(src.path)),
-                 "layer": src.name}
-        if src.licence:
-            entry["licence"] = src.licence
-        if src.where:
-            entry["where"] = src.where
-        inputs[f"layer: {src.name}"] = entry
+    _layer_entries(inputs, layers)
     return _assemble(project, places, areas, observed, inputs, say, layers=layers)
+
+
+def _input_entry(src: Any) -> dict[str, Any]:
+    """What the provenance says of one input file: name, checksum, licence, filter."""
+    entry: dict[str, Any] = {"file": Path(src.path).name, "sha256": _sha256(Path(src.path))}
+    if src.licence:
+        entry["licence"] = src.licence
+    if src.where:
+        entry["where"] = src.where
+    return entry
+
+
+def _layer_entries(inputs: dict[str, Any], layers: list[tuple[LayerSource, Any]]) -> None:
+    for src, _frame in layers:
+        entry = _input_entry(src)
+        inputs[f"layer: {src.name}"] = {"file": entry.pop("file"),
+                                         "sha256": entry.pop("sha256"), "layer": src.name,
+                                         **entry}
 
 
 def build_image(
@@ -358,8 +366,11 @@ def build_image(
         GeoDataFrame of area (kommun) polygons, optional.
     project
         A :class:`Project`, or the path of a project file, for everything else
-        (roles, links, regions, map, export); its input paths are not read. None:
-        the defaults.
+        (roles, links, regions, map, export). Of its inputs, those the call does not
+        give as frames are read from their files: its ``[areas]`` when ``areas`` is
+        None, its ``[flows]`` when ``flows`` is None, its ``[places] jobs`` table when
+        ``places`` has no ``jobs``, its ``[[layers]]`` and designation lists; its
+        ``[places]`` file never (``places`` is the places). None: the defaults.
     progress
         Called with a short message at each step.
 
@@ -383,19 +394,38 @@ def build_image(
     check_metric(project.crs, source=project.path)
     columns = project.places.columns if project.places is not None else {}
     places = places_from_frame(places, columns=columns, crs=project.crs)
+    inputs: dict[str, Any] = {"places": {"file": "<frame>"}}
+    jobs = project.places.jobs if project.places is not None else None
+    if jobs is not None and "jobs" not in places.columns:
+        say(f"jobs from the project: {Path(jobs.path).name}")
+        places, join = join_jobs(places, jobs, crs=project.crs)
+        inputs["jobs"] = {"file": Path(jobs.path).name, "sha256": _sha256(Path(jobs.path)),
+                          **{k: v for k, v in join.items() if k != "file"}}
     areas_frame = None
     if areas is not None:
         acols = project.areas.columns if project.areas is not None else {}
         areas_frame = areas_from_frame(areas, columns=acols, crs=project.crs)
+        inputs["areas"] = {"file": "<frame>"}
+    elif project.areas is not None:  # what the call does not give, the project gives
+        say(f"areas from the project: {Path(project.areas.path).name}")
+        areas_frame = read_areas(project.areas, crs=project.crs)
+        inputs["areas"] = _input_entry(project.areas)
     table: pd.DataFrame | Flows | None = None
     if isinstance(flows, Flows):
         table = flows
     elif flows is not None:
         fcols = project.flows.columns if project.flows is not None else {}
         table = flows_table_from_frame(flows, columns=fcols)
+    elif project.flows is not None:
+        say(f"flows from the project: {Path(project.flows.path).name}")
+        table = read_flows_table(project.flows)
+        inputs["flows"] = _input_entry(project.flows)
+    if table is not None and "flows" not in inputs:
+        inputs["flows"] = {"file": "<frame>"}
     observed = _flows_of(table, places, areas_frame, project)
-    return _assemble(project, places, areas_frame, observed, {"places": {"file": "<frame>"}},
-                     say)
+    layers = read_layers(project)
+    _layer_entries(inputs, layers)
+    return _assemble(project, places, areas_frame, observed, inputs, say, layers=layers)
 
 
 def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,

@@ -30,11 +30,13 @@ import numpy as np
 import pandas as pd
 
 from ._validate import (
+    check_coordinates,
     check_crs,
     check_degrees,
     check_geometries,
     check_metric,
     check_not_degrees,
+    check_table_size,
     check_unique,
     clean_text,
     require_columns,
@@ -459,6 +461,7 @@ def _read_table(p: Path, *, encoding: str | None) -> pd.DataFrame:
     check_path(p)
     if not p.is_file():
         raise InputFileNotFoundError("file not found", source=p)
+    check_table_size(p)
     if p.suffix.lower() in (".parquet", ".pq"):
         try:
             return pd.read_parquet(p)
@@ -749,6 +752,7 @@ def _read_geo(
     given = _parse_crs(crs, path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv", ".parquet", ".pq"):
+        check_table_size(path)
         if suffix in (".parquet", ".pq"):
             try:
                 geo = gpd.read_parquet(path)
@@ -803,13 +807,22 @@ def _to_project_crs(
     gdf: gpd.GeoDataFrame, crs: str, *, source: Path, layer: str | None
 ) -> gpd.GeoDataFrame:
     check_crs(gdf.crs, source=source, layer=layer)
+    check_coordinates(gdf.geometry, source=source, layer=layer)  # finite
     valid = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
     if valid.any():
         bounds = tuple(gdf.geometry[valid].total_bounds)
         check_not_degrees(bounds, gdf.crs, source=source, layer=layer)
         check_degrees(bounds, gdf.crs, source=source, layer=layer)
     if gdf.crs is not None and not gdf.crs.equals(crs):
-        gdf = gdf.to_crs(crs)
+        from pyproj.exceptions import ProjError
+
+        try:
+            gdf = gdf.to_crs(crs)
+        except ProjError as exc:
+            raise CRSError(f"cannot transform from {gdf.crs.to_string()} to {crs}: {exc}",
+                           source=source, layer=layer) from None
+    # finite after the transformation, and where the project CRS can be used
+    check_coordinates(gdf.geometry, crs, source=source, layer=layer)
     return gdf
 
 
@@ -1164,7 +1177,7 @@ def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | N
             f"population {pop.iloc[pos]} is not a whole number", source=path, layer=layer,
             column=cols["population"], row=pos + 1,
         )
-    data["population"] = pop.to_numpy().astype(np.int64)
+    data["population"] = pop.to_numpy().astype(np.int64)  # whole and <= MAX_COUNT: exact
     for optional in ("jobs", "employed", "population_prev", "jobs_prev", "area_ha"):
         opt = cols[optional]
         if opt is not None:
@@ -1403,7 +1416,11 @@ def read_designations(name_or_path: str | Path) -> pd.DataFrame:
     ``role`` (the scheme role it pins, or empty for a designation that pins none),
     ``source`` and ``year``, and optionally ``group``: rows with the same group
     designate their places *jointly*, as one (Region Skåne's joint growth engine
-    "Kristianstad–Hässleholm"); the group is the joint designation's name.
+    "Kristianstad–Hässleholm"); the group is the joint designation's name; and
+    optionally ``fallback_role``: the role a row pins under a scheme that lacks its
+    ``role`` (the shipped ``region_skane_2022`` pins ``tillvaxtmotor``, a role of
+    Region Skåne's scheme; under the default scheme its growth engines pin
+    ``regional_karna``, as Region Skåne's plan also designates them).
 
     Examples
     --------
@@ -1412,6 +1429,8 @@ def read_designations(name_or_path: str | Path) -> pd.DataFrame:
     ['Helsingborg', 'Hässleholm', 'Kristianstad', 'Lund', 'Malmö']
     >>> sorted(set(d["group"]) - {""})
     ['Kristianstad–Hässleholm']
+    >>> sorted(set(d.loc[d["role"] == "tillvaxtmotor", "fallback_role"]))
+    ['regional_karna']
     """
     if isinstance(name_or_path, str) and name_or_path in BUILTIN_DESIGNATIONS:
         ref = resources.files("strukturbild") / "data" / BUILTIN_DESIGNATIONS[name_or_path]
@@ -1429,8 +1448,9 @@ def read_designations(name_or_path: str | Path) -> pd.DataFrame:
         source = path
     require_rows(df, source=source)
     require_columns(df, _DESIGNATION_COLUMNS, source=source)
-    columns = [*_DESIGNATION_COLUMNS, "group"]
-    df = df.assign(group=df["group"] if "group" in df.columns else "").loc[:, columns].copy()
+    columns = [*_DESIGNATION_COLUMNS, "group", "fallback_role"]
+    df = df.assign(**{c: df[c] if c in df.columns else "" for c in columns[-2:]}
+                   ).loc[:, columns].copy()
     for col in columns:
         df[col] = df[col].astype(object).where(df[col].notna(), "")
         df[col] = clean_text(df[col].map(lambda v: str(v).strip()), source=source, column=col)

@@ -19,8 +19,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._validate import check_known, require_columns, require_rows, to_codes, to_counts
-from ..errors import DuplicateIdError, StrukturbildWarning, UnknownCodeError
+from .._validate import (
+    MAX_TOTAL,
+    check_known,
+    check_table_size,
+    require_columns,
+    require_rows,
+    to_codes,
+    to_counts,
+)
+from ..errors import DuplicateIdError, InvalidValueError, StrukturbildWarning, UnknownCodeError
 
 __all__ = ["Flows", "place_flows_from_area_flows", "resolve_seats"]
 
@@ -31,8 +39,10 @@ class Flows:
     Parameters
     ----------
     count
-        Series of counts (finite, >= 0) on a two-level MultiIndex named
-        ``origin``, ``destination``; ids are strings. Each pair at most once.
+        Series of counts (finite, >= 0, adding up to less than 2⁵³) on a two-level
+        MultiIndex named ``origin``, ``destination``; ids are strings. Each pair at
+        most once. (Tables read with :meth:`from_frame` also hold each count to at
+        most 10⁸, :data:`strukturbild._validate.MAX_COUNT`.)
     modelled
         True when the counts come from a model, not from observation.
 
@@ -53,8 +63,17 @@ class Flows:
         count = count.astype(float).rename("count")
         count.index = count.index.set_names(["origin", "destination"])
         values = count.to_numpy()
-        if not np.isfinite(values).all() or (values < 0).any():
-            raise ValueError("counts must be finite and >= 0")
+        bad = ~(values >= 0) | ~np.isfinite(values)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            o, d = count.index[pos]
+            raise InvalidValueError(f"the count {values[pos]} of the pair {o} → {d} is not a "
+                                    "finite number >= 0")
+        total = float(values.sum())
+        if total >= MAX_TOTAL:
+            raise InvalidValueError(f"the counts add up to {total:.3g}, more than counts can "
+                                    f"(below 2^53 = {MAX_TOTAL:.3g}, where whole numbers stay "
+                                    "exact)")
         if count.index.has_duplicates:
             dup = count.index[count.index.duplicated()][0]
             raise DuplicateIdError(f"the pair {dup[0]} → {dup[1]} occurs more than once")
@@ -141,6 +160,7 @@ class Flows:
         >>> Flows.from_csv(p).count.index[0]
         ('0114', '0180')
         """
+        check_table_size(path)
         frame = pd.read_csv(path, dtype={origin: str, destination: str})
         return cls.from_frame(frame, origin, destination, count, source=path, **kwargs)
 

@@ -82,10 +82,11 @@ def match_designations(
 
     Every check a designation list gets, in one place (``strukturbild build`` and
     ``validate`` both run it): a ``role`` that is not empty must be a role of the
-    scheme (else :class:`ConfigError` naming the file, column and row); a row names
-    its place by ``place_id``, or by ``name`` when that is unique among the places (a
-    name that matches several is an error); a row whose place is not among the
-    places is left out with a :class:`StrukturbildWarning` (a list for a whole
+    scheme, or else the row's ``fallback_role`` (an optional column) must be, and is
+    pinned instead (else :class:`ConfigError` naming the file, column and row); a row
+    names its place by ``place_id``, or by ``name`` when that is unique among the
+    places (a name that matches several is an error); a row whose place is not among
+    the places is left out with a :class:`StrukturbildWarning` (a list for a whole
     region may be used on a part of it).
 
     Parameters
@@ -122,14 +123,28 @@ def match_designations(
     """
     src = designations.attrs.get("source", "designations")
     keys = scheme.keys
-    for i, role in enumerate(designations["role"].tolist(), start=1):
+    fallbacks = (designations["fallback_role"].tolist() if "fallback_role" in designations
+                 else [""] * len(designations))
+    roles: list[object] = []
+    for i, (role, fallback) in enumerate(zip(designations["role"].tolist(), fallbacks,
+                                             strict=True), start=1):
         if role is not None and not pd.isna(role) and str(role).strip() \
                 and str(role).strip() not in keys:
+            if isinstance(fallback, str) and fallback.strip() in keys:
+                # a scheme without the list's role: the role the list names for it
+                roles.append(fallback.strip())
+                continue
+            also = f" (nor its fallback_role '{fallback}')" if isinstance(fallback, str) \
+                and fallback.strip() else ""
             raise ConfigError(
-                f"'{role}' is not a role of the scheme '{scheme.name}'; expected one of "
-                f"{', '.join(keys)}, or empty for a designation that pins no role",
+                f"'{role}' is not a role of the scheme '{scheme.name}'{also}; expected one "
+                f"of {', '.join(keys)}, or empty for a designation that pins no role",
                 source=src, column="role", row=i,
             )
+        roles.append(role)
+    if len(designations):
+        designations = designations.assign(role=pd.Series(roles, index=designations.index,
+                                                          dtype=object))
     if names is None:
         names = pd.Series(dtype=object, index=places if places is not None else None)
     index = names.index

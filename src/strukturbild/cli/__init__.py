@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import Project, example_project, load_project
-from ..errors import StrukturbildError
+from ..errors import StrukturbildError, printable
 
 # The analysis and the writers (pandas, geopandas, GDAL) are imported inside the commands
 # that use them, so that `strukturbild --help` and argument errors answer at once.
@@ -35,7 +35,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SIGINT = 0, 1, 2, 130
 def _progress(quiet: bool) -> Callable[[str], None]:
     def say(msg: str) -> None:
         if not quiet:
-            print(f"strukturbild: {msg}", file=sys.stderr)
+            print(printable(f"strukturbild: {msg}"), file=sys.stderr)
 
     return say
 
@@ -82,10 +82,10 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     elif not args.quiet:
         roles = ", ".join(f"{image.role(k).label(image.language).lower()} {v}"
                           for k, v in summary["roles"].items() if v)
-        print(f"{image.title}: {summary['places']} places ({roles}); "
-              f"{summary['links']} links from {summary['flows']} flows")
+        print(printable(f"{image.title}: {summary['places']} places ({roles}); "
+                        f"{summary['links']} links from {summary['flows']} flows"))
         for fmt, path in written.items():
-            print(f"  {fmt:5s} {path}")
+            print(printable(f"  {fmt:5s} {path}"))
     return EXIT_OK
 
 
@@ -99,7 +99,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         parts.append(f"{len(found['areas'])} areas")
     if found["flows"] is not None:
         parts.append(f"{len(found['flows'])} flows")
-    print(f"{args.project}: ok ({', '.join(parts)}; {len(project.roles.roles)} roles)")
+    print(printable(f"{args.project}: ok ({', '.join(parts)}; {len(project.roles.roles)} roles)"))
     return EXIT_OK
 
 
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except OSError as exc:  # a path the user gave cannot be read or written
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"strukturbild: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(printable(f"strukturbild: error: {exc.strerror or exc}{where}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:
         done = "the outputs were written" if getattr(exc, "committed", False) else \
@@ -221,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"strukturbild: interrupted; {done}", file=sys.stderr)
         return 128 + signal.SIGTERM if isinstance(exc, _Terminated) else EXIT_SIGINT
     except Exception as exc:
-        print(f"strukturbild: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"strukturbild: internal error: {type(exc).__name__}: {exc}"),
+              file=sys.stderr)
         if os.environ.get("STRUKTURBILD_DEBUG"):
             traceback.print_exc()
         else:
@@ -232,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
-    print(f"strukturbild: warning: {message}", file=sys.stderr)
+    # escaped: a warning may quote an input (a name, a GDAL message about a file)
+    print(printable(f"strukturbild: warning: {message}"), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

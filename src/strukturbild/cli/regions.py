@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import CommutingZoneParams, FlowsSource, LMAParams, NodalParams, SCBLAParams
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingColumnError, printable
 
 if TYPE_CHECKING:
     from .. import Flows
@@ -188,12 +188,22 @@ def _read_flows(args: argparse.Namespace) -> Flows:
     from .. import read_flows
 
     columns = {"origin": args.origin, "destination": args.destination, "count": args.count}
-    return read_flows(FlowsSource(args.flows, columns=columns))
+    try:
+        return read_flows(FlowsSource(args.flows, columns=columns))
+    except MissingColumnError as exc:
+        # the readers' hint names the project file's key; here the option maps it
+        option = next((k for k, v in columns.items() if v == exc.column), None)
+        if option is None or exc.available is None:
+            raise
+        raise MissingColumnError(
+            f"required column is missing; the file has: {exc.available}; name the "
+            f"{option} column with --{option} COL", source=exc.source, layer=exc.layer,
+            column=exc.column) from None
 
 
 def _say(args: argparse.Namespace, msg: str) -> None:
     if not getattr(args, "quiet", False):
-        print(f"strukturbild: {msg}", file=sys.stderr)
+        print(printable(f"strukturbild: {msg}"), file=sys.stderr)
 
 
 def _region_params(args: argparse.Namespace) -> Any:
