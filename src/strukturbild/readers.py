@@ -1014,10 +1014,11 @@ def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAUL
             by_location[pid] = True
     matched = row_of >= 0
     if not matched.any():
+        count = f"{len(ids):,}".replace(",", " ")
         raise EmptyInputError(
-            f"the jobs table matches none of the {len(ids):,} places by its key '{key}' "
+            f"the jobs table matches none of the {count} places by its key '{key}' "
             f"(ids like '{summed.index[0]}' there, '{ids[0]}' in the places); give the "
-            "right key in [places] jobs".replace(",", " "), source=path, layer=layer)
+            "right key in [places] jobs", source=path, layer=layer)
     # rows that reach several places share their counts by population
     pop = places["population"].to_numpy(dtype=float)
     reach = pd.DataFrame({"row": row_of.to_numpy(), "pop": pop})[matched.to_numpy()]
@@ -1275,7 +1276,7 @@ def _rates(values: pd.Series, *, source: Path, layer: str | None, column: str) -
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise InvalidValueError(
-            f"value {values.iloc[pos]!r} is not an employment rate: expected employed "
+            f"value {values.tolist()[pos]!r} is not an employment rate: expected employed "
             "residents per inhabitant, a number in (0, 1] such as 0.48", source=source,
             layer=layer, column=column, row=pos + 1)
     return np.where(given, arr, np.nan)
