@@ -525,3 +525,42 @@ def test_the_example_prints_no_unknown_measure(capsys: pytest.CaptureFixture[str
     s = json.loads((tmp_path / "skane.json").read_text(encoding="utf-8"))
     assert s["notes"] == [] and s["employed_estimated"] == 70
     assert s["role_agreement"]["regional_karna"]["agreement"] == 0.6667
+
+
+@pytest.mark.browser
+def test_the_popup_says_the_employed_are_estimated(tmp_path: Path) -> None:
+    """In a browser: Lund's popup has the row "Uppskattat: förvärvsarbetande, ur
+    folkmängden" beside its figures; a place whose employed are known has none."""
+    import dataclasses
+
+    from strukturbild.render.web import web_map_html
+    from strukturbild.sources.example import example_project
+
+    from ._browser import PageLog, browser, chromium_missing, open_map, settle
+
+    if chromium_missing() is not None:
+        pytest.skip(str(chromium_missing()))
+    img = build(example_project())
+    known = img.places.copy()
+    known.loc["1283TC107", "employed_estimated"] = False  # Helsingborg: as if given
+    page_file = tmp_path / "m.html"
+    page_file.write_text(web_map_html(dataclasses.replace(img, places=known)),
+                         encoding="utf-8")
+    with browser(tmp_path / "profile") as context:
+        log = PageLog()
+        page = open_map(context, page_file, log)
+        texts = {}
+        for name in ("Lund", "Helsingborg"):
+            box = page.get_by_label("Sök ort")
+            box.fill(name)
+            box.press("Enter")
+            settle(page)
+            page.wait_for_timeout(300)  # the previous popup fades out
+            texts[name] = page.locator(".leaflet-popup-content").last.inner_text()
+        assert log.page_errors == [] and log.console_errors == []
+    lund = texts["Lund"].splitlines()
+    row = lund.index(next(r for r in lund if r.startswith("Förvärvsarbetande")))
+    # 94 393 inhabitants x 0.5
+    assert lund[row].split("\t")[1].replace("\u202f", " ").replace("\xa0", " ") == "47 196"
+    assert lund[row + 1] == "Uppskattat\tförvärvsarbetande, ur folkmängden"
+    assert "Uppskattat" not in texts["Helsingborg"]
