@@ -127,7 +127,7 @@ def legend_sections(
     >>> [s.layer for s in secs]
     ['places', 'links', 'weak', 'areas']
     >>> [r.label for r in secs[0].rows][:3]
-    ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (3)']
+    ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (4)']
     >>> "Gemensam tillväxtmotor" in [r.label for r in secs[0].rows]
     True
     """
