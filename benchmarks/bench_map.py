@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         pages: dict[str, tuple[Path, Any]] = {}
         t = time.perf_counter()
         ours = folder / "strukturbild.html"
-        page = web_map_html(image, source_note="Källa: SCB (CC0)")
+        page = web_map_html(image, image.options(source_note="Källa: SCB (CC0)"))
         ours.write_text(page, encoding="utf-8")
         data = json.loads(page.split('id="strukturbild-data">')[1].split("</script>")[0])
         print("page data by layer (bytes): " + ", ".join(
@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         pages["geopandas.explore()"] = (explored, serve_cdn)
         if args.all_links:
             every = folder / "strukturbild_all_links.html"
-            every.write_text(web_map_html(image, min_link_flow=0), encoding="utf-8")
+            every.write_text(web_map_html(image, image.options(min_link_flow=0)),
+                             encoding="utf-8")
             pages[f"strukturbild, all {len(image.links)} links"] = (every, None)
 
         results = {}

@@ -45,7 +45,7 @@ def _time(code: str, repeat: int) -> float:
 
 
 def _heavy(code: str) -> list[str]:
-    probe = code + ("\nimport sys\nprint(','.join(m for m in %r if m in sys.modules))" % (HEAVY,))
+    probe = f"{code}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True).stdout.strip().splitlines()
     return [m for m in (out[-1] if out else "").split(",") if m]

@@ -179,7 +179,7 @@ def test_design_document_table_is_read() -> None:
         assert place in TABLE, place
     assert TABLE["analysis/roles"] == {"analysis/places", "analysis/flows", "config", "errors"}
     assert TABLE["analysis/gravity"] == {"errors"}
-    assert TABLE["image"] == {"errors"}
+    assert TABLE["image"] == {"errors", "config"}
     assert TABLE["cli/*"] == {"__init__", "errors", "cli/*"}
     assert TABLE["__init__"] == {"*"}
 

@@ -73,16 +73,11 @@ def drawn(page: Any) -> dict[str, int]:
     }"""))
 
 
-def shown_at_start(image: StructureImage, links: Any = None, label_roles: int = 3) -> int:
+def shown_at_start(image: StructureImage, links: Any = None) -> int:
     """How many links the map draws when it opens: the strong and medium ones, and the
     weak regional links that are axes (the other weak links are a layer, off)."""
-    from strukturbild.render.style import labelled_roles, shown_as_regional
-
     links = image.links if links is None else links
-    keys = [r.key for r in image.roles] or sorted(set(image.places["role"].astype(str)))
-    labelled = labelled_roles(keys, set(image.places["role"].astype(str)), label_roles)
-    regional = shown_as_regional(links, image.places["role"], labelled)
-    return int(((links["link_class"] != "weak").to_numpy() | regional).sum())
+    return int(((links["link_class"] != "weak").to_numpy() | links["axis"].to_numpy()).sum())
 
 
 def pixel(page: Any, latlng: tuple[float, float], path: Path) -> tuple[int, int, int]:
@@ -128,7 +123,8 @@ def example() -> StructureImage:
 
 def test_example_map_draws_the_data_offline(context: Any, example: StructureImage,
                                            tmp_path: Path) -> None:
-    path = write(tmp_path, "example", web_map_html(example, source_note="Källa: SCB"))
+    path = write(tmp_path, "example", web_map_html(example,
+                                                   example.options(source_note="Källa: SCB")))
     log = PageLog()
     page = open_map(context, path, log)
     page.screenshot(path=str(tmp_path / "example.png"))
@@ -154,7 +150,7 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
 
 
 def test_labels_do_not_overlap(context: Any, example: StructureImage, tmp_path: Path) -> None:
-    path = write(tmp_path, "labels", web_map_html(example, label_roles=4))
+    path = write(tmp_path, "labels", web_map_html(example, example.options(label_roles=4)))
     log = PageLog()
     page = open_map(context, path, log)
     page.screenshot(path=str(tmp_path / "labels.png"))
@@ -200,9 +196,11 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     path = write(tmp_path, "hostile", web_map_html(image))
     log = PageLog()
     page = open_map(context, path, log)
-    # both roles are labelled: every link is regional, the weak ones axes (no weak layer)
-    assert drawn(page) == {"areas": 2, "links": shown_at_start(image), "places": 5}
-    assert shown_at_start(image) == 4
+    # two roles: the links between the places of the higher one (nav) are regional, the
+    # weak ones (local) a layer of their own, off at start
+    assert drawn(page) == {"areas": 2, "links": shown_at_start(image), "weak": 0,
+                           "places": 5}
+    assert shown_at_start(image) == 2
     assert page.locator(".sb-title").inner_text() == "Test <i>karta</i> & å"
     assert HOSTILE in page.locator(".sb-label.sb-on").all_inner_texts()
     assert page.locator(".sb-legend").inner_text().startswith("Roller\nNav <em>ett</em>")
@@ -257,7 +255,8 @@ def test_print_fills_an_a4_page_and_restores_the_screen(context: Any, tmp_path: 
 
 def test_english_map(context: Any, tmp_path: Path) -> None:
     # one labelled role: the weak links are local, a layer of their own
-    path = write(tmp_path, "english", web_map_html(hostile_image("en"), label_roles=1))
+    english = hostile_image("en")
+    path = write(tmp_path, "english", web_map_html(english, english.options(label_roles=1)))
     log = PageLog()
     page = open_map(context, path, log)
     controls = page.locator(".leaflet-control-layers").inner_text()
@@ -273,7 +272,8 @@ def test_english_map(context: Any, tmp_path: Path) -> None:
 def test_whole_country_is_small_and_drawn(context: Any, tmp_path: Path) -> None:
     """Within 1 MiB, every layer drawn; the draw time is measured by bench_map.py."""
     image = country_image()
-    page_html = web_map_html(image, source_note="Källa: SCB, tätorter 2020 och kommuner")
+    page_html = web_map_html(image, image.options(
+        source_note="Källa: SCB, tätorter 2020 och kommuner"))
     assert len(page_html.encode("utf-8")) <= MIB
     path = write(tmp_path, "country", page_html)
     log = PageLog()
@@ -290,7 +290,8 @@ def test_observed_links_have_no_modelled_note(context: Any, example: StructureIm
                                               tmp_path: Path) -> None:
     observed = dataclasses.replace(example, modelled=False,
                                    links=example.links.assign(modelled=False))
-    path = write(tmp_path, "observed", web_map_html(observed, source_note="Källa: SCB"))
+    path = write(tmp_path, "observed", web_map_html(observed,
+                                                    observed.options(source_note="Källa: SCB")))
     log = PageLog()
     page = open_map(context, path, log)
     assert page.locator(".sb-source").inner_text() == "Källa: SCB; bakgrund: Natural Earth"
@@ -305,7 +306,8 @@ def test_template_syntax_shows_literally(context: Any, tmp_path: Path) -> None:
     names[1] = "Ort {% if x %} {# kommentar"
     image = dataclasses.replace(image, title="{{ 7*7 }} {{", places=image.places.assign(
         name=names))
-    path = write(tmp_path, "template", web_map_html(image, source_note="Källa: {% raw %}"))
+    path = write(tmp_path, "template", web_map_html(image,
+                                                    image.options(source_note="Källa: {% raw %}")))
     log = PageLog()
     page = open_map(context, path, log)
     assert page.locator(".sb-title").inner_text() == "{{ 7*7 }} {{"
@@ -385,8 +387,7 @@ def test_a_changed_map_fails_the_comparison(context: Any, example: StructureImag
     """The comparison is no rubber stamp: the same map with the weak links on differs."""
     if not REFERENCE.is_file():
         pytest.skip("no reference picture yet")
-    path = write(tmp_path, "changed", web_map_html(
-        example, source_note=str(example.map_options["source_note"]), weak_links=True))
+    path = write(tmp_path, "changed", web_map_html(example, example.options(weak_links=True)))
     page = open_map(context, path, PageLog(), viewport=(1280, 860))
     page.wait_for_timeout(200)
     page.screenshot(path=str(tmp_path / "changed.png"))
@@ -539,4 +540,63 @@ def test_own_layers_in_the_layer_control_as_text(context: Any, tmp_path: Path) -
     popup = page.locator(".leaflet-popup-content")
     assert popup.inner_text() == f"{HOSTILE}\nnamn\t{HOSTILE}"
     assert popup.locator("img, script").count() == 0
+    assert_clean(log)
+
+
+def test_labels_from_an_address_are_those_of_the_same_view(context: Any,
+                                                           example: StructureImage,
+                                                           tmp_path: Path) -> None:
+    """Issue 18: ``#11/55.655/13.100`` named 9 places where reaching the same view in
+    the page named 24. Label tiers count from the first view, not from the address's
+    zoom."""
+    path = write(tmp_path, "tiers", web_map_html(example))
+    log = PageLog()
+    page = open_map(context, path, log)
+    page.evaluate("void window.strukturbild.map.setView([55.655, 13.100], 11, "
+                  "{animate: false})")
+    settle(page)
+    zoomed = sorted(page.locator(".sb-label.sb-on").all_inner_texts())
+    linked = context.new_page()
+    linked.add_init_script(DRAWN_AT)
+    linked.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+                 else r.abort())
+    linked.goto(path.resolve().as_uri() + "#11/55.655/13.100", wait_until="load")
+    linked.wait_for_function("window.__drawnAt !== undefined")
+    settle(linked)
+    assert linked.evaluate("window.strukturbild.map.getZoom()") == 11
+    shown = sorted(linked.locator(".sb-label.sb-on").all_inner_texts())
+    linked.screenshot(path=str(tmp_path / "tiers.png"))
+    assert shown == zoomed and len(shown) > 9
+    assert_clean(log)
+
+
+def test_legend_rows_are_the_links_drawn(context: Any, tmp_path: Path) -> None:
+    """Sörmland without jobs (three role levels): each link row of the legend is drawn
+    in the colour, opacity and dashes of links on the map, and each style on the map
+    has its row; the weak links' too, when their layer is switched on."""
+    from .test_scene import sormland_image
+
+    image = sormland_image()
+    path = write(tmp_path, "sormland", web_map_html(image))
+    log = PageLog()
+    page = open_map(context, path, log)
+    page.get_by_label("Svaga samband").check()
+    settle(page)
+    drawn = page.evaluate("""() => {
+        const s = window.strukturbild, out = new Set();
+        for (const key of ['links', 'weak']) {
+            for (const l of s.groups[key].getLayers()) {
+                const o = l.options;
+                out.add([o.fillColor, o.fillOpacity, (o.dash || []).join(' ')].join('|'));
+            }
+        }
+        return [...out].sort();
+    }""")
+    rows = page.evaluate("""() => [...document.querySelectorAll(
+            '.sb-legend [data-key^="link-"] line')].map(l => [l.getAttribute('stroke'),
+            Number(l.getAttribute('stroke-opacity')),
+            (l.getAttribute('stroke-dasharray') || '')].join('|')).sort()""")
+    assert drawn == rows and len(rows) >= 4
+    assert page.locator('.sb-legend [data-key="link-regional-strong"]').is_visible()
+    page.screenshot(path=str(tmp_path / "sormland.png"))
     assert_clean(log)

@@ -398,7 +398,8 @@ def test_link_width_is_the_web_maps(total: float) -> None:
 
 
 def test_label_roles_and_unit(tmp_path: Path) -> None:
-    out = write_geopackage(example_image(), tmp_path / "s.gpkg", label_roles=0,
+    image = example_image()
+    out = write_geopackage(image, tmp_path / "s.gpkg", image.options(label_roles=0),
                            size_unit="Pixel")
     root = _qml(out, "places")
     assert root.get("labelsEnabled") == "0" and root.find("labeling") is None
@@ -460,7 +461,7 @@ def test_licences_and_created_from_provenance(tmp_path: Path) -> None:
     prov["inputs"] = {"places": {**prov["inputs"]["places"], "licence": "CC0 1.0"}}
     prov["created"] = "2025-03-01T12:30:00+01:00"
     out = write_geopackage(dataclasses.replace(image, provenance=prov), tmp_path / "s.gpkg",
-                           source_note="Källa: SCB")
+                           image.options(source_note="Källa: SCB"))
     stamp = "2025-03-01T11:30:00.000Z"
     assert _sql(out, "SELECT DISTINCT last_change FROM gpkg_contents") == [(stamp,)]
     assert _sql(out, "SELECT DISTINCT update_time FROM layer_styles") == [(stamp,)]

@@ -260,6 +260,15 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
                     self._json({"type": "https://tools.ietf.org/html/rfc7231",
                                 "title": "Error", "status": arg}, status=arg)
                     return
+                if kind == "words":  # `arg`: (status, reason phrase, detail), as they come
+                    status, reason, detail = arg
+                    body = json.dumps({"title": "Error", "detail": detail}).encode()
+                    self.send_response(status, reason)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if kind == "429":
                     self._send(429, b'{"title": "Too many requests"}',
                                headers={"Retry-After": str(arg)})
@@ -816,3 +825,52 @@ def test_cli_bad_arguments_exit_2(argv: list[str], tmp_path: Path,
 
 def test_default_tables_are_the_documented_series() -> None:
     assert [t.table_id for t in COMMUTING_TABLES] == ["TAB1830", "TAB5850", "TAB333", "TAB334"]
+
+
+def _readme_recipe() -> tuple[str, str]:
+    """The fetch command and the project file of the README's "A län from the national
+    files", as printed."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### A län from the national files", 1)[1]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0].strip()
+    return command, section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_national_recipe_runs_on_what_fetch_writes(server: Server, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The README's fetch command, then its project file beside the fetched folder.
+
+    The local server has Skåne (12) and Halmstad (13), not Västra Götaland (14): the
+    recipe is run with the län code changed, and otherwise as printed (file, layers,
+    columns, filters). tests/test_where.py runs it unchanged on the shared national
+    files laid out the same way.
+    """
+    from strukturbild.pipeline import build
+
+    command, recipe = _readme_recipe()
+    assert command.startswith("strukturbild ")
+    argv = command.split()[1:]
+    assert argv[:3] == ["fetch", "scb", "--country"] and argv[-2:] == ["--out", "sverige"]
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "-q", "--year", "2022", "--api-url", server.api,
+                 "--wfs-url", server.wfs]) == 0
+    capsys.readouterr()
+    gpkg = tmp_path / "sverige" / "scb.gpkg"
+    places = gpd.read_file(gpkg, layer="places")
+    kommuner = gpd.read_file(gpkg, layer="kommuner")
+    assert {"place_id", "name", "area_id", "area_name", "lan_code", "population",
+            "area_ha", "jobs", "employed"} <= set(places.columns)
+    assert {"area_id", "name", "lan_code"} <= set(kommuner.columns)
+    assert sorted(set(places["lan_code"])) == ["12", "13"]
+    assert (places["lan_code"] == places["area_id"].str[:2]).all()
+    assert sorted(kommuner["lan_code"]) == ["12"] * 4 + ["13"]
+    assert "'14'" in recipe
+    (tmp_path / "skane.toml").write_text(recipe.replace("'14'", "'12'"), encoding="utf-8")
+    image = build(load_project(tmp_path / "skane.toml"))
+    big = places[(places["lan_code"] == "12") & (places["population"] >= 2000)]
+    assert sorted(image.places.index) == sorted(big["place_id"]) and len(big) == 6
+    assert image.areas is not None and sorted(image.areas.index) == ["1231", "1233", "1280",
+                                                                      "1281"]
+    assert image.provenance["inputs"]["areas"]["where"] == "lan_code = '12'"

@@ -31,6 +31,7 @@ from strukturbild.cli import main
 from strukturbild.errors import ConfigError, FetchError, StrukturbildWarning
 from strukturbild.sources.scb.client import (
     ApiLimits,
+    HttpFetcher,
     PxWebClient,
     ResponseCache,
     WfsClient,
@@ -40,7 +41,12 @@ from strukturbild.sources.scb.fetch import fetch_scb
 
 from .test_fetch import Server, Sleeps, _fetcher, _load, _routes
 
-_REPORT: list[tuple[str, int, str, float]] = []
+_REPORT: list[tuple[str, int, str, float, str]] = []
+
+
+def _first_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    return lines[0].replace("|", "\\|") if lines else ""
 
 
 @pytest.fixture
@@ -55,8 +61,10 @@ def _report() -> Iterator[None]:
     yield
     target = os.environ.get("STRUKTURBILD_HOSTILE_REPORT")
     if target and _REPORT:
-        lines = ["| case | exit | files changed | seconds |", "| --- | --- | --- | --- |"]
-        lines += [f"| {c} | {code} | {lost} | {dt:.2f} |" for c, code, lost, dt in _REPORT]
+        lines = ["| case | exit | files changed | seconds | first line of the message |",
+                 "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {c} | {code} | {lost} | {dt:.2f} | `{first}` |"
+                  for c, code, lost, dt, first in _REPORT]
         Path(target).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -105,7 +113,7 @@ def _hostile_run(case: str, server: Server, golden: Path, tmp_path: Path,
     err = capsys.readouterr().err
     after = _snapshot(out)
     lost = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    _REPORT.append((case, code, ", ".join(lost) or "none", dt))
+    _REPORT.append((case, code, ", ".join(lost) or "none", dt, _first_line(err)))
     assert code == 2, err
     assert "internal error" not in err and "Traceback" not in err
     assert lost == [], f"output files changed: {lost}"
@@ -358,6 +366,55 @@ def test_cli_redirect_to_another_host_is_refused(server: Server, golden: Path, t
     assert len([r for r in server.fake.log if r["route"] == TATORT]) == 1  # good run + this
 
 
+def test_cli_redirect_to_another_port_of_the_same_host_is_refused(
+        server: Server, golden: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = Server()  # the same name, 127.0.0.1, on another port: another service
+    try:
+        def setup(s: Server) -> None:
+            s.fake.fault(TATORT, ("redirect", lambda path: f"{other.base}{path}"))
+        err, _, _ = _hostile_run("WFS 302 to another port of the same host", server, golden,
+                                 tmp_path, capsys, setup, limit=3)
+    finally:
+        other.stop()
+    port, other_port = server.base.rsplit(":", 1)[1], other.base.rsplit(":", 1)[1]
+    assert (f"redirects from 127.0.0.1 port {port} to another host, 127.0.0.1 port "
+            f"{other_port}") in err and "refused" in err
+    assert other.fake.log == []  # never followed
+
+
+@pytest.mark.parametrize(("origin", "target", "followed"), [
+    ("http://h.se/a", "http://h.se/b", True),
+    ("http://h.se/a", "http://h.se:80/b", True),  # the default port, written out
+    ("https://h.se/a", "https://H.SE:443/b", True),
+    ("http://h.se/a", "https://h.se/b", True),  # the upgrade to https, default ports
+    ("http://h.se:8080/a", "http://h.se:8081/b", False),
+    ("http://h.se/a", "http://h.se:8080/b", False),
+    ("http://h.se:8080/a", "https://h.se/b", False),
+    ("https://h.se/a", "http://h.se/b", False),  # never down to http
+    ("http://h.se/a", "http://h.se:x/b", False),
+    ("http://h.se/a", "http://g.se/b", False),
+])
+def test_redirects_are_followed_within_one_host_and_port(origin: str, target: str,
+                                                         followed: bool) -> None:
+    import requests
+
+    resp = requests.Response()
+    resp.status_code = 302
+    resp.headers["Location"] = target
+    f = HttpFetcher()
+    try:
+        hops: list[dict[str, Any]] = []
+        if followed:
+            assert f._redirect(resp, "GET", origin, None, hops, origin=origin)[1] == target
+            assert hops[0]["to"] == target
+        else:
+            with pytest.raises(FetchError, match="refused"):
+                f._redirect(resp, "GET", origin, None, hops, origin=origin)
+            assert hops == []
+    finally:
+        f.close()
+
+
 def test_same_host_redirect_is_followed_and_recorded(server: Server, tmp_path: Path) -> None:
     server.fake.fault(TATORT, ("redirect", lambda path: f"/moved{path}"))
     res = fetch_scb(tmp_path / "o", lan=["12"], year=2022, api_url=server.api,
@@ -476,6 +533,31 @@ MALFORMED: list[tuple[str, str, Callable[[Any], Any], str]] = [
      lambda d: {**d, "numberMatched": 1e300}, "claims 1e+300 features"),
     ("numberMatched is a fraction", TATORT,
      lambda d: {**d, "numberMatched": 7.5}, "field 'numberMatched'"),
+    ("a point at 1e308", TATORT,
+     _geometry0({"type": "Point", "coordinates": [1e308, 1e308]}), "features[0].geometry"),
+    ("a point at (1e12, 1e12)", TATORT,
+     _geometry0({"type": "Point", "coordinates": [1e12, 1e12]}), "features[0].geometry"),
+    ("a point in lon/lat without a declared CRS", TATORT,
+     lambda d: {**_geometry0({"type": "Point", "coordinates": [13.0, 55.6]})(d),
+                "crs": None}, "features[0].geometry"),
+    ("a DeSO polygon reaching 1e308", "wfs:stat:DeSO_2025",
+     lambda d: {**d, "features": [{**d["features"][0], "geometry": {
+         "type": "Polygon", "coordinates": [[[4e5, 6.2e6], [1e308, 6.2e6], [4e5, 6.3e6],
+                                             [4e5, 6.2e6]]]}}, *d["features"][1:]]},
+     "features[0].geometry"),
+    ("declared CRS is EPSG:4326", TATORT,
+     lambda d: {**d, "crs": {"type": "name",
+                             "properties": {"name": "urn:ogc:def:crs:EPSG::4326"}}},
+     "field 'crs.properties.name'"),
+    ("declared CRS is not a name", TATORT,
+     lambda d: {**d, "crs": {"type": "name", "properties": {"name": 3006}}},
+     "field 'crs.properties.name'"),
+    ("65 dimensions", "data",
+     lambda d: {**d, "id": d["id"] + [f"X{i}" for i in range(60)],
+                "size": d["size"] + [1] * 60,
+                "dimension": {**d["dimension"], **{f"X{i}": {"category": {"index": ["a"]}}
+                                                   for i in range(60)}}},
+     "field 'id'"),
     ("DeSO kommunkod is a list", "wfs:stat:DeSO_2025",
      lambda d: {**d, "features": [{**f, "properties": {**f["properties"], "kommunkod": [1]}}
                                   for f in d["features"]]},
@@ -574,3 +656,152 @@ def test_cache_of_a_good_answer_is_kept_when_a_later_one_fails(server: Server,
         _ = PxWebClient(f2, server.api).limits
     assert cache.meta("GET", f"{server.api}/config", None) == before
     assert _load("config.json")["maxDataCells"] == 150000
+
+
+# --------------------------------------------------------------------------- FetchLimits
+
+
+def test_cli_options_are_made_from_fetch_limits(server: Server, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from strukturbild.sources.scb.options import FetchLimits
+
+    assert main(["fetch", "scb", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(FetchLimits):
+        flag = "--" + f.name.replace("_", "-")
+        assert f"{flag} {f.metadata['metavar']}" in text, flag
+        assert f"(default: {f.default:g})" in text
+    out = tmp_path / "o"
+    assert main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(out), "-q",
+                 "--api-url", server.api, "--wfs-url", server.wfs, "--timeout", "60",
+                 "--retries", "2", "--max-mb", "32", "--max-wait", "7"]) == 0
+    md = json.loads((out / "metadata.json").read_text())
+    assert md["fetch_limits"] == {**md["fetch_limits"], "timeout_s": 60, "retries": 2,
+                                  "max_response_mb": 32, "max_wait_s": 7}
+    # the defaults are FetchLimits' own, in the library as on the command line
+    assert FetchLimits() == FetchLimits(timeout=120, retries=4, max_mb=256, max_wait=120)
+
+
+def test_the_help_names_the_environment_variables_fetch_scb_reads() -> None:
+    from strukturbild.cli import fetch as cli_fetch
+    from strukturbild.sources.scb import options
+
+    assert (cli_fetch.ENV_API_URL, cli_fetch.ENV_WFS_URL, cli_fetch.ENV_CACHE_DIR) == (
+        options.ENV_API_URL, options.ENV_WFS_URL, options.ENV_CACHE_DIR)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def _cached_config(tmp_path: Path, server: Server) -> tuple[Path, Path, Path]:
+    """A cache filled by a good run; the body and record files of its /config entry."""
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    cache = tmp_path / "cache"
+    key = ResponseCache.key("GET", f"{server.api}/config", None)
+    return cache, cache / f"{key}.body", cache / f"{key}.json"
+
+
+def _offline_run(server: Server, cache: Path, tmp_path: Path,
+                 capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, float]:
+    capsys.readouterr()
+    t0 = time.monotonic()
+    code = main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(tmp_path / "o"),
+                 "-q", "--offline", "--cache", str(cache), "--api-url", server.api,
+                 "--wfs-url", server.wfs, *extra])
+    dt = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+    return code, err, dt
+
+
+def test_cached_answer_nested_200000_deep_exits_2(server: Server, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    cache, body, record = _cached_config(tmp_path, server)
+    deep = b"[" * 200_000 + b"]" * 200_000
+    body.write_bytes(deep)
+    rec = json.loads(record.read_text())
+    record.write_text(json.dumps({**rec, "sha256": hashlib.sha256(deep).hexdigest()}))
+    code, err, dt = _offline_run(server, cache, tmp_path, capsys)
+    _REPORT.append(("cached answer nested 200,000 deep", code, "none", dt, _first_line(err)))
+    assert code == 2
+    assert "/api/v2/config: the answer is not JSON: the JSON document is nested 200,000 " \
+           "deep, more than the 64 levels allowed" in err
+
+
+def test_cache_record_nested_200000_deep_is_ignored_with_a_warning(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache, _, record = _cached_config(tmp_path, server)
+    record.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    code, err, dt = _offline_run(server, cache, tmp_path, capsys)
+    _REPORT.append(("cache record nested 200,000 deep", code, "none", dt, _first_line(err)))
+    assert code == 2
+    assert f"cache record {record} is unreadable (the JSON document is nested 200,000 deep" in err
+    assert "offline and no cached response" in err
+
+
+def test_cached_answer_over_max_mb_is_refused_unread(server: Server, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    cache, body, _ = _cached_config(tmp_path, server)
+    with body.open("r+b") as fh:  # 3 GiB, sparse: no disk used, nothing to read quickly
+        fh.truncate(3 * 2**30)
+    code, err, dt = _offline_run(server, cache, tmp_path, capsys)
+    _REPORT.append(("cached answer of 3 GiB (sparse), --max-mb 256", code, "none", dt,
+                    _first_line(err)))
+    assert code == 2 and dt < 3
+    assert f"the cached answer {body} is 3072 MiB, more than the 256 MiB allowed (--max-mb)" in err
+    assert "/api/v2/config" in err
+    # --max-mb covers the cache both ways: a small cap refuses a normal entry too
+    cache2, body2, _ = _cached_config(tmp_path / "second", server)
+    code, err, _ = _offline_run(server, cache2, tmp_path, capsys, "--max-mb", "0.00001")
+    assert code == 2 and f"the cached answer {body2} is" in err
+
+
+def test_cache_falls_back_only_within_max_mb(server: Server, tmp_path: Path) -> None:
+    # the network fails and the cached answer is over the cap: an error, not a read
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    api = server.api
+    server.stop()
+    f2, _ = _fetcher(tmp_path, max_retries=0)
+    f2.max_bytes = 10
+    with pytest.raises(FetchError, match=r"the cached answer .* more than the .* allowed"):
+        _ = PxWebClient(f2, api).limits
+
+
+# --------------------------------------------------------------------------- server's words
+
+ESCAPES = "\x1b]0;TITLE\x07\x1b[2J\x9b"
+
+
+def _shown_as_errors_show_it(text: str) -> bool:
+    """Control characters appear in ``text`` only if StrukturbildError lets them through."""
+    raw = str(FetchError(ESCAPES))
+    return all((c in text) == (c in raw) for c in "\x1b\x07\x9b")
+
+
+def test_cli_server_words_in_an_error_go_through_strukturbild_error(
+        server: Server, golden: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err, _, _ = _hostile_run(
+        "HTTP 404 with escapes in its reason and detail", server, golden, tmp_path, capsys,
+        lambda s: s.fake.fault("config", ("words", (404, f"Not{ESCAPES}Found",
+                                                     f"gone{ESCAPES}"))), limit=3)
+    assert "/api/v2/config: HTTP 404 Not" in err
+    assert _shown_as_errors_show_it(err)
+
+
+def test_server_words_in_the_cache_fallback_warning_go_through_strukturbild_error(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f, _ = _fetcher(tmp_path)
+    _ = PxWebClient(f, server.api).limits
+    server.fake.fault("config", ("words", (500, f"Oops{ESCAPES}", f"down{ESCAPES}")))
+    code = main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(tmp_path / "o"),
+                 "-q", "--cache", str(tmp_path / "cache"), "--retries", "0",
+                 "--api-url", server.api, "--wfs-url", server.wfs])
+    err = capsys.readouterr().err
+    assert code == 0
+    warning = next(line for line in err.splitlines() if "using the cached response" in line)
+    assert "HTTP 500 Oops" in warning and _shown_as_errors_show_it(warning)

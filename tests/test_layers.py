@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -205,3 +206,48 @@ def test_missing_geometry_and_empty_filters(plan_dir: Path) -> None:
         read_layer(LayerSource("Trasigt", plan_dir / "broken.gpkg"))
     with pytest.raises(EmptyInputError, match="matches none"):
         read_layer(LayerSource("Tomt", plan_dir / "broken.gpkg", where="namn = 'c'"))
+
+
+# --------------------------------------------------------------------------- dash patterns
+
+
+@pytest.mark.parametrize(("dash", "why"), [
+    ("0", "got 0 in '0'"),
+    ("0 0", "got 0 in '0 0'"),
+    ("0.000001 0.000001", "got 1e-06"),
+    ("0.4 4", "got 0.4"),
+    ("0.5 0.5", "adds up to 1"),
+    ("1 1 1 1 1 1 1 1 1", "got 9 lengths"),
+    ("5000 5", "got 5000"),
+    ("6,3", "got '6,3'"),
+], ids=["zero", "zeros", "tiny", "one-tiny", "short", "nine", "huge", "comma"])
+def test_dash_patterns_a_renderer_would_spin_on_are_refused(
+        plan_dir: Path, dash: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pattern of zeros or near-zero lengths made matplotlib's PNG writer hang (one
+    dash per pattern length along every line); validate accepted it."""
+    text = (plan_dir / "p.toml").read_text(encoding="utf-8")
+    (plan_dir / "p.toml").write_text(text.replace('kind = "corridor"\n',
+                                                  f'kind = "corridor"\ndash = "{dash}"\n'),
+                                     encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"layers\[0\].dash") as info:
+        load_project(plan_dir / "p.toml")
+    assert why in str(info.value)
+    assert main(["validate", str(plan_dir / "p.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "p.toml" in err and "layers[0].dash" in err and "at most 8 dash and gap" in err
+
+
+@pytest.mark.parametrize("dash", ["", "6 3", "0.5 1.5", "2", "1 1 1 1 1 1 1 1", "1000 1000"])
+def test_the_finest_dash_patterns_allowed_are_drawn(plan_dir: Path, dash: str) -> None:
+    """The smallest patterns allowed print quickly, on the longest lines of the map."""
+    layer = LayerSource("Stråk", plan_dir / "plan.gpkg", layer="strak", kind="area",
+                        dash=dash, width=0.5)
+    assert layer.style["dash"] == dash
+    text = (plan_dir / "p.toml").read_text(encoding="utf-8")
+    (plan_dir / "p.toml").write_text(
+        text.replace('kind = "corridor"\n', f'kind = "area"\ndash = "{dash}"\nwidth = 0.5\n')
+        .replace('["html", "gpkg", "json", "svg"]', '["png"]'), encoding="utf-8")
+    start = time.monotonic()
+    assert main(["build", str(plan_dir / "p.toml"), "--out", str(plan_dir / "o")]) == 0
+    assert time.monotonic() - start < 60
+    assert (plan_dir / "o" / "skane_lager.png").stat().st_size > 10_000

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+import time
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
 
-from strukturbild.config import AreasSource, FlowsSource, PlacesSource
+from strukturbild.config import AreasSource, FlowsSource, LayerSource, PlacesSource
 from strukturbild.errors import (
     CRSError,
     DuplicateIdError,
@@ -21,8 +24,17 @@ from strukturbild.errors import (
     StrukturbildError,
     UnknownCodeError,
 )
-from strukturbild.readers import atomic_path, read_areas, read_flows_table, read_places, read_table
+from strukturbild.readers import (
+    atomic_path,
+    check_sqlite_input,
+    read_areas,
+    read_flows_table,
+    read_layer,
+    read_places,
+    read_table,
+)
 
+from ._hostile_files import REFUSED, snapshot, view_layer, wal_mode, with_trigger
 from .conftest import requires_shared
 
 HOSTILE = 'Å<script>alert(1)</script> & "Ö" \'x\''
@@ -253,3 +265,97 @@ def test_empty_layer_is_named_when_not_given(tmp_path: Path) -> None:
     _frame().iloc[:0].to_file(tmp_path / "t.gpkg", layer="tatorter")
     with pytest.raises(EmptyInputError, match=r"t\.gpkg: layer 'tatorter': the input has no"):
         read_places(PlacesSource(tmp_path / "t.gpkg"))
+
+
+# --------------------------------------------------------------------------- SQLite inputs
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_sqlite_inputs_that_could_run_for_ever_are_refused(tmp_path: Path, case: str) -> None:
+    """Views (layer, gpkg_contents, any), virtual tables, generated columns: refused
+    before GDAL opens the file, in well under a second, the folder left as it was."""
+    build, words = REFUSED[case]
+    path = build(tmp_path / "hostile.gpkg")
+    before = snapshot(tmp_path)
+    for read in (lambda: read_places(PlacesSource(path)),
+                 lambda: read_places(PlacesSource(path, layer="hostile")),
+                 lambda: read_areas(AreasSource(path, where="kommun = '0101'")),
+                 lambda: read_layer(LayerSource("Lager", path)),
+                 lambda: check_sqlite_input(path)):
+        start = time.monotonic()
+        with pytest.raises(InvalidValueError) as info:
+            read()
+        assert time.monotonic() - start < 2
+        assert str(info.value).startswith(f"{path}: ") and words in str(info.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_sqlite_inputs_with_triggers_or_in_wal_mode_are_read(tmp_path: Path) -> None:
+    """Triggers run only on writes (inputs are opened read-only); a -wal beside the file
+    is read (not ignored, as an immutable open would), and the file and its -wal are
+    left as they were (GDAL alone folds the -wal into the file on closing, and deletes
+    it). The -shm is SQLite's shared-memory index, which every reader updates."""
+    trig = with_trigger(tmp_path / "trigger.gpkg")
+    wal = wal_mode(tmp_path / "wal.gpkg")
+    assert {p.name for p in tmp_path.iterdir()} == {"trigger.gpkg", "wal.gpkg", "wal.gpkg-wal",
+                                                    "wal.gpkg-shm"}
+    before = snapshot(tmp_path)
+    assert check_sqlite_input(trig) and check_sqlite_input(wal)
+    assert len(read_places(PlacesSource(trig))) == 6
+    places = read_places(PlacesSource(wal, where="kommun = '0101'"))
+    assert places["name"].tolist() == ["Storby (WAL)"]
+    assert read_places(PlacesSource(wal)).loc["0101TC101", "name"] == "Storby (WAL)"
+    after = snapshot(tmp_path)
+    assert after.keys() == before.keys()
+    assert {k: v for k, v in after.items() if not k.endswith("-shm")} == \
+        {k: v for k, v in before.items() if not k.endswith("-shm")}
+    assert not list(Path(tempfile.gettempdir()).glob("strukturbild-*/snapshot.gpkg"))
+    # what GDAL does by itself, so this test can fail
+    pyogrio.list_layers(wal)
+    assert not (tmp_path / "wal.gpkg-wal").exists()
+    assert (tmp_path / "wal.gpkg").read_bytes() != before["wal.gpkg"]
+
+
+def test_files_that_are_not_sqlite_pass_the_check_untouched(tmp_path: Path) -> None:
+    _frame().to_file(tmp_path / "t.geojson")
+    (tmp_path / "fake.gpkg").write_text("not a database")
+    assert not check_sqlite_input(tmp_path / "t.geojson")
+    assert not check_sqlite_input(tmp_path / "fake.gpkg")
+    with pytest.raises(InvalidValueError, match="fake.gpkg: cannot read the file"):
+        read_places(PlacesSource(tmp_path / "fake.gpkg"))
+
+
+def test_sqlite_input_that_is_a_geojson_by_name_is_checked(tmp_path: Path) -> None:
+    """GDAL opens a file by what it holds, not by its name."""
+    path = view_layer(tmp_path / "v.gpkg").rename(tmp_path / "places.geojson")
+    with pytest.raises(InvalidValueError, match="holds a view"):
+        read_places(PlacesSource(path))
+
+
+def test_the_real_geopackages_pass_the_check() -> None:
+    for name in ("tatorter_2020.gpkg", "kommuner.gpkg", "lan.gpkg",
+                 "lokal_arbetsmarknad.gpkg", "skane/kommuner.gpkg", "skane/tatorter_2020.gpkg"):
+        assert check_sqlite_input(requires_shared("geodata", "sweden", *name.split("/")))
+
+
+# --------------------------------------------------------------------------- GML
+
+
+@pytest.mark.parametrize(("name", "layer"), [("places.gml", None), ("places.gml", "places"),
+                                             ("places.xml.geojson", None)])
+def test_a_gml_input_leaves_its_folder_as_it_was(tmp_path: Path, name: str,
+                                                 layer: str | None) -> None:
+    """GDAL's GML driver writes a .gfs schema beside the file it opens; not here."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _frame().to_file(tmp_path / "places.gml", driver="GML", layer="places")
+    (folder / name).write_bytes((tmp_path / "places.gml").read_bytes())
+    before = snapshot(folder)
+    places = read_places(PlacesSource(folder / name, layer=layer, where="bef > 50000"))
+    assert places.index.tolist() == ["0180TC108"]
+    with pytest.raises(InvalidValueError, match="no layer 'saknas'; the file has: places"):
+        read_places(PlacesSource(folder / name, layer="saknas"))
+    assert snapshot(folder) == before
+    # what GDAL does by itself, so this test can fail
+    pyogrio.read_info(folder / name)
+    assert (folder / name).with_suffix(".gfs").exists()

@@ -232,6 +232,7 @@ def test_tatorter_reject_malformed_fields(props: dict[str, object], field: str) 
 def test_kommuner_name_falls_back_to_the_code() -> None:
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"kommunkod": "0180", "kommunnamn": None},
-         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}]}
+         "geometry": {"type": "Polygon", "coordinates": [
+             [[674000, 6580000], [675000, 6580000], [675000, 6581000], [674000, 6580000]]]}}]}
     k = kommuner_from_features(fc)
     assert k.loc["0180", "name"] == "0180"

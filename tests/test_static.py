@@ -41,12 +41,12 @@ from strukturbild.errors import (
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render import static
+from strukturbild.render._scene import scene_of
 from strukturbild.render.static import PT_PER_PX, static_map_bytes, write_static_map
 from strukturbild.render.style import (
     AREA_FILL,
-    LINK_CLASS_STYLE,
-    REGIONAL_LINK_COLOUR,
     ROLE_COLOURS,
+    link_style,
     link_width,
     role_styles,
     symbol_radius,
@@ -70,22 +70,23 @@ def image() -> StructureImage:
 
 @pytest.fixture(scope="module")
 def png(image: StructureImage) -> bytes:
-    return static_map_bytes(image, "png", source_note=SOURCE)
+    return static_map_bytes(image, "png", image.options(source_note=SOURCE))
 
 
 @pytest.fixture(scope="module")
 def pdf(image: StructureImage) -> bytes:
-    return static_map_bytes(image, "pdf", source_note=SOURCE)
+    return static_map_bytes(image, "pdf", image.options(source_note=SOURCE))
 
 
 @pytest.fixture(scope="module")
 def svg(image: StructureImage) -> bytes:
-    return static_map_bytes(image, "svg", source_note=SOURCE)
+    return static_map_bytes(image, "svg", image.options(source_note=SOURCE))
 
 
 @pytest.fixture(scope="module")
 def svg_en(image: StructureImage) -> bytes:
-    return static_map_bytes(dataclasses.replace(image, language="en"), "svg")
+    english = dataclasses.replace(image, language="en")
+    return static_map_bytes(english, "svg", english.options(source_note=""))
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,7 @@ def _png_chunk_list(data: bytes) -> list[tuple[bytes, bytes]]:
 def test_paper_sizes(image: StructureImage, paper: str) -> None:
     from strukturbild.render.style import PAPER_MM
 
-    chunks = _png_chunks(static_map_bytes(image, "png", paper=paper, dpi=40))
+    chunks = _png_chunks(static_map_bytes(image, "png", image.options(paper=paper, dpi=40)))
     width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
     assert abs(width - _mm_to_px(PAPER_MM[paper][0], 40)) <= 1
     assert abs(height - _mm_to_px(PAPER_MM[paper][1], 40)) <= 1
@@ -192,7 +193,7 @@ def test_paper_sizes(image: StructureImage, paper: str) -> None:
                          ids=["landscape-100dpi", "small-portrait-150dpi"])
 def test_png_size_and_dpi_follow_the_arguments(image: StructureImage,
                                                size_mm: tuple[float, float], dpi: int) -> None:
-    chunks = _png_chunks(static_map_bytes(image, "png", size_mm=size_mm, dpi=dpi))
+    chunks = _png_chunks(static_map_bytes(image, "png", image.options(dpi=dpi), size_mm=size_mm))
     width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
     assert abs(width - _mm_to_px(size_mm[0], dpi)) <= 1
     assert abs(height - _mm_to_px(size_mm[1], dpi)) <= 1
@@ -270,35 +271,50 @@ def test_svg_role_legend_colours_equal_the_style_table(image: StructureImage,
     assert shown == 4
 
 
-def test_svg_link_legend_colours_and_dashes_equal_the_style_table(svg: bytes,
-                                                                  image: StructureImage
-                                                                  ) -> None:
+def _legend_and_drawn(svg: bytes) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """Per link style: the legend row's line style and the drawn links' style."""
     by_id = _svg_by_id(svg)
-    strong_alpha = LINK_CLASS_STYLE["strong"][2]
-    rows = [("regional", (REGIONAL_LINK_COLOUR, "", strong_alpha)),
-            ("local", (LINK_CLASS_STYLE["strong"][0], "", strong_alpha)),
-            ("strong", LINK_CLASS_STYLE["strong"]), ("medium", LINK_CLASS_STYLE["medium"])]
-    assert "legend-link-weak" not in by_id  # weak links are not drawn unless asked for
-    weak = _svg_by_id(static_map_bytes(image, "svg", weak_links=True))
-    rows.append(("weak", LINK_CLASS_STYLE["weak"]))
-    for cls, (colour, dash, alpha) in rows:
-        (path,) = (weak if cls == "weak" else by_id)[f"legend-link-{cls}"].iter(
-            "{http://www.w3.org/2000/svg}path")
-        st = _style(path)
-        assert st["stroke"] == colour
-        assert float(st.get("stroke-opacity", 1)) == pytest.approx(alpha)
+    out = {}
+    for key in (k.removeprefix("legend-link-") for k in by_id if k.startswith("legend-link-")):
+        (row,) = by_id[f"legend-link-{key}"].iter("{http://www.w3.org/2000/svg}path")
+        drawn = by_id.get(f"links-{key}")
+        shapes = [] if drawn is None else list(drawn.iter("{http://www.w3.org/2000/svg}path"))
+        out[key] = (_style(row), _style(shapes[0]) if shapes else {})
+    for key in (k.removeprefix("links-") for k in by_id if k.startswith("links-")):
+        assert key in out, f"links drawn in style {key} have no legend row"
+    return out
+
+
+def test_svg_link_legend_rows_are_the_styles_drawn(svg: bytes, image: StructureImage) -> None:
+    """Every link row of the legend is a style links are drawn in, in that style, and the
+    other way round: the colours, dashes and opacities of the style table."""
+    rows = _legend_and_drawn(svg)
+    assert set(rows) == {"regional-strong", "regional-medium", "regional-weak",
+                         "local-strong", "local-medium"}  # weak local links not drawn
+    weak = _legend_and_drawn(static_map_bytes(image, "svg", image.options(weak_links=True)))
+    assert set(weak) == set(rows) | {"local-weak"}
+    for key, (row, drawn) in weak.items():
+        scope, cls = key.split("-")
+        colour, dash, alpha = link_style(cls, scope == "regional")
+        assert row["stroke"] == colour == drawn["fill"], key
+        assert float(row.get("stroke-opacity", 1)) == pytest.approx(alpha), key
+        assert float(drawn.get("fill-opacity", 1)) == pytest.approx(alpha), key
         if dash:  # the style table's pixels as points
             expected = [float(v) * PT_PER_PX for v in dash.split()]
-            got = [float(v) for v in st["stroke-dasharray"].split(",")]
+            got = [float(v) for v in row["stroke-dasharray"].split(",")]
             assert got == pytest.approx(expected)
         else:
-            assert "stroke-dasharray" not in st
+            assert "stroke-dasharray" not in row
+    # no two rows look alike
+    looks = {(r["stroke"], r.get("stroke-opacity"), r.get("stroke-dasharray"))
+             for r, _ in weak.values()}
+    assert len(looks) == len(weak)
 
 
 def test_english_labels(svg_en: bytes) -> None:
     joined = " ".join(" ".join(_svg_texts(svg_en)).split())  # wrapped lines joined
     for word in ("Roles", "Growth engine (5)", "Regional core (4)", "Population (circle area)",
-                 "Functional links", "Strong link", "Commuters (line width)",
+                 "Functional links", "Local link, strong", "Commuters (line width)",
                  "Joint growth engine", "Source: CC0 1.0 (SCB, statistiska tätorter 2020); "
                  "CC0 1.0 (SCB, Digitala gränser); fri med angiven källa (SCB, RAMS/BAS 2024 "
                  "dagbefolkning); background: Natural Earth; modelled flows",
@@ -311,7 +327,8 @@ def test_english_labels(svg_en: bytes) -> None:
 def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg: bytes) -> None:
     assert image.modelled
     assert any(t.endswith("; modellerade flöden") for t in _svg_texts(svg))
-    observed = static_map_bytes(dataclasses.replace(image, modelled=False), "svg")
+    observed_image = dataclasses.replace(image, modelled=False)
+    observed = static_map_bytes(observed_image, "svg", observed_image.options(source_note=""))
     joined = "\n".join(_svg_texts(observed))
     assert "modellerade" not in joined
     # the default source line: the inputs' licences and the base's credit
@@ -326,7 +343,8 @@ def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -
         "places": {"file": "communes_grand_est.gpkg", "licence": "INSEE, Licence Ouverte 2.0"},
         "flows": {"file": "mobpro.csv", "licence": "INSEE, Licence Ouverte 2.0"}}}
     french = dataclasses.replace(image, provenance=prov, base=None, language="en")
-    joined = "\n".join(_svg_texts(static_map_bytes(french, "svg")))
+    joined = "\n".join(_svg_texts(static_map_bytes(french, "svg",
+                                                    french.options(source_note=""))))
     assert "Source: INSEE, Licence Ouverte 2.0; modelled flows" in joined
     assert "SCB" not in joined and "Natural Earth" not in joined
 
@@ -338,7 +356,7 @@ def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -
 def test_rebuilds_are_byte_identical(image: StructureImage, fmt: static.Format,
                                      png: bytes, pdf: bytes, svg: bytes) -> None:
     first = {"png": png, "pdf": pdf, "svg": svg}[fmt]
-    assert static_map_bytes(image, fmt, source_note=SOURCE) == first
+    assert static_map_bytes(image, fmt, image.options(source_note=SOURCE)) == first
 
 
 def test_rebuilds_in_a_new_process_are_byte_identical(image: StructureImage,
@@ -351,13 +369,13 @@ def test_rebuilds_in_a_new_process_are_byte_identical(image: StructureImage,
         "from strukturbild.render.static import static_map_bytes\n"
         "img = build(example_project())\n"
         "for f in ('png', 'pdf', 'svg'):\n"
-        "    print(hashlib.sha256(static_map_bytes(img, f, dpi=50)).hexdigest())\n"
+        "    print(hashlib.sha256(static_map_bytes(img, f, img.options(dpi=50))).hexdigest())\n"
         "print('pyplot' if 'matplotlib.pyplot' in sys.modules else 'no-pyplot')\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True, cwd=tmp_path, env=env)
-    here = [hashlib.sha256(static_map_bytes(image, f, dpi=50)).hexdigest()
+    here = [hashlib.sha256(static_map_bytes(image, f, image.options(dpi=50))).hexdigest()
             for f in ("png", "pdf", "svg")]
     assert out.stdout.split() == [*here, "no-pyplot"]
 
@@ -376,8 +394,8 @@ def test_global_matplotlib_settings_are_left_alone(image: StructureImage) -> Non
 @pytest.fixture(scope="module")
 def figure(image: StructureImage) -> Any:
     with static._rc_context():
-        fig = static._figure(image, source_note=SOURCE, dpi=100, size_mm=(210, 297),
-                             label_roles=3)
+        options = image.options(source_note=SOURCE, dpi=100, label_roles=3)
+        fig = static._figure(scene_of(image, options, "print"), size_mm=(210, 297))
         fig.canvas.draw()
     return fig
 
@@ -412,11 +430,7 @@ def test_circles_and_lines_have_the_style_tables_sizes_in_points(image: Structur
             assert ends[-1] <= 8.0 * PT_PER_PX + 1e-6
     # weak local links only when asked for; regional links (the long axes) always
     assert "links-local-weak" not in arts and "links-regional-weak" in arts
-    from strukturbild.render.style import labelled_roles, regional_links
-
-    labelled = labelled_roles([r.key for r in image.roles],
-                              set(image.places["role"].astype(str)), 3)
-    regional = regional_links(links, image.places["role"], labelled)
+    regional = links["regional"].to_numpy()
     assert drawn == int((links["link_class"] != "weak").sum())
     assert bool(((links["link_class"] == "weak").to_numpy() & regional).any())
     widest = max(np.hypot(*(q.vertices[0] - q.vertices[3])) / m_per_pt
@@ -490,7 +504,7 @@ def test_areas_and_regions_are_drawn(image_with_areas: StructureImage, tmp_path:
     img = image_with_areas
     assert img.areas is not None and len(img.areas) == 33
     assert img.regions is not None and len(img.regions) > 0
-    svg = static_map_bytes(img, "svg", source_note=SOURCE)
+    svg = static_map_bytes(img, "svg", img.options(source_note=SOURCE))
     by_id = _svg_by_id(svg)
     for key in ("areas", "regions", "legend-areas", "legend-regions"):
         assert key in by_id, key
@@ -506,14 +520,14 @@ def test_areas_and_regions_are_drawn(image_with_areas: StructureImage, tmp_path:
     for path in paths:
         assert _style(path)["fill"] == AREA_FILL
         assert float(_style(path)["stroke-width"]) < 0.6
-    out = write_static_map(img, tmp_path / "skane.png", source_note=SOURCE, dpi=100)
+    out = write_static_map(img, tmp_path / "skane.png", img.options(source_note=SOURCE, dpi=100))
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_map_extent_holds_the_projects_kommuner(image_with_areas: StructureImage) -> None:
     with static._rc_context():
-        fig = static._figure(image_with_areas, source_note="", dpi=72, size_mm=(180, 240),
-                             label_roles=3)
+        options = image_with_areas.options(source_note="", dpi=72)
+        fig = static._figure(scene_of(image_with_areas, options, "print"), size_mm=(180, 240))
     ax = fig.axes[0]
     x0, y0, x1, y1 = image_with_areas.areas.total_bounds
     (xa, xb), (ya, yb) = ax.get_xlim(), ax.get_ylim()
@@ -532,7 +546,7 @@ def test_map_extent_holds_the_projects_kommuner(image_with_areas: StructureImage
 def test_write_static_map_takes_the_format_from_the_suffix(
         image: StructureImage, tmp_path: Path, suffix: str, magic: bytes) -> None:
     target = tmp_path / "maps" / f"skane{suffix.upper() if suffix == '.pdf' else suffix}"
-    out = write_static_map(image, target, dpi=50)
+    out = write_static_map(image, target, image.options(dpi=50))
     assert out == target
     assert target.read_bytes().startswith(magic)
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]  # no temp files
@@ -558,7 +572,7 @@ def test_a_failed_write_leaves_the_old_file(image: StructureImage, tmp_path: Pat
 
     monkeypatch.setattr("os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        write_static_map(image, target, dpi=50)
+        write_static_map(image, target, image.options(dpi=50))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["skane.svg"]
 
@@ -571,7 +585,8 @@ def test_a_failed_write_leaves_the_old_file(image: StructureImage, tmp_path: Pat
 def test_bad_options_are_config_errors(image: StructureImage, kwargs: dict[str, Any],
                                        match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        static_map_bytes(image, "png", **kwargs)
+        size = kwargs.pop("size_mm", None)
+        static_map_bytes(image, "png", image.options(**kwargs), size_mm=size)
 
 
 def test_missing_matplotlib_is_a_friendly_error(image: StructureImage,

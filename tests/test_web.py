@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from strukturbild.config import project_from_dict
+from strukturbild.analysis.links import link_scopes
+from strukturbild.config import MapOptions, project_from_dict
 from strukturbild.errors import ConfigError, StrukturbildError
 from strukturbild.image import RoleInfo, StructureImage
 from strukturbild.pipeline import build
-from strukturbild.render import _assets, web
+from strukturbild.render import _assets, _scene
 from strukturbild.render._assets import AssetError, OnlineAssetError, check_offline
 from strukturbild.render.web import map_links, web_map_html
 from strukturbild.sources.example import example_project
@@ -78,6 +79,8 @@ def hostile_image(language: str = "sv") -> StructureImage:
     frame["total"] = frame["flow_od"] + frame["flow_do"]
     frame["strength"] = [0.2, 0.1, 0.05, 0.04]
     frame["modelled"] = True
+    # the scopes the pipeline gives links: two roles, so the higher one (nav) is regional
+    frame = frame.join(link_scopes(frame, places["role"], ["nav", "ort"], levels=3))
     at = dict(zip(ids, xy, strict=True))
     lines = [shapely.LineString([at[o], at[d]]) for o, d in zip(frame["origin"],
                                                               frame["destination"], strict=True)]
@@ -136,7 +139,7 @@ def example() -> StructureImage:
 
 @pytest.fixture(scope="module")
 def example_page(example: StructureImage) -> str:
-    return web_map_html(example, source_note="Källa: SCB")
+    return web_map_html(example, example.options(source_note="Källa: SCB"))
 
 
 # ------------------------------------------------------------------------------- tests
@@ -154,7 +157,8 @@ def test_page_needs_no_network(example_page: str) -> None:
 
 
 def test_same_input_gives_the_same_bytes(example_page: str) -> None:
-    again = web_map_html(build(example_project()), source_note="Källa: SCB")
+    image = build(example_project())
+    again = web_map_html(image, image.options(source_note="Källa: SCB"))
     assert again == example_page
     assert not re.search(r"[0-9a-f]{32}", example_page)  # no folium uuids
 
@@ -248,13 +252,13 @@ def test_english_map() -> None:
 
 
 def test_source_line_and_timestamp(example: StructureImage) -> None:
-    data = page_data(web_map_html(example, source_note="Källa: SCB 2020",
-                                  timestamp="2024-05-01"))
+    data = page_data(web_map_html(example, example.options(source_note="Källa: SCB 2020",
+                                                           timestamp="2024-05-01")))
     assert data["source"] == ("Källa: SCB 2020; bakgrund: Natural Earth; modellerade flöden"
                               " · Skapad 2024-05-01")
     observed = dataclasses.replace(example, modelled=False)
     # without a note, the line is made from the inputs' licences
-    assert page_data(web_map_html(observed))["source"] == (
+    assert page_data(web_map_html(observed, observed.options(source_note="")))["source"] == (
         "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala gränser); "
         "fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); "
         "bakgrund: Natural Earth")
@@ -270,16 +274,21 @@ def test_links_keep_both_directions() -> None:
     last = len(totals) - 1
     assert (names[links["o"][last]], names[links["d"][last]]) == (HOSTILE, SCRIPT)
     assert links["w"][last] == pytest.approx(8.0)  # the widest: style.link_width
-    assert data["links"]["cls"][links["c"][last]] == "Starkt samband"
-    assert data["links"]["sty"][2][1] == [3.0, 3.0]  # weak links are dashed
-    assert data["links"]["sty"][0][0] == "#4c6478" and data["links"]["sty"][3][0] == "#7a2414"
+    sty = links["sty"]
+    assert data["links"]["cls"][sty[links["k"][last]][4]] == "Starkt samband"
+    # colour, dashes, opacity, layer, class, regional: the styles drawn, legend order
+    assert [s[3:] for s in sty] == [["links", 0, 1], ["links", 1, 0], ["weak", 2, 0]]
+    assert sty[2][1] == [3.0, 3.0]  # weak links are dashed
+    assert sty[0][0] == "#7a2414" and sty[1][0] == "#4c6478"
+    # P1–P2 joins the two places of the higher role (nav): regional, drawn on top
+    assert sty[links["k"][last]][5] == 1 and sum(s[5] for s in sty) == 1
 
 
 def test_weak_links_below_a_threshold_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
     image = hostile_image()
     kept, threshold = map_links(image.links, min_flow=40)
     assert kept["total"].tolist() == [1200.0, 400.0, 50.0] and threshold == 40
-    monkeypatch.setattr(web, "MAX_MAP_LINKS", 3)
+    monkeypatch.setattr(_scene, "MAX_MAP_LINKS", 3)
     data = page_data(web_map_html(image))
     assert len(data["links"]["o"]) == 3
     assert "Visar 3 av 4 samband: alla starka och medelstarka, svaga från 50 pendlare." \
@@ -289,28 +298,29 @@ def test_weak_links_below_a_threshold_are_left_out(monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize("basemap, key, host, attribution", [
     ("CartoDB.Positron", "KEY123", "basemaps.cartocdn.com", "CARTO"),
     ("OpenStreetMap.Mapnik", None, "tile.openstreetmap.org", "OpenStreetMap"),
-    ("Lantmateriet.Topowebb", "KEY123", "api.lantmateriet.se", "Lantm\\u00e4teriet (CC BY"),
+    ("Lantmateriet.Topowebb", "KEY123", "api.lantmateriet.se", "Lantmäteriet (CC BY"),
 ], ids=["xyzservices-key", "xyzservices", "lantmateriet"])
 def test_background_tiles_carry_their_attribution(basemap: str, key: str | None, host: str,
                                                   attribution: str) -> None:
-    page = web_map_html(hostile_image(), basemap=basemap, basemap_key=key)
+    page = web_map_html(hostile_image(), MapOptions(basemap=basemap, basemap_key=key))
     check_offline(page)  # tiles are images the user asked for, not assets of the page
     assert host in page and attribution in page
     if key:
         assert key in page
     assert page_data(page)["areas"]["style"]["fill"] is False  # the tiles show through
+    assert page_data(page)["tiles"]["options"]["attribution"]
 
 
 @pytest.mark.parametrize("basemap", ["Lantmateriet.Topowebb", "CartoDB.Positron",
                                      "No.Such.Provider"])
 def test_bad_basemap_is_a_config_error(basemap: str) -> None:
     with pytest.raises(ConfigError, match="basemap"):
-        web_map_html(hostile_image(), basemap=basemap)
+        web_map_html(hostile_image(), MapOptions(basemap=basemap))
 
 
 def test_no_tiles_by_default(example_page: str) -> None:
-    assert "tileLayer" not in example_page.split("strukturbildDraw(map_")[1]
-    assert "L.tileLayer(" not in example_page
+    assert "tiles" not in page_data(example_page)
+    assert not re.search(r"https?://[^\s\"']*\{z\}", example_page)  # no tile address
 
 
 def test_example_page_is_small(example_page: str) -> None:
@@ -336,8 +346,9 @@ def test_no_places_is_an_error(example: StructureImage) -> None:
 def test_write_html_writes_the_page(example: StructureImage, tmp_path: Path) -> None:
     from strukturbild.export.maps import write_html
 
-    out = write_html(example, tmp_path / "m.html", source_note="Källa: SCB")
-    assert out.read_text(encoding="utf-8") == web_map_html(example, source_note="Källa: SCB")
+    options = example.options(source_note="Källa: SCB")
+    out = write_html(example, tmp_path / "m.html", options)
+    assert out.read_text(encoding="utf-8") == web_map_html(example, options)
 
 
 # ------------------------------------------------------------------ structure image
@@ -380,10 +391,12 @@ def test_weak_links_are_a_layer_that_starts_off(example: StructureImage,
     overlays = {k: (label, on) for k, label, on in data["overlays"]}
     assert overlays["weak"] == ("Svaga samband", False)
     assert overlays["links"] == ("Funktionella samband", True)
-    weak = sum(c == 2 for c in data["links"]["c"])
-    assert weak == int((example.links["link_class"] == "weak").sum()) > 0
+    layer = [data["links"]["sty"][k][3] for k in data["links"]["k"]]
+    # the weak links but the axes, which are drawn with the regional links
+    weak = (example.links["link_class"] == "weak") & ~example.links["axis"]
+    assert layer.count("weak") == int(weak.sum()) > 0
     assert 'data-layer="weak"' in data["legend"] and "visas i lagerlistan" in data["legend"]
-    shown = page_data(web_map_html(example, weak_links=True))
+    shown = page_data(web_map_html(example, example.options(weak_links=True)))
     assert dict((k, on) for k, _, on in shown["overlays"])["weak"] is True
 
 
@@ -394,8 +407,10 @@ def test_regional_links_are_flagged(example: StructureImage, example_page: str) 
     links = example.links.set_index(["origin", "destination"])
     ids = dict(zip(example.places["name"], example.places.index, strict=True))
     axes = 0
-    for o, d, g, c in zip(data["links"]["o"], data["links"]["d"], data["links"]["g"],
-                          data["links"]["c"], strict=True):
+    sty = data["links"]["sty"]
+    scope = [sty[k][5] for k in data["links"]["k"]]
+    cls = [sty[k][4] for k in data["links"]["k"]]
+    for o, d, g, c in zip(data["links"]["o"], data["links"]["d"], scope, cls, strict=True):
         between_top = roles[names[o]] in top and roles[names[d]] in top
         if c != 2:  # strong and medium: regional when between places of the top roles
             assert g == int(between_top)
@@ -410,11 +425,11 @@ def test_regional_links_are_flagged(example: StructureImage, example_page: str) 
             assert between_top
             assert row["flow_od"] == max(out_a if (a, b) in links.index else out_b) or \
                 row["flow_do"] == max(out_b if (a, b) in links.index else out_a)
-    assert 0 < sum(data["links"]["g"]) < len(data["links"]["g"])
+    assert 0 < sum(scope) < len(scope)
     assert 0 < axes < 40  # the axes, not a web of weak links
     # regional links come after (over) the local ones
-    first = data["links"]["g"].index(1)
-    assert all(data["links"]["g"][first:])
+    first = scope.index(1)
+    assert all(scope[first:])
     assert "Regionalt samband" in data["legend"] and "Lokalt samband" in data["legend"]
 
 

@@ -41,7 +41,7 @@ _WHERE: dict[str, str] = {
         "EmptyInputError", "FetchError", "InputFileNotFoundError", "InvalidGeometryError",
         "InvalidValueError", "MissingColumnError", "OnlineAssetError", "OutputConflictError",
         "OutputExistsError", "OutputLockedError", "StrukturbildError", "StrukturbildWarning",
-        "UnknownCodeError"), ".errors"),
+        "TimeLimitError", "UnknownCodeError"), ".errors"),
     "write_geopackage": ".export.geopackage",
     "write_html": ".export.maps",
     "write_outputs": ".export.outputs",
@@ -53,6 +53,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(("read_areas", "read_designations", "read_places"), ".readers"),
     "example_project": ".sources.example",
     "fetch_scb": ".sources.scb.fetch",
+    "FetchLimits": ".sources.scb.options",
 }
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "EmptyInputError",
     "ExportOptions",
     "FetchError",
+    "FetchLimits",
     "Flows",
     "FlowsSource",
     "GravityFit",
@@ -94,6 +96,7 @@ __all__ = [
     "StructureImage",
     "StrukturbildError",
     "StrukturbildWarning",
+    "TimeLimitError",
     "UnknownCodeError",
     "build",
     "build_image",
@@ -198,6 +201,7 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
         OutputLockedError,
         StrukturbildError,
         StrukturbildWarning,
+        TimeLimitError,
         UnknownCodeError,
     )
     from .export.geopackage import write_geopackage
@@ -210,3 +214,4 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
     from .readers import read_areas, read_designations, read_places
     from .sources.example import example_project
     from .sources.scb.fetch import fetch_scb
+    from .sources.scb.options import FetchLimits

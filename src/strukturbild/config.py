@@ -287,6 +287,41 @@ def _check_colour(value: str | None, key: str) -> None:
                    (" or \"none\"" if key.endswith(".fill") else "") + f", got {value!r}")
 
 
+#: Dash patterns: at most this many lengths, each at least _DASH_MIN px (and at most
+#: _DASH_MAX px), together at least _DASH_SUM px. A renderer draws one dash per pattern
+#: length along every line: matplotlib's PNG writer, a browser and QGIS all spin on a
+#: pattern of zeros or of near-zero lengths ("0", "0.000001 0.000001").
+_DASH_COUNT, _DASH_MIN, _DASH_MAX, _DASH_SUM = 8, 0.5, 1000.0, 2.0
+
+
+def _check_dash(value: str | None, key: str) -> None:
+    """A dash pattern a renderer can draw: ``""`` (solid) or lengths in pixels, ``"6 3"``.
+
+    Examples
+    --------
+    >>> _check_dash("6 3", "layers.dash")
+    >>> _check_dash("0.000001 0.000001", "layers.dash")
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'layers.dash': expected at most 8 dash and gap ...
+    """
+    if value is None:
+        return
+    rule = (f"expected at most {_DASH_COUNT} dash and gap lengths in pixels, each from "
+            f"{_DASH_MIN:g} to {_DASH_MAX:g}, together at least {_DASH_SUM:g} (e.g. \"6 3\"), "
+            "or \"\" for a solid line")
+    if not isinstance(value, str) or not re.fullmatch(r"\s*(\d+(\.\d+)?\s*)*", value):
+        raise _err(None, key, f"{rule}, got {value!r}")
+    lengths = [float(v) for v in value.split()]
+    if len(lengths) > _DASH_COUNT:
+        raise _err(None, key, f"{rule}; got {len(lengths)} lengths in {value!r}")
+    if any(not _DASH_MIN <= v <= _DASH_MAX for v in lengths):
+        bad = next(v for v in lengths if not _DASH_MIN <= v <= _DASH_MAX)
+        raise _err(None, key, f"{rule}; got {bad:g} in {value!r}")
+    if lengths and sum(lengths) < _DASH_SUM:
+        raise _err(None, key, f"{rule}; {value!r} adds up to {sum(lengths):g}")
+
+
 @dataclass(frozen=True)
 class LayerSource:
     """One of the project's own layers (``[[layers]]``): corridors, green structure,
@@ -349,9 +384,7 @@ class LayerSource:
                 raise _err(None, f"layers.{key}", f"expected a number >= 0, got {v!r}")
             if key == "opacity" and v > 1:
                 raise _err(None, "layers.opacity", f"expected a number from 0 to 1, got {v!r}")
-        if self.dash is not None and not re.fullmatch(r"\s*(\d+(\.\d+)?\s*)*", self.dash):
-            raise _err(None, "layers.dash", "expected dash and gap lengths in pixels, e.g. "
-                       f"\"6 3\", got {self.dash!r}")
+        _check_dash(self.dash, "layers.dash")
 
     @property
     def style(self) -> dict[str, Any]:
@@ -1169,16 +1202,25 @@ class MapOptions:
     labels. ``base``: draw the land, the sea and the neighbouring countries under
     the map (offline, :mod:`strukturbild.sources.base`). ``weak_links``: show weak
     links when the map opens (the web map's layer control shows them with one click
-    either way). ``paper``: the print map's page. ``land``: a file of Sweden's
+    either way). ``paper``: the print map's page; ``dpi``: its resolution (PNG, and
+    any raster part of PDF and SVG). ``min_link_flow``: the web map draws weak links
+    only from this many commuters (both directions together; ``None``: all of them,
+    unless there are too many to draw legibly). ``land``: a file of Sweden's
     polygons (SCB's kommuner or län, e.g. the national ``kommuner.gpkg``; layer
     ``land_layer``) to draw Sweden's land outside the project's areas from, instead of
     Natural Earth's Sweden: their gaps (Vänern, Vättern, Mälaren) stay water, and
     their coast is SCB's.
 
+    Every renderer (web, print, QGIS styles) takes one ``MapOptions``; the defaults
+    are written here only. ``title`` and ``language`` are the project's: a
+    :class:`~strukturbild.image.StructureImage` carries its own.
+
     Examples
     --------
     >>> MapOptions().language
     'sv'
+    >>> MapOptions().replace(label_roles=2).label_roles
+    2
     """
 
     title: str = ""
@@ -1194,6 +1236,8 @@ class MapOptions:
     weak_links: bool = False
     paper: Literal["A4-portrait", "A4-landscape", "A3-portrait", "A3-landscape"] = \
         "A4-portrait"
+    dpi: int = 300
+    min_link_flow: float | None = None
 
     def __post_init__(self) -> None:
         check_fields(self, "map")
@@ -1201,6 +1245,14 @@ class MapOptions:
                 or self.label_roles < 0:
             raise _err(None, "map.label_roles", "expected a whole number >= 0 (how many of "
                        f"the highest roles get labels), got {self.label_roles!r}")
+        if not 1 <= self.dpi <= 1200:
+            raise _err(None, "map.dpi", f"expected a whole number from 1 to 1200, got "
+                       f"{self.dpi!r}")
+        flow = self.min_link_flow
+        if flow is not None and (isinstance(flow, bool) or not isinstance(flow, int | float)
+                                 or not 0 <= flow < math.inf):
+            raise _err(None, "map.min_link_flow", "expected a number of commuters >= 0, got "
+                       f"{flow!r}")
         if self.timestamp is not None:
             import datetime as dt
 
@@ -1213,6 +1265,30 @@ class MapOptions:
             resolve_basemap(self.basemap, self.basemap_key)
         elif self.basemap_key is not None:
             resolve_basemap("Lantmateriet", self.basemap_key)  # checks the key's characters
+
+    def replace(self, **changes: Any) -> MapOptions:
+        """These options with ``changes``, validated like the project file's.
+
+        Raises
+        ------
+        ConfigError
+            An unknown option, or a value of the wrong kind.
+
+        Examples
+        --------
+        >>> MapOptions().replace(paper="A3-landscape").paper
+        'A3-landscape'
+        >>> MapOptions().replace(colour="red")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        strukturbild.errors.ConfigError: unknown map option 'colour'; expected one of ...
+        """
+        names = [f.name for f in fields(self)]
+        for key in changes:
+            if key not in names:
+                raise ConfigError(f"unknown map option {key!r}; expected one of "
+                                  f"{', '.join(names)}")
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ The tree::
     ├── OutputLockedError (BlockingIOError)
     ├── DiskFullError (OSError)
     ├── FetchError (ConnectionError)
+    ├── TimeLimitError (TimeoutError)
     └── AssetError (RuntimeError)
         └── OnlineAssetError
     StrukturbildWarning (UserWarning)
@@ -52,6 +53,7 @@ __all__ = [
     "OutputLockedError",
     "StrukturbildError",
     "StrukturbildWarning",
+    "TimeLimitError",
     "UnknownCodeError",
     "printable",
 ]
@@ -238,6 +240,20 @@ class FetchError(StrukturbildError, ConnectionError):
                  status: int | None = None) -> None:
         self.status = status
         super().__init__(message, source=source)
+
+
+class TimeLimitError(StrukturbildError, TimeoutError):
+    """Work on an input or output took longer than its time limit and was stopped.
+
+    A file can hold work that never ends (a view over a recursive query, a trigger);
+    SQLite runs it in C, so it gets a time limit (see ``strukturbild._sqlite``).
+
+    Examples
+    --------
+    >>> err = TimeLimitError("reading the layers took longer than 10 s", source="a.gpkg")
+    >>> isinstance(err, TimeoutError), str(err)
+    (True, 'a.gpkg: reading the layers took longer than 10 s')
+    """
 
 
 class AssetError(StrukturbildError, RuntimeError):

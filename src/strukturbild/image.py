@@ -3,7 +3,8 @@
 :class:`StructureImage` holds typed, finished frames and provenance; its methods
 write it (``to_html``, ``to_gpkg``, ``to_json``, ``to_png``/``to_pdf``/``to_svg``)
 by delegating to :mod:`strukturbild.render` and :mod:`strukturbild.export`, which are
-imported only when a method is called, and show it in a notebook (``_repr_html_``).
+imported only when a method is called, show it in a notebook (``_repr_html_``), and
+hand its layers to folium (``explore``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import pandas as pd
 
+from .config import MapOptions
 from .errors import InvalidValueError
+
+if TYPE_CHECKING:
+    import folium
 
 __all__ = ["MAP_FORMATS", "OwnLayer", "RoleInfo", "StructureImage"]
 
 #: Formats drawn as maps (web and print); the others are data files.
 MAP_FORMATS = ("html", "png", "pdf", "svg")
-_RENDER_OPTIONS = ("source_note", "label_roles", "basemap", "basemap_key", "timestamp",
-                   "min_link_flow", "weak_links")
-_PRINT_OPTIONS = ("source_note", "label_roles", "timestamp", "weak_links", "paper")
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,9 @@ class StructureImage:
     provenance
         Inputs, parameters and package version, as plain JSON-able values.
     map_options
-        The project's map options (title, language, source note, labels, basemap,
-        time stamp) that the writing methods use unless told otherwise.
+        The project's :class:`~strukturbild.config.MapOptions` (source note, labels,
+        basemap, paper, time stamp …), which the writing methods use unless told
+        otherwise; a mapping of them is validated into one.
     layers
         The project's own layers (:class:`OwnLayer`), drawn under the places.
     base
@@ -136,7 +139,7 @@ class StructureImage:
     language: str = "sv"
     modelled: bool = False
     provenance: Mapping[str, Any] = field(default_factory=dict)
-    map_options: Mapping[str, Any] = field(default_factory=dict)
+    map_options: MapOptions = field(default_factory=MapOptions)
     layers: tuple[OwnLayer, ...] = ()
     base: gpd.GeoDataFrame | None = None
 
@@ -160,27 +163,35 @@ class StructureImage:
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
-        object.__setattr__(self, "map_options", MappingProxyType(dict(self.map_options)))
+        if isinstance(self.map_options, Mapping):
+            object.__setattr__(self, "map_options", MapOptions().replace(**self.map_options))
+        elif not isinstance(self.map_options, MapOptions):
+            raise InvalidValueError("StructureImage.map_options must be MapOptions, not "
+                                    f"{type(self.map_options).__name__}")
 
     # ------------------------------------------------------------------ writing
 
-    def render_options(self, fmt: str, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Map options for ``fmt``: the project's (``map_options``), then ``given``."""
-        keep: tuple[str, ...] = _RENDER_OPTIONS if fmt == "html" else _PRINT_OPTIONS
-        if fmt == "gpkg":
-            keep = ("source_note", "label_roles", "timestamp")
-        opts = {k: v for k, v in self.map_options.items() if k in keep and v is not None}
-        opts.update(given)
-        return opts
+    def options(self, options: MapOptions | None = None, **changes: Any) -> MapOptions:
+        """The map options a writer uses: ``options`` (the image's own by default) with
+        ``changes`` (``label_roles=2``, ``paper="A3-landscape"`` …), validated.
 
-    def render(self, fmt: Literal["html", "png", "pdf", "svg", "json"], **options: Any
-               ) -> bytes:
+        Examples
+        --------
+        >>> from strukturbild import build, example_project
+        >>> build(example_project()).options(weak_links=True).weak_links
+        True
+        """
+        return (options or self.map_options).replace(**changes)
+
+    def render(self, fmt: Literal["html", "png", "pdf", "svg", "json"],
+               options: MapOptions | None = None, *,
+               size_mm: tuple[float, float] | None = None, **changes: Any) -> bytes:
         """The file contents of one format, in memory (nothing is written).
 
-        ``options`` override the project's map options (``source_note``,
-        ``label_roles``, ``basemap``, ``timestamp`` …); see
-        :func:`strukturbild.render.web.web_map_html` and
-        :func:`strukturbild.render.static.static_map_bytes`.
+        ``options`` (default: the image's :attr:`map_options`) with ``changes``
+        (``source_note``, ``label_roles``, ``basemap``, ``paper``, ``dpi`` …; see
+        :class:`~strukturbild.config.MapOptions`); ``size_mm`` gives a print map a
+        page of its own size instead of the ``paper``.
 
         Examples
         --------
@@ -188,10 +199,13 @@ class StructureImage:
         >>> build(example_project()).render("html")[:15]
         b'<!DOCTYPE html>'
         """
+        opts = self.options(options, **changes)
+        if size_mm is not None and fmt not in ("png", "pdf", "svg"):
+            raise InvalidValueError(f"size_mm is a print map's page size, not one of {fmt}")
         if fmt == "html":
             from .render.web import web_map_html
 
-            return web_map_html(self, **self.render_options(fmt, options)).encode("utf-8")
+            return web_map_html(self, opts).encode("utf-8")
         if fmt == "json":
             import json
 
@@ -199,16 +213,17 @@ class StructureImage:
         if fmt in ("png", "pdf", "svg"):
             from .render.static import static_map_bytes
 
-            return static_map_bytes(self, fmt, **self.render_options(fmt, options))
+            return static_map_bytes(self, fmt, opts, size_mm=size_mm)
         raise InvalidValueError(f"unknown format {fmt!r}; expected html, png, pdf, svg or json")
 
-    def _write(self, fmt: str, path: str | Path, options: Mapping[str, Any]) -> Path:
+    @staticmethod
+    def _write(path: str | Path, data: bytes) -> Path:
         from .export.outputs import write_files
 
-        data = self.render(fmt, **options)  # type: ignore[arg-type]
         return write_files({Path(path): data})[0]
 
-    def to_html(self, path: str | Path, **options: Any) -> Path:
+    def to_html(self, path: str | Path, options: MapOptions | None = None, **changes: Any
+                ) -> Path:
         """Write the interactive web map (one self-contained, offline HTML file).
 
         Examples
@@ -219,19 +234,25 @@ class StructureImage:
         >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
         True
         """
-        return self._write("html", path, options)
+        return self._write(path, self.render("html", options, **changes))
 
-    def to_png(self, path: str | Path, **options: Any) -> Path:
+    def to_png(self, path: str | Path, options: MapOptions | None = None, *,
+               size_mm: tuple[float, float] | None = None, **changes: Any) -> Path:
         """Write the print map as PNG (300 dpi unless ``dpi=`` says otherwise)."""
-        return self._write("png", path, options)
+        return self._write(path, self.render("png", options, size_mm=size_mm,
+                                                    **changes))
 
-    def to_pdf(self, path: str | Path, **options: Any) -> Path:
+    def to_pdf(self, path: str | Path, options: MapOptions | None = None, *,
+               size_mm: tuple[float, float] | None = None, **changes: Any) -> Path:
         """Write the print map as PDF (fonts embedded)."""
-        return self._write("pdf", path, options)
+        return self._write(path, self.render("pdf", options, size_mm=size_mm,
+                                                    **changes))
 
-    def to_svg(self, path: str | Path, **options: Any) -> Path:
+    def to_svg(self, path: str | Path, options: MapOptions | None = None, *,
+               size_mm: tuple[float, float] | None = None, **changes: Any) -> Path:
         """Write the print map as SVG (text as text)."""
-        return self._write("svg", path, options)
+        return self._write(path, self.render("svg", options, size_mm=size_mm,
+                                                    **changes))
 
     def to_json(self, path: str | Path) -> Path:
         """Write the JSON summary (:meth:`summary`).
@@ -244,12 +265,16 @@ class StructureImage:
         >>> json.loads(out.read_text())["places"]
         70
         """
-        return self._write("json", path, {})
+        return self._write(path, self.render("json"))
 
-    def to_gpkg(self, path: str | Path, *, mode: Literal["overwrite", "append", "fail"] =
-                "overwrite", **options: Any) -> Path:
+    def to_gpkg(self, path: str | Path, options: MapOptions | None = None, *,
+                mode: Literal["overwrite", "append", "fail"] = "overwrite",
+                size_unit: Literal["Point", "Pixel", "MM"] = "Point",
+                version: Literal["1.2", "1.4"] = "1.4", **changes: Any) -> Path:
         """Write the styled GeoPackage (EPSG:3006); see
-        :func:`strukturbild.export.geopackage.write_geopackage` for ``mode`` and options.
+        :func:`strukturbild.export.geopackage.write_geopackage` for ``mode``,
+        ``size_unit`` and ``version``. The QGIS styles follow ``options`` with
+        ``changes``, as the maps do.
 
         Examples
         --------
@@ -261,7 +286,34 @@ class StructureImage:
         """
         from .export.geopackage import write_geopackage
 
-        return write_geopackage(self, path, mode=mode, **self.render_options("gpkg", options))
+        return write_geopackage(self, path, self.options(options, **changes), mode=mode,
+                                size_unit=size_unit, version=version)
+
+    def explore(self, m: folium.Map | None = None, **kwargs: Any) -> folium.Map:
+        """The structure image's layers on a folium map, for a notebook.
+
+        Places (one layer per role), links (regional and local; the weak ones a layer
+        of their own, off at start), joint designations, regions, areas and the own
+        layers, as folium layers with tooltips and popups: the same scene as
+        :meth:`to_html` draws. As with ``GeoDataFrame.explore(m=...)``, the layers
+        are added to the map ``m`` when given (your own map, tiles and layers); else
+        to a new ``folium.Map(**kwargs)`` (``tiles``, ``width``, ``height`` …) with a
+        layer control, fitted to the image. Add your own layers to the map it returns.
+
+        Every text of the data reaches folium escaped: no name is read as HTML or as
+        a template.
+
+        Examples
+        --------
+        >>> from strukturbild import build, example_project
+        >>> m = build(example_project()).explore(tiles=None)
+        >>> type(m).__name__
+        'Map'
+        """
+        from .render.explore import explore
+
+        return explore(self, m, **kwargs)
+
 
     def _repr_html_(self) -> str:
         """The web map inline in a notebook: the page in a sandboxed ``iframe``.

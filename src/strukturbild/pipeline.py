@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
-from .analysis.links import links_from_flows, links_to_lines, modelled_commuting
+from .analysis.links import link_scopes, links_from_flows, links_to_lines, modelled_commuting
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -228,6 +228,7 @@ def check_project(project: Project) -> dict[str, Any]:
     check_outputs_of(project)
     places, areas, flows = read_inputs(project)
     layers = read_layers(project)
+    _land(project)  # build reads it only when drawing; a bad file fails here too
     _check_regions(project, places, flows)
     designations = _designations(project, places)
     return {"places": places, "areas": areas, "flows": flows, "designations": designations,
@@ -510,6 +511,10 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         link_measures["jobs"] = link_measures["jobs"].fillna(modelled.jobs)
     links = links_from_flows(link_flows, link_measures, params=project.links)
     lines = links_to_lines(links, places)
+    # regional links and axes, once, for every map and the GeoPackage
+    scopes = link_scopes(lines, roles["role"], [r.key for r in project.roles.roles],
+                         levels=project.map.label_roles)
+    lines = lines.assign(regional=scopes["regional"], axis=scopes["axis"])
     say(f"made {len(lines)} links" + (" (modelled)" if link_flows.modelled else ""))
 
     out_places = places.join(measures.drop(columns=[c for c in measures.columns
@@ -585,10 +590,18 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         language=project.map.language,
         modelled=bool(link_flows.modelled),
         provenance=provenance,
-        map_options=to_jsonable(project.map),
+        map_options=project.map,
         layers=own,
         base=base,
     )
+
+
+def _land(project: Project) -> Any:
+    """The project's own land polygons (``[map] land``), or None."""
+    if not (project.map.base and project.map.land):
+        return None
+    return read_areas(AreasSource(Path(project.map.land), layer=project.map.land_layer),
+                      crs=project.crs)
 
 
 def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
@@ -599,10 +612,7 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
     from .sources.base import BASE_LICENCE, BASE_SOURCE, base_geography, span_of
 
     extent = span_of(places, areas, *(layer.frame for layer in layers))
-    sweden = None
-    if project.map.land:
-        sweden = read_areas(AreasSource(Path(project.map.land), layer=project.map.land_layer),
-                            crs=project.crs)
+    sweden = _land(project)
     base = base_geography(extent, crs=project.crs, areas=areas, sweden=sweden)
     if base is None:
         return None, None

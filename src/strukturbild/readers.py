@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._sqlite import guarded
 from ._validate import (
     check_coordinates,
     check_crs,
@@ -44,6 +45,7 @@ from ._validate import (
     to_codes,
     to_counts,
 )
+from ._where import compile_filter
 from .config import (
     DEFAULT_CRS,
     AreasSource,
@@ -64,6 +66,7 @@ from .errors import (
     OutputLockedError,
     StrukturbildError,
     StrukturbildWarning,
+    TimeLimitError,
     UnknownCodeError,
 )
 
@@ -76,8 +79,10 @@ __all__ = [
     "atomic_path",
     "check_outputs",
     "check_path",
+    "check_sqlite_input",
     "filter_rows",
     "flows_table_from_frame",
+    "gdal_readable",
     "join_jobs",
     "places_from_frame",
     "read_areas",
@@ -516,20 +521,23 @@ def filter_rows(frame: pd.DataFrame, where: str, *, source: str | Path | None = 
                 layer: str | None = None) -> pd.DataFrame:
     """The rows of a table that match an attribute filter, as ``ogr2ogr -where`` selects.
 
-    The filter is evaluated by GDAL on the table written to an in-memory GeoPackage,
-    so it is SQL as a GeoPackage ``where`` takes it (SQLite's dialect, which OGR SQL's
-    comparisons, ``AND``/``OR``/``NOT``, ``IN``, ``LIKE``, ``IS NULL`` and
-    ``BETWEEN`` share): ``"lan_code = '12'"``, ``"population >= 2000"``,
-    ``"kommun_code LIKE '12%'"``. Text columns that hold only numbers compare as
-    numbers (see :func:`read_table`); quote text values, name columns as they are
-    written in the file (``"Kommun kod"`` in double quotes if it has a space).
+    The filter is SQL as SQLite evaluates it, limited to what a filter needs
+    (:mod:`strukturbild._where`): comparisons, ``AND``/``OR``/``NOT``, ``IN``,
+    ``LIKE``, ``BETWEEN``, ``IS NULL``, arithmetic and a few functions;
+    ``"lan_code = '12'"``, ``"population >= 2000"``, ``"kommun_code LIKE '12%'"``.
+    Text columns that hold only numbers compare as numbers (see :func:`read_table`);
+    quote text values, name columns as they are written in the file (``"Kommun kod"``
+    in double quotes if it has a space).
 
     Raises
     ------
     InvalidValueError
-        The filter cannot be evaluated: an unknown column, a syntax error.
+        The filter holds what a filter may not (a subquery, a comment, ``;``), is
+        incomplete, or names a column the table does not have.
     EmptyInputError
         It matches no row.
+    TimeLimitError
+        Evaluating it took longer than :data:`FILTER_SECONDS` for one block of rows.
 
     Examples
     --------
@@ -541,40 +549,98 @@ def filter_rows(frame: pd.DataFrame, where: str, *, source: str | Path | None = 
     ...
     strukturbild.errors.InvalidValueError: t.csv: cannot apply where = "lan = '12'": no such ...
     """
-    import io
-
-    import pyogrio
-
     if not len(frame):
         return frame
-    typed = _typed_for_filter(frame)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        pyogrio.write_dataframe(typed, buf, driver="GPKG", layer="t")
-        try:
-            hits = pyogrio.read_dataframe(buf.getvalue(), layer="t", read_geometry=False,
-                                          columns=[], fid_as_index=True, where=where)
-        except Exception as exc:
-            raise _where_error(where, exc, list(typed.columns), source, layer) from None
-    positions = np.asarray(hits.index, dtype=np.int64) - 1
-    if not len(positions):
+    positions = _matching(_typed_for_filter(frame), where, source=source, layer=layer)
+    return frame.iloc[positions]
+
+
+#: Time limit of a filter on one block of :data:`_FILTER_ROWS` rows, in seconds. A
+#: filter of the allowed constructs takes well under a second for such a block; the
+#: limit is the bound should that ever be wrong, and the guard lets Ctrl-C in.
+FILTER_SECONDS = 30.0
+_FILTER_ROWS = 100_000
+
+
+def _matching(frame: pd.DataFrame, where: str, *, source: str | Path | None,
+              layer: str | None, total: int | None = None) -> np.ndarray:
+    """Positions (sorted) of the rows of ``frame`` that match ``where``.
+
+    The filter is checked by :func:`~strukturbild._where.compile_filter` and evaluated
+    by Python's own SQLite on the columns it names, copied into a table in memory, a
+    block of rows at a time, under :func:`~strukturbild._sqlite.guarded`: GDAL is not
+    given user SQL (it would run it in C, where Ctrl-C does not reach), and every
+    format is filtered by the same SQL.
+    """
+    import sqlite3
+
+    geometry = getattr(frame, "_geometry_column_name", None)
+    positions = [i for i, c in enumerate(frame.columns) if c != geometry]
+    names = [str(frame.columns[i]) for i in positions]
+    try:
+        compiled = compile_filter(where, names)
+    except InvalidValueError as exc:
+        raise InvalidValueError(exc.message, source=source, layer=layer) from None
+    columns = [_sql_values(frame.iloc[:, positions[i]]) for i in compiled.used]
+    kinds = [kind for kind, _ in columns] or ["INTEGER"]
+    values = [vals for _, vals in columns] or [[None] * len(frame)]
+    ids = [f"c{i}" for i in compiled.used] or ["c"]
+    hits: list[np.ndarray] = []
+    with contextlib.closing(sqlite3.connect(":memory:")) as con:
+        declared = ", ".join(f"{c} {k}" for c, k in zip(ids, kinds, strict=True))
+        con.execute(f"CREATE TABLE t({declared})")
+        insert = (f"INSERT INTO t(rowid, {', '.join(ids)}) "
+                  f"VALUES (?{', ?' * len(ids)})")
+        select = f"SELECT rowid - 1 FROM t WHERE {compiled.sql}"
+        for start in range(0, len(frame), _FILTER_ROWS):
+            stop = min(start + _FILTER_ROWS, len(frame))
+            with guarded(con, seconds=FILTER_SECONDS, source=source or "the table",
+                         what=f'applying where = "{where}" to {stop - start:,} rows'
+                         .replace(",", " ")):
+                try:
+                    con.execute("DELETE FROM t")
+                    con.executemany(insert, zip(range(start + 1, stop + 1),
+                                                *(v[start:stop] for v in values), strict=True))
+                    rows = con.execute(select, compiled.params).fetchall()
+                except sqlite3.Error as exc:
+                    raise InvalidValueError(f'cannot apply where = "{where}": {exc}',
+                                            source=source, layer=layer) from None
+            hits.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+    matched = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
+    if not len(matched):
+        what = f"{total if total is not None else len(frame):,} " + \
+            ("features" if total is not None else "rows")
         raise EmptyInputError(f'the filter where = "{where}" matches none of the '
-                              f"{len(frame):,} rows".replace(",", " "), source=source,
-                              layer=layer)
-    return frame.iloc[np.sort(positions)]
+                              f"{what}".replace(",", " "), source=source, layer=layer)
+    return matched
 
 
-def _where_error(where: str, exc: Exception, columns: list[str], source: str | Path | None,
-                 layer: str | None) -> InvalidValueError:
-    """A filter GDAL refused, with GDAL's reason and the columns there are."""
-    reason = str(exc).strip()
-    # GDAL quotes the statement it prepared; its reason follows the filter
-    if f"{where}: " in reason:
-        reason = reason.split(f"{where}: ", 1)[1]
-    return InvalidValueError(
-        f'cannot apply where = "{where}": {reason}; the columns are {", ".join(columns)}',
-        source=source, layer=layer)
+def _sql_values(values: pd.Series) -> tuple[str, list[Any]]:
+    """A column as SQLite takes it: its declared type (as a GeoPackage would declare
+    it, so comparisons convert as they would there) and plain Python values."""
+    kind = values.dtype.kind
+    if kind == "b" or (kind in "iu" and not isinstance(values.dtype, pd.CategoricalDtype)):
+        if kind == "u" and len(values) and values.max() >= 2**63:
+            return "REAL", values.astype(float).tolist()
+        return "INTEGER", values.astype(object).where(values.notna(), None).map(
+            lambda v: None if v is None else int(v)).tolist()
+    if kind == "f":
+        return "REAL", [None if v != v else v for v in values.tolist()]
+    if kind == "M":
+        return "TEXT", [None if pd.isna(v) else v.isoformat() for v in values]
+    out: list[Any] = []
+    for v in values.tolist():
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+            out.append(None)
+        elif isinstance(v, bool | np.bool_):
+            out.append(int(v))
+        elif isinstance(v, str | bytes | int | float):
+            out.append(v if not isinstance(v, int) or -2**63 <= v < 2**63 else float(v))
+        elif isinstance(v, np.integer | np.floating):
+            out.append(v.item())
+        else:
+            out.append(str(v))
+    return "TEXT", out
 
 
 _FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", " ": "_", "-": "_"})
@@ -605,73 +671,307 @@ def _find_column(
     return None
 
 
+#: Open options for every vector input. GML: never write a ``.gfs`` schema file beside
+#: the input (inputs are read-only), never download an application schema (a server
+#: that does not answer would hang the read). Drivers other than GML ignore them.
+_OPEN_OPTIONS = {"WRITE_GFS": "NO", "DOWNLOAD_SCHEMA": "NO"}
+#: Time limit of the check of an SQLite-based input (its schema), in seconds.
+SQLITE_CHECK_SECONDS = 20.0
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _read_vector(
     path: Path, *, layer: str | None, encoding: str | None, where: str | None = None
 ) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    name = layer
-    if layer is None and path.suffix.lower() == ".gpkg":
-        with contextlib.suppress(Exception):
-            name = str(pyogrio.list_layers(path)[0, 0])
-    gdf = _read_vector_layer(path, layer=layer, encoding=encoding, where=where, name=name)
+    with gdal_readable(path) as (source, sqlite):
+        name = layer
+        if layer is None and sqlite:
+            with contextlib.suppress(Exception):
+                name = _layer_names(source, sqlite=True)[0]
+        gdf = _read_vector_layer(path, layer=layer, encoding=encoding, where=where,
+                                 name=name, sqlite=sqlite, source=source)
     if layer is None and name is not None:
         # name the layer that was read (the first) in messages about it
         gdf.attrs["layer"] = name
     return gdf
 
 
-def _read_vector_layer(
-    path: Path, *, layer: str | None, encoding: str | None, where: str | None = None,
-    name: str | None = None,
-) -> gpd.GeoDataFrame:
-    """One layer of a vector file; with ``where``, only the features that match it."""
+def check_sqlite_input(path: str | Path) -> bool:
+    """Refuse an SQLite-based input (GeoPackage) whose reading could not end; say if
+    the file is SQLite at all. See :func:`gdal_readable`.
+
+    Examples
+    --------
+    >>> import sqlite3, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "v.gpkg"
+    >>> with sqlite3.connect(p) as con:
+    ...     _ = con.execute("CREATE VIEW places AS WITH RECURSIVE c(x) AS (SELECT 1 UNION "
+    ...                     "ALL SELECT x + 1 FROM c) SELECT x FROM c")
+    >>> check_sqlite_input(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.InvalidValueError: .../v.gpkg: the file holds a view ('places'): ...
+    """
+    with gdal_readable(Path(path)) as (_, sqlite):
+        return sqlite
+
+
+@contextlib.contextmanager
+def gdal_readable(path: Path) -> Iterator[tuple[Path, bool]]:
+    """The file GDAL is to read for the input ``path``, and whether it is SQLite-based.
+
+    Every input GDAL opens comes through here (places, areas, own layers, ``[map]
+    land``). A file that is not SQLite is given as it is. An SQLite file (GeoPackage)
+    is checked first, because GDAL reads it with SQLite, in C, where neither Ctrl-C nor
+    a time limit reaches. Reading a plain table takes time in proportion to its size.
+    A *view* is a stored query that runs when it is read, and can run for ever (a
+    recursive CTE): as a layer, as ``gpkg_contents`` or any table GDAL reads on
+    opening (GDAL lists the layers of a file with such a view for ever). A virtual
+    table runs its module's code; a generated column computes an expression on every
+    read. So the file is read here with Python's ``sqlite3``, read-only, under
+    :func:`~strukturbild._sqlite.guarded`, and refused if it holds a view, a virtual
+    table other than the R*Tree of a spatial index, or a generated column.
+
+    Views are refused, not run first under a time limit: GDAL runs its own queries on
+    a layer (a count, the extent, the rows in its own order), not the one run here, so
+    one view can be quick here and endless there; it would then run again, unguarded;
+    and a view can give other rows on every run. Planning data comes as tables; a view
+    is saved as a table with "Save Features As…" in QGIS.
+
+    Triggers are allowed: they run only when a table is written, and neither this
+    check nor GDAL opens an input for writing.
+
+    A file with a ``-wal`` (or ``-journal``) beside it is open in another program
+    (QGIS edits GeoPackages in WAL mode), or was copied or left so. GDAL would read it
+    and then, on closing, reopen it for writing to fold the ``-wal`` into the file and
+    delete it: an input changed, under a program that has it open. So such a file is
+    read once, read-only, with SQLite's backup API (which takes a consistent state,
+    the ``-wal``'s changes included), into a private copy that is checked and given to
+    GDAL, and removed afterwards. (SQLite keeps the ``-shm`` index of a WAL database in
+    shared memory that every reader updates: that file is the one beside the input a
+    read can touch, as QGIS's own reads do.)
+
+    Raises
+    ------
+    InvalidValueError
+        The file holds a view, a virtual table or a generated column, or SQLite
+        cannot read it.
+    TimeLimitError
+        Reading its schema (or copying it) took longer than :data:`SQLITE_CHECK_SECONDS`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.geojson"
+    >>> _ = p.write_text('{"type": "FeatureCollection", "features": []}')
+    >>> with gdal_readable(p) as (source, sqlite):
+    ...     source == p, sqlite
+    (True, False)
+    """
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError:
+        header = b""  # GDAL says what is wrong with a file that cannot be read
+    if header != _SQLITE_HEADER:
+        yield path, False
+        return
+    absolute = path.resolve()
+    sidecars = [s for s in ("-wal", "-journal") if Path(f"{absolute}{s}").exists()]
+    if not sidecars:
+        _check_sqlite_schema(absolute.as_uri() + "?mode=ro&immutable=1", source=path)
+        yield path, True
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="strukturbild-") as folder:
+        copy = Path(folder) / f"snapshot{path.suffix.lower() or '.gpkg'}"
+        _sqlite_snapshot(absolute.as_uri() + "?mode=ro", copy, source=path,
+                         sidecar=sidecars[0])
+        _check_sqlite_schema(copy.as_uri() + "?mode=ro&immutable=1", source=path)
+        yield copy, True
+
+
+def _sqlite_connect(uri: str, source: Path) -> Any:
+    import sqlite3
+
+    try:
+        return sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise InvalidValueError(f"SQLite cannot open the file: {exc}", source=source) from None
+
+
+def _sqlite_snapshot(uri: str, copy: Path, *, source: Path, sidecar: str) -> None:
+    """A consistent copy of the database at ``uri`` (SQLite's backup API), stoppable."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_CHECK_SECONDS
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        # Python code between steps: a pending Ctrl-C is raised here
+        if time.monotonic() > deadline:
+            raise TimeLimitError(f"copying the file (a '{sidecar}' file is beside it) took "
+                                 f"longer than {SQLITE_CHECK_SECONDS:g} s; stopped",
+                                 source=source)
+
+    src = _sqlite_connect(uri, source)
+    try:
+        with contextlib.closing(sqlite3.connect(copy)) as dst:
+            src.backup(dst, pages=256, progress=progress)
+    except sqlite3.Error as exc:
+        hint = ("; a '-journal' file beside it is a write that did not finish: open the "
+                "file once in QGIS (or sqlite3) to recover it" if sidecar == "-journal"
+                else "")
+        raise InvalidValueError(f"SQLite cannot read the file: {exc}{hint}",
+                                source=source) from None
+    finally:
+        src.close()
+
+
+def _check_sqlite_schema(uri: str, *, source: Path) -> None:
+    """Refuse views, virtual tables (but R*Tree) and generated columns; see
+    :func:`gdal_readable`."""
+    import sqlite3
+
+    con = _sqlite_connect(uri, source)
+    with contextlib.closing(con), guarded(con, seconds=SQLITE_CHECK_SECONDS, source=source,
+                                          what="checking the SQLite file's tables"):
+        try:
+            schema = con.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+            tables = [name for kind, name, sql in schema
+                      if kind == "table" and not _is_virtual(str(sql or ""))]
+            generated = [(t, c) for t in tables for c, hidden in con.execute(
+                "SELECT name, hidden FROM pragma_table_xinfo(?)", (t,)) if hidden in (2, 3)]
+        except sqlite3.Error as exc:
+            raise InvalidValueError(f"SQLite cannot read the file: {exc}",
+                                    source=source) from None
+    for kind, name, sql in schema:
+        if kind == "view":
+            raise InvalidValueError(
+                f"the file holds a view ({str(name)!r}): a stored query, which GDAL would "
+                "run while reading the file, where it cannot be stopped; strukturbild "
+                "reads only tables (save the view as a table: in QGIS, Export ▸ Save "
+                "Features As…)", source=source)
+        text = str(sql or "")
+        if kind == "table" and _is_virtual(text):
+            found = re.search(r"\bUSING\s+(\w+)", text, re.IGNORECASE)
+            module = found.group(1) if found else "?"
+            if module.lower() != "rtree":
+                raise InvalidValueError(
+                    f"the file holds a virtual table ({str(name)!r}, module {module!r}): its "
+                    "module's code would run while it is read; strukturbild reads only "
+                    "tables (and the R*Tree of a spatial index)", source=source)
+    if generated:
+        table, column = generated[0]
+        raise InvalidValueError(
+            f"the table {str(table)!r} has a generated column ({str(column)!r}), computed "
+            "on every read; strukturbild reads only stored values (save the layer as a "
+            "new table)", source=source)
+
+
+def _is_virtual(sql: str) -> bool:
+    return re.match(r"\s*CREATE\s+VIRTUAL\b", sql, re.IGNORECASE) is not None
+
+
+def _layer_names(path: Path, *, sqlite: bool) -> list[str]:
+    """The layers of a vector file, without writing anything beside it."""
     import pyogrio
 
-    kwargs: dict[str, Any] = {}
+    if sqlite:  # checked by check_sqlite_input: listing reads its tables only
+        return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    # pyogrio.list_layers takes no open options, and GDAL's GML driver writes a .gfs
+    # file beside the input on opening without WRITE_GFS=NO: list them one by one
+    names: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for index in range(100):
+            try:
+                info = pyogrio.read_info(path, layer=index, **_OPEN_OPTIONS)
+            except Exception:
+                break
+            names.append(str(info.get("layer_name", index)))
+    return names
+
+
+def _read_vector_layer(
+    path: Path, *, layer: str | None, encoding: str | None, where: str | None = None,
+    name: str | None = None, sqlite: bool = False, source: Path | None = None,
+) -> gpd.GeoDataFrame:
+    """One layer of a vector file; with ``where``, only the features that match it.
+
+    The filter is evaluated by :func:`_matching` (not by GDAL) on the attributes it
+    names; a GeoPackage then gives only the matching features (by their ids), other
+    formats are read whole and cut. GDAL reads ``source`` (:func:`gdal_readable`);
+    messages name ``path``.
+    """
+    import pyogrio
+
+    gdal = source if source is not None else path
+
+    kwargs: dict[str, Any] = dict(_OPEN_OPTIONS)
     if layer is not None:
-        try:
-            layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-        except Exception as exc:
-            raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
-        if layer not in layers:
+        if sqlite:
+            try:
+                layers = _layer_names(gdal, sqlite=True)
+            except Exception as exc:
+                raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
+            known = layer in layers
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    pyogrio.read_info(gdal, layer=layer, **_OPEN_OPTIONS)
+                    known = True
+                except Exception:
+                    known = False
+            layers = [] if known else _layer_names(gdal, sqlite=False)
+        if not known:
             raise InvalidValueError(
-                f"no layer '{layer}'; the file has: {', '.join(layers)}", source=path
-            )
+                f"no layer '{layer}'; the file has: {', '.join(layers) or 'no layers'}",
+                source=path)
         kwargs["layer"] = layer
     if encoding:
         kwargs["encoding"] = _gdal_encoding(encoding, path)
-    info: dict[str, Any] = {}
-    if where is not None:
-        try:
-            info = pyogrio.read_info(path, layer=layer)
-        except Exception as exc:
-            raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
-        kwargs["where"] = where
+    if where is not None and sqlite:
+        # the filter's columns first, without geometry; then the matching features
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                fields = [str(f) for f in pyogrio.read_info(gdal, layer=layer)["fields"]]
+            except Exception as exc:
+                raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+            try:
+                compiled = compile_filter(where, fields)
+            except InvalidValueError as exc:
+                raise InvalidValueError(exc.message, source=path, layer=name) from None
+            try:
+                attrs = pyogrio.read_dataframe(
+                    gdal, read_geometry=False, fid_as_index=True, **kwargs,
+                    columns=[fields[i] for i in sorted(compiled.used)])
+            except Exception as exc:
+                raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+        hits = _matching(attrs, where, source=path, layer=name, total=len(attrs))
+        kwargs["fids"] = np.asarray(attrs.index, dtype=np.int64)[hits]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                gdf = pyogrio.read_dataframe(path, **kwargs)
+                gdf = pyogrio.read_dataframe(gdal, **kwargs)
             except UnicodeDecodeError:
                 if encoding:
                     raise
                 # No .cpg and no code page in the .dbf: Swedish shapefiles from older
                 # tools are Latin-1.
                 kwargs["encoding"] = "ISO-8859-1"
-                gdf = pyogrio.read_dataframe(path, **kwargs)
+                gdf = pyogrio.read_dataframe(gdal, **kwargs)
     except UnicodeDecodeError as exc:
         raise InvalidValueError(f"cannot read the text as {encoding}: {exc}; give the right "
                                 "'encoding' in the project file", source=path) from None
     except Exception as exc:
-        if where is not None:
-            raise _where_error(where, exc, [str(c) for c in info.get("fields", [])], path,
-                               name) from None
         raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
-    if where is not None and not len(gdf):
-        raise EmptyInputError(f'the filter where = "{where}" matches none of the '
-                              f"{int(info.get('features', 0)):,} features".replace(",", " "),
-                              source=path, layer=name)
+    if where is not None and not sqlite:
+        gdf = gdf.iloc[_matching(gdf, where, source=path, layer=name, total=len(gdf))]
     return gdf
 
 
@@ -1109,13 +1409,78 @@ def _repaired(gdf: gpd.GeoDataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
     if not invalid.any():
         return gdf
     pos = int(np.flatnonzero(invalid)[0])
+    reason = shapely.is_valid_reason(geoms[pos])
     warnings.warn(
         f"{path}: {int(invalid.sum())} invalid {what} repaired with make_valid "
-        f"(first at row {pos + 1}: {shapely.is_valid_reason(geoms[pos])})",
+        f"(first at row {pos + 1}: {reason})",
         StrukturbildWarning, stacklevel=3,
     )
-    return gdf.set_geometry(gpd.GeoSeries(np.where(invalid, shapely.make_valid(geoms), geoms),
-                                          index=gdf.index, crs=gdf.crs))
+    out = geoms.copy()
+    out[invalid] = _make_valid(geoms[invalid], source=path,
+                               what=f"repairing {int(invalid.sum())} invalid {what} (first "
+                                    f"at row {pos + 1}: {reason}) with make_valid")
+    return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
+
+
+#: Time limit of repairing the invalid geometries of one input, in seconds.
+REPAIR_SECONDS = 60.0
+
+
+def _make_valid(geoms: np.ndarray, *, source: Path, what: str) -> np.ndarray:
+    """:func:`shapely.make_valid`, in a child process that a time limit and Ctrl-C stop.
+
+    GEOS repairs a polygon in C, and neither Ctrl-C nor GEOS's own interrupt request
+    reaches that loop (tried: ``GEOS_interruptRequest`` from another thread does not
+    stop it). Its work grows with the number of self-intersections, up to the square
+    of the vertices: a 320 KB polygon of 20 000 random vertices ran for minutes. So the
+    repair runs in a forked child (shapely already loaded, geometries as WKB through a
+    pipe), which is killed on Ctrl-C, SIGTERM or past :data:`REPAIR_SECONDS`. Where
+    ``fork`` is missing, it runs here, unbounded.
+    """
+    import multiprocessing
+    import time
+
+    import shapely
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return np.asarray(shapely.make_valid(geoms))
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_make_valid_child, args=(shapely.to_wkb(geoms), send),
+                        daemon=True)
+    deadline = time.monotonic() + REPAIR_SECONDS
+    child.start()
+    send.close()
+    try:
+        while not receive.poll(0.05):  # a signal's handler runs here
+            if not child.is_alive() and not receive.poll(0):
+                raise InvalidValueError(f"{what} failed (exit {child.exitcode})",
+                                        source=source)
+            if time.monotonic() > deadline:
+                raise TimeLimitError(
+                    f"{what} took longer than {REPAIR_SECONDS:g} s; stopped. Repair the "
+                    "geometries in QGIS (Vector ▸ Geometry Tools ▸ Fix Geometries) or "
+                    "simplify them", source=source)
+        wkb = receive.recv()
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+    if isinstance(wkb, str):
+        raise InvalidValueError(f"{what} failed: {wkb}", source=source)
+    return np.asarray(shapely.from_wkb(wkb))
+
+
+def _make_valid_child(wkb: Any, send: Any) -> None:
+    import shapely
+
+    try:
+        out: Any = shapely.to_wkb(shapely.make_valid(shapely.from_wkb(wkb)))
+    except Exception as exc:  # said in the parent, as bad input
+        out = f"{type(exc).__name__}: {exc}"
+    send.send(out)
+    send.close()
 
 
 def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | None = None,

@@ -8,7 +8,7 @@ sends the larger flow, so ``flow_od >= flow_do`` and the asymmetry is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,12 +25,16 @@ from .places import place_coordinates
 __all__ = [
     "LINK_CLASSES",
     "ModelledFlows",
+    "axis_links",
     "classify_links",
+    "higher_roles",
     "internal_distance",
+    "link_scopes",
     "links_from_flows",
     "links_to_lines",
     "model_flows",
     "modelled_commuting",
+    "regional_links",
 ]
 
 #: Link classes, strongest first.
@@ -190,6 +194,125 @@ def links_to_lines(links: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
     lines = shapely.linestrings(coords) if len(coords) else np.empty(0, dtype=object)
     out: pd.DataFrame = gpd.GeoDataFrame(links.copy(), geometry=lines, crs=places.crs)
     return out
+
+
+# --------------------------------------------------------------------------- link scopes
+
+
+def higher_roles(order: Sequence[str], present: Collection[str], levels: int) -> list[str]:
+    """The roles whose places regional links join: the region's higher roles.
+
+    Of the roles that have places (in the scheme's ``order``, highest first), the
+    first ``levels``, and never the lowest of them, whatever levels are present: a
+    region whose places hold three roles has two higher ones (Sörmland without jobs:
+    lokal kärna and serviceort over övrig tätort), one with a single role none.
+
+    Examples
+    --------
+    >>> order = ["storstad", "regional_karna", "lokal_karna", "serviceort", "ovrig_tatort"]
+    >>> higher_roles(order, {"regional_karna", "lokal_karna", "serviceort", "ovrig_tatort"}, 3)
+    ['regional_karna', 'lokal_karna', 'serviceort']
+    >>> higher_roles(order, {"lokal_karna", "serviceort", "ovrig_tatort"}, 3)
+    ['lokal_karna', 'serviceort']
+    >>> higher_roles(order, {"ovrig_tatort"}, 3)
+    []
+    """
+    keys = [k for k in order if k in present]
+    return keys[: max(0, min(levels, len(keys) - 1))]
+
+
+def regional_links(links: pd.DataFrame, roles: pd.Series, higher: Collection[str]
+                   ) -> NDArray[np.bool_]:
+    """Which links join two places of the ``higher`` roles ("regionala samband").
+
+    ``roles`` holds each place's role key, on the places' index.
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"origin": ["a", "a"], "destination": ["b", "c"]})
+    >>> roles = pd.Series({"a": "x", "b": "x", "c": "y"})
+    >>> regional_links(links, roles, ["x"]).tolist()
+    [True, False]
+    """
+    keys = set(higher)
+    role = roles.astype(str)
+    o = role.reindex(links["origin"].astype(str)).isin(keys).to_numpy()
+    d = role.reindex(links["destination"].astype(str)).isin(keys).to_numpy()
+    out: NDArray[np.bool_] = o & d
+    return out
+
+
+def axis_links(links: pd.DataFrame, regional: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Weak regional links that carry the largest outflow of one of their places.
+
+    A regional link is weak when it carries a small share of its places' employed
+    (Helsingborg sends 4 % of its workers to Malmö) though many commuters: such a
+    link is still the structure's axis when it is the largest flow out of one of its
+    places (its dominant flow, in Nystuen and Dacey's sense). The maps draw those
+    with the regional links; other weak links wait in the layer of weak links.
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"origin": ["h", "h", "y"], "destination": ["m", "l", "m"],
+    ...                       "flow_od": [1900.0, 300.0, 600.0], "flow_do": [1400.0, 900.0, 200.0],
+    ...                       "link_class": ["weak", "weak", "strong"]})
+    >>> axis_links(links, np.array([True, True, True])).tolist()
+    [True, True, False]
+    """
+    n = len(links)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    o = links["origin"].astype(str).to_numpy()
+    d = links["destination"].astype(str).to_numpy()
+    out_o = pd.to_numeric(links["flow_od"], errors="coerce").fillna(0.0).to_numpy()
+    out_d = pd.to_numeric(links["flow_do"], errors="coerce").fillna(0.0).to_numpy()
+    ends = pd.DataFrame({"place": np.concatenate([o, d]),
+                         "out": np.concatenate([out_o, out_d]),
+                         "link": np.concatenate([np.arange(n), np.arange(n)])})
+    ends = ends[ends["out"] > 0]
+    top = ends.loc[ends.groupby("place")["out"].idxmax(), "link"].to_numpy()
+    dominant = np.zeros(n, dtype=bool)
+    dominant[top] = True
+    weak = (links["link_class"].astype(str) == "weak").to_numpy()
+    out: NDArray[np.bool_] = weak & np.asarray(regional, dtype=bool) & dominant
+    return out
+
+
+def link_scopes(links: pd.DataFrame, roles: pd.Series, order: Sequence[str], *,
+                levels: int) -> pd.DataFrame:
+    """The scope of each link: ``regional`` and ``axis``, on the links' index.
+
+    ``regional``: both places hold one of the region's higher roles
+    (:func:`higher_roles` of the roles present, at most ``levels`` of them);
+    ``axis``: a weak regional link that is the largest flow out of one of its places
+    (:func:`axis_links`). Computed once, when the image is built; every map and the
+    GeoPackage draw from these columns.
+
+    Parameters
+    ----------
+    links
+        ``origin``, ``destination``, ``flow_od``, ``flow_do``, ``link_class``.
+    roles
+        Each place's role key, on the places' index.
+    order
+        The scheme's role keys, highest first.
+    levels
+        At most this many of the highest roles present are higher roles (the maps'
+        ``label_roles``).
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"origin": ["a", "a", "b"], "destination": ["b", "c", "c"],
+    ...                       "flow_od": [5.0, 9.0, 4.0], "flow_do": [1.0, 1.0, 1.0],
+    ...                       "link_class": ["weak", "strong", "strong"]})
+    >>> roles = pd.Series({"a": "x", "b": "x", "c": "y"})
+    >>> link_scopes(links, roles, ["x", "y"], levels=3).to_dict("list")
+    {'regional': [True, False, False], 'axis': [False, False, False]}
+    """
+    present = {str(k) for k in roles.dropna()}
+    regional = regional_links(links, roles, higher_roles(order, present, levels))
+    return pd.DataFrame({"regional": regional, "axis": axis_links(links, regional)},
+                        index=links.index)
 
 
 # --------------------------------------------------------------------------- modelled flows

@@ -12,16 +12,38 @@ variables ``STRUKTURBILD_SCB_API_URL``, ``STRUKTURBILD_SCB_WFS_URL`` and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
 from typing import Any
 
+from .. import FetchLimits
 from ..errors import ConfigError
 
 __all__ = ["register"]
 
+# for the help text only (the cli uses the public API alone): the names fetch_scb reads
 ENV_API_URL = "STRUKTURBILD_SCB_API_URL"
 ENV_WFS_URL = "STRUKTURBILD_SCB_WFS_URL"
 ENV_CACHE_DIR = "STRUKTURBILD_CACHE_DIR"
+
+
+def _limit_options(s: argparse.ArgumentParser) -> None:
+    """One option per field of :class:`FetchLimits`, with its help and default from it."""
+    hints = typing.get_type_hints(FetchLimits)
+    for f in dataclasses.fields(FetchLimits):
+        kind = hints[f.name]
+        if kind not in (int, float):
+            raise TypeError(f"no command-line type for FetchLimits.{f.name}")
+        s.add_argument("--" + f.name.replace("_", "-"), type=kind, metavar=f.metadata["metavar"],
+                       help=f"{f.metadata['help']} (default: {f.default:g})")
+
+
+def _limits(args: argparse.Namespace) -> FetchLimits:
+    """The limits given on the command line (the others at their defaults)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(FetchLimits)
+             if getattr(args, f.name, None) is not None}
+    return FetchLimits(**given)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -34,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     >>> a = p.parse_args(["fetch", "scb", "--lan", "12,13", "--year", "2022", "--out", "d"])
     >>> a.lan, a.year, a.func is _cmd_fetch_scb
     (['12,13'], 2022, True)
+    >>> a = p.parse_args(["fetch", "scb", "--country", "--out", "d", "--max-mb", "8"])
+    >>> _limits(a)
+    FetchLimits(timeout=120.0, retries=4, max_mb=8.0, max_wait=120.0)
     """
     f = subparsers.add_parser(
         "fetch", help="download open data and write a project that builds",
@@ -49,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                     "place. Every response is cached; --offline works from the cache. "
                     "Each request has a deadline (--timeout), a size cap (--max-mb) and "
                     "bounded retries and waits; redirects are followed only within the "
-                    "same host (and recorded in metadata.json). Exit 2 names the URL and "
+                    "same host and port (and recorded in metadata.json). Exit 2 names the URL and "
                     "the field of a malformed answer.")
     s.add_argument("--lan", action="append", metavar="CODE[,CODE]",
                    help="län code(s), e.g. 12 for Skåne; repeat or separate with commas; "
@@ -75,15 +100,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--seats", metavar="SEATS.csv",
                    help="seat table (kommun_code, kommun_name, seat_name, tatort_code, note, "
                         "source, year); default: the shipped ones")
-    s.add_argument("--retries", type=int, default=4, metavar="N",
-                   help="retries after transient errors (429, 5xx, broken connections), "
-                        "0 to 10 (default: 4)")
-    s.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                   help="wall-clock limit for one request in all: connection, whole answer, "
-                        "retries and waits (default: 120)")
-    s.add_argument("--max-mb", type=float, default=256.0, metavar="MB",
-                   help="largest answer read, in MiB (default: 256); a larger one is an "
-                        "error and is not cached")
+    _limit_options(s)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=_cmd_fetch_scb)
 
@@ -119,9 +136,7 @@ def _cmd_fetch_scb(args: argparse.Namespace) -> int:
         seats=args.seats,
         commuting_tables=tables or None,
         history_from=args.history_from,
-        max_retries=args.retries,
-        timeout=args.timeout,
-        max_response_mb=args.max_mb,
+        limits=_limits(args),
         progress=say,
     )
     md = result.metadata

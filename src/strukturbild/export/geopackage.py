@@ -89,7 +89,7 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | links   | share_of_destination | real         | flow_od / jobs of the destination |
 | links   | strength             | real         | symmetric strength of the pair |
 | links   | link_class           | text         | `strong`, `medium` or `weak` (styled by this) |
-| links   | regional             | boolean      | both places of labelled roles (styled by this) |
+| links   | regional             | boolean      | between the region's higher roles (styled by) |
 | links   | axis                 | boolean      | weak regional link, a place's largest outflow |
 | links   | modelled             | boolean      | true when the flow is modelled, not observed |
 | areas   | geom                 | MultiPolygon | the kommun |
@@ -141,6 +141,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..config import MapOptions
 from ..errors import (
     CRSError,
     DuplicateIdError,
@@ -149,6 +150,7 @@ from ..errors import (
 )
 from ..image import StructureImage
 from ..readers import OutputSet
+from ..render._scene import Scene, link_style_table, scene_of
 from ..render.qml import (
     GeometryKind,
     LayerMetadata,
@@ -162,15 +164,7 @@ from ..render.qml import (
     places_qml,
     regions_qml,
 )
-from ..render.style import (
-    TEXT,
-    axis_links,
-    chain,
-    labelled_roles,
-    regional_links,
-    role_styles,
-    text,
-)
+from ..render.style import TEXT, chain, role_styles, text
 
 __all__ = [
     "GPKG_CRS",
@@ -293,12 +287,12 @@ def _promote(frame: Any, geometry_type: str) -> Any:
     return frame.set_geometry(type(frame.geometry)(geoms, index=frame.index, crs=frame.crs))
 
 
-def geopackage_frames(image: StructureImage, *, label_roles: int = 3) -> dict[str, Any]:
+def geopackage_frames(image: StructureImage) -> dict[str, Any]:
     """The layers as they are written: name → GeoDataFrame in EPSG:3006.
 
-    ``places`` has ``place_id`` as its first column; ``links`` ``link_id`` (1, 2, …)
-    and ``regional`` (both places of the ``label_roles`` highest roles that have
-    places, as the maps draw them); ``areas`` ``area_id``; ``regions``
+    ``places`` has ``place_id`` as its first column; ``links`` ``link_id`` (1, 2, …),
+    ``regional`` and ``axis`` (the image's link scopes, as the maps draw them; false
+    where the image has none); ``areas`` ``area_id``; ``regions``
     ``region_id``; the documented columns follow in a fixed order (see the module
     docstring), other columns after them. Roles are text (the role key) with
     ``role_label`` beside; ``modelled`` is a boolean. Then ``joint_designations``,
@@ -316,13 +310,9 @@ def geopackage_frames(image: StructureImage, *, label_roles: int = 3) -> dict[st
     frames: dict[str, Any] = {"places": _layer_frame(image.places, "places", "place_id")}
     links = image.links.copy()
     links.insert(0, "link_id", np.arange(1, len(links) + 1, dtype=np.int64))
-    if len(links) and {"origin", "destination"} <= set(links.columns) and "role" in image.places:
-        keys = [r.key for r in image.roles] or \
-            sorted({str(k) for k in image.places["role"].dropna()})
-        present = {str(k) for k in image.places["role"].dropna()}
-        links["regional"] = regional_links(links, image.places["role"],
-                                           labelled_roles(keys, present, label_roles))
-        links["axis"] = axis_links(links, links["regional"].to_numpy())
+    if len(links):  # the link scopes (analysis.links.link_scopes), always both columns
+        for col in ("regional", "axis"):
+            links[col] = links[col].fillna(False).astype(bool) if col in links else False
     frames["links"] = _layer_frame(links, "links", "")
     if image.areas is not None:
         frames["areas"] = _layer_frame(image.areas, "areas", "area_id")
@@ -546,32 +536,38 @@ def _run_record(image: StructureImage, frames: Mapping[str, Any], timestamp: str
 # --------------------------------------------------------------------------- styles
 
 
-def _role_styles(image: StructureImage, label_roles: int,
-                 existing: Sequence[tuple[str, str]] = ()) -> list[Any]:
-    """Role styles of the image, then roles found only in the file (appending)."""
-    pairs = [(r.key, r.label(image.language)) for r in image.roles]
+def _role_styles(scene: Scene, existing: Sequence[tuple[str, str]] = ()) -> list[Any]:
+    """The scene's role styles, then roles found only in the file (appending)."""
+    pairs = [(s.key, s.label) for s in scene.styles]
     known = {k for k, _ in pairs}
-    if not pairs and "role" in image.places:
-        pairs = [(str(k), str(k)) for k in pd.unique(image.places["role"].dropna())]
-        known = {k for k, _ in pairs}
     pairs += [(k, label) for k, label in existing if k not in known]
-    present = {str(k) for k in image.places["role"].dropna()} if "role" in image.places \
-        else None
-    return role_styles(pairs, label_roles=label_roles, present=present)
+    return role_styles(pairs, labelled=scene.labelled)
 
 
-def _style_qml(image: StructureImage, name: str, frame: Any, *, label_roles: int,
-               unit: SizeUnit, existing_roles: Sequence[tuple[str, str]]) -> str:
-    lang = image.language
+def _link_categories(con: sqlite3.Connection) -> set[str]:
+    """The categories (``regional_strong`` …) of the links in the file, as QGIS draws
+    them (:data:`~strukturbild.render.qml.LINK_CATEGORY_EXPRESSION`), appended ones too."""
+    columns = {r[1] for r in con.execute('PRAGMA table_info("links")')}
+    if not {"link_class", "regional", "axis"} <= columns:
+        return {f"local_{c}" for (c,) in con.execute(
+            'SELECT DISTINCT "link_class" FROM "links"')} if "link_class" in columns else set()
+    rows = con.execute('SELECT DISTINCT "link_class", coalesce("regional", 0), '
+                       'coalesce("axis", 0) FROM "links"').fetchall()
+    return {("regional" if regional and (cls != "weak" or axis) else "local") + f"_{cls}"
+            for cls, regional, axis in rows}
+
+
+def _style_qml(scene: Scene, name: str, frame: Any, *, unit: SizeUnit,
+               existing_roles: Sequence[tuple[str, str]], links: set[str]) -> str:
+    """The QGIS style of a layer, drawn from the scene (``links``: the file's link
+    categories)."""
     if name == "places":
         geometry: GeometryKind = "point" if "Point" in _geometry_type(frame, name) \
             else "polygon"
-        return places_qml(_role_styles(image, label_roles, existing_roles),
-                          geometry=geometry, unit=unit)
+        return places_qml(_role_styles(scene, existing_roles), geometry=geometry, unit=unit)
     if name == "links":
-        return links_qml({c: text(c, lang) for c in ("strong", "medium", "weak")},
-                         {s: text(f"{s}_link", lang) for s in ("regional", "local")},
-                         unit=unit)
+        styles = [s for s in link_style_table(scene.language) if s.category in links]
+        return links_qml(styles, weak_links=scene.options.weak_links, unit=unit)
     if name == "areas":
         return areas_qml(unit=unit)
     if name == "regions":
@@ -579,7 +575,7 @@ def _style_qml(image: StructureImage, name: str, frame: Any, *, label_roles: int
     if name == "base":
         return base_qml(unit=unit)
     if name == "joint_designations":
-        return joint_qml(_role_styles(image, label_roles, existing_roles), unit=unit)
+        return joint_qml(_role_styles(scene, existing_roles), unit=unit)
     own = frame.attrs.get("own", {})
     return layer_qml(own.get("style", {}), own.get("family", "lines"), unit=unit)
 
@@ -747,10 +743,16 @@ def _layer_metadata(image: StructureImage, name: str, description: str,
 
 
 def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, Any],
-                       created: Sequence[str], *, timestamp: str, label_roles: int,
-                       unit: SizeUnit, source_note: str, mode: str,
+                       created: Sequence[str], *, timestamp: str, options: MapOptions,
+                       unit: SizeUnit, mode: str,
                        existing_roles: Sequence[tuple[str, str]]) -> None:
-    """Styles, metadata and time stamps, written with SQLite after GDAL wrote the layers."""
+    """Styles, metadata and time stamps, written with SQLite after GDAL wrote the layers.
+
+    The styles draw the scene of the image (:func:`~strukturbild.render._scene.scene_of`)
+    and the links' categories found in the file.
+    """
+    scene = scene_of(image, options, "gpkg")
+    source_note = options.source_note
     with contextlib.closing(sqlite3.connect(path)) as con:
         con.isolation_level = None
         con.execute("BEGIN")
@@ -765,8 +767,9 @@ def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, A
             own = frame.attrs.get("own")
             description = _description(image, name, source_note, own)
             identifier = _identifier(image, name, own)
-            qml = _style_qml(image, name, frame, label_roles=label_roles, unit=unit,
-                             existing_roles=existing_roles if name == "places" else ())
+            qml = _style_qml(scene, name, frame, unit=unit,
+                             existing_roles=existing_roles if name == "places" else (),
+                             links=_link_categories(con) if name == "links" else set())
             _save_style(con, name, geometry_columns[name], qml,
                         f"{identifier} ({STYLE_NAME})", timestamp)
             _reference(con, name, run_id, timestamp)
@@ -946,10 +949,9 @@ def _quiet() -> Iterator[None]:
 def write_geopackage(
     image: StructureImage,
     path: str | Path,
+    options: MapOptions | None = None,
     *,
     mode: WriteMode = "overwrite",
-    label_roles: int = 3,
-    source_note: str = "",
     size_unit: SizeUnit = "Point",
     timestamp: str | dt.datetime | None = None,
     version: Literal["1.2", "1.4"] = "1.4",
@@ -971,15 +973,15 @@ def write_geopackage(
         ``"overwrite"`` replaces the file, ``"append"`` adds the layers to it (checking
         CRS, columns and ids first), ``"fail"`` raises :class:`OutputExistsError` if it
         exists.
-    label_roles
-        Places of this many highest roles get a name label in QGIS, as on the web map.
-    source_note
-        The source line of the map ("Källa: SCB …"), kept in the metadata.
+    options
+        The map options the QGIS styles follow, as the maps do (default: the image's
+        own): ``label_roles`` (the places named), ``weak_links`` (the weak links'
+        category on), ``source_note`` (kept in the metadata) and ``timestamp``.
     size_unit
         Unit of symbol sizes in the QGIS styles: ``"Point"`` (print) or ``"Pixel"``
         (the web map's pixels).
     timestamp
-        Time stamp of the write (ISO 8601 or datetime); default from
+        Time stamp of the write (ISO 8601 or datetime); default the options', else
         ``image.provenance["created"]``, else 1970-01-01, so outputs can be diffed.
     version
         GeoPackage version: ``"1.4"`` (GDAL's default) or ``"1.2"`` for old readers
@@ -1011,9 +1013,8 @@ def write_geopackage(
     """
     target = Path(path)
     with OutputSet([target]) as out:
-        stage_geopackage(image, target, out.stage(target), mode=mode, label_roles=label_roles,
-                         source_note=source_note, size_unit=size_unit, timestamp=timestamp,
-                         version=version)
+        stage_geopackage(image, target, out.stage(target), options, mode=mode,
+                         size_unit=size_unit, timestamp=timestamp, version=version)
     return target
 
 
@@ -1021,10 +1022,9 @@ def stage_geopackage(
     image: StructureImage,
     target: Path,
     tmp: Path,
+    options: MapOptions | None = None,
     *,
     mode: WriteMode = "overwrite",
-    label_roles: int = 3,
-    source_note: str = "",
     size_unit: SizeUnit = "Point",
     timestamp: str | dt.datetime | None = None,
     version: Literal["1.2", "1.4"] = "1.4",
@@ -1044,8 +1044,9 @@ def stage_geopackage(
     if mode == "fail" and target.exists():
         raise OutputExistsError("the file exists and is not overwritten (write mode 'fail')",
                                 source=target)
-    frames = geopackage_frames(image, label_roles=label_roles)
-    stamp = _timestamp(image, timestamp)
+    opts = options or image.map_options
+    frames = geopackage_frames(image)
+    stamp = _timestamp(image, timestamp if timestamp is not None else opts.timestamp)
     existing: list[str] = []
     roles: list[tuple[str, str]] = []
     appending = mode == "append" and target.exists()
@@ -1067,7 +1068,7 @@ def stage_geopackage(
                 dataset_options=None if tmp.exists() else {"VERSION": version},
             )
     _finish_geopackage(tmp, image, frames, [n for n in frames if n not in existing],
-                       timestamp=stamp, label_roles=label_roles, unit=size_unit,
-                       source_note=source_note, mode=mode, existing_roles=roles)
+                       timestamp=stamp, options=opts, unit=size_unit, mode=mode,
+                       existing_roles=roles)
     if mode == "fail" and target.exists():
         raise OutputExistsError("the file appeared while it was being written", source=target)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..image import StructureImage
+if TYPE_CHECKING:
+    from ..config import MapOptions
+    from ..image import StructureImage
 
 __all__ = ["write_html"]
 
 
-def write_html(image: StructureImage, path: str | Path, **options: Any) -> Path:
+def write_html(image: StructureImage, path: str | Path, options: MapOptions | None = None
+               ) -> Path:
     """Write the web map (see :func:`strukturbild.render.web.web_map_html`) atomically.
 
     Examples
@@ -22,4 +25,4 @@ def write_html(image: StructureImage, path: str | Path, **options: Any) -> Path:
     >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     True
     """
-    return image.to_html(path, **options)
+    return image.to_html(path, options)

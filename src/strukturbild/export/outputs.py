@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ..config import Project
 from ..image import StructureImage
@@ -73,16 +73,14 @@ def write_outputs(
     """
     say = progress or (lambda _m: None)
     targets = project.output_paths()
-    options: dict[str, Any] = {}
     with OutputSet(targets.values(), inputs=project.input_paths()) as out:
         # the GeoPackage first: it is the one that may refuse (--no-overwrite, --append)
         for fmt in sorted(targets, key=lambda f: f != "gpkg"):
             target = targets[fmt]
             if fmt == "gpkg":
-                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode,
-                                 **image.render_options("gpkg", options))
+                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode)
             else:
-                out.stage(target).write_bytes(image.render(fmt, **options))  # type: ignore[arg-type]
+                out.stage(target).write_bytes(image.render(fmt))  # type: ignore[arg-type]
             say(f"made {fmt}")
     for target in targets.values():
         say(f"wrote {target}")

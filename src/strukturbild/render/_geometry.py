@@ -1,4 +1,4 @@
-"""Geometry both maps need: län borders and where names go."""
+"""Geometry the maps need: simplified coverages, län borders and where names go."""
 
 from __future__ import annotations
 
@@ -10,7 +10,32 @@ import pandas as pd
 
 from .style import lan_of
 
-__all__ = ["label_point", "lan_borders"]
+__all__ = ["label_point", "lan_borders", "simplified"]
+
+
+def simplified(geoms: Any, tolerance: float) -> Any:
+    """Polygons simplified together: shared borders stay shared (a coverage).
+
+    ``tolerance`` 0 keeps them as they are; polygons that are no valid coverage are
+    simplified one by one.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> boxes = [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]
+    >>> [round(g.area) for g in simplified(boxes, 1.0)]
+    [100, 100]
+    """
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    if tolerance <= 0:
+        return geoms
+    try:
+        return shapely.coverage_simplify(geoms, tolerance)
+    except (shapely.errors.GEOSException, TypeError, ValueError):
+        # not polygons, or no valid coverage: simplify each on its own
+        return shapely.simplify(geoms, tolerance, preserve_topology=True)
 
 
 def lan_borders(area_ids: Sequence[Any], geoms: Any) -> Any:

@@ -1,38 +1,40 @@
-"""One legend for the web map and the print map: the rows both draw, as data.
+"""One legend for every output: the rows of what the scene draws, as data.
 
-:func:`legend_sections` says what the legend holds, section by section (one per map
-layer, so the web map can hide a section with its layer); the web map writes the
+:func:`legend_sections` makes the legend of a :class:`~strukturbild.render._scene.Scene`,
+section by section (one per map layer, so the web map can hide a section with its
+layer), from what the scene draws and nothing else: a role without places, a link
+style no link is drawn in, a border not drawn get no row. The web map writes the
 sections as HTML (:mod:`strukturbild.render.web`), the print map draws them with
-matplotlib (:mod:`strukturbild.render.static`). Both therefore show the same rows in
-the same order, with the same colours, widths and texts.
+matplotlib (:mod:`strukturbild.render.static`), the QGIS styles name their categories
+with the same texts (:mod:`strukturbild.render.qml`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..image import StructureImage
 from .style import (
     AREA_EDGE,
     AREA_EDGE_ON_TILES,
     AREA_FILL,
     BORDER,
     GROUP_OPACITY,
+    GROUP_PAD,
     LAN_EDGE,
     LINK_CLASS_STYLE,
     REGION_STYLE,
-    REGIONAL_LINK_COLOUR,
-    RoleStyle,
     format_number,
     legend_flows,
     legend_populations,
-    link_style,
     link_width,
     symbol_radius,
     text,
 )
+
+if TYPE_CHECKING:
+    from ._scene import Scene
 
 __all__ = ["LegendRow", "LegendSection", "legend_sections"]
 
@@ -45,11 +47,13 @@ class LegendRow:
     """One row: a symbol and its text.
 
     ``size`` is in CSS pixels: a dot's radius, a line's or a band's width.
-    ``values`` are the populations of a ``circles`` row.
+    ``values`` are the populations of a ``circles`` row. ``key`` names what the row
+    stands for (``role-storstad``, ``link-regional-strong`` …): the print map gives
+    the row's symbol that id, the web map the row that ``data-key``.
 
     Examples
     --------
-    >>> LegendRow("line", "Starkt samband", "#4c6478", 3.0).kind
+    >>> LegendRow("line", "Lokalt samband, starkt", "#4c6478", 3.0).kind
     'line'
     """
 
@@ -73,159 +77,135 @@ class LegendSection:
     rows: tuple[LegendRow, ...]
 
 
-def legend_sections(
-    image: StructureImage,
-    styles: Sequence[RoleStyle],
-    counts: Mapping[str, int],
-    *,
-    labelled: Sequence[str],
-    max_flow: float,
-    scopes: Sequence[str] = (),
-    weak: bool = False,
-    axes: bool = False,
-    links_note: str = "",
-    lan_borders: bool = False,
-    national_borders: bool = False,
-    on_tiles: bool = False,
-) -> list[LegendSection]:
-    """The legend of a map of ``image``.
-
-    Parameters
-    ----------
-    image
-        The structure image.
-    styles, counts
-        The roles' styles and how many places each has (roles without places are
-        left out).
-    labelled
-        Keys of the roles whose places are named on the map.
-    max_flow
-        The largest link total (0: no links section).
-    scopes
-        The link scopes drawn (``"regional"``, ``"local"``).
-    weak
-        Whether the map has weak links (they get their own section).
-    axes
-        Whether the map draws weak regional links that are axes
-        (:func:`~strukturbild.render.style.axis_links`); they get a row of their own.
-    links_note
-        A note under the links ("showing 3 677 of 4 660 links …").
-    lan_borders, national_borders
-        Whether the map draws län borders and national borders.
-    on_tiles
-        The areas are drawn as outlines on background tiles.
+def legend_sections(scene: Scene) -> list[LegendSection]:
+    """The legend of ``scene``: a section per layer it draws, a row per thing drawn.
 
     Examples
     --------
     >>> from strukturbild import build, example_project
-    >>> from strukturbild.render.style import role_styles
+    >>> from strukturbild.render._scene import scene_of
     >>> img = build(example_project())
-    >>> styles = role_styles([(r.key, r.label("sv")) for r in img.roles])
-    >>> counts = img.places["role"].astype(str).value_counts().to_dict()
-    >>> secs = legend_sections(img, styles, counts, labelled=["tillvaxtmotor"],
-    ...                        max_flow=1000.0, scopes=["regional", "local"], weak=True)
+    >>> secs = legend_sections(scene_of(img, img.map_options, "web"))
     >>> [s.layer for s in secs]
     ['places', 'links', 'weak', 'areas']
     >>> [r.label for r in secs[0].rows][:3]
     ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (4)']
-    >>> "Gemensam tillväxtmotor" in [r.label for r in secs[0].rows]
-    True
+    >>> [r.key for r in secs[1].rows if r.key.startswith("link-")]
+    ['link-regional-strong', 'link-regional-medium', 'link-regional-weak', \
+'link-local-strong', 'link-local-medium']
     """
-    lang = image.language
-    out: list[LegendSection] = []
-    rows: list[LegendRow] = [LegendRow("head", text("roles", lang))]
-    for s in styles:
-        if counts.get(s.key, 0):
-            rows.append(LegendRow("dot", f"{s.label} ({format_number(counts[s.key], lang)})",
-                                  s.colour, 5.0, key=f"role-{s.key}"))
-    groups = _groups(image, styles)
-    for label, colour, radius in groups:
-        rows.append(LegendRow("group", label, colour, 2 * radius + 2 * 4.0,
-                              opacity=GROUP_OPACITY, key="group"))
-    rows.append(LegendRow("head", text("size", lang)))
-    pops = image.places["population"].astype(float) if "population" in image.places else None
-    top = float(pops.max()) if pops is not None and len(pops) else 1000.0
-    rows.append(LegendRow("circles", text("size", lang), "#f4f4f4",
-                          values=tuple(legend_populations(top)), key="size"))
-    out.append(LegendSection("places", tuple(rows)))
-
-    if max_flow > 0:
-        rows = [LegendRow("head", text("links", lang))]
-        if "regional" in scopes:
-            rows.append(LegendRow("line", text("regional_link", lang), REGIONAL_LINK_COLOUR,
-                                  3.0, opacity=LINK_CLASS_STYLE["strong"][2],
-                                  key="link-regional"))
-        if axes:
-            _, dash, opacity = link_style("weak", True)
-            rows.append(LegendRow("line", text("axis_link", lang), REGIONAL_LINK_COLOUR, 3.0,
-                                  dash, opacity, key="link-axis"))
-        if "local" in scopes:
-            rows.append(LegendRow("line", text("local_link", lang), LINK_CLASS_STYLE["strong"][0],
-                                  3.0, opacity=LINK_CLASS_STYLE["strong"][2], key="link-local"))
-        for cls in ("strong", "medium"):
-            colour, dash, opacity = LINK_CLASS_STYLE[cls]
-            rows.append(LegendRow("line", text(cls, lang), colour, 3.0, dash, opacity,
-                                  key=f"link-{cls}"))
-        rows.append(LegendRow("head", text("width", lang)))
-        for flow in legend_flows(max_flow):
-            rows.append(LegendRow("line", format_number(flow, lang), LINK_CLASS_STYLE["strong"][0],
-                                  link_width(flow, max_flow), opacity=0.85,
-                                  key=f"width-{int(flow)}"))
-        rows.append(LegendRow("taper", text("taper", lang), LINK_CLASS_STYLE["strong"][0],
-                              6.0, opacity=0.85, key="taper"))
-        if "regional" in scopes and labelled:
-            names = ", ".join(s.label.lower() for s in styles if s.key in labelled)
-            rows.append(LegendRow("note", text("regional_note", lang).format(roles=names)))
-        if links_note:
-            rows.append(LegendRow("note", links_note))
-        if image.modelled:
-            rows.append(LegendRow("note", text("modelled_note", lang), "#a50f15",
-                                  emphasis=True, key="modelled"))
-        out.append(LegendSection("links", tuple(rows)))
-        if weak:
-            colour, dash, opacity = LINK_CLASS_STYLE["weak"]
-            out.append(LegendSection("weak", (
-                LegendRow("line", text("weak", lang), colour, 3.0, dash, opacity,
-                          key="link-weak"),)))
-
+    out = [LegendSection("places", _place_rows(scene))]
+    if scene.layer("links") is not None:
+        out.append(LegendSection("links", _link_rows(scene)))
+    if scene.layer("weak") is not None:
+        out.append(LegendSection("weak", tuple(
+            _style_row(s) for s in scene.link_styles if s.layer == "weak")))
+    image = scene.image
     for n, layer in enumerate(image.layers):
         out.append(LegendSection(f"layer-{n}", (_layer_row(layer.name, layer.style,
                                                           _family(layer.frame), n),)))
-    if image.regions is not None and len(image.regions):
+    if scene.layer("regions") is not None:
         colour, width, dash = REGION_STYLE
         out.append(LegendSection("regions", (
-            LegendRow("patch", text("regions", lang), colour, width, dash, 0.9, "none",
-                      key="regions"),)))
-    if image.areas is not None and len(image.areas):
-        rows = [LegendRow("patch", text("areas", lang),
-                          AREA_EDGE_ON_TILES if on_tiles else AREA_EDGE, 1.0, "", 1.0,
-                          "none" if on_tiles else AREA_FILL, key="areas")]
-        if lan_borders:
-            rows.append(LegendRow("line", text("lan_border", lang), LAN_EDGE, 1.6,
-                                  key="lan"))
-        out.append(LegendSection("areas", tuple(rows)))
-    if national_borders:
+            LegendRow("patch", text("regions", scene.language), colour, width, dash, 0.9,
+                      "none", key="regions"),)))
+    if scene.layer("areas") is not None:
+        out.append(LegendSection("areas", _area_rows(scene)))
+    if scene.national:
         out.append(LegendSection("base", (
-            LegendRow("line", text("national_border", lang), BORDER[0], 1.2, BORDER[1],
-                      key="border"),)))
+            LegendRow("line", text("national_border", scene.language), BORDER[0], 1.2,
+                      BORDER[1], key="border"),)))
     return out
 
 
-def _groups(image: StructureImage, styles: Sequence[RoleStyle]) -> list[tuple[str, str, float]]:
+def _place_rows(scene: Scene) -> tuple[LegendRow, ...]:
+    """Roles with their counts, the joint designations, the circle sizes."""
+    lang = scene.language
+    rows = [LegendRow("head", text("roles", lang))]
+    for s in scene.styles:
+        if scene.counts.get(s.key, 0):
+            rows.append(LegendRow("dot", f"{s.label} ({format_number(scene.counts[s.key], lang)})",
+                                  s.colour, 5.0, key=f"role-{s.key}"))
+    for label, colour, radius in _groups(scene):
+        rows.append(LegendRow("group", label, colour, 2 * radius + 2 * GROUP_PAD,
+                              opacity=GROUP_OPACITY, key="group"))
+    rows.append(LegendRow("head", text("size", lang)))
+    places = scene.image.places
+    pops = places["population"].astype(float) if "population" in places else None
+    top = float(pops.max()) if pops is not None and len(pops) else 1000.0
+    rows.append(LegendRow("circles", text("size", lang), "#f4f4f4",
+                          values=tuple(legend_populations(top)), key="size"))
+    return tuple(rows)
+
+
+def _style_row(style: Any) -> LegendRow:
+    """The row of a link style drawn: its colour, dashes and opacity, its text."""
+    return LegendRow("line", style.label, style.colour, 3.0, style.dash, style.opacity,
+                     key=f"link-{style.key}")
+
+
+def _link_rows(scene: Scene) -> tuple[LegendRow, ...]:
+    """The link styles drawn in the links layer, the widths, the notes."""
+    lang = scene.language
+    shown = [s for s in scene.link_styles if s.layer == "links"]
+    rows = [LegendRow("head", text("links", lang)), *(_style_row(s) for s in shown)]
+    # the widths and the taper in the colour of the links they explain: the local ones
+    # when the map draws any, else the regional ones
+    local = [s for s in shown if s.scope == "local"]
+    ink = (local or shown or list(scene.link_styles))[0].colour if scene.link_styles \
+        else LINK_CLASS_STYLE["strong"][0]
+    rows.append(LegendRow("head", text("width", lang)))
+    for flow in legend_flows(scene.max_flow):
+        rows.append(LegendRow("line", format_number(flow, lang), ink,
+                              link_width(flow, scene.max_flow), opacity=0.85,
+                              key=f"width-{int(flow)}"))
+    rows.append(LegendRow("taper", text("taper", lang), ink, 6.0, opacity=0.85, key="taper"))
+    if any(s.scope == "regional" for s in shown) and scene.regional_roles:
+        rows.append(LegendRow("note", text("regional_note", lang).format(
+            roles=_names(scene, scene.regional_roles))))
+    if scene.min_flow is not None:
+        rows.append(LegendRow("note", text("links_shown", lang).format(
+            shown=format_number(len(scene.links), lang),
+            total=format_number(len(scene.image.links), lang),
+            min=format_number(scene.min_flow, lang))))
+    if scene.image.modelled:
+        rows.append(LegendRow("note", text("modelled_note", lang), "#a50f15",
+                              emphasis=True, key="modelled"))
+    return tuple(rows)
+
+
+def _names(scene: Scene, keys: Sequence[str]) -> str:
+    """Role labels in lower case, as a list in prose: "a, b och c"."""
+    labels = [s.label.lower() for s in scene.styles if s.key in keys]
+    if len(labels) < 2:
+        return "".join(labels)
+    return f"{', '.join(labels[:-1])} {text('and', scene.language)} {labels[-1]}"
+
+
+def _area_rows(scene: Scene) -> tuple[LegendRow, ...]:
+    """The areas (filled, or outlines on tiles) and the län borders when drawn."""
+    lang = scene.language
+    rows = [LegendRow("patch", text("areas", lang),
+                      AREA_EDGE_ON_TILES if scene.on_tiles else AREA_EDGE, 1.0, "", 1.0,
+                      "none" if scene.on_tiles else AREA_FILL, key="areas")]
+    if scene.lan is not None:
+        rows.append(LegendRow("line", text("lan_border", lang), LAN_EDGE, 1.6, key="lan"))
+    return tuple(rows)
+
+
+def _groups(scene: Scene) -> list[tuple[str, str, float]]:
     """Legend rows of the joint designations: label, colour, largest member's radius."""
-    places = image.places
-    if "designation_group" not in places or places["designation_group"].isna().all():
-        return []
-    colour = {s.key: (s.colour, s.label) for s in styles}
+    places = scene.image.places
+    styles = {s.key: s for s in scene.styles}
     out: dict[str, tuple[str, str, float]] = {}
-    members = places[places["designation_group"].notna()]
-    for _group, grp in members.groupby("designation_group", sort=True):
-        role = str(grp["role"].iloc[0])
-        c, label = colour.get(role, ("#a6a6a6", role))
-        radius = max(symbol_radius(float(p)) for p in grp["population"])
-        row = text("joint", image.language).format(role=label.lower())
+    for group in scene.groups:
+        style = styles.get(group.role)
+        colour, label = (style.colour, style.label) if style else ("#a6a6a6", group.role)
+        radius = max(symbol_radius(float(p)) for p in
+                     places.loc[list(group.members), "population"])
+        row = text("joint", scene.language).format(role=label.lower())
         if row not in out:
-            out[row] = (row, c, min(radius, 8.0))
+            out[row] = (row, colour, min(radius, 8.0))
     return list(out.values())
 
 

@@ -3,11 +3,13 @@
 The styles make QGIS draw each GeoPackage layer as the web map draws it: places
 categorised by role with the colours of :data:`~strukturbild.render.style.ROLE_COLOURS`
 and a circle whose area grows with the population (the formula of
-:func:`~strukturbild.render.style.symbol_radius`), links categorised by class
-(:data:`~strukturbild.render.style.LINK_CLASS_STYLE`) with a width that grows with the
-square root of the flow (:func:`~strukturbild.render.style.link_width`, relative to the
-largest flow in the layer), areas as a light fill and regions as a dashed outline.
-Names of the places of the highest roles are labelled.
+:func:`~strukturbild.render.style.symbol_radius`), links categorised by the scene's
+link styles (:class:`~strukturbild.render._scene.LinkStyle`: scope and class, one
+category per style the file's links are drawn in, labelled as the maps' legends) with a
+width that grows with the square root of the flow
+(:func:`~strukturbild.render.style.link_width`, relative to the largest flow in the
+layer), areas as a light fill and regions as a dashed outline. Names of the places of
+the labelled roles are labelled.
 
 Sizes are data-defined expressions evaluated by QGIS, not numbers baked in per
 feature, so a style stays right when features are added to the layer or filtered.
@@ -35,12 +37,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._scene import LinkStyle
 from .style import (
     AREA_EDGE,
     AREA_FILL,
     GROUP_OPACITY,
     LAND,
-    LINK_CLASS_STYLE,
     MIN_RADIUS,
     RADIUS_PER_SQRT_THOUSAND,
     REGION_STYLE,
@@ -372,7 +374,7 @@ def places_qml(
     Examples
     --------
     >>> from strukturbild.render.style import role_styles
-    >>> qml = places_qml(role_styles([("storstad", "Storstad")], label_roles=1))
+    >>> qml = places_qml(role_styles([("storstad", "Storstad")], labelled={"storstad"}))
     >>> import xml.etree.ElementTree as ET
     >>> root = ET.fromstring(qml.split("\\n", 1)[1])
     >>> [c.get("value") for c in root.iter("category")]
@@ -402,75 +404,77 @@ def places_qml(
 # --------------------------------------------------------------------------- links
 
 
-def _link_symbol(cls: str, regional: bool, unit: SizeUnit) -> _Symbol:
-    colour, dash, opacity = link_style(cls, regional)
+def _link_symbol(style: LinkStyle, unit: SizeUnit) -> _Symbol:
     props = {
-        "line_color": _rgba(colour),
+        "line_color": _rgba(style.colour),
         "line_style": "solid",
         "line_width": _num(_LINK_MIN_WIDTH),
         "capstyle": "round",
         "joinstyle": "round",
-        "use_custom_dash": "1" if dash else "0",
-        "customdash": ";".join(dash.split()) if dash else "5;2",
+        "use_custom_dash": "1" if style.dash else "0",
+        "customdash": ";".join(style.dash.split()) if style.dash else "5;2",
         **_unit_props(unit, "line_width_unit", "customdash_unit", "offset_unit"),
     }
     return _Symbol("line", (_Layer("SimpleLine", props,
-                                   {"outlineWidth": link_width_expression()}),), opacity)
+                                   {"outlineWidth": link_width_expression()}),), style.opacity)
 
 
 #: The links' category: scope and class, e.g. ``regional_strong``.
-#: Regional: both places of the labelled roles, and not weak unless an axis (as
-#: :func:`~strukturbild.render.style.shown_as_regional` decides for the other maps).
+#: Regional: between the region's higher roles (the ``regional`` column), and not weak
+#: unless an axis (``axis``), as the scene decides for the other maps.
 LINK_CATEGORY_EXPRESSION = ("if(coalesce(\"regional\", false) AND (\"link_class\" <> 'weak' OR "
                             "coalesce(\"axis\", false)), 'regional', 'local') || '_' || "
                             "\"link_class\"")
 
 
-def links_qml(labels: Mapping[str, str], scopes: Mapping[str, str] | None = None, *,
-              unit: SizeUnit = "Point") -> str:
+#: The symbol QGIS offers for a new category: a weak local link's.
+_SOURCE_LINK = LinkStyle("local", "weak", *link_style("weak", False), "", "weak")
+
+
+def links_qml(styles: Sequence[LinkStyle], *, weak_links: bool, unit: SizeUnit = "Point"
+              ) -> str:
     """The style of the ``links`` layer: categorised on scope and class, widths by flow.
 
-    One category per scope (``regional``: both places of the labelled roles, in
-    their own colour; ``local``) and class of
-    :data:`~strukturbild.render.style.LINK_CLASS_STYLE`, with its colour, dashes and
-    opacity (:func:`~strukturbild.render.style.link_style`); the width is
-    :func:`link_width_expression`. Weak local links are off, as on the web map (a
-    tick in the layer tree shows them); regional links, weak ones too, are on and
-    drawn over local ones, the strongest on top.
+    One category per link style of ``styles`` (the styles the layer's links are drawn
+    in, :func:`~strukturbild.render._scene.link_style_table`), with its colour, dashes,
+    opacity and legend label; the width is :func:`link_width_expression`. Weak local
+    links are off unless ``weak_links``, as on the web map (a tick in the layer tree
+    shows them); regional links, the axes too, are on and drawn over local ones, the
+    strongest on top.
 
     Parameters
     ----------
-    labels
-        Legend label of each class key (``strong``, ``medium``, ``weak``).
-    scopes
-        Legend label of each scope (``regional``, ``local``).
+    styles
+        The link styles, in the legend's order.
+    weak_links
+        Draw the weak links' category (the web map's weak layer on at start).
     unit
         Unit of widths and dashes.
 
     Examples
     --------
-    >>> qml = links_qml({"strong": "Strong", "medium": "Medium", "weak": "Weak"})
+    >>> from strukturbild.render._scene import link_style_table
+    >>> qml = links_qml(link_style_table("en"), weak_links=False)
     >>> 'name="outlineWidth"' in qml and 'value="regional_strong"' in qml
     True
+    >>> 'label="Local link, medium"' in qml
+    True
     """
-    scopes = scopes or {"regional": "Regional", "local": "Local"}
     root = _document("Symbology")
     renderer = ET.SubElement(root, "renderer-v2", {
         "type": "categorizedSymbol", "attr": LINK_CATEGORY_EXPRESSION, "symbollevels": "0",
         "forceraster": "0", "enableorderby": "1", "referencescale": "-1",
     })
     cats = ET.SubElement(renderer, "categories")
-    pairs = [(scope, cls) for scope in ("regional", "local") for cls in LINK_CLASS_STYLE]
-    for i, (scope, cls) in enumerate(pairs):
+    for i, style in enumerate(styles):
         ET.SubElement(cats, "category", {
-            "value": f"{scope}_{cls}", "symbol": str(i),
-            "label": f"{scopes.get(scope, scope)}: {labels.get(cls, cls).lower()}",
-            "render": "false" if (cls, scope) == ("weak", "local") else "true"})
+            "value": style.category, "symbol": str(i), "label": style.label,
+            "render": "true" if style.layer != "weak" or weak_links else "false"})
     symbols = ET.SubElement(renderer, "symbols")
-    for i, (scope, cls) in enumerate(pairs):
-        _symbol(symbols, _link_symbol(cls, scope == "regional", unit), str(i))
+    for i, style in enumerate(styles):
+        _symbol(symbols, _link_symbol(style, unit), str(i))
     source = ET.SubElement(renderer, "source-symbol")
-    _symbol(source, _link_symbol("weak", False, unit), "0")
+    _symbol(source, _link_symbol(_SOURCE_LINK, unit), "0")
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
     renderer.set("enableorderby", "1")

@@ -49,10 +49,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..config import MapOptions
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
-from ..image import StructureImage
-from ._geometry import label_point, lan_borders
-from .legend import LegendRow, LegendSection, legend_sections
+from ._geometry import label_point
+from ._scene import Scene, scene_of
+from .legend import LegendRow, LegendSection
 from .style import (
     AREA_EDGE,
     AREA_FILL,
@@ -65,15 +66,9 @@ from .style import (
     PAPER_MM,
     REGION_STYLE,
     SEA,
-    chain,
     format_number,
-    labelled_roles,
-    link_style,
     link_width,
     nice_floor,
-    role_styles,
-    shown_as_regional,
-    source_line,
     symbol_radius,
     text,
 )
@@ -83,6 +78,8 @@ if TYPE_CHECKING:
     from matplotlib.backend_bases import RendererBase
     from matplotlib.figure import Figure
     from matplotlib.text import Annotation
+
+    from ..image import StructureImage
 
 __all__ = ["PT_PER_PX", "static_map_bytes", "write_static_map"]
 
@@ -95,7 +92,6 @@ _MM_PER_INCH = 25.4
 _MM_PER_PT = _MM_PER_INCH / 72.0
 #: A map in a geographic CRS (degrees) is drawn in SWEREF 99 TM, the project default.
 _METRIC_CRS = "EPSG:3006"
-_LINK_CLASSES = ("weak", "medium", "strong")  # drawn in this order: strong on top
 
 _RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",
@@ -162,9 +158,6 @@ def _page(paper: str, size_mm: tuple[float, float] | None) -> tuple[float, float
         if not (width >= 60 and height >= 60):
             raise ConfigError(f"size_mm must be at least 60 × 60 mm, got {size_mm!r}")
         return width, height
-    if paper not in PAPER_MM:
-        raise ConfigError(f"unknown paper {paper!r}; expected one of "
-                          f"{', '.join(PAPER_MM)}")
     return PAPER_MM[paper]
 
 
@@ -174,14 +167,9 @@ def _page(paper: str, size_mm: tuple[float, float] | None) -> tuple[float, float
 def static_map_bytes(
     image: StructureImage,
     fmt: Format,
+    options: MapOptions | None = None,
     *,
-    source_note: str = "",
-    dpi: int = 300,
-    paper: str = "A4-portrait",
     size_mm: tuple[float, float] | None = None,
-    label_roles: int = 3,
-    weak_links: bool = False,
-    timestamp: str | None = None,
 ) -> bytes:
     """Draw the structure map and return the file's bytes.
 
@@ -191,25 +179,19 @@ def static_map_bytes(
         The structure image.
     fmt
         ``"png"``, ``"pdf"`` or ``"svg"``.
-    source_note
-        The source line; without one it is made from the image's inputs and their
-        licences. "modellerade flöden" is added when the links are modelled and
-        "bakgrund: Natural Earth" when the base is drawn.
-    dpi
-        Resolution of a PNG (and of any raster part of PDF/SVG).
-    paper
-        ``"A4-portrait"`` (default), ``"A4-landscape"``, ``"A3-portrait"`` or
-        ``"A3-landscape"``. Portrait pages get the legend below the map, landscape
-        pages beside it.
+    options
+        The map options (default: the image's own). What the print map uses:
+        ``source_note`` (the source line; without one it is made from the image's
+        inputs and their licences, "modellerade flöden" added when the links are
+        modelled and "bakgrund: Natural Earth" when the base is drawn), ``paper``
+        (``"A4-portrait"``, ``"A4-landscape"``, ``"A3-portrait"`` or
+        ``"A3-landscape"``: portrait pages get the legend below the map, landscape
+        pages beside it), ``dpi`` (of a PNG, and of any raster part of PDF/SVG),
+        ``label_roles`` (places of this many highest roles that have places get a
+        name label), ``weak_links`` (draw the weak links too; they are left out by
+        default, as on the web map) and ``timestamp`` (added to the source line).
     size_mm
-        Page width and height in millimetres, instead of ``paper``.
-    label_roles
-        Places of this many highest roles *that have places* get a name label; links
-        between them are the regional ones.
-    weak_links
-        Draw the weak links too (they are left out by default, as on the web map).
-    timestamp
-        Added to the source line.
+        Page width and height in millimetres, instead of the ``paper``.
 
     Returns
     -------
@@ -233,16 +215,15 @@ def static_map_bytes(
     """
     if fmt not in ("png", "pdf", "svg"):
         raise ConfigError(f"unknown map format {fmt!r}; expected png, pdf or svg")
-    page = _page(paper, size_mm)
-    if dpi <= 0:
-        raise ConfigError(f"dpi must be > 0, got {dpi!r}")
+    opts = options or image.map_options
+    page = _page(opts.paper, size_mm)
     if len(image.places) == 0:
         raise EmptyInputError("the structure image has no places to draw")
+    scene = scene_of(image, opts, "print")
     with _rc_context():
-        fig = _figure(image, source_note=source_note, dpi=dpi, size_mm=page,
-                      label_roles=label_roles, weak_links=weak_links, timestamp=timestamp)
+        fig = _figure(scene, size_mm=page)
         buf = BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, metadata=_metadata(fmt, image.title))
+        fig.savefig(buf, format=fmt, dpi=opts.dpi, metadata=_metadata(fmt, image.title))
     return buf.getvalue()
 
 
@@ -253,32 +234,25 @@ def _rc_context() -> AbstractContextManager[Any]:
     return context
 
 
-def _figure(image: StructureImage, *, source_note: str, dpi: int,
-            size_mm: tuple[float, float], label_roles: int, weak_links: bool = False,
-            timestamp: str | None = None) -> Figure:
+def _figure(scene: Scene, *, size_mm: tuple[float, float]) -> Figure:
     """The map as a Figure on its own Agg canvas; call inside :func:`_rc_context`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(size_mm[0] / _MM_PER_INCH, size_mm[1] / _MM_PER_INCH), dpi=dpi)
+    fig = Figure(figsize=(size_mm[0] / _MM_PER_INCH, size_mm[1] / _MM_PER_INCH),
+                 dpi=scene.options.dpi)
     canvas = FigureCanvasAgg(fig)
     renderer: RendererBase = canvas.get_renderer()  # type: ignore[no-untyped-call]
-    _draw(fig, renderer, image, source_note=source_note, size_mm=size_mm,
-          label_roles=label_roles, weak_links=weak_links, timestamp=timestamp)
+    _draw(fig, renderer, scene, size_mm)
     return fig
 
 
 def write_static_map(
     image: StructureImage,
     path: str | Path,
+    options: MapOptions | None = None,
     *,
-    source_note: str = "",
-    dpi: int = 300,
-    paper: str = "A4-portrait",
     size_mm: tuple[float, float] | None = None,
-    label_roles: int = 3,
-    weak_links: bool = False,
-    timestamp: str | None = None,
 ) -> Path:
     """Write the structure map as PNG, PDF or SVG, the format from the file suffix.
 
@@ -292,7 +266,7 @@ def write_static_map(
         The structure image.
     path
         The file to write; ``.png``, ``.pdf`` or ``.svg``. Missing folders are made.
-    source_note, dpi, paper, size_mm, label_roles, weak_links, timestamp
+    options, size_mm
         See :func:`static_map_bytes`.
 
     Returns
@@ -310,14 +284,13 @@ def write_static_map(
     >>> import tempfile, pathlib
     >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
+    >>> img = build(example_project())
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "skane.png"
-    >>> write_static_map(build(example_project()), out, dpi=72).read_bytes()[:4]
+    >>> write_static_map(img, out, img.options(dpi=72)).read_bytes()[:4]
     b'\\x89PNG'
     """
     target = Path(path)
-    data = static_map_bytes(image, _format_of(target), source_note=source_note, dpi=dpi,
-                            paper=paper, size_mm=size_mm, label_roles=label_roles,
-                            weak_links=weak_links, timestamp=timestamp)
+    data = static_map_bytes(image, _format_of(target), options, size_mm=size_mm)
     _replace_atomically(target, data)
     return target
 
@@ -427,17 +400,9 @@ def _section_height(rows: Sequence[LegendRow], width_mm: float) -> float:
 def _draw_rows(ax: Axes, rows: Sequence[LegendRow], x: float, y_top: float, width: float,
                lang: str) -> float:
     """Draw legend rows from ``(x, y_top)`` (mm, legend axes); return the y below the last."""
-    from matplotlib.collections import PolyCollection
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Rectangle
-
     y = y_top
-    key_w = _KEY_MM
-    text_w = width - key_w - 1.0
     for row in rows:
         h = _row_height(row, width)
-        yc = y - h / 2
-        gid = f"legend-{row.key}" if row.key else None
         if row.kind == "head":
             ax.text(x, y - h + 1.3, row.label, fontsize=7.5, fontweight="bold", color=_INK,
                     va="baseline", ha="left")
@@ -447,56 +412,92 @@ def _draw_rows(ax: Axes, rows: Sequence[LegendRow], x: float, y_top: float, widt
                     row.emphasis else "#333333", fontweight="bold" if row.emphasis else
                     "normal", va="top", ha="left", linespacing=1.25)
         elif row.kind == "circles":
-            yy = y
-            for v in row.values:
-                r_pt = symbol_radius(v) * PT_PER_PX
-                rh = max(_ROW_MM, 2 * r_pt * _MM_PER_PT + 1.2)
-                ax.scatter([x + key_w / 2], [yy - rh / 2], s=[(2 * r_pt) ** 2], c=["#dddddd"],
-                           edgecolors="#555555", linewidths=0.8 * PT_PER_PX,
-                           gid=f"legend-size-{int(v)}", clip_on=False)
-                ax.text(x + key_w + 1.0, yy - rh / 2, format_number(v, lang, None),
-                        fontsize=7.0, color=_INK, va="center_baseline", ha="left")
-                yy -= rh
+            _legend_circles(ax, row, x, y, lang)
         else:
-            if row.kind == "dot":
-                ax.scatter([x + key_w / 2], [yc], s=[(2 * row.size * PT_PER_PX) ** 2],
-                           c=[row.colour], edgecolors="white", alpha=row.opacity,
-                           linewidths=0.8 * PT_PER_PX, gid=gid, clip_on=False)
-            elif row.kind in ("line", "band"):
-                cap: Literal["round", "butt"] = "round" if row.kind == "band" else "butt"
-                inset = row.size * PT_PER_PX * _MM_PER_PT / 2 if row.kind == "band" else 0.5
-                ax.add_line(Line2D([x + inset, x + key_w - inset], [yc, yc], color=row.colour,
-                                   linewidth=row.size * PT_PER_PX, alpha=row.opacity,
-                                   linestyle=_dashes(row.dash), solid_capstyle=cap,
-                                   dash_capstyle="butt", gid=gid, clip_on=False))
-            elif row.kind == "taper":
-                ax.add_collection(PolyCollection(
-                    [[(x + 0.5, yc + 1.2), (x + key_w - 0.5, yc + 0.25),
-                      (x + key_w - 0.5, yc - 0.25), (x + 0.5, yc - 1.2)]],
-                    facecolors=row.colour, alpha=row.opacity, edgecolors="none", gid=gid,
-                    clip_on=False))
-            elif row.kind == "group":
-                band = row.size * PT_PER_PX
-                pad = band * _MM_PER_PT / 2
-                ax.add_line(Line2D([x + pad, x + key_w - pad], [yc, yc], color=row.colour,
-                                   linewidth=band, alpha=row.opacity, solid_capstyle="round",
-                                   gid=gid, clip_on=False))
-                ax.scatter([x + pad, x + key_w - pad], [yc, yc], s=[(2 * 3.4) ** 2] * 2,
-                           c=[row.colour] * 2, edgecolors="white", linewidths=0.6,
-                           clip_on=False)
-            elif row.kind == "patch":
-                ax.add_patch(Rectangle(
-                    (x + 1.0, yc - 1.4), key_w - 2.0, 2.8,
-                    facecolor="none" if row.fill == "none" else row.fill,
-                    alpha=None, edgecolor=row.colour,
-                    linewidth=max(row.size, 0.6) * PT_PER_PX, linestyle=_dashes(row.dash),
-                    gid=gid, clip_on=False))
-                if row.fill != "none" and row.opacity < 1:
-                    ax.patches[-1].set_facecolor(_rgba(row.fill, row.opacity))
-            ax.text(x + key_w + 1.0, yc, "\n".join(_wrap(row.label, text_w, 7.0)),
+            yc = y - h / 2
+            _LEGEND_SYMBOLS[row.kind](ax, row, x, yc)
+            ax.text(x + _KEY_MM + 1.0, yc, "\n".join(_wrap(row.label, width - _KEY_MM - 1.0,
+                                                             7.0)),
                     fontsize=7.0, color=_INK, va="center", ha="left", linespacing=1.2)
         y -= h
     return y
+
+
+def _gid(row: LegendRow) -> str | None:
+    return f"legend-{row.key}" if row.key else None
+
+
+def _legend_circles(ax: Axes, row: LegendRow, x: float, y: float, lang: str) -> None:
+    """Nested sizes: a circle per round population, with its value."""
+    for v in row.values:
+        r_pt = symbol_radius(v) * PT_PER_PX
+        rh = max(_ROW_MM, 2 * r_pt * _MM_PER_PT + 1.2)
+        ax.scatter([x + _KEY_MM / 2], [y - rh / 2], s=[(2 * r_pt) ** 2], c=["#dddddd"],
+                   edgecolors="#555555", linewidths=0.8 * PT_PER_PX,
+                   gid=f"legend-size-{int(v)}", clip_on=False)
+        ax.text(x + _KEY_MM + 1.0, y - rh / 2, format_number(v, lang, None),
+                fontsize=7.0, color=_INK, va="center_baseline", ha="left")
+        y -= rh
+
+
+def _legend_dot(ax: Axes, row: LegendRow, x: float, yc: float) -> None:
+    ax.scatter([x + _KEY_MM / 2], [yc], s=[(2 * row.size * PT_PER_PX) ** 2], c=[row.colour],
+               edgecolors="white", alpha=row.opacity, linewidths=0.8 * PT_PER_PX,
+               gid=_gid(row), clip_on=False)
+
+
+def _legend_line(ax: Axes, row: LegendRow, x: float, yc: float) -> None:
+    """A line (or a round-ended band) in the row's colour, width, dashes and opacity."""
+    from matplotlib.lines import Line2D
+
+    cap: Literal["round", "butt"] = "round" if row.kind == "band" else "butt"
+    inset = row.size * PT_PER_PX * _MM_PER_PT / 2 if row.kind == "band" else 0.5
+    ax.add_line(Line2D([x + inset, x + _KEY_MM - inset], [yc, yc], color=row.colour,
+                       linewidth=row.size * PT_PER_PX, alpha=row.opacity,
+                       linestyle=_dashes(row.dash), solid_capstyle=cap,
+                       dash_capstyle="butt", gid=_gid(row), clip_on=False))
+
+
+def _legend_taper(ax: Axes, row: LegendRow, x: float, yc: float) -> None:
+    from matplotlib.collections import PolyCollection
+
+    ax.add_collection(PolyCollection(
+        [[(x + 0.5, yc + 1.2), (x + _KEY_MM - 0.5, yc + 0.25),
+          (x + _KEY_MM - 0.5, yc - 0.25), (x + 0.5, yc - 1.2)]],
+        facecolors=row.colour, alpha=row.opacity, edgecolors="none", gid=_gid(row),
+        clip_on=False))
+
+
+def _legend_group(ax: Axes, row: LegendRow, x: float, yc: float) -> None:
+    """A joint designation: the band with a place at each end."""
+    from matplotlib.lines import Line2D
+
+    band = row.size * PT_PER_PX
+    pad = band * _MM_PER_PT / 2
+    ax.add_line(Line2D([x + pad, x + _KEY_MM - pad], [yc, yc], color=row.colour,
+                       linewidth=band, alpha=row.opacity, solid_capstyle="round",
+                       gid=_gid(row), clip_on=False))
+    ax.scatter([x + pad, x + _KEY_MM - pad], [yc, yc], s=[(2 * 3.4) ** 2] * 2,
+               c=[row.colour] * 2, edgecolors="white", linewidths=0.6, clip_on=False)
+
+
+def _legend_patch(ax: Axes, row: LegendRow, x: float, yc: float) -> None:
+    from matplotlib.patches import Rectangle
+
+    patch = ax.add_patch(Rectangle(
+        (x + 1.0, yc - 1.4), _KEY_MM - 2.0, 2.8,
+        facecolor="none" if row.fill == "none" else row.fill,
+        alpha=None, edgecolor=row.colour,
+        linewidth=max(row.size, 0.6) * PT_PER_PX, linestyle=_dashes(row.dash),
+        gid=_gid(row), clip_on=False))
+    if row.fill != "none" and row.opacity < 1:
+        patch.set_facecolor(_rgba(row.fill, row.opacity))
+
+
+#: How each kind of legend row draws its symbol (mm, legend axes: left, middle).
+_LEGEND_SYMBOLS: dict[str, Any] = {
+    "dot": _legend_dot, "line": _legend_line, "band": _legend_line, "taper": _legend_taper,
+    "group": _legend_group, "patch": _legend_patch}
 
 
 def _rgba(colour: str, alpha: float) -> tuple[float, float, float, float]:
@@ -639,60 +640,111 @@ class _Ink:
         return float(self.w[inside].sum())
 
 
-def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_note: str,
-          size_mm: tuple[float, float], label_roles: int, weak_links: bool = False,
-          timestamp: str | None = None) -> None:
-    import shapely
+@dataclass(frozen=True)
+class _Frames:
+    """The scene's frames in a metric CRS (a map in degrees is drawn in SWEREF 99 TM)."""
 
-    lang = image.language
+    places: Any
+    links: Any
+    areas: Any
+    lan: Any
+    regions: Any
+    base: Any
+    layers: tuple[Any, ...]
+
+
+def _frames(scene: Scene) -> _Frames:
+    image = scene.image
     places = image.places
     crs = places.crs
     if crs is not None and not crs.is_projected:
         crs = _METRIC_CRS
         places = places.to_crs(crs)
-    links = _metric(image.links, crs)
-    areas = _metric(image.areas, crs)
-    regions = _metric(image.regions, crs)
-    base = _metric(image.base, crs)
-    has_links = links is not None and len(links) > 0 and "total" in links
-    max_flow = float(links["total"].max()) if has_links else 0.0
+    lan = scene.lan
+    if lan is not None and image.areas is not None and image.areas.crs is not None \
+            and crs is not None and image.areas.crs != crs:
+        import geopandas as gpd
 
-    role_keys = [r.key for r in image.roles]
-    present = set(places["role"].astype(str))
-    styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=label_roles,
-                         present=present)
-    if not styles:
-        styles = role_styles([(k, k) for k in sorted(present)], label_roles=label_roles)
-        role_keys = [s.key for s in styles]
-    by_key = {s.key: s for s in styles}
-    counts = {str(k): int(v) for k, v in places["role"].astype(str).value_counts().items()}
-    labelled = labelled_roles(role_keys, present, label_roles)
-    regional = np.zeros(len(links) if links is not None else 0, dtype=bool)
-    if has_links:
-        regional = shown_as_regional(links, places["role"], labelled)
-        if not weak_links:  # weak local links left out; regional axes always drawn
-            keep = (links["link_class"].astype(str) != "weak").to_numpy() | regional
-            links, regional = links[keep], regional[keep]
-    scopes = [s for s, flag in (("regional", True), ("local", False))
-              if has_links and (regional == flag).any()]
-    lan = _lan_borders(areas)
-    national = base is not None and bool((base["kind"] == "border").any())
-    sections = legend_sections(
-        image, styles, counts, labelled=labelled, max_flow=max_flow, scopes=scopes,
-        weak=has_links and weak_links and bool(((links["link_class"] == "weak").to_numpy()
-                                                & ~regional).any()),
-        axes=has_links and bool(((links["link_class"] == "weak").to_numpy() & regional).any()),
-        lan_borders=lan is not None, national_borders=national)
-    note = source_line(image.provenance.get("inputs") or {}, lang, source_note=source_note,
-                       modelled=image.modelled, base=base is not None, timestamp=timestamp)
+        lan = gpd.GeoSeries([lan], crs=image.areas.crs).to_crs(crs).iloc[0]
+    return _Frames(places=places, links=_metric(scene.links, crs),
+                   areas=_metric(image.areas if scene.areas is not None else None, crs),
+                   lan=lan, regions=_metric(image.regions, crs), base=_metric(scene.base, crs),
+                   layers=tuple(_metric(layer.frame, crs) for layer in image.layers))
+
+
+@dataclass(frozen=True)
+class _View:
+    """The map's window: its limits in metres, and metres per point on paper."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    m_per_pt: float
+
+    @staticmethod
+    def of(ax: Axes, renderer: RendererBase) -> _View:
+        (xa, xb), (ya, yb) = ax.get_xlim(), ax.get_ylim()
+        frame = ax.get_window_extent(renderer)
+        pt_px = ax.figure.dpi / 72.0
+        return _View(xa, xb, ya, yb, (xb - xa) / (frame.width / pt_px))
+
+    def box(self, pad: float = 0.0) -> Any:
+        import shapely
+
+        return shapely.box(self.x0, self.y0, self.x1, self.y1).buffer(pad * (self.x1 - self.x0)) \
+            if pad > 0 else shapely.box(self.x0, self.y0, self.x1, self.y1)
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """The places as drawn: their positions (map units), circle radii (pt), roles, the
+    circles in display units (x, y, radius) and the joint designations' bands."""
+
+    x: np.ndarray[Any, Any]
+    y: np.ndarray[Any, Any]
+    radii: np.ndarray[Any, Any]
+    roles: np.ndarray[Any, Any]
+    circles: np.ndarray[Any, Any]
+    groups: dict[str, Any]
+
+
+def _draw(fig: Figure, renderer: RendererBase, scene: Scene, size_mm: tuple[float, float]
+          ) -> None:
+    """The page: title block, the map, its names, the scale bar, the legend, the source."""
+    image, lang = scene.image, scene.language
+    frames = _frames(scene)
     subtitle = text("subtitle", lang) + (f" · {text('modelled', lang)}" if image.modelled
                                          else "")
-    lay = _layout(size_mm, image.title, subtitle, sections, note)
+    lay = _layout(size_mm, image.title, subtitle, list(scene.legend), scene.source)
+    _draw_titles(fig, lay, size_mm, subtitle)
+    ax = _map_axes(fig, lay, size_mm)
+    x, y = _places_xy(frames.places)
+    _set_extent(ax, x, y, frames.areas, frames.places, lay.map)
+    view = _View.of(ax, renderer)
+    _draw_geography(ax, scene, frames, view)
+    link_ink = _draw_links(ax, scene, frames.links, view.m_per_pt) if len(frames.links) \
+        else _Ink(*np.zeros((3, 0)))
+    marks = _draw_places(ax, scene, frames.places, x, y)
+    ink = _Ink(np.concatenate([marks.circles[:, 0], link_ink.x]),
+               np.concatenate([marks.circles[:, 1], link_ink.y]),
+               np.concatenate([math.pi * marks.radii**2, link_ink.w]))
+    furniture = _draw_scale_and_north(ax, renderer, ink, lang)
+    taken = _draw_place_names(ax, renderer, scene, frames.places, marks, [furniture], link_ink)
+    _draw_area_names(ax, renderer, scene, frames, view, marks, taken)
+    _draw_legend(fig, lay, size_mm, lang)
+
+
+def _frac(box: tuple[float, float, float, float], size_mm: tuple[float, float]
+          ) -> tuple[float, float, float, float]:
     width, height = size_mm
+    return (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
 
-    def frac(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        return (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
 
+def _draw_titles(fig: Figure, lay: _Layout, size_mm: tuple[float, float], subtitle: str
+                 ) -> None:
+    """The title block on top and the source line at the bottom."""
+    width, height = size_mm
     fig.text(lay.title[0] / width, lay.title[1] / height, "\n".join(lay.title_lines),
              fontsize=16, fontweight="bold", color=_INK, ha="left", va="baseline",
              linespacing=1.15, gid="title")
@@ -701,111 +753,129 @@ def _draw(fig: Figure, renderer: RendererBase, image: StructureImage, *, source_
     fig.text(lay.footer[0] / width, lay.footer[1] / height, "\n".join(lay.footer_lines),
              fontsize=6.0, color=_MUTED, ha="left", va="top", linespacing=1.3, gid="source")
 
-    ax = fig.add_axes(frac(lay.map))
+
+def _map_axes(fig: Figure, lay: _Layout, size_mm: tuple[float, float]) -> Axes:
+    """The map's frame: no ticks, a thin grey border."""
+    ax = fig.add_axes(_frac(lay.map, size_mm))
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_edgecolor(_FRAME)
         spine.set_linewidth(0.6)
-    x, y = _places_xy(places)
-    _set_extent(ax, x, y, areas, places, lay.map)
-    (xa, xb), (ya, yb) = ax.get_xlim(), ax.get_ylim()
-    window = shapely.box(xa, ya, xb, yb).buffer(0.02 * (xb - xa))
-    frame = ax.get_window_extent(renderer)
-    pt_px = fig.dpi / 72.0
-    m_per_pt = (xb - xa) / (frame.width / pt_px)
+    return ax
 
-    if base is not None and len(base):
+
+def _draw_geography(ax: Axes, scene: Scene, frames: _Frames, view: _View) -> None:
+    """Bottom to top: the base (sea, land, national borders), the areas and the län
+    borders, the own layers, the regions."""
+    import shapely
+
+    window = view.box(0.02)
+    base = frames.base
+    if base is not None:
         ax.set_facecolor(SEA)
         land = base[base["kind"] == "land"]
         _draw_polygons(ax, shapely.intersection(land.geometry.to_numpy(), window),
                        facecolor=LAND, edgecolor="none", zorder=0.5, gid="base-land")
-        borders = base[base["kind"] == "border"]
-        if len(borders):
+        if scene.national:
+            borders = base[base["kind"] == "border"]
             _draw_lines(ax, shapely.intersection(borders.geometry.to_numpy(), window),
                         colour=BORDER[0], width=1.0 * PT_PER_PX, dash=BORDER[1], zorder=0.6,
                         gid="base-borders")
-    if areas is not None and len(areas):
-        _draw_polygons(ax, areas.geometry, facecolor=AREA_FILL, edgecolor=AREA_EDGE,
+    if frames.areas is not None:
+        _draw_polygons(ax, frames.areas.geometry, facecolor=AREA_FILL, edgecolor=AREA_EDGE,
                        linewidth=0.7 * PT_PER_PX, zorder=1, gid="areas")
-        if lan is not None:
-            _draw_lines(ax, [lan], colour=LAN_EDGE, width=1.6 * PT_PER_PX, dash="", zorder=1.2,
-                        gid="lan-borders")
-    for n, layer in enumerate(image.layers):
-        _draw_layer(ax, _metric(layer.frame, crs), layer.style, zorder=1.5 + n * 0.01,
-                    gid=f"layer-{n}")
-    if regions is not None and len(regions):
+        if frames.lan is not None:
+            _draw_lines(ax, [frames.lan], colour=LAN_EDGE, width=1.6 * PT_PER_PX, dash="",
+                        zorder=1.2, gid="lan-borders")
+    for n, (layer, frame) in enumerate(zip(scene.image.layers, frames.layers, strict=True)):
+        _draw_layer(ax, frame, layer.style, zorder=1.5 + n * 0.01, gid=f"layer-{n}")
+    if scene.layer("regions") is not None:
         colour, width_px, dash = REGION_STYLE
-        _draw_polygons(ax, regions.geometry, facecolor="none", edgecolor=colour, alpha=0.85,
-                       linewidth=width_px * PT_PER_PX, linestyle=_dashes(dash), zorder=2,
-                       gid="regions")
-    link_ink = _draw_links(ax, links, regional, max_flow, m_per_pt) if has_links and len(links) \
-        else _Ink(*np.zeros((3, 0)))
+        _draw_polygons(ax, frames.regions.geometry, facecolor="none", edgecolor=colour,
+                       alpha=0.85, linewidth=width_px * PT_PER_PX, linestyle=_dashes(dash),
+                       zorder=2, gid="regions")
 
-    role_str = places["role"].astype(str).to_numpy()
+
+def _draw_places(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],
+                 y: np.ndarray[Any, Any]) -> _Marks:
+    """The joint designations' bands, then the circles, coloured by role, small on top."""
+    by_key = {s.key: s for s in scene.styles}
+    roles = np.array([str(k) for k in places["role"]], dtype=object)
     population = places["population"].to_numpy(dtype=float)
     radii = np.array([symbol_radius(p) * PT_PER_PX for p in population])
-    colours = np.array([by_key[k].colour if k in by_key else "#a6a6a6" for k in role_str])
-    groups = _draw_groups(ax, places, x, y, radii, by_key)
-    order = np.lexsort((np.arange(len(places)), -population))  # small circles on top
+    colours = np.array([by_key[k].colour if k in by_key else "#a6a6a6" for k in roles])
+    groups = _draw_groups(ax, scene, places, x, y, radii)
+    order = scene.order
     ax.scatter(x[order], y[order], s=(2 * radii[order]) ** 2, c=list(colours[order]),
                edgecolors="white", linewidths=0.8 * PT_PER_PX, zorder=6, gid="places")
-
     disp = ax.transData.transform(np.column_stack([x, y]))
-    circles = np.column_stack([disp, radii * pt_px])
-    ink = _Ink(np.concatenate([disp[:, 0], link_ink.x]), np.concatenate([disp[:, 1], link_ink.y]),
-               np.concatenate([math.pi * radii**2, link_ink.w]))
-    furniture = _draw_scale_and_north(ax, renderer, ink, lang)
+    circles = np.column_stack([disp, radii * ax.figure.dpi / 72.0])
+    return _Marks(x, y, radii, roles, circles, groups)
 
-    level = {k: n for n, k in enumerate(labelled)}
-    members = set(groups.get("members", []))
-    cand = sorted((i for i in range(len(places)) if role_str[i] in level and i not in members),
-                  key=lambda i: (level[role_str[i]], -population[i], i))
+
+def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: Any,
+                      marks: _Marks, blocked: list[_Box], link_ink: _Ink) -> list[_Box]:
+    """The joint designations' names, then the places of the labelled roles, highest
+    first; returns the boxes they take."""
+    level = dict(zip((s.key for s in scene.styles), scene.label_level, strict=True))
+    labelled = set(scene.labelled)
+    members = set(marks.groups.get("members", []))
+    population = places["population"].to_numpy(dtype=float)
+    cand = sorted((i for i in range(len(places)) if marks.roles[i] in labelled
+                   and i not in members),
+                  key=lambda i: (level[str(marks.roles[i])], -population[i], i))
     ids = [re.sub(r"[^A-Za-z0-9_.-]", "_", str(v)) for v in places.index]
-    blocked: list[_Box] = [furniture]
-    for label, (gx, gy), half in groups.get("labels", []):
-        if any(role_str[i] in level for i in groups["members"]):
-            box = _centred_label(ax, renderer, label, gx, gy, half, blocked, circles, "group",
-                                 bold=True)
+    if any(marks.roles[i] in labelled for i in marks.groups.get("members", [])):
+        for label, (gx, gy), half in marks.groups.get("labels", []):
+            box = _centred_label(ax, renderer, label, gx, gy, half, blocked, marks.circles,
+                                 "group", bold=True)
             if box is not None:
                 blocked.append(box)
     placed = _place_labels(ax, renderer, [(i, f"label-{ids[i]}", str(places["name"].iloc[i]),
-                                           min(level[role_str[i]], 2)) for i in cand],
-                           x, y, radii, circles, hard=np.isin(role_str, list(level)),
-                           blocked=blocked, ink=link_ink)
-    taken = blocked + [_box_of(a, renderer) for a in placed]
-    if regions is not None and len(regions) and "name" in regions:
+                                           min(level[str(marks.roles[i])], 2)) for i in cand],
+                           marks.x, marks.y, marks.radii, marks.circles,
+                           hard=np.isin(marks.roles, list(labelled)), blocked=blocked,
+                           ink=link_ink)
+    return blocked + [_box_of(a, renderer) for a in placed]
+
+
+def _draw_area_names(ax: Axes, renderer: RendererBase, scene: Scene, frames: _Frames,
+                     view: _View, marks: _Marks, taken: list[_Box]) -> None:
+    """The regions' names, then the neighbouring countries', where they fit."""
+    import shapely
+
+    regions = frames.regions
+    if scene.layer("regions") is not None and "name" in regions:
         for name, geom in zip(regions["name"], regions.geometry, strict=True):
             pt = label_point(geom)
             if pt is not None:
-                box = _centred_label(ax, renderer, str(name), pt.x, pt.y, 0.0, taken, circles,
-                                     "region")
+                box = _centred_label(ax, renderer, str(name), pt.x, pt.y, 0.0, taken,
+                                     marks.circles, "region")
                 if box is not None:
                     taken.append(box)
-    if base is not None and len(base):
-        view = shapely.box(xa, ya, xb, yb)
-        neighbours = base[(base["kind"] == "land") & (base["part"] == "neighbour")]
-        for name, geom in zip(neighbours[f"name_{lang}"], neighbours.geometry, strict=True):
-            pt = label_point(shapely.intersection(geom, view.buffer(-0.04 * (xb - xa))))
-            if pt is not None and not pt.is_empty:
-                box = _centred_label(ax, renderer, str(name).upper(), pt.x, pt.y, 0.0, taken,
-                                     circles, "country")
-                if box is not None:
-                    taken.append(box)
+    base = frames.base
+    if base is None:
+        return
+    inner = view.box().buffer(-0.04 * (view.x1 - view.x0))
+    neighbours = base[(base["kind"] == "land") & (base["part"] == "neighbour")]
+    for name, geom in zip(neighbours[f"name_{scene.language}"], neighbours.geometry,
+                          strict=True):
+        pt = label_point(shapely.intersection(geom, inner))
+        if pt is not None and not pt.is_empty:
+            box = _centred_label(ax, renderer, str(name).upper(), pt.x, pt.y, 0.0, taken,
+                                 marks.circles, "country")
+            if box is not None:
+                taken.append(box)
 
-    leg = fig.add_axes(frac(lay.legend))
+
+def _draw_legend(fig: Figure, lay: _Layout, size_mm: tuple[float, float], lang: str) -> None:
+    leg = fig.add_axes(_frac(lay.legend, size_mm))
     leg.set_axis_off()
     leg.set_xlim(0, lay.legend[2])
     leg.set_ylim(0, lay.legend[3])
     for bx, by, bw, section in lay.blocks:
         _draw_rows(leg, section.rows, bx, by, bw, lang)
-
-
-def _lan_borders(areas: Any) -> Any:
-    """The borders between the län of the areas (kommun codes), or None for one län."""
-    if areas is None or not len(areas):
-        return None
-    return lan_borders(list(areas.index), areas.geometry.to_numpy())
 
 
 def _set_extent(ax: Axes, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], areas: Any,
@@ -896,57 +966,56 @@ def _taper(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], h0: float, h1: floa
     return out
 
 
-def _draw_links(ax: Axes, links: Any, regional: np.ndarray[Any, Any], max_flow: float,
-                m_per_pt: float) -> _Ink:
-    """Links as tapered shapes, as the web map draws them: local ones first, regional on
-    top, each weakest first. Returns their ink, sampled every 2 pt along each link."""
+def _draw_links(ax: Axes, scene: Scene, links: Any, m_per_pt: float) -> _Ink:
+    """Links as tapered shapes, as the web map draws them, in the scene's order and
+    styles (local ones first, regional on top, each weakest first): one collection per
+    style, ``links-<scope>-<class>``. Returns their ink, sampled every 2 pt along each
+    link."""
     from matplotlib.collections import PolyCollection
 
     pt_px = ax.figure.dpi / 72.0
-    cls_all = links["link_class"].astype(str).to_numpy()
-    xs: list[np.ndarray[Any, Any]] = []
-    ys: list[np.ndarray[Any, Any]] = []
-    ws: list[np.ndarray[Any, Any]] = []
+    samples: list[tuple[np.ndarray[Any, Any], ...]] = []
     z = 3.0
-    for scope in (False, True):
-        for cls in _LINK_CLASSES:
-            pick = (cls_all == cls) & (regional == scope)
-            if not pick.any():
-                continue
-            colour, dash, alpha = link_style(cls, scope)
-            sub = links[pick].sort_values("total", kind="stable")
-            quads: list[np.ndarray[Any, Any]] = []
-            pattern = None
-            if dash:
-                on, off = (float(v) * PT_PER_PX * m_per_pt for v in dash.split())
-                pattern = (on, off)
-            for geom, a_, b_, total in zip(sub.geometry, sub["flow_od"].fillna(0.0),
-                                           sub["flow_do"].fillna(0.0), sub["total"],
-                                           strict=True):
-                w = link_width(float(total), max_flow)
-                m = max(float(a_), float(b_), 1e-9)
-                h0 = max(w * float(a_) / m, 0.6) * PT_PER_PX * m_per_pt / 2
-                h1 = max(w * float(b_) / m, 0.6) * PT_PER_PX * m_per_pt / 2
-                for part in _line_parts(geom):
-                    quads.extend(_taper(part[0], part[-1], h0, h1, pattern))
-                    d = ax.transData.transform(np.array([part[0], part[-1]]))
-                    length = float(np.hypot(*(d[1] - d[0])))
-                    n = max(2, math.ceil(length / (2.0 * pt_px)))
-                    t = np.linspace(0.0, 1.0, n)
-                    xs.append(d[0, 0] + (d[1, 0] - d[0, 0]) * t)
-                    ys.append(d[0, 1] + (d[1, 1] - d[0, 1]) * t)
-                    ws.append(np.full(n, length / pt_px / n * w * PT_PER_PX * alpha))
-            ax.add_collection(PolyCollection(
-                quads, facecolors=colour, edgecolors="none", alpha=alpha, zorder=z,
-                gid=f"links-{'regional' if scope else 'local'}-{cls}"), autolim=False)
-            z += 0.1
-    if not xs:
+    for key in dict.fromkeys(links["style"]):
+        style = scene.style_of(key)
+        sub = links[(links["style"] == key).to_numpy()]
+        pattern = None
+        if style.dash:
+            on, off = (float(v) * PT_PER_PX * m_per_pt for v in style.dash.split())
+            pattern = (on, off)
+        quads: list[np.ndarray[Any, Any]] = []
+        for geom, a_, b_, total in zip(sub.geometry, sub["flow_od"].fillna(0.0),
+                                       sub["flow_do"].fillna(0.0), sub["total"], strict=True):
+            w = link_width(float(total), scene.max_flow)
+            m = max(float(a_), float(b_), 1e-9)
+            h0 = max(w * float(a_) / m, 0.6) * PT_PER_PX * m_per_pt / 2
+            h1 = max(w * float(b_) / m, 0.6) * PT_PER_PX * m_per_pt / 2
+            for part in _line_parts(geom):
+                quads.extend(_taper(part[0], part[-1], h0, h1, pattern))
+                samples.append(_ink_along(ax, part, w, style.opacity, pt_px))
+        ax.add_collection(PolyCollection(
+            quads, facecolors=style.colour, edgecolors="none", alpha=style.opacity,
+            zorder=z, gid=f"links-{key}"), autolim=False)
+        z += 0.1
+    if not samples:
         return _Ink(*np.zeros((3, 0)))
-    return _Ink(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws))
+    return _Ink(*(np.concatenate([s[k] for s in samples]) for k in range(3)))
 
 
-def _draw_groups(ax: Axes, places: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any],
-                 radii: np.ndarray[Any, Any], styles: Any) -> dict[str, Any]:
+def _ink_along(ax: Axes, part: np.ndarray[Any, Any], width: float, alpha: float,
+               pt_px: float) -> tuple[np.ndarray[Any, Any], ...]:
+    """Sample points every 2 pt along a link (``width`` px), each with the ink (pt²) it
+    stands for."""
+    d = ax.transData.transform(np.array([part[0], part[-1]]))
+    length = float(np.hypot(*(d[1] - d[0])))
+    n = max(2, math.ceil(length / (2.0 * pt_px)))
+    t = np.linspace(0.0, 1.0, n)
+    return (d[0, 0] + (d[1, 0] - d[0, 0]) * t, d[0, 1] + (d[1, 1] - d[0, 1]) * t,
+            np.full(n, length / pt_px / n * width * PT_PER_PX * alpha))
+
+
+def _draw_groups(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],
+                 y: np.ndarray[Any, Any], radii: np.ndarray[Any, Any]) -> dict[str, Any]:
     """Joint designations as one band joining their places (under the circles).
 
     Returns the members' positions and, per group, its label, the middle of its band
@@ -955,24 +1024,19 @@ def _draw_groups(ax: Axes, places: Any, x: np.ndarray[Any, Any], y: np.ndarray[A
     from matplotlib.lines import Line2D
 
     out: dict[str, Any] = {"members": [], "labels": []}
-    if "designation_group" not in places or places["designation_group"].isna().all():
-        return out
-    group = places["designation_group"].to_numpy(dtype=object)
-    for name in sorted({str(g) for g in group if g is not None and g == g}):
-        idx = [i for i, g in enumerate(group) if g is not None and str(g) == name]
-        if len(idx) < 2:
-            continue
-        xy = np.column_stack([x[idx], y[idx]])
-        path = [idx[k] for k in chain(xy)]
-        role = str(places["role"].iloc[idx[0]])
-        colour = styles[role].colour if role in styles else "#a6a6a6"
-        width = 2 * float(radii[idx].max()) + 2 * GROUP_PAD * PT_PER_PX
+    position = {str(k): i for i, k in enumerate(places.index)}
+    styles = {s.key: s for s in scene.styles}
+    for group in scene.groups:
+        path = [position[m] for m in group.members]
+        colour = styles[group.role].colour if group.role in styles else "#a6a6a6"
+        width = 2 * float(radii[path].max()) + 2 * GROUP_PAD * PT_PER_PX
         ax.add_line(Line2D(x[path], y[path], color=colour, alpha=GROUP_OPACITY,
                            linewidth=width, solid_capstyle="round", solid_joinstyle="round",
-                           zorder=5.5, gid=f"group-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"))
+                           zorder=5.5, gid=f"group-{re.sub(r'[^A-Za-z0-9_.-]', '_', group.name)}"))
         lo, hi = path[(len(path) - 1) // 2], path[len(path) // 2]
-        out["members"].extend(idx)
-        out["labels"].append((name, ((x[lo] + x[hi]) / 2, (y[lo] + y[hi]) / 2), width / 2))
+        out["members"].extend(sorted(path))
+        out["labels"].append((group.name, ((x[lo] + x[hi]) / 2, (y[lo] + y[hi]) / 2),
+                              width / 2))
     return out
 
 

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "AREA_EDGE",
     "AREA_FILL",
     "LAND",
     "LINK_CLASS_STYLE",
-    "LINK_SCOPES",
     "PAPER_MM",
     "REGIONAL_LINK_COLOUR",
     "REGION_STYLE",
@@ -36,7 +34,6 @@ __all__ = [
     "link_style",
     "link_width",
     "nice_floor",
-    "regional_links",
     "role_styles",
     "source_line",
     "symbol_radius",
@@ -65,10 +62,9 @@ LINK_CLASS_STYLE: dict[str, tuple[str, str, float]] = {
     "medium": ("#4c6478", "", 0.5),
     "weak": ("#4c6478", "3 3", 0.45),
 }
-#: Links between places of the labelled roles ("regionala samband"): this colour, on top.
+#: Links between places of the region's higher roles ("regionala samband"): this colour,
+#: on top.
 REGIONAL_LINK_COLOUR = "#7a2414"
-#: Link scopes: regional (both ends of labelled roles) or local.
-LINK_SCOPES = ("local", "regional")
 
 
 def link_style(link_class: str, regional: bool) -> tuple[str, str, float]:
@@ -140,6 +136,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "strong": ("Starkt samband", "Strong link"),
     "medium": ("Medelstarkt samband", "Medium link"),
     "weak": ("Svagt samband", "Weak link"),
+    # the legend's link rows: one per style drawn (scope and class)
+    "regional_strong": ("Regionalt samband, starkt", "Regional link, strong"),
+    "regional_medium": ("Regionalt samband, medelstarkt", "Regional link, medium"),
+    "regional_weak": ("Regional axel: svagt samband, en orts största flöde",
+                      "Regional axis: weak link, a place's largest flow"),
+    "local_strong": ("Lokalt samband, starkt", "Local link, strong"),
+    "local_medium": ("Lokalt samband, medelstarkt", "Local link, medium"),
+    "local_weak": ("Svagt samband", "Weak link"),
     "size": ("Befolkning (cirkelns yta)", "Population (circle area)"),
     "width": ("Pendlare (linjens bredd)", "Commuters (line width)"),
     "modelled": ("modellerade flöden", "modelled flows"),
@@ -161,14 +165,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "{min} commuters.",
     ),
     "total": ("Totalt", "Total"),
-    "regional_link": ("Regionalt samband", "Regional link"),
-    "local_link": ("Lokalt samband", "Local link"),
-    "axis_link": ("Regional axel: svagt samband, en orts största flöde",
-                  "Regional axis: weak link, a place's largest flow"),
     "regional_note": (
-        "Regionala samband går mellan orter med namn på kartan ({roles}).",
-        "Regional links join places named on the map ({roles}).",
+        "Regionala samband går mellan orter med rollerna {roles}.",
+        "Regional links join places with the roles {roles}.",
     ),
+    "and": ("och", "and"),
     "scope": ("Typ", "Type"),
     "regional": ("regionalt", "regional"),
     "local": ("lokalt", "local"),
@@ -247,34 +248,26 @@ class RoleStyle:
     labelled: bool
 
 
-def role_styles(
-    roles: Sequence[tuple[str, str]], *, label_roles: int = 3,
-    present: Collection[str] | None = None,
-) -> list[RoleStyle]:
+def role_styles(roles: Sequence[tuple[str, str]], *, labelled: Collection[str] = ()
+                ) -> list[RoleStyle]:
     """Styles for the roles of a scheme, highest first.
 
     Parameters
     ----------
     roles
         ``(key, label)`` pairs, highest first.
-    label_roles
-        Places of the first ``label_roles`` roles get a name label; of the roles
-        in ``present`` (the roles that have places) when that is given, so that the
-        web map, the print map and QGIS label the same places.
-    present
-        Keys of the roles that have places.
+    labelled
+        Keys of the roles whose places get a name label (:func:`labelled_roles`), so
+        that the web map, the print map and QGIS label the same places.
 
     Examples
     --------
     >>> [s.colour for s in role_styles([("storstad", "Storstad"), ("x", "X")])]
     ['#3b0f70', '#b2182b']
     >>> roles = [("storstad", "S"), ("regional_karna", "R"), ("serviceort", "O")]
-    >>> [s.labelled for s in role_styles(roles, label_roles=2,
-    ...                                  present={"regional_karna", "serviceort"})]
+    >>> [s.labelled for s in role_styles(roles, labelled={"regional_karna", "serviceort"})]
     [False, True, True]
     """
-    keys = [k for k, _ in roles if present is None or k in present]
-    labelled = set(keys[: max(label_roles, 0)])
     out = []
     for rank, (key, label) in enumerate(roles):
         colour = ROLE_COLOURS.get(key, _FALLBACK[min(rank, len(_FALLBACK) - 1)])
@@ -436,79 +429,6 @@ def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = 
     if timestamp:
         note += f" · {text('made', language)} {timestamp}"
     return note
-
-
-def regional_links(links: Any, roles: pd.Series, labelled: Sequence[str]) -> np.ndarray[Any, Any]:
-    """Which links join two places of the labelled roles ("regionala samband").
-
-    Examples
-    --------
-    >>> links = pd.DataFrame({"origin": ["a", "a"], "destination": ["b", "c"]})
-    >>> roles = pd.Series({"a": "x", "b": "x", "c": "y"})
-    >>> regional_links(links, roles, ["x"]).tolist()
-    [True, False]
-    """
-    keys = set(labelled)
-    role = roles.astype(str)
-    o = role.reindex(links["origin"].astype(str)).isin(keys).to_numpy()
-    d = role.reindex(links["destination"].astype(str)).isin(keys).to_numpy()
-    out: np.ndarray[Any, Any] = o & d
-    return out
-
-
-def axis_links(links: Any, regional: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Weak regional links that carry the largest outflow of one of their places.
-
-    A regional link is weak when it carries a small share of its places' employed
-    (Helsingborg sends 4 % of its workers to Malmö) though many commuters: such a
-    link is still the structure's axis when it is the largest flow out of one of its
-    places (its dominant flow, in Nystuen and Dacey's sense). Those are drawn with
-    the regional links; other weak links wait in the layer of weak links.
-
-    Examples
-    --------
-    >>> links = pd.DataFrame({"origin": ["h", "h", "y"], "destination": ["m", "l", "m"],
-    ...                       "flow_od": [1900.0, 300.0, 600.0], "flow_do": [1400.0, 900.0, 200.0],
-    ...                       "link_class": ["weak", "weak", "strong"]})
-    >>> axis_links(links, np.array([True, True, True])).tolist()
-    [True, True, False]
-    """
-    n = len(links)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    o = links["origin"].astype(str).to_numpy()
-    d = links["destination"].astype(str).to_numpy()
-    out_o = pd.to_numeric(links["flow_od"], errors="coerce").fillna(0.0).to_numpy()
-    out_d = pd.to_numeric(links["flow_do"], errors="coerce").fillna(0.0).to_numpy()
-    ends = pd.DataFrame({"place": np.concatenate([o, d]),
-                         "out": np.concatenate([out_o, out_d]),
-                         "link": np.concatenate([np.arange(n), np.arange(n)])})
-    ends = ends[ends["out"] > 0]
-    top = ends.loc[ends.groupby("place")["out"].idxmax(), "link"].to_numpy()
-    dominant = np.zeros(n, dtype=bool)
-    dominant[top] = True
-    weak = (links["link_class"].astype(str) == "weak").to_numpy()
-    out: np.ndarray[Any, Any] = weak & np.asarray(regional, dtype=bool) & dominant
-    return out
-
-
-def shown_as_regional(links: Any, roles: pd.Series, labelled: Sequence[str]
-                      ) -> np.ndarray[Any, Any]:
-    """The links every map draws as regional: between places of the labelled roles,
-    and not weak unless an axis (:func:`axis_links`).
-
-    Examples
-    --------
-    >>> links = pd.DataFrame({"origin": ["a", "a", "b"], "destination": ["b", "c", "c"],
-    ...                       "flow_od": [5.0, 9.0, 4.0], "flow_do": [1.0, 1.0, 1.0],
-    ...                       "link_class": ["weak", "strong", "strong"]})
-    >>> shown_as_regional(links, pd.Series({"a": "x", "b": "x", "c": "x"}), ["x"]).tolist()
-    [False, True, True]
-    """
-    regional = regional_links(links, roles, labelled)
-    weak = (links["link_class"].astype(str) == "weak").to_numpy()
-    out: np.ndarray[Any, Any] = regional & (~weak | axis_links(links, regional))
-    return out
 
 
 def chain(xy: np.ndarray[Any, Any]) -> list[int]:

@@ -1,4 +1,4 @@
-"""The interactive structure map (Folium/Leaflet HTML) from a StructureImage.
+"""The interactive structure map: one self-contained HTML page from a StructureImage.
 
 One HTML file that opens anywhere, offline: Leaflet's script and stylesheet are
 inlined from the installed ``django-js-lib-leaflet`` package (see
@@ -9,8 +9,9 @@ default; without them the map draws its own base geography: the sea as the
 background, the land around the project from Natural Earth (:attr:`StructureImage.base`)
 and the project's own areas (kommuner) on top.
 
-What is drawn, bottom to top, each a layer of the layer control (its legend section
-goes with it):
+What the map shows is the scene (:mod:`strukturbild.render._scene`): this module only
+packs it as compact data and the page's script (``assets/map.js``) draws it, bottom to
+top, each a layer of the layer control (its legend section goes with it):
 
 - **the base**: land outside the project (neighbouring countries, Sweden outside
   the areas), national borders, country names;
@@ -24,25 +25,34 @@ goes with it):
 - **links**: one tapered shape per pair of places: its width follows the commuters
   of both directions (square root, :func:`~strukturbild.render.style.link_width`),
   and the width at each end those who leave from that end, so a link narrows
-  towards the place that receives the most. Links between places of the labelled
-  roles ("regionala samband") are drawn in their own colour, on top. **Weak links**
-  are their own layer, off when the map opens (one click in the layer control shows
-  them); when there are more links than a map can show legibly
-  (:data:`MAX_MAP_LINKS`), the map keeps every strong and medium link and the weak
-  ones from a round flow threshold up, and says so in the legend; the GeoPackage
-  keeps them all;
+  towards the place that receives the most; each in the style the scene gives it
+  (regional links, between the region's higher roles, in their own colour, on top).
+  **Weak links** are their own layer, off when the map opens (one click in the layer
+  control shows them); when there are more links than a map can show legibly
+  (:data:`~strukturbild.render._scene.MAX_MAP_LINKS`), the map keeps every strong and
+  medium link and the weak ones from a round flow threshold up, and says so in the
+  legend; the GeoPackage keeps them all;
 - **places**: circles with area proportional to population, coloured by role,
   drawn on a canvas; a joint designation (Region Skåne's "Kristianstad–Hässleholm")
   as one band joining its places, with one label; names of the ``label_roles``
   highest roles as labels with halos that never overlap (greedy placement in the
   browser; lower roles join as one zooms in).
 
-A legend (the same rows as the print map's, :mod:`strukturbild.render.legend`), a
-scale bar, a title, a place search box and a source line built from the project's
-sources complete it. The view is kept in the URL (``#zoom/lat/lon``), so a link
-opens the map where it was. Printed, the map fills an A4 landscape page (without
-the zoom buttons and the layer list), fitted to the data again unless the user has
-moved it.
+A legend (the scene's rows, :mod:`strukturbild.render.legend`, as the print map's), a
+scale bar, a title, a place search box and a source line complete it. The view is kept
+in the URL (``#zoom/lat/lon``), so a link opens the map where it was. Printed, the map
+fills an A4 landscape page (without the zoom buttons and the layer list), fitted to the
+data again unless the user has moved it.
+
+The page is our own, not folium's: folium wrote about 2 KB of the 246 KB page (the
+map's ``<div>`` and its ``L.map(...)`` call) and needed workarounds to do it safely
+(emptied default assets, ids fixed through its private ``_id``/``_children``, the
+data put in after branca had rendered the page, because branca renders every
+element's output a second time as a Jinja template, so a place called ``{{ 7*7 }}``
+would have read "49"). Here the page is a few lines of HTML put together in Python,
+no template engine involved; folium is used where it earns its place:
+:meth:`StructureImage.explore` gives a notebook user the structure image as folium
+layers for their own maps.
 
 Every text reaches the page as data and is put into the page as text
 (``textContent``) or escaped HTML, so a place called ``<img src=x onerror=alert(1)>``
@@ -54,19 +64,18 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..config import resolve_basemap
-from ..errors import EmptyInputError, StrukturbildError
-from ..image import StructureImage
+from ..config import MapOptions, resolve_basemap
+from ..errors import EmptyInputError
 from . import _assets
-from ._geometry import label_point, lan_borders
-from .legend import LegendRow, LegendSection, legend_sections
+from ._geometry import label_point
+from ._scene import MAX_MAP_LINKS, Scene, map_links, scene_of
+from .legend import LegendRow, LegendSection
 from .style import (
     AREA_EDGE,
     AREA_EDGE_ON_TILES,
@@ -76,39 +85,31 @@ from .style import (
     GROUP_PAD,
     LAN_EDGE,
     LAND,
-    LINK_SCOPES,
     REGION_STYLE,
     SEA,
-    chain,
     format_number,
-    labelled_roles,
-    link_style,
     link_width,
-    regional_links,
-    role_styles,
-    shown_as_regional,
-    source_line,
     symbol_radius,
     text,
 )
 
-__all__ = ["MAX_MAP_LINKS", "map_links", "regional_links", "web_map_html"]
+if TYPE_CHECKING:
+    from ..image import StructureImage
+
+__all__ = ["MAX_MAP_LINKS", "map_links", "web_map_html"]
 
 _WGS84 = "EPSG:4326"
 #: Coordinates are sent as integers of 1e-4 degrees (about 11 m north-south).
 _QUANTUM = 10_000
-#: Simplification tolerance of areas, regions and own layers, as a share of the extent.
-_SIMPLIFY_SHARE = 1 / 4000
-#: The most links the map draws; beyond it, weak links below a round flow are left out.
-MAX_MAP_LINKS = 4000
-#: Flow thresholds tried for weak links, smallest first.
-_ROUND_FLOWS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 #: Lower roles get labels every this many zoom levels past the first view.
 _LABEL_ZOOM_STEP = 1.5
 _LINK_CLASSES = ("strong", "medium", "weak")
 #: Attributes of an own layer's features shown in their popups (the first ones).
 _LAYER_POPUP_COLUMNS = 8
 _LAYER_TEXT_MAX = 200
+#: The page's element ids (fixed: the same input gives the same bytes).
+_MAP_ID = "map"
+_DATA_ID = "strukturbild-data"
 
 _AREA_STYLE = {"color": AREA_EDGE, "weight": 0.7, "opacity": 1.0, "fillColor": AREA_FILL,
                "fillOpacity": 1.0}
@@ -127,14 +128,6 @@ _LANTMATERIET_URL = ("https://api.lantmateriet.se/open/topowebb-ccby/v1/wmts/tok
 _LANTMATERIET_ATTR = "&copy; Lantmäteriet (CC BY 4.0)"
 
 
-def _require_folium() -> Any:
-    try:
-        import folium
-    except ImportError as exc:  # pragma: no cover - folium is a dependency
-        raise StrukturbildError("the web map needs folium: pip install folium") from exc
-    return folium
-
-
 # --------------------------------------------------------------------------- geometry
 
 
@@ -146,20 +139,6 @@ def _points_wgs84(places: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
     xy = shapely.get_coordinates(pts.to_crs(_WGS84).to_numpy())
     return np.asarray(xy[:, ::-1], dtype=np.float64)
-
-
-def _simplified(gdf: Any, tolerance: float) -> Any:
-    """Polygons simplified together: shared borders stay shared (a coverage)."""
-    import shapely
-
-    geoms = gdf.geometry.to_numpy()
-    if tolerance <= 0:
-        return geoms
-    try:
-        return shapely.coverage_simplify(geoms, tolerance)
-    except (shapely.errors.GEOSException, TypeError, ValueError):
-        # not polygons, or no valid coverage: simplify each on its own
-        return shapely.simplify(geoms, tolerance, preserve_topology=True)
 
 
 class _Encoder:
@@ -228,13 +207,12 @@ class _Encoder:
         return out
 
 
-def _encode_polygons(gdf: Any, tolerance: float) -> list[list[list[list[int]]]]:
-    """Polygons of a frame, simplified together, as quantised steps."""
+def _encode_polygons(geoms: Any, crs: Any) -> list[list[list[list[int]]]]:
+    """Polygons (as drawn: simplified already) as quantised steps."""
     import geopandas as gpd
 
-    simple = gpd.GeoSeries(_simplified(gdf, tolerance), crs=gdf.crs).to_crs(_WGS84)
     enc = _Encoder()
-    return [enc.polygons(g) for g in simple]
+    return [enc.polygons(g) for g in gpd.GeoSeries(list(geoms), crs=crs).to_crs(_WGS84)]
 
 
 def _encode_lines(geoms: Any, crs: Any) -> list[list[list[int]]]:
@@ -291,107 +269,69 @@ _ROW_TEXT = {"area_name": "kommun", "role_reason": "reason",
              "designation_group": "joint_member"}
 
 
-def _places_data(places: Any, role_index: dict[str, int], radius: list[float],
-                 latlon: np.ndarray[Any, np.dtype[np.float64]], language: str) -> dict[str, Any]:
+def _places_data(scene: Scene, latlon: np.ndarray[Any, np.dtype[np.float64]],
+                 radius: list[float]) -> dict[str, Any]:
+    """The places in drawing order: names, positions, radii, roles, popup columns."""
+    pl = scene.image.places.iloc[scene.order]
+    role_index = {s.key: i for i, s in enumerate(scene.styles)}
     cols: list[list[Any]] = []
     for col, kind in _PLACE_ROWS:
-        if col not in places.columns:
+        if col not in pl.columns:
             continue
-        label = text(_ROW_TEXT.get(col, col), language)
-        column = places[col]
+        label = text(_ROW_TEXT.get(col, col), scene.language)
+        column = pl[col]
         if col == "employed_estimated":  # a word where the employed are estimated
             column = pd.Series(np.where(column.fillna(False).astype(bool),
-                                        text("employed_estimated_value", language), ""))
+                                        text("employed_estimated_value", scene.language), ""))
         values = _texts(column.tolist()) if kind == "s" else _numbers(column, int(kind))
         if values is not None:
             cols.append([label, kind, values])
     q = np.round(latlon * _QUANTUM).astype(np.int64)
     return {
-        "n": [str(v) for v in places["name"]],
+        "n": [str(v) for v in pl["name"]],
         "ll": q.ravel().tolist(),
         "r": radius,
-        "k": [role_index.get(str(k), len(role_index) - 1) for k in places["role"]],
+        "k": [role_index.get(str(k), len(role_index) - 1) for k in pl["role"]],
         "cols": cols,
     }
 
 
-def map_links(links: Any, *, min_flow: float | None = None) -> tuple[Any, float | None]:
-    """The links the web map draws, and the flow from which weak links are drawn.
-
-    Strong and medium links are always drawn. Weak links are drawn from ``min_flow``
-    commuters (both directions together) up; with ``min_flow=None``, all of them when
-    there are at most :data:`MAX_MAP_LINKS` links in all, else from the smallest
-    1-2-5 flow that brings the count within it. The threshold is None when every
-    link is drawn.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> links = pd.DataFrame({"total": [5.0, 80.0, 3.0],
-    ...                       "link_class": ["weak", "weak", "strong"]})
-    >>> kept, threshold = map_links(links, min_flow=50)
-    >>> kept.index.tolist(), threshold
-    ([1, 2], 50)
-    >>> map_links(links)[1] is None
-    True
-    """
-    if not len(links):
-        return links, None
-    weak = (links["link_class"].astype(str) == "weak").to_numpy()
-    total = pd.to_numeric(links["total"], errors="coerce").fillna(0.0).to_numpy()
-    if min_flow is None:
-        if len(links) <= MAX_MAP_LINKS:
-            return links, None
-        others = int((~weak).sum())
-        min_flow = math.inf
-        for candidate in _ROUND_FLOWS:
-            if others + int((total[weak] >= candidate).sum()) <= MAX_MAP_LINKS:
-                min_flow = candidate
-                break
-    return links[~weak | (total >= min_flow)], min_flow
-
-
-def _links_data(links: Any, position: pd.Series, max_flow: float,
-                regional: np.ndarray[Any, Any]) -> dict[str, Any]:
-    """Links as columns; local before regional, each weakest first (strongest on top)."""
-    inside = (links["origin"].isin(position.index) & links["destination"].isin(position.index)
-              ).to_numpy()
-    lk = links[inside]
-    lk = lk.assign(_o=position.reindex(lk["origin"]).to_numpy(),
-                   _d=position.reindex(lk["destination"]).to_numpy(),
-                   _g=regional[inside].astype(int))
-    lk = lk.sort_values(["_g", "total", "_o", "_d"], kind="mergesort")
-    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
+def _links_data(scene: Scene, position: pd.Series) -> dict[str, Any]:
+    """The links in drawing order, as columns; ``k`` indexes their style in ``sty``."""
+    lk = scene.links
+    style_index = {s.key: i for i, s in enumerate(scene.link_styles)}
+    modelled = lk["modelled"].fillna(False).astype(bool) if "modelled" in lk else \
+        pd.Series(False, index=lk.index)
     return {
-        "o": [int(v) for v in lk["_o"]],
-        "d": [int(v) for v in lk["_d"]],
+        "o": [int(v) for v in position.reindex(lk["origin"].astype(str))],
+        "d": [int(v) for v in position.reindex(lk["destination"].astype(str))],
         "a": _numbers(lk["flow_od"].fillna(0.0), 1) or [],
         "b": _numbers(lk["flow_do"].fillna(0.0), 1) or [],
         "s": _numbers(lk["strength"], 3) or [None] * len(lk),
-        "w": _numbers([link_width(float(t), max_flow) for t in lk["total"]], 2) or [],
-        "c": [cls_index.get(str(c), 2) for c in lk["link_class"]],
-        "g": [int(v) for v in lk["_g"]],
-        "m": [1 if bool(m) else 0 for m in lk["modelled"]] if "modelled" in lk
-        else [0] * len(lk),
+        "w": _numbers([link_width(float(t), scene.max_flow) for t in lk["total"]], 2) or [],
+        "k": [style_index[k] for k in lk["style"]],
+        "m": modelled.astype(int).tolist(),
+        "sty": _link_styles_data(scene),
+        "cls": [text(c, scene.language) for c in _LINK_CLASSES],
     }
 
 
-def _groups_data(pl: Any, position: pd.Series, role_index: dict[str, int],
+def _link_styles_data(scene: Scene) -> list[list[Any]]:
+    """The styles links are drawn in: colour, dashes, opacity, layer, class, regional."""
+    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
+    return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer,
+             cls_index.get(s.link_class, 2), int(s.scope == "regional")]
+            for s in scene.link_styles]
+
+
+def _groups_data(scene: Scene, position: pd.Series, role_index: dict[str, int],
                  radius: Sequence[float]) -> list[list[Any]]:
     """Joint designations: [label, role index, band width, member positions in path order]."""
-    if "designation_group" not in pl or pl["designation_group"].isna().all():
-        return []
     out = []
-    members = pl[pl["designation_group"].notna()]
-    for group, grp in members.groupby("designation_group", sort=True):
-        if len(grp) < 2:
-            continue
-        idx = [int(position[str(i)]) for i in grp.index]
-        xy = np.column_stack([grp.geometry.centroid.x, grp.geometry.centroid.y])
-        order = chain(xy)
+    for group in scene.groups:
+        idx = [int(position[m]) for m in group.members]
         width = 2 * max(float(radius[i]) for i in idx) + 2 * GROUP_PAD
-        out.append([str(group), role_index.get(str(grp["role"].iloc[0]), 0), round(width, 1),
-                    [idx[k] for k in order]])
+        out.append([group.name, role_index.get(group.role, 0), round(width, 1), idx])
     return out
 
 
@@ -500,12 +440,14 @@ def _svg_row(row: LegendRow) -> str:
 
 
 def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
-    """The legend, as escaped HTML, one section per layer (``data-layer``)."""
+    """The legend, as escaped HTML, one section per layer (``data-layer``); a row that
+    stands for something drawn carries its key (``data-key``)."""
     e = html.escape
     out: list[str] = []
     for section in sections:
         out.append(f'<div class="sb-section" data-layer="{e(section.layer)}">')
         for row in section.rows:
+            key = f' data-key="{e(row.key)}"' if row.key else ""
             if row.kind == "head":
                 out.append(f'<div class="sb-head">{e(row.label)}</div>')
             elif row.kind == "note":
@@ -515,10 +457,10 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
                 out.append(_svg_circles(list(row.values), language))
             elif row.kind == "dot" and row.key and section.layer == "places":
                 label, _, n = row.label.rpartition(" (")
-                out.append(f'<div class="sb-row">{_svg_row(row)}<span>{e(label)} '
+                out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(label)} '
                            f'<span class="sb-n">({e(n)}</span></span></div>')
             else:
-                out.append(f'<div class="sb-row">{_svg_row(row)}<span>{e(row.label)}'
+                out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(row.label)}'
                            "</span></div>")
         if section.layer == "weak":
             out.append(f'<div class="sb-note sb-weak-off">{e(text("weak_hidden", language))}'
@@ -530,62 +472,185 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
 # ----------------------------------------------------------------------------- tiles
 
 
-def _tile_layer(folium: Any, basemap: str, key: str | None) -> Any:
-    """A folium TileLayer for an xyzservices provider name or Lantmäteriet's map."""
+def _tiles(basemap: str, key: str | None) -> dict[str, Any]:
+    """Background tiles for Leaflet: an xyzservices provider or Lantmäteriet's map."""
     found = resolve_basemap(basemap, key)
     if isinstance(found, str):
-        return folium.TileLayer(
-            tiles=_LANTMATERIET_URL.format(key=key, layer=found), attr=_LANTMATERIET_ATTR,
-            name="Lantmäteriet", max_zoom=15, control=False)
-    return folium.TileLayer(tiles=found, name=found.name, control=False)
+        return {"url": _LANTMATERIET_URL.format(key=key, layer=found),
+                "options": {"attribution": _LANTMATERIET_ATTR, "maxZoom": 15,
+                            "maxNativeZoom": 15}}
+    max_zoom = found.get("max_zoom") or 18
+    options = {"attribution": found.html_attribution, "maxZoom": max_zoom,
+               "maxNativeZoom": max_zoom}
+    if found.get("min_zoom"):
+        options["minZoom"] = found["min_zoom"]
+    if found.get("subdomains"):
+        options["subdomains"] = found["subdomains"]
+    return {"url": found.build_url(fill_subdomain=False, scale_factor="{r}"),
+            "options": options}
+
+
+# ------------------------------------------------------------------------------ layers
+
+
+def _base_data(scene: Scene) -> dict[str, Any]:
+    """The land around the project, the national borders and the neighbours' names."""
+    base = scene.base
+    land = base[base["kind"] == "land"]
+    borders = base[base["kind"] == "border"]
+    out: dict[str, Any] = {"g": _encode_polygons(land.geometry, land.crs), "style": _LAND_STYLE}
+    if scene.national:
+        out["lines"] = _encode_lines(borders.geometry, borders.crs)
+        out["line_style"] = _BORDER_STYLE
+    frames = [scene.image.places.geometry]
+    if scene.image.areas is not None and scene.areas is not None:
+        frames.append(scene.image.areas.geometry)
+    view = _view_box(frames, 0.15)
+    neighbours = land[land["part"] == "neighbour"]
+    out["names"] = _names_at(
+        [str(v).upper() for v in neighbours[f"name_{scene.language}"]],
+        [label_point(g.intersection(view)) for g in neighbours.geometry], land.crs)
+    return out
+
+
+def _areas_data(scene: Scene) -> dict[str, Any]:
+    """The areas as the scene draws them (simplified together), and the län borders."""
+    areas = scene.image.areas
+    assert areas is not None
+    crs = areas.crs
+    out: dict[str, Any] = {"g": _encode_polygons(scene.areas, crs),
+                           "style": _AREA_STYLE_ON_TILES if scene.on_tiles else _AREA_STYLE}
+    if scene.lan is not None:
+        out["lines"] = _encode_lines([scene.lan], crs)
+        out["line_style"] = _LAN_STYLE
+    return out
+
+
+def _regions_data(scene: Scene) -> dict[str, Any]:
+    """Region outlines (simplified together) and their names."""
+    from ._geometry import simplified
+
+    regions = scene.image.regions
+    assert regions is not None
+    names = regions["name"] if "name" in regions else \
+        pd.Series(regions.index, index=regions.index)
+    return {"g": _encode_polygons(simplified(regions.geometry.to_numpy(), scene.tolerance),
+                                  regions.crs),
+            "style": _REGION_STYLE,
+            "names": _names_at([str(v) for v in names],
+                               [label_point(g) for g in regions.geometry], regions.crs)}
+
+
+def _bounds(scene: Scene, latlon: np.ndarray[Any, Any]) -> list[list[float]]:
+    """The data's bounds in degrees: the places and the areas."""
+    lat0, lon0 = latlon.min(axis=0)
+    lat1, lon1 = latlon.max(axis=0)
+    if scene.image.areas is not None and scene.areas is not None:
+        b = scene.image.areas.geometry.to_crs(_WGS84).total_bounds
+        lat0, lon0 = min(lat0, b[1]), min(lon0, b[0])
+        lat1, lon1 = max(lat1, b[3]), max(lon1, b[2])
+    return [[round(float(lat0), 4), round(float(lon0), 4)],
+            [round(float(lat1), 4), round(float(lon1), 4)]]
+
+
+def _layers_data(scene: Scene, data: dict[str, Any], position: pd.Series) -> None:
+    """Each layer of the scene, as the page's script reads it."""
+    data["layers"] = [_layer_data(layer, scene.tolerance) for layer in scene.image.layers]
+    if scene.layer("base") is not None:
+        data["sea"] = SEA
+        data["base"] = _base_data(scene)
+    if scene.layer("areas") is not None:
+        data["areas"] = _areas_data(scene)
+    if scene.layer("regions") is not None:
+        data["regions"] = _regions_data(scene)
+    if scene.layer("links") is not None:
+        data["links"] = _links_data(scene, position)
+    data["order"] = [x.key for x in scene.layers]
+    data["overlays"] = [[x.key, x.name, x.visible] for x in scene.layers]
+
+
+def _page_data(scene: Scene) -> dict[str, Any]:
+    """Everything the page's script draws, as JSON-able data."""
+    image, lang = scene.image, scene.language
+    pl = image.places.iloc[scene.order]
+    latlon = _points_wgs84(pl)
+    position = pd.Series(np.arange(len(pl)), index=pl.index.astype(str))
+    radius = [round(symbol_radius(float(p)), 1) for p in
+              pd.to_numeric(pl["population"], errors="coerce").fillna(0.0)]
+    role_index = {s.key: i for i, s in enumerate(scene.styles)}
+    bounds = _bounds(scene, latlon)
+    data: dict[str, Any] = {
+        "lang": lang, "q": _QUANTUM, "title": image.title,
+        "map": {"center": [round((bounds[0][0] + bounds[1][0]) / 2, 6),
+                           round((bounds[0][1] + bounds[1][1]) / 2, 6)],
+                "zoom": 5, "zoomControl": False, "preferCanvas": True,
+                "zoomSnap": 1 if scene.on_tiles else 0.25, "zoomDelta": 0.5},
+        "label_tier": list(scene.label_tier), "label_level": list(scene.label_level),
+        "label_zoom_step": _LABEL_ZOOM_STEP}
+    if scene.options.basemap is not None:
+        data["tiles"] = _tiles(scene.options.basemap, scene.options.basemap_key)
+    _layers_data(scene, data, position)
+    data["places"] = _places_data(scene, latlon, radius)
+    data["roles"] = [[s.label, s.colour] for s in scene.styles]
+    data["groups"] = _groups_data(scene, position, role_index, radius)
+    data["group_opacity"] = GROUP_OPACITY
+    data["bounds"] = bounds
+    data["legend"] = _legend_html(scene.legend, lang)
+    data["source"] = scene.source
+    data["text"] = {k: text(k, lang) for k in (
+        "role", "unknown", "per_day", "total", "strength", "link_class", "source",
+        "modelled", "zoom_in", "zoom_out", "search", "no_match", "scope", "regional",
+        "local")}
+    return data
+
+
+def _page(title: str, data: dict[str, Any]) -> str:
+    """The page: our assets and the data in the head, the map's ``<div>``, one call.
+
+    Put together from fixed strings, the escaped title and the data as script-safe
+    JSON (:func:`~strukturbild.render._assets.script_json`): no template engine reads
+    any of it.
+    """
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(title)}</title>\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1.0, "
+        "maximum-scale=1.0, user-scalable=no\">\n"
+        f"<!-- Leaflet {_assets.LEAFLET_VERSION}, inlined from the PyPI package "
+        f"{_assets.LEAFLET_PACKAGE}.\n{_assets.leaflet_licence()}\n-->\n"
+        f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.map_css()}</style>\n"
+        f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.runtime_js()}</script>\n"
+        f'<script type="application/json" id="{_DATA_ID}">{_assets.script_json(data)}'
+        "</script>\n</head>\n<body>\n"
+        f'<div id="{_MAP_ID}"></div>\n'
+        f'<script>strukturbildDraw("{_MAP_ID}", JSON.parse(document.getElementById('
+        f'"{_DATA_ID}").textContent));</script>\n'
+        "</body>\n</html>\n")
 
 
 # ------------------------------------------------------------------------------- map
 
 
-def web_map_html(
-    image: StructureImage,
-    *,
-    source_note: str = "",
-    label_roles: int = 3,
-    basemap: str | None = None,
-    basemap_key: str | None = None,
-    timestamp: str | None = None,
-    min_link_flow: float | None = None,
-    weak_links: bool = False,
-) -> str:
+def web_map_html(image: StructureImage, options: MapOptions | None = None) -> str:
     """Render the structure map as one self-contained HTML document.
 
     Parameters
     ----------
     image
         The structure image.
-    source_note
-        The source line ("Källa: SCB …"); without one, it is made from the image's
-        inputs and their licences. "modellerade flöden" ("modelled flows") is added
-        when the links are modelled, and "bakgrund: Natural Earth" when the map
-        draws its base.
-    label_roles
-        Places of this many highest roles (that have places) get name labels; lower
-        roles get them as the map is zoomed in, where they fit. Links between places
-        of these roles are the regional ones.
-    basemap
-        Background tiles: an xyzservices provider name (``"CartoDB.Positron"``) or
-        ``"Lantmateriet.Topowebb"`` / ``"Lantmateriet.TopowebbNedtonad"``; the
-        default ``None`` draws no tiles (the page then needs no network at all) and
-        the image's own base geography instead.
-    basemap_key
-        The key of a provider that needs one (Lantmäteriet's, for example).
-    timestamp
-        Added to the source line when given; nothing in the page depends on the clock.
-    min_link_flow
-        Draw weak links only from this many commuters (both directions together);
-        strong and medium links are always drawn. ``None``: draw all, unless there
-        are more than :data:`MAX_MAP_LINKS`, then the smallest round threshold that
-        fits; the legend tells how many links are shown.
-    weak_links
-        Show the weak links when the map opens (they are a layer of the layer
-        control either way, off by default).
+    options
+        The map options (default: the image's own, :attr:`StructureImage.map_options`).
+        What the web map uses: ``source_note`` (the source line; without one, it is
+        made from the image's inputs and their licences, and "modellerade flöden" and
+        "bakgrund: Natural Earth" are added when they apply), ``label_roles`` (places
+        of this many highest roles that have places get name labels; lower roles get
+        them as the map is zoomed in), ``basemap`` and ``basemap_key`` (background
+        tiles: an xyzservices provider name or ``"Lantmateriet.Topowebb"``; none by
+        default, and the page then needs no network at all), ``timestamp`` (added to
+        the source line), ``min_link_flow`` (weak links only from this many
+        commuters; by default all, unless there are more than :data:`MAX_MAP_LINKS`
+        links) and ``weak_links`` (the weak links' layer on at start). Which links
+        are regional the image says (its links' ``regional`` and ``axis`` columns).
 
     Returns
     -------
@@ -600,6 +665,8 @@ def web_map_html(
         Leaflet's package (``django-js-lib-leaflet``) is missing.
     ConfigError
         Unknown basemap, or one that needs a key without one.
+    EmptyInputError
+        The image has no places.
 
     Examples
     --------
@@ -611,207 +678,10 @@ def web_map_html(
     >>> "<script src=" in page
     False
     """
-    folium = _require_folium()
-    from branca.element import Element, MacroElement
-    from jinja2 import Template
-
-    lang = image.language
-    places = image.places
-    if places is None or not len(places):
+    if image.places is None or not len(image.places):
         raise EmptyInputError("the structure image has no places to draw")
-
-    # places, largest first (so small ones are drawn on top); ties by id
-    pop = pd.to_numeric(places["population"], errors="coerce").fillna(0.0)
-    order = np.lexsort((places.index.astype(str).to_numpy(), -pop.to_numpy(dtype=float)))
-    pl = places.iloc[order]
-    latlon = _points_wgs84(pl)
-    position = pd.Series(np.arange(len(pl)), index=pl.index.astype(str))
-
-    present = set(pl["role"].astype(str))
-    styles = role_styles([(r.key, r.label(lang)) for r in image.roles], label_roles=label_roles,
-                         present=present)
-    if not styles:
-        styles = role_styles([(k, k) for k in sorted(present)], label_roles=label_roles)
-    role_index = {s.key: i for i, s in enumerate(styles)}
-    counts = {str(k): int(v) for k, v in pl["role"].astype(str).value_counts().items()}
-    labelled = labelled_roles([s.key for s in styles], present, label_roles)
-
-    # the extent: places and areas, in the project CRS and in degrees
-    areas_frame = image.areas if image.areas is not None and len(image.areas) else None
-    frames = [pl.geometry] + ([areas_frame.geometry] if areas_frame is not None else [])
-    minx, miny, maxx, maxy = np.array([f.total_bounds for f in frames]).T
-    extent = max(float(maxx.max() - minx.min()), float(maxy.max() - miny.min()))
-    tolerance = extent * _SIMPLIFY_SHARE
-
-    # Label tiers: 0 for the places of the first ``label_roles`` roles that have places
-    # (the same places as the print map and QGIS label), then one tier per lower role,
-    # shown as the map is zoomed in.
-    present_rank = {k: n for n, k in enumerate(s.key for s in styles if s.key in present)}
-    tiers = [max(0, present_rank.get(s.key, len(styles)) - label_roles + 1) for s in styles]
-    # ... and the labelled roles' names in three sizes, the highest role's largest
-    levels = [min(present_rank.get(s.key, 2), 2) for s in styles]
-    data: dict[str, Any] = {"lang": lang, "q": _QUANTUM, "title": image.title,
-                            "label_tier": tiers, "label_level": levels,
-                            "label_zoom_step": _LABEL_ZOOM_STEP}
-    layers: list[str] = []
-    overlays: list[list[Any]] = []
-    on_tiles = basemap is not None
-    base = image.base if not on_tiles else None
-    national = False
-    if base is not None and len(base):
-        land = base[base["kind"] == "land"]
-        borders = base[base["kind"] == "border"]
-        data["sea"] = SEA
-        data["base"] = {"g": _encode_polygons(land, 0.0), "style": _LAND_STYLE}
-        national = bool(len(borders))
-        if national:
-            data["base"]["lines"] = _encode_lines(borders.geometry, borders.crs)
-            data["base"]["line_style"] = _BORDER_STYLE
-        view = _view_box(frames, 0.15)
-        neighbours = land[land["part"] == "neighbour"]
-        data["base"]["names"] = _names_at(
-            [str(v).upper() for v in neighbours[f"name_{lang}"]],
-            [label_point(g.intersection(view)) for g in neighbours.geometry], land.crs)
-        layers.append("base")
-        overlays.append(["base", text("background", lang), True])
-    lan = None
-    if areas_frame is not None:
-        import geopandas as gpd
-
-        style = _AREA_STYLE_ON_TILES if on_tiles else _AREA_STYLE
-        simple = _simplified(areas_frame, tolerance)
-        areas_simple = gpd.GeoDataFrame(geometry=list(simple), crs=areas_frame.crs)
-        data["areas"] = {"g": _encode_polygons(areas_simple, 0.0), "style": style}
-        lan = lan_borders(list(areas_frame.index), simple)
-        if lan is not None:
-            data["areas"]["lines"] = _encode_lines([lan], areas_frame.crs)
-            data["areas"]["line_style"] = _LAN_STYLE
-        layers.append("areas")
-        overlays.append(["areas", text("areas", lang), True])
-    data["layers"] = []
-    for n, layer in enumerate(image.layers):
-        data["layers"].append(_layer_data(layer, tolerance))
-        layers.append(f"layer-{n}")
-        overlays.append([f"layer-{n}", layer.name, True])
-    if image.regions is not None and len(image.regions):
-        names = image.regions["name"] if "name" in image.regions else \
-            pd.Series(image.regions.index, index=image.regions.index)
-        data["regions"] = {
-            "g": _encode_polygons(image.regions, tolerance), "style": _REGION_STYLE,
-            "names": _names_at([str(v) for v in names],
-                               [label_point(g) for g in image.regions.geometry],
-                               image.regions.crs)}
-        layers.append("regions")
-        overlays.append(["regions", text("regions", lang), True])
-
-    links = image.links
-    has_links = links is not None and len(links) > 0 and "total" in links
-    max_flow = float(links["total"].max()) if has_links else 0.0
-    min_flow: float | None = None
-    scopes: list[str] = []
-    weak_present = axes_present = False
-    links_note = ""
-    if has_links:
-        drawn, min_flow = map_links(links, min_flow=min_link_flow)
-        regional = shown_as_regional(drawn, pl["role"], labelled)
-        data["links"] = _links_data(drawn, position, max_flow, regional)
-        data["links"]["cls"] = [text(c, lang) for c in _LINK_CLASSES]
-        data["links"]["sty"] = [
-            [colour, [float(x) for x in dash.split()] or None, opacity]
-            for scope in LINK_SCOPES for cls in _LINK_CLASSES
-            for colour, dash, opacity in [link_style(cls, scope == "regional")]]
-        scopes = [sc for sc, flag in (("regional", 1), ("local", 0))
-                  if flag in data["links"]["g"]]
-        # weak local links are a layer of their own, off at start; a weak regional link
-        # that is an axis (Malmö–Helsingborg) is drawn with the others
-        weak_present = any(c == 2 and g == 0 for c, g in zip(data["links"]["c"],
-                                                              data["links"]["g"], strict=True))
-        axes_present = any(c == 2 and g == 1 for c, g in zip(data["links"]["c"],
-                                                             data["links"]["g"], strict=True))
-        layers.append("links")
-        overlays.append(["links", text("links", lang), True])
-        if weak_present:
-            layers.append("weak")
-            overlays.append(["weak", text("weak_links", lang), bool(weak_links)])
-        if min_flow is not None:
-            links_note = text("links_shown", lang).format(
-                shown=format_number(len(data["links"]["o"]), lang),
-                total=format_number(len(links), lang), min=format_number(min_flow, lang))
-    radius = [round(symbol_radius(float(p)), 1) for p in pop.iloc[order]]
-    data["places"] = _places_data(pl, role_index, radius, latlon, lang)
-    data["roles"] = [[s.label, s.colour] for s in styles]
-    data["groups"] = _groups_data(pl, position, role_index, radius)
-    data["group_opacity"] = GROUP_OPACITY
-    layers.append("places")
-    overlays.append(["places", text("places", lang), True])
-    data["order"] = layers
-    data["overlays"] = overlays
-
-    lat0, lon0 = latlon.min(axis=0)
-    lat1, lon1 = latlon.max(axis=0)
-    if areas_frame is not None:
-        b = areas_frame.geometry.to_crs(_WGS84).total_bounds
-        lat0, lon0 = min(lat0, b[1]), min(lon0, b[0])
-        lat1, lon1 = max(lat1, b[3]), max(lon1, b[2])
-    data["bounds"] = [[round(float(lat0), 4), round(float(lon0), 4)],
-                      [round(float(lat1), 4), round(float(lon1), 4)]]
-    sections = legend_sections(image, styles, counts, labelled=labelled, max_flow=max_flow,
-                               scopes=scopes, weak=weak_present, axes=axes_present,
-                               links_note=links_note,
-                               lan_borders=lan is not None, national_borders=national,
-                               on_tiles=on_tiles)
-    data["legend"] = _legend_html(sections, lang)
-    data["source"] = source_line(image.provenance.get("inputs") or {}, lang,
-                                 source_note=source_note, modelled=image.modelled,
-                                 base=base is not None, timestamp=timestamp)
-    data["text"] = {k: text(k, lang) for k in (
-        "role", "unknown", "per_day", "total", "strength", "link_class", "source",
-        "modelled", "zoom_in", "zoom_out", "search", "no_match", "scope", "regional",
-        "local")}
-
-    # the folium map: no tiles unless asked for, no CDN assets, our controls
-    m = folium.Map(location=[float(lat0 + lat1) / 2, float(lon0 + lon1) / 2], zoom_start=5,
-                   tiles=None, prefer_canvas=True, zoom_control=False,
-                   zoom_snap=1 if on_tiles else 0.25, zoom_delta=0.5)
-    m.default_js = []
-    m.default_css = []
-    root = m.get_root()
-    # Nothing of the data passes through a template engine: branca renders every
-    # element's output a second time as a Jinja template (MacroElement.render wraps it
-    # in Element(...)), so a place called "{{ 7*7 }}" would be evaluated. folium only
-    # renders the skeleton (the map and the tiles); the title, our assets and the map
-    # data are put into the rendered page afterwards, in place of placeholders that
-    # contain no template syntax. The layers, their control and every text are made
-    # by the page's own script from the data.
-    root.title = _TITLE_SLOT
-    root.header.add_child(Element(_HEAD_SLOT), name="strukturbild_assets")
-    if basemap is not None:
-        _tile_layer(folium, basemap, basemap_key).add_to(m)
-
-    class Draw(MacroElement):
-        _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
-
-        def __init__(self) -> None:
-            super().__init__()  # type: ignore[no-untyped-call]
-            self._name = "Strukturbild"
-            self.code = ""
-
-    draw = Draw()
-    m.add_child(draw, name="strukturbild_draw")
-    _fix_ids(m)
-    draw.code = (f"strukturbildDraw({m.get_name()}, JSON.parse("
-                 f"document.getElementById({_DATA_ID!r}).textContent));")
-    skeleton = str(root.render())
-    page = _fill_slots(skeleton, {
-        _TITLE_SLOT: html.escape(image.title),
-        _HEAD_SLOT: (
-            f"<!-- Leaflet {_assets.LEAFLET_VERSION}, inlined from the PyPI package "
-            f"{_assets.LEAFLET_PACKAGE}.\n{_assets.leaflet_licence()}\n-->\n"
-            f"<style>{_assets.leaflet_css()}</style>\n<style>{_assets.map_css()}</style>\n"
-            f"<script>{_assets.leaflet_js()}</script>\n<script>{_assets.runtime_js()}</script>\n"
-            f'<script type="application/json" id="{_DATA_ID}">{_assets.script_json(data)}'
-            "</script>"),
-    })
+    scene = scene_of(image, options or image.map_options, "web")
+    page = _page(image.title, _page_data(scene))
     _assets.check_offline(page)
     return page
 
@@ -837,45 +707,3 @@ def _view_box(frames: Sequence[Any], pad: float) -> Any:
     x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     d = pad * max(x1 - x0, y1 - y0)
     return shapely.box(x0 - d, y0 - d, x1 + d, y1 + d)
-
-
-#: Placeholders in the page folium renders, filled afterwards (see web_map_html).
-_TITLE_SLOT = "strukturbild-slot-title-7c1e"
-_HEAD_SLOT = "<!--strukturbild-slot-head-7c1e-->"
-_DATA_ID = "strukturbild-data"
-
-
-def _fill_slots(skeleton: str, values: dict[str, str]) -> str:
-    """Put ``values`` into the skeleton in place of their placeholders, in one pass.
-
-    Each placeholder must occur exactly once in the skeleton; the values are never
-    scanned again, so a value that happens to contain a placeholder stays as it is.
-
-    Examples
-    --------
-    >>> _fill_slots("<t>A</t><h>B</h>", {"A": "{{ 7*7 }}", "B": "A"})
-    '<t>{{ 7*7 }}</t><h>A</h>'
-    """
-    for slot in values:
-        if skeleton.count(slot) != 1:
-            raise AssertionError(f"placeholder {slot!r} found {skeleton.count(slot)} times")
-    pattern = re.compile("|".join(re.escape(s) for s in values))
-    return pattern.sub(lambda m: values[m.group(0)], skeleton)
-
-
-def _fix_ids(root: Any) -> None:
-    """Replace folium's random element ids with a counter, depth first.
-
-    folium/branca give every element a uuid4 id; the same map would otherwise
-    differ byte for byte on every save.
-    """
-    counter = 0
-
-    def walk(el: Any) -> None:
-        nonlocal counter
-        el._id = f"{counter:06d}"
-        counter += 1
-        for child in el._children.values():
-            walk(child)
-
-    walk(root.get_root())

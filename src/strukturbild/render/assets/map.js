@@ -1,5 +1,7 @@
 // strukturbild web map: decodes the compact data of the page and draws it with Leaflet.
 // Package data, inlined into every map by strukturbild.render.web (see _assets.py).
+// It draws the scene strukturbild.render._scene made: the layers in their order, each
+// link in the style the scene gave it, the legend rows the scene wrote.
 // Every text of the data is put into the page with textContent, or escaped (esc)
 // where Leaflet takes HTML (the names in the layer control).
 (function () {
@@ -102,10 +104,13 @@ var Taper = L.Polyline.extend({
 // that overlaps no label already placed and no larger circle, else hidden. Lower
 // tiers join as the map is zoomed in. Labels of a layer that is off are not placed.
 var Labels = L.Layer.extend({
-  initialize: function (items, zoomStep, visible) {
+  initialize: function (items, zoomStep, visible, z0) {
     this._items = items;
     this._step = zoomStep;
     this._visible = visible;
+    // tiers count from the first view (the data fitted to the page), also when the
+    // page opens at a view of its address (#zoom/lat/lon)
+    this._z0 = z0;
   },
   onAdd: function (map) {
     var pane = map.getPane("sbLabels") || map.createPane("sbLabels");
@@ -251,8 +256,10 @@ function fold(s) {
   return String(s).toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
 }
 
-window.strukturbildDraw = function (map, D) {
+window.strukturbildDraw = function (id, D) {
   var T = D.text, lang = D.lang, q = D.q, order = D.order, i;
+  var map = L.map(id, D.map);
+  if (D.tiles) { L.tileLayer(D.tiles.url, D.tiles.options).addTo(map); }
   document.documentElement.lang = lang;
   var renderer = L.canvas({tolerance: 3});
   var groups = {};
@@ -412,22 +419,22 @@ window.strukturbildDraw = function (map, D) {
   }
 
   function links() {
-    var K = D.links, shown = 0, weak = 0;
+    var K = D.links;
+    state.counts.links = 0;
+    state.counts.weak = 0;
     for (var j = 0; j < K.o.length; j++) {
       var a = K.a[j], b = K.b[j], m = Math.max(a, b, 1e-9), w = K.w[j];
-      // weak local links are their own layer, off at start; regional links always show
-      var hide = K.c[j] === 2 && !K.g[j];
-      var st = K.sty[K.g[j] * 3 + K.c[j]], group = hide ? groups.weak : groups.links;
+      // the style the scene gave the link: colour, dashes, opacity, layer ("links", or
+      // "weak": the weak links' layer, off at start)
+      var st = K.sty[K.k[j]];
       new Taper([lat[K.o[j]], lat[K.d[j]]], {
         renderer: renderer, stroke: false, fill: true, fillColor: st[0], fillOpacity: st[2],
         w0: Math.max(w * a / m, 0.6), w1: Math.max(w * b / m, 0.6), dash: st[1], i: j
-      }).addTo(group);
-      if (hide) { weak++; } else { shown++; }
+      }).addTo(groups[st[3]]);
+      state.counts[st[3]]++;
     }
-    state.counts.links = shown;
-    state.counts.weak = weak;
     var click = function (e) {
-      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]];
+      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]], st = K.sty[K.k[j]];
       var box = el("div", null, "sb-pop"), t;
       el("div", box, "sb-pop-title").textContent = A + " \u2013 " + B;
       t = el("table", box);
@@ -435,8 +442,8 @@ window.strukturbildDraw = function (map, D) {
       tr(t, B + " \u2192 " + A, num(K.b[j], 0) + " " + T.per_day);
       tr(t, T.total, num(K.a[j] + K.b[j], 0) + " " + T.per_day);
       tr(t, T.strength, num(K.s[j], 3));
-      tr(t, T.link_class, K.cls[K.c[j]]);
-      tr(t, T.scope, K.g[j] ? T.regional : T.local);
+      tr(t, T.link_class, K.cls[st[4]]);
+      tr(t, T.scope, st[5] ? T.regional : T.local);
       if (K.m[j]) { tr(t, T.source, T.modelled); }
       L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(box).openOn(map);
     };
@@ -519,7 +526,7 @@ window.strukturbildDraw = function (map, D) {
   items.sort(function (x, y) { return x.tier - y.tier || x.pri - y.pri || x.idx - y.idx; });
   state.labels = new Labels(items, D.label_zoom_step, function (layer) {
     return groups[layer] ? map.hasLayer(groups[layer]) : false;
-  });
+  }, state.z0);
   state.labels.addTo(map);
 
   // A layer switched off hides its legend section (the weak links' is dimmed, with

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import ConfigError
-from .client import FetchError, PxWebClient, TableMeta
+from ...errors import ConfigError, FetchError
+from .pxweb import PxWebClient, TableMeta
 
 __all__ = [
     "COMMUTING_TABLES",

@@ -16,7 +16,10 @@ country, and writes a project that ``strukturbild build`` runs as is:
 - the flows attached to each kommun's main place (its kommunhuvudort) from a seat
   table kept as data (:func:`load_seats`, :func:`resolve_seats`).
 
-The HTTP client, its cache and its limits are in :mod:`strukturbild.sources.scb.client`;
+The HTTP client, its cache and its limits are in :mod:`~strukturbild.sources.scb.httpclient`,
+:mod:`~strukturbild.sources.scb.cache` and :mod:`~strukturbild.sources.scb.options`, the
+PxWebApi 2 and WFS clients in :mod:`~strukturbild.sources.scb.pxweb` and
+:mod:`~strukturbild.sources.scb.wfs`;
 the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
 :mod:`~strukturbild.sources.scb.geodata`, the seat tables in
 :mod:`~strukturbild.sources.scb.seats`.
@@ -24,6 +27,7 @@ the tables in :mod:`~strukturbild.sources.scb.commuting`, the geodata in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
 import warnings
@@ -37,27 +41,9 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
-from ...errors import ConfigError, StrukturbildWarning
+from ...errors import ConfigError, FetchError, StrukturbildError, StrukturbildWarning
 from ...readers import OutputSet, to_jsonable
-from .client import (
-    DEFAULT_API_URL,
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_WAIT,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    DEFAULT_WFS_URL,
-    ENV_API_URL,
-    ENV_CACHE_DIR,
-    ENV_WFS_URL,
-    FetchError,
-    HttpFetcher,
-    PxWebClient,
-    ResponseCache,
-    TableMeta,
-    WfsClient,
-    check_fetch_options,
-    env_or,
-)
+from .cache import ResponseCache
 from .commuting import (
     COMMUTING_TABLES,
     CommutingTable,
@@ -74,8 +60,18 @@ from .geodata import (
     kommuner_from_features,
     tatorter_from_features,
 )
+from .httpclient import HttpFetcher
+from .options import (
+    ENV_API_URL,
+    ENV_CACHE_DIR,
+    ENV_WFS_URL,
+    FetchLimits,
+    env_or,
+)
 from .project import project_toml
+from .pxweb import DEFAULT_API_URL, PxWebClient, TableMeta
 from .seats import load_seats
+from .wfs import DEFAULT_WFS_URL, WfsClient
 
 __all__ = ["FetchResult", "fetch_scb"]
 
@@ -138,10 +134,11 @@ def fetch_scb(
     commuting_tables: Sequence[CommutingTable | str] | None = None,
     history_from: int | None = None,
     kommun_layer: str = KOMMUN_LAYER,
-    max_retries: int = DEFAULT_RETRIES,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_response_mb: float = DEFAULT_MAX_BYTES / 2**20,
-    max_wait: float = DEFAULT_MAX_WAIT,
+    limits: FetchLimits | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    max_response_mb: float | None = None,
+    max_wait: float | None = None,
     sleep: Callable[[float], None] | None = None,
     progress: Progress | None = None,
 ) -> FetchResult:
@@ -152,19 +149,23 @@ def fetch_scb(
     :class:`~strukturbild.readers.OutputSet`), so a failed run leaves the previous
     folder as it was. With no network and no cache, or a malformed answer, or a
     limit reached, nothing is written and
-    :class:`~strukturbild.sources.scb.client.FetchError` (a
+    :class:`~strukturbild.errors.FetchError` (a
     :class:`~strukturbild.errors.StrukturbildError`) is raised, naming the URL and,
     for a malformed answer, the field.
 
-    Every request has limits (see :mod:`strukturbild.sources.scb.client`): a
-    wall-clock deadline, a size cap, caps on waits, same-host redirects only
+    Every request has limits (see :mod:`strukturbild.sources.scb.httpclient`): a
+    wall-clock deadline, a size cap, caps on waits, same-host-and-port redirects only
     (followed redirects are recorded in ``metadata.json``), caps on JSON-stat cubes
     and WFS pages.
 
     Parameters
     ----------
     out_dir
-        Folder for the outputs: ``scb.gpkg`` (layers ``places`` and ``kommuner``),
+        Folder for the outputs: ``scb.gpkg`` (layers ``places``: ``place_id``,
+        ``name``, ``area_id``, ``area_name``, ``lan_code``, ``population``,
+        ``area_ha``, ``jobs``, ``employed``, ``seat_of``; and ``kommuner``:
+        ``area_id``, ``name``, ``lan_code``, ``employed``, ``jobs``, ``job_ratio``,
+        ``net_commuting``),
         ``flows_place.csv``, ``commuting_kommun.csv``, ``employment_kommun.csv``,
         ``seats.csv``, ``metadata.json`` and ``project.toml``.
     lan
@@ -194,16 +195,18 @@ def fetch_scb(
         (:func:`plan_series`), with overlaps and breaks in ``metadata.json``.
     kommun_layer
         WFS layer dissolved into kommun boundaries (fields :data:`KOMMUN_FIELDS`).
-    max_retries
-        Retries after transient failures (429, 5xx, broken connections), 0 to 10.
-    timeout
-        Wall-clock seconds one request may take in all (connection, whole body,
-        retries and waits); default 120.
-    max_response_mb
-        The largest answer read, in MiB (default 256); a larger one is an error.
-    max_wait
-        The longest single wait (``Retry-After``, the API's call limit) in seconds
-        (default 120); a longer one gives up at once instead of sleeping.
+    limits
+        The limits of every request (:class:`~strukturbild.sources.scb.options.FetchLimits`,
+        whose defaults are 120 s, 4 retries, 256 MiB and 120 s): ``timeout``, the
+        wall-clock seconds one request may take in all (name lookup, connection, whole
+        body, retries and waits); ``retries`` after transient failures (429, 5xx,
+        broken connections), 0 to 10; ``max_mb``, the largest answer read, or cached
+        answer used, in MiB; ``max_wait``, the longest single wait (``Retry-After``, the
+        API's call limit) in seconds, a longer one giving up at once instead of
+        sleeping.
+    max_retries, timeout, max_response_mb, max_wait
+        Each, when given, overrides that field of ``limits`` (``retries``,
+        ``timeout``, ``max_mb``, ``max_wait``).
     sleep
         The sleep function (tests pass a fake one).
     progress
@@ -217,8 +220,11 @@ def fetch_scb(
     strukturbild.errors.ConfigError: unknown län code '99'; expected one of 01, 03, ..., 25
     """
     say = progress or (lambda _m: None)
-    check_fetch_options(timeout=timeout, retries=max_retries, max_mb=max_response_mb,
-                        max_wait=max_wait)
+    given: dict[str, Any] = {"retries": max_retries, "timeout": timeout,
+                             "max_mb": max_response_mb,
+                             "max_wait": max_wait}
+    limits = dataclasses.replace(limits or FetchLimits(),
+                                 **{k: v for k, v in given.items() if v is not None})
     lans = _check_lan(lan)
     out = Path(out_dir)
     api_url = _check_url("api_url", env_or(api_url, ENV_API_URL, DEFAULT_API_URL))
@@ -239,9 +245,7 @@ def fetch_scb(
     seat_frame = seats if isinstance(seats, pd.DataFrame) else (
         load_seats(seats_path) if seats_path is not None else None)
     cache = ResponseCache(Path(cache_dir) if cache_dir else out / "cache")
-    max_bytes = int(max_response_mb * 2**20)
-    fetcher = HttpFetcher(cache=cache, offline=offline, max_retries=int(max_retries),
-                          timeout=float(timeout), max_bytes=max_bytes, max_wait=float(max_wait))
+    fetcher = HttpFetcher.from_limits(limits, cache=cache, offline=offline)
     if sleep is not None:
         fetcher.sleep = sleep
     try:
@@ -261,6 +265,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     notes: list[str] = []
 
     def note(msg: str) -> None:
+        msg = str(StrukturbildError(msg))  # WFS names in it are shown as errors show them
         notes.append(msg)
         warnings.warn(msg, StrukturbildWarning, stacklevel=3)
 
@@ -345,6 +350,9 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     seat_of = {str(k): str(p) for k, p in seat["place_id"].items() if p is not None}
     place_flows = place_flows_from_area_flows(kflows, seat_of)
     places = tatorter.copy()
+    # the län of each place and kommun, for filters on national files (where = ...)
+    places.insert(places.columns.get_loc("area_name") + 1, "lan_code",
+                  places["area_id"].str[:2].astype(object))
     per_place = pd.DataFrame({"place": pd.Series(seat_of), "jobs": jobs, "employed": employed})
     per_place = per_place[per_place["place"].notna()]
     sums = per_place.groupby("place")[["jobs", "employed"]].sum()
@@ -374,6 +382,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     kommun_layer_frame = kommuner.join(
         employment.set_index("kommun_code")[["employed", "jobs", "job_ratio",
                                              "net_commuting"]])
+    kommun_layer_frame.insert(1, "lan_code", kommun_layer_frame.index.str[:2].astype(object))
 
     # 5. Metadata, then the files.
     region_name = ", ".join(LAN_NAMES[c] for c in lans) if lans else "Sverige"
@@ -419,7 +428,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
                          "max_response_mb": fetcher.max_bytes / 2**20,
                          "max_wait_s": fetcher.max_wait,
                          "max_total_wait_s": fetcher.max_total_wait,
-                         "redirects": "followed within the same host only, recorded per "
+                         "redirects": "followed within the same host and port only, recorded per "
                                       "request"},
         "requests": [r.to_dict() for r in fetcher.log],
     }

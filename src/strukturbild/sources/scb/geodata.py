@@ -9,16 +9,20 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 import shapely.geometry
 
+from ...errors import FetchError
 from .answers import (
     bad_field,
     count_value,
@@ -27,16 +31,20 @@ from .answers import (
     mapping_value,
     text_value,
 )
-from .client import FetchError
 
 __all__ = [
+    "CRS",
     "KOMMUN_FIELDS",
     "KOMMUN_LAYER",
     "LAN_NAMES",
     "TATORT_YEARS",
     "kommuner_from_features",
+    "sweden_extent",
     "tatorter_from_features",
 ]
+
+#: The CRS the WFS is asked for (``srsName``), in which every geometry must come.
+CRS = "EPSG:3006"
 
 
 #: The 21 län (SCB codes, valid since 2007).
@@ -64,11 +72,74 @@ _TATORT_FIELDS = ("tatortskod", "tatort", "kommun", "kommunnamn", "bef")
 # --------------------------------------------------------------------------- geodata
 
 
-def _features(fc: Mapping[str, Any], *, source: str) -> tuple[list[shapely.Geometry],
-                                                              list[dict[str, Any]]]:
-    """Each feature's geometry and properties (keys lower-cased), every one checked."""
+@functools.cache
+def sweden_extent(crs: str = CRS) -> tuple[float, float, float, float]:
+    """Sweden's extent (xmin, ymin, xmax, ymax) in ``crs``: SWEREF 99's area of use.
+
+    The area of use of EPSG:3006 (Sweden, onshore and offshore: 10.03–24.17° E,
+    54.96–69.07° N, from the EPSG registry through pyproj), in ``crs``.
+
+    Examples
+    --------
+    >>> [round(v) for v in sweden_extent()]
+    [181896, 6090354, 1086313, 7689478]
+    """
+    area = pyproj.CRS(CRS).area_of_use
+    assert area is not None
+    to = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    xmin, ymin, xmax, ymax = to.transform_bounds(*area.bounds, densify_pts=21)
+    return float(xmin), float(ymin), float(xmax), float(ymax)
+
+
+# The ways a GeoJSON "crs" member names an EPSG code (GeoServer writes the URN).
+_EPSG_NAME = re.compile(r"(?:urn:ogc:def:crs:EPSG:[0-9.]*:|EPSG:|"
+                        r"https?://www\.opengis\.net/def/crs/EPSG/[0-9.]+/)(\d{1,6})",
+                        re.IGNORECASE)
+
+
+def _check_crs(fc: Mapping[str, Any], crs: str, source: str) -> None:
+    """The answer's declared CRS (GeoServer's ``crs`` member) must be the one asked for.
+
+    An answer that declares none is taken to be in ``crs`` (as asked with
+    ``srsName``); its coordinates must then lie in Sweden there, which coordinates in
+    any other CRS (longitude and latitude, say) do not.
+    """
+    raw = fc.get("crs")
+    if raw is None:
+        return
+    member = mapping_value(raw, source=source, field="crs")
+    props = mapping_value(member.get("properties"), source=source, field="crs.properties")
+    name = text_value(props.get("name"), source=source, field="crs.properties.name")
+    m = _EPSG_NAME.fullmatch(name.strip())
+    if m is None or f"EPSG:{int(m.group(1))}" != crs.upper():
+        raise bad_field(source, "crs.properties.name",
+                        f"the answer declares its coordinates to be in {name[:80]!r}, "
+                        f"not in {crs} as asked (srsName); refused")
+
+
+def _check_extent(geoms: list[shapely.Geometry], crs: str, source: str) -> None:
+    """Every geometry inside Sweden's extent in ``crs``: finite is not enough (1e308)."""
+    xmin, ymin, xmax, ymax = sweden_extent(crs)
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    out = (b[:, 0] < xmin) | (b[:, 1] < ymin) | (b[:, 2] > xmax) | (b[:, 3] > ymax)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise bad_field(source, f"features[{i}].geometry",
+                        f"lies outside Sweden: it spans x {b[i, 0]:.9g} to {b[i, 2]:.9g}, "
+                        f"y {b[i, 1]:.9g} to {b[i, 3]:.9g}, but Sweden lies within x "
+                        f"{xmin:,.0f} to {xmax:,.0f}, y {ymin:,.0f} to {ymax:,.0f} in {crs}")
+
+
+def _features(fc: Mapping[str, Any], *, source: str,
+              crs: str = CRS) -> tuple[list[shapely.Geometry], list[dict[str, Any]]]:
+    """Each feature's geometry and properties (keys lower-cased), every one checked.
+
+    The answer must be in ``crs`` (its declared CRS, if any) and every geometry
+    finite and inside Sweden there.
+    """
     if not isinstance(fc, Mapping):
         raise FetchError("the answer is not a GeoJSON FeatureCollection", source=source)
+    _check_crs(fc, crs, source)
     feats = list_value(fc.get("features", []), source=source, field="features")
     if not feats:
         raise FetchError("the WFS answered with no features", source=source)
@@ -95,6 +166,7 @@ def _features(fc: Mapping[str, Any], *, source: str) -> tuple[list[shapely.Geome
         p = mapping_value({} if p is None else p, source=source,
                           field=f"features[{i}].properties")
         props.append({str(k).lower(): v for k, v in p.items()})
+    _check_extent(geoms, crs, source)
     return geoms, props
 
 
@@ -137,8 +209,11 @@ def _hectares(v: Any, *, source: str, field: str) -> float:
     return float(v)
 
 
-def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS") -> gpd.GeoDataFrame:
+def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS",
+                           crs: str = CRS) -> gpd.GeoDataFrame:
     """SCB's tätort features as places: ``place_id``, ``name``, ``area_id``, ...
+
+    The answer must be in ``crs`` (as asked of the WFS), every geometry inside Sweden.
 
     Examples
     --------
@@ -150,7 +225,7 @@ def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS") -> gpd
     >>> t.loc["1280TC106", "name"], int(t.loc["1280TC106", "population"])
     ('Malmö', 325069)
     """
-    geoms, props = _features(fc, source=source)
+    geoms, props = _features(fc, source=source, crs=crs)
     missing = [c for c in _TATORT_FIELDS if not any(c in p for p in props)]
     if missing:
         raise FetchError(f"the tätort layer lacks field(s) {', '.join(missing)}", source=source)
@@ -180,7 +255,7 @@ def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS") -> gpd
          "area_id": np.asarray(kommuner, dtype=object),
          "area_name": np.asarray(kommun_names, dtype=object),
          "population": np.asarray(population, dtype=np.int64)},
-        geometry=_valid(geoms), crs="EPSG:3006",
+        geometry=_valid(geoms), crs=crs,
         index=pd.Index(codes, name="place_id", dtype=object))
     if any("area_ha" in p for p in props):
         out.insert(4, "area_ha", np.asarray(hectares, dtype=float))
@@ -188,23 +263,31 @@ def tatorter_from_features(fc: Mapping[str, Any], *, source: str = "WFS") -> gpd
 
 
 def kommuner_from_features(fc: Mapping[str, Any], *, fields: Mapping[str, str] = KOMMUN_FIELDS,
-                           source: str = "WFS") -> gpd.GeoDataFrame:
+                           source: str = "WFS", crs: str = CRS) -> gpd.GeoDataFrame:
     """Kommun polygons dissolved from areas that nest in kommuner (DeSO, RegSO).
+
+    The answer must be in ``crs`` (as asked of the WFS), every geometry inside Sweden.
 
     Examples
     --------
-    >>> sq = lambda x: {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0],
-    ...                 [x + 1, 1], [x, 1], [x, 0]]]}
+    >>> sq = lambda x: {"type": "Polygon", "coordinates": [[[x, 6.2e6], [x + 1, 6.2e6],
+    ...                 [x + 1, 6.2e6 + 1], [x, 6.2e6 + 1], [x, 6.2e6]]]}
     >>> fc = {"type": "FeatureCollection", "features": [
-    ...     {"type": "Feature", "geometry": sq(0), "properties": {"kommunkod": "1280",
+    ...     {"type": "Feature", "geometry": sq(4e5), "properties": {"kommunkod": "1280",
     ...      "kommunnamn": "Malmö"}},
-    ...     {"type": "Feature", "geometry": sq(1), "properties": {"kommunkod": "1280",
+    ...     {"type": "Feature", "geometry": sq(4e5 + 1), "properties": {"kommunkod": "1280",
     ...      "kommunnamn": "Malmö"}}]}
     >>> k = kommuner_from_features(fc)
     >>> k.index.tolist(), float(k.area.iloc[0])
     (['1280'], 2.0)
+    >>> far = {**fc, "features": [{**fc["features"][0], "geometry": {"type": "Point",
+    ...                                                            "coordinates": [1e308, 0]}}]}
+    >>> kommuner_from_features(far, source="https://w")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.FetchError: https://w: field 'features[0].geometry': lies outside Sweden...
     """
-    geoms, props = _features(fc, source=source)
+    geoms, props = _features(fc, source=source, crs=crs)
     code, name = fields["code"].lower(), fields["name"].lower()
     if not any(code in p for p in props):
         have = sorted({k for p in props for k in p})
@@ -221,5 +304,5 @@ def kommuner_from_features(fc: Mapping[str, Any], *, fields: Mapping[str, str] =
         geom = shapely.union_all(garr[grp.index.to_numpy()])
         rows.append((str(k), str(grp["name"].iloc[0]), shapely.make_valid(geom)))
     return gpd.GeoDataFrame({"name": [r[1] for r in rows]},
-                            geometry=[r[2] for r in rows], crs="EPSG:3006",
+                            geometry=[r[2] for r in rows], crs=crs,
                             index=pd.Index([r[0] for r in rows], name="area_id", dtype=object))
