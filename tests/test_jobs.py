@@ -564,3 +564,38 @@ def test_the_popup_says_the_employed_are_estimated(tmp_path: Path) -> None:
     assert lund[row].split("\t")[1].replace("\u202f", " ").replace("\xa0", " ") == "47 196"
     assert lund[row + 1] == "Uppskattat\tförvärvsarbetande, ur folkmängden"
     assert "Uppskattat" not in texts["Helsingborg"]
+
+
+def test_the_lan_recipe_with_the_jobs_fetch_writes(tmp_path: Path) -> None:
+    """The README's Västra Götaland recipe on ``sverige/scb.gpkg`` laid out as
+    ``fetch scb --country --tatort-year 2020`` now writes it: every tätort with its day
+    population (here SCB's 2024 figures from the shared file, by code) and an empty
+    ``employed``. Borås, Trollhättan, Uddevalla and Skövde, "lokal kärna" without jobs
+    (issue 16), are regional kärnor."""
+    requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
+    from .test_where import readme_recipe
+
+    national = gpd.read_file(SWEDEN / "tatorter_2020.gpkg")
+    table = pd.read_csv(SWEDEN / "jobs" / "tatort_jobs_2024.csv", dtype={"tatort_code": str})
+    jobs = table.groupby("tatort_code")["jobs"].sum(min_count=1)
+    places = national.rename(columns={
+        "tatort_code": "place_id", "tatort_name": "name", "kommun_code": "area_id",
+        "kommun_name": "area_name"})[["place_id", "name", "area_id", "area_name", "lan_code",
+                                      "population", "area_ha", "geometry"]]
+    places = places.assign(jobs=places["place_id"].map(jobs), employed=float("nan"),
+                           seat_of="")
+    kommuner = gpd.read_file(SWEDEN / "kommuner.gpkg").rename(columns={
+        "kommun_code": "area_id", "kommun_name": "name"})[["area_id", "name", "lan_code",
+                                                          "geometry"]]
+    (tmp_path / "sverige").mkdir()
+    places.to_file(tmp_path / "sverige" / "scb.gpkg", layer="places")
+    kommuner.to_file(tmp_path / "sverige" / "scb.gpkg", layer="kommuner", mode="a")
+    (tmp_path / "vg.toml").write_text(readme_recipe(), encoding="utf-8")
+    img = build(load_project(tmp_path / "vg.toml"))
+    p = img.places.set_index("name")
+    role = p["role"].astype(str)
+    assert role["Göteborg"] == "storstad"
+    for town in ("Borås", "Trollhättan", "Uddevalla", "Skövde"):
+        assert role[town] == "regional_karna", (town, p.loc[town, "role_reason"])
+    assert p["employed_estimated"].all()
+    assert img.summary()["employed_estimated"] == len(p)

@@ -80,14 +80,20 @@ def test_employed_estimated_where_no_input_gives_them(toy: gpd.GeoDataFrame) -> 
     assert "employed_estimated" not in place_measures(bare).columns
 
 
-def test_complete_flows_fill_the_gaps_of_a_column(toy: gpd.GeoDataFrame,
-                                                  toy_flows_frame: pd.DataFrame) -> None:
+def test_complete_flows_give_a_missing_column_not_the_gaps_of_one(
+        toy: gpd.GeoDataFrame, toy_flows_frame: pd.DataFrame) -> None:
     self_flows = pd.DataFrame({"origin": toy.index, "destination": toy.index,
                                "count": [10] * len(toy)})
     flows = Flows.from_frame(pd.concat([toy_flows_frame, self_flows], ignore_index=True))
-    partly = toy.copy()
-    partly.loc["0103TB103", "employed"] = np.nan
-    m = place_measures(partly, flows, employment_rate=0.5)
-    # Hamlet's employed residents: its outflow (20 to Byn, 10 at home), not an estimate
+    # no employed column: Hamlet's employed residents are its outflow (20 + 10 at home)
+    m = place_measures(toy.drop(columns=["employed"]), flows, employment_rate=0.5)
     assert m.loc["0103TB103", "employed"] == 30
     assert not m["employed_estimated"].any()
+    # a gap in a column is estimated, not filled from flows (which may be of other
+    # units: kommun flows on their seat places); jobs keep their gap
+    partly = toy.copy()
+    partly.loc["0103TB103", ["employed", "jobs"]] = np.nan
+    m = place_measures(partly, flows, employment_rate=0.5)
+    assert m.loc["0103TB103", "employed"] == 450
+    assert m["employed_estimated"].tolist() == [False] * 5 + [True]
+    assert np.isnan(m.loc["0103TB103", "jobs"])

@@ -506,6 +506,13 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         f"{k} {int(v)}" for k, v in roles["role"].value_counts(sort=False).items() if v))
 
     link_measures = measures[["employed", "jobs"]].copy()
+    if not link_flows.modelled and link_flows.has_self_flows:
+        # observed flows with intra-place flows are their own totals: a link's shares are
+        # of the table it is drawn from (flows between kommuner attached to their seat
+        # places are the kommun's, not the seat tätort's jobs and employed residents)
+        for col, total in (("employed", link_flows.outflow()), ("jobs", link_flows.inflow())):
+            table_total = total.reindex(link_measures.index)
+            link_measures[col] = table_total.where(table_total > 0).fillna(link_measures[col])
     if modelled is not None:  # the model's totals count the pairs it left out, too
         link_measures["employed"] = link_measures["employed"].fillna(modelled.employed)
         link_measures["jobs"] = link_measures["jobs"].fillna(modelled.jobs)

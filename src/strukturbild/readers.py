@@ -84,6 +84,7 @@ __all__ = [
     "flows_table_from_frame",
     "gdal_readable",
     "join_jobs",
+    "match_jobs",
     "places_from_frame",
     "read_areas",
     "read_designations",
@@ -1290,19 +1291,70 @@ def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAUL
                 f"code '{code}' looks like a place id that lost its leading zero (expected "
                 f"'0{code}'); store codes as text", source=path, layer=layer, column=key,
                 row=row + 1)
-    # which row reaches which place: by code, then by location
-    row_of = pd.Series(pd.Index(summed.index).get_indexer(ids), index=ids)
-    by_code = row_of >= 0
+    polygons = None
     geoms = table.attrs.get("polygons")
+    if geoms is not None:
+        polygons = gpd.GeoSeries(geoms, crs=crs).groupby(keys.to_numpy(), sort=False).agg(
+            lambda g: shapely.union_all(g.to_numpy())).reindex(summed.index)
+    out, matches = match_jobs(places, summed, polygons)
+    if not matches["matched_by_code"] + matches["matched_by_location"]:
+        count = f"{len(ids):,}".replace(",", " ")
+        raise EmptyInputError(
+            f"the jobs table matches none of the {count} places by its key '{key}' "
+            f"(ids like '{summed.index[0]}' there, '{ids[0]}' in the places); give the "
+            "right key in [places] jobs", source=path, layer=layer)
+    report: dict[str, Any] = {
+        "file": path.name,
+        "key": key,
+        "columns": dict(found),
+        "rows": len(table),
+        "places_in_table": len(summed),
+        "split_rows_summed": n_split,
+        **matches,
+    }
+    if source.licence:
+        report["licence"] = source.licence
+    if source.where:
+        report["where"] = source.where
+    return out, report
+
+
+def match_jobs(places: gpd.GeoDataFrame, table: pd.DataFrame,
+               polygons: gpd.GeoSeries | None = None,
+               ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """The places with the counts of ``table`` (indexed by place code), and the matches.
+
+    Each row of ``table`` (columns ``jobs`` and/or ``employed``) reaches the place
+    with its code; a place that no code reaches takes the row whose polygon
+    (``polygons``, indexed like ``table``, in the places' CRS) holds its point, the
+    first such row where polygons overlap. A row that reaches several places is
+    shared among them by population (equally where they have none). What
+    :func:`join_jobs` does after reading its file, and ``fetch scb`` with SCB's jobs
+    per tätort.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> places = gpd.GeoDataFrame({"population": [300, 100, 50]},
+    ...     index=pd.Index(["A", "B", "C"], name="place_id"), crs=3006,
+    ...     geometry=[shapely.Point(0, 0), shapely.Point(10, 0), shapely.Point(99, 99)])
+    >>> table = pd.DataFrame({"jobs": [800.0]}, index=["A2"])
+    >>> out, m = match_jobs(places, table, gpd.GeoSeries([shapely.box(-5, -5, 15, 5)],
+    ...                                                  index=["A2"], crs=3006))
+    >>> out["jobs"].tolist(), m["matched_by_location"], m["unmatched_places"]
+    ([600.0, 200.0, nan], 2, ['C'])
+    """
+    import shapely
+
+    ids = pd.Index(places.index.astype(str))
+    row_of = pd.Series(pd.Index(table.index.astype(str)).get_indexer(ids), index=ids)
+    by_code = row_of >= 0
     by_location = pd.Series(False, index=ids)
-    if geoms is not None and (~by_code).any():
-        poly = gpd.GeoSeries(geoms, crs=crs).groupby(keys.to_numpy(), sort=False).agg(
-            lambda g: shapely.union_all(g.to_numpy()))
-        poly = poly.reindex(summed.index)
+    if polygons is not None and (~by_code).any():
         rest = places.loc[~by_code.to_numpy()]
         geom = rest.geometry
         points = geom.where(geom.geom_type == "Point", geom.representative_point())
-        tree = shapely.STRtree(poly.to_numpy())
+        tree = shapely.STRtree(polygons.reindex(table.index).to_numpy())
         pts, hits = tree.query(points.to_numpy(), predicate="within")
         # a point in overlapping polygons takes the first row of the table
         best: dict[int, int] = {}
@@ -1312,46 +1364,30 @@ def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAUL
             pid = str(rest.index[pt])
             row_of[pid] = hit
             by_location[pid] = True
-    matched = row_of >= 0
-    if not matched.any():
-        count = f"{len(ids):,}".replace(",", " ")
-        raise EmptyInputError(
-            f"the jobs table matches none of the {count} places by its key '{key}' "
-            f"(ids like '{summed.index[0]}' there, '{ids[0]}' in the places); give the "
-            "right key in [places] jobs", source=path, layer=layer)
+    matched = (row_of >= 0).to_numpy()
     # rows that reach several places share their counts by population
-    pop = places["population"].to_numpy(dtype=float)
-    reach = pd.DataFrame({"row": row_of.to_numpy(), "pop": pop})[matched.to_numpy()]
+    pop = pd.to_numeric(places["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    reach = pd.DataFrame({"row": row_of.to_numpy(), "pop": pop})[matched]
     total = reach.groupby("row")["pop"].transform("sum")
     n = reach.groupby("row")["pop"].transform("size")
     weight = np.where(total > 0, reach["pop"] / total.where(total > 0, 1.0), 1.0 / n)
     out = places.copy()
-    for canonical in values:
-        v = np.full(len(out), np.nan)
-        v[matched.to_numpy()] = summed[canonical].to_numpy()[reach["row"].to_numpy()] * weight
-        out[canonical] = v
+    for col in ("jobs", "employed"):
+        if col in table.columns:
+            v = np.full(len(out), np.nan)
+            v[matched] = table[col].to_numpy(dtype=float)[reach["row"].to_numpy()] * weight
+            out[col] = v
     shared = reach.groupby("row").size()
-    unmatched = [str(i) for i in ids[~matched.to_numpy()]]
-    report: dict[str, Any] = {
-        "file": path.name,
-        "key": key,
-        "columns": dict(found),
-        "rows": len(table),
-        "places_in_table": len(summed),
-        "split_rows_summed": n_split,
+    unmatched = [str(i) for i in ids[~matched]]
+    return out, {
         "matched_by_code": int(by_code.sum()),
         "matched_by_location": int(by_location.sum()),
-        "location": "polygons" if geoms is not None else "none (the table has no polygons)",
+        "location": "polygons" if polygons is not None else "none (the table has no polygons)",
         "rows_shared": int((shared > 1).sum()),
         "unmatched": len(unmatched),
         "unmatched_places": unmatched[:_LISTED],
-        "rows_unused": int(len(summed) - reach["row"].nunique()),
+        "rows_unused": int(len(table) - reach["row"].nunique()),
     }
-    if source.licence:
-        report["licence"] = source.licence
-    if source.where:
-        report["where"] = source.where
-    return out, report
 
 
 def _read_join_table(source: JobsSource, crs: str) -> tuple[pd.DataFrame, str | None]:

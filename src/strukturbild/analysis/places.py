@@ -32,12 +32,12 @@ def employed_and_jobs(places: pd.DataFrame, flows: Flows | None = None, *,
                       area_rates: pd.Series | None = None) -> pd.DataFrame:
     """Employed residents and jobs per place: from the columns, else from complete flows.
 
-    Where a place's ``employed``/``jobs`` value is missing (no column, or an empty
-    cell) and the flows record intra-unit flows (so that they are a complete
-    commuting matrix), employed residents are the outflow and jobs the inflow, both
-    including the intra-unit flow. With ``employment_rate``, the employed residents
-    still unknown are estimated (:func:`estimate_employed`) and the column
-    ``employed_estimated`` says where. Otherwise the value is missing (NaN).
+    When the places have no ``employed``/``jobs`` column and the flows record
+    intra-unit flows (so that they are a complete commuting matrix), employed
+    residents are the outflow and jobs the inflow, both including the intra-unit
+    flow. With ``employment_rate``, the employed residents still unknown (no column,
+    an empty cell, no complete flows) are estimated (:func:`estimate_employed`) and
+    the column ``employed_estimated`` says where. Otherwise the value is missing (NaN).
 
     Examples
     --------
@@ -52,13 +52,18 @@ def employed_and_jobs(places: pd.DataFrame, flows: Flows | None = None, *,
     out = pd.DataFrame(index=places.index)
     complete = flows is not None and flows.has_self_flows and not flows.modelled
     for col, side in (("employed", "out"), ("jobs", "in")):
-        values = (pd.to_numeric(places[col], errors="coerce").astype(float)
-                  if col in places.columns else pd.Series(np.nan, index=places.index))
-        if complete and values.isna().any():
+        if col in places.columns:
+            # a column stands as given, gaps too: flows may be of other units (kommun
+            # flows on their seat places) and are not mixed in
+            out[col] = pd.to_numeric(places[col], errors="coerce").astype(float)
+        elif complete:
             assert flows is not None
             s = flows.outflow() if side == "out" else flows.inflow()
-            values = values.fillna(s.reindex(places.index).astype(float))
-        out[col] = values.astype(float)
+            # a place with no flow at all is not in the table: unknown, not 0
+            seen = (flows.outflow() + flows.inflow()).reindex(places.index).fillna(0) > 0
+            out[col] = s.reindex(places.index).astype(float).where(seen)
+        else:
+            out[col] = np.nan
     if employment_rate is not None:
         est = estimate_employed(places, employment_rate, area_rates)
         missing = out["employed"].isna()
