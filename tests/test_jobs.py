@@ -204,8 +204,8 @@ def _both(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 BAD_TABLES = {
     "duplicate key after summing": (
         "tatort_code,lan_code,jobs\n0101TC101,01,5\n0102TC101,01,7\n0101TC101,01,3\n",
-        "jobs.csv: column 'tatort_code', row 3: place '0101TC101' and 'lan_code' occurs "
-        "more than once (first at row 1)"),
+        "jobs.csv: column 'tatort_code', row 3: place '0101TC101' occurs more than once "
+        "with the same lan_code '01' (first at row 1)"),
     "duplicate key, no län column": (
         "tatort_code,jobs\n0101TC101,5\n0101TC101,3\n",
         "jobs.csv: column 'tatort_code', row 2: place '0101TC101' occurs more than once "

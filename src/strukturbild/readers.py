@@ -971,11 +971,14 @@ def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAUL
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
         first = int(np.flatnonzero((ident == ident.iloc[pos]).all(axis=1).to_numpy())[0])
-        split = (f" and {', '.join(repr(c) for c in parts)}" if parts else "")
-        raise DuplicateIdError(
-            f"place '{keys.iloc[pos]}'{split} occurs more than once (first at row "
-            f"{first + 1}); rows of one place split by län need a lan_code column",
-            source=path, layer=layer, column=key, row=pos + 1)
+        if parts:
+            same = ", ".join(f"{c} '{ident[c].iloc[pos]}'" for c in parts)
+            why = f"occurs more than once with the same {same} (first at row {first + 1})"
+        else:
+            why = (f"occurs more than once (first at row {first + 1}); rows of one place "
+                   "split by län need a lan_code column")
+        raise DuplicateIdError(f"place '{keys.iloc[pos]}' {why}", source=path, layer=layer,
+                               column=key, row=pos + 1)
     values: dict[str, pd.Series] = {}
     for canonical, col in found.items():
         counts = to_counts(table[col], source=path, layer=layer, column=col,
