@@ -261,6 +261,7 @@ def test_source_line_and_timestamp(example: StructureImage) -> None:
     # without a note, the line is made from the inputs' licences
     assert page_data(web_map_html(observed, observed.options(source_note="")))["source"] == (
         "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala gränser); "
+        "fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); "
         "orter utanför regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth")
 
 

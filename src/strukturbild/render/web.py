@@ -263,7 +263,8 @@ def _numbers(values: Any, decimals: int) -> list[Any] | None:
 #: Place popup rows after the role: (column, decimals or "s" for text).
 _PLACE_ROWS: tuple[tuple[str, int | str], ...] = (
     ("designations", "s"), ("designation_group", "s"), ("area_name", "s"),
-    ("population", 0), ("employed", 0), ("jobs", 0), ("job_ratio", 2),
+    ("population", 0), ("employed", 0), ("employed_estimated", "s"), ("jobs", 0),
+    ("job_ratio", 2),
     ("net_commuting", 0), ("inflow_sources", 0), ("inflow_share", 3), ("region", "s"),
     ("role_reason", "s"),
 )
@@ -281,7 +282,11 @@ def _places_data(scene: Scene, latlon: np.ndarray[Any, np.dtype[np.float64]],
         if col not in pl.columns:
             continue
         label = text(_ROW_TEXT.get(col, col), scene.language)
-        values = _texts(pl[col].tolist()) if kind == "s" else _numbers(pl[col], int(kind))
+        column = pl[col]
+        if col == "employed_estimated":  # a word where the employed are estimated
+            column = pd.Series(np.where(column.fillna(False).astype(bool),
+                                        text("employed_estimated_value", scene.language), ""))
+        values = _texts(column.tolist()) if kind == "s" else _numbers(column, int(kind))
         if values is not None:
             cols.append([label, kind, values])
     q = np.round(latlon * _QUANTUM).astype(np.int64)
