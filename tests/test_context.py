@@ -170,6 +170,8 @@ def test_swedish_places_come_from_the_rows_the_filter_leaves_out(tmp_path: Path)
     text = text.replace('path = "tatorter_2020.csv"',
                         f'path = "{(example_dir() / "tatorter_2020.csv").as_posix()}"\n'
                         "where = \"kommun_code NOT IN ('1283', '1282')\"")
+    text = text.replace('path = "jobs_2024.csv"',
+                        f'path = "{(example_dir() / "jobs_2024.csv").as_posix()}"')
     text = re.sub(r"\[areas\]\n.*?\n.*?\n", "", text, flags=re.S)
     (tmp_path / "p.toml").write_text(text, encoding="utf-8")
     project = load_project(tmp_path / "p.toml")
@@ -198,6 +200,8 @@ def test_context_places_file_and_min_population(tmp_path: Path) -> None:
                         f'path = "{(example_dir() / "tatorter_2020.csv").as_posix()}"')
     text = text.replace('path = "kommuner_skane.geojson"',
                         f'path = "{(example_dir() / "kommuner_skane.geojson").as_posix()}"')
+    text = text.replace('path = "jobs_2024.csv"',
+                        f'path = "{(example_dir() / "jobs_2024.csv").as_posix()}"')
     text = text.replace("[map]\n", "[map]\ncontext_places = \"grannar.geojson\"\n"
                                    "context_min_population = 50000\n")
     (tmp_path / "p.toml").write_text(text, encoding="utf-8")

@@ -394,3 +394,14 @@ def test_pbf_that_is_not_osm_exits_2(tmp_path: Path,
     assert main(["fetch", "osm", "--bbox", ",".join(map(str, BOX)), "--out",
                  str(tmp_path / "o"), "--pbf", str(bad), "-q"]) == 2
     assert "x.osm.pbf" in capsys.readouterr().err
+
+
+def test_an_answer_over_max_mb_is_refused_and_not_cached(server: Server, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    out = tmp_path / "osm"
+    assert main(["fetch", "osm", "--bbox", ",".join(map(str, BOX)), "--out", str(out),
+                 "--overpass-url", server.url, "--max-mb", "0.001", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "(--max-mb)" in err and "nothing was" in err
+    assert not list((out / "cache").glob("*.body")) if (out / "cache").exists() else True
