@@ -290,7 +290,8 @@ def test_malformed_answer_exits_2_naming_url_and_field(
     assert main(["fetch", "osm", "--bbox", ",".join(map(str, BOX)), "--out", str(out),
                  "--overpass-url", server.url, "-q"]) == 2
     err = capsys.readouterr().err
-    assert re.search(rf"{re.escape(server.url)}\?data=\S+: field {field}", err), err
+    assert re.search(rf"{re.escape(server.url)} \(Overpass query of tile 1/1, box "
+                     rf"12.5,55.3,14.8,56.2\): field {field}", err), err
     assert not out.exists() or not any(out.glob("*.gpkg"))
 
 

@@ -193,7 +193,7 @@ def fetch_ways(fetcher: HttpFetcher, bbox: Bbox, *, url: str = DEFAULT_OVERPASS_
     >>> fetch_ways(f, (12.9, 55.5, 13.3, 55.8), url="http://127.0.0.1:9/api/interpreter")
     Traceback (most recent call last):
     ...
-    strukturbild.errors.FetchError: http://127.0.0.1:9/api/interpreter?data=...: offline ...
+    strukturbild.errors.FetchError: http://127.0.0.1:9/api/interpreter (Overpass query of tile ...
     """
     say = progress or (lambda _m: None)
     parts = tiles(bbox, tile_km)
@@ -207,7 +207,12 @@ def fetch_ways(fetcher: HttpFetcher, bbox: Bbox, *, url: str = DEFAULT_OVERPASS_
         def check(d: Any, u: str = tile_url, got: dict[str, Any] = got) -> None:
             got["ways"] = check_answer(d, u)  # before the answer is cached
 
-        doc = fetcher.get_json(tile_url, check=check)
+        try:
+            doc = fetcher.get_json(tile_url, check=check)
+        except FetchError as exc:  # the query's URL runs to 600 characters: name the tile
+            raise FetchError(exc.message, status=exc.status, source=(
+                f"{url} (Overpass query of tile {n}/{len(parts)}, box "
+                f"{','.join(f'{v:g}' for v in tile)})")) from None
         for osm_id, tags, xy in got["ways"]:
             out.ids.append(osm_id)
             out.tags.append(tags)
