@@ -317,7 +317,8 @@ def test_english_labels(svg_en: bytes) -> None:
                  "Functional links", "Local link, strong", "Commuters (line width)",
                  "Joint growth engine", "Source: CC0 1.0 (SCB, statistiska tätorter 2020); "
                  "CC0 1.0 (SCB, Digitala gränser); fri med angiven källa (SCB, RAMS/BAS 2024 "
-                 "dagbefolkning); background: Natural Earth; modelled flows",
+                 "dagbefolkning); places outside the region: GeoNames (CC BY 4.0); "
+                 "background: Natural Earth; modelled flows",
                  "not observed commuting"):
         assert word in joined, word
     for word in ("Tillväxtmotor", "Roller", "modellerade"):
@@ -333,8 +334,9 @@ def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg:
     assert "modellerade" not in joined
     # the default source line: the inputs' licences and the base's credit
     assert "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala " \
-        "gränser); fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); bakgrund: " \
-        "Natural Earth" in " ".join(joined.split())  # wrapped lines joined
+        "gränser); fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); orter utanför " \
+        "regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth" \
+        in " ".join(joined.split())  # wrapped lines joined
 
 
 def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -> None:
@@ -342,7 +344,8 @@ def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -
     prov = {**image.provenance, "inputs": {
         "places": {"file": "communes_grand_est.gpkg", "licence": "INSEE, Licence Ouverte 2.0"},
         "flows": {"file": "mobpro.csv", "licence": "INSEE, Licence Ouverte 2.0"}}}
-    french = dataclasses.replace(image, provenance=prov, base=None, language="en")
+    french = dataclasses.replace(image, provenance=prov, base=None, context=None, ferries=None,
+                                 language="en")
     joined = "\n".join(_svg_texts(static_map_bytes(french, "svg",
                                                     french.options(source_note=""))))
     assert "Source: INSEE, Licence Ouverte 2.0; modelled flows" in joined

@@ -188,6 +188,10 @@ class Scene:
     layers: tuple[SceneLayer, ...]
     legend: tuple[LegendSection, ...]
     source: str
+    #: The context beyond the project as drawn (layer ``context``): places and ferry
+    #: lines, each None when not drawn.
+    context: Any = None
+    ferries: Any = None
 
     @property
     def language(self) -> str:
@@ -375,10 +379,39 @@ def _areas(image: StructureImage, tolerance: float) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- layers
 
 
+def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
+    """The context places and ferry lines the map draws (None for none)."""
+    if not options.context:
+        return None, None
+    ctx = image.context if image.context is not None and len(image.context) else None
+    ferries = image.ferries if image.ferries is not None and len(image.ferries) else None
+    return ctx, ferries
+
+
+def _credits(image: StructureImage, options: MapOptions, context: Any) -> str:
+    """The source note with the credits the data drawn asks for: GeoNames (CC BY 4.0)
+    for context places, OpenStreetMap (ODbL) for own layers from it, when the note does
+    not name them already."""
+    lang = image.language
+    note = options.source_note.strip() or source_line(image.provenance.get("inputs") or {},
+                                                      lang)
+    extra = []
+    if context is not None and (context["source"] == "GeoNames").any() and \
+            "geonames" not in note.lower():
+        extra.append(text("context_credit", lang))
+    for layer in image.layers:
+        licence = layer.licence.strip()
+        if "openstreetmap" in licence.lower() and "openstreetmap" not in \
+                " ".join([note, *extra]).lower():
+            extra.append(licence)
+    return "; ".join(p for p in (note, *extra) if p)
+
+
 def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bool,
-            styles: Sequence[LinkStyle], has_links: bool) -> tuple[SceneLayer, ...]:
-    """The layers, bottom to top: base, areas, own layers, regions, links, weak links,
-    places."""
+            styles: Sequence[LinkStyle], has_links: bool, context: bool = False
+            ) -> tuple[SceneLayer, ...]:
+    """The layers, bottom to top: base, areas, own layers, context, regions, links, weak
+    links, places."""
     lang = image.language
     out = []
     if base:
@@ -387,6 +420,8 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
         out.append(SceneLayer("areas", text("areas", lang), True))
     out.extend(SceneLayer(f"layer-{n}", layer.name, True)
                for n, layer in enumerate(image.layers))
+    if context:
+        out.append(SceneLayer("context", text("context", lang), True))
     if image.regions is not None and len(image.regions):
         out.append(SceneLayer("regions", text("regions", lang), True))
     if has_links:
@@ -411,7 +446,7 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
     >>> s.labelled
     ('tillvaxtmotor', 'regional_karna', 'lokal_karna')
     >>> [x.key for x in s.layers]
-    ['base', 'areas', 'links', 'weak', 'places']
+    ['base', 'areas', 'context', 'links', 'weak', 'places']
     >>> [x.key for x in s.link_styles]
     ['regional-strong', 'regional-medium', 'regional-weak', 'local-strong', \
 'local-medium', 'local-weak']
@@ -433,6 +468,7 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         else None
     tolerance = _tolerance(image, medium)
     areas, lan = _areas(image, tolerance)
+    context, ferries = _context(image, options)
     scene = Scene(
         image=image, options=options, medium=medium, styles=tuple(styles), counts=counts,
         labelled=tuple(labelled), label_tier=tiers, label_level=levels,
@@ -443,10 +479,13 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         national=base is not None and bool((base["kind"] == "border").any()),
         on_tiles=on_tiles,
         layers=_layers(image, options, base=base is not None, areas=areas is not None,
-                       styles=link_styles, has_links=has_links),
+                       styles=link_styles, has_links=has_links,
+                       context=context is not None or ferries is not None),
         legend=(),
         source=source_line(image.provenance.get("inputs") or {}, lang,
-                           source_note=options.source_note, modelled=image.modelled,
-                           base=base is not None, timestamp=options.timestamp),
+                           source_note=_credits(image, options, context),
+                           modelled=image.modelled, base=base is not None,
+                           timestamp=options.timestamp),
+        context=context, ferries=ferries,
     )
     return replace(scene, legend=tuple(legend_sections(scene)))
