@@ -141,6 +141,96 @@ def _allowed(target: str, allowed: set[str]) -> bool:
     return target.endswith("/__init__") and target[: -len("/__init__")] + "/*" in allowed
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _as_module(target: str) -> str:
+    """An import target as a module of the package ("render" → "render/__init__")."""
+    if target != "__init__" and (PKG / target).is_dir():
+        return target + "/__init__"
+    return target
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The package modules ``path`` imports when it runs: at module level or inside
+    functions, ``if TYPE_CHECKING:`` blocks left out (they never run)."""
+    module = _module(path)
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.ImportFrom) and (
+                    child.level > 0 or (child.module or "").startswith("strukturbild")):
+                names = [a.name for a in child.names] if not child.module else [None]
+                found.update(_as_module(_target(module, child, n)) for n in names)
+            elif isinstance(child, ast.Import):
+                found.update(_as_module("/".join(a.name.split(".")[1:]) or "__init__")
+                             for a in child.names if a.name.split(".")[0] == "strukturbild")
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    found.discard(module)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module → the package modules it imports at run time. The package's ``__init__``
+    imports its public names' modules when they are first used (PEP 562): those count
+    as its imports too."""
+    graph = {_module(p): _runtime_imports(p) for p in sorted(PKG.rglob("*.py"))}
+    graph["__init__"] |= {_as_module(m.lstrip(".").replace(".", "/"))
+                          for m in strukturbild._WHERE.values()}
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The circles of the import graph: its strongly connected components of more than
+    one module (Tarjan's algorithm), each sorted, largest first."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return sorted(circles, key=lambda c: (-len(c), c))
+
+
+def imports_back_up(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Imports that run back up: ``a`` imports ``b`` although ``b`` (through its own
+    imports) already imports ``a``; each closes a circle."""
+    circle_of = {m: i for i, c in enumerate(import_circles(graph)) for m in c}
+    return sorted((a, b) for a, targets in graph.items() for b in targets
+                  if a in circle_of and circle_of.get(b) == circle_of[a])
+
+
 def test_every_module_has_a_place() -> None:
     homeless = [_module(p) for p in PKG.rglob("*.py") if _place(_module(p)) is None
                 and not _module(p).endswith("__init__")]
@@ -159,6 +249,37 @@ def test_imports_point_one_way(path: Path) -> None:
     bad += sorted(t for t in inner if not _allowed(t, allowed | LAZY.get(place, set())))
     assert not bad, f"{module} ({place}) imports {bad}; allowed: {sorted(allowed)}"
     assert not heavy, f"{module} imports {sorted(heavy)} at module level (import it lazily)"
+
+
+def test_import_graph_has_no_circles() -> None:
+    """No module imports (at run time, through any chain) a module that imports it.
+
+    Issue 17 measured on 0.3's branch before the change: one circle
+    (image → export/geopackage, export/outputs → image) with 5 imports running back
+    up; render/ had already moved ``StructureImage`` under ``TYPE_CHECKING``."""
+    graph = import_graph()
+    # the graph was read, imports inside functions included (image's lazy ones)
+    assert len(graph) > 50 and {"render/web", "export/outputs"} <= graph["image"]
+    assert import_circles(graph) == []
+    assert imports_back_up(graph) == []
+
+
+def test_import_circle_finder_finds_circles() -> None:
+    """The finder itself: a made-up graph with one circle of three and a tail."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"a"}}
+    assert import_circles(graph) == [["a", "b", "c"]]
+    assert imports_back_up(graph) == [("a", "b"), ("b", "c"), ("c", "a")]
+    assert import_circles({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("folder", ["render", "export"])
+def test_renderers_and_writers_take_the_image_for_typing_only(folder: str) -> None:
+    """image.py calls render/ and export/; they see ``StructureImage`` only under
+    ``TYPE_CHECKING`` (the arrow runs image → render/export, never back)."""
+    graph = import_graph()
+    back = sorted(m for m in graph if m.startswith(folder + "/") and "image" in graph[m])
+    assert back == []
+    assert any(m.startswith(folder + "/") for m in graph)
 
 
 def test_analysis_never_draws_or_writes() -> None:

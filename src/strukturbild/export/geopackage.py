@@ -155,7 +155,7 @@ import sqlite3
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -170,7 +170,6 @@ from ..errors import (
     OutputExistsError,
     TimeLimitError,
 )
-from ..image import StructureImage
 from ..render._scene import Scene, link_style_table, scene_of
 from ..render.qml import (
     GeometryKind,
@@ -186,6 +185,9 @@ from ..render.qml import (
     regions_qml,
 )
 from ..render.style import CONTEXT_DOT, FERRY_STYLE, TEXT, chain, role_styles, text
+
+if TYPE_CHECKING:  # image.py imports this module (lazily): no import back at run time
+    from ..image import StructureImage
 
 __all__ = [
     "GPKG_CRS",

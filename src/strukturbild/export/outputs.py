@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .._files import OutputSet
 from ..config import Project
-from ..image import StructureImage
 from .geopackage import stage_geopackage
+
+if TYPE_CHECKING:  # image.py imports this module (lazily): no import back at run time
+    from ..image import StructureImage
 
 __all__ = ["write_files", "write_outputs"]
 

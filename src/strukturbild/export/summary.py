@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._files import atomic_path
-from ..image import StructureImage
+
+if TYPE_CHECKING:  # the writers take an image; they never import its module at run time
+    from ..image import StructureImage
 
 __all__ = ["write_summary"]
 
