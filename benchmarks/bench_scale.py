@@ -356,7 +356,7 @@ def _flows_child(path: Path, out: Path) -> None:
 
     from strukturbild.config import FlowsSource
     from strukturbild.errors import StrukturbildError
-    from strukturbild.pipeline import read_flows
+    from strukturbild.readers import read_flows
 
     peak = _Peak()
     t0 = time.perf_counter()

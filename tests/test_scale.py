@@ -19,8 +19,7 @@ from strukturbild import readers
 from strukturbild.analysis import links
 from strukturbild.cli import main
 from strukturbild.config import DEFAULT_EMPLOYMENT_RATE, LinkParams
-from strukturbild.pipeline import read_flows
-from strukturbild.readers import places_from_frame
+from strukturbild.readers import places_from_frame, read_flows
 
 from .conftest import REPO
 

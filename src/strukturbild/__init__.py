@@ -48,9 +48,10 @@ _WHERE: dict[str, str] = {
     "write_summary": ".export.summary",
     "write_tables": ".export.tables",
     "StructureImage": ".image",
-    **dict.fromkeys(("build", "build_image", "check_project", "package_version",
-                     "read_flows"), ".pipeline"),
-    **dict.fromkeys(("read_areas", "read_designations", "read_places"), ".readers"),
+    **dict.fromkeys(("build", "build_image", "check_project", "package_version"),
+                    ".pipeline"),
+    **dict.fromkeys(("read_areas", "read_designations", "read_flows", "read_places"),
+                    ".readers"),
     "example_project": ".sources.example",
     "fetch_osm": ".sources.osm.fetch",
     "fetch_scb": ".sources.scb.fetch",
@@ -212,8 +213,8 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
     from .export.summary import write_summary
     from .export.tables import write_tables
     from .image import StructureImage
-    from .pipeline import build, build_image, check_project, package_version, read_flows
-    from .readers import read_areas, read_designations, read_places
+    from .pipeline import build, build_image, check_project, package_version
+    from .readers import read_areas, read_designations, read_flows, read_places
     from .sources.example import example_project
     from .sources.osm.fetch import fetch_osm
     from .sources.scb.fetch import fetch_scb

@@ -34,7 +34,6 @@ from .config import (
     DEFAULT_EMPLOYMENT_RATE,
     AreasSource,
     CommutingZoneParams,
-    FlowsSource,
     LayerSource,
     PlacesSource,
     Project,
@@ -60,7 +59,6 @@ __all__ = [
     "build_image",
     "check_project",
     "package_version",
-    "read_flows",
     "read_inputs",
     "read_layers",
 ]
@@ -87,32 +85,6 @@ def package_version() -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def read_flows(source: FlowsSource | str | Path, *, units: pd.Index | None = None) -> Flows:
-    """Read a long flow table (origin, destination, count) into :class:`Flows`.
-
-    Parameters
-    ----------
-    source
-        A :class:`~strukturbild.config.FlowsSource`, or just the file's path (columns
-        found as ``from``/``to``/``n``, ``origin``/``destination``/``count``, SCB's
-        ``bostad``/``arbete``/``antal`` …).
-    units
-        When given, every origin and destination must be one of these ids.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
-    >>> _ = p.write_text("from,to,n\\nA,B,3\\nB,A,1\\n")
-    >>> read_flows(p).total
-    4.0
-    """
-    if not isinstance(source, FlowsSource):
-        source = FlowsSource(Path(source))
-    table = read_flows_table(source)
-    return Flows.from_frame(table, source=source.path, units=units)
 
 
 def _area_flows_to_places(table: pd.DataFrame, places: Any, areas: Any, *,

@@ -42,6 +42,7 @@ from ._validate import (
     to_counts,
 )
 from ._where import compile_filter
+from .analysis.flows import Flows
 from .config import (
     DEFAULT_CRS,
     AreasSource,
@@ -76,6 +77,7 @@ __all__ = [
     "places_from_frame",
     "read_areas",
     "read_designations",
+    "read_flows",
     "read_flows_table",
     "read_layer",
     "read_places",
@@ -1462,6 +1464,32 @@ def read_flows_table(source: FlowsSource) -> pd.DataFrame:
             return _read_flows_chunked(path, source)
     df = read_table(path, encoding=source.encoding, where=source.where)
     return flows_table_from_frame(df, columns=source.columns, source=path)
+
+
+def read_flows(source: FlowsSource | str | Path, *, units: pd.Index | None = None) -> Flows:
+    """Read a long flow table (origin, destination, count) into :class:`Flows`.
+
+    Parameters
+    ----------
+    source
+        A :class:`~strukturbild.config.FlowsSource`, or just the file's path (columns
+        found as ``from``/``to``/``n``, ``origin``/``destination``/``count``, SCB's
+        ``bostad``/``arbete``/``antal`` …).
+    units
+        When given, every origin and destination must be one of these ids.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
+    >>> _ = p.write_text("from,to,n\\nA,B,3\\nB,A,1\\n")
+    >>> read_flows(p).total
+    4.0
+    """
+    if not isinstance(source, FlowsSource):
+        source = FlowsSource(Path(source))
+    table = read_flows_table(source)
+    return Flows.from_frame(table, source=source.path, units=units)
 
 
 # --------------------------------------------------------------------------- large flow tables

@@ -22,7 +22,6 @@ from scipy import sparse
 from .._validate import (
     MAX_TOTAL,
     check_known,
-    check_table_size,
     require_columns,
     require_rows,
     to_codes,
@@ -140,29 +139,6 @@ class Flows:
                 source=source, row=int(dup) + 1,
             )
         return cls(pd.Series(c.to_numpy(), index=idx), modelled=modelled)
-
-    @classmethod
-    def from_csv(
-        cls,
-        path: str | Path,
-        origin: str = "origin",
-        destination: str = "destination",
-        count: str = "count",
-        **kwargs: Any,
-    ) -> Flows:
-        """Read flows from a CSV file (ids read as text, so leading zeros stay).
-
-        Examples
-        --------
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "f.csv"
-        >>> _ = p.write_text("origin,destination,count\\n0114,0180,120\\n")
-        >>> Flows.from_csv(p).count.index[0]
-        ('0114', '0180')
-        """
-        check_table_size(path)
-        frame = pd.read_csv(path, dtype={origin: str, destination: str})
-        return cls.from_frame(frame, origin, destination, count, source=path, **kwargs)
 
     # ------------------------------------------------------------------ basic views
 
