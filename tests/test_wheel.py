@@ -44,6 +44,7 @@ def test_wheel_holds_every_module_and_the_example(wheel: Path) -> None:
     assert example and example - names == set()
     assert "strukturbild/render/assets/map.js" in names
     assert "strukturbild/data/designations_region_skane_2022.csv" in names
+    assert "strukturbild/sources/scb/data/kommunhuvudorter_skane.csv" in names
 
 
 def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel: Path,
@@ -71,3 +72,7 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel: Path,
     assert summary["places"] == 70 and summary["areas"] == 33
     assert (work / "maps" / "skane.html").stat().st_size > 100_000
     assert (work / "out" / "skane.gpkg").is_file() and (work / "out" / "skane.json").is_file()
+    seats = subprocess.run([str(py), "-c", "from strukturbild.sources.scb.seats import "
+                            "load_seats; print(len(load_seats()))"],
+                           cwd=work, env=env, capture_output=True, text=True, check=False)
+    assert seats.returncode == 0 and seats.stdout.strip() == "33", seats.stderr

@@ -23,8 +23,8 @@ def load_seats(path: str | Path | None = None) -> pd.DataFrame:
     Columns ``kommun_code`` (4-character text), ``kommun_name``, ``seat_name``,
     ``tatort_code`` (empty when unknown: the seat is matched by name within the
     kommun), ``note``, ``source``, ``year``; one row per kommun. Without ``path``,
-    every table shipped with the package (``data/kommunhuvudorter_*.csv``; Skåne
-    so far).
+    every table shipped with the package (``sources/scb/data/kommunhuvudorter_*.csv``,
+    beside this module; Skåne so far).
 
     Examples
     --------
@@ -35,7 +35,7 @@ def load_seats(path: str | Path | None = None) -> pd.DataFrame:
     cols = ("kommun_code", "kommun_name", "seat_name", "tatort_code", "note", "source", "year")
     frames: list[pd.DataFrame] = []
     if path is None:
-        folder = resources.files("strukturbild") / "data"
+        folder = resources.files("strukturbild.sources.scb") / "data"
         for ref in sorted(folder.iterdir(), key=lambda r: r.name):
             if ref.name.startswith("kommunhuvudorter_") and ref.name.endswith(".csv"):
                 with resources.as_file(ref) as p:
