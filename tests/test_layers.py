@@ -21,9 +21,16 @@ import shapely
 
 from strukturbild.cli import main
 from strukturbild.config import LAYER_KINDS, LayerSource, load_project
-from strukturbild.errors import ConfigError, EmptyInputError, InvalidGeometryError
+from strukturbild.errors import (
+    ConfigError,
+    EmptyInputError,
+    InvalidGeometryError,
+    InvalidValueError,
+)
+from strukturbild.image import OwnLayer
 from strukturbild.pipeline import build
 from strukturbild.readers import read_layer
+from strukturbild.render.style import LAYER_STYLES
 from strukturbild.sources.example import example_dir
 
 from .test_web import page_data
@@ -90,13 +97,25 @@ def plan_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_config_names_the_kinds_and_render_draws_them() -> None:
+    """config validates the kind names; the styles of the kinds are render's."""
+    assert LAYER_KINDS == ("corridor", "green", "infrastructure", "area", "other")
+    assert tuple(LAYER_STYLES) == LAYER_KINDS
+    given = LayerSource("Järnväg", Path("j.gpkg"), kind="infrastructure", width=3)
+    assert given.style == {"width": 3.0}  # what the project says, nothing more
+    layer = OwnLayer("Järnväg", "infrastructure", gpd.GeoDataFrame(geometry=[]), given.style)
+    assert dict(layer.style) == {**LAYER_STYLES["infrastructure"], "width": 3.0}
+    with pytest.raises(InvalidValueError, match="kind 'railway' is not one of 'corridor'"):
+        OwnLayer("Järnväg", "railway", gpd.GeoDataFrame(geometry=[]), {})
+
+
 def test_layers_are_read_with_their_filter_and_style(plan_dir: Path) -> None:
     project = load_project(plan_dir / "p.toml")
     assert [src.name for src in project.layers] == ["Stråk", "Grönstruktur", "Stationer"]
     image = build(project)
     corridor, green, stations = image.layers
     assert corridor.frame["namn"].tolist() == ["Västkuststråket", "Södra stambanan"]
-    assert corridor.style == LAYER_KINDS["corridor"]
+    assert corridor.style == LAYER_STYLES["corridor"]
     assert stations.style["colour"] == "#000000" and stations.style["width"] == 4.0
     assert green.frame.crs == "EPSG:3006"  # read from lon/lat, drawn in the project's CRS
     assert image.provenance["inputs"]["layer: Stråk"]["where"] == "klass = 'regional'"

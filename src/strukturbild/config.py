@@ -258,25 +258,10 @@ class AreasSource:
     where: str | None = None
 
 
-#: Kinds of own layers, and how each is drawn unless the project says otherwise:
-#: line or outline colour, width in pixels (points on paper), dash pattern, fill
-#: colour ("none" for none) and opacity.
-LAYER_KINDS: dict[str, dict[str, Any]] = {
-    # stråk: a broad translucent band under the links, as structure images draw them
-    "corridor": {"colour": "#9e6fb8", "width": 16.0, "dash": "", "fill": "#9e6fb8",
-                 "opacity": 0.35},
-    # grönstruktur: green fill, darker green edge
-    "green": {"colour": "#5a9a46", "width": 0.8, "dash": "", "fill": "#b5d8a0",
-              "opacity": 0.75},
-    # railways, roads: a dark thin line
-    "infrastructure": {"colour": "#3d3d3d", "width": 1.6, "dash": "", "fill": "none",
-                       "opacity": 0.9},
-    # an area of the plan: dashed outline, faint fill
-    "area": {"colour": "#7a5c99", "width": 1.5, "dash": "6 3", "fill": "#7a5c99",
-             "opacity": 0.12},
-    "other": {"colour": "#555555", "width": 1.2, "dash": "", "fill": "none",
-              "opacity": 0.8},
-}
+#: The kinds of own layers (``[[layers]] kind``). How each is drawn is the renderers'
+#: business: :data:`strukturbild.render.style.LAYER_STYLES`.
+LayerKind = Literal["corridor", "green", "infrastructure", "area", "other"]
+LAYER_KINDS: tuple[str, ...] = get_args(LayerKind)
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -336,7 +321,8 @@ class LayerSource:
         without one, and an attribute filter (``ogr2ogr -where``).
     kind
         ``"corridor"`` (stråk), ``"green"`` (grönstruktur), ``"infrastructure"``,
-        ``"area"`` or ``"other"``; gives the default style (:data:`LAYER_KINDS`).
+        ``"area"`` or ``"other"`` (:data:`LAYER_KINDS`); gives the default style
+        (:data:`strukturbild.render.style.LAYER_STYLES`).
     colour, width, dash, fill, opacity
         The style, each overriding the kind's default: line colour (``#rrggbb``),
         line width in pixels, dash pattern (``"6 3"``), fill colour (or ``"none"``),
@@ -346,16 +332,16 @@ class LayerSource:
 
     Examples
     --------
-    >>> LayerSource("Stråk", Path("strak.gpkg"), kind="corridor").style["width"]
-    16.0
+    >>> LayerSource("Stråk", Path("strak.gpkg"), kind="corridor").style
+    {}
     >>> LayerSource("Järnväg", Path("j.gpkg"), kind="infrastructure", colour="#000000"
-    ...             ).style["colour"]
-    '#000000'
+    ...             ).style
+    {'colour': '#000000'}
     """
 
     name: str
     path: Path
-    kind: Literal["corridor", "green", "infrastructure", "area", "other"] = "other"
+    kind: LayerKind = "other"
     layer: str | None = None
     where: str | None = None
     encoding: str | None = None
@@ -388,8 +374,9 @@ class LayerSource:
 
     @property
     def style(self) -> dict[str, Any]:
-        """The style: the kind's defaults, then what the project gives."""
-        out = dict(LAYER_KINDS[self.kind])
+        """The style the project gives, over the kind's defaults: the image's layer
+        (:class:`strukturbild.image.OwnLayer`) adds those (render's ``LAYER_STYLES``)."""
+        out: dict[str, Any] = {}
         for key in ("colour", "width", "dash", "fill", "opacity"):
             value = getattr(self, key)
             if value is not None:

@@ -56,15 +56,16 @@ class OwnLayer:
     """One of the project's own layers (corridors, green structure, infrastructure…).
 
     ``style`` holds ``colour``, ``width`` (pixels), ``dash``, ``fill`` (a colour or
-    ``"none"``) and ``opacity``, resolved from the layer's kind and the project
-    (:class:`strukturbild.config.LayerSource`).
+    ``"none"``) and ``opacity``: the kind's defaults
+    (:data:`strukturbild.render.style.LAYER_STYLES`) with the style given over them
+    (:attr:`strukturbild.config.LayerSource.style`, what the project says).
 
     Examples
     --------
     >>> import geopandas as gpd
     >>> OwnLayer("Stråk", "corridor", gpd.GeoDataFrame(geometry=[]),
-    ...          {"colour": "#9e6fb8", "width": 16.0}).kind
-    'corridor'
+    ...          {"colour": "#000000"}).style["width"]
+    16.0
     """
 
     name: str
@@ -78,7 +79,12 @@ class OwnLayer:
     def __post_init__(self) -> None:
         if not isinstance(self.frame, gpd.GeoDataFrame):
             raise InvalidValueError(f"OwnLayer {self.name!r}: frame must be a GeoDataFrame")
-        object.__setattr__(self, "style", MappingProxyType(dict(self.style)))
+        from .render.style import LAYER_STYLES, layer_style  # how a kind is drawn: render's
+
+        if self.kind not in LAYER_STYLES:
+            raise InvalidValueError(f"OwnLayer {self.name!r}: kind {self.kind!r} is not one "
+                                    f"of {', '.join(map(repr, LAYER_STYLES))}")
+        object.__setattr__(self, "style", MappingProxyType(layer_style(self.kind, self.style)))
 
 
 @dataclass(frozen=True)

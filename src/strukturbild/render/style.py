@@ -17,6 +17,7 @@ __all__ = [
     "AREA_EDGE",
     "AREA_FILL",
     "LAND",
+    "LAYER_STYLES",
     "LINK_CLASS_STYLE",
     "PAPER_MM",
     "REGIONAL_LINK_COLOUR",
@@ -29,6 +30,7 @@ __all__ = [
     "format_number",
     "labelled_roles",
     "lan_of",
+    "layer_style",
     "legend_flows",
     "legend_populations",
     "link_style",
@@ -478,3 +480,43 @@ def chain(xy: np.ndarray[Any, Any]) -> list[int]:
         order.append(at)
         left.remove(at)
     return order
+
+
+# --------------------------------------------------------------------------- own layers
+
+#: How each kind of own layer (``[[layers]] kind``, :data:`strukturbild.config.LAYER_KINDS`)
+#: is drawn unless the project says otherwise: line or outline colour, width in pixels
+#: (points on paper), dash pattern, fill colour ("none" for none) and opacity.
+LAYER_STYLES: Mapping[str, Mapping[str, Any]] = {
+    # stråk: a broad translucent band under the links, as structure images draw them
+    "corridor": {"colour": "#9e6fb8", "width": 16.0, "dash": "", "fill": "#9e6fb8",
+                 "opacity": 0.35},
+    # grönstruktur: green fill, darker green edge
+    "green": {"colour": "#5a9a46", "width": 0.8, "dash": "", "fill": "#b5d8a0",
+              "opacity": 0.75},
+    # railways, roads: a dark thin line
+    "infrastructure": {"colour": "#3d3d3d", "width": 1.6, "dash": "", "fill": "none",
+                       "opacity": 0.9},
+    # an area of the plan: dashed outline, faint fill
+    "area": {"colour": "#7a5c99", "width": 1.5, "dash": "6 3", "fill": "#7a5c99",
+             "opacity": 0.12},
+    "other": {"colour": "#555555", "width": 1.2, "dash": "", "fill": "none",
+              "opacity": 0.8},
+}
+
+
+def layer_style(kind: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The style of an own layer: its kind's defaults (:data:`LAYER_STYLES`), then
+    what the project gives (:attr:`strukturbild.config.LayerSource.style`).
+
+    Raises
+    ------
+    KeyError
+        For a kind that has no style.
+
+    Examples
+    --------
+    >>> layer_style("infrastructure", {"colour": "#000000"})
+    {'colour': '#000000', 'width': 1.6, 'dash': '', 'fill': 'none', 'opacity': 0.9}
+    """
+    return {**LAYER_STYLES[kind], **(given or {})}
