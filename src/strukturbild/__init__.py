@@ -32,7 +32,8 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(("delineate_regions", "RegionResult"), ".analysis.regions"),
     **dict.fromkeys(("classify_roles", "compare_roles"), ".analysis.roles"),
     **dict.fromkeys((
-        "AreasSource", "CommutingZoneParams", "ExportOptions", "FlowsSource", "LayerSource",
+        "AreasSource", "CommutingZoneParams", "ExportOptions", "FORMATS", "FlowsSource",
+        "LayerSource",
         "LinkParams", "LMAParams", "MapOptions", "NodalParams", "PlacesSource", "Project",
         "RegionParams", "RoleDef", "RoleRule", "RoleScheme", "SCBLAParams",
         "default_role_scheme", "load_project"), ".config"),
@@ -59,6 +60,7 @@ _WHERE: dict[str, str] = {
 }
 
 __all__ = [
+    "FORMATS",
     "AreasSource",
     "AssetError",
     "CRSError",
@@ -167,6 +169,7 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
     from .analysis.regions import RegionResult, delineate_regions
     from .analysis.roles import classify_roles, compare_roles
     from .config import (
+        FORMATS,
         AreasSource,
         CommutingZoneParams,
         ExportOptions,

@@ -26,7 +26,9 @@ from .errors import ConfigError, InputFileNotFoundError
 __all__ = [
     "DEFAULT_CRS",
     "DEFAULT_EMPLOYMENT_RATE",
+    "FORMATS",
     "LAYER_KINDS",
+    "MAP_FORMATS",
     "REGION_METHODS",
     "AreasSource",
     "CommutingZoneParams",
@@ -53,6 +55,12 @@ __all__ = [
 ]
 
 DEFAULT_CRS = "EPSG:3006"
+#: The output formats: what ``[export] formats``, ``--format`` and
+#: :func:`~strukturbild.export.outputs.write_outputs` take.
+Format = Literal["html", "gpkg", "json", "png", "pdf", "svg"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+#: The formats drawn as maps (written to ``[export] map_dir``); the others are data.
+MAP_FORMATS: tuple[Format, ...] = ("html", "png", "pdf", "svg")
 #: Employed residents per inhabitant where neither the places nor the kommun give them:
 #: Region Halland's SCB figures for its tätorter give 0.500 (weighted), and SCB's BAS
 #: 2020 about 5.1 million employed among 10.4 million inhabitants (0.49).
@@ -1289,9 +1297,9 @@ class MapOptions:
 class ExportOptions:
     """What is written, and where.
 
-    ``formats`` from ``html``, ``gpkg``, ``json``, ``png``, ``pdf``, ``svg``. Maps go
-    to ``map_dir``, everything else to ``out_dir``; both are relative to the
-    working directory unless absolute.
+    ``formats`` from :data:`FORMATS` (``html``, ``gpkg``, ``json``, ``png``, ``pdf``,
+    ``svg``). Maps (:data:`MAP_FORMATS`) go to ``map_dir``, everything else to
+    ``out_dir``; both are relative to the working directory unless absolute.
 
     Examples
     --------
@@ -1299,17 +1307,16 @@ class ExportOptions:
     ('html', 'gpkg', 'json')
     """
 
-    formats: tuple[str, ...] = ("html", "gpkg", "json")
+    formats: tuple[Format, ...] = ("html", "gpkg", "json")
     out_dir: Path = Path("out")
     map_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        allowed = {"html", "gpkg", "json", "png", "pdf", "svg"}
-        bad = [f for f in self.formats if f not in allowed]
+        bad = [f for f in self.formats if f not in FORMATS]
         if bad:
             raise ConfigError(
                 f"unknown output format(s) {', '.join(bad)}; expected some of "
-                f"{', '.join(sorted(allowed))}"
+                f"{', '.join(sorted(FORMATS))}"
             )
 
 
@@ -1370,7 +1377,7 @@ class Project:
             paths.append(Path(self.map.context_places))
         return tuple(paths)
 
-    def output_paths(self) -> dict[str, Path]:
+    def output_paths(self) -> dict[Format, Path]:
         """Format → the file it is written to (maps in ``map_dir``, the rest in ``out_dir``).
 
         Examples
@@ -1381,7 +1388,7 @@ class Project:
         """
         ex = self.export
         map_dir = ex.map_dir or ex.out_dir
-        return {fmt: (map_dir if fmt in ("html", "png", "pdf", "svg") else ex.out_dir)
+        return {fmt: (map_dir if fmt in MAP_FORMATS else ex.out_dir)
                 / f"{self.name}.{fmt}" for fmt in ex.formats}
 
     def with_export(self, **changes: Any) -> Project:

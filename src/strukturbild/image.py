@@ -19,16 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 import pandas as pd
 
-from .config import MapOptions
+from .config import MAP_FORMATS, MapOptions
 from .errors import InvalidValueError
 
 if TYPE_CHECKING:
     import folium
 
 __all__ = ["MAP_FORMATS", "OwnLayer", "RoleInfo", "StructureImage"]
-
-#: Formats drawn as maps (web and print); the others are data files.
-MAP_FORMATS = ("html", "png", "pdf", "svg")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import Project, example_project, load_project
+from .. import FORMATS, Project, example_project, load_project
 from ..errors import StrukturbildError, printable
 
 # The analysis and the writers (pandas, geopandas, GDAL) are imported inside the commands
@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def outputs(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--format", help="comma-separated: html,gpkg,json,png,pdf,svg")
+        sp.add_argument("--format", help=f"comma-separated: {','.join(FORMATS)}")
         sp.add_argument("--json", action="store_true", help="print the summary as JSON")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
         g = sp.add_mutually_exclusive_group()

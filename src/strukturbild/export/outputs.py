@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._files import OutputSet
-from ..config import Project
+from ..config import Format, Project
 from .geopackage import stage_geopackage
 
 if TYPE_CHECKING:  # image.py imports this module (lazily): no import back at run time
@@ -49,8 +49,9 @@ def write_outputs(
     *,
     gpkg_mode: Literal["overwrite", "append", "fail"] = "overwrite",
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Path]:
-    """Write every format the project asks for, all or none; return format → path.
+) -> dict[Format, Path]:
+    """Write every format the project asks for (of :data:`~strukturbild.config.FORMATS`),
+    all or none; return format → path.
 
     Maps (html, png, pdf, svg) go to ``export.map_dir`` (default: ``export.out_dir``),
     the GeoPackage and the JSON summary to ``export.out_dir``. ``gpkg_mode`` is
@@ -84,7 +85,7 @@ def write_outputs(
                 held = out.hold(target) if gpkg_mode == "append" else None
                 stage_geopackage(image, target, out.stage(target), mode=gpkg_mode, held=held)
             else:
-                out.stage(target).write_bytes(image.render(fmt))  # type: ignore[arg-type]
+                out.stage(target).write_bytes(image.render(fmt))
             say(f"made {fmt}")
     for target in targets.values():
         say(f"wrote {target}")
