@@ -16,10 +16,11 @@ import itertools
 import math
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Collection, Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
+from types import UnionType
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, InputFileNotFoundError
 
@@ -87,6 +88,11 @@ RULE_MEASURES = (
 
 def _err(path: Path | None, key: str, message: str) -> ConfigError:
     return ConfigError(f"key '{key}': {message}", source=path)
+
+
+def _columns(*names: str) -> dict[str, tuple[str, ...]]:
+    """Field metadata of a ``columns`` mapping: the canonical names it may map."""
+    return {"columns": names}
 
 
 def check_fields(obj: Any, section: str) -> None:
@@ -164,7 +170,8 @@ class JobsSource:
     key: str | None = None
     layer: str | None = None
     encoding: str | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict,
+                                       metadata=_columns("jobs", "employed"))
     licence: str = ""
     where: str | None = None
 
@@ -220,10 +227,13 @@ class PlacesSource:
     crs: str | None = None
     x: str | None = None
     y: str | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict, metadata=_columns(
+        "place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
+        "population_prev", "jobs_prev", "area_ha"))
     licence: str = ""
     where: str | None = None
-    jobs: JobsSource | None = None
+    # a table, or just its path
+    jobs: JobsSource | None = field(default=None, metadata={"toml": (str, dict)})
     employment_rate: float = DEFAULT_EMPLOYMENT_RATE
 
     def __post_init__(self) -> None:
@@ -261,7 +271,8 @@ class AreasSource:
     layer: str | None = None
     encoding: str | None = None
     crs: str | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict, metadata=_columns(
+        "area_id", "name", "employment_rate"))
     licence: str = ""
     where: str | None = None
 
@@ -405,7 +416,8 @@ class FlowsSource:
     path: Path
     encoding: str | None = None
     level: Literal["place", "area"] = "place"
-    columns: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict, metadata=_columns(
+        "origin", "destination", "count"))
     licence: str = ""
     where: str | None = None
 
@@ -1405,7 +1417,83 @@ class Project:
 
 # --------------------------------------------------------------------------- reading
 
-_Spec = Mapping[str, tuple[type | tuple[type, ...], bool]]  # key -> (types, required)
+_Spec = Mapping[str, tuple[tuple[type, ...], bool]]  # key -> (TOML types, required)
+_NUM = (int, float)
+
+
+def _toml_types(hint: Any) -> tuple[type, ...]:
+    """The TOML value types a field of this annotation is written with.
+
+    A number field takes an int or a float (the dataclass checks that a whole number is
+    whole), a ``Literal`` its values' type, a path a string, a tuple an array, a mapping
+    or a dataclass a table; ``None`` is never written (the key is left out).
+
+    Examples
+    --------
+    >>> _toml_types(float | None), _toml_types(Literal["a", "b"]), _toml_types(Path)
+    ((<class 'int'>, <class 'float'>), (<class 'str'>,), (<class 'str'>,))
+    """
+    members = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+    out: list[type] = []
+    for m in members:
+        origin = get_origin(m) or m
+        if m is type(None):
+            continue
+        if origin is Literal:
+            add: tuple[type, ...] = tuple(dict.fromkeys(type(v) for v in get_args(m)))
+        elif m is bool:
+            add = (bool,)
+        elif m in (int, float):
+            add = _NUM
+        elif m in (str, Path):
+            add = (str,)
+        elif origin in (tuple, list):
+            add = (list,)
+        elif origin in (Mapping, dict) or is_dataclass(m):
+            add = (dict,)
+        else:  # pragma: no cover - a new field type: say how the file writes it
+            raise TypeError(f"no TOML type for the annotation {hint!r}")
+        out.extend(t for t in add if t not in out)
+    return tuple(out)
+
+
+def _spec_of(cls: type[Any], *, only: Collection[str] | None = None, skip: Collection[str] = (),
+             keys: Mapping[str, str] | None = None, required: Collection[str] | None = None
+             ) -> dict[str, tuple[tuple[type, ...], bool]]:
+    """The keys of a TOML table, made from the fields of the dataclass it is read into:
+    each field's TOML types from its annotation (:func:`_toml_types`, or the field's
+    ``metadata["toml"]``), required when the field has no default.
+
+    ``only``/``skip`` pick fields, ``keys`` renames fields to the file's keys
+    (``{"label_sv": "label"}``), ``required`` names the required keys where the file
+    differs from the dataclass (a key the reader fills in itself).
+
+    Examples
+    --------
+    >>> _spec_of(FlowsSource, only=("path", "level"))
+    {'path': ((<class 'str'>,), True), 'level': ((<class 'str'>,), False)}
+    """
+    hints = get_type_hints(cls)
+    keys = keys or {}
+    spec: dict[str, tuple[tuple[type, ...], bool]] = {}
+    for f in fields(cls):
+        if (only is not None and f.name not in only) or f.name in skip:
+            continue
+        key = keys.get(f.name, f.name)
+        types = tuple(f.metadata.get("toml", ())) or _toml_types(hints[f.name])
+        no_default = f.default is MISSING and f.default_factory is MISSING
+        spec[key] = (types, no_default if required is None else key in required)
+    return spec
+
+
+def _check_columns(cls: type[Any], cols: Mapping[str, str], where: str, path: Path | None
+                   ) -> None:
+    """Refuse a ``columns`` key that is not one of the canonical names of ``cls``'s field."""
+    (allowed,) = (f.metadata["columns"] for f in fields(cls) if f.name == "columns")
+    for k in cols:
+        if k not in allowed:
+            raise _err(path, f"{where}.columns.{k}",
+                       f"unknown canonical column; expected {', '.join(allowed)}")
 
 
 #: Characters no text setting may hold: C0 controls but the tab (titles and labels are
@@ -1429,8 +1517,7 @@ def _check_table(
             raise _err(
                 path, full, f"unknown key; expected one of {', '.join(sorted(spec))}"
             )
-        types, _ = spec[key]
-        tt = types if isinstance(types, tuple) else (types,)
+        tt, _ = spec[key]
         ok = isinstance(value, tt) and not (isinstance(value, bool) and bool not in tt)
         if not ok:
             names = " or ".join(t.__name__ for t in tt)
@@ -1463,33 +1550,11 @@ def _resolve(base: Path, p: str) -> Path:
     return q if q.is_absolute() else (base / q)
 
 
-_NUM = (int, float)
-_COLS = (dict,)
-
-
 def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
-    spec: _Spec = {
-        "path": (str, True),
-        "layer": (str, False),
-        "encoding": (str, False),
-        "crs": (str, False),
-        "x": (str, False),
-        "y": (str, False),
-        "columns": (_COLS, False),
-        "licence": (str, False),
-        "where": (str, False),
-        "jobs": ((str, dict), False),
-        "employment_rate": (_NUM, False),
-    }
-    d = _check_table(t, spec, "places", path)
+    d = _check_table(t, _spec_of(PlacesSource), "places", path)
     _check_where(d, "places", path)
     cols = _str_map(d.pop("columns", {}), "places.columns", path)
-    allowed = {"place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
-               "population_prev", "jobs_prev", "area_ha"}
-    for k in cols:
-        if k not in allowed:
-            raise _err(path, f"places.columns.{k}",
-                       f"unknown canonical column; expected one of {', '.join(sorted(allowed))}")
+    _check_columns(PlacesSource, cols, "places", path)
     if "jobs" in d:
         d["jobs"] = _jobs(d["jobs"], base, path)
     if "employment_rate" in d:
@@ -1505,64 +1570,29 @@ def _jobs(t: Any, base: Path, path: Path | None) -> JobsSource:
     """``[places] jobs``: a table joined to the places for their jobs, or just its path."""
     if isinstance(t, str):
         t = {"path": t}
-    spec: _Spec = {
-        "path": (str, True),
-        "key": (str, False),
-        "layer": (str, False),
-        "encoding": (str, False),
-        "columns": (_COLS, False),
-        "licence": (str, False),
-        "where": (str, False),
-    }
-    d = _check_table(t, spec, "places.jobs", path)
+    d = _check_table(t, _spec_of(JobsSource), "places.jobs", path)
     _check_where(d, "places.jobs", path)
     if "key" in d and not d["key"].strip():
         raise _err(path, "places.jobs.key", "expected the name of the column that holds the "
                    "place id (e.g. \"tatort_code\"), got an empty string")
     cols = _str_map(d.pop("columns", {}), "places.jobs.columns", path)
-    for k in cols:
-        if k not in ("jobs", "employed"):
-            raise _err(path, f"places.jobs.columns.{k}",
-                       "unknown canonical column; expected jobs, employed")
+    _check_columns(JobsSource, cols, "places.jobs", path)
     return JobsSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
 
 
 def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
-    spec: _Spec = {
-        "path": (str, True),
-        "layer": (str, False),
-        "encoding": (str, False),
-        "crs": (str, False),
-        "columns": (_COLS, False),
-        "licence": (str, False),
-        "where": (str, False),
-    }
-    d = _check_table(t, spec, "areas", path)
+    d = _check_table(t, _spec_of(AreasSource), "areas", path)
     _check_where(d, "areas", path)
     cols = _str_map(d.pop("columns", {}), "areas.columns", path)
-    for k in cols:
-        if k not in {"area_id", "name", "employment_rate"}:
-            raise _err(path, f"areas.columns.{k}",
-                       "unknown canonical column; expected area_id, name, employment_rate")
+    _check_columns(AreasSource, cols, "areas", path)
     return AreasSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
 
 
 def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
-    spec: _Spec = {
-        "path": (str, True),
-        "encoding": (str, False),
-        "level": (str, False),
-        "columns": (_COLS, False),
-        "licence": (str, False),
-        "where": (str, False),
-    }
-    d = _check_table(t, spec, "flows", path)
+    d = _check_table(t, _spec_of(FlowsSource), "flows", path)
     _check_where(d, "flows", path)
     cols = _str_map(d.pop("columns", {}), "flows.columns", path)
-    for k in cols:
-        if k not in {"origin", "destination", "count"}:
-            raise _err(path, f"flows.columns.{k}",
-                       "unknown canonical column; expected origin, destination, count")
+    _check_columns(FlowsSource, cols, "flows", path)
     level = d.pop("level", "place")
     if level not in ("place", "area"):
         raise _err(path, "flows.level", f"expected 'place' or 'area', got {level!r}")
@@ -1582,21 +1612,7 @@ def _check_where(d: dict[str, Any], where: str, path: Path | None) -> None:
 def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...]:
     if not isinstance(items, list):
         raise _err(path, "layers", "expected [[layers]] tables")
-    spec: _Spec = {
-        "name": (str, True),
-        "path": (str, True),
-        "kind": (str, False),
-        "layer": (str, False),
-        "where": (str, False),
-        "encoding": (str, False),
-        "crs": (str, False),
-        "colour": (str, False),
-        "width": (_NUM, False),
-        "dash": (str, False),
-        "fill": (str, False),
-        "opacity": (_NUM, False),
-        "licence": (str, False),
-    }
+    spec = _spec_of(LayerSource)
     out: list[LayerSource] = []
     names: set[str] = set()
     for i, item in enumerate(items):
@@ -1616,8 +1632,7 @@ def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...
 
 
 def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
-    spec: _Spec = {"scheme": (str, False), "designations": (list, False), "role": (list, False),
-                   "unknown": (str, False)}
+    spec = _spec_of(RoleScheme, keys={"name": "scheme", "roles": "role"}, required=())
     d = _check_table(t, spec, "roles", path)
     unknown = d.get("unknown", "fail")
     if unknown not in ("fail", "skip"):
@@ -1630,13 +1645,8 @@ def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
         designations.append(item if "." not in Path(item).name else _resolve(base, item))
     if "role" in d:
         roles: list[RoleDef] = []
-        rspec: _Spec = {
-            "key": (str, True),
-            "label": (str, True),
-            "label_en": (str, False),
-            "rules": (list, False),
-            "source": (str, False),
-        }
+        # label_en defaults to the label; rules are written as text ("population >= 2000")
+        rspec = _spec_of(RoleDef, keys={"label_sv": "label"}, required=("key", "label"))
         for i, rt in enumerate(d["role"]):
             r = _check_table(rt, rspec, f"roles.role[{i}]", path)
             rules = []
@@ -1665,29 +1675,14 @@ def _roles(t: dict[str, Any], base: Path, path: Path | None) -> RoleScheme:
 
 
 def _dataclass_from(cls: type[Any], t: Any, where: str, path: Path | None) -> Any:
-    spec: dict[str, tuple[type | tuple[type, ...], bool]] = {}
+    d = _check_table(t, _spec_of(cls), where, path)
     hints = get_type_hints(cls)
-    for f in fields(cls):
-        default = getattr(cls(), f.name) if where != "project" else None
-        if isinstance(default, bool):
-            spec[f.name] = (bool, False)
-        elif isinstance(default, float | int) or hints[f.name] == (float | None):
-            spec[f.name] = (_NUM, False)  # a number, or an optional one (no default)
-        elif isinstance(default, tuple):
-            spec[f.name] = (list, False)
-        elif isinstance(default, Path):
-            spec[f.name] = (str, False)
-        else:
-            spec[f.name] = (str, False)
-    d = _check_table(t, spec, where, path)
     for k, v in list(d.items()):
         if isinstance(v, list):
             if not all(isinstance(x, str) for x in v):
                 raise _err(path, f"{where}.{k}", "expected a list of strings")
             d[k] = tuple(v)
-        elif isinstance(v, int) and not isinstance(v, bool) and isinstance(
-            getattr(cls(), k), float
-        ):
+        elif isinstance(v, int) and not isinstance(v, bool) and hints[k] is float:
             d[k] = float(v)
     try:
         return cls(**d)
@@ -1750,6 +1745,10 @@ def _moved_employment_rate(rate: Any, places: PlacesSource | None, given: bool,
     return replace(places, employment_rate=rate)
 
 
+#: The keys of ``[project]`` that are fields of :class:`Project`.
+_PROJECT_KEYS = ("name", "title", "crs")
+
+
 def project_from_dict(
     data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None
 ) -> Project:
@@ -1771,25 +1770,11 @@ def project_from_dict(
     >>> p.places.path
     PosixPath('/data/p.gpkg')
     """
-    top: _Spec = {
-        "project": (dict, True),
-        "places": (dict, False),
-        "areas": (dict, False),
-        "flows": (dict, False),
-        "layers": (list, False),
-        "roles": (dict, False),
-        "links": (dict, False),
-        "regions": (dict, False),
-        "map": (dict, False),
-        "export": (dict, False),
-    }
+    # [project] holds the Project's own values and the language (the maps'); the other
+    # tables are the Project's other fields
+    top = {"project": ((dict,), True), **_spec_of(Project, skip=(*_PROJECT_KEYS, "path"))}
     d = _check_table(dict(data), top, "", path)
-    pspec: _Spec = {
-        "name": (str, True),
-        "title": (str, False),
-        "crs": (str, False),
-        "language": (str, False),
-    }
+    pspec = {**_spec_of(Project, only=_PROJECT_KEYS), **_spec_of(MapOptions, only=("language",))}
     proj = _check_table(d["project"], pspec, "project", path)
     places = _places(d["places"], base_dir, path) if "places" in d else None
     areas = _areas(d["areas"], base_dir, path) if "areas" in d else None
