@@ -14,14 +14,20 @@ import warnings
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._files import check_outputs, check_path
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
-from .analysis.links import link_scopes, links_from_flows, links_to_lines, modelled_commuting
+from .analysis.links import (
+    ModelledFlows,
+    link_scopes,
+    links_from_flows,
+    links_to_lines,
+    modelled_commuting,
+)
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -53,6 +59,9 @@ from .readers import (
     read_places,
     to_jsonable,
 )
+
+if TYPE_CHECKING:  # analysis.regions is imported only where regions are made
+    from .analysis.regions import RegionResult
 
 __all__ = [
     "build",
@@ -404,8 +413,70 @@ def build_image(
 def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
               inputs: dict[str, Any], say: Progress,
               layers: list[tuple[LayerSource, Any]] | None = None) -> StructureImage:
-    """The chain after reading: measures, regions, roles, links, the image."""
+    """The chain after reading: measures, link flows, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
+    measures, employed_info, notes = _measures(project, places, areas, observed, inputs, say)
+    link_flows, model_used, modelled = _link_flows(project, places, measures, observed, say)
+    region_result, regions = _regions(project, places, areas, observed, link_flows, say)
+    if region_result is not None:
+        labels = region_result.labels.reindex(places.index)
+        measures["rank_in_region"] = rank_in_group(places.assign(region=labels), "region")
+    designations, roles = _roles(project, places, measures, notes, say)
+    lines = _links(project, places, measures, link_flows, modelled, roles, say)
+    out_places, groups = _out_places(project, places, measures, roles, region_result,
+                                     link_flows, designations)
+    own = tuple(OwnLayer(src.name, src.kind, frame, src.style, file=Path(src.path).name,
+                         licence=src.licence, where=src.where)
+                for src, frame in (layers or []))
+    base, base_info = _base(project, places, areas, own)
+    context, ferries, context_info = _context(project, places, areas, own)
+    provenance = {
+        "package": "strukturbild",
+        "version": package_version(),
+        "crs": project.crs,
+        "inputs": inputs,
+        "flows": "modelled" if link_flows.modelled else "observed",
+        "model": to_jsonable(model_used),
+        "notes": notes,
+        "employed": employed_info,
+        "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
+        # where the designations pin a role the rules also give: do they name the same places
+        "role_agreement": role_agreement(roles, project.roles)
+        if designations is not None else {},
+        "base": base_info,
+        "context": context_info,
+        "parameters": _parameters(project),
+    }
+    json.dumps(provenance)  # provenance must stay JSON-able
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StrukturbildWarning)
+        comparison = compare_roles(roles, places["name"], groups=groups)
+    return StructureImage(
+        name=project.name,
+        title=project.map.title or project.title or project.name,
+        places=out_places,
+        links=lines,
+        roles=tuple(RoleInfo(r.key, r.label_sv, r.label_en, n)
+                    for n, r in enumerate(project.roles.roles)),
+        areas=areas,
+        regions=regions,
+        role_comparison=comparison,
+        language=project.map.language,
+        modelled=bool(link_flows.modelled),
+        provenance=provenance,
+        map_options=project.map,
+        layers=own,
+        base=base,
+        context=context,
+        ferries=ferries,
+    )
+
+
+def _measures(project: Project, places: Any, areas: Any, observed: Flows | None,
+              inputs: dict[str, Any], say: Progress
+              ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+    """The place measures, what the provenance says of the employed residents, and the
+    notes so far (places the jobs table did not reach)."""
     notes: list[str] = []
     join = inputs.get("jobs")
     if join is not None:
@@ -422,8 +493,14 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     employed_info = _employed_info(places, measures, rate, area_rates)
     if employed_info["estimated"]:
         say(_employed_line(employed_info))
+    return measures, employed_info, notes
 
-    # Which flows make the links: observed, or modelled where none are observed.
+
+def _link_flows(project: Project, places: Any, measures: pd.DataFrame,
+                observed: Flows | None, say: Progress
+                ) -> tuple[Flows, dict[str, Any], ModelledFlows | None]:
+    """Which flows make the links: observed, or modelled where none are observed (with
+    the model's parameters and its totals)."""
     src = project.links.source
     use_model = src == "modelled" or (src == "auto" and observed is None)
     model_used: dict[str, Any] = {}
@@ -446,26 +523,34 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     else:
         assert observed is not None
         link_flows = observed
+    return link_flows, model_used, modelled
 
-    region_result = None
-    regions = None
+
+def _regions(project: Project, places: Any, areas: Any, observed: Flows | None,
+             link_flows: Flows, say: Progress) -> tuple[RegionResult | None, Any]:
+    """The functional regions (the method's result and the region polygons), or none."""
     _check_regions(project, places, observed)
-    if project.regions.params is not None:
-        from .analysis.regions import delineate_regions, region_geometries
+    if project.regions.params is None:
+        return None, None
+    from .analysis.regions import delineate_regions, region_geometries
 
-        method = project.regions.method
-        rflows = observed if observed is not None else link_flows
-        region_result = delineate_regions(rflows, project.regions.params)
-        labels = region_result.labels.reindex(places.index)
-        measures["rank_in_region"] = rank_in_group(places.assign(region=labels), "region")
-        regions = region_geometries(
-            region_result, places=places, areas=areas,
-            unit_area=places["area_id"] if areas is not None else None,
-        )
-        # regions of places are named after their leading place
-        regions["name"] = places["name"].reindex(regions.index).fillna(regions["name"])
-        say(f"delineated {len(regions)} regions ({method})")
+    method = project.regions.method
+    rflows = observed if observed is not None else link_flows
+    region_result = delineate_regions(rflows, project.regions.params)
+    regions = region_geometries(
+        region_result, places=places, areas=areas,
+        unit_area=places["area_id"] if areas is not None else None,
+    )
+    # regions of places are named after their leading place
+    regions["name"] = places["name"].reindex(regions.index).fillna(regions["name"])
+    say(f"delineated {len(regions)} regions ({method})")
+    return region_result, regions
 
+
+def _roles(project: Project, places: Any, measures: pd.DataFrame, notes: list[str],
+           say: Progress) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The designations (or None) and the roles; notes on rules no place can test are
+    said and added to ``notes``."""
     designations = _designations(project, places)
     roles = classify_roles(measures, project.roles, designations=designations,
                            names=places["name"], language=project.map.language)
@@ -476,7 +561,12 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     notes += rule_notes
     say("classified roles: " + ", ".join(
         f"{k} {int(v)}" for k, v in roles["role"].value_counts(sort=False).items() if v))
+    return designations, roles
 
+
+def _links(project: Project, places: Any, measures: pd.DataFrame, link_flows: Flows,
+           modelled: ModelledFlows | None, roles: pd.DataFrame, say: Progress) -> Any:
+    """The links as lines, with their scope (regional, axis)."""
     link_measures = measures[["employed", "jobs"]].copy()
     if not link_flows.modelled and link_flows.has_self_flows:
         # observed flows with intra-place flows are their own totals: a link's shares are
@@ -495,7 +585,14 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
                          levels=project.map.label_roles)
     lines = lines.assign(regional=scopes["regional"], axis=scopes["axis"])
     say(f"made {len(lines)} links" + (" (modelled)" if link_flows.modelled else ""))
+    return lines
 
+
+def _out_places(project: Project, places: Any, measures: pd.DataFrame, roles: pd.DataFrame,
+                region_result: RegionResult | None, link_flows: Flows,
+                designations: pd.DataFrame | None) -> tuple[Any, pd.Series | None]:
+    """The image's places: the places with their measures, roles, regions and joint
+    designations; and the joint designation groups (or None)."""
     out_places = places.join(measures.drop(columns=[c for c in measures.columns
                                                     if c in places.columns]))
     # employed residents and jobs as the measures found them (estimated, from flows)
@@ -522,61 +619,21 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
             out_places["designation_group"] = groups.where(groups != "", None)
         else:
             groups = None
-    own = tuple(OwnLayer(src.name, src.kind, frame, src.style, file=Path(src.path).name,
-                         licence=src.licence, where=src.where)
-                for src, frame in (layers or []))
-    base, base_info = _base(project, places, areas, own)
-    context, ferries, context_info = _context(project, places, areas, own)
+    return out_places, groups
 
+
+def _parameters(project: Project) -> dict[str, Any]:
+    """The run's parameters, as the provenance records them."""
     scheme = project.roles
-    role_info = tuple(RoleInfo(r.key, r.label_sv, r.label_en, n)
-                      for n, r in enumerate(scheme.roles))
-    provenance = {
-        "package": "strukturbild",
-        "version": package_version(),
-        "crs": project.crs,
-        "inputs": inputs,
-        "flows": "modelled" if link_flows.modelled else "observed",
-        "model": to_jsonable(model_used),
-        "notes": notes,
-        "employed": employed_info,
-        "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
-        # where the designations pin a role the rules also give: do they name the same places
-        "role_agreement": role_agreement(roles, scheme) if designations is not None else {},
-        "base": base_info,
-        "context": context_info,
-        "parameters": {
-            "links": to_jsonable(project.links),
-            "regions": to_jsonable(project.regions.as_dict()),
-            "roles": {"scheme": scheme.name,
-                      "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
-                                for r in scheme.roles],
-                      "designations": [str(d) if isinstance(d, str) else Path(d).name
-                                       for d in scheme.designations]},
-        },
+    return {
+        "links": to_jsonable(project.links),
+        "regions": to_jsonable(project.regions.as_dict()),
+        "roles": {"scheme": scheme.name,
+                  "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
+                            for r in scheme.roles],
+                  "designations": [str(d) if isinstance(d, str) else Path(d).name
+                                   for d in scheme.designations]},
     }
-    json.dumps(provenance)  # provenance must stay JSON-able
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StrukturbildWarning)
-        comparison = compare_roles(roles, places["name"], groups=groups)
-    return StructureImage(
-        name=project.name,
-        title=project.map.title or project.title or project.name,
-        places=out_places,
-        links=lines,
-        roles=role_info,
-        areas=areas,
-        regions=regions,
-        role_comparison=comparison,
-        language=project.map.language,
-        modelled=bool(link_flows.modelled),
-        provenance=provenance,
-        map_options=project.map,
-        layers=own,
-        base=base,
-        context=context,
-        ferries=ferries,
-    )
 
 
 def _land(project: Project) -> Any:
