@@ -47,13 +47,14 @@ import numpy as np
 import pandas as pd
 
 from ..._files import OutputSet, write_csv
-from ...analysis.flows import place_flows_from_area_flows, resolve_seats
+from ...analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from ...errors import ConfigError, FetchError, StrukturbildError, StrukturbildWarning
 from ...readers import match_jobs, to_jsonable
 from .cache import ResponseCache
 from .commuting import (
     COMMUTING_TABLES,
     CommutingTable,
+    SeriesPlan,
     _find_dim,
     _kommun_codes,
     fetch_commuting,
@@ -68,7 +69,7 @@ from .geodata import (
     tatorter_from_features,
 )
 from .httpclient import HttpFetcher
-from .jobs import fetch_kommun_population, fetch_tatort_jobs
+from .jobs import KommunPopulation, TatortJobs, fetch_kommun_population, fetch_tatort_jobs
 from .options import (
     ENV_API_URL,
     ENV_CACHE_DIR,
@@ -77,7 +78,7 @@ from .options import (
     env_or,
 )
 from .project import project_toml
-from .pxweb import DEFAULT_API_URL, PxWebClient, TableMeta
+from .pxweb import DEFAULT_API_URL, ApiLimits, PxWebClient, TableMeta
 from .seats import load_seats
 from .wfs import DEFAULT_WFS_URL, WfsClient
 
@@ -262,31 +263,130 @@ def fetch_scb(
     if sleep is not None:
         fetcher.sleep = sleep
     try:
-        return _fetch(fetcher, out, lans, year, tatort_year, api_url, wfs_url, seat_frame,
-                      seats_path, tables, resolved, history_from, kommun_layer, jobs_table,
-                      say)
+        request = _Request(out, lans, year, tatort_year, api_url, wfs_url, seat_frame,
+                           seats_path, tables, resolved, history_from, kommun_layer,
+                           jobs_table)
+        return _fetch(fetcher, request, say)
     finally:
         fetcher.close()
 
 
-def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | None,
-           tatort_year: int | None, api_url: str, wfs_url: str, seats: pd.DataFrame | None,
-           seats_path: Path | None, tables: Mapping[str, CommutingTable],
-           resolved: Sequence[CommutingTable], history_from: int | None, kommun_layer: str,
-           jobs_table: str | None, say: Progress) -> FetchResult:
-    px = PxWebClient(fetcher, api_url)
-    wfs = WfsClient(fetcher, wfs_url)
-    notes: list[str] = []
+@dataclass(frozen=True)
+class _Request:
+    """What one :func:`fetch_scb` call asks for, checked."""
 
-    def note(msg: str) -> None:
+    out: Path
+    lans: tuple[str, ...]
+    year: int | None
+    tatort_year: int | None
+    api_url: str
+    wfs_url: str
+    seats: pd.DataFrame | None
+    seats_path: Path | None
+    tables: Mapping[str, CommutingTable]  # by id, in order of preference
+    resolved: Sequence[CommutingTable]
+    history_from: int | None
+    kommun_layer: str
+    jobs_table: str | None
+
+
+@dataclass
+class _Run:
+    """One fetch: the request, its clients, progress and notes, which every step shares."""
+
+    request: _Request
+    fetcher: HttpFetcher
+    px: PxWebClient
+    wfs: WfsClient
+    say: Progress
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def note(self, msg: str) -> None:
+        """Warn, and keep the warning for ``metadata.json``."""
         msg = str(StrukturbildError(msg))  # WFS names in it are shown as errors show them
-        notes.append(msg)
+        self.notes.append(msg)
         warnings.warn(msg, StrukturbildWarning, stacklevel=3)
 
-    # 1. Which table has which year.
-    say(f"reading {px.api_url}/config and the metadata of {', '.join(tables)}")
+
+@dataclass(frozen=True)
+class _Years:
+    """Step 1: the year, and the table each year is taken from."""
+
+    year: int
+    plan: SeriesPlan
+    metas: Mapping[str, TableMeta]
+    table: CommutingTable  # the year's
+    meta: TableMeta
+    limits: ApiLimits
+
+
+@dataclass(frozen=True)
+class _Commuting:
+    """Step 2: the region's kommuner, the flows from and to them, and their totals."""
+
+    region: list[str]
+    flows: pd.DataFrame  # origin, destination, count between kommuner
+    dropped: int
+    employed: pd.Series  # per kommun: row sums (night population)
+    jobs: pd.Series  # per kommun: column sums (day population)
+    series: list[pd.DataFrame]  # every year from history_from, when asked for
+
+
+@dataclass(frozen=True)
+class _Geodata:
+    """Step 3: the tätorter and the kommun boundaries."""
+
+    tatort_year: int
+    tatort_layer: str
+    tatort_cql: str | None
+    tatort_url: str
+    tatorter: Any
+    kommun_url: str
+    kommuner: Any
+
+
+@dataclass(frozen=True)
+class _Places:
+    """Step 4: each kommun's seat place, the flows between places, and the places."""
+
+    seat: pd.DataFrame
+    place_flows: Flows
+    places: Any
+    per_place: pd.DataFrame  # each kommun's seat place, jobs and employed
+
+
+@dataclass(frozen=True)
+class _Jobs:
+    """Step 5: jobs per tätort and the kommun table (employment, population, rate)."""
+
+    places: Any  # with jobs, employed (empty: estimated by the build) and seat_of
+    tatort_jobs: TatortJobs
+    matches: Mapping[str, Any]
+    match_layer: str | None
+    population: KommunPopulation
+    employment: pd.DataFrame
+    kommuner: Any  # the kommun layer, with the employment table's columns
+
+
+def _fetch(fetcher: HttpFetcher, request: _Request, say: Progress) -> FetchResult:
+    """The fetch in its steps: everything is read before anything is written."""
+    run = _Run(request, fetcher, PxWebClient(fetcher, request.api_url),
+               WfsClient(fetcher, request.wfs_url), say)
+    years = _years(run)
+    commuting = _commuting(run, years)
+    geo = _geodata(run, years.year)
+    placed = _seats_and_places(run, commuting, geo)
+    jobs = _jobs(run, years, commuting, geo, placed)
+    return _write(run, years, commuting, geo, placed, jobs)
+
+
+def _years(run: _Run) -> _Years:
+    """1. Which table has which year: tables are read in order of preference until the
+    years asked for are covered."""
+    px, tables, year, history_from = (run.px, run.request.tables, run.request.year,
+                                      run.request.history_from)
+    run.say(f"reading {px.api_url}/config and the metadata of {', '.join(tables)}")
     limits = px.limits
-    # Tables are read in order of preference until the years asked for are covered.
     metas: dict[str, TableMeta] = {}
     first = year
     for tid in tables:
@@ -304,16 +404,20 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     plan = plan_series({t: m.years for t, m in metas.items()}, list(metas),
                        range(first, year + 1))
     table = tables[plan.table_of[year]]
-    meta = metas[table.table_id]
+    return _Years(year, plan, metas, table, metas[table.table_id], limits)
 
-    # 2. The region's kommuner, and flows from and to them.
+
+def _commuting(run: _Run, years: _Years) -> _Commuting:
+    """2. The region's kommuner, and flows from and to them."""
+    px, lans, table, meta, year = run.px, run.request.lans, years.table, years.meta, years.year
     all_k = _kommun_codes(meta.codes[_find_dim(meta, table.home, "bostad")])
     work_k = _kommun_codes(meta.codes[_find_dim(meta, table.work, "arbets")])
     region = [k for k in all_k if not lans or k[:2] in lans]
     if not region:
         raise FetchError(f"table {table.table_id} lists no kommun in län "
                          f"{', '.join(lans)}", source=table.table_id)
-    say(f"commuting {year} from {table.table_id} ({table.series}) for {len(region)} kommuner")
+    run.say(f"commuting {year} from {table.table_id} ({table.series}) for {len(region)} "
+            "kommuner")
     out_part, dropped = fetch_commuting(px, table, year, region, work_k)
     parts = [out_part]
     if set(region) != set(all_k):
@@ -323,91 +427,120 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     kflows = pd.concat(parts, ignore_index=True).drop_duplicates(["origin", "destination"])
     kflows = kflows.sort_values(["origin", "destination"], kind="stable").reset_index(drop=True)
     if dropped:
-        note(f"{dropped} suppressed or missing cell(s) in {table.table_id} {year} were "
-             "left out")
+        run.note(f"{dropped} suppressed or missing cell(s) in {table.table_id} {year} were "
+                 "left out")
     employed = out_part.groupby("origin")["count"].sum().reindex(region, fill_value=0.0)
     jobs_src = parts[-1] if len(parts) > 1 else out_part
     jobs = jobs_src.groupby("destination")["count"].sum().reindex(region, fill_value=0.0)
-
-    series_frames: list[pd.DataFrame] = []
-    if history_from is not None:
-        for y, tid in sorted(plan.table_of.items()):
-            t = tables[tid]
-            tm = metas[tid]
+    series: list[pd.DataFrame] = []
+    if run.request.history_from is not None:
+        for y, tid in sorted(years.plan.table_of.items()):
+            t = run.request.tables[tid]
+            tm = years.metas[tid]
             reg_t = [k for k in _kommun_codes(tm.codes[_find_dim(tm, t.home, "bostad")])
                      if not lans or k[:2] in lans]
             f, _ = fetch_commuting(px, t, y, reg_t, reg_t)
-            series_frames.append(f.assign(year=y, table=tid, series=t.series))
+            series.append(f.assign(year=y, table=tid, series=t.series))
+    return _Commuting(region, kflows, dropped, employed, jobs, series)
 
-    # 3. Geodata.
-    tyear = tatort_year or _tatort_year(year)
+
+def _geodata(run: _Run, year: int) -> _Geodata:
+    """3. Geodata: the tätorter, and the kommun boundaries."""
+    wfs, lans, kommun_layer = run.wfs, run.request.lans, run.request.kommun_layer
+    tyear = run.request.tatort_year or _tatort_year(year)
     t_layer = f"stat:Tatorter_{tyear}"
     t_cql = " OR ".join(f"kommun LIKE '{c}%'" for c in lans) or None
-    say(f"tätorter {tyear} from {wfs.wfs_url} ({t_layer})")
+    run.say(f"tätorter {tyear} from {wfs.wfs_url} ({t_layer})")
     t_url = wfs.feature_url(t_layer, cql=t_cql)
     tatorter = tatorter_from_features(wfs.features(t_layer, cql=t_cql), source=t_url)
     if lans:
         tatorter = tatorter[tatorter["area_id"].str[:2].isin(lans)]
     k_cql = (f"{KOMMUN_FIELDS['lan']} IN ({', '.join(repr(c) for c in lans)})"
              if lans else None)
-    say(f"kommun boundaries from {kommun_layer}")
+    run.say(f"kommun boundaries from {kommun_layer}")
     k_url = wfs.feature_url(kommun_layer, cql=k_cql)
     kommuner = kommuner_from_features(wfs.features(kommun_layer, cql=k_cql), source=k_url)
+    return _Geodata(tyear, t_layer, t_cql, t_url, tatorter, k_url, kommuner)
 
-    # 4. Seats, places and place flows.
+
+def _seats_and_places(run: _Run, commuting: _Commuting, geo: _Geodata) -> _Places:
+    """4. Seats, places and place flows."""
+    seats = run.request.seats
     seat_table = load_seats() if seats is None else seats
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        seat = resolve_seats(tatorter, region, seat_table, kommuner=kommuner)
+        seat = resolve_seats(geo.tatorter, commuting.region, seat_table, kommuner=geo.kommuner)
     for w in caught:
-        note(str(w.message))
+        run.note(str(w.message))
     seat_of = {str(k): str(p) for k, p in seat["place_id"].items() if p is not None}
-    place_flows = place_flows_from_area_flows(kflows, seat_of)
-    places = tatorter.copy()
+    place_flows = place_flows_from_area_flows(commuting.flows, seat_of)
+    places = geo.tatorter.copy()
     # the län of each place and kommun, for filters on national files (where = ...)
     places.insert(places.columns.get_loc("area_name") + 1, "lan_code",
                   places["area_id"].str[:2].astype(object))
-    per_place = pd.DataFrame({"place": pd.Series(seat_of), "jobs": jobs, "employed": employed})
+    per_place = pd.DataFrame({"place": pd.Series(seat_of), "jobs": commuting.jobs,
+                              "employed": commuting.employed})
     per_place = per_place[per_place["place"].notna()]
+    return _Places(seat, place_flows, places, per_place)
 
-    # 5. Jobs per tätort (day population), by code, else in the jobs' own tätorter.
-    tjobs = fetch_tatort_jobs(px, lans, year, table_id=jobs_table)
+
+def _jobs(run: _Run, years: _Years, commuting: _Commuting, geo: _Geodata, placed: _Places
+          ) -> _Jobs:
+    """5. Jobs per tätort (day population), by code, else in the jobs' own tätorter; the
+    kommuner's population, and their employment table."""
+    year, region = years.year, commuting.region
+    tjobs = fetch_tatort_jobs(run.px, run.request.lans, year, table_id=run.request.jobs_table)
     polygons = None
     d_layer = None
-    if tjobs.delineation != tyear:
+    if tjobs.delineation != geo.tatort_year:
         d_layer = f"stat:Tatorter_{tjobs.delineation}"
-        say(f"tätorter {tjobs.delineation} from {d_layer}, to match the jobs by location")
-        d_url = wfs.feature_url(d_layer, cql=t_cql)
-        other = tatorter_from_features(wfs.features(d_layer, cql=t_cql), source=d_url)
+        run.say(f"tätorter {tjobs.delineation} from {d_layer}, to match the jobs by location")
+        d_url = run.wfs.feature_url(d_layer, cql=geo.tatort_cql)
+        other = tatorter_from_features(run.wfs.features(d_layer, cql=geo.tatort_cql),
+                                       source=d_url)
         polygons = other.geometry
-    places, matches = match_jobs(places, tjobs.jobs.to_frame("jobs"), polygons)
+    places, matches = match_jobs(placed.places, tjobs.jobs.to_frame("jobs"), polygons)
     # SCB gives no employed residents per tätort: the column is there, empty, so that
     # the build estimates them from the kommun's employment rate (and never takes the
     # kommun flows on a seat place for its tätort's)
     places["employed"] = np.nan
     matched = matches["matched_by_code"] + matches["matched_by_location"]
-    say(f"jobs {tjobs.year} per tätort from {tjobs.table_id}: {matched} of {len(places)} "
-        f"tätorter matched ({matches['matched_by_code']} by code, "
-        f"{matches['matched_by_location']} by location), {matches['unmatched']} without jobs")
+    run.say(f"jobs {tjobs.year} per tätort from {tjobs.table_id}: {matched} of {len(places)} "
+            f"tätorter matched ({matches['matched_by_code']} by code, "
+            f"{matches['matched_by_location']} by location), {matches['unmatched']} without "
+            "jobs")
     if tjobs.year != year:
-        note(f"jobs per tätort are of {tjobs.year}, the year nearest {year} that "
-             f"{tjobs.table_id} has")
-    population = fetch_kommun_population(px, region, year)
-    seat_list = per_place.rename_axis("kommun").reset_index().groupby("place")["kommun"].agg(
-        lambda s: ",".join(sorted(s)))
+        run.note(f"jobs per tätort are of {tjobs.year}, the year nearest {year} that "
+                 f"{tjobs.table_id} has")
+    population = fetch_kommun_population(run.px, region, year)
+    seat_list = placed.per_place.rename_axis("kommun").reset_index().groupby("place")[
+        "kommun"].agg(lambda s: ",".join(sorted(s)))
     places["seat_of"] = seat_list.reindex(places.index).astype(object)
     places["seat_of"] = places["seat_of"].where(places["seat_of"].notna(), "")
+    employment = _employment(years, commuting, geo, placed.seat, population)
+    kommuner = geo.kommuner.join(
+        employment.set_index("kommun_code")[["employed", "jobs", "job_ratio",
+                                             "net_commuting", "population",
+                                             "employment_rate"]])
+    kommuner.insert(1, "lan_code", kommuner.index.str[:2].astype(object))
+    return _Jobs(places, tjobs, matches, d_layer, population, employment, kommuner)
 
-    names = kommuner["name"].reindex(region)
+
+def _employment(years: _Years, commuting: _Commuting, geo: _Geodata, seat: pd.DataFrame,
+                population: KommunPopulation) -> pd.DataFrame:
+    """The kommun table: employed, jobs, their ratio, net commuting, population and the
+    employment rate (employed per inhabitant), and each kommun's seat."""
+    region, meta, table = commuting.region, years.meta, years.table
+    names = geo.kommuner["name"].reindex(region)
     for k in region:
         if pd.isna(names.get(k)):
-            own = tatorter.loc[tatorter["area_id"] == k, "area_name"]
+            own = geo.tatorter.loc[geo.tatorter["area_id"] == k, "area_name"]
             names[k] = own.iloc[0] if len(own) else meta.labels[
                 _find_dim(meta, table.home, "bostad")].get(k, k)
     employment = pd.DataFrame({
         "kommun_code": region, "kommun_name": names.reindex(region).to_numpy(),
-        "year": year, "table": table.table_id,
-        "employed": employed.to_numpy(), "jobs": jobs.to_numpy()})
+        "year": years.year, "table": table.table_id,
+        "employed": commuting.employed.to_numpy(), "jobs": commuting.jobs.to_numpy()})
     with np.errstate(divide="ignore", invalid="ignore"):
         employment["job_ratio"] = np.where(employment["employed"] > 0,
                                            employment["jobs"] / employment["employed"], np.nan)
@@ -419,60 +552,62 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
     employment["employment_rate"] = rate.where((rate > 0) & (rate <= 1)).round(4)
     employment["seat_place_id"] = seat["place_id"].reindex(region).to_numpy()
     employment["seat_method"] = seat["method"].reindex(region).to_numpy()
-    kommun_layer_frame = kommuner.join(
-        employment.set_index("kommun_code")[["employed", "jobs", "job_ratio",
-                                             "net_commuting", "population",
-                                             "employment_rate"]])
-    kommun_layer_frame.insert(1, "lan_code", kommun_layer_frame.index.str[:2].astype(object))
+    return employment
 
-    # 6. Metadata, then the files.
-    region_name = ", ".join(LAN_NAMES[c] for c in lans) if lans else "Sverige"
-    name = f"scb_{'_'.join(lans) if lans else 'sverige'}_{year}"
+
+def _metadata(run: _Run, years: _Years, commuting: _Commuting, geo: _Geodata,
+              placed: _Places, jobs: _Jobs) -> dict[str, Any]:
+    """6. Metadata: where everything came from, the limits, the notes and the requests."""
+    lans, fetcher, table, limits = run.request.lans, run.fetcher, years.table, years.limits
     changed = [r.to_dict() for r in fetcher.log if r.changed]
     for r in changed:
-        note(f"response changed since it was cached: {r['url']}")
-    metadata: dict[str, Any] = {
+        run.note(f"response changed since it was cached: {r['url']}")
+    return {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": {"lan": list(lans), "name": region_name, "kommuner": region},
-        "year": year,
-        "tatort_year": tyear,
+        "region": {"lan": list(lans), "name": _region_name(lans),
+                   "kommuner": commuting.region},
+        "year": years.year,
+        "tatort_year": geo.tatort_year,
         "licence": "CC0 1.0 (SCB open data); source: Statistiska centralbyrån (SCB)",
         "sources": {
-            "api_url": px.api_url, "wfs_url": wfs.wfs_url,
+            "api_url": run.px.api_url, "wfs_url": run.wfs.wfs_url,
             "limits": {"maxDataCells": limits.max_data_cells,
                        "maxCallsPerTimeWindow": limits.max_calls,
                        "timeWindow": limits.time_window},
-            "tatorter": {"layer": t_layer, "url": t_url, "features": len(tatorter)},
-            "kommuner": {"layer": kommun_layer, "url": k_url, "fields": dict(KOMMUN_FIELDS),
+            "tatorter": {"layer": geo.tatort_layer, "url": geo.tatort_url,
+                         "features": len(geo.tatorter)},
+            "kommuner": {"layer": run.request.kommun_layer, "url": geo.kommun_url,
+                         "fields": dict(KOMMUN_FIELDS),
                          "method": "DeSO areas dissolved by kommun code"},
             "commuting": {"table": table.table_id, "series": table.series,
-                          "label": meta.label, "updated": meta.updated,
+                          "label": years.meta.label, "updated": years.meta.updated,
                           "description": table.description,
                           "employed": "row sums over all work kommuner (night population)",
                           "jobs": "column sums over all home kommuner (day population)",
-                          "suppressed_cells_dropped": dropped},
-            "commuting_tables": [t.__dict__ for t in resolved],
-            "jobs": {**tjobs.describe(), **matches,
-                     "match_layer": d_layer,
+                          "suppressed_cells_dropped": commuting.dropped},
+            "commuting_tables": [t.__dict__ for t in run.request.resolved],
+            "jobs": {**jobs.tatort_jobs.describe(), **jobs.matches,
+                     "match_layer": jobs.match_layer,
                      "note": "the places' jobs are their day population (employed by the "
                              "location of their workplace); a tätort of another "
                              "delineation takes the jobs of the tätort its point lies in, "
                              "shared by population"},
-            "population": {**population.describe(),
+            "population": {**jobs.population.describe(),
                            "employment_rate": "employed (the commuting table's row sums) "
                                               "per inhabitant, per kommun"},
         },
-        "series": {"table_of_year": {str(y): t for y, t in plan.table_of.items()},
-                   "overlaps": plan.overlaps, "breaks": plan.breaks},
+        "series": {"table_of_year": {str(y): t for y, t in years.plan.table_of.items()},
+                   "overlaps": years.plan.overlaps, "breaks": years.plan.breaks},
         "seats": {k: {"place_id": r["place_id"], "place_name": r["place_name"],
                       "method": r["method"], "note": r["note"]}
-                  for k, r in seat.iterrows()},
-        "flows": {"kommun_pairs": len(kflows), "place_pairs": len(place_flows),
-                  "place_total": place_flows.total,
+                  for k, r in placed.seat.iterrows()},
+        "flows": {"kommun_pairs": len(commuting.flows),
+                  "place_pairs": len(placed.place_flows),
+                  "place_total": placed.place_flows.total,
                   "note": "place flows cover commuting between the region's kommuner, "
                           "attached to their seat places; employed and jobs include "
                           "commuting across the region's border"},
-        "warnings": notes,
+        "warnings": run.notes,
         "changed_responses": changed,
         "fetch_limits": {"timeout_s": fetcher.timeout, "retries": fetcher.max_retries,
                          "max_response_mb": fetcher.max_bytes / 2**20,
@@ -483,22 +618,34 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
         "requests": [r.to_dict() for r in fetcher.log],
     }
 
+
+def _region_name(lans: Sequence[str]) -> str:
+    return ", ".join(LAN_NAMES[c] for c in lans) if lans else "Sverige"
+
+
+def _write(run: _Run, years: _Years, commuting: _Commuting, geo: _Geodata, placed: _Places,
+           jobs: _Jobs) -> FetchResult:
+    """6. Then the files: all of them or none."""
+    out, lans, year, table = run.request.out, run.request.lans, years.year, years.table
+    metadata = _metadata(run, years, commuting, geo, placed, jobs)
+    name = f"scb_{'_'.join(lans) if lans else 'sverige'}_{year}"
     csvs: dict[str, tuple[str, pd.DataFrame]] = {
-        "flows_place": ("flows_place.csv", place_flows.to_frame().reset_index()),
-        "commuting_kommun": ("commuting_kommun.csv", kflows.assign(
+        "flows_place": ("flows_place.csv", placed.place_flows.to_frame().reset_index()),
+        "commuting_kommun": ("commuting_kommun.csv", commuting.flows.assign(
             year=year, table=table.table_id)[["year", "table", "origin", "destination",
                                               "count"]]),
-        "employment_kommun": ("employment_kommun.csv", employment),
-        "seats": ("seats.csv", seat.reset_index()),
+        "employment_kommun": ("employment_kommun.csv", jobs.employment),
+        "seats": ("seats.csv", placed.seat.reset_index()),
     }
-    if series_frames:
+    if commuting.series:
         csvs["commuting_series"] = ("commuting_kommun_series.csv", pd.concat(
-            series_frames, ignore_index=True)[["year", "table", "series", "origin",
-                                               "destination", "count"]])
+            commuting.series, ignore_index=True)[["year", "table", "series", "origin",
+                                                  "destination", "count"]])
     files: dict[str, Path] = {"gpkg": out / "scb.gpkg"}
     files.update({key: out / fname for key, (fname, _) in csvs.items()})
     files["metadata"] = out / "metadata.json"
     files["project"] = project_path = out / "project.toml"
+    seats_path = run.request.seats_path
     # All files or none: a failure (or Ctrl-C) while writing leaves the folder as it was.
     with OutputSet(files.values(), inputs=[seats_path] if seats_path else []) as outputs:
         with warnings.catch_warnings():
@@ -507,13 +654,14 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
             tmp = outputs.stage(files["gpkg"])
             # GeoPackage 1.2, as every GeoPackage strukturbild writes: GDAL 3.6 and QGIS
             # 3.22 LTR (Debian 12) warn on every open of a 1.4 file
-            places.to_file(tmp, layer="places", driver="GPKG", VERSION="1.2")
-            kommun_layer_frame.to_file(tmp, layer="kommuner", driver="GPKG", mode="a")
+            jobs.places.to_file(tmp, layer="places", driver="GPKG", VERSION="1.2")
+            jobs.kommuner.to_file(tmp, layer="kommuner", driver="GPKG", mode="a")
         for key, (_, frame) in csvs.items():
             write_csv(frame, outputs.stage(files[key]))
         outputs.stage(files["metadata"]).write_text(
             json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2), encoding="utf-8")
         outputs.stage(project_path).write_text(
-            project_toml(name, region_name, year, tyear, table, tjobs.year), encoding="utf-8")
-    say(f"wrote {len(files)} files to {out}")
+            project_toml(name, _region_name(lans), year, geo.tatort_year, table,
+                         jobs.tatort_jobs.year), encoding="utf-8")
+    run.say(f"wrote {len(files)} files to {out}")
     return FetchResult(out, project_path, files, metadata)
