@@ -907,7 +907,6 @@ def _check_append(path: Path, frames: dict[str, Any], *, source: Path
     anything is written.
     """
     import pyogrio
-    import pyproj
 
     path, copy = source, path  # GDAL reads the copy; messages name the file appended to
     try:
@@ -918,70 +917,86 @@ def _check_append(path: Path, frames: dict[str, Any], *, source: Path
                                 source=path) from None
     existing = [n for n in frames if n in layers]
     roles: list[tuple[str, str]] = []
-    target = pyproj.CRS(GPKG_CRS)
     for name in existing:
         frame = frames[name]
         with _quiet():
             info = pyogrio.read_info(copy, layer=name)
-        crs = info.get("crs")
-        if crs is None or not pyproj.CRS(crs).equals(target):
-            raise CRSError(
-                f"cannot append: layer '{name}' is in {crs or 'no CRS'}, the structure image "
-                f"is in {GPKG_CRS}; GDAL would store the coordinates unchanged in the wrong "
-                "CRS. Write to a new file, or reproject the layer first",
-                source=path, layer=name)
-        theirs_geom = str(info.get("geometry_type", "")).replace(" Z", "")
-        ours_geom = _geometry_type(frame, name)
-        if theirs_geom != ours_geom and theirs_geom not in ("Unknown", "Geometry"):
-            raise InvalidValueError(
-                f"cannot append: layer '{name}' holds {theirs_geom}, the image has {ours_geom}",
-                source=path, layer=name)
-        ours, theirs = _frame_kinds(frame), _file_kinds(info)
-        missing = [c for c in ours if c not in theirs]
-        extra = [c for c in theirs if c not in ours]
-        if missing or extra:
-            detail = "; ".join(
-                part for part in (f"the file lacks {', '.join(missing)}" if missing else "",
-                                  f"the image lacks {', '.join(extra)}" if extra else "")
-                if part)
-            raise InvalidValueError(
-                f"cannot append: the columns of layer '{name}' differ ({detail}); GDAL would "
-                "drop or leave empty the values of those columns", source=path, layer=name)
-        for col, kind in ours.items():
-            if not _compatible(kind, theirs[col]) and len(frame[col].dropna()):
-                raise InvalidValueError(
-                    f"cannot append: column '{col}' is {theirs[col]} in the file and {kind} in "
-                    "the image", source=path, layer=name, column=col)
-        key = _KEYS.get(name)
-        if key is None:  # own layers: features are added as they are
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            old = pyogrio.read_dataframe(copy, layer=name, read_geometry=False,
-                                         columns=[c for c in ("link_id", "origin", "destination",
-                                                              key, "role", "role_label")
-                                                  if c in theirs])
-        if name == "links":
-            pairs = {frozenset(p) for p in zip(old["origin"], old["destination"], strict=True)}
-            new = [f"{o}–{d}" for o, d in zip(frame["origin"], frame["destination"],
-                                               strict=True) if frozenset((o, d)) in pairs]
-            start = int(old["link_id"].max()) if len(old) else 0
-            frame["link_id"] = frame["link_id"] + start
-        else:
-            keys = set(old[key].dropna().astype(str))
-            new = [str(k) for k in frame[key] if str(k) in keys]
-        if new:
-            raise DuplicateIdError(
-                f"cannot append: layer '{name}' already has {len(new)} of the image's "
-                f"{'links' if name == 'links' else key + 's'} ({', '.join(new[:5])}"
-                f"{', …' if len(new) > 5 else ''}); write to a new file or overwrite",
-                source=path, layer=name, column=key)
-        if name == "places" and "role" in old:
-            known = old[old["role"].notna()]
-            labels = known["role_label"] if "role_label" in known else known["role"]
-            roles = list(dict.fromkeys(zip(known["role"].astype(str), labels.astype(str),
-                                           strict=True)))
+        _check_appended_layer(name, frame, info, path)
+        if name in _KEYS:  # own layers: features are added as they are
+            roles = _check_appended_keys(name, frame, copy, _file_kinds(info), path) or roles
     return existing, roles
+
+
+def _check_appended_layer(name: str, frame: Any, info: Mapping[str, Any], path: Path) -> None:
+    """The layer ``name`` of the file (``info``) takes ``frame``'s features: the same
+    CRS, geometry type and columns, of kinds that fit."""
+    import pyproj
+
+    crs = info.get("crs")
+    if crs is None or not pyproj.CRS(crs).equals(pyproj.CRS(GPKG_CRS)):
+        raise CRSError(
+            f"cannot append: layer '{name}' is in {crs or 'no CRS'}, the structure image "
+            f"is in {GPKG_CRS}; GDAL would store the coordinates unchanged in the wrong "
+            "CRS. Write to a new file, or reproject the layer first",
+            source=path, layer=name)
+    theirs_geom = str(info.get("geometry_type", "")).replace(" Z", "")
+    ours_geom = _geometry_type(frame, name)
+    if theirs_geom != ours_geom and theirs_geom not in ("Unknown", "Geometry"):
+        raise InvalidValueError(
+            f"cannot append: layer '{name}' holds {theirs_geom}, the image has {ours_geom}",
+            source=path, layer=name)
+    ours, theirs = _frame_kinds(frame), _file_kinds(info)
+    missing = [c for c in ours if c not in theirs]
+    extra = [c for c in theirs if c not in ours]
+    if missing or extra:
+        detail = "; ".join(
+            part for part in (f"the file lacks {', '.join(missing)}" if missing else "",
+                              f"the image lacks {', '.join(extra)}" if extra else "")
+            if part)
+        raise InvalidValueError(
+            f"cannot append: the columns of layer '{name}' differ ({detail}); GDAL would "
+            "drop or leave empty the values of those columns", source=path, layer=name)
+    for col, kind in ours.items():
+        if not _compatible(kind, theirs[col]) and len(frame[col].dropna()):
+            raise InvalidValueError(
+                f"cannot append: column '{col}' is {theirs[col]} in the file and {kind} in "
+                "the image", source=path, layer=name, column=col)
+
+
+def _check_appended_keys(name: str, frame: Any, copy: Path, theirs: Mapping[str, str],
+                         path: Path) -> list[tuple[str, str]]:
+    """No feature of ``frame`` is in the layer already (by its key; links by their pair
+    of places, whose ``link_id`` then continue after the file's largest). Returns the
+    roles (key, label) of the file's places when ``name`` is the places."""
+    import pyogrio
+
+    key = _KEYS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        old = pyogrio.read_dataframe(copy, layer=name, read_geometry=False,
+                                     columns=[c for c in ("link_id", "origin", "destination",
+                                                          key, "role", "role_label")
+                                              if c in theirs])
+    if name == "links":
+        pairs = {frozenset(p) for p in zip(old["origin"], old["destination"], strict=True)}
+        new = [f"{o}–{d}" for o, d in zip(frame["origin"], frame["destination"],
+                                           strict=True) if frozenset((o, d)) in pairs]
+        start = int(old["link_id"].max()) if len(old) else 0
+        frame["link_id"] = frame["link_id"] + start
+    else:
+        keys = set(old[key].dropna().astype(str))
+        new = [str(k) for k in frame[key] if str(k) in keys]
+    if new:
+        raise DuplicateIdError(
+            f"cannot append: layer '{name}' already has {len(new)} of the image's "
+            f"{'links' if name == 'links' else key + 's'} ({', '.join(new[:5])}"
+            f"{', …' if len(new) > 5 else ''}); write to a new file or overwrite",
+            source=path, layer=name, column=key)
+    if name != "places" or "role" not in old:
+        return []
+    known = old[old["role"].notna()]
+    labels = known["role_label"] if "role_label" in known else known["role"]
+    return list(dict.fromkeys(zip(known["role"].astype(str), labels.astype(str), strict=True)))
 
 
 # The schema an append target may have: what GDAL and this writer make, nothing more.
@@ -1115,18 +1130,38 @@ def _check_schema(con: sqlite3.Connection, path: Path) -> None:
         raise InvalidValueError("cannot append: the file is not a GeoPackage", source=path)
     objects = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     kinds = {name: kind for kind, name, _, _ in objects}
-
-    def kind_of(name: str) -> str:
-        return f"is a {kinds[name]}" if name in kinds else "is missing"
-
     for table in ("gpkg_contents", "gpkg_geometry_columns"):
         if kinds.get(table) != "table":
-            raise _foreign(f"'{table}' {kind_of(table)}", path)
+            raise _foreign(f"'{table}' {_kind_of(kinds, table)}", path)
     system, _ = _reference_schema()
     for name, kind in kinds.items():
         if name in system and system[name] != _norm(
                 next(sql for _, n, _, sql in objects if n == name)):
             raise _foreign(f"the {kind} '{name}' has another layout", path)
+    expected, allowed, tables = _layer_schemas(con, objects, kinds, system, path)
+    for kind, name, table, sql in objects:
+        if name in expected:
+            continue
+        if kind == "index" and sql is None and table in tables:
+            continue  # SQLite's own index for a UNIQUE or PRIMARY KEY of a checked table
+        if name == "sqlite_sequence" and kind == "table":
+            continue
+        if _norm(sql) in allowed:
+            continue
+        on = f" on '{table}'" if kind in ("trigger", "index") else ""
+        raise _foreign(f"the file holds the {kind} '{name}'{on}", path)
+
+
+def _kind_of(kinds: Mapping[str, str], name: str) -> str:
+    return f"is a {kinds[name]}" if name in kinds else "is missing"
+
+
+def _layer_schemas(con: sqlite3.Connection, objects: Sequence[tuple[Any, ...]],
+                   kinds: Mapping[str, str], system: Mapping[str, str], path: Path
+                   ) -> tuple[dict[str, str], set[str], set[str]]:
+    """Check the table of every layer registered in ``gpkg_contents``; return the
+    expected SQL of each checked table, the SQL of the objects GDAL makes for them
+    (indexes, triggers), and the checked tables' names."""
     layers = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
     geometry = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"
                                 ).fetchall())
@@ -1139,7 +1174,7 @@ def _check_schema(con: sqlite3.Connection, path: Path) -> None:
         if data_type not in ("features", "attributes"):
             raise _foreign(f"'{table}' is registered as {data_type!r}", path)
         if kinds.get(table) != "table":
-            raise _foreign(f"the layer '{table}' {kind_of(table)}", path)
+            raise _foreign(f"the layer '{table}' {_kind_of(kinds, table)}", path)
         if "'" in str(table):
             raise _foreign(f"the layer name {table!r} holds a quote", path)
         geom = geometry.get(table) if data_type == "features" else None
@@ -1152,17 +1187,7 @@ def _check_schema(con: sqlite3.Connection, path: Path) -> None:
         tables.add(table)
         expected[table] = _norm(sql)
         allowed |= _layer_objects(data_type, table, geom)
-    for kind, name, table, sql in objects:
-        if name in expected:
-            continue
-        if kind == "index" and sql is None and table in tables:
-            continue  # SQLite's own index for a UNIQUE or PRIMARY KEY of a checked table
-        if name == "sqlite_sequence" and kind == "table":
-            continue
-        if _norm(sql) in allowed:
-            continue
-        on = f" on '{table}'" if kind in ("trigger", "index") else ""
-        raise _foreign(f"the file holds the {kind} '{name}'{on}", path)
+    return expected, allowed, tables
 
 
 def _copy_database(held: sqlite3.Connection, source: Path, target: Path) -> None:
