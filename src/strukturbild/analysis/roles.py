@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..config import Language, RoleRule, RoleScheme
+from ..config import Language, RoleDef, RoleRule, RoleScheme
 from ..errors import ConfigError, StrukturbildWarning
 
 __all__ = [
@@ -251,49 +251,16 @@ def classify_roles(
     mode = unknown or scheme.unknown
     if mode not in ("fail", "skip"):
         raise ConfigError(f"unknown must be 'fail' or 'skip', got {mode!r}")
-    keys = scheme.keys
     n = len(measures)
     derived: list[str] = [""] * n
     reasons: list[str] = [""] * n
-    last = scheme.roles[-1]
-    joiner = " och " if language == "sv" else " and "
     by_role: dict[str, int] = {}
     by_measure: dict[str, int] = {}
     n_places = 0
     # plain dicts: a row of a DataFrame (iloc) costs tens of microseconds, and this
     # loop runs once per place (200,000 places: seconds)
-    rows = measures.to_dict("records")
-    for pos in range(n):
-        row = rows[pos]
-        blocked: list[tuple[str, list[RoleRule]]] = []
-        for role in scheme.roles[:-1]:
-            if not role.rules:
-                continue
-            texts, missing, failed = [], [], False
-            for rule in role.rules:
-                v = row.get(rule.measure, np.nan)
-                v = float(v) if v is not None and not pd.isna(v) else math.nan
-                if math.isnan(v):
-                    missing.append(rule)
-                    continue
-                if not _holds(v, rule):
-                    failed = True
-                    break
-                texts.append(_rule_text(v, rule, language))
-            if failed:
-                continue
-            if missing:
-                blocked.append((role.key, missing))
-            if missing and (mode == "fail" or not texts):
-                continue
-            reasons[pos] = joiner.join(texts) + (
-                f" ({', '.join(_unknown_text(r, language) for r in missing)})" if missing
-                else "")
-            derived[pos] = role.key
-            break
-        else:
-            derived[pos] = last.key
-            reasons[pos] = _fallback_reason(row, scheme, language)
+    for pos, row in enumerate(measures.to_dict("records")):
+        derived[pos], reasons[pos], blocked = _derive_role(row, scheme, mode, language)
         if blocked:
             n_places += 1
             for key, _ in blocked:
@@ -304,33 +271,9 @@ def classify_roles(
                 reasons[pos] += "; " + "; ".join(
                     _blocked_text(scheme, key, rules, language) for key, rules in blocked)
     derived_s = pd.Series(derived, index=measures.index)
-    final = derived_s.copy()
-    pinned_s = pd.Series(None, index=measures.index, dtype=object)
-    desig_text = pd.Series("", index=measures.index, dtype=object)
-    if designations is not None and len(designations):
-        matched = match_designations(designations, scheme, names, places=measures.index)
-        for place, grp in matched.groupby("place_id", sort=True):
-            pid = str(place)
-            desig_text[pid] = "; ".join(dict.fromkeys(grp["designation"]))
-            pinned = [r for r in keys if r in set(grp["role"])]
-            if not pinned:
-                continue
-            chosen = pinned[0]
-            g = grp[grp["role"] == chosen].iloc[0]
-            chosen_label = scheme.role(chosen).label(language)
-            # The reason names the list's publisher and year; the full source is in the data.
-            by = f"{str(g['source']).split(',')[0]}, {g['year']}".strip(", ")
-            dlabel = scheme.role(str(derived_s[pid])).label(language).lower()
-            if language == "sv":
-                reasons_pid = f"utpekad som {chosen_label.lower()} ({by}); enligt reglerna {dlabel}"
-            else:
-                reasons_pid = f"designated {chosen_label.lower()} ({by}); rules give {dlabel}"
-            i = measures.index.get_loc(pid)
-            assert isinstance(i, int)
-            reasons[i] = reasons_pid + f": {reasons[i]}"
-            final[pid] = chosen
-            pinned_s[pid] = chosen
-    cat = pd.CategoricalDtype(list(keys), ordered=True)
+    final, pinned_s, desig_text = _pin_designations(designations, scheme, names, derived_s,
+                                                    reasons, language)
+    cat = pd.CategoricalDtype(list(scheme.keys), ordered=True)
     labels = {r.key: r.label(language) for r in scheme.roles}
     out = pd.DataFrame(
         {
@@ -346,6 +289,82 @@ def classify_roles(
     out.attrs["unknown_measures"] = {"mode": mode, "places": n_places, "roles": by_role,
                                      "measures": by_measure}
     return out
+
+
+def _rules_hold(role: RoleDef, row: Mapping[Any, Any], language: Language
+                ) -> tuple[bool, list[str], list[RoleRule]]:
+    """Whether no rule of ``role`` fails for the place ``row``; the texts of the rules
+    that hold, and the rules whose measure the place does not have."""
+    texts: list[str] = []
+    missing: list[RoleRule] = []
+    for rule in role.rules:
+        v = row.get(rule.measure, np.nan)
+        v = float(v) if v is not None and not pd.isna(v) else math.nan
+        if math.isnan(v):
+            missing.append(rule)
+            continue
+        if not _holds(v, rule):
+            return False, texts, missing
+        texts.append(_rule_text(v, rule, language))
+    return True, texts, missing
+
+
+def _derive_role(row: Mapping[Any, Any], scheme: RoleScheme, mode: str, language: Language
+                 ) -> tuple[str, str, list[tuple[str, list[RoleRule]]]]:
+    """The role the rules give the place ``row`` (the highest whose rules all hold), the
+    reason, and the roles a missing measure kept from it (or whose rules skipped one)."""
+    joiner = " och " if language == "sv" else " and "
+    blocked: list[tuple[str, list[RoleRule]]] = []
+    for role in scheme.roles[:-1]:
+        if not role.rules:
+            continue
+        ok, texts, missing = _rules_hold(role, row, language)
+        if not ok:
+            continue
+        if missing:
+            blocked.append((role.key, missing))
+        if missing and (mode == "fail" or not texts):
+            continue
+        reason = joiner.join(texts) + (
+            f" ({', '.join(_unknown_text(r, language) for r in missing)})" if missing else "")
+        return role.key, reason, blocked
+    return scheme.roles[-1].key, _fallback_reason(row, scheme, language), blocked
+
+
+def _pin_designations(designations: pd.DataFrame | None, scheme: RoleScheme,
+                      names: pd.Series | None, derived: pd.Series, reasons: list[str],
+                      language: Language) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The roles after the designations (a designation whose role is a role of the
+    scheme pins it; with several, the scheme's order decides), the pinned roles, and
+    each place's designations as text. The reasons of pinned places say so."""
+    final = derived.copy()
+    pinned_s = pd.Series(None, index=derived.index, dtype=object)
+    desig_text = pd.Series("", index=derived.index, dtype=object)
+    if designations is None or not len(designations):
+        return final, pinned_s, desig_text
+    matched = match_designations(designations, scheme, names, places=derived.index)
+    for place, grp in matched.groupby("place_id", sort=True):
+        pid = str(place)
+        desig_text[pid] = "; ".join(dict.fromkeys(grp["designation"]))
+        pinned = [r for r in scheme.keys if r in set(grp["role"])]
+        if not pinned:
+            continue
+        chosen = pinned[0]
+        g = grp[grp["role"] == chosen].iloc[0]
+        chosen_label = scheme.role(chosen).label(language)
+        # The reason names the list's publisher and year; the full source is in the data.
+        by = f"{str(g['source']).split(',')[0]}, {g['year']}".strip(", ")
+        dlabel = scheme.role(str(derived[pid])).label(language).lower()
+        if language == "sv":
+            reasons_pid = f"utpekad som {chosen_label.lower()} ({by}); enligt reglerna {dlabel}"
+        else:
+            reasons_pid = f"designated {chosen_label.lower()} ({by}); rules give {dlabel}"
+        i = derived.index.get_loc(pid)
+        assert isinstance(i, int)
+        reasons[i] = reasons_pid + f": {reasons[i]}"
+        final[pid] = chosen
+        pinned_s[pid] = chosen
+    return final, pinned_s, desig_text
 
 
 def _blocked_text(scheme: RoleScheme, key: str, rules: list[RoleRule],
