@@ -629,48 +629,12 @@ def _read_vector_layer(
 
     kwargs: dict[str, Any] = dict(_OPEN_OPTIONS)
     if layer is not None:
-        if sqlite:
-            try:
-                layers = _layer_names(gdal, sqlite=True)
-            except Exception as exc:
-                raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
-            known = layer in layers
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                try:
-                    pyogrio.read_info(gdal, layer=layer, **_OPEN_OPTIONS)
-                    known = True
-                except Exception:
-                    known = False
-            layers = [] if known else _layer_names(gdal, sqlite=False)
-        if not known:
-            raise InvalidValueError(
-                f"no layer '{layer}'; the file has: {', '.join(layers) or 'no layers'}",
-                source=path)
+        _check_layer_name(gdal, layer, sqlite=sqlite, path=path)
         kwargs["layer"] = layer
     if encoding:
         kwargs["encoding"] = _gdal_encoding(encoding, path)
     if where is not None and sqlite:
-        # the filter's columns first, without geometry; then the matching features
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                fields = [str(f) for f in pyogrio.read_info(gdal, layer=layer)["fields"]]
-            except Exception as exc:
-                raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
-            try:
-                compiled = compile_filter(where, fields)
-            except InvalidValueError as exc:
-                raise InvalidValueError(exc.message, source=path, layer=name) from None
-            try:
-                attrs = pyogrio.read_dataframe(
-                    gdal, read_geometry=False, fid_as_index=True, **kwargs,
-                    columns=[fields[i] for i in sorted(compiled.used)])
-            except Exception as exc:
-                raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
-        hits = _matching(attrs, where, source=path, layer=name, total=len(attrs))
-        kwargs["fids"] = np.asarray(attrs.index, dtype=np.int64)[hits]
+        kwargs["fids"] = _matching_fids(gdal, kwargs, where, name=name, path=path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -691,6 +655,59 @@ def _read_vector_layer(
     if where is not None and not sqlite:
         gdf = gdf.iloc[_matching(gdf, where, source=path, layer=name, total=len(gdf))]
     return gdf
+
+
+def _check_layer_name(gdal: Path, layer: str, *, sqlite: bool, path: Path) -> None:
+    """Refuse a layer the file does not have, naming the layers it has."""
+    import pyogrio
+
+    if sqlite:
+        try:
+            layers = _layer_names(gdal, sqlite=True)
+        except Exception as exc:
+            raise InvalidValueError(f"cannot open the file: {exc}", source=path) from None
+        known = layer in layers
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                pyogrio.read_info(gdal, layer=layer, **_OPEN_OPTIONS)
+                known = True
+            except Exception:
+                known = False
+        layers = [] if known else _layer_names(gdal, sqlite=False)
+    if not known:
+        raise InvalidValueError(
+            f"no layer '{layer}'; the file has: {', '.join(layers) or 'no layers'}",
+            source=path)
+
+
+def _matching_fids(gdal: Path, kwargs: Mapping[str, Any], where: str, *, name: str | None,
+                   path: Path) -> np.ndarray[Any, Any]:
+    """The feature ids of a GeoPackage layer that match ``where``: the filter's columns
+    are read first, without geometry."""
+    import pyogrio
+
+    layer = kwargs.get("layer")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            fields = [str(f) for f in pyogrio.read_info(gdal, layer=layer)["fields"]]
+        except Exception as exc:
+            raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+        try:
+            compiled = compile_filter(where, fields)
+        except InvalidValueError as exc:
+            raise InvalidValueError(exc.message, source=path, layer=name) from None
+        try:
+            attrs = pyogrio.read_dataframe(
+                gdal, read_geometry=False, fid_as_index=True, **kwargs,
+                columns=[fields[i] for i in sorted(compiled.used)])
+        except Exception as exc:
+            raise InvalidValueError(f"cannot read the file: {exc}", source=path) from None
+    hits = _matching(attrs, where, source=path, layer=name, total=len(attrs))
+    fids: np.ndarray[Any, Any] = np.asarray(attrs.index, dtype=np.int64)[hits]
+    return fids
 
 
 def _gdal_encoding(encoding: str, path: Path) -> str:
@@ -943,64 +960,11 @@ def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAUL
                     hint="; name the column that holds the place id with key = \"...\" in "
                          "[places] jobs")
     assert key is not None
-    found: dict[str, str] = {}
-    for canonical in ("jobs", "employed"):
-        col = _find_column(table, canonical, source.columns, PLACE_ALIASES)
-        if canonical in source.columns:
-            require_columns(table, [source.columns[canonical]], source=path, layer=layer,
-                            hint=f" (mapped from places.jobs.columns.{canonical})")
-        if col is not None and col != key:
-            found[canonical] = col
-    if not found:
-        names = ", ".join(PLACE_ALIASES["jobs"][:4])
-        require_columns(table, ["jobs"], source=path, layer=layer,
-                        hint=f"; a jobs table needs a jobs column ({names}, …) or "
-                             "employed residents (nattbef, …); map another name with "
-                             "places.jobs.columns.jobs")
-    for canonical, col in found.items():
-        if canonical in places.columns:
-            raise ConfigError(
-                f"the places already have '{canonical}' and [places] jobs gives it again "
-                f"(column '{col}' of {path.name}); give it once: drop the join or the "
-                "places' column", source=places_source or path)
+    found = _job_columns(table, source, key, places, layer=layer,
+                         places_source=places_source)
     keys = to_codes(table[key], source=path, layer=layer, column=key)
-    parts = list(dict.fromkeys(
-        c for c in (_find_column(table, "part", {}, {"part": (a,)}) for a in JOB_PART_ALIASES)
-        if c is not None and c != key))
-    ident = pd.DataFrame({"key": keys.to_numpy()})
-    for c in parts:
-        ident[c] = table[c].astype(object).where(table[c].notna(), "").map(
-            lambda v: str(v).strip()).to_numpy()
-    dup = ident.duplicated(keep="first").to_numpy()
-    if dup.any():
-        pos = int(np.flatnonzero(dup)[0])
-        first = int(np.flatnonzero((ident == ident.iloc[pos]).all(axis=1).to_numpy())[0])
-        if parts:
-            same = ", ".join(f"{c} '{ident[c].iloc[pos]}'" for c in parts)
-            why = f"occurs more than once with the same {same} (first at row {first + 1})"
-        else:
-            why = (f"occurs more than once (first at row {first + 1}); rows of one place "
-                   "split by län need a lan_code column")
-        raise DuplicateIdError(f"place '{keys.iloc[pos]}' {why}", source=path, layer=layer,
-                               column=key, row=pos + 1)
-    values: dict[str, pd.Series] = {}
-    for canonical, col in found.items():
-        counts = to_counts(table[col], source=path, layer=layer, column=col,
-                           allow_missing=True)
-        counts.index = pd.RangeIndex(len(counts))
-        have = counts.notna().groupby(keys.to_numpy()).transform("any").to_numpy()
-        bad = counts.isna().to_numpy() & ~have
-        if bad.any():
-            pos = int(np.flatnonzero(bad)[0])
-            raise InvalidValueError(
-                f"value is missing for '{keys.iloc[pos]}'; expected a count >= 0 (only a "
-                "part of a place split over several rows may be empty)", source=path,
-                layer=layer, column=col, row=pos + 1)
-        values[canonical] = counts
-    frame = pd.DataFrame({c: v.to_numpy() for c, v in values.items()})
-    frame["key"] = keys.to_numpy()
-    summed = frame.groupby("key", sort=False).sum(min_count=1)
-    n_split = int((frame.groupby("key", sort=False).size() > 1).sum())
+    _check_job_rows(table, keys, key, path=path, layer=layer)
+    summed, n_split = _summed_jobs(table, found, keys, path=path, layer=layer)
     # a code that lost its leading zero (read as a number somewhere on its way)
     ids = pd.Index(places.index.astype(str))
     known = summed.index.isin(ids)
@@ -1037,6 +1001,84 @@ def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAUL
     if source.where:
         report["where"] = source.where
     return out, report
+
+
+def _job_columns(table: pd.DataFrame, source: JobsSource, key: str, places: pd.DataFrame, *,
+                 layer: str | None, places_source: str | Path | None) -> dict[str, str]:
+    """The table's columns of ``jobs`` and ``employed`` (canonical name → column): at
+    least one, and none the places have already."""
+    path = Path(source.path)
+    found: dict[str, str] = {}
+    for canonical in ("jobs", "employed"):
+        col = _find_column(table, canonical, source.columns, PLACE_ALIASES)
+        if canonical in source.columns:
+            require_columns(table, [source.columns[canonical]], source=path, layer=layer,
+                            hint=f" (mapped from places.jobs.columns.{canonical})")
+        if col is not None and col != key:
+            found[canonical] = col
+    if not found:
+        names = ", ".join(PLACE_ALIASES["jobs"][:4])
+        require_columns(table, ["jobs"], source=path, layer=layer,
+                        hint=f"; a jobs table needs a jobs column ({names}, …) or "
+                             "employed residents (nattbef, …); map another name with "
+                             "places.jobs.columns.jobs")
+    for canonical, col in found.items():
+        if canonical in places.columns:
+            raise ConfigError(
+                f"the places already have '{canonical}' and [places] jobs gives it again "
+                f"(column '{col}' of {path.name}); give it once: drop the join or the "
+                "places' column", source=places_source or path)
+    return found
+
+
+def _check_job_rows(table: pd.DataFrame, keys: pd.Series, key: str, *, path: Path,
+                    layer: str | None) -> None:
+    """Refuse a place twice in the same part (län, kommun: :data:`JOB_PART_ALIASES`)."""
+    parts = list(dict.fromkeys(
+        c for c in (_find_column(table, "part", {}, {"part": (a,)}) for a in JOB_PART_ALIASES)
+        if c is not None and c != key))
+    ident = pd.DataFrame({"key": keys.to_numpy()})
+    for c in parts:
+        ident[c] = table[c].astype(object).where(table[c].notna(), "").map(
+            lambda v: str(v).strip()).to_numpy()
+    dup = ident.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return
+    pos = int(np.flatnonzero(dup)[0])
+    first = int(np.flatnonzero((ident == ident.iloc[pos]).all(axis=1).to_numpy())[0])
+    if parts:
+        same = ", ".join(f"{c} '{ident[c].iloc[pos]}'" for c in parts)
+        why = f"occurs more than once with the same {same} (first at row {first + 1})"
+    else:
+        why = (f"occurs more than once (first at row {first + 1}); rows of one place "
+               "split by län need a lan_code column")
+    raise DuplicateIdError(f"place '{keys.iloc[pos]}' {why}", source=path, layer=layer,
+                           column=key, row=pos + 1)
+
+
+def _summed_jobs(table: pd.DataFrame, found: Mapping[str, str], keys: pd.Series, *,
+                 path: Path, layer: str | None) -> tuple[pd.DataFrame, int]:
+    """The counts of each place, its parts added up (an empty part counts as none where
+    another part has a figure), and how many places had several rows."""
+    values: dict[str, pd.Series] = {}
+    for canonical, col in found.items():
+        counts = to_counts(table[col], source=path, layer=layer, column=col,
+                           allow_missing=True)
+        counts.index = pd.RangeIndex(len(counts))
+        have = counts.notna().groupby(keys.to_numpy()).transform("any").to_numpy()
+        bad = counts.isna().to_numpy() & ~have
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InvalidValueError(
+                f"value is missing for '{keys.iloc[pos]}'; expected a count >= 0 (only a "
+                "part of a place split over several rows may be empty)", source=path,
+                layer=layer, column=col, row=pos + 1)
+        values[canonical] = counts
+    frame = pd.DataFrame({c: v.to_numpy() for c, v in values.items()})
+    frame["key"] = keys.to_numpy()
+    summed = frame.groupby("key", sort=False).sum(min_count=1)
+    n_split = int((frame.groupby("key", sort=False).size() > 1).sum())
+    return summed, n_split
 
 
 def match_jobs(places: gpd.GeoDataFrame, table: pd.DataFrame,
