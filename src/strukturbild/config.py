@@ -1871,24 +1871,9 @@ def check_toml_shape(text: str, *, source: str | Path | None = None) -> None:
             i = n if j < 0 else j
             continue
         elif c in "\"'":
-            triple = text.startswith(c * 3, i)
-            if triple:
-                j = i + 3
-                while True:  # the closing quotes, not escaped (basic strings)
-                    j = text.find(c * 3, j)
-                    if j < 0 or c == "'" or _unescaped(text, j):
-                        break
-                    j += 1
-                j = n if j < 0 else j + 3
-                for _ in range(2):  # up to two quotes more end the string's text
-                    if j < n and text[j] == c:
-                        j += 1
+            j = _string_end(text, i)
+            if text.startswith(c * 3, i):  # a multi-line string
                 line += text.count("\n", i, j)
-            else:
-                j = i + 1
-                while j < n and text[j] != c and text[j] != "\n":
-                    j += 2 if c == '"' and text[j] == "\\" else 1
-                j = min(j + 1, n)
             i = j
             continue  # a quoted key part keeps the count of parts
         elif c in "[{":
@@ -1910,6 +1895,34 @@ def check_toml_shape(text: str, *, source: str | Path | None = None) -> None:
         elif not (c.isalnum() or c in "_- \t"):
             parts = 0
         i += 1
+
+
+def _string_end(text: str, i: int) -> int:
+    """Where the TOML string that opens at ``text[i]`` (a quote) ends: the index after
+    its closing quotes, or after the line of a one-line string left open.
+
+    Examples
+    --------
+    >>> _string_end('k = "a.b" # c', 4), _string_end("'''a''''", 0)
+    (9, 8)
+    """
+    c, n = text[i], len(text)
+    if text.startswith(c * 3, i):
+        j = i + 3
+        while True:  # the closing quotes, not escaped (basic strings)
+            j = text.find(c * 3, j)
+            if j < 0 or c == "'" or _unescaped(text, j):
+                break
+            j += 1
+        j = n if j < 0 else j + 3
+        for _ in range(2):  # up to two quotes more end the string's text
+            if j < n and text[j] == c:
+                j += 1
+        return j
+    j = i + 1
+    while j < n and text[j] != c and text[j] != "\n":
+        j += 2 if c == '"' and text[j] == "\\" else 1
+    return min(j + 1, n)
 
 
 def _unescaped(text: str, j: int) -> bool:
