@@ -124,7 +124,21 @@ def _jsonstat(doc: Any, *, source: str | None, max_cells: int,
     dims = mapping_value(doc.get("dimension"), source=source, field="dimension")
     codes = [_category_codes(dims, d, n, source) for d, n in zip(ids, sizes, strict=True)]
 
-    raw = doc.get("value")
+    values = _cell_values(doc.get("value"), total, source=source, counts=counts)
+    status = _cell_status(doc.get("status"), total, source=source)
+    pos = np.unravel_index(np.arange(total), sizes) if total else [np.array([], int)] * len(ids)
+    out: dict[str, Any] = {}
+    for d, c, p in zip(ids, codes, pos, strict=True):
+        out[d] = np.asarray(c, dtype=object)[p]
+    out["value"] = values
+    frame = pd.DataFrame(out)
+    frame["status"] = pd.Series(status, index=frame.index, dtype=object)
+    return frame, ids, codes
+
+
+def _cell_values(raw: Any, total: int, *, source: str | None, counts: bool
+                 ) -> np.ndarray[Any, Any]:
+    """The cube's ``value``: dense (a list of every cell) or sparse (cell index → value)."""
     values = np.full(total, np.nan)
     if isinstance(raw, list):
         if len(raw) != total:
@@ -137,9 +151,12 @@ def _jsonstat(doc: Any, *, source: str | None, max_cells: int,
             values[i] = _cell_value(v, source=source, field=f"value.{k}", counts=counts)
     elif raw is not None or total:
         raise bad_field(source, "value", f"expected a list or an object, got {describe(raw)}")
+    return values
 
+
+def _cell_status(st: Any, total: int, *, source: str | None) -> list[str | None]:
+    """The cube's ``status``: one symbol for every cell, a list, or cell index → symbol."""
     status: list[str | None] = [None] * total
-    st = doc.get("status")
     if isinstance(st, str):
         status = [st] * total
     elif isinstance(st, list):
@@ -155,15 +172,7 @@ def _jsonstat(doc: Any, *, source: str | None, max_cells: int,
     elif st is not None:
         raise bad_field(source, "status", f"expected text, a list or an object, got "
                                           f"{describe(st)}")
-
-    pos = np.unravel_index(np.arange(total), sizes) if total else [np.array([], int)] * len(ids)
-    out: dict[str, Any] = {}
-    for d, c, p in zip(ids, codes, pos, strict=True):
-        out[d] = np.asarray(c, dtype=object)[p]
-    out["value"] = values
-    frame = pd.DataFrame(out)
-    frame["status"] = pd.Series(status, index=frame.index, dtype=object)
-    return frame, ids, codes
+    return status
 
 
 def decode_jsonstat2(doc: Mapping[str, Any], *, source: str | None = None,
