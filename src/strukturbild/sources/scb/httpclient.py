@@ -458,106 +458,100 @@ class HttpFetcher:
 
     def _tries(self, method: str, url: str, body: bytes | None, limiter: RateLimiter | None,
                dog: Watchdog) -> _Answer:
-        retry = self._retry_policy()
-        hops: list[dict[str, Any]] = []
-        cur_method, cur_url, cur_body = method, url, body
-        tries = 0
-
-        def again(why: str, *, error: Exception | None = None,
-                  response: requests.Response | None = None, status: int | None = None) -> None:
-            nonlocal retry
-            try:
-                retry = retry.increment(cur_method, cur_url, error=error,
-                                        response=response.raw if response is not None else None)
-            except MaxRetryError:
-                raise _TransientError(f"{why} (after {tries} tr{'y' if tries == 1 else 'ies'})",
-                                      status=status) from None
-            wait: float | None = None
-            header = response.headers.get("Retry-After") if response is not None else None
-            if header is not None:
-                try:
-                    wait = retry.get_retry_after(response.raw)  # type: ignore[union-attr]
-                except InvalidHeader:
-                    wait = None
-            if wait:
-                self.wait(float(wait), f"{why} (Retry-After: {header.strip()})"
-                          if header else why)
-            else:
-                self.wait(retry.get_backoff_time(), f"{why}; back-off")
-            if limiter is not None:
-                limiter.wait()
-
+        """Send until an answer is complete, within the retry policy and the deadline:
+        each try sends (:meth:`_try_send`) and reads the answer (:meth:`_try_answer`);
+        a transient failure waits (:meth:`_Tries.again`) and tries again."""
+        state = _Tries(self, self._retry_policy(), limiter, method, url, body)
         while True:
             if dog.expired or self.clock() >= (self._deadline or math.inf):
                 raise self._late(dog)
-            tries += 1
-            try:
-                resp = self._send(cur_method, cur_url, cur_body)
-            except requests.exceptions.InvalidURL as exc:
-                raise FetchError(f"not a valid URL: {exc}", source=cur_url) from None
-            except (requests.exceptions.InvalidSchema,
-                    requests.exceptions.MissingSchema) as exc:
-                raise FetchError(f"only http and https URLs can be fetched: {exc}",
-                                 source=cur_url) from None
-            except requests.exceptions.SSLError as exc:
-                if dog.expired:  # the watchdog cut the handshake off
-                    raise self._late(dog) from None
-                if "CERTIFICATE" in str(exc).upper():  # not something another try mends
-                    raise FetchError(f"TLS certificate error: {_reason(exc)}",
-                                     source=cur_url) from None
-                again(f"TLS error: {_reason(exc)}", error=exc)
-                continue
-            except requests.exceptions.RequestException as exc:
-                if dog.expired:
-                    raise self._late(dog) from None
-                again(f"network error: {_reason(exc)}", error=exc)
+            state.tries += 1
+            resp = self._try_send(state, dog)
+            if resp is None:
                 continue
             dog.stage = "reading the answer"
             try:
-                if dog.expired:  # the headers were cut off: whatever was parsed is partial
-                    raise self._late(dog)
-                status = resp.status_code
-                if resp.is_redirect:
-                    cur_method, cur_url, cur_body = self._redirect(
-                        resp, cur_method, cur_url, cur_body, hops, origin=url)
-                    continue
-                if not 200 <= status < 300:
-                    detail = _error_detail(resp)
-                    has_after = "Retry-After" in resp.headers
-                    if retry.is_retry(cur_method, status, has_after):
-                        reason = resp.reason or ""
-                        again(f"HTTP {status} {reason}{detail}".replace("  ", " "),
-                              response=resp, status=status)
-                        continue
-                    if dog.expired:
-                        raise self._late(dog)
-                    if status in self.status_hints:
-                        raise FetchError(f"HTTP {status} {resp.reason or ''}: "
-                                         f"{self.status_hints[status]}{detail}".replace(
-                                             " :", ":"), source=cur_url, status=status)
-                    raise FetchError(f"HTTP {status} {resp.reason or ''}{detail}".replace(
-                        "  ", " "), source=cur_url, status=status)
-                ctype = resp.headers.get("Content-Type", "") or ""
-                if "json" not in ctype.lower():
-                    start = _bounded_read(resp, 60)
-                    raise FetchError(f"expected JSON but the server answered with content type "
-                                     f"'{ctype or 'none'}' (starts {start!r})", source=cur_url)
-                try:
-                    data = self._read(resp, cur_url, dog)
-                except _BodyError as exc:
-                    if exc.late or dog.expired:
-                        raise self._late(dog, exc.got) from None
-                    again(str(exc), error=exc.cause)
-                    continue
-                try:
-                    doc = loads(data)
-                except (UnicodeDecodeError, ValueError) as exc:
-                    again(f"unreadable (probably truncated) JSON answer of {len(data):,} bytes "
-                          f"({exc})", error=exc)
-                    continue
-                return _Answer(data, ctype, doc, cur_url, hops, tries)
+                answer = self._try_answer(resp, state, dog)
             finally:
                 resp.close()
+            if answer is not None:
+                return answer
+
+    def _try_send(self, state: _Tries, dog: Watchdog) -> requests.Response | None:
+        """One request; None when it failed in a way another try may mend (after the
+        wait)."""
+        try:
+            return self._send(state.method, state.url, state.body)
+        except requests.exceptions.InvalidURL as exc:
+            raise FetchError(f"not a valid URL: {exc}", source=state.url) from None
+        except (requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema) as exc:
+            raise FetchError(f"only http and https URLs can be fetched: {exc}",
+                             source=state.url) from None
+        except requests.exceptions.SSLError as exc:
+            if dog.expired:  # the watchdog cut the handshake off
+                raise self._late(dog) from None
+            if "CERTIFICATE" in str(exc).upper():  # not something another try mends
+                raise FetchError(f"TLS certificate error: {_reason(exc)}",
+                                 source=state.url) from None
+            state.again(f"TLS error: {_reason(exc)}", error=exc)
+        except requests.exceptions.RequestException as exc:
+            if dog.expired:
+                raise self._late(dog) from None
+            state.again(f"network error: {_reason(exc)}", error=exc)
+        return None
+
+    def _try_answer(self, resp: requests.Response, state: _Tries, dog: Watchdog
+                    ) -> _Answer | None:
+        """The answer of one request; None for a redirect followed or a transient
+        failure (after the wait)."""
+        if dog.expired:  # the headers were cut off: whatever was parsed is partial
+            raise self._late(dog)
+        if resp.is_redirect:
+            state.method, state.url, state.body = self._redirect(
+                resp, state.method, state.url, state.body, state.hops, origin=state.origin)
+            return None
+        if not 200 <= resp.status_code < 300:
+            self._refused(resp, state, dog)
+            return None
+        ctype = resp.headers.get("Content-Type", "") or ""
+        if "json" not in ctype.lower():
+            start = _bounded_read(resp, 60)
+            raise FetchError(f"expected JSON but the server answered with content type "
+                             f"'{ctype or 'none'}' (starts {start!r})", source=state.url)
+        try:
+            data = self._read(resp, state.url, dog)
+        except _BodyError as exc:
+            if exc.late or dog.expired:
+                raise self._late(dog, exc.got) from None
+            state.again(str(exc), error=exc.cause)
+            return None
+        try:
+            doc = loads(data)
+        except (UnicodeDecodeError, ValueError) as exc:
+            state.again(f"unreadable (probably truncated) JSON answer of {len(data):,} bytes "
+                        f"({exc})", error=exc)
+            return None
+        return _Answer(data, ctype, doc, state.url, state.hops, state.tries)
+
+    def _refused(self, resp: requests.Response, state: _Tries, dog: Watchdog) -> None:
+        """An answer other than 2xx: wait and return where the policy retries it, else
+        the error, with the server's words and this service's hint for the status."""
+        status = resp.status_code
+        detail = _error_detail(resp)
+        if state.retry.is_retry(state.method, status, "Retry-After" in resp.headers):
+            reason = resp.reason or ""
+            state.again(f"HTTP {status} {reason}{detail}".replace("  ", " "), response=resp,
+                        status=status)
+            return
+        if dog.expired:
+            raise self._late(dog)
+        if status in self.status_hints:
+            raise FetchError(f"HTTP {status} {resp.reason or ''}: "
+                             f"{self.status_hints[status]}{detail}".replace(" :", ":"),
+                             source=state.url, status=status)
+        raise FetchError(f"HTTP {status} {resp.reason or ''}{detail}".replace("  ", " "),
+                         source=state.url, status=status)
 
     def _send(self, method: str, url: str, body: bytes | None) -> requests.Response:
         headers = {"User-Agent": self.user_agent,
@@ -642,6 +636,52 @@ class HttpFetcher:
             raise _BodyError("deadline", None, len(buf), late=True)
         return bytes(buf)
 
+
+
+@dataclass(eq=False)
+class _Tries:
+    """The tries of one request: where it is sent now (after redirects), the redirects
+    followed, how many tries so far, and the retry policy's state."""
+
+    fetcher: HttpFetcher
+    retry: Retry
+    limiter: RateLimiter | None
+    method: str
+    url: str
+    body: bytes | None
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    tries: int = 0
+    origin: str = field(init=False)  # the URL asked for, named when a redirect is refused
+
+    def __post_init__(self) -> None:
+        self.origin = self.url
+
+    def again(self, why: str, *, error: Exception | None = None,
+              response: requests.Response | None = None, status: int | None = None) -> None:
+        """Wait before the next try (the answer's ``Retry-After``, else the back-off),
+        or give up with ``why`` when the policy allows no more tries."""
+        try:
+            self.retry = self.retry.increment(
+                self.method, self.url, error=error,
+                response=response.raw if response is not None else None)
+        except MaxRetryError:
+            tries = self.tries
+            raise _TransientError(f"{why} (after {tries} tr{'y' if tries == 1 else 'ies'})",
+                                  status=status) from None
+        wait: float | None = None
+        header = response.headers.get("Retry-After") if response is not None else None
+        if header is not None:
+            try:
+                wait = self.retry.get_retry_after(response.raw)  # type: ignore[union-attr]
+            except InvalidHeader:
+                wait = None
+        if wait:
+            self.fetcher.wait(float(wait), f"{why} (Retry-After: {header.strip()})"
+                              if header else why)
+        else:
+            self.fetcher.wait(self.retry.get_backoff_time(), f"{why}; back-off")
+        if self.limiter is not None:
+            self.limiter.wait()
 
 
 class _BodyError(Exception):
