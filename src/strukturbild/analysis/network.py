@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -101,6 +101,17 @@ GAP_M = 1000.0
 #: many times its distance to the nearest node (at least :data:`CONNECT_MIN_M`).
 CONNECT_FACTOR = 2.0
 CONNECT_MIN_M = 2000.0
+#: The kinds of line a place is joined to, each at its nearest point (the nearest
+#: railway and the nearest road, say).
+_ACCESS_GROUP = {"rail": "rail", "light_rail": "rail", "narrow_gauge": "rail",
+                 "subway": "rail", "tram": "rail", "ferry": "ferry"}
+#: A place farther than this from the network (metres) names only the stråk that end
+#: at it, not those that pass where it is joined to the network.
+NAME_REACH_M = 3000.0
+#: The most places a stråk's name holds: its two ends and the most important between.
+MAX_NAMES = 5
+#: How far (metres) a fixed link's end may lie from the land, to which it is moved.
+FIXED_LINK_SNAP_M = 5000.0
 #: How far (km) a fixed link's ends may lie from the places' bounding box to be used.
 FIXED_LINK_REACH_KM = 25.0
 
@@ -165,12 +176,12 @@ class Network:
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
-        return int(len(self.xy))
+        return len(self.xy)
 
     @property
     def n_edges(self) -> int:
         """Number of edges."""
-        return int(len(self.u))
+        return len(self.u)
 
     def edge_line(self, e: int) -> Any:
         """The LineString of edge ``e``, from ``u`` to ``v``."""
@@ -229,8 +240,23 @@ def _unique_points(xy: FloatArray) -> tuple[FloatArray, IntArray]:
     return xy[first[order]], rank[inv.ravel()]
 
 
-def _gabriel_edges(points: FloatArray) -> IntArray:
-    """The edges ``(i, j)``, ``i < j``, of the Gabriel graph of ``points``.
+def _snap_ends(links: list[FixedLink], ends: FloatArray, land: Any
+               ) -> tuple[list[FixedLink], FloatArray]:
+    """The fixed links whose two ends lie within :data:`FIXED_LINK_SNAP_M` of the land,
+    each end moved to the nearest point of the land (the table gives them to about
+    0.01°, and generalised land polygons leave a shore up to a kilometre or two off)."""
+    import shapely
+
+    pts = shapely.points(ends.reshape(-1, 2))
+    near = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts, land), 1))
+    dist = np.asarray(shapely.distance(pts, land)).reshape(-1, 2)
+    ok = dist.max(axis=1) <= FIXED_LINK_SNAP_M
+    return [lk for lk, o in zip(links, ok, strict=True) if o], near.reshape(-1, 2, 2)[ok]
+
+
+def _delaunay_edges(points: FloatArray) -> tuple[IntArray, NDArray[np.bool_]]:
+    """The edges ``(i, j)``, ``i < j``, of the Delaunay triangulation of ``points``, and
+    which of them are edges of the Gabriel graph.
 
     A Delaunay edge is a Gabriel edge when the angle opposite it is acute in both of
     its triangles (no other point lies in the circle with the edge as diameter).
@@ -240,7 +266,7 @@ def _gabriel_edges(points: FloatArray) -> IntArray:
 
     n = len(points)
     if n < 2:
-        return np.empty((0, 2), dtype=np.intp)
+        return np.empty((0, 2), dtype=np.intp), np.empty(0, dtype=bool)
     try:
         if n < 3:
             raise ValueError("two points")
@@ -250,7 +276,7 @@ def _gabriel_edges(points: FloatArray) -> IntArray:
         direction = np.linalg.svd(axis, full_matrices=False)[2][0]
         order = np.argsort(axis @ direction, kind="stable")
         pairs = np.sort(np.column_stack([order[:-1], order[1:]]), axis=1)
-        return np.asarray(pairs, dtype=np.intp)
+        return np.asarray(pairs, dtype=np.intp), np.ones(len(pairs), dtype=bool)
     s = tri.simplices
     # each triangle's three edges, with the vertex opposite each
     a = np.concatenate([s[:, 1], s[:, 2], s[:, 0]])
@@ -262,21 +288,66 @@ def _gabriel_edges(points: FloatArray) -> IntArray:
     keys, inv = np.unique(key, return_inverse=True)
     obtuse = np.zeros(len(keys), dtype=bool)
     np.logical_or.at(obtuse, inv, dot <= 0.0)
-    keep = keys[~obtuse]
-    return np.column_stack([keep // n, keep % n]).astype(np.intp)
+    return np.column_stack([keys // n, keys % n]).astype(np.intp), ~obtuse
+
+
+def _gabriel_edges(points: FloatArray) -> IntArray:
+    """The edges ``(i, j)``, ``i < j``, of the Gabriel graph of ``points``.
+
+    Examples
+    --------
+    >>> _gabriel_edges(np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 0.2]])).tolist()
+    [[0, 2], [1, 2]]
+    """
+    pairs, gabriel = _delaunay_edges(points)
+    return pairs[gabriel]
+
+
+def _join_pieces(n: int, u: IntArray, v: IntArray, cand: IntArray, length: FloatArray
+                 ) -> IntArray:
+    """Of the candidate edges, the shortest that join the graph's components (Kruskal's
+    rule on the components): the indices of those to add."""
+    label = _components(n, u, v)
+    parent = list(range(int(label.max()) + 1 if n else 0))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    out = []
+    for k in np.argsort(length, kind="stable"):
+        a, b = find(int(label[cand[k, 0]])), find(int(label[cand[k, 1]]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+            out.append(int(k))
+    return np.asarray(sorted(out), dtype=np.intp)
 
 
 def _land_pieces(land: Any, points: FloatArray, reach_m: float) -> IntArray:
-    """The piece of land (a polygon of ``land``) each point lies on or within
-    ``reach_m`` of; -1 for none."""
+    """The piece of land (a polygon of ``land``) each point lies on, -1 for none.
+
+    A point within a piece's outline lies on it, also in one of its holes (a town on a
+    lake the polygons leave out); the innermost piece where outlines nest (an island in
+    a lake). Other points take the nearest piece within ``reach_m``.
+    """
     import shapely
 
-    parts = shapely.get_parts(land)
-    tree = shapely.STRtree(parts)
-    pts = shapely.points(points)
-    at, part = tree.query_nearest(pts, max_distance=reach_m, all_matches=False)
+    parts: ObjArray = np.asarray(shapely.get_parts(land), dtype=object)
+    shells: ObjArray = np.asarray(shapely.polygons(shapely.get_exterior_ring(parts)),
+                                  dtype=object)
+    pts: ObjArray = np.asarray(shapely.points(points), dtype=object)
     out = np.full(len(points), -1, dtype=np.intp)
-    out[at] = part
+    at, part = shapely.STRtree(shells).query(pts, predicate="within")
+    if len(at):
+        order = np.lexsort((-shapely.area(shells[part]), at))  # innermost last per point
+        out[at[order]] = part[order]
+    rest = np.flatnonzero(out < 0)
+    if len(rest):
+        got, near = shapely.STRtree(parts).query_nearest(pts[rest], max_distance=reach_m,
+                                                         all_matches=False)
+        out[rest[got]] = near
     return out
 
 
@@ -370,19 +441,21 @@ def generated_network(
     land_geom = _land_union(land)
     nodes, place_node = _unique_points(xy)
     links, ends = _links_in_reach(xy, list(fixed_links) if land_geom is not None else [], crs)
+    if len(links):
+        links, ends = _snap_ends(links, ends, land_geom)
     n_places = len(nodes)
     while True:
         # a fixed link whose ends reach no edge over land is left out, and the graph
         # made again without its ends
         points = np.vstack([nodes, ends.reshape(-1, 2)]) if len(ends) else nodes
-        pairs = _gabriel_edges(points)
+        pairs, gabriel = _delaunay_edges(points)
         fu = n_places + 2 * np.arange(len(links), dtype=np.intp)
         fv = fu + 1
         if len(pairs) and len(links):  # a link's ends are joined by the link itself
             own = (pairs[:, 0] >= n_places) & (pairs[:, 1] == pairs[:, 0] + 1) & \
                 ((pairs[:, 0] - n_places) % 2 == 0)
-            pairs = pairs[~own]
-        u, v = pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
+            pairs, gabriel = pairs[~own], gabriel[~own]
+        u, v = pairs[gabriel, 0].astype(np.intp), pairs[gabriel, 1].astype(np.intp)
         lines = _lines_of(points, u, v)
         same = None
         if land_geom is not None:
@@ -390,6 +463,20 @@ def generated_network(
             same = (piece[u] == piece[v]) & (piece[u] >= 0)
         keep = _over_land(lines, land_geom, tolerance_m, same)
         u, v, lines = u[keep], v[keep], lines[keep]
+        if land_geom is not None:
+            # places the land test cut off on their own piece of land (a town on a bay
+            # or between lakes): the shortest Delaunay edges on that piece join them
+            a, b = pairs[:, 0], pairs[:, 1]
+            on_one = (piece[a] == piece[b]) & (piece[a] >= 0) & (a < n_places) & \
+                (b < n_places)
+            cand = pairs[on_one]
+            if len(cand):
+                add = _join_pieces(len(points), u, v, cand,
+                                   np.hypot(*(points[cand[:, 0]] - points[cand[:, 1]]).T))
+                u = np.concatenate([u, cand[add, 0]]).astype(np.intp)
+                v = np.concatenate([v, cand[add, 1]]).astype(np.intp)
+                lines = np.concatenate([lines, _lines_of(points, cand[add, 0],
+                                                         cand[add, 1])])
         degree = np.bincount(np.concatenate([u, v]), minlength=len(points))
         ok = (degree[fu] > 0) & (degree[fv] > 0)
         if ok.all():
@@ -460,6 +547,53 @@ def _components(n: int, u: IntArray, v: IntArray) -> IntArray:
     return labels
 
 
+def _access_segments(flat: ObjArray, kinds: ObjArray, xy: FloatArray
+                     ) -> tuple[ObjArray, IntArray]:
+    """Segments from each place to the nearest point of the nearest line, and of the
+    nearest line of each other kind (rail, road, ferry) within :data:`CONNECT_FACTOR` times
+    that distance (at least :data:`CONNECT_MIN_M`), each 1 m beyond the line so that
+    noding splits the line there; and the place of each segment."""
+    import shapely
+
+    pts: ObjArray = np.asarray(shapely.points(xy), dtype=object)
+    segs: list[Any] = []
+    owner: list[int] = []
+    tree = shapely.STRtree(flat)
+    near, first = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    nearest = np.full(len(xy), -1, dtype=np.intp)
+    reach = np.full(len(xy), CONNECT_MIN_M)
+    nearest[near[0]] = near[1]
+    reach[near[0]] = np.maximum(first * CONNECT_FACTOR, CONNECT_MIN_M)
+    pairs = {(int(i), int(j)) for i, j in zip(near[0], near[1], strict=True)}
+    group = np.array([_ACCESS_GROUP.get(str(k), "road") for k in kinds], dtype=object)
+    for kind in sorted(set(group)):
+        sub = np.flatnonzero(group == kind)
+        at, d = shapely.STRtree(flat[sub]).query_nearest(pts, return_distance=True,
+                                                        all_matches=False)
+        ok = d <= reach[at[0]]
+        pairs |= {(int(i), int(sub[j])) for i, j in zip(at[0][ok], at[1][ok], strict=True)}
+    for i, j in sorted(pairs):
+        line = flat[j]
+        q = np.asarray(shapely.get_coordinates(
+            shapely.line_interpolate_point(line, shapely.line_locate_point(line, pts[i]))))[0]
+        p = xy[i]
+        d = q - p
+        n = float(np.hypot(*d))
+        if n < 0.01:  # on the line: cross it at right angles
+            ab = shapely.get_coordinates(line)
+            k = int(np.argmin(np.hypot(*(ab - q).T)))
+            t = ab[min(k + 1, len(ab) - 1)] - ab[max(k - 1, 0)]
+            t = t / max(float(np.hypot(*t)), 1e-9)
+            a, b = q - np.array([-t[1], t[0]]), q + np.array([-t[1], t[0]])
+            segs.append(shapely.LineString([p, a]))
+            segs.append(shapely.LineString([a, b]))
+            owner.extend([i, i])
+            continue
+        segs.append(shapely.LineString([p, q + d / n * 1.0]))
+        owner.append(i)
+    return np.asarray(segs, dtype=object), np.asarray(owner, dtype=np.intp)
+
+
 def infrastructure_network(
     layers: Iterable[Any],
     xy: FloatArray,
@@ -475,39 +609,44 @@ def infrastructure_network(
     ----------
     layers
         GeoDataFrames (or GeoSeries) of lines in the places' CRS; polygons and points
-        are ignored. A ``railway`` or ``highway`` column (OpenStreetMap's) sets each
-        line's speed (:data:`SPEEDS_KMH`); other lines get the default speed.
+        are ignored. OpenStreetMap's ``railway``, ``highway`` and ``route`` (``ferry``)
+        columns set each line's speed (:data:`SPEEDS_KMH`); other lines get the
+        default speed.
     xy, place_ids
         The places (metres) and their ids.
     crs
         The CRS (to place the fixed links); None: EPSG:3006.
     fixed_links
         Bridges, tunnels and ferries: those within reach whose two ends lie within
-        5 km of the network join the nodes nearest their ends (ferries are not in a
-        road or rail layer).
+        5 km of the network join the nodes nearest their ends (a ferry that the
+        layers lack, say).
     gap_m
         A loose end is joined to the nearest node of another piece of the network
-        within this distance.
+        within this distance (a main road that ends at a smaller one the layer lacks).
 
     Returns
     -------
     Network
         The lines noded where they cross or touch (:func:`shapely.node`), each piece an
-        edge; a connector from each place to its nearest node (and to the nearest node
-        of every other piece of the network within twice that distance).
+        edge; each place joined (``access``) to the nearest point of the nearest line,
+        and of the nearest line of each other kind within twice that distance, the
+        line split there.
 
     Examples
     --------
-    A railway and a road that cross; a place near each end of the railway.
+    A railway and a road that cross; a place beside the railway near each end.
 
     >>> import geopandas as gpd, shapely
     >>> lines = gpd.GeoDataFrame({"railway": ["rail", None]}, geometry=[
     ...     shapely.LineString([(0, 0), (20_000, 0)]),
     ...     shapely.LineString([(10_000, -5_000), (10_000, 5_000)])])
-    >>> net = infrastructure_network([lines], np.array([[0.0, 500.0], [20_000.0, 500.0]]),
+    >>> net = infrastructure_network([lines], np.array([[1000.0, 500.0], [19_000.0, 500.0]]),
     ...                              ["a", "b"])
-    >>> net.n_edges, sorted(set(net.kind.tolist()))
-    (6, ['access', 'default', 'rail'])
+    >>> sorted(set(net.kind.tolist()))
+    ['access', 'default', 'rail']
+    >>> r = route_flows(net, [0], [1], [60.0])
+    >>> sorted(set(net.kind[r.total > 0].tolist())), round(float(r.cost[0]), 1)
+    (['access', 'rail'], 14.0)
     """
     import shapely
     from scipy.spatial import cKDTree
@@ -530,111 +669,112 @@ def infrastructure_network(
     if not geoms:
         raise InvalidValueError("infrastructure_network: the layers hold no lines")
     flat, which = shapely.get_parts(np.concatenate(geoms), return_index=True)
-    flat = shapely.force_2d(flat)
+    flat = np.asarray(shapely.force_2d(flat), dtype=object)
+    keep = ~shapely.is_empty(flat) & (shapely.length(flat) > 0)
+    flat, which = flat[keep], which[keep]
     speed0, kind0 = np.concatenate(speeds)[which], np.concatenate(kinds0)[which]
-    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(flat)))
+    place_pts, place_of = _unique_points(xy)
+    access, owner = _access_segments(flat, kind0, place_pts)
+    every = np.concatenate([flat, access])
+    speed_all = np.concatenate([speed0, np.full(len(access), SPEEDS_KMH["access"])])
+    kind_all = np.concatenate([kind0, np.full(len(access), "access", dtype=object)])
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(every)))
     noded = noded[shapely.length(noded) > 0]
-    # each piece's speed and kind: those of the fastest line it lies on
+    # each piece's speed and kind: those of the fastest line it lies on (an access
+    # segment's where it lies on one: the piece from the place to the line)
     mid = shapely.line_interpolate_point(noded, 0.5, normalized=True)
-    hit_piece, hit_line = shapely.STRtree(flat).query(mid, predicate="dwithin", distance=0.5)
-    order = np.lexsort((-speed0[hit_line], hit_piece))
+    hit_piece, hit_line = shapely.STRtree(every).query(mid, predicate="dwithin", distance=0.01)
+    rank = np.where(kind_all[hit_line] == "access", np.inf, speed_all[hit_line])
+    order = np.lexsort((-rank, hit_piece))
     hit_piece, hit_line = hit_piece[order], hit_line[order]
     first_hit = np.ones(len(hit_piece), dtype=bool)
     first_hit[1:] = hit_piece[1:] != hit_piece[:-1]
     speed = np.full(len(noded), SPEEDS_KMH["default"])
     kinds = np.full(len(noded), "default", dtype=object)
-    speed[hit_piece[first_hit]] = speed0[hit_line[first_hit]]
-    kinds[hit_piece[first_hit]] = kind0[hit_line[first_hit]]
+    speed[hit_piece[first_hit]] = speed_all[hit_line[first_hit]]
+    kinds[hit_piece[first_hit]] = kind_all[hit_line[first_hit]]
+    # the place each access piece joins to the network
+    piece_owner = np.full(len(noded), -1, dtype=np.intp)
+    acc = hit_line[first_hit] >= len(flat)
+    piece_owner[hit_piece[first_hit][acc]] = owner[hit_line[first_hit][acc] - len(flat)]
     coords, at = shapely.get_coordinates(noded, return_index=True)
     first = np.searchsorted(at, np.arange(len(noded)))
     last = first + shapely.get_num_coordinates(noded) - 1
-    nodes, inv = np.unique(np.round(np.vstack([coords[first], coords[last]]), 2), axis=0,
+    ends = np.round(np.vstack([coords[first], coords[last]]), 2)
+    nodes, inv = np.unique(np.vstack([np.round(place_pts, 2), ends]), axis=0,
                            return_inverse=True)
     inv = inv.ravel()
+    place_node = inv[: len(place_pts)].astype(np.intp)
+    inv = inv[len(place_pts):]
     u, v = inv[: len(noded)].astype(np.intp), inv[len(noded):].astype(np.intp)
     loop = u == v
     u, v, noded, speed, kinds = u[~loop], v[~loop], noded[~loop], speed[~loop], kinds[~loop]
+    piece_owner = piece_owner[~loop]
     length = shapely.length(noded)
     edges: list[tuple[IntArray, IntArray, FloatArray, FloatArray, ObjArray, ObjArray]] = [
         (u, v, np.asarray(length / 1000.0 * 60.0 / speed, dtype=float),
          np.asarray(length, dtype=float), np.asarray(noded, dtype=object), kinds)]
     n = len(nodes)
-    tree = cKDTree(nodes)
 
-    def add(points: FloatArray, a: IntArray, b: IntArray, kind: str | ObjArray,
+    def add(a: IntArray, b: IntArray, kind: str | ObjArray,
             extra: FloatArray | None = None, speed_kmh: float | None = None) -> None:
-        d = np.hypot(*(points[a] - points[b]).T) if len(a) else np.empty(0)
+        d = np.hypot(*(nodes[a] - nodes[b]).T) if len(a) else np.empty(0)
         kmh = speed_kmh if speed_kmh is not None else SPEEDS_KMH[str(kind)]
         c = d / 1000.0 * 60.0 / kmh + (extra if extra is not None else 0.0)
         k = np.full(len(a), kind, dtype=object) if isinstance(kind, str) else kind
-        edges.append((a, b, c, d, _lines_of(points, a, b), k))
+        edges.append((a, b, c, d, _lines_of(nodes, a, b), k))
 
-    def pieces() -> IntArray:
-        return _components(n, np.concatenate([e[0] for e in edges]),
-                           np.concatenate([e[1] for e in edges]))
-
-    # close small gaps: a loose end to the nearest node of another piece
-    comp = pieces()
-    degree = np.bincount(np.concatenate([u, v]), minlength=n)
-    loose = np.flatnonzero(degree == 1)
-    if len(loose) and gap_m > 0 and n > 1:
-        k = min(16, n)
+    # close small gaps: a loose end of a line (not of an access stub) to the nearest
+    # node of another piece of the network
+    comp = _components(n, u, v)
+    net_edge = kinds != "access"
+    degree = np.bincount(np.concatenate([u[net_edge], v[net_edge]]), minlength=n)
+    all_degree = np.bincount(np.concatenate([u, v]), minlength=n)
+    on_net = np.flatnonzero(degree > 0)
+    loose = np.flatnonzero((degree == 1) & (all_degree == 1))
+    if len(loose) and gap_m > 0 and len(on_net) > 1:
+        tree = cKDTree(nodes[on_net])
+        k = min(16, len(on_net))
         dist, near = tree.query(nodes[loose], k=k, distance_upper_bound=gap_m)
         dist, near = dist.reshape(len(loose), k), near.reshape(len(loose), k)
-        other = (near < n) & (comp[np.minimum(near, n - 1)] != comp[loose][:, None])
+        valid = near < len(on_net)
+        target = on_net[np.minimum(near, len(on_net) - 1)]
+        other = valid & (comp[target] != comp[loose][:, None])
         has = other.any(axis=1)
         pick = np.argmax(other, axis=1)
-        pairs = np.unique(np.sort(np.column_stack([loose[has], near[has, pick[has]]]),
+        pairs = np.unique(np.sort(np.column_stack([loose[has], target[has, pick[has]]]),
                                   axis=1), axis=0)
         if len(pairs):
-            add(nodes, pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp), "connector")
-            comp = pieces()
-    # fixed links (ferries above all) between the nodes nearest their ends
-    links, ends = _links_in_reach(xy, list(fixed_links), crs)
+            add(pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp), "connector")
+    # fixed links (a ferry the layers lack) between the nodes nearest their ends
+    links, fends = _links_in_reach(xy, list(fixed_links), crs)
     used: list[str] = []
-    if links:
-        d, at2 = tree.query(ends.reshape(-1, 2))
-        d, at2 = d.reshape(-1, 2), at2.reshape(-1, 2)
+    if links and len(on_net):
+        d, at2 = cKDTree(nodes[on_net]).query(fends.reshape(-1, 2))
+        d, at2 = d.reshape(-1, 2), on_net[at2.reshape(-1, 2)]
         ok = (d.max(axis=1) <= 5000.0) & (at2[:, 0] != at2[:, 1])
         if ok.any():
             chosen = [lk for lk, o in zip(links, ok, strict=True) if o]
-            add(nodes, at2[ok, 0].astype(np.intp), at2[ok, 1].astype(np.intp),
+            add(at2[ok, 0].astype(np.intp), at2[ok, 1].astype(np.intp),
                 np.array([lk.kind for lk in chosen], dtype=object),
                 extra=np.array([lk.extra_km for lk in chosen]), speed_kmh=SPEEDS_KMH["fixed"])
             used = [lk.name for lk in chosen]
-            comp = pieces()
-    # the places: nodes of their own, joined to the nearest node of each nearby piece
-    place_pts, place_node = _unique_points(xy)
-    place_node = place_node + n
-    k = min(32, n)
-    dist, near = tree.query(place_pts, k=k)
-    dist, near = dist.reshape(len(place_pts), k), near.reshape(len(place_pts), k)
-    reach = np.maximum(dist[:, 0] * CONNECT_FACTOR, CONNECT_MIN_M)
-    pa: list[int] = []
-    pb: list[int] = []
-    for i in range(len(place_pts)):
-        seen: set[int] = set()
-        for d_, j in zip(dist[i], near[i], strict=True):
-            if d_ > reach[i]:
-                break
-            if int(comp[j]) not in seen:
-                seen.add(int(comp[j]))
-                pa.append(n + i)
-                pb.append(int(j))
-    all_nodes = np.vstack([nodes, place_pts])
-    add(all_nodes, np.array(pa, dtype=np.intp), np.array(pb, dtype=np.intp), "access")
-    attach: dict[int, list[int]] = {}
-    for a_, b_ in zip(pa, pb, strict=True):
-        attach.setdefault(a_, [a_]).append(b_)
-    return Network(xy=all_nodes,
+    # where each place meets the network: the network's nodes on its access pieces
+    attach: dict[int, list[int]] = {int(p): [int(p)] for p in place_node}
+    for e in np.flatnonzero(piece_owner >= 0):
+        p = int(place_node[piece_owner[e]])
+        for x in (int(u[e]), int(v[e])):
+            if degree[x] > 0 and x not in attach[p]:
+                attach[p].append(x)
+    return Network(xy=nodes,
                    u=np.concatenate([e[0] for e in edges]).astype(np.intp),
                    v=np.concatenate([e[1] for e in edges]).astype(np.intp),
                    cost=np.concatenate([e[2] for e in edges]).astype(float),
                    length=np.concatenate([e[3] for e in edges]).astype(float),
                    geometry=np.concatenate([e[4] for e in edges]).astype(object),
                    kind=np.concatenate([e[5] for e in edges]).astype(object),
-                   place_node=place_node, place_ids=ids,
-                   attach=tuple(tuple(attach.get(int(p), [int(p)])) for p in place_node),
+                   place_node=place_node[place_of], place_ids=ids,
+                   attach=tuple(tuple(attach[int(p)]) for p in place_node[place_of]),
                    source="infrastructure", fixed_links=tuple(used), crs=crs)
 
 
@@ -901,9 +1041,9 @@ def find_strak(
     routing: Routing,
     *,
     names: Sequence[str],
-    labelled: Sequence[bool],
-    split: Sequence[bool],
-    population: Sequence[float] | None = None,
+    labelled: Sequence[bool] | NDArray[np.bool_],
+    split: Sequence[bool] | NDArray[np.bool_],
+    population: Sequence[float] | FloatArray | None = None,
     min_share: float = 0.1,
     min_flow: float = 0.0,
     max_count: int = 10,
@@ -958,8 +1098,8 @@ def find_strak(
         at_node.setdefault(int(net.v[e]), []).append(int(e))
     stop = np.zeros(net.n_nodes, dtype=bool)
     place_at: dict[int, list[int]] = {}
-    for p, nodes in enumerate(net.attach):
-        for node in nodes:
+    for p, joined in enumerate(net.attach):
+        for node in joined:
             place_at.setdefault(int(node), []).append(p)
             if split[p]:
                 stop[node] = True
@@ -992,10 +1132,12 @@ def find_strak(
             continue
         taken[seed] = True
         a, b = int(net.u[seed]), int(net.v[seed])
-        fwd_nodes, fwd_edges = [a, b], [seed]
+        fwd_nodes: list[int] = [a, b]
+        fwd_edges: list[int] = [seed]
         seen = {a, b}
         grow(fwd_nodes, fwd_edges, seen)
-        back_nodes, back_edges = [a], []
+        back_nodes: list[int] = [a]
+        back_edges: list[int] = []
         grow(back_nodes, back_edges, seen)
         nodes = back_nodes[::-1] + fwd_nodes[1:]
         edges = back_edges[::-1] + fwd_edges
@@ -1009,28 +1151,50 @@ def find_strak(
 
 def _strak(net: Network, total: FloatArray, nodes: list[int], edges: list[int],
            place_at: Mapping[int, list[int]], names: Sequence[str],
-           labelled: Sequence[bool], split: Sequence[bool],
-           population: Sequence[float] | None) -> Strak:
-    """A stråk of its nodes and edges: its places in order, its name, its flows."""
+           labelled: Sequence[bool] | NDArray[np.bool_],
+           split: Sequence[bool] | NDArray[np.bool_],
+           population: Sequence[float] | FloatArray | None) -> Strak:
+    """A stråk of its nodes and edges: its places in order, its name, its flows.
+
+    The places it runs through are those joined to the network at one of its nodes; a
+    place joined farther than :data:`NAME_REACH_M` from the node names the stråk only
+    at its ends, and only where no place lies nearer that end.
+    """
     places: list[int] = []
-    for node in nodes:
-        for p in place_at.get(node, []):
+    near: set[int] = set()
+    last = len(nodes) - 1
+    for k, node in enumerate(nodes):
+        here = sorted(place_at.get(node, []), key=lambda p: (
+            float(np.hypot(*(net.xy[net.place_node[p]] - net.xy[node]))), p))
+        for p in here:
+            d = float(np.hypot(*(net.xy[net.place_node[p]] - net.xy[node])))
+            if d <= NAME_REACH_M:
+                near.add(p)
+            elif k not in (0, last) or p != here[0]:
+                continue
             if p not in places:
                 places.append(p)
-    if len(places) > 1:
-        def weight(p: int) -> tuple[bool, bool, float]:
-            return (bool(split[p]), bool(labelled[p]),
-                    float(population[p]) if population is not None else 0.0)
-
-        if weight(places[-1]) > weight(places[0]):
-            places.reverse()
-            nodes = nodes[::-1]
-            edges = edges[::-1]
-    named = [p for p in places if labelled[p]]
+    ends = {places[0], places[-1]} if places else set()
+    named = [p for p in places if labelled[p] and (p in ends or p in near)]
     if len(named) < 2 and places:
         # too few labelled places: the places at its ends make the name
-        ends = [places[0], places[-1]] if len(places) > 1 else [places[0]]
         named = [p for p in places if p in named or p in ends]
+
+    def weight(p: int) -> tuple[bool, bool, float]:
+        return (bool(split[p]), bool(labelled[p]),
+                float(population[p]) if population is not None else 0.0)
+
+    # it runs from the more important of the places its name ends with
+    if len(named) > 1 and weight(named[-1]) > weight(named[0]):
+        places.reverse()
+        named.reverse()
+        nodes = nodes[::-1]
+        edges = edges[::-1]
+    if len(named) > MAX_NAMES:
+        inner = sorted(named[1:-1], key=lambda p: (not split[p], -(
+            float(population[p]) if population is not None else 0.0), p))
+        keep = set(inner[:MAX_NAMES - 2]) | {named[0], named[-1]}
+        named = [p for p in named if p in keep]
     # the same name may stand for two places: keep the first
     title: list[str] = []
     for p in named:

@@ -91,20 +91,20 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | links   | regional             | boolean      | between the region's higher roles (styled by) |
 | links   | axis                 | boolean      | weak regional link, a place's largest outflow |
 | links   | modelled             | boolean      | true when the flow is modelled, not observed |
-| strak   | geom                 | LineString   | a section of a stråk: its edges of the network in one width class |
+| strak   | geom                 | LineString   | a section of a stråk, in one width class |
 | strak   | strak_id             | integer      | the stråk, 1 = the busiest (its largest flow) |
-| strak   | name                 | text         | the labelled places it runs through, e.g. `Malmö–Åkarp–Lund` |
+| strak   | name                 | text         | its labelled places, e.g. `Malmö–Åkarp–Lund` |
 | strak   | section              | integer      | 1, 2, … along the stråk |
-| strak   | flow                 | real         | commuters a day on the section, both directions (averaged over its length; styles the width) |
+| strak   | flow                 | real         | commuters a day on it, both ways (width) |
 | strak   | width_class          | integer      | 1 = the thinnest band |
 | strak   | class_min            | real         | the width class's lowest flow |
-| strak   | class_max            | real         | the next class's lowest flow (empty for the widest) |
+| strak   | class_max            | real         | the next class's lowest (empty: widest) |
 | strak   | strak_flow           | real         | the largest flow on the stråk |
 | strak   | strak_flow_mean      | real         | the stråk's flow averaged over its length |
 | strak   | length_km            | real         | the stråk's length |
-| strak   | places               | text         | ids of the places it runs through, in order, `; `-separated |
+| strak   | places               | text         | its places' ids in order, `; `-separated |
 | strak   | place_names          | text         | their names, `; `-separated |
-| strak   | network              | text         | `infrastructure` (the project's layers) or `generated` (the places over land) |
+| strak   | network              | text         | `infrastructure` or `generated` |
 | strak   | modelled             | boolean      | true when the flows are modelled, not observed |
 | areas   | geom                 | MultiPolygon | the kommun |
 | areas   | area_id              | text         | kommun code, unique |

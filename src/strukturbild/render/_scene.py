@@ -446,7 +446,7 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
     if has_links:
         out.append(SceneLayer("links", text("links", lang), spokes))
     if any(s.layer == "weak" for s in styles):
-        out.append(SceneLayer("weak", text("weak_links", lang), options.weak_links and spokes))
+        out.append(SceneLayer("weak", text("weak_links", lang), options.weak_links))
     out.append(SceneLayer("places", text("places", lang), True))
     return tuple(out)
 

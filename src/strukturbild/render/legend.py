@@ -90,8 +90,8 @@ def legend_sections(scene: Scene) -> list[LegendSection]:
     ['places', 'strak', 'links', 'weak', 'areas']
     >>> [r.label for r in secs[0].rows][:3]
     ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (3)']
-    >>> [r.label for r in secs[1].rows]  # doctest: +ELLIPSIS
-    ['Pendlingsstråk: pendlare per dag', '20\xa0000 och fler', '5\xa0000–20\xa0000', '1\xa0000–5\xa0000', ...]
+    >>> [r.label for r in secs[1].rows][:3]
+    ['Pendlingsstråk: pendlare per dag', '20\xa0000 och fler', '5\xa0000–20\xa0000']
     >>> [r.key for r in secs[2].rows if r.key.startswith("link-")]
     ['link-regional-strong', 'link-regional-medium', 'link-regional-weak', \
 'link-local-strong', 'link-local-medium']

@@ -35,6 +35,7 @@ Determinism
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -1027,7 +1028,7 @@ def _draw_strak(ax: Axes, scene: Scene, strak: Any) -> _Ink:
             capstyle="round", joinstyle="round", zorder=1.9 + c.width_class * 0.001,
             gid=f"strak-{c.width_class}"), autolim=False)
         for part in segs:
-            for a, b in zip(part[:-1], part[1:], strict=True):
+            for a, b in itertools.pairwise(part):
                 samples.append(_ink_along(ax, np.array([a, b]), c.width, c.opacity, pt_px))
     if not samples:
         return _Ink(*np.zeros((3, 0)))
