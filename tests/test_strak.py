@@ -199,16 +199,30 @@ def test_shortest_paths_are_the_cheapest(example: StructureImage) -> None:
 
     found = _corridors(example)
     net = found.network
-    links = example.links.head(40)
+    links = example.links
     position = pd.Series(np.arange(len(example.places)), index=example.places.index)
     o = position[links["origin"]].to_numpy()
     d = position[links["destination"]].to_numpy()
+    # searches that go only as far as a link needs, on the part of the network within
+    # reach, find the same paths as searches over the whole network
     r = route_flows(net, o, d, links["flow_od"], keep_paths=True)
     dist = dijkstra(_graph(net)[0], indices=net.place_node[o])
     assert r.paths is not None
     for k, path in enumerate(r.paths):
         assert float(net.cost[list(path)].sum()) == pytest.approx(dist[k, net.place_node[d[k]]])
         assert r.cost[k] == pytest.approx(dist[k, net.place_node[d[k]]])
+    # and on a network of thousands of nodes (random points over the example's land)
+    rng = np.random.default_rng(7)
+    box = example.areas.total_bounds
+    extra = np.column_stack([rng.uniform(box[0], box[2], 3000), rng.uniform(box[1], box[3],
+                                                                              3000)])
+    xy = np.vstack([net.xy[net.place_node], extra])
+    big = generated_network(xy, [*example.places.index, *map(str, range(3000))],
+                            land=list(example.areas.geometry), fixed_links=())
+    r = route_flows(big, o, d, links["flow_od"], chunk_cells=50_000)
+    full = dijkstra(_graph(big)[0], indices=big.place_node[o])
+    want = full[np.arange(len(o)), big.place_node[d]]
+    assert np.isfinite(want).all() and r.cost == pytest.approx(want)
 
 
 def test_unconnected_places_are_not_routed() -> None:

@@ -30,7 +30,7 @@ the routed flows; :func:`corridors` does it all for a structure image's links.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 from ..config import StrakParams
 from ..errors import ConfigError, InvalidValueError
 from .land import FIXED_LINKS, FixedLink
+from .links import higher_roles
 from .places import place_coordinates
 
 __all__ = [
@@ -337,12 +338,22 @@ def _land_pieces(land: Any, points: FloatArray, reach_m: float) -> IntArray:
     parts: ObjArray = np.asarray(shapely.get_parts(land), dtype=object)
     shells: ObjArray = np.asarray(shapely.polygons(shapely.get_exterior_ring(parts)),
                                   dtype=object)
-    pts: ObjArray = np.asarray(shapely.points(points), dtype=object)
     out = np.full(len(points), -1, dtype=np.intp)
-    at, part = shapely.STRtree(shells).query(pts, predicate="within")
-    if len(at):
-        order = np.lexsort((-shapely.area(shells[part]), at))  # innermost last per point
-        out[at[order]] = part[order]
+    if not len(points):
+        return out
+    # each outline against the points in its bounding box, prepared: a few large
+    # outlines (the mainland) hold most points
+    pts: ObjArray = np.asarray(shapely.points(points), dtype=object)
+    shell_of, point = shapely.STRtree(pts).query(shells)
+    area = shapely.area(shells)
+    best = np.full(len(points), np.inf)
+    for k in np.unique(shell_of):
+        cand = point[shell_of == k]
+        shapely.prepare(shells[k])
+        inside = cand[shapely.contains_xy(shells[k], points[cand, 0], points[cand, 1])]
+        smaller = area[k] < best[inside]  # the innermost outline where they nest
+        out[inside[smaller]] = k
+        best[inside[smaller]] = area[k]
     rest = np.flatnonzero(out < 0)
     if len(rest):
         got, near = shapely.STRtree(parts).query_nearest(pts[rest], max_distance=reach_m,
@@ -846,6 +857,104 @@ def _graph(net: Network) -> tuple[Any, IntArray, IntArray]:
     return g, keys, edge
 
 
+def _minutes_per_km(net: Network) -> float:
+    """The network's usual minutes a kilometre: the median over its length."""
+    ok = net.length > 0
+    if not ok.any():
+        return 1.0
+    rate = net.cost[ok] / (net.length[ok] / 1000.0)
+    order = np.argsort(rate, kind="stable")
+    weight = np.cumsum(net.length[ok][order])
+    return float(rate[order][np.searchsorted(weight, weight[-1] / 2.0)])
+
+
+def _walk(net: Network, pred: Any, row: IntArray, target: IntArray, start: IntArray,
+          nodes: IntArray | None, pick: IntArray, f_sd: FloatArray, f_ds: FloatArray,
+          keys: IntArray, edge_of_key: IntArray, forward: FloatArray, backward: FloatArray,
+          hops: IntArray, paths: list[list[int]] | None) -> None:
+    """Walk the links ``pick`` back from their targets to their starts along the
+    predecessors (row ``row`` of ``pred``), adding their flows to the edges on the way:
+    all links of a search at once, a step at a time. ``nodes`` maps the search's nodes
+    to the network's (None: they are the network's)."""
+    n = net.n_nodes
+    hops[pick] = 0
+    cur = target.copy()
+    active = cur != start
+    while active.any():
+        idx = np.flatnonzero(active)
+        c = cur[idx]
+        p = pred[row[idx], c].astype(np.intp)
+        pg, cg = (p, c) if nodes is None else (nodes[p], nodes[c])
+        lo = np.minimum(pg, cg).astype(np.int64)
+        hi = np.maximum(pg, cg).astype(np.int64)
+        e = edge_of_key[np.searchsorted(keys, lo * n + hi)]
+        # the path runs src → … → p → c → … → dst: f_sd goes p → c
+        along = net.u[e] == pg
+        li = pick[idx]
+        np.add.at(forward, e, np.where(along, f_sd[li], f_ds[li]))
+        np.add.at(backward, e, np.where(along, f_ds[li], f_sd[li]))
+        hops[li] += 1
+        if paths is not None:
+            for link, ed in zip(li.tolist(), e.tolist(), strict=True):
+                paths[link].append(ed)
+        cur[idx] = p
+        active[idx] = p != start[idx]
+
+
+def _full_searches(g: Any, sources: IntArray, chunk_cells: int
+                   ) -> Iterator[tuple[IntArray, IntArray | None, Any, Any]]:
+    """Searches from ``sources`` over the whole network, in chunks."""
+    from scipy.sparse.csgraph import dijkstra
+
+    size = max(1, chunk_cells // max(g.shape[0], 1))
+    for k in range(0, len(sources), size):
+        dist, pred = dijkstra(g, directed=True, indices=sources[k:k + size],
+                              return_predecessors=True)
+        yield sources[k:k + size], None, dist, pred
+
+
+def _nearby_searches(net: Network, g: Any, sources: IntArray, limit: FloatArray,
+                     chunk_cells: int
+                     ) -> Iterator[tuple[IntArray, IntArray | None, Any, Any]]:
+    """Searches from ``sources``, each only as far as its ``limit`` (minutes), on the
+    part of the network it can reach: a node farther than the limit at the network's
+    fastest minutes a kilometre cannot be reached within it, so the part within that
+    distance holds every path the search finds (the distances are exact). Sources near
+    each other share a part. Yields the sources searched, the part's nodes (sorted),
+    and the distances and predecessors (indices into the part)."""
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
+    ok = (net.length > 0) & (net.cost > 0)
+    rate = float((net.cost[ok] / (net.length[ok] / 1000.0)).min()) if ok.any() else 1.0
+    reach = limit / rate * 1000.0 + 1.0  # metres
+    xy = net.xy[sources]
+    cell = max(float(np.median(reach)), 1000.0)
+    cx = np.floor(xy[:, 0] / cell).astype(np.int64)
+    cy = np.floor(xy[:, 1] / cell).astype(np.int64)
+    order = np.lexsort((limit, cy, cx))
+    tree = cKDTree(net.xy)
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and stop - start < 256 and cx[order[stop]] == cx[order[start]] \
+                and cy[order[stop]] == cy[order[start]]:
+            stop += 1
+        group = order[start:stop]
+        start = stop
+        centre = xy[group].mean(axis=0)
+        radius = float((np.hypot(*(xy[group] - centre).T) + reach[group]).max())
+        part = np.sort(np.asarray(tree.query_ball_point(centre, radius), dtype=np.intp))
+        sub = g[part][:, part]
+        at = np.searchsorted(part, sources[group])
+        size = max(1, chunk_cells // max(len(part), 1))
+        for k in range(0, len(group), size):
+            dist, pred = dijkstra(sub, directed=True, indices=at[k:k + size],
+                                  return_predecessors=True,
+                                  limit=float(limit[group[k:k + size]].max()))
+            yield sources[group[k:k + size]], part, dist, pred
+
+
 def route_flows(
     net: Network,
     origins: Sequence[int] | IntArray,
@@ -870,7 +979,10 @@ def route_flows(
         Keep each link's path (its edges, origin first) in :attr:`Routing.paths`.
     chunk_cells
         At most this many (origin, node) cells of distances and predecessors are held
-        at once: origins are routed in chunks of ``chunk_cells // nodes``.
+        at once: origins are routed in chunks of ``chunk_cells // nodes``. Each search
+        goes first only as far as its links need (twice their straight distance at the
+        network's usual minutes a kilometre, plus 5 minutes: the shortest paths it
+        finds are exact); a link it does not reach is searched for without a limit.
 
     Returns
     -------
@@ -889,8 +1001,6 @@ def route_flows(
     >>> r.total.round(1).tolist()
     [5.0, 12.0, 7.0]
     """
-    from scipy.sparse.csgraph import dijkstra
-
     oi = np.asarray(origins, dtype=np.intp)
     di = np.asarray(destinations, dtype=np.intp)
     fod = np.asarray(flow_od, dtype=float)
@@ -917,38 +1027,46 @@ def route_flows(
     f_sd = np.where(flip, fdo, fod)
     f_ds = np.where(flip, fod, fdo)
     g, keys, edge_of_key = _graph(net)
-    sources, inv = np.unique(src, return_inverse=True)
-    chunk = max(1, chunk_cells // max(n, 1))
-    for s0 in range(0, len(sources), chunk):
-        sel = sources[s0:s0 + chunk]
-        dist, pred = dijkstra(g, directed=True, indices=sel, return_predecessors=True)
-        pick = np.flatnonzero((inv >= s0) & (inv < s0 + len(sel)))
-        row = inv[pick] - s0
-        target = dst[pick]
-        reach = np.isfinite(dist[row, target])
-        pick, row, target = pick[reach], row[reach], target[reach]
-        cost[pick] = dist[row, target]
-        hops[pick] = 0
-        cur = target.copy()
-        active = cur != src[pick]
-        while active.any():
-            idx = np.flatnonzero(active)
-            c = cur[idx]
-            p = pred[row[idx], c].astype(np.intp)
-            lo = np.minimum(p, c).astype(np.int64)
-            hi = np.maximum(p, c).astype(np.int64)
-            e = edge_of_key[np.searchsorted(keys, lo * n + hi)]
-            # the path runs src → … → p → c → … → dst: f_sd goes p → c
-            along = net.u[e] == p
-            li = pick[idx]
-            np.add.at(forward, e, np.where(along, f_sd[li], f_ds[li]))
-            np.add.at(backward, e, np.where(along, f_ds[li], f_sd[li]))
-            hops[li] += 1
-            if paths is not None:
-                for link, ed in zip(li.tolist(), e.tolist(), strict=True):
-                    paths[link].append(ed)
-            cur[idx] = p
-            active[idx] = p != src[li]
+    # links between pieces the network does not join are not searched for
+    from scipy.sparse.csgraph import connected_components
+
+    piece = connected_components(g, directed=False)[1]
+    todo = piece[src] == piece[dst]
+    # a first search from each origin only as far as its links need (twice their
+    # straight distance at the network's usual minutes a kilometre, and 5 minutes);
+    # a link it does not reach is searched for again without a limit
+    per_km = _minutes_per_km(net)
+    need = 2.0 * np.hypot(*(net.xy[src] - net.xy[dst]).T) / 1000.0 * per_km + 5.0
+    for limited in (True, False):
+        pick_all = np.flatnonzero(todo & (hops < 0))
+        if not len(pick_all):
+            break
+        sources, inv = np.unique(src[pick_all], return_inverse=True)
+        if limited:
+            limit = np.zeros(len(sources))
+            np.maximum.at(limit, inv, need[pick_all])
+            searches = _nearby_searches(net, g, sources, limit, chunk_cells)
+        else:
+            searches = _full_searches(g, sources, chunk_cells)
+        by_source = np.argsort(sources[inv], kind="stable")
+        first = np.searchsorted(sources[inv][by_source], sources)
+        last = np.searchsorted(sources[inv][by_source], sources, side="right")
+        for sel, part, dist, pred in searches:
+            at = np.searchsorted(sources, sel)
+            pick = np.concatenate([pick_all[by_source[first[a]:last[a]]] for a in at])
+            row = np.repeat(np.arange(len(sel)), last[at] - first[at])
+            if part is None:
+                target, begin = dst[pick], src[pick]
+                inside = np.ones(len(pick), dtype=bool)
+            else:
+                target = np.minimum(np.searchsorted(part, dst[pick]), len(part) - 1)
+                inside = part[target] == dst[pick]
+                begin = np.searchsorted(part, src[pick])
+            reach = inside & np.isfinite(dist[row, target])
+            pick, row, target, begin = pick[reach], row[reach], target[reach], begin[reach]
+            _walk(net, pred, row, target, begin, part, pick, f_sd, f_ds, keys, edge_of_key,
+                  forward, backward, hops, paths)
+            cost[pick] = dist[row, target]
     if paths is not None:
         # walked from dst back to src: put each path in order from the link's origin
         for k in range(len(paths)):
@@ -1144,9 +1262,35 @@ def find_strak(
         found.append(_strak(net, total, nodes, edges, place_at, names, labelled, split,
                             population))
     found.sort(key=lambda s: -s.commuter_km)
-    kept = found[:max(max_count, 0)]
+    kept = _distinct(found[:max(max_count, 0)], names, population)
     kept.sort(key=lambda s: (-s.flow, -s.commuter_km, s.name))
     return kept
+
+
+def _distinct(found: list[Strak], names: Sequence[str],
+              population: Sequence[float] | FloatArray | None) -> list[Strak]:
+    """Stråk of the same name told apart by the largest place each passes that its
+    name leaves out ("Katrineholm–Sköldinge–Flen", "Katrineholm–Bettna–Flen")."""
+    from dataclasses import replace
+
+    count: dict[str, int] = {}
+    for st in found:
+        count[st.name] = count.get(st.name, 0) + 1
+    out = []
+    for st in found:
+        extra = [p for p in st.places[1:-1] if p not in st.named]
+        if count[st.name] < 2 or not extra:
+            out.append(st)
+            continue
+        add = max(extra, key=lambda p: (float(population[p]) if population is not None
+                                        else 0.0, -p))
+        named = [p for p in st.places if p in st.named or p == add]
+        title: list[str] = []
+        for p in named:
+            if not title or title[-1] != names[p]:
+                title.append(names[p])
+        out.append(replace(st, name="–".join(title), named=tuple(named)))
+    return out
 
 
 def _strak(net: Network, total: FloatArray, nodes: list[int], edges: list[int],
@@ -1282,13 +1426,16 @@ class Corridors:
 
 def _roles_of(places: Any, order: Sequence[str], label_roles: int
               ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Which places are labelled (the ``label_roles`` highest roles that have places)
-    and which end a stråk (the highest roles, from the top until they hold two places
-    or more)."""
+    """Which places name a stråk (those of the region's higher roles,
+    :func:`~strukturbild.analysis.links.higher_roles`: the ``label_roles`` highest
+    that have places, never the lowest) and which end one (the highest roles, from the
+    top until they hold two places or more)."""
     role = places["role"].astype(object).astype(str).to_numpy() if "role" in places \
         else np.full(len(places), "", dtype=object)
     present = [k for k in order if k in set(role)]
-    labelled = np.isin(role, present[: max(label_roles, 0)])
+    # the region's higher roles name the stråk: never the lowest present (Sörmland
+    # without jobs: lokal kärna and serviceort, not every övrig tätort)
+    labelled = np.isin(role, higher_roles(order, set(present), label_roles))
     top: list[str] = []
     for k in present:
         top.append(k)

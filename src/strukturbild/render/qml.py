@@ -46,6 +46,7 @@ from .style import (
     MIN_RADIUS,
     RADIUS_PER_SQRT_THOUSAND,
     REGION_STYLE,
+    STRAK_STYLE,
     RoleStyle,
     link_style,
 )
@@ -505,8 +506,8 @@ def strak_qml(classes: Sequence[StrakClass], *, unit: SizeUnit = "Point") -> str
     Examples
     --------
     >>> from strukturbild.render._scene import StrakClass
-    >>> qml = strak_qml([StrakClass(1, 1000, 5000, 3.5, "#c8a18f", 1.0, "1 000–5 000"),
-    ...                  StrakClass(2, 5000, None, 7.0, "#c8a18f", 1.0, "5 000 och fler")])
+    >>> qml = strak_qml([StrakClass(1, 1000, 5000, 3.5, "#c0907b", 1.0, "1 000–5 000"),
+    ...                  StrakClass(2, 5000, None, 7.0, "#c0907b", 1.0, "5 000 och fler")])
     >>> 'type="graduatedSymbol"' in qml and 'attr="flow"' in qml
     True
     >>> 'lower="5000" upper="1000000000"' in qml
@@ -527,7 +528,7 @@ def strak_qml(classes: Sequence[StrakClass], *, unit: SizeUnit = "Point") -> str
     for i, c in enumerate(classes):
         _symbol(symbols, _strak_symbol(c.colour, c.width, c.opacity, unit), str(i))
     source = ET.SubElement(renderer, "source-symbol")
-    first = classes[0] if classes else StrakClass(1, 0.0, None, 3.0, "#c8a18f", 1.0, "")
+    first = classes[0] if classes else StrakClass(1, 0.0, None, 3.0, *STRAK_STYLE, "")
     _symbol(source, _strak_symbol(first.colour, first.width, first.opacity, unit), "0")
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")

@@ -87,10 +87,10 @@ def link_style(link_class: str, regional: bool) -> tuple[str, str, float]:
 #: opaque colour, so that the sections of a stråk, drawn with round ends and joins,
 #: merge into one band where they meet; a warm grey that neither the roles' hues nor
 #: the regional links' dark red take.
-STRAK_STYLE = ("#c8a18f", 1.0)  # colour, opacity
+STRAK_STYLE = ("#c0907b", 1.0)  # colour, opacity
 #: Width (px) of each width class, by the number of classes drawn (thinnest first).
 STRAK_WIDTHS: dict[int, tuple[float, ...]] = {
-    1: (7.0,), 2: (4.0, 9.0), 3: (3.5, 7.0, 12.0), 4: (3.0, 6.0, 9.5, 14.0)}
+    1: (8.0,), 2: (5.0, 11.0), 3: (4.0, 8.0, 14.0), 4: (3.5, 7.0, 11.0, 16.0)}
 
 
 def strak_width(width_class: int, classes: int) -> float:
@@ -100,7 +100,7 @@ def strak_width(width_class: int, classes: int) -> float:
     Examples
     --------
     >>> strak_width(1, 3), strak_width(3, 3), strak_width(1, 1)
-    (3.5, 12.0, 7.0)
+    (4.0, 14.0, 8.0)
     """
     widths = STRAK_WIDTHS[min(max(classes, 1), max(STRAK_WIDTHS))]
     return widths[min(max(width_class, 1), len(widths)) - 1]
