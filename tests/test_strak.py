@@ -203,8 +203,8 @@ def test_shortest_paths_are_the_cheapest(example: StructureImage) -> None:
     position = pd.Series(np.arange(len(example.places)), index=example.places.index)
     o = position[links["origin"]].to_numpy()
     d = position[links["destination"]].to_numpy()
-    # searches that go only as far as a link needs, on the part of the network within
-    # reach, find the same paths as searches over the whole network
+    # searches that go only as far as a link needs find the same paths as searches
+    # over the whole network
     r = route_flows(net, o, d, links["flow_od"], keep_paths=True)
     dist = dijkstra(_graph(net)[0], indices=net.place_node[o])
     assert r.paths is not None

@@ -913,46 +913,19 @@ def _full_searches(g: Any, sources: IntArray, chunk_cells: int
         yield sources[k:k + size], None, dist, pred
 
 
-def _nearby_searches(net: Network, g: Any, sources: IntArray, limit: FloatArray,
-                     chunk_cells: int
-                     ) -> Iterator[tuple[IntArray, IntArray | None, Any, Any]]:
-    """Searches from ``sources``, each only as far as its ``limit`` (minutes), on the
-    part of the network it can reach: a node farther than the limit at the network's
-    fastest minutes a kilometre cannot be reached within it, so the part within that
-    distance holds every path the search finds (the distances are exact). Sources near
-    each other share a part. Yields the sources searched, the part's nodes (sorted),
-    and the distances and predecessors (indices into the part)."""
+def _limited_searches(g: Any, sources: IntArray, limit: FloatArray, chunk_cells: int
+                      ) -> Iterator[tuple[IntArray, IntArray | None, Any, Any]]:
+    """Searches from ``sources``, each only as far as its ``limit`` (minutes): sources
+    of like limits together, in chunks, each chunk as far as its largest limit."""
     from scipy.sparse.csgraph import dijkstra
-    from scipy.spatial import cKDTree
 
-    ok = (net.length > 0) & (net.cost > 0)
-    rate = float((net.cost[ok] / (net.length[ok] / 1000.0)).min()) if ok.any() else 1.0
-    reach = limit / rate * 1000.0 + 1.0  # metres
-    xy = net.xy[sources]
-    cell = max(float(np.median(reach)), 1000.0)
-    cx = np.floor(xy[:, 0] / cell).astype(np.int64)
-    cy = np.floor(xy[:, 1] / cell).astype(np.int64)
-    order = np.lexsort((limit, cy, cx))
-    tree = cKDTree(net.xy)
-    start = 0
-    while start < len(order):
-        stop = start + 1
-        while stop < len(order) and stop - start < 256 and cx[order[stop]] == cx[order[start]] \
-                and cy[order[stop]] == cy[order[start]]:
-            stop += 1
-        group = order[start:stop]
-        start = stop
-        centre = xy[group].mean(axis=0)
-        radius = float((np.hypot(*(xy[group] - centre).T) + reach[group]).max())
-        part = np.sort(np.asarray(tree.query_ball_point(centre, radius), dtype=np.intp))
-        sub = g[part][:, part]
-        at = np.searchsorted(part, sources[group])
-        size = max(1, chunk_cells // max(len(part), 1))
-        for k in range(0, len(group), size):
-            dist, pred = dijkstra(sub, directed=True, indices=at[k:k + size],
-                                  return_predecessors=True,
-                                  limit=float(limit[group[k:k + size]].max()))
-            yield sources[group[k:k + size]], part, dist, pred
+    order = np.argsort(limit, kind="stable")
+    size = max(1, chunk_cells // max(g.shape[0], 1))
+    for k in range(0, len(order), size):
+        sel = order[k:k + size]
+        dist, pred = dijkstra(g, directed=True, indices=sources[sel],
+                              return_predecessors=True, limit=float(limit[sel].max()))
+        yield sources[sel], None, dist, pred
 
 
 def route_flows(
@@ -1045,7 +1018,7 @@ def route_flows(
         if limited:
             limit = np.zeros(len(sources))
             np.maximum.at(limit, inv, need[pick_all])
-            searches = _nearby_searches(net, g, sources, limit, chunk_cells)
+            searches = _limited_searches(g, sources, limit, chunk_cells)
         else:
             searches = _full_searches(g, sources, chunk_cells)
         by_source = np.argsort(sources[inv], kind="stable")
