@@ -651,3 +651,18 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
         assert drawn(page)["links"] > 0 and links_legend.is_visible()
         page.screenshot(path=str(tmp_path / "spokes.png"))
         assert_clean(log)
+
+
+def test_appended_strak_keep_their_ids_apart(example: StructureImage, tmp_path: Path) -> None:
+    """Appending another image's stråk to a GeoPackage continues the stråk ids."""
+    from .test_export import split_image
+
+    west = {"1280", "1281", "1283"}
+    first = split_image(example, west, "väst")
+    second = split_image(example, set(example.places["area_id"]) - west, "öst")
+    target = write_geopackage(first, tmp_path / "s.gpkg")
+    write_geopackage(second, target, mode="append")
+    layer = gpd.read_file(target, layer="strak")
+    n = int(example.strak["strak_id"].max())
+    assert len(layer) == 2 * len(example.strak)
+    assert sorted(set(layer["strak_id"])) == list(range(1, 2 * n + 1))

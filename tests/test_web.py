@@ -391,7 +391,7 @@ def test_weak_links_are_a_layer_that_starts_off(example: StructureImage,
     assert overlays["weak"] == ("Svaga samband", False)
     # with stråk the links (spokes) are one click away too; the stråk show
     assert overlays["links"] == ("Funktionella samband", False)
-    assert overlays["strak"] == ("Stråk", True)
+    assert overlays["strak"] == ("Pendlingsstråk", True)
     layer = [data["links"]["sty"][k][3] for k in data["links"]["k"]]
     # the weak links but the axes, which are drawn with the regional links
     weak = (example.links["link_class"] == "weak") & ~example.links["axis"]
