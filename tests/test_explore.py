@@ -94,7 +94,7 @@ def test_the_structure_image_as_folium_layers(example: StructureImage) -> None:
     assert list(layers) == [
         "Bakgrund", "Kommuner", "Pendlingsstråk", "Funktionella samband", "Svaga samband",
         "Gemensam tillväxtmotor: Kristianstad–Hässleholm", "Tillväxtmotor (5)",
-        "Regional kärna (3)", "Lokal kärna (23)", "Serviceort (39)"]
+        "Regional kärna (4)", "Lokal kärna (22)", "Serviceort (39)"]
     # the stråk show; the links (spokes) are there, off at start, as on the web map
     assert layers["Pendlingsstråk"].show and len(
         layers["Pendlingsstråk"].data["features"]) == len(example.strak)

@@ -245,7 +245,7 @@ def test_pdf_text_has_swedish_letters(pdf: bytes, tmp_path: Path) -> None:
 def test_svg_is_well_formed_text_with_swedish_letters(svg: bytes) -> None:
     texts = _svg_texts(svg)
     joined = "\n".join(texts)
-    for word in ("Strukturbild för Skåne", "Tillväxtmotor (5)", "Regional kärna (3)",
+    for word in ("Strukturbild för Skåne", "Tillväxtmotor (5)", "Regional kärna (4)",
                  "Malmö", "Kristianstad–Hässleholm", "Källa: SCB", "modellerade flöden",
                  "Gemensam tillväxtmotor", "Regionalt samband", "Lokalt samband"):
         assert word in joined, word
@@ -315,10 +315,12 @@ def test_svg_link_legend_rows_are_the_styles_drawn(svg: bytes, image: StructureI
 
 def test_english_labels(svg_en: bytes) -> None:
     joined = " ".join(" ".join(_svg_texts(svg_en)).split())  # wrapped lines joined
-    for word in ("Roles", "Growth engine (5)", "Regional core (3)", "Population (circle area)",
+    for word in ("Roles", "Growth engine (5)", "Regional core (4)", "Population (circle area)",
                  "Functional links", "Local link, strong", "Commuters (line width)",
                  "Joint growth engine", "Source: CC0 1.0 (SCB, statistiska tätorter 2020); "
-                 "CC0 1.0 (SCB, Digitala gränser); background: Natural Earth; modelled flows",
+                 "CC0 1.0 (SCB, Digitala gränser); fri med angiven källa (SCB, RAMS/BAS 2024 "
+                 "dagbefolkning); places outside the region: GeoNames (CC BY 4.0); "
+                 "background: Natural Earth; modelled flows",
                  "not observed commuting"):
         assert word in joined, word
     for word in ("Tillväxtmotor", "Roller", "modellerade"):
@@ -334,7 +336,9 @@ def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg:
     assert "modellerade" not in joined
     # the default source line: the inputs' licences and the base's credit
     assert "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala " \
-        "gränser); bakgrund: Natural Earth" in joined
+        "gränser); fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); orter utanför " \
+        "regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth" \
+        in " ".join(joined.split())  # wrapped lines joined
 
 
 def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -> None:
@@ -342,7 +346,8 @@ def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -
     prov = {**image.provenance, "inputs": {
         "places": {"file": "communes_grand_est.gpkg", "licence": "INSEE, Licence Ouverte 2.0"},
         "flows": {"file": "mobpro.csv", "licence": "INSEE, Licence Ouverte 2.0"}}}
-    french = dataclasses.replace(image, provenance=prov, base=None, language="en")
+    french = dataclasses.replace(image, provenance=prov, base=None, context=None, ferries=None,
+                                 language="en")
     joined = "\n".join(_svg_texts(static_map_bytes(french, "svg",
                                                     french.options(source_note=""))))
     assert "Source: INSEE, Licence Ouverte 2.0; modelled flows" in joined

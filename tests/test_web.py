@@ -205,8 +205,9 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     data = page_data(example_page)
     assert len(data["places"]["n"]) == len(example.places) == 70
     assert len(data["links"]["o"]) == len(example.links)
-    assert data["order"] == ["base", "areas", "strak", "links", "weak", "places"]
-    assert data["source"] == "Källa: SCB; bakgrund: Natural Earth; modellerade flöden"
+    assert data["order"] == ["base", "areas", "context", "strak", "links", "weak", "places"]
+    assert data["source"] == ("Källa: SCB; orter utanför regionen: GeoNames (CC BY 4.0); "
+                              "bakgrund: Natural Earth; modellerade flöden")
     legend = data["legend"]
     for role in ("Tillväxtmotor", "Regional kärna", "Serviceort"):
         assert role in legend
@@ -254,13 +255,14 @@ def test_english_map() -> None:
 def test_source_line_and_timestamp(example: StructureImage) -> None:
     data = page_data(web_map_html(example, example.options(source_note="Källa: SCB 2020",
                                                            timestamp="2024-05-01")))
-    assert data["source"] == ("Källa: SCB 2020; bakgrund: Natural Earth; modellerade flöden"
-                              " · Skapad 2024-05-01")
+    assert data["source"] == ("Källa: SCB 2020; orter utanför regionen: GeoNames (CC BY 4.0); "
+                              "bakgrund: Natural Earth; modellerade flöden · Skapad 2024-05-01")
     observed = dataclasses.replace(example, modelled=False)
     # without a note, the line is made from the inputs' licences
     assert page_data(web_map_html(observed, observed.options(source_note="")))["source"] == (
         "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala gränser); "
-        "bakgrund: Natural Earth")
+        "fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); "
+        "orter utanför regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth")
 
 
 def test_links_keep_both_directions() -> None:

@@ -123,6 +123,11 @@ class StructureImage:
         routed on a network, one row per section of a stråk
         (:data:`~strukturbild.analysis.network.STRAK_COLUMNS`), drawn under the places
         with their width by flow; None: no stråk (``[strak] network = "none"``).
+    context, ferries
+        The context beyond the project (:mod:`strukturbild.sources.context`): places
+        (``name_sv``, ``name_en``, ``iso_a3``, ``population``, ``source``; points) and
+        ferry lines (``name_sv``, ``name_en``, ``operator``; lines), drawn small and
+        grey without roles; None draws none.
 
     Examples
     --------
@@ -148,13 +153,15 @@ class StructureImage:
     layers: tuple[OwnLayer, ...] = ()
     base: gpd.GeoDataFrame | None = None
     strak: gpd.GeoDataFrame | None = None
+    context: gpd.GeoDataFrame | None = None
+    ferries: gpd.GeoDataFrame | None = None
 
     def __post_init__(self) -> None:
         for name in ("places", "links"):
             if not isinstance(getattr(self, name), gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame, not "
                                         f"{type(getattr(self, name)).__name__}")
-        for name in ("areas", "regions", "base", "strak"):
+        for name in ("areas", "regions", "base", "strak", "context", "ferries"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame or "
@@ -395,6 +402,9 @@ class StructureImage:
             "title": self.title,
             "places": len(places),
             "population": int(places["population"].sum()) if "population" in places else 0,
+            # places whose employed residents are estimated (population x employment rate)
+            "employed_estimated": int(places["employed_estimated"].fillna(False).astype(bool)
+                                      .sum()) if "employed_estimated" in places else 0,
             "roles": roles_count,
             "links": len(links),
             "link_classes": classes,
@@ -436,6 +446,10 @@ class StructureImage:
             for lay in self.layers]
         if self.strak is not None and len(self.strak):
             out["strak"] = self.strak_summary()
+        if self.context is not None:
+            out["context_places"] = [str(n) for n in self.context[f"name_{self.language}"]]
+        if self.ferries is not None:
+            out["ferries"] = [str(n) for n in self.ferries[f"name_{self.language}"]]
         top = places.sort_values("population", ascending=False).head(5) \
             if "population" in places else places.head(0)
         out["largest_places"] = [

@@ -63,6 +63,7 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | places  | population           | integer      | inhabitants |
 | places  | jobs                 | real         | working-day population (jobs) |
 | places  | employed             | real         | employed residents |
+| places  | employed_estimated   | boolean      | `employed` is population × employment rate |
 | places  | population_prev      | real         | population of the earlier year (optional) |
 | places  | jobs_prev            | real         | jobs of the earlier year (optional) |
 | places  | area_ha              | real         | area in hectares (optional) |
@@ -136,6 +137,14 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | base    | part                 | text         | `neighbour` or `sweden` |
 | base    | iso_a3               | text         | the country (ISO 3166-1 alpha-3) |
 | base    | name                 | text         | the country's name in the image's language |
+| context | geom                 | Point        | a place beyond the project, grey, without role |
+| context | name                 | text         | its name in the image's language (Köpenhamn) |
+| context | iso_a3               | text         | the country (ISO 3166-1 alpha-3) |
+| context | population           | integer      | inhabitants (GeoNames, or the places file) |
+| context | source               | text         | `GeoNames` (CC BY 4.0) or `places` (places file) |
+| ferries | geom                 | LineString   | a ferry line, schematic, between its ports |
+| ferries | name                 | text         | its name in the image's language |
+| ferries | operator             | text         | who runs it |
 | layer_… | geom                 | any          | an own layer (`[[layers]]`), as given |
 | layer_… | …                    | …            | its attributes, names made lower-case ASCII |
 
@@ -145,7 +154,8 @@ names. Integer columns with missing values read back as floats in pandas.
 Own layers are named ``layer_`` and their name in lower-case ASCII (``Stråk`` →
 ``layer_strak``); a layer that mixes points, lines and polygons is written as one
 layer per kind (``layer_strak_lines``, …). The ``base`` layer is the land the maps
-draw under the areas (Natural Earth, public domain); appending keeps the file's own.
+draw under the areas (Natural Earth, public domain); appending keeps the file's own,
+as it keeps its ``context`` and ``ferries``.
 """
 
 from __future__ import annotations
@@ -191,7 +201,7 @@ from ..render.qml import (
     regions_qml,
     strak_qml,
 )
-from ..render.style import TEXT, chain, role_styles, text
+from ..render.style import CONTEXT_DOT, FERRY_STYLE, TEXT, chain, role_styles, text
 
 __all__ = [
     "GPKG_CRS",
@@ -205,7 +215,8 @@ __all__ = [
 ]
 
 #: Layers of the GeoPackage, in the order written (own layers, ``layer_…``, follow).
-GPKG_LAYERS = ("places", "links", "strak", "areas", "regions", "joint_designations", "base")
+GPKG_LAYERS = ("places", "links", "strak", "areas", "regions", "joint_designations", "base",
+               "context", "ferries")
 #: The CRS of every layer.
 GPKG_CRS = "EPSG:3006"
 #: Name of the styles written to ``layer_styles``.
@@ -230,9 +241,9 @@ _KEYS = {"places": "place_id", "links": "link_id", "areas": "area_id", "regions"
 #: Documented columns of each layer, in the order written (see the module docstring).
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "places": ("place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
-               "population_prev", "jobs_prev", "area_ha", "job_ratio", "net_commuting",
-               "inflow_sources", "inflow_share", "population_growth", "rank_in_area",
-               "region", "rank_in_region", "role", "role_label", "role_reason",
+               "employed_estimated", "population_prev", "jobs_prev", "area_ha", "job_ratio",
+               "net_commuting", "inflow_sources", "inflow_share", "population_growth",
+               "rank_in_area", "region", "rank_in_region", "role", "role_label", "role_reason",
                "role_derived", "designations", "modelled"),
     "links": ("link_id", "origin", "destination", "flow_od", "flow_do", "total",
               "share_of_origin", "share_of_destination", "strength", "link_class",
@@ -334,8 +345,8 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
     >>> from strukturbild.pipeline import build
     >>> frames = geopackage_frames(build(example_project()))
     >>> sorted(frames), list(frames["links"].columns[:3])
-    (['areas', 'base', 'joint_designations', 'links', 'places', 'strak'], ['link_id', \
-'origin', 'destination'])
+    (['areas', 'base', 'context', 'ferries', 'joint_designations', 'links', 'places', \
+'strak'], ['link_id', 'origin', 'destination'])
     """
     frames: dict[str, Any] = {"places": _layer_frame(image.places, "places", "place_id")}
     links = image.links.copy()
@@ -358,9 +369,27 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
         base = land[["part", "iso_a3"]].assign(
             name=land[f"name_{image.language}"]).set_geometry(land.geometry)
         frames["base"] = _layer_frame(base.reset_index(drop=True), "base", "")
+    for name, extra in _context_frames(image):
+        frames[name] = extra
     for name, frame in _own_frames(image):
         frames[name] = frame
     return frames
+
+
+def _context_frames(image: StructureImage) -> list[tuple[str, Any]]:
+    """``context`` (places beyond the project) and ``ferries``, when the image has them."""
+    out = []
+    name = f"name_{image.language}"
+    if image.context is not None and len(image.context):
+        ctx = image.context
+        frame = ctx[["iso_a3", "population", "source"]].assign(name=ctx[name])
+        out.append(("context", _layer_frame(frame[["name", "iso_a3", "population", "source"]]
+                                            .set_geometry(ctx.geometry), "context", "")))
+    if image.ferries is not None and len(image.ferries):
+        f = image.ferries
+        frame = f[["operator"]].assign(name=f[name])[["name", "operator"]]
+        out.append(("ferries", _layer_frame(frame.set_geometry(f.geometry), "ferries", "")))
+    return out
 
 
 def _joint_frame(image: StructureImage) -> Any:
@@ -608,6 +637,13 @@ def _style_qml(scene: Scene, name: str, frame: Any, *, unit: SizeUnit,
         return regions_qml(unit=unit)
     if name == "base":
         return base_qml(unit=unit)
+    if name == "context":
+        return layer_qml({"colour": CONTEXT_DOT, "width": 3.5, "fill": CONTEXT_DOT,
+                          "opacity": 0.95}, "points", unit=unit)
+    if name == "ferries":
+        colour, width, dash, opacity = FERRY_STYLE
+        return layer_qml({"colour": colour, "width": width, "dash": dash, "fill": "none",
+                          "opacity": opacity}, "lines", unit=unit)
     if name == "joint_designations":
         return joint_qml(_role_styles(scene, existing_roles), unit=unit)
     own = frame.attrs.get("own", {})
@@ -1249,7 +1285,8 @@ def write_geopackage(
     >>> out = write_geopackage(build(example_project()),
     ...                        pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
     >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]]
-    ['places', 'links', 'strak', 'areas', 'joint_designations', 'base', 'layer_styles']
+    ['places', 'links', 'strak', 'areas', 'joint_designations', 'base', 'context', \
+'ferries', 'layer_styles']
     """
     target = Path(path)
     with OutputSet([target]) as out:
@@ -1304,8 +1341,10 @@ def stage_geopackage(
             _check_schema(held, target)
         _copy_database(held, target, tmp)
         with contextlib.suppress(Exception), _quiet():
-            if "base" in [str(n) for n in pyogrio.list_layers(tmp)[:, 0]]:
-                frames.pop("base", None)  # the file's own land stays as it is
+            have = [str(n) for n in pyogrio.list_layers(tmp)[:, 0]]
+            for kept in ("base", "context", "ferries"):
+                if kept in have:
+                    frames.pop(kept, None)  # the file's own land and context stay as they are
         existing, roles = _check_append(tmp, frames, source=target)
     for name, frame in frames.items():
         geometry_type = _geometry_type(frame, name)

@@ -211,6 +211,10 @@ class Scene:
     source: str
     strak: Any = None
     strak_classes: tuple[StrakClass, ...] = ()
+    #: The context beyond the project as drawn (layer ``context``): places and ferry
+    #: lines, each None when not drawn.
+    context: Any = None
+    ferries: Any = None
 
     @property
     def language(self) -> str:
@@ -425,11 +429,40 @@ def _strak(image: StructureImage) -> tuple[Any, tuple[StrakClass, ...]]:
     return strak.iloc[order], tuple(out)
 
 
+def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
+    """The context places and ferry lines the map draws (None for none)."""
+    if not options.context:
+        return None, None
+    ctx = image.context if image.context is not None and len(image.context) else None
+    ferries = image.ferries if image.ferries is not None and len(image.ferries) else None
+    return ctx, ferries
+
+
+def _credits(image: StructureImage, options: MapOptions, context: Any) -> str:
+    """The source note with the credits the data drawn asks for: GeoNames (CC BY 4.0)
+    for context places, OpenStreetMap (ODbL) for own layers from it, when the note does
+    not name them already."""
+    lang = image.language
+    note = options.source_note.strip() or source_line(image.provenance.get("inputs") or {},
+                                                      lang)
+    extra = []
+    if context is not None and (context["source"] == "GeoNames").any() and \
+            "geonames" not in note.lower():
+        extra.append(text("context_credit", lang))
+    for layer in image.layers:
+        licence = layer.licence.strip()
+        if "openstreetmap" in licence.lower() and "openstreetmap" not in \
+                " ".join([note, *extra]).lower():
+            extra.append(licence)
+    return "; ".join(p for p in (note, *extra) if p)
+
+
 def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bool,
-            styles: Sequence[LinkStyle], has_links: bool, strak: bool
-            ) -> tuple[SceneLayer, ...]:
-    """The layers, bottom to top: base, areas, own layers, stråk, regions, links, weak
-    links, places. With stråk the links are off at start unless ``spokes``."""
+            styles: Sequence[LinkStyle], has_links: bool, context: bool = False,
+            strak: bool = False) -> tuple[SceneLayer, ...]:
+    """The layers, bottom to top: base, areas, own layers, context, stråk, regions,
+    links, weak links, places. With stråk the links are off at start unless
+    ``spokes``."""
     lang = image.language
     out = []
     if base:
@@ -438,6 +471,8 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
         out.append(SceneLayer("areas", text("areas", lang), True))
     out.extend(SceneLayer(f"layer-{n}", layer.name, True)
                for n, layer in enumerate(image.layers))
+    if context:
+        out.append(SceneLayer("context", text("context", lang), True))
     if strak:
         out.append(SceneLayer("strak", text("strak", lang), True))
     if image.regions is not None and len(image.regions):
@@ -465,9 +500,9 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
     >>> s.labelled
     ('tillvaxtmotor', 'regional_karna', 'lokal_karna')
     >>> [x.key for x in s.layers]
-    ['base', 'areas', 'strak', 'links', 'weak', 'places']
+    ['base', 'areas', 'context', 'strak', 'links', 'weak', 'places']
     >>> [x.key for x in s.layers if x.visible]
-    ['base', 'areas', 'strak', 'places']
+    ['base', 'areas', 'context', 'strak', 'places']
     >>> [x.key for x in s.link_styles]
     ['regional-strong', 'regional-medium', 'regional-weak', 'local-strong', \
 'local-medium', 'local-weak']
@@ -492,6 +527,7 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         else None
     tolerance = _tolerance(image, medium)
     areas, lan = _areas(image, tolerance)
+    context, ferries = _context(image, options)
     scene = Scene(
         image=image, options=options, medium=medium, styles=tuple(styles), counts=counts,
         labelled=tuple(labelled), label_tier=tiers, label_level=levels,
@@ -502,10 +538,14 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         national=base is not None and bool((base["kind"] == "border").any()),
         on_tiles=on_tiles,
         layers=_layers(image, options, base=base is not None, areas=areas is not None,
-                       styles=link_styles, has_links=has_links, strak=strak is not None),
+                       styles=link_styles, has_links=has_links,
+                       context=context is not None or ferries is not None,
+                       strak=strak is not None),
         legend=(), strak=strak, strak_classes=strak_classes,
         source=source_line(image.provenance.get("inputs") or {}, lang,
-                           source_note=options.source_note, modelled=image.modelled,
-                           base=base is not None, timestamp=options.timestamp),
+                           source_note=_credits(image, options, context),
+                           modelled=image.modelled, base=base is not None,
+                           timestamp=options.timestamp),
+        context=context, ferries=ferries,
     )
     return replace(scene, legend=tuple(legend_sections(scene)))

@@ -261,6 +261,9 @@ def _place_popup(scene: Scene, row: pd.Series, role: str) -> str:
             continue
         rows.append((text(key, lang), str(value) if decimals is None
                      else format_number(value, lang, decimals)))
+        if col == "employed" and row.get("employed_estimated") in (True, np.True_):
+            rows.append((text("employed_estimated", lang),
+                         text("employed_estimated_value", lang)))
     return f"<b>{safe_text(row['name'])}</b>" + _table(rows)
 
 

@@ -115,6 +115,24 @@ AREA_EDGE = "#c3bcb0"
 LAN_EDGE = "#8b8376"
 BORDER = ("#9a9286", "5 3")  # national borders: colour, dash
 COUNTRY_TEXT = "#8c867c"
+#: The context beyond the project: places (dot fill, label colour) and ferry lines
+#: (colour, width px, dash, opacity: the infrastructure kind's line, dashed).
+CONTEXT_DOT = "#9d978c"
+CONTEXT_TEXT = "#77726a"
+FERRY_STYLE = ("#3d3d3d", 1.3, "6 4", 0.7)
+
+
+def context_radius(population: float) -> float:
+    """A context place's dot, in pixels (points on paper): small, 2.5 to 5.
+
+    Examples
+    --------
+    >>> context_radius(35_000), context_radius(1_150_000)
+    (2.5, 5.0)
+    """
+    return min(max(0.4 * symbol_radius(population), 2.5), 5.0)
+
+
 #: Areas drawn over background tiles: outline only.
 AREA_EDGE_ON_TILES = "#6b6b6b"
 #: Functional regions: outline colour, width (px), dash; their names in this colour.
@@ -143,6 +161,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "population": ("Befolkning", "Population"),
     "jobs": ("Arbetsplatser", "Jobs"),
     "employed": ("Förvärvsarbetande", "Employed residents"),
+    # popup row of a place whose employed residents are estimated (employed_estimated)
+    "employed_estimated": ("Uppskattat", "Estimated"),
+    "employed_estimated_value": ("förvärvsarbetande, ur folkmängden",
+                                 "employed residents, from the population"),
     "job_ratio": ("Arbetsplatskvot", "Job ratio"),
     "net_commuting": ("Nettoinpendling", "Net commuting"),
     "inflow_sources": ("Inpendling från antal orter", "In-flow from places"),
@@ -206,6 +228,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "search": ("Sök ort", "Find a place"),
     "no_match": ("Ingen ort med det namnet", "No place of that name"),
     "base_credit": ("bakgrund: Natural Earth", "background: Natural Earth"),
+    "context": ("Omvärld", "Surroundings"),
+    "context_place": ("Ort utanför regionen", "Place outside the region"),
+    "ferry": ("Färjeled", "Ferry line"),
+    "ferries": ("Färjeleder", "Ferry lines"),
+    "context_credit": ("orter utanför regionen: GeoNames (CC BY 4.0)",
+                       "places outside the region: GeoNames (CC BY 4.0)"),
+    "gpkg_context": ("Orter utanför regionen (GeoNames, CC BY 4.0, eller projektets "
+                     "ortfil), utan roller.",
+                     "Places outside the region (GeoNames, CC BY 4.0, or the project's "
+                     "places file), without roles."),
+    "gpkg_ferries": ("Färjeleder, schematiskt ritade mellan hamnarna.",
+                     "Ferry lines, drawn schematically between the ports."),
     "subtitle": ("Tätorternas roller och funktionella samband",
                  "Roles of the urban areas and their functional links"),
     "own_layers": ("Egna lager", "Own layers"),

@@ -85,12 +85,15 @@ from .style import (
     AREA_EDGE_ON_TILES,
     AREA_FILL,
     BORDER,
+    CONTEXT_DOT,
+    FERRY_STYLE,
     GROUP_OPACITY,
     GROUP_PAD,
     LAN_EDGE,
     LAND,
     REGION_STYLE,
     SEA,
+    context_radius,
     format_number,
     link_width,
     symbol_radius,
@@ -264,7 +267,8 @@ def _numbers(values: Any, decimals: int) -> list[Any] | None:
 #: Place popup rows after the role: (column, decimals or "s" for text).
 _PLACE_ROWS: tuple[tuple[str, int | str], ...] = (
     ("designations", "s"), ("designation_group", "s"), ("area_name", "s"),
-    ("population", 0), ("employed", 0), ("jobs", 0), ("job_ratio", 2),
+    ("population", 0), ("employed", 0), ("employed_estimated", "s"), ("jobs", 0),
+    ("job_ratio", 2),
     ("net_commuting", 0), ("inflow_sources", 0), ("inflow_share", 3), ("region", "s"),
     ("role_reason", "s"),
 )
@@ -282,7 +286,11 @@ def _places_data(scene: Scene, latlon: np.ndarray[Any, np.dtype[np.float64]],
         if col not in pl.columns:
             continue
         label = text(_ROW_TEXT.get(col, col), scene.language)
-        values = _texts(pl[col].tolist()) if kind == "s" else _numbers(pl[col], int(kind))
+        column = pl[col]
+        if col == "employed_estimated":  # a word where the employed are estimated
+            column = pd.Series(np.where(column.fillna(False).astype(bool),
+                                        text("employed_estimated_value", scene.language), ""))
+        values = _texts(column.tolist()) if kind == "s" else _numbers(column, int(kind))
         if values is not None:
             cols.append([label, kind, values])
     q = np.round(latlon * _QUANTUM).astype(np.int64)
@@ -566,6 +574,25 @@ def _strak_data(scene: Scene) -> dict[str, Any]:
             "s": about, "st": {"color": colour, "opacity": opacity}}
 
 
+def _context_data(scene: Scene) -> dict[str, Any]:
+    """The places beyond the project ([name, lat, lon, radius], grey) and the ferry
+    lines (dashed)."""
+    out: dict[str, Any] = {"dot": CONTEXT_DOT}
+    ctx = scene.context
+    if ctx is not None:
+        ll = _points_wgs84(ctx)
+        out["p"] = [[str(n), round(float(a), 4), round(float(b), 4),
+                     round(context_radius(float(p)), 1)]
+                    for n, p, (a, b) in zip(ctx[f"name_{scene.language}"], ctx["population"],
+                                           ll, strict=True)]
+    if scene.ferries is not None:
+        colour, width, dash, opacity = FERRY_STYLE
+        out["f"] = _encode_lines(scene.ferries.geometry, scene.ferries.crs)
+        out["style"] = {"color": colour, "weight": width, "dashArray": dash,
+                        "opacity": opacity}
+    return out
+
+
 def _bounds(scene: Scene, latlon: np.ndarray[Any, Any]) -> list[list[float]]:
     """The data's bounds in degrees: the places and the areas."""
     lat0, lon0 = latlon.min(axis=0)
@@ -588,6 +615,8 @@ def _layers_data(scene: Scene, data: dict[str, Any], position: pd.Series) -> Non
         data["areas"] = _areas_data(scene)
     if scene.layer("strak") is not None:
         data["strak"] = _strak_data(scene)
+    if scene.layer("context") is not None:
+        data["context"] = _context_data(scene)
     if scene.layer("regions") is not None:
         data["regions"] = _regions_data(scene)
     if scene.layer("links") is not None:
