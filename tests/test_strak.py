@@ -378,13 +378,21 @@ def infrastructure_project(folder: Path) -> Path:
               "geometry": shapely.LineString([at[n] for n in seq])}
              for k, (cls, seq) in enumerate(ROADS)]
     gpd.GeoDataFrame(rows, crs=4326).to_file(folder / "infra.gpkg", layer="infra")
-    text = (EXAMPLE / "project.toml").read_text(encoding="utf-8")
-    for name in ("tatorter_2020.csv", "kommuner_skane.geojson"):
-        text = text.replace(f'"{name}"', json.dumps(str(EXAMPLE / name)))
-    text += ('\n[[layers]]\nname = "Järnvägar och vägar"\npath = "infra.gpkg"\n'
-             'layer = "infra"\nkind = "infrastructure"\n')
-    (folder / "project.toml").write_text(text, encoding="utf-8")
-    return folder / "project.toml"
+    return example_copy(folder, '\n[[layers]]\nname = "Järnvägar och vägar"\n'
+                        'path = "infra.gpkg"\nlayer = "infra"\nkind = "infrastructure"\n')
+
+
+def example_copy(folder: Path, more: str = "") -> Path:
+    """The example's project in ``folder`` (its files copied: they are the
+    repository's), with ``more`` added to its project file."""
+    import shutil
+
+    for path in EXAMPLE.iterdir():
+        if path.is_file():
+            shutil.copyfile(path, folder / path.name)
+    project = folder / "project.toml"
+    project.write_text(project.read_text(encoding="utf-8") + more, encoding="utf-8")
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -447,27 +455,20 @@ def test_network_option(tmp_path: Path) -> None:
     ("min_flow = -5", "strak.min_flow")])
 def test_bad_strak_options_exit_2(tmp_path: Path, table: str, message: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    text = (EXAMPLE / "project.toml").read_text(encoding="utf-8")
-    for name in ("tatorter_2020.csv", "kommuner_skane.geojson"):
-        text = text.replace(f'"{name}"', json.dumps(str(EXAMPLE / name)))
-    (tmp_path / "p.toml").write_text(text + f"\n[strak]\n{table}\n", encoding="utf-8")
-    assert main(["validate", str(tmp_path / "p.toml")]) == 2
+    project = example_copy(tmp_path, f"\n[strak]\n{table}\n")
+    assert main(["validate", str(project)]) == 2
     err = capsys.readouterr().err
-    assert message in err and "p.toml" in err and "Traceback" not in err
+    assert message in err and "project.toml" in err and "Traceback" not in err
 
 
 def test_infrastructure_without_lines_exits_2(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    text = (EXAMPLE / "project.toml").read_text(encoding="utf-8")
-    for name in ("tatorter_2020.csv", "kommuner_skane.geojson"):
-        text = text.replace(f'"{name}"', json.dumps(str(EXAMPLE / name)))
-    (tmp_path / "p.toml").write_text(text + '\n[strak]\nnetwork = "infrastructure"\n',
-                                     encoding="utf-8")
-    assert main(["build", str(tmp_path / "p.toml"), "--out", str(tmp_path / "out"),
+    project = example_copy(tmp_path, '\n[strak]\nnetwork = "infrastructure"\n')
+    assert main(["build", str(project), "--out", str(tmp_path / "out"),
                  "--format", "json", "-q"]) == 2
     err = capsys.readouterr().err
     assert 'network = "infrastructure" needs [[layers]] of kind "infrastructure"' in err
-    assert "p.toml" in err and not (tmp_path / "out" / "skane.json").exists()
+    assert "project.toml" in err and not (tmp_path / "out" / "skane.json").exists()
 
 
 # --------------------------------------------------------------------------- outputs
@@ -535,7 +536,7 @@ def test_scene_legend_is_made_from_the_classes_drawn(example: StructureImage) ->
     assert [r.size for r in bands] == sorted((r.size for r in bands), reverse=True)
     notes = " ".join(r.label for r in section.rows if r.kind == "note")
     assert "nät av orterna över land" in notes and "modellerade" in notes
-    assert [x.key for x in scene.layers] == ["base", "areas", "strak", "places"]
+    assert [x.key for x in scene.layers] == ["base", "areas", "context", "strak", "places"]
 
 
 def test_geopackage_layer_and_qgis_style(example: StructureImage, tmp_path: Path) -> None:
