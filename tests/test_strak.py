@@ -667,3 +667,26 @@ def test_appended_strak_keep_their_ids_apart(example: StructureImage, tmp_path: 
     n = int(example.strak["strak_id"].max())
     assert len(layer) == 2 * len(example.strak)
     assert sorted(set(layer["strak_id"])) == list(range(1, 2 * n + 1))
+
+
+def test_noding_falls_back_to_snap_rounding(on_rails: StructureImage,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where GEOS's noding does not converge (it happened on OpenStreetMap's ways), the
+    lines are noded by a union on a 1 cm grid: the same network, the same paths."""
+    layer = on_rails.layers[0].frame
+    xy = np.column_stack([on_rails.places.geometry.x, on_rails.places.geometry.y])
+    ids = list(on_rails.places.index)
+    noded = infrastructure_network([layer], xy, ids, fixed_links=())
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise shapely.errors.GEOSException("TopologyException: Iterated noding failed to "
+                                           "converge after 8 iterations")
+
+    monkeypatch.setattr(shapely, "node", fail)
+    snapped = infrastructure_network([layer], xy, ids, fixed_links=())
+    assert snapped.n_edges == noded.n_edges
+    assert sorted(snapped.kind.tolist()) == sorted(noded.kind.tolist())
+    o, d = np.arange(0, 60, 3), np.arange(1, 61, 3)
+    a = route_flows(noded, o, d, np.ones(len(o)))
+    b = route_flows(snapped, o, d, np.ones(len(o)))
+    assert b.cost == pytest.approx(a.cost, abs=1e-3)

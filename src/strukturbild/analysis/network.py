@@ -558,6 +558,32 @@ def _components(n: int, u: IntArray, v: IntArray) -> IntArray:
     return labels
 
 
+def _noded(lines: ObjArray) -> tuple[ObjArray, float]:
+    """The lines cut where they cross or touch: :func:`shapely.node`, or, where GEOS's
+    noding does not converge (OpenStreetMap's many nearly touching ways can make it
+    fail), a union of the lines snapped to a grid of 1 cm, then 10 cm, then 1 m (GEOS's
+    snap-rounding overlay, which always nodes). Returns the pieces and how far (metres)
+    a piece may lie from the line it came from."""
+    import shapely
+
+    tolerance = 0.01
+    try:
+        out = shapely.get_parts(shapely.node(shapely.multilinestrings(lines)))
+    except shapely.errors.GEOSException:
+        for grid in (0.01, 0.1, 1.0):
+            try:
+                out = shapely.get_parts(shapely.union_all(lines, grid_size=grid))
+                tolerance = grid
+                break
+            except shapely.errors.GEOSException:
+                continue
+        else:
+            raise
+        out = out[np.isin(shapely.get_type_id(out), (1, 2))]  # lines only
+    result: ObjArray = np.asarray(out[shapely.length(out) > 0], dtype=object)
+    return result, tolerance
+
+
 def _access_segments(flat: ObjArray, kinds: ObjArray, xy: FloatArray
                      ) -> tuple[ObjArray, IntArray]:
     """Segments from each place to the nearest point of the nearest line, and of the
@@ -689,12 +715,12 @@ def infrastructure_network(
     every = np.concatenate([flat, access])
     speed_all = np.concatenate([speed0, np.full(len(access), SPEEDS_KMH["access"])])
     kind_all = np.concatenate([kind0, np.full(len(access), "access", dtype=object)])
-    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(every)))
-    noded = noded[shapely.length(noded) > 0]
+    noded, tolerance = _noded(every)
     # each piece's speed and kind: those of the fastest line it lies on (an access
     # segment's where it lies on one: the piece from the place to the line)
     mid = shapely.line_interpolate_point(noded, 0.5, normalized=True)
-    hit_piece, hit_line = shapely.STRtree(every).query(mid, predicate="dwithin", distance=0.01)
+    hit_piece, hit_line = shapely.STRtree(every).query(mid, predicate="dwithin",
+                                                        distance=tolerance)
     rank = np.where(kind_all[hit_line] == "access", np.inf, speed_all[hit_line])
     order = np.lexsort((-rank, hit_piece))
     hit_piece, hit_line = hit_piece[order], hit_line[order]
