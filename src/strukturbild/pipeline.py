@@ -22,6 +22,7 @@ from ._files import check_outputs, check_path
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from .analysis.links import link_scopes, links_from_flows, links_to_lines, modelled_commuting
+from .analysis.network import corridors
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -554,6 +555,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
                          licence=src.licence, where=src.where)
                 for src, frame in (layers or []))
     base, base_info = _base(project, places, areas, own)
+    strak, strak_info = _strak(project, out_places, lines, own, areas, base, say)
     context, ferries, context_info = _context(project, places, areas, own)
 
     scheme = project.roles
@@ -572,10 +574,12 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         # where the designations pin a role the rules also give: do they name the same places
         "role_agreement": role_agreement(roles, scheme) if designations is not None else {},
         "base": base_info,
+        "strak": strak_info,
         "context": context_info,
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions.as_dict()),
+            "strak": to_jsonable(project.strak),
             "roles": {"scheme": scheme.name,
                       "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
                                 for r in scheme.roles],
@@ -602,9 +606,34 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         map_options=project.map,
         layers=own,
         base=base,
+        strak=strak,
         context=context,
         ferries=ferries,
     )
+
+
+def _strak(project: Project, places: Any, links: Any, layers: tuple[OwnLayer, ...],
+           areas: Any, base: Any, say: Progress) -> tuple[Any, dict[str, Any] | None]:
+    """The stråk: the links' flows routed on the project's infrastructure layers, or on
+    a network of the places over the land (the areas and the base geography)."""
+    if project.strak.network == "none":
+        return None, None
+    land = [g for frame in (areas, None if base is None else base[base["kind"] == "land"])
+            if frame is not None for g in frame.geometry]
+    try:
+        found = corridors(places, links, params=project.strak,
+                          roles_order=[r.key for r in project.roles.roles],
+                          label_roles=project.map.label_roles,
+                          infrastructure=[x.frame for x in layers if x.kind == "infrastructure"],
+                          land=land or None)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=project.path) from None
+    if found is None:
+        return None, None
+    info = found.info()
+    say(f"routed {info['links_routed']} links on a {info['network']} network "
+        f"({info['nodes']} nodes, {info['edges']} edges): {info['strak']} stråk")
+    return found.frame, info
 
 
 def _land(project: Project) -> Any:
