@@ -48,6 +48,7 @@ __all__ = [
     "RoleRule",
     "RoleScheme",
     "SCBLAParams",
+    "StrakParams",
     "default_role_scheme",
     "load_project",
     "region_method",
@@ -1216,7 +1217,10 @@ class MapOptions:
     polygons (SCB's kommuner or län, e.g. the national ``kommuner.gpkg``; layer
     ``land_layer``) to draw Sweden's land outside the project's areas from, instead of
     Natural Earth's Sweden: their gaps (Vänern, Vättern, Mälaren) stay water, and
-    their coast is SCB's.
+    their coast is SCB's. ``spokes``: with stråk (``[strak]``), show the links (straight
+    lines between the places) when the web map opens, and draw them on the print map
+    and in QGIS too; otherwise they are a layer one click away. Without stråk the links
+    are drawn as ever.
 
     Every renderer (web, print, QGIS styles) takes one ``MapOptions``; the defaults
     are written here only. ``title`` and ``language`` are the project's: a
@@ -1245,6 +1249,7 @@ class MapOptions:
         "A4-portrait"
     dpi: int = 300
     min_link_flow: float | None = None
+    spokes: bool = False
     context: bool = True
     context_places: str | None = None
     context_layer: str | None = None
@@ -1306,6 +1311,49 @@ class MapOptions:
 
 
 @dataclass(frozen=True)
+class StrakParams:
+    """``[strak]``: the links' flows routed on a network, and the stråk they make.
+
+    ``network``: ``"auto"`` (the project's ``[[layers]]`` of kind ``infrastructure``
+    when it has any with lines, else a network generated from the places over land),
+    ``"infrastructure"``, ``"generated"``, or ``"none"`` (no stråk; the links are
+    drawn as before). A stråk is made of network edges that carry at least
+    ``min_share`` of the busiest edge's flow and at least ``min_flow`` commuters a day
+    (both directions); the ``max_count`` that carry the most commuting are drawn (see
+    :func:`strukturbild.analysis.network.find_strak`).
+
+    Examples
+    --------
+    >>> StrakParams().network, StrakParams().max_count
+    ('auto', 12)
+    >>> StrakParams(min_share=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'strak.min_share': expected a share ...
+    """
+
+    network: Literal["auto", "infrastructure", "generated", "none"] = "auto"
+    min_share: float = 0.04
+    min_flow: float = 0.0
+    max_count: int = 12
+
+    def __post_init__(self) -> None:
+        check_fields(self, "strak")
+        if not (isinstance(self.min_share, int | float) and 0 < self.min_share <= 1):
+            raise _err(None, "strak.min_share", "expected a share of the busiest edge's "
+                       f"flow, more than 0 and at most 1, got {self.min_share!r}")
+        if not (isinstance(self.min_flow, int | float) and 0 <= self.min_flow < math.inf):
+            raise _err(None, "strak.min_flow", "expected a number of commuters >= 0, got "
+                       f"{self.min_flow!r}")
+        count = self.max_count
+        if isinstance(count, bool) or not isinstance(count, int | float) or count < 1 \
+                or count != int(count):
+            raise _err(None, "strak.max_count", "expected a whole number >= 1 (the most "
+                       f"stråk drawn), got {count!r}")
+        object.__setattr__(self, "max_count", int(count))
+
+
+@dataclass(frozen=True)
 class ExportOptions:
     """What is written, and where.
 
@@ -1353,6 +1401,7 @@ class Project:
     roles: RoleScheme = field(default_factory=default_role_scheme)
     links: LinkParams = field(default_factory=LinkParams)
     regions: RegionParams = field(default_factory=RegionParams)
+    strak: StrakParams = field(default_factory=StrakParams)
     map: MapOptions = field(default_factory=MapOptions)
     export: ExportOptions = field(default_factory=ExportOptions)
     path: Path | None = None
@@ -1788,6 +1837,7 @@ def project_from_dict(
                                         "employment_rate" in d.get("places", {}), path)
     links = _dataclass_from(LinkParams, links_table, "links", path)
     regions = _regions(d.get("regions", {}), path)
+    strak = _dataclass_from(StrakParams, d.get("strak", {}), "strak", path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
     if mp.land:
         mp = replace(mp, land=str(_resolve(base_dir, mp.land)))
@@ -1818,6 +1868,7 @@ def project_from_dict(
             roles=roles,
             links=links,
             regions=regions,
+            strak=strak,
             map=mp,
             export=ex,
             path=path,

@@ -28,6 +28,7 @@ from .analysis.links import (
     links_to_lines,
     modelled_commuting,
 )
+from .analysis.network import corridors
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -429,6 +430,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
                          licence=src.licence, where=src.where)
                 for src, frame in (layers or []))
     base, base_info = _base(project, places, areas, own)
+    strak, strak_info = _strak(project, out_places, lines, own, areas, base, say)
     context, ferries, context_info = _context(project, places, areas, own)
     provenance = {
         "package": "strukturbild",
@@ -444,6 +446,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "role_agreement": role_agreement(roles, project.roles)
         if designations is not None else {},
         "base": base_info,
+        "strak": strak_info,
         "context": context_info,
         "parameters": _parameters(project),
     }
@@ -467,6 +470,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         map_options=project.map,
         layers=own,
         base=base,
+        strak=strak,
         context=context,
         ferries=ferries,
     )
@@ -628,12 +632,37 @@ def _parameters(project: Project) -> dict[str, Any]:
     return {
         "links": to_jsonable(project.links),
         "regions": to_jsonable(project.regions.as_dict()),
+        "strak": to_jsonable(project.strak),
         "roles": {"scheme": scheme.name,
                   "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
                             for r in scheme.roles],
                   "designations": [str(d) if isinstance(d, str) else Path(d).name
                                    for d in scheme.designations]},
     }
+
+
+def _strak(project: Project, places: Any, links: Any, layers: tuple[OwnLayer, ...],
+           areas: Any, base: Any, say: Progress) -> tuple[Any, dict[str, Any] | None]:
+    """The stråk: the links' flows routed on the project's infrastructure layers, or on
+    a network of the places over the land (the areas and the base geography)."""
+    if project.strak.network == "none":
+        return None, None
+    land = [g for frame in (areas, None if base is None else base[base["kind"] == "land"])
+            if frame is not None for g in frame.geometry]
+    try:
+        found = corridors(places, links, params=project.strak,
+                          roles_order=[r.key for r in project.roles.roles],
+                          label_roles=project.map.label_roles,
+                          infrastructure=[x.frame for x in layers if x.kind == "infrastructure"],
+                          land=land or None)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=project.path) from None
+    if found is None:
+        return None, None
+    info = found.info()
+    say(f"routed {info['links_routed']} links on a {info['network']} network "
+        f"({info['nodes']} nodes, {info['edges']} edges): {info['strak']} stråk")
+    return found.frame, info
 
 
 def _land(project: Project) -> Any:
