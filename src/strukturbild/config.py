@@ -621,6 +621,10 @@ class LinkParams:
     kommun_border: float = 0.40
     beta: float = 0.1
     max_distance_km: float | None = None
+    distance: Literal["straight", "land"] = "straight"
+    own_bound: bool = True
+    job_ratio: float | None = None
+    outside_share: float = 0.14
     min_flow: float = 50.0
     employment_rate: float = 0.5
     urban_density: float = 2200.0
@@ -656,6 +660,16 @@ class LinkParams:
                 raise _err(None, "links.max_distance_km",
                            f"expected a positive number of km (or none), got {d!r}")
             object.__setattr__(self, "max_distance_km", float(d))
+        r = self.job_ratio
+        if r is not None:
+            if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0 \
+                    or not math.isfinite(r):
+                raise _err(None, "links.job_ratio",
+                           f"expected a positive number (or none), got {r!r}")
+            object.__setattr__(self, "job_ratio", float(r))
+        if not 0 <= self.outside_share < 1:
+            raise _err(None, "links.outside_share",
+                       f"expected a share from 0 to below 1, got {self.outside_share}")
         if not self.min_flow >= 0:
             raise _err(None, "links.min_flow", f"expected a number >= 0, got {self.min_flow}")
         if not (0 < self.medium <= self.strong <= 1):

@@ -20,6 +20,7 @@ from ..config import LinkParams
 from ..errors import ConfigError, EmptyInputError
 from .flows import Flows
 from .gravity import fit_gravity
+from .land import PairDistances
 from .places import place_coordinates
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "links_to_lines",
     "model_flows",
     "modelled_commuting",
+    "outside_destinations",
+    "outside_jobs",
 ]
 
 #: Link classes, strongest first.
@@ -235,17 +238,30 @@ class ModelledFlows:
         Modelled jobs of each place: all flows into it (the pairs left out included).
     params
         The model and the parameter values used (fitted ones when calibrated).
+    outside
+        Flows from the places to the destinations outside them (the jobs outside any
+        tätort, one destination per kommun, named by its ``area_id``): they count in
+        each place's employed residents and out-commuting, draw no link. Pairs kept
+        from ``min_flow`` on, as for the places.
+    outside_jobs
+        The modelled jobs (all flows in) of each outside destination.
     """
 
     flows: Flows
     employed: pd.Series
     jobs: pd.Series
     params: dict[str, Any]
+    outside: Flows | None = None
+    outside_jobs: pd.Series | None = None
 
 
 @dataclass(frozen=True)
 class _Places:
-    """What the model needs of the places: km coordinates, distance to itself, län."""
+    """What the model needs of the places (and of the destinations outside them): km
+    coordinates, distance to itself, population, destination mass, the bound on what a
+    place keeps (its jobs; inf where none), the spread of a destination over an area
+    (km; 0 for a place), län and kommun, and the distances that replace the straight
+    line for some pairs (a sparse matrix in km, or None)."""
 
     x: FloatArray
     y: FloatArray
@@ -253,6 +269,10 @@ class _Places:
     population: FloatArray
     lan: NDArray[np.intp]
     area: NDArray[np.intp]
+    mass: FloatArray
+    bound: FloatArray
+    spread: FloatArray
+    detour: Any = None
 
     def sq_distances(self, rows: NDArray[np.intp], c0: int, c1: int
                      ) -> tuple[FloatArray, tuple[NDArray[np.intp], NDArray[np.intp]]]:
@@ -265,10 +285,27 @@ class _Places:
         dy = self.y[rows, None] - self.y[None, c0:c1]
         dy *= dy
         d2 += dy
+        if self.detour is not None:  # over land (or a network) where it is not straight
+            sub = self.detour[rows][:, c0:c1].tocoo()
+            d2[sub.row, sub.col] = sub.data ** 2
+        if self.spread[rows].any() or self.spread[c0:c1].any():
+            # a destination spread over an area: sqrt(d² + s²) is the mean distance to
+            # it at d = 0 (s = 2/3 of the disc's radius) and d itself far away
+            d2 += self.spread[rows, None] ** 2
+            d2 += self.spread[None, c0:c1] ** 2
         own = (rows >= c0) & (rows < c1)
         pos = (np.flatnonzero(own), rows[own] - c0)
         d2[pos] = self.internal[rows[own]] ** 2
         return d2, pos
+
+    def pair_distances(self, oi: NDArray[np.intp], dj: NDArray[np.intp]) -> FloatArray:
+        """Distances in km between the places ``oi`` and ``dj`` (pairwise, i != j)."""
+        d2 = (self.x[oi] - self.x[dj]) ** 2 + (self.y[oi] - self.y[dj]) ** 2
+        if self.detour is not None and len(oi):
+            over = np.asarray(self.detour[oi, dj]).ravel()
+            d2 = np.where(over > 0, over**2, d2)
+        out: FloatArray = np.sqrt(d2 + self.spread[oi] ** 2 + self.spread[dj] ** 2)
+        return out
 
     def borders(self, rows: NDArray[np.intp], c0: int, c1: int) -> NDArray[np.int8]:
         """Borders between the places ``rows`` and ``c0:c1``: 0 in one kommun (or where
@@ -284,8 +321,10 @@ class _Places:
         return out
 
     def take(self, order: NDArray[np.intp]) -> _Places:
+        detour = None if self.detour is None else self.detour[order][:, order].tocsr()
         return _Places(self.x[order], self.y[order], self.internal[order],
-                       self.population[order], self.lan[order], self.area[order])
+                       self.population[order], self.lan[order], self.area[order],
+                       self.mass[order], self.bound[order], self.spread[order], detour)
 
 
 def _area_codes(places: pd.DataFrame, chars: int | None) -> NDArray[np.intp]:
@@ -388,10 +427,11 @@ def _own_shares(pop: FloatArray, p: LinkParams) -> FloatArray:
     return out
 
 
-def _masses(pop: FloatArray, p: LinkParams) -> tuple[FloatArray, FloatArray]:
-    """Destination masses of the two groups (0 for a place of 0 inhabitants)."""
+def _masses(mass: FloatArray, p: LinkParams) -> tuple[FloatArray, FloatArray]:
+    """Destination masses of the two groups from the jobs (or the population where no
+    jobs are known): ``mass ** gamma`` and ``mass`` (0 where the mass is 0)."""
     gamma = p.gamma if p.decay == "mixture" else 1.0
-    return np.where(pop > 0, pop ** gamma, 0.0), pop.copy()
+    return np.where(mass > 0, mass ** gamma, 0.0), mass.copy()
 
 
 class _Blocks:
@@ -460,6 +500,36 @@ def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
     return out
 
 
+def _bound_own(pl: _Places, p: LinkParams, production: FloatArray, own: FloatArray,
+               c_reg: FloatArray, c_long: FloatArray, m_reg: FloatArray, m_long: FloatArray
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Bound each place's flow to itself by its jobs: where the model keeps more of a
+    place's employed residents at home than the place has jobs, it keeps as many as the
+    jobs and sends the rest out in proportion to its flows to the other destinations.
+
+    A place's flow to itself is ``own_i + c_reg_i m_reg_i g_ii + c_long_i m_long_i h_ii``
+    (``g_ii``, ``h_ii``: the decays at its internal distance). Scaling ``c_reg_i`` and
+    ``c_long_i`` by ``k_i = (E_i - J_i) / (E_i - S_i)`` scales every flow to another
+    destination; ``own_i`` is then set so that the flow to itself is ``J_i`` (it may go
+    below 0: it is only the correction of the diagonal, never a flow of its own).
+    """
+    d2 = (pl.internal**2)[None, :]
+    g, h = _decay(d2.copy(), None, p, (np.zeros(len(own), np.intp), np.arange(len(own))))
+    diag = c_reg * m_reg * g[0]
+    if h is not None:
+        diag = diag + c_long * m_long * h[0]
+    stay = own + diag
+    away = production - stay
+    over = (stay > pl.bound) & (away > 0)
+    if not over.any():
+        return own, c_reg, c_long
+    k = np.ones(len(own))
+    k[over] = (production[over] - pl.bound[over]) / away[over]
+    c_reg, c_long = c_reg * k, c_long * k
+    own = np.where(over, pl.bound - diag * k, own)
+    return own, c_reg, c_long
+
+
 def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: float,
            progress: Progress | None
            ) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, FloatArray, FloatArray]:
@@ -469,7 +539,7 @@ def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: f
     order = _z_order(pl_in.x, pl_in.y)
     pl, production = pl_in.take(order), production_in[order]
     blocks = _Blocks(pl)
-    m_reg, m_long = _masses(pl.population, p)
+    m_reg, m_long = _masses(pl.mass, p)
     s_reg, s_long = _row_sums(pl, blocks, p, m_reg, m_long, progress)
     own = np.zeros(n)
     c_long = np.zeros(n)
@@ -483,6 +553,9 @@ def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: f
     else:  # T_ij = k P_i P_j f(d_ij), k such that the flows add up to the employed
         total = float(pl.population @ s_reg)
         c_reg = pl.population * (production.sum() / total if total > 0 else 0.0)
+    if p.model == "production" and np.isfinite(pl.bound).any():
+        own, c_reg, c_long = _bound_own(pl, p, production, own, c_reg, c_long, m_reg,
+                                        m_long)
     # T_ij = c_reg_i m_reg_j g_ij + c_long_i m_long_j h_ij (+ own_i if i = j)
     employed = own + c_reg * s_reg + c_long * s_long
     jobs = own.copy()
@@ -584,7 +657,7 @@ def _fit_mixture(pl: _Places, p: LinkParams, oi: NDArray[np.intp], dj: NDArray[n
 
     def loss(x: FloatArray) -> float:
         q = params_of(x)
-        m_reg, m_long = _masses(pl.population, q)
+        m_reg, m_long = _masses(pl.mass, q)
         a = _own_shares(pl.population, q)
         ll = 0.0
         for (rows, r, c, yy), kept in zip(chunks, cache, strict=True):
@@ -633,6 +706,8 @@ def modelled_commuting(
     observed: Flows | None = None,
     min_flow: float | None = None,
     progress: Progress | None = None,
+    outside: pd.DataFrame | None = None,
+    distances: PairDistances | None = None,
 ) -> ModelledFlows:
     """Modelled commuting between places, with every place's employed residents and jobs.
 
@@ -643,8 +718,10 @@ def modelled_commuting(
     Parameters
     ----------
     places
-        Places with ``population`` (0 allowed: such a place sends and receives no
-        one), optional ``area_id`` (the län border) and ``area_ha``, point or polygon
+        Places with ``population`` (0 allowed: such a place sends no one, and receives
+        no one unless it has jobs), optional ``jobs`` (the destination mass where known;
+        NaN where not), ``employed`` (else ``employment_rate * population``),
+        ``area_id`` (the kommun and län borders) and ``area_ha``, point or polygon
         geometry in a metric CRS.
     params
         The model (:class:`~strukturbild.config.LinkParams`).
@@ -658,6 +735,15 @@ def modelled_commuting(
     progress
         Called with a short message at every 10 % of a long computation (from 5 000
         places on).
+    outside
+        Destinations outside the places: the jobs outside any tätort, one row per
+        kommun (:func:`outside_destinations`): index ``area_id``, columns ``jobs``,
+        ``x``, ``y`` (the places' CRS) and ``spread_km``. They receive commuters and
+        send none; their flows are in :attr:`ModelledFlows.outside`.
+    distances
+        Distances other than the straight line (``params.distance = "land"``): an
+        object with a ``pair_distances`` method, e.g.
+        :class:`~strukturbild.analysis.land.LandDistance`.
 
     Examples
     --------
@@ -671,15 +757,46 @@ def modelled_commuting(
     p = params or LinkParams()
     if len(places) == 0:
         raise EmptyInputError("no places to model flows between")
+    if p.distance != "straight" and distances is None:
+        raise ConfigError(f"links.distance = {p.distance!r} needs the land: give the "
+                          "areas (kommun polygons), or set distance = \"straight\"")
+    n = len(places)
     xy = place_coordinates(places) / 1000.0
     pop = places["population"].to_numpy(dtype=float)
-    pl = _Places(xy[:, 0].copy(), xy[:, 1].copy(),
-                 internal_distance(places, urban_density=p.urban_density), pop,
-                 _area_codes(places, 2), _area_codes(places, None))
-    ids = places.index.to_numpy(dtype=object)
     production = p.employment_rate * pop
+    if "employed" in places.columns:
+        emp = pd.to_numeric(places["employed"], errors="coerce").to_numpy(dtype=float)
+        production = np.where(np.isfinite(emp) & (emp >= 0), emp, production)
+    mass, bound, estimated, ratio = _jobs_mass(places, pop, production, p)
+    ext = _outside_nodes(outside, places, p)
+    ids = places.index.to_numpy(dtype=object)
+    pl = _Places(np.concatenate([xy[:, 0], ext["x"]]), np.concatenate([xy[:, 1], ext["y"]]),
+                 np.concatenate([internal_distance(places, urban_density=p.urban_density),
+                                 ext["spread"]]),
+                 np.concatenate([pop, np.zeros(len(ext["x"]))]),
+                 *_codes(places, ext["area"]),
+                 np.concatenate([mass, ext["jobs"]]),
+                 np.concatenate([bound, np.full(len(ext["x"]), np.inf)]),
+                 np.concatenate([np.zeros(n), ext["spread"]]))
+    used_extra: dict[str, Any] = {"mass": "jobs" if ratio is not None else "population"}
+    if ratio is not None:
+        used_extra["jobs_estimated"] = estimated
+        used_extra["job_ratio_estimate"] = ratio
+    if len(ext["x"]):
+        used_extra["outside_destinations"] = len(ext["x"])
+        used_extra["outside_jobs"] = float(ext["jobs"].sum())
+    if distances is not None and p.distance != "straight":
+        from scipy import sparse
+
+        i, j, d = distances.pair_distances(pl.x, pl.y)
+        m = len(pl.x)
+        half = sparse.coo_matrix((d, (i, j)), shape=(m, m))
+        pl = replace(pl, detour=(half + half.T).tocsr())
+        used_extra["distance_pairs_not_straight"] = int(len(d))
+    used_extra["distance"] = p.distance
     calibrated: dict[str, Any] = {}
     if observed is not None and p.calibrate:
+        places_only = pl.take(np.arange(n))
         b = observed.between()
         b = b[b > 0]
         pos = pd.Index(ids)
@@ -687,36 +804,175 @@ def modelled_commuting(
         dj = pos.get_indexer(b.index.get_level_values(1))
         ok = (oi >= 0) & (dj >= 0)
         oi, dj, y = oi[ok], dj[ok], b.to_numpy(dtype=float)[ok]
-        dist = np.hypot(pl.x[oi] - pl.x[dj], pl.y[oi] - pl.y[dj])
-        # pairs the model cannot give: from or to a place of 0 inhabitants, beyond the cut
-        ok = (pop[oi] > 0) & (pop[dj] > 0)
+        dist = places_only.pair_distances(oi, dj)
+        # pairs the model cannot give: from a place of 0 inhabitants, to a place of no
+        # mass, beyond the cut
+        ok = (pop[oi] > 0) & (mass[dj] > 0)
         if p.max_distance_km is not None:
             ok &= dist <= p.max_distance_km
         if ok.sum() >= 3:
             oi, dj, y, dist = oi[ok], dj[ok], y[ok], dist[ok]
             if p.decay == "mixture":
-                p = _fit_mixture(pl, p, oi, dj, y)
+                p = _fit_mixture(places_only, p, oi, dj, y)
             else:
                 fit = fit_gravity(y, np.maximum(dist, 1.0), origin=ids[oi],
-                                  destination=ids[dj], d_var=pop[dj], model="production",
+                                  destination=ids[dj], d_var=mass[dj], model="production",
                                   decay=p.decay)
                 term = "dij" if p.decay == "exponential" else "log_dij"
                 p = replace(p, beta=-float(fit.params[term]))
             calibrated["calibrated_on_pairs"] = int(ok.sum())
         if observed.has_self_flows:
-            emp = observed.outflow().reindex(ids)
-            production = np.where(emp.notna(), emp.fillna(0).to_numpy(), production)
-    used = _used(p) | calibrated
+            out = observed.outflow().reindex(ids)
+            production = np.where(out.notna(), out.fillna(0).to_numpy(), production)
+    used = _used(p) | used_extra | calibrated
     keep = p.min_flow if min_flow is None else float(min_flow)
     if not keep >= 0:
         raise ConfigError(f"min_flow must be a number >= 0, got {min_flow!r}")
+    production = np.concatenate([production, np.zeros(len(ext["x"]))])
     oi, dj, count, employed, jobs = _model(pl, p, production, keep, progress)
-    idx = pd.MultiIndex.from_arrays([ids[oi], ids[dj]], names=["origin", "destination"])
-    flows = Flows(pd.Series(count, index=idx), modelled=True)
+    inner = dj < n
+    idx = pd.MultiIndex.from_arrays([ids[oi[inner]], ids[dj[inner]]],
+                                    names=["origin", "destination"])
+    flows = Flows(pd.Series(count[inner], index=idx), modelled=True)
+    far = ~inner & (count > 0)
+    out_idx = pd.MultiIndex.from_arrays([ids[oi[far]], ext["ids"][dj[far] - n]],
+                                        names=["origin", "destination"])
+    outside_flows = Flows(pd.Series(count[far], index=out_idx), modelled=True)
     used["pairs"] = int(len(flows) - len(ids))
     used["pairs_min_flow"] = keep
-    return ModelledFlows(flows, pd.Series(employed, index=places.index, name="employed"),
-                         pd.Series(jobs, index=places.index, name="jobs"), used)
+    return ModelledFlows(flows, pd.Series(employed[:n], index=places.index, name="employed"),
+                         pd.Series(jobs[:n], index=places.index, name="jobs"), used,
+                         outside_flows,
+                         pd.Series(jobs[n:], index=pd.Index(ext["ids"], name="area_id"),
+                                   name="jobs"))
+
+
+def _jobs_mass(places: pd.DataFrame, pop: FloatArray, production: FloatArray,
+               p: LinkParams) -> tuple[FloatArray, FloatArray, int, float | None]:
+    """The destination mass, the bound on what each place keeps, how many places' jobs
+    were estimated, and the job ratio they were estimated with (None: no jobs known).
+
+    With a ``jobs`` column that holds some values, the mass is the jobs; a place whose
+    jobs are not known gets ``employed × job_ratio`` (``params.job_ratio``, or the
+    median job ratio of the places whose jobs are known). Without, the mass is the
+    population (strukturbild 0.2's model) and no place is bounded."""
+    none = np.full(len(pop), np.inf)
+    if "jobs" not in places.columns:
+        return pop.copy(), none, 0, None
+    jobs = pd.to_numeric(places["jobs"], errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(jobs) & (jobs >= 0)
+    if not known.any():
+        return pop.copy(), none, 0, None
+    ratio = p.job_ratio
+    if ratio is None:
+        base = known & (production > 0)
+        ratio = float(np.median(jobs[base] / production[base])) if base.any() else 1.0
+    mass = np.where(known, jobs, production * ratio)
+    bound = mass.copy() if p.own_bound else none
+    return mass, bound, int((~known).sum()), float(ratio)
+
+
+def _codes(places: pd.DataFrame, extra: NDArray[Any]
+           ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Län and kommun codes of the places followed by those of the outside
+    destinations (``extra``: their area ids)."""
+    if not len(extra):
+        return _area_codes(places, 2), _area_codes(places, None)
+    area = pd.concat([places["area_id"] if "area_id" in places.columns
+                      else pd.Series([None] * len(places), dtype=object),
+                      pd.Series(extra, dtype=object)], ignore_index=True)
+    both = pd.DataFrame({"area_id": area})
+    return _area_codes(both, 2), _area_codes(both, None)
+
+
+def _outside_nodes(outside: pd.DataFrame | None, places: pd.DataFrame, p: LinkParams
+                   ) -> dict[str, Any]:
+    """The destinations outside the places as arrays (km)."""
+    if outside is None or len(outside) == 0:
+        z = np.zeros(0)
+        return {"x": z, "y": z, "spread": z, "jobs": z, "area": np.zeros(0, dtype=object),
+                "ids": np.zeros(0, dtype=object)}
+    need = [c for c in ("jobs", "x", "y", "spread_km") if c not in outside.columns]
+    if need:
+        raise ConfigError("the outside destinations need the columns jobs, x, y and "
+                          f"spread_km; missing: {', '.join(need)}")
+    jobs = pd.to_numeric(outside["jobs"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(jobs) & (jobs >= 0)).all():
+        raise ConfigError("the outside destinations' jobs must be numbers >= 0")
+    ids = np.array([f"{a}" for a in outside.index], dtype=object)
+    return {"x": outside["x"].to_numpy(dtype=float) / 1000.0,
+            "y": outside["y"].to_numpy(dtype=float) / 1000.0,
+            "spread": outside["spread_km"].to_numpy(dtype=float),
+            "jobs": jobs, "area": ids, "ids": ids}
+
+
+def outside_destinations(areas: pd.DataFrame, jobs: pd.Series) -> pd.DataFrame:
+    """One destination per area (kommun) for the jobs outside its places, spread over it.
+
+    Parameters
+    ----------
+    areas
+        Area polygons (a GeoDataFrame in a metric CRS), index ``area_id``.
+    jobs
+        The jobs outside any place, by ``area_id`` (areas not in it get none):
+        :func:`outside_jobs` estimates them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``area_id``; ``jobs``, ``x``, ``y`` (the polygon's centroid) and
+        ``spread_km``: two thirds of the radius of a disc of the area's size (the mean
+        distance from a disc's centre to its points), so that a place at the centre is
+        ``spread_km`` from the area's jobs and a place far away its distance to the
+        centroid (``sqrt(d² + spread²)``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> a = gpd.GeoDataFrame(index=pd.Index(["0101"], name="area_id"),
+    ...     geometry=[shapely.box(0, 0, 10_000, 10_000)], crs=3006)
+    >>> o = outside_destinations(a, pd.Series({"0101": 700.0}))
+    >>> o.round(3).to_dict("records")
+    [{'jobs': 700.0, 'x': 5000.0, 'y': 5000.0, 'spread_km': 3.761}]
+    """
+    geom = areas.geometry
+    c = geom.centroid
+    radius_km = np.sqrt(geom.area.to_numpy(dtype=float) / np.pi) / 1000.0
+    out = pd.DataFrame({"jobs": jobs.reindex(areas.index).fillna(0.0).to_numpy(dtype=float),
+                        "x": c.x.to_numpy(), "y": c.y.to_numpy(),
+                        "spread_km": 2.0 / 3.0 * radius_km}, index=areas.index)
+    return out
+
+
+def outside_jobs(places: pd.DataFrame, *, area_jobs: pd.Series | None = None,
+                 share: float | None = None) -> pd.Series:
+    """The jobs outside any place, per area (kommun).
+
+    With ``area_jobs`` (all the jobs of each kommun, SCB's day population by kommun):
+    those jobs less the jobs of the kommun's places, at least 0. Without, an estimate:
+    a share ``share`` (default ``LinkParams().outside_share``, 0.14) of all jobs lies
+    outside the places, so each kommun gets ``share / (1 - share)`` times its places'
+    jobs.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"area_id": ["0101", "0101", "0102"], "jobs": [600, 260, 100]})
+    >>> outside_jobs(p).round(1).to_dict()
+    {'0101': 140.0, '0102': 16.3}
+    >>> outside_jobs(p, area_jobs=pd.Series({"0101": 1000, "0102": 90})).to_dict()
+    {'0101': 140.0, '0102': 0.0}
+    """
+    inside = pd.to_numeric(places["jobs"], errors="coerce").fillna(0.0).groupby(
+        places["area_id"].astype(str)).sum()
+    if area_jobs is not None:
+        total = pd.to_numeric(area_jobs, errors="coerce").astype(float)
+        total.index = total.index.astype(str)
+        rest: pd.Series = (total - inside.reindex(total.index).fillna(0.0)).clip(lower=0.0)
+        return rest.rename("jobs")
+    s = LinkParams().outside_share if share is None else float(share)
+    if not 0 <= s < 1:
+        raise ConfigError(f"the share of jobs outside the places must be in [0, 1), got {s}")
+    return (inside * (s / (1.0 - s))).rename("jobs")
 
 
 def model_flows(
