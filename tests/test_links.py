@@ -402,3 +402,231 @@ def test_calibration_figures_against_scb() -> None:
     small = places["population"] < 1000
     assert 0.55 < np.average(out[places.index[small]], weights=places["population"][small]) \
         < 0.75
+
+
+# --------------------------------------------------------------------------- jobs (issue 16)
+
+
+def _toy_model_places() -> gpd.GeoDataFrame:
+    """The toy region (tests/conftest.py) as the model reads it: population, jobs,
+    employed residents and kommun of each place."""
+    from .conftest import TOY_PLACES
+
+    df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
+                                           "jobs", "employed", "x", "y"])
+    return gpd.GeoDataFrame(df.drop(columns=["x", "y"]).set_index("place_id"),
+                            geometry=shapely.points(df["x"], df["y"]), crs=3006)
+
+
+def _dense_jobs(d: np.ndarray, kommun: np.ndarray, pop: np.ndarray, mass: np.ndarray,
+                emp: np.ndarray, p: LinkParams, bound: np.ndarray | None = None
+                ) -> np.ndarray:
+    """The mixture on the whole table with ``mass`` as the destination mass (the columns
+    may be more than the rows: destinations that send no one), distances ``d`` given
+    (the diagonal: each origin's internal distance), and the own flow bounded."""
+    n = len(pop)
+    lan = np.array([k[:2] for k in kommun])
+    b = np.where(lan[:n, None] != lan[None], np.exp(-p.lan_border), 1.0)
+    bk = np.where(kommun[:n, None] != kommun[None], np.exp(-p.kommun_border), 1.0)
+    reg = mass[None] ** p.gamma * b * bk / (1 + (d / p.d50_km) ** 4)
+    lng = mass[None] * b * np.exp(-d / p.long_km)
+    own = p.own_share * (pop / 10_000) ** p.own_share_exponent
+    share = ((1 - own - p.long_share)[:, None] * reg / reg.sum(1, keepdims=True)
+             + p.long_share * lng / lng.sum(1, keepdims=True))
+    share[np.arange(n), np.arange(n)] += own
+    t = share * emp[:, None]
+    if bound is not None:
+        stay = np.diag(t[:, :n]).copy()
+        over = stay > bound
+        k = np.where(over, (emp - bound) / (emp - stay), 1.0)
+        t *= k[:, None]
+        t[np.arange(n), np.arange(n)] = np.where(over, bound, stay)
+    return np.asarray(t)
+
+
+def _toy_distances(places: gpd.GeoDataFrame, extra_xy: np.ndarray | None = None,
+                   extra_spread: np.ndarray | None = None) -> np.ndarray:
+    xy = np.column_stack([places.geometry.x, places.geometry.y]) / 1000
+    spread = np.zeros(len(xy))
+    if extra_xy is not None:
+        xy = np.vstack([xy, extra_xy])
+        spread = np.concatenate([spread, extra_spread])
+    d2 = ((xy[:, None] - xy[None]) ** 2).sum(-1) + spread[:, None] ** 2 + spread[None] ** 2
+    d = np.sqrt(d2[:len(places)])
+    d[np.arange(len(places)), np.arange(len(places))] = internal_distance(places)
+    return d
+
+
+def test_jobs_are_the_destination_mass() -> None:
+    """Where the places have jobs, the regional group goes to jobs^gamma and the
+    long-range group to jobs, and the employed residents are the given ones."""
+    toy = _toy_model_places()
+    p = LinkParams(min_flow=0, own_bound=False)
+    m = modelled_commuting(toy, params=p)
+    want = _dense_jobs(_toy_distances(toy), toy["area_id"].to_numpy(),
+                       toy["population"].to_numpy(float), toy["jobs"].to_numpy(float),
+                       toy["employed"].to_numpy(float), p)
+    pos = {k: i for i, k in enumerate(toy.index)}
+    got = m.flows.count
+    o = got.index.get_level_values(0).map(pos).to_numpy()
+    d = got.index.get_level_values(1).map(pos).to_numpy()
+    assert len(got) == 36
+    assert got.to_numpy() == pytest.approx(want[o, d], rel=1e-12)
+    assert m.employed.to_numpy() == pytest.approx(toy["employed"].to_numpy(float))
+    assert m.params["mass"] == "jobs" and m.params["jobs_estimated"] == 0
+    # Förort, a suburb of 8 000 inhabitants and 1 500 jobs, draws less of its own
+    # workers by its jobs than by its population, and sends more to Storby
+    by_pop = modelled_commuting(toy.drop(columns=["jobs"]), params=p)
+    assert by_pop.params["mass"] == "population"
+    assert got[("0102TB102", "0102TB102")] < by_pop.flows.count[("0102TB102",
+                                                                         "0102TB102")]
+    assert got[("0102TB102", "0101TC101")] > by_pop.flows.count[("0102TB102", "0101TC101")]
+
+
+def test_jobs_fallback_for_places_without_jobs() -> None:
+    """A place without jobs gets employed × the median job ratio of the others, marked
+    in the parameters used; a job_ratio given replaces the median."""
+    toy = _toy_model_places()
+    toy.loc["0103TB102", "jobs"] = np.nan  # Byn
+    m = modelled_commuting(toy, params=LinkParams(min_flow=0, own_bound=False))
+    known = toy["jobs"].notna()
+    ratios = toy["jobs"][known] / toy["employed"][known]
+    # the job ratios of the five others: 140/120, 1.2, 0.375, 0.8333, 0.25: median 0.8333
+    assert m.params["job_ratio_estimate"] == pytest.approx(float(ratios.median()))
+    assert m.params["job_ratio_estimate"] == pytest.approx(2500 / 3000)
+    assert m.params["jobs_estimated"] == 1
+    filled = toy.assign(jobs=toy["jobs"].fillna(1200 * 2500 / 3000))  # 1 000 jobs
+    same = modelled_commuting(filled, params=LinkParams(min_flow=0, own_bound=False))
+    assert m.flows.count.to_numpy() == pytest.approx(same.flows.count.to_numpy(), rel=1e-12)
+    given = modelled_commuting(toy, params=LinkParams(min_flow=0, own_bound=False,
+                                                      job_ratio=0.5))
+    assert given.params["job_ratio_estimate"] == 0.5
+    half = modelled_commuting(toy.assign(jobs=toy["jobs"].fillna(600.0)),
+                              params=LinkParams(min_flow=0, own_bound=False))
+    assert given.flows.count.to_numpy() == pytest.approx(half.flows.count.to_numpy(),
+                                                         rel=1e-12)
+
+
+def test_own_flow_is_bounded_by_jobs() -> None:
+    """A place keeps at most as many of its workers as it has jobs; the rest go to the
+    other destinations in proportion to the unbounded flows."""
+    # a: 10 000 inhabitants, 5 000 employed, only 300 jobs; b 10 km away, 20 000 jobs
+    p = gpd.GeoDataFrame({"population": [10_000, 20_000], "jobs": [300.0, 20_000.0],
+                          "area_id": ["0101", "0101"]}, index=["a", "b"],
+                         geometry=shapely.points([0, 10_000], [0, 0]), crs=3006)
+    free = modelled_commuting(p, params=LinkParams(min_flow=0, own_bound=False)).flows.count
+    m = modelled_commuting(p, params=LinkParams(min_flow=0))
+    got = m.flows.count
+    assert free[("a", "a")] > 1000  # unbounded, a keeps far more than its 300 jobs
+    assert got[("a", "a")] == pytest.approx(300.0)
+    assert got[("a", "b")] == pytest.approx(5000.0 - 300.0)  # the only other destination
+    assert m.employed["a"] == pytest.approx(5000.0)
+    # b has jobs to spare: its flows are as before
+    assert got[("b", "b")] == pytest.approx(free[("b", "b")])
+    assert got[("b", "a")] == pytest.approx(free[("b", "a")])
+    assert m.jobs["a"] == pytest.approx(300.0 + free[("b", "a")])
+    # the toy region, against the formula: Förort (1 500 jobs, 4 000 employed) and Byn,
+    # Hamlet are bounded
+    toy = _toy_model_places()
+    q = LinkParams(min_flow=0)
+    t = modelled_commuting(toy, params=q)
+    jobs = toy["jobs"].to_numpy(float)
+    want = _dense_jobs(_toy_distances(toy), toy["area_id"].to_numpy(),
+                       toy["population"].to_numpy(float), jobs,
+                       toy["employed"].to_numpy(float), q, bound=jobs)
+    pos = {k: i for i, k in enumerate(toy.index)}
+    c = t.flows.count
+    o = c.index.get_level_values(0).map(pos).to_numpy()
+    d = c.index.get_level_values(1).map(pos).to_numpy()
+    assert c.to_numpy() == pytest.approx(want[o, d], rel=1e-12)
+    stays = t.flows.self_flow().reindex(toy.index)
+    assert (stays <= toy["jobs"] + 1e-9).all()
+    assert stays["0103TB103"] == pytest.approx(100.0)  # Hamlet: 100 jobs
+    assert t.employed.to_numpy() == pytest.approx(toy["employed"].to_numpy(float))
+
+
+def test_jobs_outside_the_places_are_a_destination() -> None:
+    """One destination per kommun for its jobs outside the tätorter: it receives
+    commuters (in the out-commuting of the places), sends none and draws no link."""
+    from strukturbild.analysis.links import outside_destinations, outside_jobs
+
+    toy = _toy_model_places()
+    # the jobs outside: 14 % of all, 0.14 / 0.86 of each kommun's tätort jobs
+    rest = outside_jobs(toy)
+    assert rest.to_dict() == pytest.approx({"0101": 140_000 * 0.14 / 0.86,
+                                            "0102": 25_500 * 0.14 / 0.86,
+                                            "0103": 3_200 * 0.14 / 0.86})
+    # kommun 0103 as a 20 x 20 km square around Småort: its outside jobs at its centre,
+    # spread 2/3 of the radius of a disc of 400 km² (7.522 km)
+    areas = gpd.GeoDataFrame(index=pd.Index(["0103"], name="area_id"),
+                             geometry=[shapely.box(495_000, 6_525_000, 515_000, 6_545_000)],
+                             crs=3006)
+    out = outside_destinations(areas, pd.Series({"0103": 1000.0}))
+    assert out.loc["0103", "spread_km"] == pytest.approx(2 / 3 * np.sqrt(400 / np.pi))
+    assert (out.loc["0103", "x"], out.loc["0103", "y"]) == (505_000, 6_535_000)
+    q = LinkParams(min_flow=0, own_bound=False)
+    m = modelled_commuting(toy, params=q, outside=out)
+    d = _toy_distances(toy, np.array([[505.0, 6535.0]]), np.array([out.iloc[0, 3]]))
+    want = _dense_jobs(d, np.concatenate([toy["area_id"].to_numpy(), ["0103"]]),
+                       toy["population"].to_numpy(float),
+                       np.concatenate([toy["jobs"].to_numpy(float), [1000.0]]),
+                       toy["employed"].to_numpy(float), q)
+    got = m.outside.count
+    assert list(got.index) == [(pid, "0103") for pid in toy.index]
+    assert got.to_numpy() == pytest.approx(want[:, 6], rel=1e-12)
+    pos = {k: i for i, k in enumerate(toy.index)}
+    c = m.flows.count
+    o = c.index.get_level_values(0).map(pos).to_numpy()
+    dd = c.index.get_level_values(1).map(pos).to_numpy()
+    assert c.to_numpy() == pytest.approx(want[o, dd], rel=1e-12)
+    # the outside flows count in the employed residents and the out-commuting
+    assert m.employed.to_numpy() == pytest.approx(toy["employed"].to_numpy(float))
+    assert (m.flows.outflow().reindex(toy.index) + got.groupby(level=0).sum().reindex(
+        toy.index)).to_numpy() == pytest.approx(toy["employed"].to_numpy(float))
+    assert m.outside_jobs["0103"] == pytest.approx(want[:, 6].sum())
+    assert m.params["outside_destinations"] == 1
+    # the pipeline's links are between places only
+    links = links_from_flows(m.flows, pd.DataFrame({"employed": m.employed, "jobs": m.jobs}),
+                             params=q)
+    assert set(links["origin"]) | set(links["destination"]) <= set(toy.index)
+
+
+def test_land_distance_goes_round_the_water() -> None:
+    """Two towns across a fjord: the model uses the distance round it, and a bridge in
+    the table of fixed links brings them together again."""
+    from strukturbild.analysis.land import FixedLink, LandDistance
+
+    # land with a fjord 4 km wide (x 8-12 km) from the north down to y = 4 km
+    fjord = shapely.Polygon([(0, 0), (20_000, 0), (20_000, 20_000), (12_000, 20_000),
+                             (12_000, 4_000), (8_000, 4_000), (8_000, 20_000), (0, 20_000)])
+    p = gpd.GeoDataFrame({"population": [20_000, 20_000], "area_id": ["0101", "0101"]},
+                         index=["w", "e"], geometry=shapely.points([5_500, 14_500],
+                                                                   [15_500, 15_500]),
+                         crs=3006)
+    land = LandDistance(fjord, crs=None, cell_km=1.0, links=(), max_detour=4.0)
+    i, j, d = land.pair_distances(np.array([5.5, 14.5]), np.array([15.5, 15.5]))
+    # on the 1 km raster (cells within half a cell of land) the path goes round the
+    # fjord's end at y = 4.5 km: 29.5 km, against 9 km straight
+    assert (i.tolist(), j.tolist()) == ([0], [1]) and d[0] == pytest.approx(29.485, abs=1e-3)
+    q = LinkParams(min_flow=0, distance="land")
+    m = modelled_commuting(p, params=q, distances=land)
+    straight = modelled_commuting(p, params=replace(q, distance="straight")).flows.count
+    dd = np.array([[internal_distance(p)[0], d[0]], [d[0], internal_distance(p)[1]]])
+    want = _dense_jobs(dd, np.array(["0101", "0101"]), np.array([2e4, 2e4]),
+                       np.array([2e4, 2e4]), np.array([1e4, 1e4]), q)
+    assert m.flows.count[("w", "e")] == pytest.approx(want[0, 1], rel=1e-12)
+    assert m.flows.count[("w", "e")] < 0.25 * straight[("w", "e")]
+    assert m.params["distance"] == "land" and m.params["distance_pairs_not_straight"] == 1
+    # a bridge across the fjord (its ends given in WGS 84, on SWEREF 99 TM) joins them
+    from pyproj import Transformer
+
+    back = Transformer.from_crs(3006, 4326, always_xy=True)
+    bridge = FixedLink("bro", "bridge", back.transform(7_000, 15_500),
+                       back.transform(13_000, 15_500), 0.0, "test")
+    bridged = LandDistance(fjord, crs=3006, cell_km=1.0, links=(bridge,), max_detour=4.0)
+    i, j, d = bridged.pair_distances(np.array([5.5, 14.5]), np.array([15.5, 15.5]))
+    assert len(d) == 0  # the path over the bridge is as short as the straight line
+    assert bridged.links == [bridge] and bridged.unused_links == []
+    # without the land, "land" is bad configuration
+    with pytest.raises(ConfigError, match="links.distance = 'land' needs the land"):
+        modelled_commuting(p, params=q)
