@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from strukturbild import Flows, LinkParams, read_places
+from strukturbild import LinkParams, read_places
 from strukturbild.analysis.land import LandDistance
 from strukturbild.analysis.links import (
     ModelledFlows,
@@ -273,9 +273,10 @@ class Dense:
             d2[i, j] = d**2
             d2[j, i] = d**2
         d2 += spread[:, None] ** 2 + spread[None] ** 2
-        self.d = np.sqrt(d2[:n])
-        self.d[np.arange(n), np.arange(n)] = internal_distance(places,
-                                                               urban_density=p.urban_density)
+        d = np.sqrt(d2[:n])
+        d[np.arange(n), np.arange(n)] = internal_distance(places, urban_density=p.urban_density)
+        self.d = d.astype(np.float32)
+        self.d2 = (d**2).astype(np.float32)
         area = np.concatenate([places["area_id"].astype(str).to_numpy(),
                                ext.index.astype(str).to_numpy()])
         ko, kd = area[:n], area
@@ -300,48 +301,100 @@ class Dense:
         self.Ad = np.zeros((len(area), len(codes)))
         self.Ad[np.arange(len(area)), [col[a] for a in area]] = 1.0
         self.ko = np.array([col[a] for a in ko])
+        from scipy import sparse
+
+        self.Ad_sparse = sparse.csr_matrix(self.Ad)
+        self.Ao_sparse = sparse.csr_matrix(
+            (np.ones(n), (np.arange(n), self.ko)), shape=(n, len(codes)))
+        kc = np.array(codes)
+        self.kborder = ((ko[:, None] != kc[None]).astype(np.int8)
+                        + (np.array([a[:2] for a in ko])[:, None]
+                           != np.array([a[:2] for a in kc])[None]))
         self.names = places.index.to_numpy()
         self.n = n
 
     def flows(self, p: LinkParams) -> np.ndarray:
-        d, n = self.d, self.n
+        """T[i, j] for every origin place and every destination (float32)."""
+        n = self.n
+        f32 = np.float32
         lan, kom = math.exp(-p.lan_border), math.exp(-p.kommun_border)
-        q = (d / p.d50_km) ** 2
-        q *= q
-        g = 1.0 / (1.0 + q)
-        g *= np.array([1.0, kom, kom * lan])[self.border]
-        h = np.exp(-d / p.long_km)
-        h *= np.array([1.0, 1.0, lan])[self.border]
-        mr = np.where(self.mass > 0, self.mass ** p.gamma, 0.0)
-        g *= mr[None]
-        h *= self.mass[None]
+        g = np.multiply(self.d2, f32(1.0 / p.d50_km**2))
+        np.multiply(g, g, out=g)
+        g += f32(1.0)
+        np.reciprocal(g, out=g)
+        g *= np.take(np.array([1.0, kom, kom * lan], dtype=f32), self.border)
+        g *= np.where(self.mass > 0, self.mass ** p.gamma, 0.0).astype(f32)[None]
+        h = np.multiply(self.d, f32(-1.0 / p.long_km))
+        np.exp(h, out=h)
+        h *= np.take(np.array([1.0, 1.0, lan], dtype=f32), self.border)
+        h *= self.mass.astype(f32)[None]
         a = np.minimum(p.own_share * np.where(self.pop > 0, self.pop / 1e4, 1.0)
                        ** p.own_share_exponent, 1 - p.long_share)
-        g *= ((1 - a - p.long_share) / g.sum(1))[:, None]
-        h *= (p.long_share / h.sum(1))[:, None]
-        t = g + h
-        t[np.arange(n), np.arange(n)] += a
-        t *= self.E[:, None]
+        g *= (self.E * (1 - a - p.long_share) / g.sum(1, dtype=np.float64)).astype(f32)[:, None]
+        h *= (self.E * p.long_share / h.sum(1, dtype=np.float64)).astype(f32)[:, None]
+        g += h
+        t = g
+        diag = (np.arange(n), np.arange(n))
+        t[diag] += (self.E * a).astype(f32)
         if self.bound is not None and p.own_bound:
-            s = t[np.arange(n), np.arange(n)].copy()
+            s = t[diag].astype(np.float64)
             over = (s > self.bound) & (self.E - s > 0)
             k = np.where(over, (self.E - self.bound) / np.where(over, self.E - s, 1.0), 1.0)
-            t *= k[:, None]
-            t[np.arange(n), np.arange(n)] = np.where(over, self.bound, s)
+            t *= k.astype(f32)[:, None]
+            t[diag] = np.where(over, self.bound, s).astype(f32)
         return t
 
+    def kommun_fast(self, p: LinkParams) -> tuple[np.ndarray, np.ndarray]:
+        """Commuters between kommuner and each place's share staying at home, without
+        the whole table of flows: the border factors are constant within a destination
+        kommun, so the decays are summed to kommuner first."""
+        n = self.n
+        f32 = np.float32
+        lan, kom = math.exp(-p.lan_border), math.exp(-p.kommun_border)
+        g = np.multiply(self.d2, f32(1.0 / p.d50_km**2))
+        np.multiply(g, g, out=g)
+        g += f32(1.0)
+        np.reciprocal(g, out=g)
+        mr = np.where(self.mass > 0, self.mass ** p.gamma, 0.0)
+        g *= mr.astype(f32)[None]
+        diag = (np.arange(n), np.arange(n))
+        g_ii = g[diag].astype(np.float64)
+        gk = np.asarray(self.Ad_sparse.tk @ g.tk).tk  # n x kommuner (float32 sums)
+        del g
+        h = np.multiply(self.d, f32(-1.0 / p.long_km))
+        np.exp(h, out=h)
+        h *= self.mass.astype(f32)[None]
+        h_ii = h[diag].astype(np.float64)
+        hk = np.asarray(self.Ad_sparse.tk @ h.tk).tk
+        del h
+        gk = gk.astype(np.float64) * np.array([1.0, kom, kom * lan])[self.kborder]
+        hk = hk.astype(np.float64) * np.array([1.0, 1.0, lan])[self.kborder]
+        a = np.minimum(p.own_share * np.where(self.pop > 0, self.pop / 1e4, 1.0)
+                       ** p.own_share_exponent, 1 - p.long_share)
+        cr = self.E * (1 - a - p.long_share) / gk.sum(1)
+        cl = self.E * p.long_share / hk.sum(1)
+        tk = gk * cr[:, None] + hk * cl[:, None]
+        stay = a * self.E + cr * g_ii + cl * h_ii
+        tk[np.arange(n), self.ko] += a * self.E
+        if self.bound is not None and p.own_bound:
+            over = (stay > self.bound) & (self.E - stay > 0)
+            k = np.where(over, (self.E - self.bound) / np.where(over, self.E - stay, 1.0), 1.0)
+            own_col = tk[np.arange(n), self.ko] - stay
+            tk *= k[:, None]
+            tk[np.arange(n), self.ko] = k * own_col + np.where(over, self.bound, stay)
+            stay = np.where(over, self.bound, stay)
+        return np.asarray(self.Ao_sparse.tk @ tk), stay / np.where(self.E > 0, self.E, 1.0)
+
     def kommun(self, t: np.ndarray) -> np.ndarray:
-        by = t @ self.Ad
-        out = np.zeros((len(self.codes), len(self.codes)))
-        np.add.at(out, self.ko, by)
-        return out
+        """Commuters between kommuner (rows: origins, columns: destinations)."""
+        by = np.asarray(self.Ad_sparse.T @ t.T.astype(np.float64)).T  # n x kommuner
+        return np.asarray(self.Ao_sparse.T @ by)
 
 
 def dense_scores(dn: Dense, p: LinkParams, scbs: dict[int, pd.DataFrame]
                  ) -> tuple[float, dict[int, tuple[float, float]], np.ndarray]:
-    """The fit's loss, and (MAE p1, till hit) per year."""
-    t = dn.flows(p)
-    k = dn.kommun(t)
+    """The fit's loss, (MAE p1, till hit) per year, and the kommun table."""
+    k, stay = dn.kommun_fast(p)
     out = k.sum(1)
     home = np.diag(k)
     p1 = 1 - home / np.where(out > 0, out, 1)
@@ -363,12 +416,10 @@ def dense_scores(dn: Dense, p: LinkParams, scbs: dict[int, pd.DataFrame]
         loss += mae + 0.1 * float((1 / (1 + np.exp(-margin / 0.1))).mean())
         per[year] = (mae, hit)
     loss /= len(scbs)
-    n = dn.n
-    stay = t[np.arange(n), np.arange(n)] / t.sum(1)
     pos = {c: i for i, c in enumerate(dn.names)}
     for code, target in CITY_OUT.items():
         loss += 0.1 * abs(1 - stay[pos[code]] - target)
-    return loss, per, t
+    return loss, per, k
 
 
 def fit(inp: Inputs, name: str, years: tuple[int, ...], start: LinkParams) -> LinkParams:
@@ -401,7 +452,7 @@ def fit(inp: Inputs, name: str, years: tuple[int, ...], start: LinkParams) -> Li
     t0 = time.perf_counter()
     res = minimize(loss, x0, method="Powell",
                    bounds=list(zip(lo, hi, strict=True)),
-                   options={"maxfev": 1500, "xtol": 1e-3, "ftol": 1e-5})
+                   options={"maxfev": 600, "xtol": 1e-3, "ftol": 1e-5})
     got = params(res.x)
     vals = {k: round(float(getattr(got, k)), 4) for k in FIT_KEYS}
     CACHE.mkdir(exist_ok=True)
@@ -417,6 +468,8 @@ def check_dense(inp: Inputs, name: str, p: LinkParams) -> float:
     _, jobs, outside, land = STEPS[name]
     dn = Dense(inp, jobs, outside, land, p)
     k = dn.kommun(dn.flows(p))
+    fast = dn.kommun_fast(p)[0]
+    assert np.allclose(fast, k, rtol=1e-4, atol=1e-2), "the fast kommun sums differ"
     places = inp.with_jobs if jobs else inp.places
     lib = kommun_counts(inp.run(p, jobs, outside, land), places)
     idx = {c: i for i, c in enumerate(dn.codes)}

@@ -407,8 +407,15 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         keep = project.links.min_flow
         if observed is None and project.regions.params is not None:
             keep = min(keep, REGION_MIN_FLOW)
+        distances = None
+        if project.links.distance == "land" and areas is not None:
+            # distance over the land of the project's areas (kommun polygons), with the
+            # table of fixed links; without areas modelled_commuting says what is missing
+            from .analysis.land import LandDistance
+
+            distances = LandDistance(areas.geometry.values, crs=areas.crs)
         modelled = modelled_commuting(places, params=project.links, observed=observed,
-                                      min_flow=keep, progress=say)
+                                      min_flow=keep, progress=say, distances=distances)
         link_flows, model_used = modelled.flows, modelled.params
         form = (f"beta={model_used['beta']:.4g}" if "beta" in model_used
                 else f"d50={model_used['d50_km']:.3g} km")

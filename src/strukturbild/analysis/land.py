@@ -174,16 +174,16 @@ class LandDistance:
             float(max_detour)
         c = cell_km * 1000.0
         xmin, ymin, xmax, ymax = geom.bounds
-        g = _Grid(xmin - c, ymin - c, c, int(math.ceil((ymax - ymin) / c)) + 3,
-                  int(math.ceil((xmax - xmin) / c)) + 3)
+        g = _Grid(xmin - c, ymin - c, c, math.ceil((ymax - ymin) / c) + 3,
+                  math.ceil((xmax - xmin) / c) + 3)
         self._grid = g
         cx = g.x0 + (np.arange(g.cols) + 0.5) * c
         cy = g.y0 + (np.arange(g.rows) + 0.5) * c
         reach = shapely.buffer(geom, c / 2.0, quad_segs=4)
         shapely.prepare(reach)
         xx, yy = np.meshgrid(cx, cy)
-        mask = shapely.contains_xy(reach, xx, yy)
-        self.mask: NDArray[np.bool_] = mask
+        mask: NDArray[np.bool_] = np.asarray(shapely.contains_xy(reach, xx, yy), dtype=bool)
+        self.mask = mask
         node = np.full(mask.shape, -1, dtype=np.intp)
         rr, cc = np.nonzero(mask)
         node[rr, cc] = np.arange(len(rr))

@@ -792,7 +792,7 @@ def modelled_commuting(
         m = len(pl.x)
         half = sparse.coo_matrix((d, (i, j)), shape=(m, m))
         pl = replace(pl, detour=(half + half.T).tocsr())
-        used_extra["distance_pairs_not_straight"] = int(len(d))
+        used_extra["distance_pairs_not_straight"] = len(d)
     used_extra["distance"] = p.distance
     calibrated: dict[str, Any] = {}
     if observed is not None and p.calibrate:
@@ -945,20 +945,23 @@ def outside_destinations(areas: pd.DataFrame, jobs: pd.Series) -> pd.DataFrame:
 
 
 def outside_jobs(places: pd.DataFrame, *, area_jobs: pd.Series | None = None,
-                 share: float | None = None) -> pd.Series:
+                 share: float | None = None, weights: pd.Series | None = None) -> pd.Series:
     """The jobs outside any place, per area (kommun).
 
     With ``area_jobs`` (all the jobs of each kommun, SCB's day population by kommun):
     those jobs less the jobs of the kommun's places, at least 0. Without, an estimate:
     a share ``share`` (default ``LinkParams().outside_share``, 0.14) of all jobs lies
-    outside the places, so each kommun gets ``share / (1 - share)`` times its places'
-    jobs.
+    outside the places, ``share / (1 - share)`` times the places' jobs, spread over the
+    kommuner in proportion to ``weights`` (by ``area_id``; default: each kommun's
+    places' jobs, so that each kommun gets ``share / (1 - share)`` times its own).
 
     Examples
     --------
     >>> p = pd.DataFrame({"area_id": ["0101", "0101", "0102"], "jobs": [600, 260, 100]})
     >>> outside_jobs(p).round(1).to_dict()
     {'0101': 140.0, '0102': 16.3}
+    >>> outside_jobs(p, weights=pd.Series({"0101": 1.0, "0102": 3.0})).round(1).to_dict()
+    {'0101': 39.1, '0102': 117.2}
     >>> outside_jobs(p, area_jobs=pd.Series({"0101": 1000, "0102": 90})).to_dict()
     {'0101': 140.0, '0102': 0.0}
     """
@@ -972,7 +975,13 @@ def outside_jobs(places: pd.DataFrame, *, area_jobs: pd.Series | None = None,
     s = LinkParams().outside_share if share is None else float(share)
     if not 0 <= s < 1:
         raise ConfigError(f"the share of jobs outside the places must be in [0, 1), got {s}")
-    return (inside * (s / (1.0 - s))).rename("jobs")
+    w = inside if weights is None else pd.to_numeric(weights, errors="coerce").fillna(0.0)
+    w.index = w.index.astype(str)
+    if not (w >= 0).all() or not w.sum() > 0:
+        raise ConfigError("the weights of the jobs outside the places must be >= 0, "
+                          "and not all 0")
+    total_out = float(inside.sum()) * s / (1.0 - s)
+    return (w / w.sum() * total_out).astype(float).rename("jobs")
 
 
 def model_flows(
