@@ -96,7 +96,7 @@ def _dense_mixture(pop: np.ndarray, x_km: np.ndarray, y_km: np.ndarray, kommun: 
     b = np.where(lan[:, None] != lan[None], np.exp(-p.lan_border), 1.0)
     bk = np.where(kommun[:, None] != kommun[None], np.exp(-p.kommun_border), 1.0)
     reg = pop[None] ** p.gamma * b * bk / (1 + (d / p.d50_km) ** p.decay_exponent)
-    lng = pop[None] * b * np.exp(-d / p.long_km)
+    lng = pop[None] ** p.long_gamma * b * np.exp(-d / p.long_km)
     own = p.own_share * (pop / 10_000) ** p.own_share_exponent
     share = ((1 - own - p.long_share)[:, None] * reg / reg.sum(1, keepdims=True)
              + p.long_share * lng / lng.sum(1, keepdims=True) + np.diag(own))
@@ -112,15 +112,16 @@ def test_mixture_by_hand() -> None:
     # a's 5 000 employed: the own share a (a place of 10 000: a itself) stay; of the
     # regional group (1 - a - w) each place gets P^gamma / (1 + (d/d50)^4), damped across
     # a kommun border (b, c) and a län border (c); of the long-range group (w)
-    # P e^(-d/L), damped across the län border (c)
+    # P^gamma_L e^(-d/L), damped across the län border (c)
     q = LinkParams()
     da = _internal(np.array([10_000.0]))[0]
     lan, kom = np.exp(-q.lan_border), np.exp(-q.kommun_border)
     reg = np.array([1e4 ** q.gamma / (1 + (da / q.d50_km) ** 4),
                     kom * 2e4 ** q.gamma / (1 + (10 / q.d50_km) ** 4),
                     lan * kom * 1e4 ** q.gamma / (1 + (30 / q.d50_km) ** 4)])
-    lng = np.array([1e4 * np.exp(-da / q.long_km), 2e4 * np.exp(-10 / q.long_km),
-                    lan * 1e4 * np.exp(-30 / q.long_km)])
+    lng = np.array([1e4 ** q.long_gamma * np.exp(-da / q.long_km),
+                    2e4 ** q.long_gamma * np.exp(-10 / q.long_km),
+                    lan * 1e4 ** q.long_gamma * np.exp(-30 / q.long_km)])
     share = ((1 - q.own_share - q.long_share) * reg / reg.sum()
              + q.long_share * lng / lng.sum() + [q.own_share, 0, 0])
     got = [f.count[("a", j)] for j in "abc"]
@@ -429,7 +430,7 @@ def _dense_jobs(d: np.ndarray, kommun: np.ndarray, pop: np.ndarray, mass: np.nda
     b = np.where(lan[:n, None] != lan[None], np.exp(-p.lan_border), 1.0)
     bk = np.where(kommun[:n, None] != kommun[None], np.exp(-p.kommun_border), 1.0)
     reg = mass[None] ** p.gamma * b * bk / (1 + (d / p.d50_km) ** 4)
-    lng = mass[None] * b * np.exp(-d / p.long_km)
+    lng = mass[None] ** p.long_gamma * b * np.exp(-d / p.long_km)
     own = p.own_share * (pop / 10_000) ** p.own_share_exponent
     share = ((1 - own - p.long_share)[:, None] * reg / reg.sum(1, keepdims=True)
              + p.long_share * lng / lng.sum(1, keepdims=True))
@@ -551,11 +552,19 @@ def test_jobs_outside_the_places_are_a_destination() -> None:
     from strukturbild.analysis.links import outside_destinations, outside_jobs
 
     toy = _toy_model_places()
-    # the jobs outside: 14 % of all, 0.14 / 0.86 of each kommun's tätort jobs
+    # the jobs outside: 14 % of all (0.14 / 0.86 of the places' 168 700), spread by the
+    # kommuner's village population (places under 1 000: Hamlet, in 0103) ...
     rest = outside_jobs(toy)
-    assert rest.to_dict() == pytest.approx({"0101": 140_000 * 0.14 / 0.86,
-                                            "0102": 25_500 * 0.14 / 0.86,
-                                            "0103": 3_200 * 0.14 / 0.86})
+    assert rest.to_dict() == pytest.approx({"0101": 0.0, "0102": 0.0,
+                                            "0103": 168_700 * 0.14 / 0.86})
+    # ... or by any weights, e.g. each kommun's tätort jobs: 0.14 / 0.86 of its own
+    by_jobs = outside_jobs(toy, weights=toy["jobs"].groupby(toy["area_id"]).sum())
+    assert by_jobs.to_dict() == pytest.approx({"0101": 140_000 * 0.14 / 0.86,
+                                               "0102": 25_500 * 0.14 / 0.86,
+                                               "0103": 3_200 * 0.14 / 0.86})
+    # with the kommuner's job totals (SCB's day population by kommun): the rest
+    given = outside_jobs(toy, area_jobs=pd.Series({"0101": 150_000, "0102": 20_000}))
+    assert given.to_dict() == {"0101": 10_000.0, "0102": 0.0}
     # kommun 0103 as a 20 x 20 km square around Småort: its outside jobs at its centre,
     # spread 2/3 of the radius of a disc of 400 km² (7.522 km)
     areas = gpd.GeoDataFrame(index=pd.Index(["0103"], name="area_id"),
@@ -615,7 +624,11 @@ def test_land_distance_goes_round_the_water() -> None:
     want = _dense_jobs(dd, np.array(["0101", "0101"]), np.array([2e4, 2e4]),
                        np.array([2e4, 2e4]), np.array([1e4, 1e4]), q)
     assert m.flows.count[("w", "e")] == pytest.approx(want[0, 1], rel=1e-12)
-    assert m.flows.count[("w", "e")] < 0.25 * straight[("w", "e")]
+    dd[0, 1] = dd[1, 0] = 9.0
+    want_straight = _dense_jobs(dd, np.array(["0101", "0101"]), np.array([2e4, 2e4]),
+                                np.array([2e4, 2e4]), np.array([1e4, 1e4]), q)
+    assert straight[("w", "e")] == pytest.approx(want_straight[0, 1], rel=1e-12)
+    assert m.flows.count[("w", "e")] < 0.5 * straight[("w", "e")]
     assert m.params["distance"] == "land" and m.params["distance_pairs_not_straight"] == 1
     # a bridge across the fjord (its ends given in WGS 84, on SWEREF 99 TM) joins them
     from pyproj import Transformer

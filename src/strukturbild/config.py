@@ -610,15 +610,16 @@ class LinkParams:
     source: Literal["auto", "observed", "modelled"] = "auto"
     model: Literal["production", "unconstrained"] = "production"
     decay: Literal["mixture", "exponential", "power"] = "mixture"
-    own_share: float = 0.244
-    own_share_exponent: float = -0.115
-    d50_km: float = 13.5
+    own_share: float = 0.361
+    own_share_exponent: float = -0.153
+    d50_km: float = 16.4
     decay_exponent: float = 4.0
-    gamma: float = 1.110
-    long_share: float = 0.152
-    long_km: float = 51.7
-    lan_border: float = 0.51
-    kommun_border: float = 0.40
+    gamma: float = 1.097
+    long_share: float = 0.118
+    long_km: float = 50.5
+    long_gamma: float = 0.835
+    lan_border: float = 0.601
+    kommun_border: float = 0.108
     beta: float = 0.1
     max_distance_km: float | None = None
     distance: Literal["straight", "land"] = "straight"
@@ -649,7 +650,7 @@ class LinkParams:
         if self.own_share + self.long_share > 1:
             raise _err(None, "links.long_share", "own_share + long_share must not exceed 1, "
                        f"got {self.own_share} + {self.long_share}")
-        for name in ("gamma", "lan_border", "kommun_border"):
+        for name in ("gamma", "long_gamma", "lan_border", "kommun_border"):
             if not getattr(self, name) >= 0:
                 raise _err(None, f"links.{name}", f"expected a number >= 0, got "
                            f"{getattr(self, name)}")
