@@ -1008,27 +1008,35 @@ def model_flows(
     observed: Flows | None = None,
     min_flow: float | None = None,
     progress: Progress | None = None,
+    outside: pd.DataFrame | None = None,
+    distances: PairDistances | None = None,
 ) -> tuple[Flows, dict[str, Any]]:
     """Modelled commuting between places (no observed flows needed).
 
     A production-constrained model: the employed residents of each place *i*
-    (``employment_rate * population_i``) are shared among all places, *i* itself
-    included. The default form (``decay = "mixture"``), calibrated on SCB's
-    commuting between kommuner 2020 and 2021, gives
+    (``employed``, else ``employment_rate * population_i``) are shared among all
+    destinations, *i* itself included. The default form (``decay = "mixture"``),
+    calibrated on SCB's commuting between kommuner 2020 and 2021, gives
 
     ``T_ij = E_i (a_i [i = j] + (1 - a_i - w) R_ij + w L_ij)``
 
-    with ``R_ij ∝ P_j^gamma b_ij c_ij / (1 + (d_ij / d50)^k)`` (the regional labour
-    market) and ``L_ij ∝ P_j b_ij exp(-d_ij / L)`` (long-distance commuters), each
-    summing to 1 over j; ``b_ij = exp(-lan_border)`` between places in different län
-    (the first two characters of ``area_id``), ``c_ij = exp(-kommun_border)`` between
-    places in different kommuner (``area_id``), 1 otherwise; the own-place share
+    with ``R_ij ∝ J_j^gamma b_ij c_ij / (1 + (d_ij / d50)^k)`` (the regional labour
+    market) and ``L_ij ∝ J_j^long_gamma b_ij exp(-d_ij / L)`` (long-distance
+    commuters), each summing to 1 over j; ``J_j`` is the destination's jobs (``jobs``;
+    ``employed × job_ratio`` where not known; the population when no place has jobs);
+    ``b_ij = exp(-lan_border)`` between places in different län (the first two
+    characters of ``area_id``), ``c_ij = exp(-kommun_border)`` between places in
+    different kommuner (``area_id``), 1 otherwise; the own-place share
     ``a_i = own_share (P_i / 10 000)^own_share_exponent`` (at most ``1 - w``); ``w`` =
-    ``long_share``, ``L`` = ``long_km``, ``k`` = ``decay_exponent``. A place's
-    distance to itself is its internal distance (:func:`internal_distance`). There is
-    no distance cut-off unless ``max_distance_km`` is set. ``decay = "exponential"``
+    ``long_share``, ``L`` = ``long_km``, ``k`` = ``decay_exponent``. With
+    ``own_bound`` (and jobs) a place keeps at most its jobs, the rest going to the
+    other destinations in proportion. Destinations outside the places (the jobs outside
+    any tätort, one per kommun: ``outside``) receive and never send. A place's distance
+    to itself is its internal distance (:func:`internal_distance`); other distances are
+    straight, or over land (``distance = "land"``, ``distances``). There is no
+    distance cut-off unless ``max_distance_km`` is set. ``decay = "exponential"``
     or ``"power"`` spreads all employed residents in proportion to
-    ``P_j exp(-beta d)`` or ``P_j d^-beta`` instead (``model = "unconstrained"``: the
+    ``J_j exp(-beta d)`` or ``J_j d^-beta`` instead (``model = "unconstrained"``: the
     model ``T_ij = k P_i P_j f(d_ij)`` scaled to the same total); strukturbild 0.1's
     model is ``decay = "exponential"``, ``max_distance_km = 50``.
 
@@ -1061,6 +1069,8 @@ def model_flows(
         belongs.
     progress
         Called with a short message at every 10 % of a long computation.
+    outside, distances
+        As for :func:`modelled_commuting`.
 
     Returns
     -------
@@ -1075,10 +1085,10 @@ def model_flows(
     ...     crs=3006)
     >>> f, used = model_flows(p, params=LinkParams(min_flow=0))
     >>> f.modelled, round(float(f.outflow()["a"]), 6), used["d50_km"]
-    (True, 5000.0, 13.5)
+    (True, 5000.0, 18.5)
     >>> round(float(f.count[("a", "a")] / 5000), 3)  # the share who work at home
-    0.641
+    0.579
     """
     m = modelled_commuting(places, params=params, observed=observed, min_flow=min_flow,
-                           progress=progress)
+                           progress=progress, outside=outside, distances=distances)
     return m.flows, m.params
