@@ -308,15 +308,11 @@ class Dense:
         pop = places["population"].to_numpy(dtype=float)
         self.pop = pop
         self.E = p.employment_rate * pop
-        if jobs:
-            jb = places["jobs"].to_numpy(dtype=float)
-            known = np.isfinite(jb)
-            ratio = float(np.median(jb[known & (self.E > 0)] / self.E[known & (self.E > 0)]))
-            jb = np.where(known, jb, self.E * ratio)
-        else:
-            jb = pop.copy()
+        jb = places["jobs"].to_numpy(dtype=float) if jobs else np.full(n, np.nan)
+        ratio = p.job_ratio * np.where(pop > 0, pop / 1e4, 1.0) ** p.job_ratio_exponent
+        jb = np.where(np.isfinite(jb), jb, self.E * ratio)
         self.mass = np.concatenate([jb, ext["jobs"].to_numpy(dtype=float)])
-        self.bound = jb if jobs else None
+        self.bound = jb
         codes = sorted(set(area))
         self.codes = codes
         col = {c: i for i, c in enumerate(codes)}

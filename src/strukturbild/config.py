@@ -514,10 +514,10 @@ class LinkParams:
     **Modelled flows** (:func:`~strukturbild.analysis.links.model_flows`) come from a
     production-constrained model: the employed residents of each place (``employed``,
     else ``employment_rate * population``) are shared among all destinations, the place
-    itself included. A destination's mass is its jobs (``jobs``) where the places have
-    jobs; a place whose jobs are not known gets ``employed * job_ratio`` (marked in the
-    parameters used); without any jobs it is the population (strukturbild 0.2's
-    model). The default form, ``decay = "mixture"``, splits the employed into three
+    itself included. A destination's mass is its jobs (``jobs``); a place whose jobs
+    are not known gets its employed residents times a job ratio that grows with its
+    size (``job_ratio``, ``job_ratio_exponent``; counted in the parameters used). The
+    default form, ``decay = "mixture"``, splits the employed into three
     groups and was calibrated on SCB's commuting between kommuner (the LA workbooks
     2020 and 2021: ``p1``, the share of employed residents working in another kommun,
     and ``till``, where most of them go; 2,017 tätorter with SCB's jobs, summed to 285
@@ -590,9 +590,13 @@ class LinkParams:
     - ``own_bound = true``: a tätort cannot employ more of its own residents than it
       has jobs (SCB's jobs per tätort, RAMS/BAS 2024: suburbs have a third of their
       employed residents' number of jobs);
-    - ``job_ratio`` (default none: the median job ratio, jobs / employed residents, of
-      the places whose jobs are known; 0.45 for SCB's tätorter): the jobs of a place
-      whose jobs are not known are its employed residents times this;
+    - ``job_ratio = 0.72`` and ``job_ratio_exponent = 0.2`` (fixed): a place whose
+      jobs are not known (or every place, when none has jobs) gets its employed
+      residents times ``job_ratio * (population / 10 000) ** job_ratio_exponent``
+      jobs: the least-squares line of log(jobs / employed) on log(population) over the
+      1,991 tätorter of 2020 with SCB's jobs (RAMS/BAS 2024); it gives the medians by
+      size, 0.37 for 200-1 000 inhabitants (SCB: 0.37), 0.51 (0.51), 0.69 (0.76), 0.94
+      (1.04) and 1.23 over 100 000 (1.23);
     - ``outside_share = 0.14``: the share of all jobs outside any tätort when the
       kommuner's job totals are not known (SCB RAMS/BAS 2024: the tätorter hold
       4 488 706 jobs, about 86 % of the employed), spread over the kommuner by the
@@ -654,7 +658,8 @@ class LinkParams:
     max_distance_km: float | None = None
     distance: Literal["straight", "land"] = "straight"
     own_bound: bool = True
-    job_ratio: float | None = None
+    job_ratio: float = 0.72
+    job_ratio_exponent: float = 0.2
     outside_share: float = 0.14
     min_flow: float = 50.0
     employment_rate: float = 0.5
@@ -691,13 +696,9 @@ class LinkParams:
                 raise _err(None, "links.max_distance_km",
                            f"expected a positive number of km (or none), got {d!r}")
             object.__setattr__(self, "max_distance_km", float(d))
-        r = self.job_ratio
-        if r is not None:
-            if isinstance(r, bool) or not isinstance(r, int | float) or not r > 0 \
-                    or not math.isfinite(r):
-                raise _err(None, "links.job_ratio",
-                           f"expected a positive number (or none), got {r!r}")
-            object.__setattr__(self, "job_ratio", float(r))
+        if not self.job_ratio > 0:
+            raise _err(None, "links.job_ratio",
+                       f"expected a positive number, got {self.job_ratio}")
         if not 0 <= self.outside_share < 1:
             raise _err(None, "links.outside_share",
                        f"expected a share from 0 to below 1, got {self.outside_share}")

@@ -775,7 +775,7 @@ def modelled_commuting(
     if "employed" in places.columns:
         emp = pd.to_numeric(places["employed"], errors="coerce").to_numpy(dtype=float)
         production = np.where(np.isfinite(emp) & (emp >= 0), emp, production)
-    mass, bound, estimated, ratio = _jobs_mass(places, pop, production, p)
+    mass, bound, estimated, _ratio = _jobs_mass(places, pop, production, p)
     ext = _outside_nodes(outside, places, p)
     ids = places.index.to_numpy(dtype=object)
     pl = _Places(np.concatenate([xy[:, 0], ext["x"]]), np.concatenate([xy[:, 1], ext["y"]]),
@@ -786,10 +786,7 @@ def modelled_commuting(
                  np.concatenate([mass, ext["jobs"]]),
                  np.concatenate([bound, np.full(len(ext["x"]), np.inf)]),
                  np.concatenate([np.zeros(n), ext["spread"]]))
-    used_extra: dict[str, Any] = {"mass": "jobs" if ratio is not None else "population"}
-    if ratio is not None:
-        used_extra["jobs_estimated"] = estimated
-        used_extra["job_ratio_estimate"] = ratio
+    used_extra: dict[str, Any] = {"mass": "jobs", "jobs_estimated": estimated}
     if len(ext["x"]):
         used_extra["outside_destinations"] = len(ext["x"])
         used_extra["outside_jobs"] = float(ext["jobs"].sum())
@@ -857,27 +854,23 @@ def modelled_commuting(
 
 def _jobs_mass(places: pd.DataFrame, pop: FloatArray, production: FloatArray,
                p: LinkParams) -> tuple[FloatArray, FloatArray, int, float | None]:
-    """The destination mass, the bound on what each place keeps, how many places' jobs
-    were estimated, and the job ratio they were estimated with (None: no jobs known).
+    """The destination mass (the jobs), the bound on what each place keeps, how many
+    places' jobs were estimated, and the job ratio at 10 000 inhabitants they were
+    estimated with.
 
-    With a ``jobs`` column that holds some values, the mass is the jobs; a place whose
-    jobs are not known gets ``employed × job_ratio`` (``params.job_ratio``, or the
-    median job ratio of the places whose jobs are known). Without, the mass is the
-    population (strukturbild 0.2's model) and no place is bounded."""
-    none = np.full(len(pop), np.inf)
-    if "jobs" not in places.columns:
-        return pop.copy(), none, 0, None
-    jobs = pd.to_numeric(places["jobs"], errors="coerce").to_numpy(dtype=float)
+    A place whose jobs are not known (every place, without a ``jobs`` column) gets
+    ``employed × job_ratio × (population / 10 000) ** job_ratio_exponent``: the
+    relation of SCB's tätorter (:class:`~strukturbild.config.LinkParams`)."""
+    jobs = np.full(len(pop), np.nan)
+    if "jobs" in places.columns:
+        jobs = pd.to_numeric(places["jobs"], errors="coerce").to_numpy(dtype=float)
     known = np.isfinite(jobs) & (jobs >= 0)
-    if not known.any():
-        return pop.copy(), none, 0, None
-    ratio = p.job_ratio
-    if ratio is None:
-        base = known & (production > 0)
-        ratio = float(np.median(jobs[base] / production[base])) if base.any() else 1.0
+    ratio = np.zeros(len(pop))
+    big = pop > 0
+    ratio[big] = p.job_ratio * (pop[big] / OWN_SHARE_POPULATION) ** p.job_ratio_exponent
     mass = np.where(known, jobs, production * ratio)
-    bound = mass.copy() if p.own_bound else none
-    return mass, bound, int((~known).sum()), float(ratio)
+    bound = mass.copy() if p.own_bound else np.full(len(pop), np.inf)
+    return mass, bound, int((~known).sum()), float(p.job_ratio)
 
 
 def _codes(places: pd.DataFrame, extra: NDArray[Any]
