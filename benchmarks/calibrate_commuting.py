@@ -11,7 +11,9 @@ figures) is held out from us.
 The steps, each fitted on 2020 and 2021 together and on 2020 alone (2021 held out):
 
 - ``0.1``: strukturbild 0.1's model (``exp(-0.1 d)``, 50 km cut-off), not fitted;
-- ``0.2``: 0.2's mixture with population as the destination mass (0.2's parameters);
+- ``0.2``: 0.2's mixture with population as the destination mass (0.2's parameters;
+  ``job_ratio_exponent = 0`` makes the estimated jobs proportional to the population,
+  ``own_bound = false``: 0.2's model exactly);
 - ``jobs``: the mass is the jobs of each tätort (SCB RAMS/BAS 2024 day population,
   ``../shared/geodata/sweden/jobs/tatort_jobs_2024.csv``, joined as :func:`load_jobs`
   says);
@@ -65,9 +67,10 @@ V02 = dict(own_share=0.244, own_share_exponent=-0.115, d50_km=13.5, gamma=1.110,
 #: The steps: name, parameters (the defaults but for 0.1 and 0.2; ``--fit`` refits each
 #: step's), whether the places carry jobs, outside destinations, land distance.
 STEPS: dict[str, tuple[LinkParams, bool, bool, bool]] = {
-    "0.1": (LinkParams(decay="exponential", beta=0.1, max_distance_km=50.0), False, False,
-            False),
-    "0.2": (LinkParams(**V02, long_gamma=1.0), False, False, False),  # type: ignore[arg-type]
+    "0.1": (LinkParams(decay="exponential", beta=0.1, max_distance_km=50.0,
+                       job_ratio_exponent=0.0, own_bound=False), False, False, False),
+    "0.2": (LinkParams(**V02, long_gamma=1.0, job_ratio_exponent=0.0,  # type: ignore[arg-type]
+                       own_bound=False), False, False, False),
     "jobs": (LinkParams(own_bound=False), True, False, False),
     "jobs+bound+outside": (LinkParams(), True, True, False),
     "jobs+bound+outside+land": (LinkParams(distance="land"), True, True, True),

@@ -616,7 +616,9 @@ class LinkParams:
     and with ``model = "unconstrained"`` the model ``T_ij = k P_i P_j f(d_ij)`` scaled
     to the same total. strukturbild 0.1's modelled links are ``decay =
     "exponential"``, ``max_distance_km = 50`` (with the default ``beta`` and
-    ``min_flow``).
+    ``min_flow``) on places without jobs, with ``job_ratio_exponent = 0`` (the
+    estimated jobs then are in proportion to the population) and ``own_bound =
+    false``; 0.2's are the mixture with its parameters (README) and the same two.
 
     With observed flows and ``calibrate = true`` the model is fitted to the observed
     between-place flows and the observed employed residents (outflows including
