@@ -543,7 +543,15 @@ def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: f
     """The flows kept (origin and destination positions, count, sorted), and every
     place's employed residents (all its outflow) and jobs (all its inflow)."""
     n = len(production_in)
-    order = _z_order(pl_in.x, pl_in.y)
+    # the places in Z-order, then the destinations outside them (which send no one) in
+    # their own blocks: mixed in, their large masses would keep blocks of places far
+    # apart from being passed over
+    sends = production_in > 0
+    inner, outer = np.flatnonzero(sends | (pl_in.spread == 0)), np.flatnonzero(
+        ~sends & (pl_in.spread > 0))
+    order = np.concatenate([inner[_z_order(pl_in.x[inner], pl_in.y[inner])],
+                            outer[_z_order(pl_in.x[outer], pl_in.y[outer])]
+                            if len(outer) else outer]).astype(np.intp)
     pl, production = pl_in.take(order), production_in[order]
     blocks = _Blocks(pl)
     m_reg, m_long = _masses(pl.mass, p)
