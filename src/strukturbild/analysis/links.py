@@ -289,7 +289,10 @@ class _Places:
         dy *= dy
         d2 += dy
         if self.detour is not None:  # over land (or a network) where it is not straight
-            sub = self.detour[rows][:, c0:c1].tocoo()
+            if len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # a block: slice it
+                sub = self.detour[int(rows[0]):int(rows[-1]) + 1, c0:c1].tocoo()
+            else:
+                sub = self.detour[rows][:, c0:c1].tocoo()
             d2[sub.row, sub.col] = sub.data ** 2
         if self.spread[rows].any() or self.spread[c0:c1].any():
             # a destination spread over an area: sqrt(d² + s²) is the mean distance to
