@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 import shapely
 
-from strukturbild.analysis.land import FIXED_LINKS
 from strukturbild.analysis.network import (
     SPEEDS_KMH,
     WATER_TOLERANCE_M,
@@ -257,20 +256,20 @@ def _oresund() -> tuple[gpd.GeoDataFrame, Any]:
 
 
 def test_the_generated_network_crosses_no_sea_but_on_fixed_links() -> None:
-    """Skåne and Zealand: Öresund is crossed on Öresundsbron only (Helsingborg–Helsingør
-    has no fixed link in the table, so no edge); every other edge lies over land but
-    for a river's width, or across a bay of one piece of land."""
+    """Skåne and Zealand: Öresund is crossed on Öresundsbron and on the HH ferry only
+    (Helsingborg–Helsingør); every other edge lies over land but for a river's width,
+    or across a bay of one piece of land."""
     from strukturbild.analysis.network import _land_pieces, _land_union
 
     places, land = _oresund()
     xy = np.column_stack([places.geometry.x, places.geometry.y])
     net = generated_network(xy, list(places.index), land=land, crs=places.crs)
     assert "Öresundsbron" in net.fixed_links
-    assert "Helsingborg–Helsingør" not in {lk.name for lk in FIXED_LINKS}
+    assert "HH-leden Helsingborg–Helsingør" in net.fixed_links
     union = _land_union(land)
     piece = _land_pieces(union, net.xy, WATER_TOLERANCE_M)
     fixed = np.isin(net.kind, ["bridge", "tunnel", "ferry"])
-    assert fixed.sum() == 1 and net.kind[fixed][0] == "bridge"
+    assert sorted(net.kind[fixed]) == ["bridge", "ferry"]
     skane = shapely.union_all(land[:33]).buffer(WATER_TOLERANCE_M)
     sweden = shapely.contains_xy(skane, net.xy[:, 0], net.xy[:, 1])
     for e in np.flatnonzero(~fixed):
@@ -279,8 +278,8 @@ def test_the_generated_network_crosses_no_sea_but_on_fixed_links() -> None:
         # over land but for a river's or a sound's width, or across a bay of one piece
         assert wet <= WATER_TOLERANCE_M or piece[a] == piece[b] >= 0, (a, b, wet)
         assert sweden[a] == sweden[b], "an edge over the Öresund"
-    (bridge,) = np.flatnonzero(fixed)
-    assert sweden[net.u[bridge]] != sweden[net.v[bridge]]
+    for e in np.flatnonzero(fixed):
+        assert sweden[net.u[e]] != sweden[net.v[e]]
     name = dict(zip(range(len(places)), places["tatort_name"], strict=True))
     node_name = {int(net.place_node[i]): n for i, n in name.items()}
     pairs = {frozenset((node_name.get(int(u)), node_name.get(int(v))))
@@ -293,7 +292,7 @@ def test_the_generated_network_crosses_no_sea_but_on_fixed_links() -> None:
                     [100.0, 50.0], keep_paths=True)
     assert r.paths is not None and r.routed.all()
     assert "bridge" in {str(net.kind[e]) for e in r.paths[0]}
-    assert "bridge" in {str(net.kind[e]) for e in r.paths[1]}  # round by the bridge too
+    assert "ferry" in {str(net.kind[e]) for e in r.paths[1]}  # Helsingborg: the ferry
 
 
 def test_fixed_links_are_the_model_branchs_table() -> None:

@@ -515,10 +515,25 @@ def _link_flows(project: Project, places: Any, measures: pd.DataFrame,
         keep = project.links.min_flow
         if observed is None and project.regions.params is not None:
             keep = min(keep, REGION_MIN_FLOW)
+        distances = outside = None
+        if areas is not None and "jobs" in places.columns \
+                and places["jobs"].notna().any() and project.links.outside_share > 0:
+            # the jobs outside the places (per kommun, estimated) are destinations too
+            from .analysis.links import outside_destinations, outside_jobs
+
+            outside = outside_destinations(
+                areas, outside_jobs(places, share=project.links.outside_share))
+        if project.links.distance == "land" and areas is not None:
+            # distance over the land of the project's areas (kommun polygons), with the
+            # table of fixed links; without areas modelled_commuting says what is missing
+            from .analysis.land import LandDistance
+
+            distances = LandDistance(areas.geometry.values, crs=areas.crs)
         # the model reads each place's employed residents as found or estimated here
         modelled = modelled_commuting(places.assign(employed=measures["employed"]),
                                       params=project.links, observed=observed,
-                                      min_flow=keep, progress=say)
+                                      min_flow=keep, progress=say, distances=distances,
+                                      outside=outside)
         link_flows, model_used = modelled.flows, modelled.params
         form = (f"beta={model_used['beta']:.4g}" if "beta" in model_used
                 else f"d50={model_used['d50_km']:.3g} km")

@@ -68,6 +68,8 @@ class FixedLink:
 FIXED_LINKS: tuple[FixedLink, ...] = (
     FixedLink("Öresundsbron", "bridge", (12.91, 55.57), (12.65, 55.62), 0.0,
               "Øresundsbro Konsortiet; Trafikverket, E20 (bridge and tunnel, 16 km)"),
+    FixedLink("HH-leden Helsingborg–Helsingør", "ferry", (12.69, 56.04), (12.61, 56.04),
+              20.0, "ForSea / Scandlines, HH-leden (about 20 min, departures every 15–20 min)"),
     FixedLink("Ölandsbron", "bridge", (16.40, 56.68), (16.48, 56.69), 0.0,
               "Trafikverket, väg 137 Ölandsbron (6 km, 1972)"),
     FixedLink("Gotlandsfärjan Visby–Nynäshamn", "ferry", (18.28, 57.64), (17.95, 58.90),
@@ -246,18 +248,18 @@ class LandDistance:
         length = np.hypot(*(b - a).T)
         count = np.ceil(length / step).astype(np.intp) + 1
         out = np.zeros(len(a), dtype=bool)
-        for s in range(0, len(a), 20_000):
-            k = count[s:s + 20_000]
+        for s in range(0, len(a), 5_000):
+            k = count[s:s + 5_000]
             seg = np.repeat(np.arange(len(k)), k)
             start = np.repeat(np.cumsum(k) - k, k)
             t = (np.arange(int(k.sum())) - start) / np.maximum(np.repeat(k, k) - 1, 1)
-            p = a[s:s + 20_000][seg] + (b - a)[s:s + 20_000][seg] * t[:, None]
+            p = a[s:s + 5_000][seg] + (b - a)[s:s + 5_000][seg] * t[:, None]
             col = np.floor((p[:, 0] * 1000.0 - g.x0) / g.cell).astype(np.intp)
             row = np.floor((p[:, 1] * 1000.0 - g.y0) / g.cell).astype(np.intp)
             inside = (row >= 0) & (row < g.rows) & (col >= 0) & (col < g.cols)
             land = np.zeros(len(p), dtype=bool)
             land[inside] = self.mask[row[inside], col[inside]]
-            out[s:s + 20_000] = np.bincount(seg[~land], minlength=len(k)) > 0
+            out[s:s + 5_000] = np.bincount(seg[~land], minlength=len(k)) > 0
         return out
 
     def pair_distances(self, x_km: FloatArray, y_km: FloatArray
