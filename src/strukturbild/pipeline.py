@@ -417,7 +417,8 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     """The chain after reading: measures, link flows, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
     measures, employed_info, notes = _measures(project, places, areas, observed, inputs, say)
-    link_flows, model_used, modelled = _link_flows(project, places, measures, observed, say)
+    link_flows, model_used, modelled = _link_flows(project, places, areas, measures, observed,
+                                                   say)
     region_result, regions = _regions(project, places, areas, observed, link_flows, say)
     if region_result is not None:
         labels = region_result.labels.reindex(places.index)
@@ -500,7 +501,7 @@ def _measures(project: Project, places: Any, areas: Any, observed: Flows | None,
     return measures, employed_info, notes
 
 
-def _link_flows(project: Project, places: Any, measures: pd.DataFrame,
+def _link_flows(project: Project, places: Any, areas: Any, measures: pd.DataFrame,
                 observed: Flows | None, say: Progress
                 ) -> tuple[Flows, dict[str, Any], ModelledFlows | None]:
     """Which flows make the links: observed, or modelled where none are observed (with
@@ -515,20 +516,7 @@ def _link_flows(project: Project, places: Any, measures: pd.DataFrame,
         keep = project.links.min_flow
         if observed is None and project.regions.params is not None:
             keep = min(keep, REGION_MIN_FLOW)
-        distances = outside = None
-        if areas is not None and "jobs" in places.columns \
-                and places["jobs"].notna().any() and project.links.outside_share > 0:
-            # the jobs outside the places (per kommun, estimated) are destinations too
-            from .analysis.links import outside_destinations, outside_jobs
-
-            outside = outside_destinations(
-                areas, outside_jobs(places, share=project.links.outside_share))
-        if project.links.distance == "land" and areas is not None:
-            # distance over the land of the project's areas (kommun polygons), with the
-            # table of fixed links; without areas modelled_commuting says what is missing
-            from .analysis.land import LandDistance
-
-            distances = LandDistance(areas.geometry.values, crs=areas.crs)
+        distances, outside = _model_geography(project, places, areas)
         # the model reads each place's employed residents as found or estimated here
         modelled = modelled_commuting(places.assign(employed=measures["employed"]),
                                       params=project.links, observed=observed,
@@ -543,6 +531,26 @@ def _link_flows(project: Project, places: Any, measures: pd.DataFrame,
         assert observed is not None
         link_flows = observed
     return link_flows, model_used, modelled
+
+
+def _model_geography(project: Project, places: Any, areas: Any) -> tuple[Any, Any]:
+    """What the model knows of the land from the areas: the distances over land (or
+    None: straight lines), and the jobs outside the places as destinations (or None)."""
+    distances = outside = None
+    if areas is not None and "jobs" in places.columns \
+            and places["jobs"].notna().any() and project.links.outside_share > 0:
+        # the jobs outside the places (per kommun, estimated) are destinations too
+        from .analysis.links import outside_destinations, outside_jobs
+
+        outside = outside_destinations(
+            areas, outside_jobs(places, share=project.links.outside_share))
+    if project.links.distance == "land" and areas is not None:
+        # distance over the land of the project's areas (kommun polygons), with the
+        # table of fixed links; without areas modelled_commuting says what is missing
+        from .analysis.land import LandDistance
+
+        distances = LandDistance(areas.geometry.values, crs=areas.crs)
+    return distances, outside
 
 
 def _regions(project: Project, places: Any, areas: Any, observed: Flows | None,
