@@ -310,3 +310,25 @@ def test_note_names_the_real_cause_of_a_missing_rank_in_area() -> None:
     # Lillby (8 000) is no lokal kärna without a kommun to rank it in, and says so
     assert img.places.loc["b", "role"] == "serviceort"
     assert img.places.loc["b", "role_reason"].endswith("inte lokal kärna: rang i kommunen okänd")
+
+
+def test_repr_is_one_line_of_counts(toy_dir: Path) -> None:
+    """libpysal's Graph style: what the image is, not its frames (13 KB before)."""
+    img = build(load_project(toy_dir / "project.toml"))
+    assert repr(img) == ("<StructureImage 'Toy region': 6 places (5 roles), 6 links (observed), "
+                         "0 areas, 0 regions>")
+    example = repr(build(example_project()))
+    assert "\n" not in example and len(example) < 120
+    assert example.startswith("<StructureImage 'Strukturbild för Skåne': 70 places (4 roles), ")
+    assert example.endswith(" links (modelled), 33 areas, 0 regions>")
+
+
+def test_write_html_and_write_summary_write_what_the_methods_write(tmp_path: Path) -> None:
+    """The function forms are the methods under another name: the same bytes."""
+    from strukturbild import write_html, write_summary
+
+    img = build(example_project())
+    assert write_summary(img, tmp_path / "f.json").read_bytes() == \
+        img.to_json(tmp_path / "m.json").read_bytes()
+    assert write_html(img, tmp_path / "f.html", label_roles=2).read_bytes() == \
+        img.to_html(tmp_path / "m.html", label_roles=2).read_bytes()

@@ -84,7 +84,7 @@ class OwnLayer:
         object.__setattr__(self, "style", MappingProxyType(layer_style(self.kind, self.style)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StructureImage:
     """Places with measures and roles, links, regions and areas, with provenance.
 
@@ -367,6 +367,24 @@ class StructureImage:
                         "length_km": round(float(first["length_km"]), 2),
                         "places": str(first["place_names"]).split("; ")})
         return out
+
+    def __repr__(self) -> str:
+        """One line: the title and the counts, as libpysal's ``Graph`` says what it is
+        (the dataclass's own repr printed every frame: 13 KB for the example).
+
+        Examples
+        --------
+        >>> from strukturbild import build, example_project
+        >>> build(example_project())  # doctest: +ELLIPSIS
+        <StructureImage 'Strukturbild för Skåne': 70 places (4 roles), ... links (modelled), \
+33 areas, 0 regions>
+        """
+        roles = self.places["role"].nunique() if "role" in self.places else 0
+        count = {name: 0 if frame is None else len(frame)
+                 for name, frame in (("areas", self.areas), ("regions", self.regions))}
+        return (f"<StructureImage {self.title!r}: {len(self.places)} places ({roles} roles), "
+                f"{len(self.links)} links ({'modelled' if self.modelled else 'observed'}), "
+                f"{count['areas']} areas, {count['regions']} regions>")
 
     def role(self, key: str) -> RoleInfo:
         """The role with ``key``.

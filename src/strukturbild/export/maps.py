@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import MapOptions
@@ -12,9 +12,14 @@ if TYPE_CHECKING:
 __all__ = ["write_html"]
 
 
-def write_html(image: StructureImage, path: str | Path, options: MapOptions | None = None
-               ) -> Path:
-    """Write the web map (see :func:`strukturbild.render.web.web_map_html`) atomically.
+def write_html(image: StructureImage, path: str | Path, options: MapOptions | None = None,
+               **changes: Any) -> Path:
+    """Write the web map: :meth:`StructureImage.to_html` as a function.
+
+    Kept beside :func:`~strukturbild.export.geopackage.write_geopackage` and
+    :func:`~strukturbild.export.outputs.write_outputs` for scripts that hand an image
+    to writers (and for 0.1's scripts); it only calls the method, so the two cannot
+    drift apart.
 
     Examples
     --------
@@ -25,4 +30,4 @@ def write_html(image: StructureImage, path: str | Path, options: MapOptions | No
     >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     True
     """
-    return image.to_html(path, options)
+    return image.to_html(path, options, **changes)

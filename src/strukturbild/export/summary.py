@@ -1,12 +1,9 @@
-"""The JSON summary of a structure image, written atomically."""
+"""The JSON summary of a structure image: a thin writer over :meth:`StructureImage.to_json`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from .._files import atomic_path
 
 if TYPE_CHECKING:  # the writers take an image; they never import its module at run time
     from ..image import StructureImage
@@ -15,19 +12,19 @@ __all__ = ["write_summary"]
 
 
 def write_summary(image: StructureImage, path: str | Path) -> Path:
-    """Write the JSON summary (see :meth:`StructureImage.summary`) atomically.
+    """Write the JSON summary (:meth:`StructureImage.summary`): :meth:`StructureImage.to_json`
+    as a function.
+
+    Kept, as :func:`~strukturbild.export.maps.write_html` is, for scripts that hand an
+    image to writers; it only calls the method (one JSON encoding, one atomic write).
 
     Examples
     --------
-    >>> import tempfile, pathlib
+    >>> import tempfile, pathlib, json
     >>> from strukturbild.sources.example import example_project
     >>> from strukturbild.pipeline import build
     >>> out = write_summary(build(example_project()), pathlib.Path(tempfile.mkdtemp()) / "s.json")
     >>> json.loads(out.read_text())["flows"]
     'modelled'
     """
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(image.summary(), ensure_ascii=False, indent=2) + "\n",
-                       encoding="utf-8")
-    return target
+    return image.to_json(path)
