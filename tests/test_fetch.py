@@ -171,175 +171,186 @@ def _product(lists: list[list[str]]) -> Iterator[tuple[str, ...]]:
             yield (head, *rest)
 
 
-def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _FakeHandler(BaseHTTPRequestHandler):
+    """SCB's API and WFS as a :class:`FakeScb` says (``fake``: set by :func:`_handler`)."""
 
-        def log_message(self, *args: Any) -> None:  # keep pytest output clean
+    fake: FakeScb
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json",
+              headers: dict[str, str] | None = None, declared: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(declared if declared else len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if declared:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, doc: Any, status: int = 200, ctype: str = "application/json") -> None:
+        route = self._route()[0]
+        rewrite = self.fake.mutate.get(route) or self.fake.mutate.get(route.split(":")[0])
+        if rewrite is not None and status == 200:
+            doc = rewrite(json.loads(json.dumps(doc)))  # a deep copy to rewrite
+        self._send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), ctype)
+
+    def _drip(self, data: bytes, interval: float) -> None:
+        """Write ``data`` one byte at a time (until the client hangs up, at most 60 s)."""
+        end = time.monotonic() + 60
+        try:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                if time.monotonic() > end:
+                    break
+                time.sleep(interval)
+        except OSError:
             pass
+        self.close_connection = True
 
-        def _send(self, status: int, body: bytes, ctype: str = "application/json",
-                  headers: dict[str, str] | None = None, declared: int | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(declared if declared else len(body)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            if declared:
-                self.send_header("Connection", "close")
-                self.close_connection = True
+    def _hostile(self, kind: str, arg: Any) -> bool:
+        """Answer with a hostile fault; False if ``kind`` is not one."""
+        if kind == "drip":  # headers at once, then the body one byte per `arg` s
+            body = b'{"type": "FeatureCollection", "features": [' + b" " * 4000 + b"]}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, doc: Any, status: int = 200, ctype: str = "application/json") -> None:
-            route = self._route()[0]
-            rewrite = fake.mutate.get(route) or fake.mutate.get(route.split(":")[0])
-            if rewrite is not None and status == 200:
-                doc = rewrite(json.loads(json.dumps(doc)))  # a deep copy to rewrite
-            self._send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), ctype)
-
-        def _drip(self, data: bytes, interval: float) -> None:
-            """Write ``data`` one byte at a time (until the client hangs up, at most 60 s)."""
-            end = time.monotonic() + 60
+            self.wfile.flush()
+            self._drip(body, arg)
+        elif kind == "drip_headers":  # the header block itself, one byte per `arg` s
+            self._drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
+                       + b"z" * 4000 + b"\r\n\r\n{}", arg)
+        elif kind == "huge_length":  # claims `arg` bytes, sends a little, hangs up
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(arg))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.wfile.write(b'{"maxDataCells": ' + b"1" * 1000)
+        elif kind == "stream":  # no length: streams `arg` MiB (or until hung up)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            chunk = b"x" * 65536
             try:
-                for i in range(len(data)):
-                    self.wfile.write(data[i:i + 1])
-                    self.wfile.flush()
-                    if time.monotonic() > end:
-                        break
-                    time.sleep(interval)
+                self.wfile.write(b'{"padding": "')
+                for _ in range(int(arg * 16)):
+                    self.wfile.write(chunk)
             except OSError:
                 pass
-            self.close_connection = True
+        elif kind == "redirect":  # `arg`: the Location (a function of the request path)
+            self.send_response(302)
+            self.send_header("Location", arg(self.path))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif kind == "raw":  # `arg`: the body bytes as they are
+            self._send(200, arg)
+        elif kind == "gzip":  # `arg`: the body, sent gzip-compressed
+            self._send(200, gzip.compress(arg, 1), headers={"Content-Encoding": "gzip"})
+        else:
+            return False
+        return True
 
-        def _hostile(self, kind: str, arg: Any) -> bool:
-            """Answer with a hostile fault; False if ``kind`` is not one."""
-            if kind == "drip":  # headers at once, then the body one byte per `arg` s
-                body = b'{"type": "FeatureCollection", "features": [' + b" " * 4000 + b"]}"
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.flush()
-                self._drip(body, arg)
-            elif kind == "drip_headers":  # the header block itself, one byte per `arg` s
-                self._drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
-                           + b"z" * 4000 + b"\r\n\r\n{}", arg)
-            elif kind == "huge_length":  # claims `arg` bytes, sends a little, hangs up
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(arg))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.wfile.write(b'{"maxDataCells": ' + b"1" * 1000)
-            elif kind == "stream":  # no length: streams `arg` MiB (or until hung up)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.close_connection = True
-                chunk = b"x" * 65536
-                try:
-                    self.wfile.write(b'{"padding": "')
-                    for _ in range(int(arg * 16)):
-                        self.wfile.write(chunk)
-                except OSError:
-                    pass
-            elif kind == "redirect":  # `arg`: the Location (a function of the request path)
-                self.send_response(302)
-                self.send_header("Location", arg(self.path))
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif kind == "raw":  # `arg`: the body bytes as they are
-                self._send(200, arg)
-            elif kind == "gzip":  # `arg`: the body, sent gzip-compressed
-                self._send(200, gzip.compress(arg, 1), headers={"Content-Encoding": "gzip"})
-            else:
-                return False
-            return True
+    def _route(self) -> tuple[str, dict[str, str]]:
+        u = urllib.parse.urlsplit(self.path.removeprefix("/moved"))
+        q = dict(urllib.parse.parse_qsl(u.query))
+        if u.path == f"{API}/config":
+            return "config", q
+        if u.path == f"{API}/tables":
+            return "search", q
+        m = re.fullmatch(rf"{API}/tables/(\w+)/(metadata|data)", u.path)
+        if m:
+            return f"{m.group(2)}:{m.group(1)}", q
+        if u.path == WFS:
+            return f"wfs:{q.get('typeNames')}", q
+        return "unknown", q
 
-        def _route(self) -> tuple[str, dict[str, str]]:
-            u = urllib.parse.urlsplit(self.path.removeprefix("/moved"))
-            q = dict(urllib.parse.parse_qsl(u.query))
-            if u.path == f"{API}/config":
-                return "config", q
-            if u.path == f"{API}/tables":
-                return "search", q
-            m = re.fullmatch(rf"{API}/tables/(\w+)/(metadata|data)", u.path)
-            if m:
-                return f"{m.group(2)}:{m.group(1)}", q
-            if u.path == WFS:
-                return f"wfs:{q.get('typeNames')}", q
-            return "unknown", q
+    def _handle(self, method: str) -> None:
+        route, query = self._route()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.fake.log.append({"method": method, "route": route, "query": query, "body": body,
+                              "user_agent": self.headers.get("User-Agent", ""),
+                              "accept_encoding": self.headers.get("Accept-Encoding", "")})
+        queued = self.fake.faults.get(route) or self.fake.faults.get(route.split(":")[0])
+        if queued:
+            kind, arg = queued.pop(0)
+            if self._fault(kind, arg) or self._hostile(kind, arg):
+                return
+        self._answer(route, query, method, body)
 
-        def _handle(self, method: str) -> None:
-            route, query = self._route()
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            fake.log.append({"method": method, "route": route, "query": query, "body": body,
-                             "user_agent": self.headers.get("User-Agent", ""),
-                             "accept_encoding": self.headers.get("Accept-Encoding", "")})
-            queued = fake.faults.get(route) or fake.faults.get(route.split(":")[0])
-            if queued:
-                kind, arg = queued.pop(0)
-                if kind == "status":
-                    self._json({"type": "https://tools.ietf.org/html/rfc7231",
-                                "title": "Error", "status": arg}, status=arg)
-                    return
-                if kind == "words":  # `arg`: (status, reason phrase, detail), as they come
-                    status, reason, detail = arg
-                    body = json.dumps({"title": "Error", "detail": detail}).encode()
-                    self.send_response(status, reason)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                if kind == "429":
-                    self._send(429, b'{"title": "Too many requests"}',
-                               headers={"Retry-After": str(arg)})
-                    return
-                if kind == "truncate":
-                    self._send(200, b'{"version": "2.0", "class": "data', declared=5000)
-                    return
-                if kind == "content_type":
-                    self._send(200, b"<html><body>Planned maintenance</body></html>", arg)
-                    return
-                if self._hostile(kind, arg):
-                    return
-            if route == "config":
-                self._json(fake.config)
-            elif route == "search":
-                assert query.get("query") == "dagbefolkning tätort", query
-                self._json(fake.search)
-            elif route.startswith("metadata:") and route.split(":")[1] in fake.meta:
-                self._json(fake.meta[route.split(":")[1]])
-            elif route.startswith("data:") and method == "POST":
-                assert query.get("outputFormat") == "json-stat2"
-                assert body is not None
-                cells = math.prod(len(s["valueCodes"]) for s in body["selection"])
-                limit = fake.config["maxDataCells"] if fake.server_max_cells is None \
-                    else fake.server_max_cells
-                if cells > limit:
-                    self._json({"title": "Forbidden", "status": 403,
-                                "detail": f"Too many cells selected ({cells})"}, status=403)
-                    return
-                self._json(fake.data(route.split(":")[1], body),
-                           ctype="application/json; charset=UTF-8")
-            elif route.startswith("wfs:") and query.get("typeNames") in fake.layers:
-                self._json(fake.wfs(query), ctype="application/json;charset=UTF-8")
-            else:
-                self._json({"title": "Not found", "status": 404}, status=404)
+    def _fault(self, kind: str, arg: Any) -> bool:
+        """Answer with a plain fault (a status, a truncated or mistyped body); False if
+        ``kind`` is not one."""
+        if kind == "status":
+            self._json({"type": "https://tools.ietf.org/html/rfc7231",
+                        "title": "Error", "status": arg}, status=arg)
+        elif kind == "words":  # `arg`: (status, reason phrase, detail), as they come
+            status, reason, detail = arg
+            body = json.dumps({"title": "Error", "detail": detail}).encode()
+            self.send_response(status, reason)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif kind == "429":
+            self._send(429, b'{"title": "Too many requests"}',
+                       headers={"Retry-After": str(arg)})
+        elif kind == "truncate":
+            self._send(200, b'{"version": "2.0", "class": "data', declared=5000)
+        elif kind == "content_type":
+            self._send(200, b"<html><body>Planned maintenance</body></html>", arg)
+        else:
+            return False
+        return True
 
-        def do_GET(self) -> None:
-            self._handle("GET")
+    def _answer(self, route: str, query: dict[str, str], method: str, body: Any) -> None:
+        """What the fake answers a request that met no fault."""
+        fake = self.fake
+        if route == "config":
+            self._json(fake.config)
+        elif route == "search":
+            assert query.get("query") == "dagbefolkning tätort", query
+            self._json(fake.search)
+        elif route.startswith("metadata:") and route.split(":")[1] in fake.meta:
+            self._json(fake.meta[route.split(":")[1]])
+        elif route.startswith("data:") and method == "POST":
+            assert query.get("outputFormat") == "json-stat2"
+            assert body is not None
+            cells = math.prod(len(s["valueCodes"]) for s in body["selection"])
+            limit = fake.config["maxDataCells"] if fake.server_max_cells is None \
+                else fake.server_max_cells
+            if cells > limit:
+                self._json({"title": "Forbidden", "status": 403,
+                            "detail": f"Too many cells selected ({cells})"}, status=403)
+                return
+            self._json(fake.data(route.split(":")[1], body),
+                       ctype="application/json; charset=UTF-8")
+        elif route.startswith("wfs:") and query.get("typeNames") in fake.layers:
+            self._json(fake.wfs(query), ctype="application/json;charset=UTF-8")
+        else:
+            self._json({"title": "Not found", "status": 404}, status=404)
 
-        def do_POST(self) -> None:
-            self._handle("POST")
+    def do_GET(self) -> None:
+        self._handle("GET")
 
-    return Handler
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+
+def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_FakeHandler,), {"fake": fake})
 
 
 class Server:

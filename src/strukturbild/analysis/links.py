@@ -1045,10 +1045,24 @@ class _SplitSums:
 
     def __call__(self, w_reg: FloatArray, w_long: FloatArray
                  ) -> tuple[FloatArray, FloatArray]:
-        pl, p = self.pl, self.p
         n = len(w_reg)
         s_reg, s_long = np.zeros(n), np.zeros(n)
-        # the near part, exact, border damping pair by pair
+        self._near_sums(w_reg, w_long, s_reg, s_long)
+        if self._fix is not None:
+            assert self.detours is not None
+            self.detours.correct(s_reg, s_long, w_reg, w_long, *self._fix)
+        if self.exact:
+            return s_reg, s_long
+        kk = math.exp(-self.p.kommun_border) if self.damp else 1.0
+        kl = math.exp(-self.p.lan_border) if self.damp else 1.0
+        self._grid_sums(w_reg, w_long, s_reg, s_long, kk, kl)
+        self._small_sums(w_reg, w_long, s_reg, s_long, kk, kl)
+        return s_reg, s_long
+
+    def _near_sums(self, w_reg: FloatArray, w_long: FloatArray, s_reg: FloatArray,
+                   s_long: FloatArray) -> None:
+        """The near part, exact, border damping pair by pair (added to the sums)."""
+        pl, p = self.pl, self.p
         for a, b in self.near:
             (r0, r1), (c0, c1) = self.blocks.bounds[a], self.blocks.bounds[b]
             rows = np.arange(r0, r1)
@@ -1068,41 +1082,44 @@ class _SplitSums:
                 s_long[r0:r1] += h @ w_long[c0:c1]
                 if a != b:
                     s_long[c0:c1] += w_long[r0:r1] @ h
-        if self._fix is not None:
-            assert self.detours is not None
-            self.detours.correct(s_reg, s_long, w_reg, w_long, *self._fix)
-        if self.exact:
-            return s_reg, s_long
-        # the smooth part on grids: all places, then each län and each kommun
-        kk = math.exp(-p.kommun_border) if self.damp else 1.0
-        kl = math.exp(-p.lan_border) if self.damp else 1.0
-        known = self.known
+
+    def _grid_sums(self, w_reg: FloatArray, w_long: FloatArray, s_reg: FloatArray,
+                   s_long: FloatArray, kk: float, kl: float) -> None:
+        """The smooth part on grids: all places, then each län and each kommun with a
+        grid of its own (``kk``, ``kl``: the kommun and län border factors)."""
         for members, grid, kind in self.grids:
             fg, fh = self._smooth(grid)
-            if kind == "all":
-                if self.damp:  # same kommun 1, same län kappa, else kappa lambda
-                    sk = grid.sums(w_reg * known, fg)
-                    s_reg += np.where(known, kk * kl * sk, sk)
-                    if not known.all():
-                        s_reg += grid.sums(w_reg * ~known, fg)
-                else:
-                    s_reg += grid.sums(w_reg, fg)
+            if kind == "all":  # same kommun 1, same län kappa, else kappa lambda
+                self._add_damped(s_reg, grid, w_reg, fg, kk * kl)
                 if fh is not None:
-                    if self.damp:
-                        sk = grid.sums(w_long * known, fh)
-                        s_long += np.where(known, kl * sk, sk)
-                        if not known.all():
-                            s_long += grid.sums(w_long * ~known, fh)
-                    else:
-                        s_long += grid.sums(w_long, fh)
+                    self._add_damped(s_long, grid, w_long, fh, kl)
             elif kind == "lan":  # the places of one län
                 s_reg[members] += kk * (1 - kl) * grid.sums(w_reg[members], fg)
                 if fh is not None:
                     s_long[members] += (1 - kl) * grid.sums(w_long[members], fh)
             else:  # one kommun
                 s_reg[members] += (1 - kk) * grid.sums(w_reg[members], fg)
-        # small groups: the smooth part pair by pair
-        uncut = replace(p, max_distance_km=None)
+
+    def _add_damped(self, s: FloatArray, grid: _Grid, w: FloatArray, kernel: _Kernel,
+                    factor: float) -> None:
+        """Add a grid's sums over all places to ``s``: between places of known kommuner
+        times ``factor`` (the damping across kommun and län borders), plain without
+        damping."""
+        if not self.damp:
+            s += grid.sums(w, kernel)
+            return
+        known = self.known
+        sk = grid.sums(w * known, kernel)
+        s += np.where(known, factor * sk, sk)
+        if not known.all():
+            s += grid.sums(w * ~known, kernel)
+
+    def _small_sums(self, w_reg: FloatArray, w_long: FloatArray, s_reg: FloatArray,
+                    s_long: FloatArray, kk: float, kl: float) -> None:
+        """The small groups (län and kommuner without a grid of their own): the smooth
+        part pair by pair."""
+        pl, n = self.pl, len(w_reg)
+        uncut = replace(self.p, max_distance_km=None)
         for groups, kind in self.small:
             for i, j in _group_pairs(groups):
                 dx, dy = pl.x[i] - pl.x[j], pl.y[i] - pl.y[j]
@@ -1116,7 +1133,6 @@ class _SplitSums:
                     h *= far * (1 - kl)
                     s_long += np.bincount(i, weights=w_long[j] * h, minlength=n)
                     s_long += np.bincount(j, weights=w_long[i] * h, minlength=n)
-        return s_reg, s_long
 
 
 class _Detours:
