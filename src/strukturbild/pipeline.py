@@ -62,6 +62,8 @@ from .readers import (
 )
 
 if TYPE_CHECKING:  # analysis.regions is imported only where regions are made
+    import geopandas as gpd
+
     from .analysis.regions import RegionResult
 
 __all__ = [
@@ -97,8 +99,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _area_flows_to_places(table: pd.DataFrame, places: Any, areas: Any, *,
-                          source: Path | str | None) -> pd.DataFrame:
+def _area_flows_to_places(table: pd.DataFrame, places: gpd.GeoDataFrame,
+                          areas: gpd.GeoDataFrame | None, *, source: Path | str | None
+                          ) -> pd.DataFrame:
     """Flows between areas (kommuner) attached to places by the one rule of
     :func:`~strukturbild.analysis.flows.resolve_seats` (without a seat table: each
     area's largest place)."""
@@ -217,7 +220,7 @@ def check_project(project: Project) -> dict[str, Any]:
             "layers": {src.name: frame for src, frame in layers}}
 
 
-def _check_regions(project: Project, places: Any, observed: Flows | None) -> None:
+def _check_regions(project: Project, places: gpd.GeoDataFrame, observed: Flows | None) -> None:
     """The region method's demands on the inputs (what the params cannot check alone)."""
     method, params = project.regions.method, project.regions.params
     if method in ("lma", "scb_la") and (observed is None or not observed.has_self_flows):
@@ -237,7 +240,7 @@ def _check_regions(project: Project, places: Any, observed: Flows | None) -> Non
                     f"({len(unknown)} unknown in all)", source=project.path)
 
 
-def _designations(project: Project, places: Any) -> pd.DataFrame | None:
+def _designations(project: Project, places: gpd.GeoDataFrame) -> pd.DataFrame | None:
     """The project's designation lists, each checked against the scheme and the places
     (:func:`~strukturbild.analysis.roles.match_designations`): only matched rows."""
     if not project.roles.designations:
@@ -249,8 +252,8 @@ def _designations(project: Project, places: Any) -> pd.DataFrame | None:
     return out
 
 
-def _flows_of(table: pd.DataFrame | Flows | None, places: Any, areas: Any,
-              project: Project) -> Flows | None:
+def _flows_of(table: pd.DataFrame | Flows | None, places: gpd.GeoDataFrame,
+              areas: gpd.GeoDataFrame | None, project: Project) -> Flows | None:
     """Flows between places from a checked table (or Flows), attaching area flows."""
     if table is None:
         return None
@@ -324,10 +327,10 @@ def _layer_entries(inputs: dict[str, Any], layers: list[tuple[LayerSource, Any]]
 
 
 def build_image(
-    places: Any,
+    places: gpd.GeoDataFrame,
     *,
     flows: pd.DataFrame | Flows | None = None,
-    areas: Any = None,
+    areas: gpd.GeoDataFrame | None = None,
     project: Project | str | Path | None = None,
     progress: Progress | None = None,
 ) -> StructureImage:
@@ -411,8 +414,8 @@ def build_image(
     return _assemble(project, places, areas_frame, observed, inputs, say, layers=layers)
 
 
-def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
-              inputs: dict[str, Any], say: Progress,
+def _assemble(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+              observed: Flows | None, inputs: dict[str, Any], say: Progress,
               layers: list[tuple[LayerSource, Any]] | None = None) -> StructureImage:
     """The chain after reading: measures, link flows, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
@@ -477,8 +480,8 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     )
 
 
-def _measures(project: Project, places: Any, areas: Any, observed: Flows | None,
-              inputs: dict[str, Any], say: Progress
+def _measures(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+              observed: Flows | None, inputs: dict[str, Any], say: Progress
               ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """The place measures, what the provenance says of the employed residents, and the
     notes so far (places the jobs table did not reach)."""
@@ -501,8 +504,8 @@ def _measures(project: Project, places: Any, areas: Any, observed: Flows | None,
     return measures, employed_info, notes
 
 
-def _link_flows(project: Project, places: Any, areas: Any, measures: pd.DataFrame,
-                observed: Flows | None, say: Progress
+def _link_flows(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+                measures: pd.DataFrame, observed: Flows | None, say: Progress
                 ) -> tuple[Flows, dict[str, Any], ModelledFlows | None]:
     """Which flows make the links: observed, or modelled where none are observed (with
     the model's parameters and its totals)."""
@@ -533,7 +536,8 @@ def _link_flows(project: Project, places: Any, areas: Any, measures: pd.DataFram
     return link_flows, model_used, modelled
 
 
-def _model_geography(project: Project, places: Any, areas: Any) -> tuple[Any, Any]:
+def _model_geography(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None
+                     ) -> tuple[Any, Any]:
     """What the model knows of the land from the areas: the distances over land (or
     None: straight lines), and the jobs outside the places as destinations (or None)."""
     distances = outside = None
@@ -553,8 +557,9 @@ def _model_geography(project: Project, places: Any, areas: Any) -> tuple[Any, An
     return distances, outside
 
 
-def _regions(project: Project, places: Any, areas: Any, observed: Flows | None,
-             link_flows: Flows, say: Progress) -> tuple[RegionResult | None, Any]:
+def _regions(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+             observed: Flows | None, link_flows: Flows, say: Progress
+             ) -> tuple[RegionResult | None, gpd.GeoDataFrame | None]:
     """The functional regions (the method's result and the region polygons), or none."""
     _check_regions(project, places, observed)
     if project.regions.params is None:
@@ -574,7 +579,7 @@ def _regions(project: Project, places: Any, areas: Any, observed: Flows | None,
     return region_result, regions
 
 
-def _roles(project: Project, places: Any, measures: pd.DataFrame, notes: list[str],
+def _roles(project: Project, places: gpd.GeoDataFrame, measures: pd.DataFrame, notes: list[str],
            say: Progress) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """The designations (or None) and the roles; notes on rules no place can test are
     said and added to ``notes``."""
@@ -591,7 +596,7 @@ def _roles(project: Project, places: Any, measures: pd.DataFrame, notes: list[st
     return designations, roles
 
 
-def _links(project: Project, places: Any, measures: pd.DataFrame, link_flows: Flows,
+def _links(project: Project, places: gpd.GeoDataFrame, measures: pd.DataFrame, link_flows: Flows,
            modelled: ModelledFlows | None, roles: pd.DataFrame, say: Progress) -> Any:
     """The links as lines, with their scope (regional, axis)."""
     link_measures = measures[["employed", "jobs"]].copy()
@@ -615,8 +620,8 @@ def _links(project: Project, places: Any, measures: pd.DataFrame, link_flows: Fl
     return lines
 
 
-def _out_places(project: Project, places: Any, measures: pd.DataFrame, roles: pd.DataFrame,
-                region_result: RegionResult | None, link_flows: Flows,
+def _out_places(project: Project, places: gpd.GeoDataFrame, measures: pd.DataFrame,
+                roles: pd.DataFrame, region_result: RegionResult | None, link_flows: Flows,
                 designations: pd.DataFrame | None) -> tuple[Any, pd.Series | None]:
     """The image's places: the places with their measures, roles, regions and joint
     designations; and the joint designation groups (or None)."""
@@ -664,8 +669,10 @@ def _parameters(project: Project) -> dict[str, Any]:
     }
 
 
-def _strak(project: Project, places: Any, links: Any, layers: tuple[OwnLayer, ...],
-           areas: Any, base: Any, say: Progress) -> tuple[Any, dict[str, Any] | None]:
+def _strak(project: Project, places: gpd.GeoDataFrame, links: gpd.GeoDataFrame,
+           layers: tuple[OwnLayer, ...], areas: gpd.GeoDataFrame | None,
+           base: gpd.GeoDataFrame | None, say: Progress
+           ) -> tuple[gpd.GeoDataFrame | None, dict[str, Any] | None]:
     """The stråk: the links' flows routed on the project's infrastructure layers, or on
     a network of the places over the land (the areas and the base geography)."""
     if project.strak.network == "none":
@@ -696,8 +703,9 @@ def _land(project: Project) -> Any:
                       crs=project.crs)
 
 
-def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
-          ) -> tuple[Any, dict[str, Any] | None]:
+def _base(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+          layers: tuple[OwnLayer, ...]
+          ) -> tuple[gpd.GeoDataFrame | None, dict[str, Any] | None]:
     """The land under the map (or None), and what the provenance says of it."""
     if not project.map.base:
         return None, None
@@ -715,8 +723,8 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
     return base, info
 
 
-def _context(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
-             ) -> tuple[Any, Any, dict[str, Any] | None]:
+def _context(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None,
+             layers: tuple[OwnLayer, ...]) -> tuple[Any, Any, dict[str, Any] | None]:
     """The context beyond the project (places, ferry lines), and the provenance's words."""
     if not project.map.context:
         return None, None, None
@@ -779,7 +787,7 @@ def _join_note(join: dict[str, Any]) -> str:
             f"{how} ({', '.join(listed)}{more})")
 
 
-def _employed_info(places: Any, measures: pd.DataFrame, rate: float,
+def _employed_info(places: gpd.GeoDataFrame, measures: pd.DataFrame, rate: float,
                    area_rates: pd.Series | None) -> dict[str, Any]:
     """What the provenance says of the employed residents: how many were estimated, how."""
     est = measures["employed_estimated"].to_numpy(dtype=bool)

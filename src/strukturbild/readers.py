@@ -1179,7 +1179,7 @@ def _read_join_table(source: JobsSource, crs: str) -> tuple[pd.DataFrame, str | 
     return read_table(path, encoding=source.encoding, where=source.where), None
 
 
-def _frame_columns(frame: Any, what: str, id_name: str,
+def _frame_columns(frame: gpd.GeoDataFrame, what: str, id_name: str,
                    aliases: Mapping[str, tuple[str, ...]], columns: Mapping[str, str] | None,
                    source: str | Path | None, layer: str | None
                    ) -> tuple[gpd.GeoDataFrame, Path, dict[str, str | None]]:

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from .._validate import (
     to_counts,
 )
 from ..errors import DuplicateIdError, InvalidValueError, StrukturbildWarning, UnknownCodeError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = ["Flows", "place_flows_from_area_flows", "resolve_seats"]
 
@@ -318,7 +321,7 @@ def _norm(name: str) -> str:
 
 
 def resolve_seats(tatorter: pd.DataFrame, kommun_codes: Iterable[str], seats: pd.DataFrame,
-                  *, kommuner: Any = None) -> pd.DataFrame:
+                  *, kommuner: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """The place each kommun's flows attach to: its seat, else its largest tätort.
 
     For each kommun: the seat table's ``tatort_code`` when that tätort exists (it

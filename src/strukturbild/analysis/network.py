@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from ..errors import ConfigError, InvalidValueError
 from .land import FIXED_LINKS, FixedLink
 from .links import higher_roles
 from .places import place_coordinates
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "SPEEDS_KMH",
@@ -516,7 +519,7 @@ def generated_network(
                    source="generated", fixed_links=tuple(used), crs=crs)
 
 
-def _speed_of(frame: Any) -> tuple[FloatArray, ObjArray]:
+def _speed_of(frame: gpd.GeoDataFrame) -> tuple[FloatArray, ObjArray]:
     """Each line's speed (km/h) and kind from its ``railway``, ``highway`` and
     ``route`` attributes (the fastest where it has several)."""
     n = len(frame)
@@ -1423,7 +1426,7 @@ class Corridors:
         }
 
 
-def _roles_of(places: Any, order: Sequence[str], label_roles: int
+def _roles_of(places: pd.DataFrame, order: Sequence[str], label_roles: int
               ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Which places name a stråk (those of the region's higher roles,
     :func:`~strukturbild.analysis.links.higher_roles`: the ``label_roles`` highest
@@ -1508,8 +1511,8 @@ def _sections(net: Network, routing: Routing, found: Sequence[Strak],
 
 
 def corridors(
-    places: Any,
-    links: Any,
+    places: gpd.GeoDataFrame,
+    links: gpd.GeoDataFrame,
     *,
     params: StrakParams | None = None,
     roles_order: Sequence[str] = (),

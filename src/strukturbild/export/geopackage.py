@@ -203,6 +203,8 @@ from ..render.qml import (
 from ..render.style import CONTEXT_DOT, FERRY_STYLE, TEXT, chain, role_styles, text
 
 if TYPE_CHECKING:  # image.py imports this module (lazily): no import back at run time
+    import geopandas as gpd
+
     from ..image import StructureImage
 
 __all__ = [
@@ -282,7 +284,7 @@ def _column_values(col: pd.Series) -> pd.Series:
     return col
 
 
-def _layer_frame(frame: Any, name: str, index_name: str) -> Any:
+def _layer_frame(frame: gpd.GeoDataFrame, name: str, index_name: str) -> gpd.GeoDataFrame:
     """The layer ``name`` as written: id column first, documented columns in order."""
     import geopandas as gpd
 
@@ -311,7 +313,7 @@ def _layer_frame(frame: Any, name: str, index_name: str) -> Any:
     return _promote(result, _geometry_type(result, name))
 
 
-def _promote(frame: Any, geometry_type: str) -> Any:
+def _promote(frame: gpd.GeoDataFrame, geometry_type: str) -> gpd.GeoDataFrame:
     """Single parts as multi-part geometries when the layer is multi-part, as GDAL stores them."""
     import shapely
 
@@ -461,7 +463,7 @@ def _own_frames(image: StructureImage) -> list[tuple[str, Any]]:
     return out
 
 
-def _geometry_type(frame: Any, name: str) -> str:
+def _geometry_type(frame: gpd.GeoDataFrame, name: str) -> str:
     """The layer's geometry type: one type per layer, polygons always multi."""
     kinds = set(frame.geom_type.dropna().unique())
     if name in ("areas", "regions", "base"):
@@ -620,7 +622,7 @@ def _link_categories(con: sqlite3.Connection) -> set[str]:
             for cls, regional, axis in rows}
 
 
-def _style_qml(scene: Scene, name: str, frame: Any, *, unit: SizeUnit,
+def _style_qml(scene: Scene, name: str, frame: gpd.GeoDataFrame, *, unit: SizeUnit,
                existing_roles: Sequence[tuple[str, str]], links: set[str]) -> str:
     """The QGIS style of a layer, drawn from the scene (``links``: the file's link
     categories)."""
@@ -889,7 +891,7 @@ def _kind(dtype: Any) -> str:
         return "text"
 
 
-def _frame_kinds(frame: Any) -> dict[str, str]:
+def _frame_kinds(frame: gpd.GeoDataFrame) -> dict[str, str]:
     out = {}
     for col in frame.columns:
         if col == frame.geometry.name:
@@ -953,7 +955,8 @@ def _check_append(path: Path, frames: dict[str, Any], *, source: Path
     return existing, roles
 
 
-def _check_appended_layer(name: str, frame: Any, info: Mapping[str, Any], path: Path) -> None:
+def _check_appended_layer(name: str, frame: gpd.GeoDataFrame, info: Mapping[str, Any], path: Path
+                          ) -> None:
     """The layer ``name`` of the file (``info``) takes ``frame``'s features: the same
     CRS, geometry type and columns, of kinds that fit."""
     import pyproj
@@ -989,7 +992,7 @@ def _check_appended_layer(name: str, frame: Any, info: Mapping[str, Any], path: 
                 "the image", source=path, layer=name, column=col)
 
 
-def _check_appended_keys(name: str, frame: Any, copy: Path, theirs: Mapping[str, str],
+def _check_appended_keys(name: str, frame: gpd.GeoDataFrame, copy: Path, theirs: Mapping[str, str],
                          path: Path) -> list[tuple[str, str]]:
     """No feature of ``frame`` is in the layer already (by its key; links by their pair
     of places, whose ``link_id`` then continue after the file's largest). Returns the

@@ -57,6 +57,8 @@ from .style import (
 )
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from ..image import StructureImage
     from .legend import LegendSection
 
@@ -237,7 +239,8 @@ class Scene:
 # --------------------------------------------------------------------------- links
 
 
-def map_links(links: Any, *, min_flow: float | None = None) -> tuple[Any, float | None]:
+def map_links(links: gpd.GeoDataFrame, *, min_flow: float | None = None
+              ) -> tuple[Any, float | None]:
     """The links a web map draws, and the flow from which weak links are drawn.
 
     Strong and medium links are always drawn. Weak links are drawn from ``min_flow``
@@ -272,7 +275,7 @@ def map_links(links: Any, *, min_flow: float | None = None) -> tuple[Any, float 
     return links[~weak | (total >= min_flow)], min_flow
 
 
-def _flag(links: Any, column: str) -> np.ndarray[Any, Any]:
+def _flag(links: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
     """A boolean column of the links (all False where the image has none)."""
     if column not in links:
         return np.zeros(len(links), dtype=bool)
@@ -343,7 +346,7 @@ def _label_tiers(styles: Sequence[RoleStyle], present: set[str], label_roles: in
     return tiers, levels
 
 
-def _place_order(places: Any) -> np.ndarray[Any, Any]:
+def _place_order(places: pd.DataFrame) -> np.ndarray[Any, Any]:
     """Largest first (small ones are drawn on top); ties by id."""
     pop = pd.to_numeric(places["population"], errors="coerce").fillna(0.0)
     out: np.ndarray[Any, Any] = np.lexsort((places.index.astype(str).to_numpy(),
@@ -351,7 +354,7 @@ def _place_order(places: Any) -> np.ndarray[Any, Any]:
     return out
 
 
-def _metric_points(places: Any) -> np.ndarray[Any, Any]:
+def _metric_points(places: gpd.GeoDataFrame) -> np.ndarray[Any, Any]:
     """x, y of each place in a metric CRS (polygons by a point inside them)."""
     if places.crs is not None and not places.crs.is_projected:
         places = places.to_crs(_METRIC_CRS)

@@ -36,6 +36,8 @@ from .style import (
 )
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from ._scene import Scene
 
 __all__ = ["LegendRow", "LegendSection", "legend_sections"]
@@ -245,7 +247,7 @@ def _groups(scene: Scene) -> list[tuple[str, str, float]]:
     return list(out.values())
 
 
-def _family(frame: Any) -> str:
+def _family(frame: gpd.GeoDataFrame) -> str:
     """``"polygon"``, ``"line"`` or ``"point"``: what most of a layer's features are."""
     types = frame.geom_type.dropna().astype(str)
     if not len(types):

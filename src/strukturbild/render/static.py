@@ -79,6 +79,7 @@ from .style import (
 )
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     from matplotlib.axes import Axes
     from matplotlib.backend_bases import RendererBase
     from matplotlib.figure import Figure
@@ -337,14 +338,14 @@ def _wrap(s: str, width_mm: float, size_pt: float) -> list[str]:
 # --------------------------------------------------------------------------- data
 
 
-def _metric(gdf: Any, crs: Any) -> Any:
+def _metric(gdf: gpd.GeoDataFrame | None, crs: Any) -> Any:
     """``gdf`` in ``crs`` (the places' metric CRS), or as it is when it has none."""
     if gdf is None or len(gdf) == 0 or crs is None or gdf.crs is None:
         return gdf
     return gdf if gdf.crs == crs else gdf.to_crs(crs)
 
 
-def _places_xy(places: Any) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def _places_xy(places: gpd.GeoDataFrame) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     geom = places.geometry
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
     return np.asarray(pts.x, dtype=float), np.asarray(pts.y, dtype=float)
@@ -885,7 +886,7 @@ def _draw_context_names(ax: Axes, renderer: RendererBase,
             ann.remove()
 
 
-def _draw_places(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],
+def _draw_places(ax: Axes, scene: Scene, places: gpd.GeoDataFrame, x: np.ndarray[Any, Any],
                  y: np.ndarray[Any, Any]) -> _Marks:
     """The joint designations' bands, then the circles, coloured by role, small on top."""
     by_key = {s.key: s for s in scene.styles}
@@ -902,7 +903,7 @@ def _draw_places(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],
     return _Marks(x, y, radii, roles, circles, groups)
 
 
-def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: Any,
+def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: gpd.GeoDataFrame,
                       marks: _Marks, blocked: list[_Box], link_ink: _Ink) -> list[_Box]:
     """The joint designations' names, then the places of the labelled roles, highest
     first; returns the boxes they take."""
@@ -966,8 +967,9 @@ def _draw_legend(fig: Figure, lay: _Layout, size_mm: tuple[float, float], lang: 
         _draw_rows(leg, section.rows, bx, by, bw, lang)
 
 
-def _set_extent(ax: Axes, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], areas: Any,
-                places: Any, box_mm: tuple[float, float, float, float]) -> None:
+def _set_extent(ax: Axes, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any],
+                areas: gpd.GeoDataFrame | None, places: gpd.GeoDataFrame,
+                box_mm: tuple[float, float, float, float]) -> None:
     """Fit the places (and their own areas) in the map box, north up, one scale."""
     x0, y0, x1, y1 = float(x.min()), float(y.min()), float(x.max()), float(y.max())
     if areas is not None and len(areas) and "area_id" in places:
@@ -1003,7 +1005,7 @@ def _draw_lines(ax: Axes, geoms: Any, *, colour: str, width: float, dash: str, z
                                          gid=gid), autolim=False)
 
 
-def _draw_layer(ax: Axes, frame: Any, style: Any, *, zorder: float, gid: str) -> None:
+def _draw_layer(ax: Axes, frame: gpd.GeoDataFrame, style: Any, *, zorder: float, gid: str) -> None:
     """An own layer with its style: polygons filled and outlined, lines, points."""
     kinds = frame.geom_type.astype(str)
     polys = frame.geometry[kinds.str.contains("Polygon")]
@@ -1054,7 +1056,7 @@ def _taper(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], h0: float, h1: floa
     return out
 
 
-def _draw_links(ax: Axes, scene: Scene, links: Any, m_per_pt: float) -> _Ink:
+def _draw_links(ax: Axes, scene: Scene, links: gpd.GeoDataFrame, m_per_pt: float) -> _Ink:
     """Links as tapered shapes, as the web map draws them, in the scene's order and
     styles (local ones first, regional on top, each weakest first): one collection per
     style, ``links-<scope>-<class>``. Returns their ink, sampled every 2 pt along each
@@ -1090,7 +1092,7 @@ def _draw_links(ax: Axes, scene: Scene, links: Any, m_per_pt: float) -> _Ink:
     return _Ink(*(np.concatenate([s[k] for s in samples]) for k in range(3)))
 
 
-def _draw_strak(ax: Axes, scene: Scene, strak: Any) -> _Ink:
+def _draw_strak(ax: Axes, scene: Scene, strak: gpd.GeoDataFrame) -> _Ink:
     """The stråk's sections as round-ended bands of their class's width, thinnest
     first, in one opaque colour (a stråk's sections merge into one band), over the own
     layers and under the regions and the links: one collection per class,
@@ -1128,7 +1130,7 @@ def _ink_along(ax: Axes, part: np.ndarray[Any, Any], width: float, alpha: float,
             np.full(n, length / pt_px / n * width * PT_PER_PX * alpha))
 
 
-def _draw_groups(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],
+def _draw_groups(ax: Axes, scene: Scene, places: gpd.GeoDataFrame, x: np.ndarray[Any, Any],
                  y: np.ndarray[Any, Any], radii: np.ndarray[Any, Any]) -> dict[str, Any]:
     """Joint designations as one band joining their places (under the circles).
 

@@ -101,6 +101,8 @@ from .style import (
 )
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from ..image import StructureImage
 
 __all__ = ["MAX_MAP_LINKS", "map_links", "web_map_html"]
@@ -138,7 +140,7 @@ _LANTMATERIET_ATTR = "&copy; Lantmäteriet (CC BY 4.0)"
 # --------------------------------------------------------------------------- geometry
 
 
-def _points_wgs84(places: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+def _points_wgs84(places: gpd.GeoDataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
     """(lat, lon) of each place; polygons stand in by a point inside them."""
     import shapely
 

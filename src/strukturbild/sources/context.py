@@ -133,7 +133,8 @@ def context_frame(extent: tuple[float, float, float, float]) -> tuple[float, flo
     return (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
 
 
-def _outside(points: Any, places: Any, areas: Any) -> np.ndarray[Any, Any]:
+def _outside(points: Any, places: gpd.GeoDataFrame | None, areas: gpd.GeoDataFrame | None
+             ) -> np.ndarray[Any, Any]:
     """Which points lie outside the project: outside its areas (holes filled) and
     3 km or more from its places (a town on the coast may lie just off its polygon)."""
     away = np.ones(len(points), dtype=bool)
