@@ -1,7 +1,7 @@
 """Benchmark of the modelled commuting: time and peak memory for 2,017 to 50,000 places.
 
 For each size, the links step of the pipeline as it runs without observed flows: the
-model (:func:`strukturbild.analysis.links.modelled_commuting`, default parameters:
+model (:func:`strukturbild.analysis.links.model_flows`, default parameters:
 the calibrated mixture with jobs as the destination mass, the own flow bounded by the
 jobs, one destination per kommun for the jobs outside the places, no distance cut-off,
 pairs of 50+ commuters kept block by block), then :func:`links_from_flows` and
@@ -50,7 +50,7 @@ from strukturbild.analysis.links import (
     internal_distance,
     links_from_flows,
     links_to_lines,
-    modelled_commuting,
+    model_flows,
 )
 from strukturbild.analysis.places import place_coordinates
 from strukturbild.config import PlacesSource
@@ -136,7 +136,7 @@ def _links(places: Any, flows: Flows, employed: pd.Series, jobs: pd.Series) -> i
 
 def _new(places: Any, say: Callable[[str], None]) -> dict[str, float]:
     t0 = time.perf_counter()
-    m = modelled_commuting(places, params=LinkParams(), progress=say,
+    m = model_flows(places, params=LinkParams(), progress=say,
                            outside=outside_of(places))
     t1 = time.perf_counter()
     n = _links(places, m.flows, m.employed, m.jobs)
@@ -153,7 +153,7 @@ def _land(places: Any, say: Callable[[str], None]) -> dict[str, float]:
     t0 = time.perf_counter()
     k = gpd.read_file(SWEDEN / "kommuner.gpkg")
     land = LandDistance(k.geometry.values, crs=k.crs)
-    m = modelled_commuting(places, params=LinkParams(distance="land"), progress=say,
+    m = model_flows(places, params=LinkParams(distance="land"), progress=say,
                            outside=outside_of(places), distances=land)
     t1 = time.perf_counter()
     n = _links(places, m.flows, m.employed, m.jobs)
@@ -201,7 +201,7 @@ def run_case(n: int, seed: int, baseline: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     places = places_of(n, seed)
     out: dict[str, Any] = {"n": len(places), "prepare_s": time.perf_counter() - t0}
-    modelled_commuting(places.iloc[:50])  # warm-up: imports
+    model_flows(places.iloc[:50])  # warm-up: imports
     out["new"] = measure(_new, places, f"{n} new")
     if n == REAL:
         out["land"] = measure(_land, places, f"{n} land")

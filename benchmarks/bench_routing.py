@@ -62,11 +62,11 @@ def measure(label: str, step: Callable[[], Any]) -> tuple[Any, float, float]:
 def national_links() -> tuple[Any, Any]:
     """SCB's tätorter and the links a national build models between them."""
     from strukturbild import LinkParams, read_places
-    from strukturbild.analysis.links import links_from_flows, modelled_commuting
+    from strukturbild.analysis.links import links_from_flows, model_flows
     from strukturbild.config import PlacesSource
 
     places = read_places(PlacesSource(SWEDEN / "tatorter_2020.gpkg"))
-    model = modelled_commuting(places, params=LinkParams())
+    model = model_flows(places, params=LinkParams())
     measures = {"employed": model.employed, "jobs": model.jobs}
     import pandas as pd
 

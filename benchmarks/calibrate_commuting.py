@@ -53,11 +53,17 @@ from strukturbild.analysis.land import LandDistance
 from strukturbild.analysis.links import (
     ModelledFlows,
     internal_distance,
-    modelled_commuting,
+    model_flows,
     outside_destinations,
     outside_jobs,
 )
-from strukturbild.config import DEFAULT_EMPLOYMENT_RATE, PlacesSource
+from strukturbild.config import (
+    DEFAULT_EMPLOYMENT_RATE,
+    ExponentialParams,
+    MixtureParams,
+    PlacesSource,
+    link_params,
+)
 
 SWEDEN = Path(__file__).resolve().parents[1].parent / "shared" / "geodata" / "sweden"
 YEARS = (2020, 2021)
@@ -67,10 +73,11 @@ V02 = dict(own_share=0.244, own_share_exponent=-0.115, d50_km=13.5, gamma=1.110,
 #: The steps: name, parameters (the defaults but for 0.1 and 0.2; ``--fit`` refits each
 #: step's), whether the places carry jobs, outside destinations, land distance.
 STEPS: dict[str, tuple[LinkParams, bool, bool, bool]] = {
-    "0.1": (LinkParams(decay="exponential", beta=0.1, max_distance_km=50.0,
-                       job_ratio_exponent=0.0, own_bound=False), False, False, False),
-    "0.2": (LinkParams(**V02, long_gamma=1.0, job_ratio_exponent=0.0,  # type: ignore[arg-type]
-                       own_bound=False), False, False, False),
+    "0.1": (LinkParams(decay="exponential", form=ExponentialParams(beta=0.1),
+                       max_distance_km=50.0, job_ratio_exponent=0.0, own_bound=False),
+            False, False, False),
+    "0.2": (link_params({**V02, "long_gamma": 1.0, "job_ratio_exponent": 0.0,
+                         "own_bound": False}), False, False, False),
     "jobs": (LinkParams(own_bound=False), True, False, False),
     "jobs+bound+outside": (LinkParams(), True, True, False),
     "jobs+bound+outside+land": (LinkParams(distance="land"), True, True, True),
@@ -216,7 +223,7 @@ class Inputs:
     def run(self, params: LinkParams, jobs: bool, outside: bool, land: bool,
             min_flow: float = 0.0) -> ModelledFlows:
         """Every modelled flow (no pair left out), so that the kommun sums are whole."""
-        return modelled_commuting(self.with_jobs if jobs else self.places, params=params,
+        return model_flows(self.with_jobs if jobs else self.places, params=params,
                                   min_flow=min_flow,
                                   outside=self.outside if outside else None,
                                   distances=load_land(self.kommuner) if land else None)
@@ -224,7 +231,7 @@ class Inputs:
 
 def all_flows(places: Any, params: LinkParams) -> ModelledFlows:
     """Every modelled flow between the places (no pair left out)."""
-    return modelled_commuting(places, params=params, min_flow=0.0)
+    return model_flows(places, params=params, min_flow=0.0)
 
 
 def kommun_counts(m: ModelledFlows, places: Any) -> pd.Series:
@@ -337,23 +344,25 @@ class Dense:
 
     def flows(self, p: LinkParams) -> np.ndarray:
         """T[i, j] for every origin place and every destination (float32)."""
+        m = p.form
+        assert isinstance(m, MixtureParams)
         n = self.n
         f32 = np.float32
-        lan, kom = math.exp(-p.lan_border), math.exp(-p.kommun_border)
-        g = np.multiply(self.d2, f32(1.0 / p.d50_km**2))
+        lan, kom = math.exp(-m.lan_border), math.exp(-m.kommun_border)
+        g = np.multiply(self.d2, f32(1.0 / m.d50_km**2))
         np.multiply(g, g, out=g)
         g += f32(1.0)
         np.reciprocal(g, out=g)
         g *= np.take(np.array([1.0, kom, kom * lan], dtype=f32), self.border)
-        g *= np.where(self.mass > 0, self.mass ** p.gamma, 0.0).astype(f32)[None]
-        h = np.multiply(self.d, f32(-1.0 / p.long_km))
+        g *= np.where(self.mass > 0, self.mass ** m.gamma, 0.0).astype(f32)[None]
+        h = np.multiply(self.d, f32(-1.0 / m.long_km))
         np.exp(h, out=h)
         h *= np.take(np.array([1.0, 1.0, lan], dtype=f32), self.border)
-        h *= np.where(self.mass > 0, self.mass ** p.long_gamma, 0.0).astype(f32)[None]
-        a = np.minimum(p.own_share * np.where(self.pop > 0, self.pop / 1e4, 1.0)
-                       ** p.own_share_exponent, 1 - p.long_share)
-        g *= (self.E * (1 - a - p.long_share) / g.sum(1, dtype=np.float64)).astype(f32)[:, None]
-        h *= (self.E * p.long_share / h.sum(1, dtype=np.float64)).astype(f32)[:, None]
+        h *= np.where(self.mass > 0, self.mass ** m.long_gamma, 0.0).astype(f32)[None]
+        a = np.minimum(m.own_share * np.where(self.pop > 0, self.pop / 1e4, 1.0)
+                       ** m.own_share_exponent, 1 - m.long_share)
+        g *= (self.E * (1 - a - m.long_share) / g.sum(1, dtype=np.float64)).astype(f32)[:, None]
+        h *= (self.E * m.long_share / h.sum(1, dtype=np.float64)).astype(f32)[:, None]
         g += h
         t = g
         diag = (np.arange(n), np.arange(n))
@@ -370,31 +379,33 @@ class Dense:
         """Commuters between kommuner and each place's share staying at home, without
         the whole table of flows: the border factors are constant within a destination
         kommun, so the decays are summed to kommuner first."""
+        m = p.form
+        assert isinstance(m, MixtureParams)
         n = self.n
         f32 = np.float32
-        lan, kom = math.exp(-p.lan_border), math.exp(-p.kommun_border)
-        g = np.multiply(self.d2, f32(1.0 / p.d50_km**2))
+        lan, kom = math.exp(-m.lan_border), math.exp(-m.kommun_border)
+        g = np.multiply(self.d2, f32(1.0 / m.d50_km**2))
         np.multiply(g, g, out=g)
         g += f32(1.0)
         np.reciprocal(g, out=g)
-        mr = np.where(self.mass > 0, self.mass ** p.gamma, 0.0)
+        mr = np.where(self.mass > 0, self.mass ** m.gamma, 0.0)
         g *= mr.astype(f32)[None]
         diag = (np.arange(n), np.arange(n))
         g_ii = g[diag].astype(np.float64)
         gk = np.asarray(self.Ad_sparse.T @ g.T).T  # n x kommuner (float32 sums)
         del g
-        h = np.multiply(self.d, f32(-1.0 / p.long_km))
+        h = np.multiply(self.d, f32(-1.0 / m.long_km))
         np.exp(h, out=h)
-        h *= np.where(self.mass > 0, self.mass ** p.long_gamma, 0.0).astype(f32)[None]
+        h *= np.where(self.mass > 0, self.mass ** m.long_gamma, 0.0).astype(f32)[None]
         h_ii = h[diag].astype(np.float64)
         hk = np.asarray(self.Ad_sparse.T @ h.T).T
         del h
         gk = gk.astype(np.float64) * np.array([1.0, kom, kom * lan])[self.kborder]
         hk = hk.astype(np.float64) * np.array([1.0, 1.0, lan])[self.kborder]
-        a = np.minimum(p.own_share * np.where(self.pop > 0, self.pop / 1e4, 1.0)
-                       ** p.own_share_exponent, 1 - p.long_share)
-        cr = self.E * (1 - a - p.long_share) / gk.sum(1)
-        cl = self.E * p.long_share / hk.sum(1)
+        a = np.minimum(m.own_share * np.where(self.pop > 0, self.pop / 1e4, 1.0)
+                       ** m.own_share_exponent, 1 - m.long_share)
+        cr = self.E * (1 - a - m.long_share) / gk.sum(1)
+        cl = self.E * m.long_share / hk.sum(1)
         tk = gk * cr[:, None] + hk * cl[:, None]
         stay = a * self.E + cr * g_ii + cl * h_ii
         tk[np.arange(n), self.ko] += a * self.E
@@ -459,9 +470,9 @@ def fit(inp: Inputs, name: str, years: tuple[int, ...], start: LinkParams) -> Li
     key = CACHE / (f"{name}_{'_'.join(map(str, years))}_{OUTSIDE_BY}_{HIT_WEIGHT:g}"
                    f"_{TATORT_WEIGHT:g}_{TATORT_SLACK:g}.json")
     if key.is_file():
-        return replace(start, **json.loads(key.read_text()))
+        return _with(start, json.loads(key.read_text()))
     # from the defaults (the full model's fit), with the step's own form
-    start = replace(start, **{k: getattr(LinkParams(), k) for k in FIT_KEYS})
+    start = _with(start, {k: getattr(MixtureParams(), k) for k in FIT_KEYS})
     dn = Dense(inp, jobs, outside, land, start)
     scbs = {y: load_scb(y) for y in years}
     lo = np.array([0.01, -1.0, math.log(2.0), 0.3, 0.0, math.log(5.0), 0.2, 0.0, 0.0])
@@ -469,29 +480,37 @@ def fit(inp: Inputs, name: str, years: tuple[int, ...], start: LinkParams) -> Li
 
     def params(x: np.ndarray) -> LinkParams:
         x = np.clip(x, lo, hi)
-        return replace(start, own_share=float(x[0]), own_share_exponent=float(x[1]),
-                       d50_km=math.exp(x[2]), gamma=float(x[3]),
-                       long_share=min(float(x[4]), 0.999 - float(x[0])),
-                       long_km=math.exp(x[5]), long_gamma=float(x[6]),
-                       lan_border=float(x[7]), kommun_border=float(x[8]))
+        return _with(start, dict(own_share=float(x[0]), own_share_exponent=float(x[1]),
+                                 d50_km=math.exp(x[2]), gamma=float(x[3]),
+                                 long_share=min(float(x[4]), 0.999 - float(x[0])),
+                                 long_km=math.exp(x[5]), long_gamma=float(x[6]),
+                                 lan_border=float(x[7]), kommun_border=float(x[8])))
 
     def loss(x: np.ndarray) -> float:
         return dense_scores(dn, params(x), scbs)[0]
 
-    x0 = np.array([start.own_share, start.own_share_exponent, math.log(start.d50_km),
-                   start.gamma, start.long_share, math.log(start.long_km),
-                   start.long_gamma, start.lan_border, start.kommun_border])
+    m0 = start.form
+    assert isinstance(m0, MixtureParams)
+    x0 = np.array([m0.own_share, m0.own_share_exponent, math.log(m0.d50_km), m0.gamma,
+                   m0.long_share, math.log(m0.long_km), m0.long_gamma, m0.lan_border,
+                   m0.kommun_border])
     t0 = time.perf_counter()
     res = minimize(loss, x0, method="Powell",
                    bounds=list(zip(lo, hi, strict=True)),
                    options={"maxfev": 1000, "xtol": 1e-3, "ftol": 1e-5})
     got = params(res.x)
-    vals = {k: round(float(getattr(got, k)), 4) for k in FIT_KEYS}
+    vals = {k: round(float(got.as_dict()[k]), 4) for k in FIT_KEYS}
     CACHE.mkdir(exist_ok=True)
     key.write_text(json.dumps(vals))
     print(f"  fitted {name} on {years}: loss {res.fun:.5f}, {res.nfev} steps, "
           f"{time.perf_counter() - t0:.0f} s: {vals}", flush=True)
-    return replace(start, **vals)
+    return _with(start, vals)
+
+
+def _with(p: LinkParams, values: dict[str, float]) -> LinkParams:
+    """``p`` with the mixture's ``values`` changed."""
+    assert isinstance(p.form, MixtureParams)
+    return replace(p, form=replace(p.form, **values))
 
 
 def check_dense(inp: Inputs, name: str, p: LinkParams) -> float:
@@ -588,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in STEPS:
         p = fitted[name]["both"]
         keys = ("beta", "max_distance_km") if p.decay != "mixture" else FIT_KEYS
-        print(f"  {name:<25} " + ", ".join(f"{k}={getattr(p, k):.4g}" for k in keys))
+        print(f"  {name:<25} " + ", ".join(f"{k}={p.as_dict()[k]:.4g}" for k in keys))
     print("\nTätort level: share of employed residents working outside their tätort")
     print(tatort_table(runs, inp.places, load_scb(2020)))
     print("\nLong axes (commuters a day, each way):")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,19 @@ from strukturbild import build, example_project, load_project
 from strukturbild.analysis import links as links_module
 from strukturbild.analysis.flows import Flows
 from strukturbild.analysis.links import (
+    ModelledFlows,
     internal_distance,
     links_from_flows,
     links_to_lines,
     model_flows,
-    modelled_commuting,
 )
-from strukturbild.config import LinkParams
+from strukturbild.config import (
+    ExponentialParams,
+    LinkParams,
+    MixtureParams,
+    PowerParams,
+    link_params,
+)
 from strukturbild.errors import ConfigError
 
 from .conftest import REPO, requires_shared
@@ -95,7 +101,7 @@ def _internal(pops: np.ndarray) -> np.ndarray:
 
 
 def _dense_mixture(pop: np.ndarray, x_km: np.ndarray, y_km: np.ndarray, kommun: np.ndarray,
-                   p: LinkParams) -> np.ndarray:
+                   p: MixtureParams) -> np.ndarray:
     """The mixture written out on the full n x n table, straight from its formula."""
     d = np.hypot(x_km[:, None] - x_km[None], y_km[:, None] - y_km[None])
     np.fill_diagonal(d, _internal(pop))
@@ -113,14 +119,15 @@ def _dense_mixture(pop: np.ndarray, x_km: np.ndarray, y_km: np.ndarray, kommun: 
 def test_mixture_by_hand() -> None:
     # a and b 10 km apart in two kommuner of län 01, c 30 km from a in län 02
     p = _line([10_000, 20_000, 10_000], [0, 10, 30], ["0101", "0102", "0201"])
-    f, used = model_flows(p, params=LinkParams(min_flow=0))
+    m = model_flows(p, params=LinkParams(min_flow=0))
+    f, used = m.flows, m.params
     assert f.modelled and used["decay"] == "mixture" and used["max_distance_km"] is None
     assert internal_distance(p) == pytest.approx(_internal(np.array([1e4, 2e4, 1e4])))
     # a's 5 000 employed: the own share a (a place of 10 000: a itself) stay; of the
     # regional group (1 - a - w) each place gets P^gamma / (1 + (d/d50)^4), damped across
     # a kommun border (b, c) and a län border (c); of the long-range group (w)
     # P^gamma_L e^(-d/L), damped across the län border (c)
-    q = LinkParams()
+    q = MixtureParams()
     da = _internal(np.array([10_000.0]))[0]
     lan, kom = np.exp(-q.lan_border), np.exp(-q.kommun_border)
     reg = np.array([1e4 ** q.gamma / (1 + (da / q.d50_km) ** 4),
@@ -147,8 +154,8 @@ def test_mixture_by_hand() -> None:
 def test_exponential_is_the_0_1_model() -> None:
     # strukturbild 0.1: exp(-0.1 d) within the cut-off, and the place itself
     p = _line([10_000, 20_000, 10_000], [0, 10, 30])
-    f, used = model_flows(p, params=LinkParams(decay="exponential", max_distance_km=25,
-                                               min_flow=0))
+    m = model_flows(p, params=LinkParams(decay="exponential", max_distance_km=25, min_flow=0))
+    f, used = m.flows, m.params
     assert used["beta"] == 0.1 and used["max_distance_km"] == 25.0
     d = _internal(np.array([10_000, 20_000, 10_000]))
     # a's 0.5 * 10 000 = 5 000 employed: stay (10 000 e^(-0.1 d_a)) or go to b (20 000 e^-1);
@@ -162,15 +169,16 @@ def test_exponential_is_the_0_1_model() -> None:
     assert f.count[("b", "a")] == pytest.approx(10_000 * wa / (wb + wa + wc))
     assert f.outflow()["b"] == pytest.approx(10_000)
     # power decay: d^-beta, distances under 1 km count as 1 km
-    f, _ = model_flows(p, params=LinkParams(decay="power", beta=2.0, min_flow=0))
+    power = LinkParams(decay="power", form=PowerParams(beta=2.0), min_flow=0)
+    f = model_flows(p, params=power).flows
     w = np.array([10_000 / max(d[0], 1) ** 2, 20_000 / 10 ** 2, 10_000 / 30 ** 2])
     assert [f.count[("a", j)] for j in "abc"] == pytest.approx(5000 * w / w.sum())
 
 
 def test_unconstrained_is_scaled_to_the_employed() -> None:
     p = _line([10_000, 20_000, 10_000], [0, 10, 30])
-    f, _ = model_flows(p, params=LinkParams(model="unconstrained", decay="exponential",
-                                            min_flow=0))
+    f = model_flows(p, params=LinkParams(model="unconstrained", decay="exponential",
+                                            min_flow=0)).flows
     d = np.abs(np.subtract.outer([0.0, 10, 30], [0.0, 10, 30]))
     np.fill_diagonal(d, _internal(np.array([10_000, 20_000, 10_000])))
     pop = np.array([1e4, 2e4, 1e4])
@@ -203,8 +211,8 @@ def test_blocks_agree_with_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> N
     p = _scatter(150, 3)
     xy = np.column_stack([p.geometry.x, p.geometry.y]) / 1000
     pop = p["population"].to_numpy(dtype=float)
-    dense = _dense_mixture(pop, xy[:, 0], xy[:, 1], p["area_id"].to_numpy(), LinkParams())
-    m = modelled_commuting(p, params=LinkParams(min_flow=50))
+    dense = _dense_mixture(pop, xy[:, 0], xy[:, 1], p["area_id"].to_numpy(), MixtureParams())
+    m = model_flows(p, params=LinkParams(min_flow=50))
     assert m.employed.to_numpy() == pytest.approx(0.5 * pop, rel=1e-12)
     assert m.employed.to_numpy() == pytest.approx(dense.sum(1), rel=1e-12)
     assert m.jobs.to_numpy() == pytest.approx(dense.sum(0), rel=1e-12)
@@ -220,7 +228,7 @@ def test_blocks_agree_with_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> N
     assert set(zip(oi.tolist(), dj.tolist(), strict=True)) == want
     assert m.params["pairs"] == len(want) - len(p)
     # and all pairs with no threshold
-    f, _ = model_flows(p, params=LinkParams(min_flow=0))
+    f = model_flows(p, params=LinkParams(min_flow=0)).flows
     assert len(f) == 150 * 150 and f.total == pytest.approx(dense.sum(), rel=1e-12)
 
 
@@ -231,33 +239,34 @@ def test_min_flow_counts_both_directions() -> None:
     p = gpd.GeoDataFrame({"population": [30_000, 500, 20_000],
                           "jobs": [30_000, 500, 20_000]}, index=["a", "b", "c"],
                          geometry=shapely.points([0, 55_000, 0], [0, 0, 5_000]), crs=3006)
-    full, _ = model_flows(p, params=LinkParams(**V02, min_flow=0))
+    full = model_flows(p, params=link_params({**V02, "min_flow": 0})).flows
     c = full.count
     assert c[("a", "b")] < 25 < c[("b", "a")] < 50 < c[("a", "b")] + c[("b", "a")] < 60
     assert c[("b", "c")] + c[("c", "b")] < 50
     # 50 both ways together: a <-> b kept both ways (10 a day one way, under half of 50)
-    f, used = model_flows(p, params=LinkParams(**V02, min_flow=50))
+    m = model_flows(p, params=link_params({**V02, "min_flow": 50}))
+    f, used = m.flows, m.params
     assert f.count.to_dict() == {k: v for k, v in c.items()
                                  if k not in (("b", "c"), ("c", "b"))}
     assert used["pairs"] == 4 and used["pairs_min_flow"] == 50
     # 60: a <-> b falls under it
-    f, _ = model_flows(p, params=LinkParams(**V02, min_flow=60))
+    f = model_flows(p, params=link_params({**V02, "min_flow": 60})).flows
     assert sorted(f.between().index) == [("a", "c"), ("c", "a")]
     # the keyword overrides the params
-    f, _ = model_flows(p, params=LinkParams(**V02, min_flow=60), min_flow=0)
+    f = model_flows(p, params=link_params({**V02, "min_flow": 60}), min_flow=0).flows
     assert len(f) == 9
 
 
 def test_population_zero_sends_and_receives_no_one() -> None:
     p = _line([10_000, 0, 5_000], [0, 5, 12])
-    m = modelled_commuting(p, params=LinkParams(min_flow=0))
+    m = model_flows(p, params=LinkParams(min_flow=0))
     assert m.employed["b"] == 0 and m.jobs["b"] == 0
     count = m.flows.count
     b = (count.index.get_level_values(0) == "b") | (count.index.get_level_values(1) == "b")
     assert (count[b] == 0).all()  # only its flow to itself, 0
     assert m.employed["a"] == pytest.approx(5000) and m.jobs.sum() == pytest.approx(7500)
     # the exponential form too (0.1 stopped at "o_var must be > 0")
-    f, _ = model_flows(p, params=LinkParams(decay="exponential", min_flow=0))
+    f = model_flows(p, params=LinkParams(decay="exponential", min_flow=0)).flows
     assert f.outflow()["b"] == 0 and f.inflow()["b"] == 0
 
 
@@ -280,30 +289,34 @@ def test_calibration_recovers_beta() -> None:
     pop = rng.integers(2_000, 50_000, size=12).astype(float)
     p = gpd.GeoDataFrame({"population": pop}, index=[f"p{i}" for i in range(12)],
                          geometry=shapely.points(xy), crs=3006)
-    old = LinkParams(decay="exponential", beta=0.07, max_distance_km=100, min_flow=0)
-    truth, _ = model_flows(p, params=old)
+    old = LinkParams(decay="exponential", form=ExponentialParams(beta=0.07),
+                     max_distance_km=100, min_flow=0)
+    truth = model_flows(p, params=old).flows
     # calibrating on the model's own flows gives back its beta
-    _, used = model_flows(p, params=replace(old, beta=0.5), observed=truth)
+    start = replace(old, form=ExponentialParams(beta=0.5))
+    used = model_flows(p, params=start, observed=truth).params
     assert used["beta"] == pytest.approx(0.07, rel=1e-6)
     assert used["calibrated_on_pairs"] == 12 * 11
 
 
 def test_mixture_calibration_recovers_its_parameters() -> None:
     p = _scatter(40, 7)
-    truth = LinkParams(d50_km=20.0, gamma=0.9, long_share=0.25, long_km=30.0,
-                       lan_border=1.2, kommun_border=0.1, min_flow=0)
-    flows, _ = model_flows(p, params=truth)
+    truth = LinkParams(form=MixtureParams(d50_km=20.0, gamma=0.9, long_share=0.25,
+                                          long_km=30.0, lan_border=1.2, kommun_border=0.1),
+                       min_flow=0)
+    flows = model_flows(p, params=truth).flows
     start = LinkParams(min_flow=0)
-    _, used = model_flows(p, params=start, observed=flows)
+    used = model_flows(p, params=start, observed=flows).params
     for key in ("d50_km", "gamma", "long_share", "long_km", "lan_border", "kommun_border"):
-        assert used[key] == pytest.approx(getattr(truth, key), rel=2e-3, abs=1e-4), key
+        assert used[key] == pytest.approx(getattr(truth.form, key), rel=2e-3, abs=1e-4), key
     assert used["calibrated_on_pairs"] == 40 * 39
     # between-place flows cannot tell the own-place share: it stays as given
-    assert (used["own_share"], used["own_share_exponent"]) == (start.own_share,
-                                                               start.own_share_exponent)
+    assert isinstance(start.form, MixtureParams)
+    assert (used["own_share"], used["own_share_exponent"]) == (start.form.own_share,
+                                                               start.form.own_share_exponent)
     # without calibrate the parameters stay as given
-    _, used = model_flows(p, params=replace(start, calibrate=False), observed=flows)
-    assert used["d50_km"] == start.d50_km and "calibrated_on_pairs" not in used
+    used = model_flows(p, params=replace(start, calibrate=False), observed=flows).params
+    assert used["d50_km"] == start.form.d50_km and "calibrated_on_pairs" not in used
 
 
 @pytest.mark.parametrize(("toml", "message"), [
@@ -313,16 +326,67 @@ def test_mixture_calibration_recovers_its_parameters() -> None:
     ("d50_km = 0", "key 'links.d50_km': expected a positive number"),
     ("decay = \"gaussian\"", "key 'links.decay': expected one of 'mixture', 'exponential'"),
     ("model = \"unconstrained\"", "the unconstrained model needs decay"),
-], ids=["distance-text", "distance-negative", "shares", "d50", "decay", "unconstrained"])
+    ("decay = \"power\"\nbeta = 0", "key 'links.beta': expected a positive number"),
+    # another form's key is checked as 0.2 checked it, though that form is not used
+    ("decay = \"power\"\nown_share = 2", "key 'links.own_share': expected a share"),
+    ("d50km = 20", "key 'links.d50km': unknown key; expected one of beta, calibrate, d50_km,"),
+    ("form = { beta = 2 }", "key 'links.form': unknown key"),
+], ids=["distance-text", "distance-negative", "shares", "d50", "decay", "unconstrained",
+        "beta", "other-form", "misspelt", "form-table"])
 def test_link_params_from_the_project_file(tmp_path: Path, toml: str, message: str) -> None:
     base = "[project]\nname = \"t\"\n[links]\n"
     (tmp_path / "p.toml").write_text(base + "max_distance_km = 50\nown_share = 0\n")
     p = load_project(tmp_path / "p.toml").links
     assert p.max_distance_km == 50.0 and isinstance(p.max_distance_km, float)
-    assert p.own_share == 0.0 and load_project(tmp_path / "p.toml").links.decay == "mixture"
+    assert isinstance(p.form, MixtureParams) and p.form.own_share == 0.0
+    assert load_project(tmp_path / "p.toml").links.decay == "mixture"
     (tmp_path / "p.toml").write_text(base + toml + "\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_project(tmp_path / "p.toml")
+
+
+#: strukturbild 0.2's [links] table, every key at its 0.2 value (one flat table).
+LINKS_02 = {"source": "auto", "model": "production", "decay": "mixture",
+            "own_share": 0.244, "own_share_exponent": -0.115, "d50_km": 13.5,
+            "decay_exponent": 4.0, "gamma": 1.110, "long_share": 0.152, "long_km": 51.7,
+            "long_gamma": 1.0, "lan_border": 0.51, "kommun_border": 0.40, "beta": 0.1, "max_distance_km": None, "distance": "straight", "own_bound": True,
+            "job_ratio": 0.72, "job_ratio_exponent": 0.2, "outside_share": 0.14,
+            "min_flow": 50.0, "urban_density": 2200.0, "strong": 0.15, "medium": 0.075,
+            "calibrate": True}
+
+
+def test_link_params_are_split_by_form() -> None:
+    """LinkParams holds the keys every form uses; each form's own keys are its class's
+    (10 for the mixture, beta for the exponential and power forms), as the region
+    methods' are; 0.2's flat table still reads, and writes back as it was."""
+    common = {f.name for f in fields(LinkParams)} - {"form"}
+    mixture = {f.name for f in fields(MixtureParams)}
+    assert len(common) == 14 and len(mixture) == 10
+    assert [f.name for f in fields(ExponentialParams)] == [f.name for f in
+                                                            fields(PowerParams)] == ["beta"]
+    assert not common & (mixture | {"beta"})
+    table = {k: v for k, v in LINKS_02.items() if v is not None}
+    p = link_params(table)
+    assert p.form == MixtureParams(**V02) and p.min_flow == 50.0
+    assert p.as_dict(every_form=True) == LINKS_02  # 0.2's table, in its order
+    assert list(p.as_dict(every_form=True)) == list(LINKS_02)
+    assert "beta" not in p.as_dict() and link_params(p.as_dict()) == p
+    # the exponential form of 0.1 with a mixture key left in the file: read, left out
+    q = link_params({"decay": "exponential", "beta": 0.05, "d50_km": 20})
+    assert q.form == ExponentialParams(beta=0.05) and "d50_km" not in q.as_dict()
+    with pytest.raises(ConfigError, match="decay 'mixture' takes MixtureParams, got "
+                                          "PowerParams"):
+        LinkParams(form=PowerParams())
+
+
+def test_model_flows_returns_one_named_type() -> None:
+    p = _line([10_000, 20_000], [0, 10])
+    m = model_flows(p, params=LinkParams(min_flow=0))
+    assert isinstance(m, ModelledFlows)
+    assert (m.flows.modelled, m.params["decay"], m.employed.sum()) == (True, "mixture",
+                                                                        15_000.0)
+    with pytest.raises(AttributeError):
+        m.flows = m.flows  # type: ignore[misc]  # frozen
 
 
 def test_example_links_reach_beyond_50_km() -> None:
@@ -461,11 +525,13 @@ def _toy_model_places() -> gpd.GeoDataFrame:
 
 
 def _dense_jobs(d: np.ndarray, kommun: np.ndarray, pop: np.ndarray, mass: np.ndarray,
-                emp: np.ndarray, p: LinkParams, bound: np.ndarray | None = None
+                emp: np.ndarray, params: LinkParams, bound: np.ndarray | None = None
                 ) -> np.ndarray:
     """The mixture on the whole table with ``mass`` as the destination mass (the columns
     may be more than the rows: destinations that send no one), distances ``d`` given
     (the diagonal: each origin's internal distance), and the own flow bounded."""
+    p = params.form
+    assert isinstance(p, MixtureParams)
     n = len(pop)
     lan = np.array([k[:2] for k in kommun])
     b = np.where(lan[:n, None] != lan[None], np.exp(-p.lan_border), 1.0)
@@ -504,7 +570,7 @@ def test_jobs_are_the_destination_mass() -> None:
     long-range group to jobs, and the employed residents are the given ones."""
     toy = _toy_model_places()
     p = LinkParams(min_flow=0, own_bound=False)
-    m = modelled_commuting(toy, params=p)
+    m = model_flows(toy, params=p)
     want = _dense_jobs(_toy_distances(toy), toy["area_id"].to_numpy(),
                        toy["population"].to_numpy(float), toy["jobs"].to_numpy(float),
                        toy["employed"].to_numpy(float), p)
@@ -518,7 +584,7 @@ def test_jobs_are_the_destination_mass() -> None:
     assert m.params["mass"] == "jobs" and m.params["jobs_estimated"] == 0
     # Förort, a suburb of 8 000 inhabitants and 1 500 jobs, keeps fewer of its workers
     # by its jobs than by jobs estimated from its size (2 297)
-    by_size = modelled_commuting(toy.drop(columns=["jobs"]), params=p)
+    by_size = model_flows(toy.drop(columns=["jobs"]), params=p)
     assert by_size.params["jobs_estimated"] == 6
     assert got[("0102TB102", "0102TB102")] < by_size.flows.count[("0102TB102",
                                                                       "0102TB102")]
@@ -531,21 +597,21 @@ def test_jobs_fallback_for_places_without_jobs() -> None:
     toy = _toy_model_places()
     toy.loc["0103TB102", "jobs"] = np.nan  # Byn: 2 500 inhabitants, 1 200 employed
     q = LinkParams(min_flow=0, own_bound=False)
-    m = modelled_commuting(toy, params=q)
+    m = model_flows(toy, params=q)
     assert m.params["jobs_estimated"] == 1
     byn = 1200 * 0.72 * 0.25 ** 0.2  # 659.0 jobs
-    filled = modelled_commuting(toy.assign(jobs=toy["jobs"].fillna(byn)), params=q)
+    filled = model_flows(toy.assign(jobs=toy["jobs"].fillna(byn)), params=q)
     assert m.flows.count.to_numpy() == pytest.approx(filled.flows.count.to_numpy(), rel=1e-12)
     # every place: no jobs column
-    none = modelled_commuting(toy.drop(columns=["jobs"]), params=q)
+    none = model_flows(toy.drop(columns=["jobs"]), params=q)
     assert none.params["jobs_estimated"] == 6
     est = toy["employed"] * 0.72 * (toy["population"] / 10_000) ** 0.2
-    same = modelled_commuting(toy.assign(jobs=est), params=q)
+    same = model_flows(toy.assign(jobs=est), params=q)
     assert none.flows.count.to_numpy() == pytest.approx(same.flows.count.to_numpy(),
                                                         rel=1e-12)
-    other = modelled_commuting(toy.drop(columns=["jobs"]),
+    other = model_flows(toy.drop(columns=["jobs"]),
                                params=replace(q, job_ratio=0.5, job_ratio_exponent=0.0))
-    half = modelled_commuting(toy.assign(jobs=toy["employed"] * 0.5), params=q)
+    half = model_flows(toy.assign(jobs=toy["employed"] * 0.5), params=q)
     assert other.flows.count.to_numpy() == pytest.approx(half.flows.count.to_numpy(),
                                                          rel=1e-12)
 
@@ -557,8 +623,8 @@ def test_own_flow_is_bounded_by_jobs() -> None:
     p = gpd.GeoDataFrame({"population": [10_000, 20_000], "jobs": [300.0, 20_000.0],
                           "area_id": ["0101", "0101"]}, index=["a", "b"],
                          geometry=shapely.points([0, 10_000], [0, 0]), crs=3006)
-    free = modelled_commuting(p, params=LinkParams(min_flow=0, own_bound=False)).flows.count
-    m = modelled_commuting(p, params=LinkParams(min_flow=0))
+    free = model_flows(p, params=LinkParams(min_flow=0, own_bound=False)).flows.count
+    m = model_flows(p, params=LinkParams(min_flow=0))
     got = m.flows.count
     assert free[("a", "a")] > 1000  # unbounded, a keeps far more than its 300 jobs
     assert got[("a", "a")] == pytest.approx(300.0)
@@ -572,7 +638,7 @@ def test_own_flow_is_bounded_by_jobs() -> None:
     # Hamlet are bounded
     toy = _toy_model_places()
     q = LinkParams(min_flow=0)
-    t = modelled_commuting(toy, params=q)
+    t = model_flows(toy, params=q)
     jobs = toy["jobs"].to_numpy(float)
     want = _dense_jobs(_toy_distances(toy), toy["area_id"].to_numpy(),
                        toy["population"].to_numpy(float), jobs,
@@ -616,7 +682,7 @@ def test_jobs_outside_the_places_are_a_destination() -> None:
     assert out.loc["0103", "spread_km"] == pytest.approx(2 / 3 * np.sqrt(400 / np.pi))
     assert (out.loc["0103", "x"], out.loc["0103", "y"]) == (505_000, 6_535_000)
     q = LinkParams(min_flow=0, own_bound=False)
-    m = modelled_commuting(toy, params=q, outside=out)
+    m = model_flows(toy, params=q, outside=out)
     d = _toy_distances(toy, np.array([[505.0, 6535.0]]), np.array([out.iloc[0, 3]]))
     want = _dense_jobs(d, np.concatenate([toy["area_id"].to_numpy(), ["0103"]]),
                        toy["population"].to_numpy(float),
@@ -660,8 +726,8 @@ def test_land_distance_goes_round_the_water() -> None:
     # fjord's end at y = 4.5 km: 29.5 km, against 9 km straight
     assert (i.tolist(), j.tolist()) == ([0], [1]) and d[0] == pytest.approx(29.485, abs=1e-3)
     q = LinkParams(min_flow=0, distance="land")
-    m = modelled_commuting(p, params=q, distances=land)
-    straight = modelled_commuting(p, params=replace(q, distance="straight")).flows.count
+    m = model_flows(p, params=q, distances=land)
+    straight = model_flows(p, params=replace(q, distance="straight")).flows.count
     dd = np.array([[internal_distance(p)[0], d[0]], [d[0], internal_distance(p)[1]]])
     want = _dense_jobs(dd, np.array(["0101", "0101"]), np.array([2e4, 2e4]),
                        np.array([2e4, 2e4]), np.array([1e4, 1e4]), q)
@@ -684,4 +750,4 @@ def test_land_distance_goes_round_the_water() -> None:
     assert bridged.links == [bridge] and bridged.unused_links == []
     # without the land, "land" is bad configuration
     with pytest.raises(ConfigError, match="links.distance = 'land' needs the land"):
-        modelled_commuting(p, params=q)
+        model_flows(p, params=q)

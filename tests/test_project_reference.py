@@ -22,7 +22,9 @@ import pytest
 
 from strukturbild import ConfigError
 from strukturbild.config import (
+    DECAY_FORMS,
     REGION_METHODS,
+    LinkParams,
     MapOptions,
     Project,
     RegionParams,
@@ -42,7 +44,11 @@ ELSEWHERE: dict[type, set[str]] = {
     # [project]; [regions] (the method's keys: _regions); path is the file itself
     Project: {"name", "title", "crs", "regions", "path"},
     MapOptions: {"language"},  # [project] language
+    LinkParams: {"form"},  # written as its keys (FORMS)
 }
+#: Fields whose params classes the file writes flat in the same table: [links] holds
+#: every model form's keys beside ``decay`` (link_params).
+FORMS: dict[type, tuple[type, ...]] = {LinkParams: tuple(DECAY_FORMS.values())}
 
 
 def _reference() -> str:
@@ -145,6 +151,11 @@ def _walk(name: str, table: dict[str, Any], cls: type, notes: Notes) -> list[str
     hints = get_type_hints(cls)
     expected = {keys.get(f.name, f.name): f for f in fields(cls)  # type: ignore[arg-type]
                 if f.name not in ELSEWHERE.get(cls, set())}
+    for form in FORMS.get(cls, ()):
+        hints |= get_type_hints(form)
+        for f in fields(form):  # a key of two forms (beta): the same default in each
+            assert f.name not in expected or _default(expected[f.name]) == _default(f)
+            expected[f.name] = f
     commented = notes.commented.get(name, {})
     written = set(table) | set(commented)
     problems = [f"[{name}] {k}: not a field of {cls.__name__}" for k in sorted(written - set(
@@ -261,6 +272,9 @@ def test_the_readme_reference_loads_as_a_project(tmp_path: Path) -> None:
     ("#                 target_size = 10000", "#                 target_size = 5000"),
     ("k = 1.0", "k = 1.5"),
     ("# max_distance_km = 50", "# min_distance_km = 50"),
+    ("d50_km = 18.5", "d50_km = 20"),  # a form's key (MixtureParams)
+    ("beta = 0.1 ", "beta = 0.2 "),  # the other forms' (ExponentialParams, PowerParams)
+    ("kommun_border = 1.025 ", ""),
 ])
 def test_a_changed_reference_is_caught(change: str, problem: str) -> None:
     """The check itself: a wrong default, a misspelt, missing or unknown key is found."""

@@ -86,10 +86,10 @@ def _exact_and_split(monkeypatch: pytest.MonkeyPatch, frame: pd.DataFrame, p: Li
                      **kw: Any) -> tuple[links.ModelledFlows, links.ModelledFlows]:
     """The model on ``frame`` exactly and by the near/grid split (GRID_PLACES moved)."""
     monkeypatch.setattr(links, "GRID_PLACES", 10**9)
-    exact = links.modelled_commuting(frame, params=p, **kw)
+    exact = links.model_flows(frame, params=p, **kw)
     said: list[str] = []
     monkeypatch.setattr(links, "GRID_PLACES", 1000)
-    split = links.modelled_commuting(frame, params=p, progress=said.append, **kw)
+    split = links.model_flows(frame, params=p, progress=said.append, **kw)
     assert any("closer than" in s for s in said)  # the split did run
     return exact, split
 
@@ -205,15 +205,15 @@ def test_split_matches_the_exact_model_on_scb_tatorter(monkeypatch: pytest.Monke
 
 
 def test_split_is_used_from_grid_places() -> None:
-    """modelled_commuting switches to the split at GRID_PLACES places and says so."""
+    """model_flows switches to the split at GRID_PLACES places and says so."""
     frame = places_from_frame(BENCH.synthetic_sweden(links.GRID_PLACES)[0])
     said: list[str] = []
-    m = links.modelled_commuting(frame, progress=said.append)
+    m = links.model_flows(frame, progress=said.append)
     assert any("closer than 30 km exact" in s for s in said)
     assert len(m.flows) > len(frame) and m.jobs.notna().all()
     small = places_from_frame(BENCH.synthetic_sweden(links.GRID_PLACES - 1)[0])
     said.clear()
-    links.modelled_commuting(small, progress=said.append)
+    links.model_flows(small, progress=said.append)
     assert not any("closer than" in s for s in said)
 
 

@@ -27,14 +27,14 @@ _WHERE: dict[str, str] = {
                     ".analysis.dominant"),
     "Flows": ".analysis.flows",
     **dict.fromkeys(("fit_gravity", "GravityFit"), ".analysis.gravity"),
-    **dict.fromkeys(("links_from_flows", "model_flows"), ".analysis.links"),
+    **dict.fromkeys(("links_from_flows", "model_flows", "ModelledFlows"), ".analysis.links"),
     "place_measures": ".analysis.places",
     **dict.fromkeys(("delineate_regions", "RegionResult"), ".analysis.regions"),
     **dict.fromkeys(("classify_roles", "compare_roles"), ".analysis.roles"),
     **dict.fromkeys((
-        "AreasSource", "CommutingZoneParams", "ExportOptions", "FORMATS", "FlowsSource",
-        "LayerSource",
-        "LinkParams", "LMAParams", "MapOptions", "NodalParams", "PlacesSource", "Project",
+        "AreasSource", "CommutingZoneParams", "ExponentialParams", "ExportOptions", "FORMATS",
+        "FlowsSource", "LayerSource", "LinkParams", "LMAParams", "MapOptions",
+        "MixtureParams", "NodalParams", "PlacesSource", "PowerParams", "Project",
         "RegionParams", "RoleDef", "RoleRule", "RoleScheme", "SCBLAParams",
         "default_role_scheme", "load_project"), ".config"),
     **dict.fromkeys((
@@ -69,6 +69,7 @@ __all__ = [
     "DiskFullError",
     "DuplicateIdError",
     "EmptyInputError",
+    "ExponentialParams",
     "ExportOptions",
     "FetchError",
     "FetchLimits",
@@ -83,6 +84,8 @@ __all__ = [
     "LinkParams",
     "MapOptions",
     "MissingColumnError",
+    "MixtureParams",
+    "ModelledFlows",
     "NodalParams",
     "NodalStructure",
     "OnlineAssetError",
@@ -90,6 +93,7 @@ __all__ = [
     "OutputExistsError",
     "OutputLockedError",
     "PlacesSource",
+    "PowerParams",
     "Project",
     "RegionParams",
     "RegionResult",
@@ -164,7 +168,7 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
     from .analysis.dominant import NodalStructure, dominant_flows, nystuen_dacey
     from .analysis.flows import Flows
     from .analysis.gravity import GravityFit, fit_gravity
-    from .analysis.links import links_from_flows, model_flows
+    from .analysis.links import ModelledFlows, links_from_flows, model_flows
     from .analysis.places import place_measures
     from .analysis.regions import RegionResult, delineate_regions
     from .analysis.roles import classify_roles, compare_roles
@@ -172,14 +176,17 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
         FORMATS,
         AreasSource,
         CommutingZoneParams,
+        ExponentialParams,
         ExportOptions,
         FlowsSource,
         LayerSource,
         LinkParams,
         LMAParams,
         MapOptions,
+        MixtureParams,
         NodalParams,
         PlacesSource,
+        PowerParams,
         Project,
         RegionParams,
         RoleDef,

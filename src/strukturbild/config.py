@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 from .errors import ConfigError, InputFileNotFoundError
 
 __all__ = [
+    "DECAY_FORMS",
     "DEFAULT_CRS",
     "DEFAULT_EMPLOYMENT_RATE",
     "FORMATS",
@@ -33,6 +34,8 @@ __all__ = [
     "REGION_METHODS",
     "AreasSource",
     "CommutingZoneParams",
+    "DecayParams",
+    "ExponentialParams",
     "ExportOptions",
     "FlowsSource",
     "JobsSource",
@@ -40,8 +43,10 @@ __all__ = [
     "LayerSource",
     "LinkParams",
     "MapOptions",
+    "MixtureParams",
     "NodalParams",
     "PlacesSource",
+    "PowerParams",
     "Project",
     "RegionParams",
     "RoleDef",
@@ -50,6 +55,7 @@ __all__ = [
     "SCBLAParams",
     "StrakParams",
     "default_role_scheme",
+    "link_params",
     "load_project",
     "region_method",
     "region_params",
@@ -655,24 +661,26 @@ def default_role_scheme() -> RoleScheme:
     )
 
 
+# --------------------------------------------------------------------------- links
+#
+# One frozen params class per form of the commuting model (``decay``), as the region
+# methods have theirs: the keys one form only uses are its class's fields. The project
+# file writes them all flat in ``[links]`` beside ``decay`` (:func:`link_params`).
+
+
+def _form_fields(obj: Any) -> None:
+    """Check a form's params against their annotations, and store the numbers as floats
+    (``PowerParams(beta=2).beta`` is 2.0, as TOML's ``beta = 2`` is)."""
+    check_fields(obj, "links")
+    for f in fields(obj):
+        object.__setattr__(obj, f.name, float(getattr(obj, f.name)))
+
+
 @dataclass(frozen=True)
-class LinkParams:
-    """How functional links are made.
+class MixtureParams:
+    """The calibrated commuting model: ``decay = "mixture"``.
 
-    ``source``: ``"observed"`` uses the flows only; ``"modelled"`` always models;
-    ``"auto"`` (default) uses observed flows when given and models otherwise.
-
-    **Modelled flows** (:func:`~strukturbild.analysis.links.model_flows`) come from a
-    production-constrained model: the employed residents of each place (its
-    ``employed``, else estimated as ``population`` times ``[places] employment_rate``)
-    are shared among all destinations, the place itself included. A destination's mass
-    is its jobs (``jobs``); a place whose jobs are not known gets its employed residents
-    times a job ratio that grows with its size (``job_ratio``, ``job_ratio_exponent``;
-    counted in the parameters used). The default form, ``decay = "mixture"``, splits
-    the employed into three groups and was calibrated on SCB's commuting between
-    kommuner (the LA workbooks 2020 and 2021: ``p1``, the share of employed residents
-    working in another kommun, and ``till``, where most of them go; 2,017 tätorter with
-    SCB's jobs, summed to 285 kommuner):
+    The employed residents of a place are split into three groups:
 
     - a share ``own_share * (population / 10 000) ** own_share_exponent`` (at most
       ``1 - long_share``) works in the own place whatever the geography (local
@@ -686,30 +694,17 @@ class LinkParams:
     - the regional group is damped by ``exp(-kommun_border)`` between places in
       different kommuner (``area_id``), both groups by ``exp(-lan_border)`` between
       places in different län (the first two characters of ``area_id``, SCB's kommun
-      code); a place without ``area_id`` counts no border;
-    - with ``own_bound`` a place keeps at most as many of its workers as it has jobs;
-      the rest go to the other destinations in proportion to its flows to them;
-    - the jobs outside any tätort (about 14 % of Sweden's) are destinations too, one
-      per kommun, spread over it (given to the model, or made by the pipeline from the
-      areas: :func:`~strukturbild.analysis.links.outside_jobs`);
-    - ``distance = "straight"`` measures the straight line, ``"land"`` the distance
-      over land (:class:`~strukturbild.analysis.land.LandDistance`: the areas' polygons
-      as the land, water crossed only by a bridge, tunnel or ferry of its table);
-    - there is no distance cut-off (``max_distance_km``, optional, sets one).
+      code); a place without ``area_id`` counts no border.
 
-    Defaults, each fixed or fitted (the fitted ones on 2020 and 2021 together, with
-    jobs, the bound, the jobs outside the tätorter and distances over land; the loss:
-    the MAE of ``p1``, the missed ``till``, the big cities' out-of-tätort shares and
-    Region Halland's tätorter, README "Modelled flows"), and the evidence:
+    It was calibrated on SCB's commuting between kommuner (the LA workbooks 2020 and
+    2021: ``p1``, the share of employed residents working in another kommun, and
+    ``till``, where most of them go; 2,017 tätorter with SCB's jobs, summed to 285
+    kommuner). Defaults, each fixed or fitted (the fitted ones on 2020 and 2021
+    together, with jobs, the bound, the jobs outside the tätorter and distances over
+    land; the loss: the MAE of ``p1``, the missed ``till``, the big cities'
+    out-of-tätort shares and Region Halland's tätorter, README "Modelled flows"), and
+    the evidence:
 
-    - the employed residents where not known: ``[places] employment_rate = 0.5``
-      (:data:`DEFAULT_EMPLOYMENT_RATE`; about 5.1 million employed, SCB BAS 2020, day
-      population, among 10.4 million inhabitants); a rate the same for every place
-      cancels out of every share;
-    - ``urban_density = 2200`` inhabitants per km² (fixed): the population-weighted
-      mean density of SCB's statistical tätorter 2020, giving a place's area where
-      ``area_ha`` is not known; a place's distance to itself is the mean distance
-      between two points of a disc of its area (``0.905 * sqrt(area / pi)``);
     - ``own_share = 0.193`` and ``own_share_exponent = -0.132`` (fitted): a place of
       10 000 keeps 19 % of its workers at home whatever the geography, a village of
       500 29 % (at most its jobs), a city of 200 000 13 %; the issue reports that 0.2
@@ -738,66 +733,26 @@ class LinkParams:
     - ``kommun_border = 1.025`` (fitted): factor 0.36 on the regional group across a
       kommun border (0.2: 0.67): with a smaller own-place share, more of a tätort's
       workers leave it, and most of them stay in its kommun (its other tätorter and
-      the jobs outside them), as SCB's ``p1`` says;
-    - ``own_bound = true``: a tätort cannot employ more of its own residents than it
-      has jobs (SCB's jobs per tätort, RAMS/BAS 2024: suburbs have a third of their
-      employed residents' number of jobs);
-    - ``job_ratio = 0.72`` and ``job_ratio_exponent = 0.2`` (fixed): a place whose
-      jobs are not known (or every place, when none has jobs) gets its employed
-      residents times ``job_ratio * (population / 10 000) ** job_ratio_exponent``
-      jobs: the least-squares line of log(jobs / employed) on log(population) over the
-      1,991 tätorter of 2020 with SCB's jobs (RAMS/BAS 2024); it gives the medians by
-      size, 0.37 for 200-1 000 inhabitants (SCB: 0.37), 0.51 (0.51), 0.69 (0.76), 0.94
-      (1.04) and 1.23 over 100 000 (1.23);
-    - ``outside_share = 0.14``: the share of all jobs outside any tätort when the
-      kommuner's job totals are not known (SCB RAMS/BAS 2024: the tätorter hold
-      4 488 706 jobs, about 86 % of the employed), spread over the kommuner by the
-      population of their villages (places under 1 000); 0 leaves them out;
-    - ``distance = "straight"``: ``"land"`` needs the land (the areas); the fit above
-      used it (README: the straight line scores about as well on the kommun shares);
-    - ``min_flow = 50``: pairs of places with fewer than 50 commuters a day (both
-      directions together) draw no link, and the model does not keep them (regions
-      made from modelled flows use the pairs from 1 commuter on); set 0 to keep every
-      pair.
+      the jobs outside them), as SCB's ``p1`` says.
 
-    The former forms stay available: ``decay = "exponential"`` (``exp(-beta d)``,
-    default ``beta = 0.1`` per km: about 0.1 per minute, Johansson, Klaesson & Olsson
-    2003, at about 1 km per minute) or ``"power"`` (``d ** -beta``, distances under
-    1 km count as 1 km), each spreading all employed residents in proportion to
-    ``population_j * f(d)`` (``own_share`` and the long-range group do not apply),
-    and with ``model = "unconstrained"`` the model ``T_ij = k P_i P_j f(d_ij)`` scaled
-    to the same total. strukturbild 0.1's modelled links are ``decay =
-    "exponential"``, ``max_distance_km = 50`` (with the default ``beta`` and
-    ``min_flow``) on places without jobs, with ``job_ratio_exponent = 0`` (the
-    estimated jobs then are in proportion to the population) and ``own_bound =
-    false``; 0.2's are the mixture with its parameters (README) and the same two.
-
-    With observed flows and ``calibrate = true`` the model is fitted to the observed
-    between-place flows and the observed employed residents (outflows including
-    intra-place flows) replace the estimate where known: ``beta`` of the
-    exponential and power forms by a Poisson model (see
-    :func:`~strukturbild.analysis.gravity.fit_gravity`); for the mixture,
-    ``d50_km``, ``gamma``, ``long_share``, ``long_km``, ``lan_border`` and
-    ``kommun_border`` by maximum likelihood of where each place's out-commuters go
-    (``own_share``, ``own_share_exponent`` and ``decay_exponent`` stay as given:
-    between-place flows cannot tell them).
-
-    Link classes use the larger share of employed residents that commute to the
-    other place (the ``strength``): ``strong`` from 0.15 (the OECD/Eurostat
-    commuting-zone threshold), ``medium`` from 0.075 (SCB's single-flow threshold for
-    local labour markets), otherwise ``weak``.
+    Calibrating on observed flows (``[links] calibrate``) fits ``d50_km``, ``gamma``,
+    ``long_share``, ``long_km``, ``lan_border`` and ``kommun_border`` by maximum
+    likelihood of where each place's out-commuters go (``own_share``,
+    ``own_share_exponent`` and ``decay_exponent`` stay as given: between-place flows
+    cannot tell them).
 
     Examples
     --------
-    >>> LinkParams().decay, LinkParams().max_distance_km
-    ('mixture', None)
-    >>> LinkParams(decay="exponential", max_distance_km=50).beta  # strukturbild 0.1
-    0.1
+    >>> MixtureParams().d50_km
+    18.5
+    >>> MixtureParams(own_share=0.9, long_share=0.2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'links.long_share': own_share + long_share must ...
     """
 
-    source: Literal["auto", "observed", "modelled"] = "auto"
-    model: Literal["production", "unconstrained"] = "production"
-    decay: Literal["mixture", "exponential", "power"] = "mixture"
+    decay: ClassVar[str] = "mixture"
+
     own_share: float = 0.193
     own_share_exponent: float = -0.132
     d50_km: float = 18.5
@@ -808,22 +763,10 @@ class LinkParams:
     long_gamma: float = 0.931
     lan_border: float = 0.618
     kommun_border: float = 1.025
-    beta: float = 0.1
-    max_distance_km: float | None = None
-    distance: Literal["straight", "land"] = "straight"
-    own_bound: bool = True
-    job_ratio: float = 0.72
-    job_ratio_exponent: float = 0.2
-    outside_share: float = 0.14
-    min_flow: float = 50.0
-    urban_density: float = 2200.0
-    strong: float = 0.15
-    medium: float = 0.075
-    calibrate: bool = True
 
     def __post_init__(self) -> None:
-        check_fields(self, "links")
-        for name in ("beta", "urban_density", "d50_km", "decay_exponent", "long_km"):
+        _form_fields(self)
+        for name in ("d50_km", "decay_exponent", "long_km"):
             v = getattr(self, name)
             if not v > 0:
                 raise _err(None, f"links.{name}", f"expected a positive number, got {v}")
@@ -838,6 +781,180 @@ class LinkParams:
             if not getattr(self, name) >= 0:
                 raise _err(None, f"links.{name}", f"expected a number >= 0, got "
                            f"{getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class _BetaParams:
+    """The forms of strukturbild 0.1, one parameter each: ``beta``."""
+
+    beta: float = 0.1
+
+    def __post_init__(self) -> None:
+        _form_fields(self)
+        if not self.beta > 0:
+            raise _err(None, "links.beta", f"expected a positive number, got {self.beta}")
+
+
+@dataclass(frozen=True)
+class ExponentialParams(_BetaParams):
+    """``decay = "exponential"``: every employed resident spread in proportion to
+    ``jobs_j * exp(-beta d)``; ``beta`` per km (default 0.1: about 0.1 per minute,
+    Johansson, Klaesson & Olsson 2003, at about 1 km per minute). With observed flows
+    and ``calibrate``, ``beta`` is fitted by a Poisson model (see
+    :func:`~strukturbild.analysis.gravity.fit_gravity`).
+
+    Examples
+    --------
+    >>> ExponentialParams(beta=0.07).beta
+    0.07
+    """
+
+    decay: ClassVar[str] = "exponential"
+
+
+@dataclass(frozen=True)
+class PowerParams(_BetaParams):
+    """``decay = "power"``: every employed resident spread in proportion to
+    ``jobs_j * d ** -beta`` (distances under 1 km count as 1 km); ``beta`` the
+    exponent, fitted as the exponential form's is.
+
+    Examples
+    --------
+    >>> PowerParams(beta=2).beta
+    2.0
+    """
+
+    decay: ClassVar[str] = "power"
+
+
+#: The params class of each form of the model.
+DecayParams = MixtureParams | ExponentialParams | PowerParams
+DECAY_FORMS: Mapping[str, type[DecayParams]] = {
+    c.decay: c for c in (MixtureParams, ExponentialParams, PowerParams)
+}
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """How functional links are made.
+
+    ``source``: ``"observed"`` uses the flows only; ``"modelled"`` always models;
+    ``"auto"`` (default) uses observed flows when given and models otherwise.
+
+    **Modelled flows** (:func:`~strukturbild.analysis.links.model_flows`) come from a
+    production-constrained model: the employed residents of each place (its
+    ``employed``, else estimated as ``population`` times ``[places] employment_rate``)
+    are shared among all destinations, the place itself included. A destination's mass
+    is its jobs (``jobs``); a place whose jobs are not known gets its employed residents
+    times a job ratio that grows with its size (``job_ratio``, ``job_ratio_exponent``;
+    counted in the parameters used). ``decay`` names the model's form and ``form``
+    holds its parameters, as :class:`RegionParams` holds a region method's: the
+    calibrated ``"mixture"`` (:class:`MixtureParams`, the default), or 0.1's
+    ``"exponential"`` and ``"power"`` (:class:`ExponentialParams`,
+    :class:`PowerParams`). Given no ``form``, the form's defaults. Whatever the form:
+
+    - with ``own_bound`` a place keeps at most as many of its workers as it has jobs;
+      the rest go to the other destinations in proportion to its flows to them;
+    - the jobs outside any tätort (about 14 % of Sweden's) are destinations too, one
+      per kommun, spread over it (given to the model, or made by the pipeline from the
+      areas: :func:`~strukturbild.analysis.links.outside_jobs`);
+    - ``distance = "straight"`` measures the straight line, ``"land"`` the distance
+      over land (:class:`~strukturbild.analysis.land.LandDistance`: the areas' polygons
+      as the land, water crossed only by a bridge, tunnel or ferry of its table);
+    - there is no distance cut-off (``max_distance_km``, optional, sets one).
+
+    Defaults and the evidence (the form's own: :class:`MixtureParams`):
+
+    - the employed residents where not known: ``[places] employment_rate = 0.5``
+      (:data:`DEFAULT_EMPLOYMENT_RATE`; about 5.1 million employed, SCB BAS 2020, day
+      population, among 10.4 million inhabitants); a rate the same for every place
+      cancels out of every share;
+    - ``urban_density = 2200`` inhabitants per km² (fixed): the population-weighted
+      mean density of SCB's statistical tätorter 2020, giving a place's area where
+      ``area_ha`` is not known; a place's distance to itself is the mean distance
+      between two points of a disc of its area (``0.905 * sqrt(area / pi)``);
+    - ``own_bound = true``: a tätort cannot employ more of its own residents than it
+      has jobs (SCB's jobs per tätort, RAMS/BAS 2024: suburbs have a third of their
+      employed residents' number of jobs);
+    - ``job_ratio = 0.72`` and ``job_ratio_exponent = 0.2`` (fixed): a place whose
+      jobs are not known (or every place, when none has jobs) gets its employed
+      residents times ``job_ratio * (population / 10 000) ** job_ratio_exponent``
+      jobs: the least-squares line of log(jobs / employed) on log(population) over the
+      1,991 tätorter of 2020 with SCB's jobs (RAMS/BAS 2024); it gives the medians by
+      size, 0.37 for 200-1 000 inhabitants (SCB: 0.37), 0.51 (0.51), 0.69 (0.76), 0.94
+      (1.04) and 1.23 over 100 000 (1.23);
+    - ``outside_share = 0.14``: the share of all jobs outside any tätort when the
+      kommuner's job totals are not known (SCB RAMS/BAS 2024: the tätorter hold
+      4 488 706 jobs, about 86 % of the employed), spread over the kommuner by the
+      population of their villages (places under 1 000); 0 leaves them out;
+    - ``distance = "straight"``: ``"land"`` needs the land (the areas); the fit of the
+      mixture used it (README: the straight line scores about as well on the kommun
+      shares);
+    - ``min_flow = 50``: pairs of places with fewer than 50 commuters a day (both
+      directions together) draw no link, and the model does not keep them (regions
+      made from modelled flows use the pairs from 1 commuter on); set 0 to keep every
+      pair.
+
+    The exponential and power forms spread all employed residents in proportion to
+    ``jobs_j * f(d)`` (no own-place share, no long-range group), and with ``model =
+    "unconstrained"`` the model ``T_ij = k P_i P_j f(d_ij)`` scaled to the same total.
+    strukturbild 0.1's modelled links are ``decay = "exponential"``,
+    ``max_distance_km = 50`` (with the default ``beta`` and ``min_flow``) on places
+    without jobs, with ``job_ratio_exponent = 0`` (the estimated jobs then are in
+    proportion to the population) and ``own_bound = false``; 0.2's are the mixture
+    with its parameters (README) and the same two.
+
+    With observed flows and ``calibrate = true`` the model is fitted to the observed
+    between-place flows (the form's parameters: see its class), and the observed
+    employed residents (outflows including intra-place flows) replace the estimate
+    where known.
+
+    Link classes use the larger share of employed residents that commute to the
+    other place (the ``strength``): ``strong`` from 0.15 (the OECD/Eurostat
+    commuting-zone threshold), ``medium`` from 0.075 (SCB's single-flow threshold for
+    local labour markets), otherwise ``weak``.
+
+    Examples
+    --------
+    >>> LinkParams().decay, LinkParams().form
+    ('mixture', MixtureParams(own_share=0.193, own_share_exponent=-0.132, d50_km=18.5, \
+decay_exponent=4.0, gamma=0.916, long_share=0.135, long_km=45.0, long_gamma=0.931, \
+lan_border=0.618, kommun_border=1.025))
+    >>> LinkParams(decay="exponential", max_distance_km=50).form  # strukturbild 0.1
+    ExponentialParams(beta=0.1)
+    >>> LinkParams(decay="power", form=ExponentialParams())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'links.decay': decay 'power' takes PowerParams, ...
+    """
+
+    source: Literal["auto", "observed", "modelled"] = "auto"
+    model: Literal["production", "unconstrained"] = "production"
+    decay: Literal["mixture", "exponential", "power"] = "mixture"
+    form: DecayParams | None = None
+    max_distance_km: float | None = None
+    distance: Literal["straight", "land"] = "straight"
+    own_bound: bool = True
+    job_ratio: float = 0.72
+    job_ratio_exponent: float = 0.2
+    outside_share: float = 0.14
+    min_flow: float = 50.0
+    urban_density: float = 2200.0
+    strong: float = 0.15
+    medium: float = 0.075
+    calibrate: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self, "links")
+        cls = DECAY_FORMS[self.decay]
+        if self.form is None:
+            object.__setattr__(self, "form", cls())
+        elif type(self.form) is not cls:
+            raise _err(None, "links.decay", f"decay '{self.decay}' takes {cls.__name__}, "
+                       f"got {type(self.form).__name__}")
+        if not self.urban_density > 0:
+            raise _err(None, "links.urban_density",
+                       f"expected a positive number, got {self.urban_density}")
         d = self.max_distance_km
         if d is not None:
             if isinstance(d, bool) or not isinstance(d, int | float) or not d > 0 \
@@ -860,6 +977,74 @@ class LinkParams:
         if self.model == "unconstrained" and self.decay == "mixture":
             raise _err(None, "links.model", "the unconstrained model needs decay "
                        "\"exponential\" or \"power\" (the mixture is production-constrained)")
+
+    def as_dict(self, *, every_form: bool = False) -> dict[str, Any]:
+        """The ``[links]`` table as the project file writes it: the keys of the form's
+        parameters in the place of ``form``; with ``every_form``, the other forms' keys
+        too, at their defaults (strukturbild 0.2's one flat table, which the summary's
+        ``provenance.parameters.links`` keeps).
+
+        Examples
+        --------
+        >>> d = LinkParams(decay="power", form=PowerParams(beta=2)).as_dict()
+        >>> d["decay"], d["beta"], "d50_km" in d
+        ('power', 2.0, False)
+        >>> LinkParams(decay="power", form=PowerParams(beta=2)).as_dict(every_form=True)["d50_km"]
+        18.5
+        >>> link_params(LinkParams().as_dict()) == LinkParams()
+        True
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name != "form":
+                out[f.name] = getattr(self, f.name)
+                continue
+            for cls in DECAY_FORMS.values() if every_form else (DECAY_FORMS[self.decay],):
+                own = type(self.form) is cls
+                given = self.form if own else cls()
+                for g in fields(cls):
+                    if own or g.name not in out:
+                        out[g.name] = getattr(given, g.name)
+        return out
+
+
+def link_params(values: Mapping[str, Any]) -> LinkParams:
+    """A :class:`LinkParams` from the ``[links]`` table's keys, written flat as the
+    project file writes them (the form's keys beside ``decay``).
+
+    The keys of another form than ``decay``'s are checked and left out: strukturbild
+    0.2's files, and the README's reference, write ``beta`` beside the mixture. A key
+    no form and no field of :class:`LinkParams` takes is an error naming it.
+
+    Examples
+    --------
+    >>> link_params({"decay": "exponential", "beta": 0.07, "max_distance_km": 50}).form
+    ExponentialParams(beta=0.07)
+    >>> link_params({"d50_km": 20, "beta": 0.1}).form.d50_km
+    20.0
+    >>> link_params({"d50km": 20})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'links.d50km': unknown key; expected one of ...
+    """
+    own = {f.name for f in fields(LinkParams)} - {"form"}
+    takes = {cls: {f.name for f in fields(cls)} for cls in DECAY_FORMS.values()}
+    for key in values:
+        if key not in own and not any(key in names for names in takes.values()):
+            known = sorted(own.union(*takes.values()))
+            raise _err(None, f"links.{key}", f"unknown key; expected one of {', '.join(known)}")
+    forms = {cls.decay: cls(**_floats(cls, {k: v for k, v in values.items() if k in names}))
+             for cls, names in takes.items()}
+    common = _floats(LinkParams, {k: v for k, v in values.items() if k in own})
+    return LinkParams(**common, form=forms.get(common.get("decay", "mixture")))
+
+
+def _floats(cls: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with the whole numbers of ``cls``'s float fields as floats (TOML's
+    ``min_flow = 50`` is the field's 50.0)."""
+    hints = get_type_hints(cls)
+    return {k: float(v) if isinstance(v, int) and not isinstance(v, bool)
+            and hints.get(k) in (float, float | None) else v for k, v in values.items()}
 
 
 # --------------------------------------------------------------------------- regions
@@ -1787,6 +1972,19 @@ def _dataclass_from(cls: type[Any], t: Any, where: str, path: Path | None) -> An
         raise _err(path, where, str(exc)) from None
 
 
+def _links(t: Any, path: Path | None) -> LinkParams:
+    """``[links]``: the keys of :class:`LinkParams` and of its forms, flat
+    (:func:`link_params`)."""
+    spec = _spec_of(LinkParams, skip=("form",))
+    for cls in DECAY_FORMS.values():
+        spec.update(_spec_of(cls))
+    d = _check_table(t, spec, "links", path)
+    try:
+        return link_params(d)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=path) from None
+
+
 def _regions(t: Any, path: Path | None) -> RegionParams:
     """``[regions]``: ``method`` and the keys of that method's params class."""
     if not isinstance(t, dict):
@@ -1881,7 +2079,7 @@ def project_from_dict(
         links_table = dict(links_table)
         places = _moved_employment_rate(links_table.pop("employment_rate"), places,
                                         "employment_rate" in d.get("places", {}), path)
-    links = _dataclass_from(LinkParams, links_table, "links", path)
+    links = _links(links_table, path)
     regions = _regions(d.get("regions", {}), path)
     strak = _dataclass_from(StrakParams, d.get("strak", {}), "strak", path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)

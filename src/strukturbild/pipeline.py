@@ -26,7 +26,7 @@ from .analysis.links import (
     link_scopes,
     links_from_flows,
     links_to_lines,
-    modelled_commuting,
+    model_flows,
 )
 from .analysis.network import corridors
 from .analysis.places import place_measures, rank_in_group
@@ -521,7 +521,7 @@ def _link_flows(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFr
             keep = min(keep, REGION_MIN_FLOW)
         distances, outside = _model_geography(project, places, areas)
         # the model reads each place's employed residents as found or estimated here
-        modelled = modelled_commuting(places.assign(employed=measures["employed"]),
+        modelled = model_flows(places.assign(employed=measures["employed"]),
                                       params=project.links, observed=observed,
                                       min_flow=keep, progress=say, distances=distances,
                                       outside=outside)
@@ -550,7 +550,7 @@ def _model_geography(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoD
             areas, outside_jobs(places, share=project.links.outside_share))
     if project.links.distance == "land" and areas is not None:
         # distance over the land of the project's areas (kommun polygons), with the
-        # table of fixed links; without areas modelled_commuting says what is missing
+        # table of fixed links; without areas model_flows says what is missing
         from .analysis.land import LandDistance
 
         distances = LandDistance(areas.geometry.values, crs=areas.crs)
@@ -658,7 +658,8 @@ def _parameters(project: Project) -> dict[str, Any]:
     """The run's parameters, as the provenance records them."""
     scheme = project.roles
     return {
-        "links": to_jsonable(project.links),
+        # 0.2's flat [links] table (every form's keys): the summary stays as it was
+        "links": to_jsonable(project.links.as_dict(every_form=True)),
         "regions": to_jsonable(project.regions.as_dict()),
         "strak": to_jsonable(project.strak),
         "roles": {"scheme": scheme.name,
