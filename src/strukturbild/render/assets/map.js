@@ -653,4 +653,9 @@ window.strukturbildDraw = function (id, D) {
   writeHash(map);
   window.strukturbild = state;
 };
+
+// For the script's unit tests (tests/js, run by node --test): a page has no `module`.
+if (typeof module !== "undefined" && module.exports) {
+  module.exports = {fmt: fmt, Decoder: Decoder, Labels: Labels};
+}
 })();
