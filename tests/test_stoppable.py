@@ -386,3 +386,47 @@ def psutil_children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             children.append(int(stat.parent.name))
     return children
+
+
+#: Runs the console script's entry point with a Ctrl-C (or SIGTERM) arriving while the
+#: command line is still being imported: an import hook delivers the signal to the
+#: process itself when ``strukturbild.cli`` is imported.
+_EARLY_SIGNAL = textwrap.dedent("""
+    import os, signal, sys
+
+    SIGNAL, OUT = getattr(signal, sys.argv[1]), sys.argv[2]
+
+    class Hook:
+        def find_spec(self, name, path=None, target=None):
+            if name == "strukturbild.cli":
+                os.kill(os.getpid(), SIGNAL)
+            return None
+
+    sys.meta_path.insert(0, Hook())
+    sys.argv = ["strukturbild", "demo", "--out", OUT]
+    from strukturbild.__main__ import run
+    run()
+""")
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_while_the_command_line_is_imported(tmp_path: Path, name: str,
+                                                     code: int) -> None:
+    """Ctrl-C in the first tenth of a second (the command line's imports) ends the run
+    like one during a command: no traceback, the exit code of the signal, nothing
+    written. Before 0.3 it printed a KeyboardInterrupt traceback and exited 1 (or was
+    killed by SIGTERM)."""
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-c", _EARLY_SIGNAL, name, str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == code, r.stderr
+    assert r.stderr == "strukturbild: interrupted; no output changed\n"
+    assert not out.exists()
+
+
+def test_the_console_script_is_the_guarded_entry() -> None:
+    """The installed ``strukturbild`` command starts at ``__main__.run``."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "strukturbild"]
+    assert script.value == "strukturbild.__main__:run"

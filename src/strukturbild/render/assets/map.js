@@ -22,7 +22,13 @@ function esc(s) {
 // Numbers as in the Python writer: grouped with a no-break space, decimal comma in Swedish.
 function fmt(v, dec, lang, unknown) {
   if (v === null || v === undefined || !isFinite(v)) { return unknown; }
-  var s = Math.abs(v).toFixed(dec).split(".");
+  var a = Math.abs(v), f = a.toFixed(dec);
+  // a half that binary holds exactly (2.5, 0.125): toFixed rounds it up, Python to
+  // even; it is one where a * 2^(dec+1) is odd, and an odd last digit is one too high
+  if (a * Math.pow(2, dec + 1) % 2 === 1 && /[13579]$/.test(f)) {
+    f = f.slice(0, -1) + (Number(f.slice(-1)) - 1);
+  }
+  var s = f.split(".");
   var i = s[0].replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
   var sign = v < 0 && /[1-9]/.test(s.join("")) ? "-" : "";
   return sign + i + (s.length > 1 ? (lang === "sv" ? "," : ".") + s[1] : "");
@@ -653,4 +659,9 @@ window.strukturbildDraw = function (id, D) {
   writeHash(map);
   window.strukturbild = state;
 };
+
+// For the script's unit tests (tests/js, run by node --test): a page has no `module`.
+if (typeof module !== "undefined" && module.exports) {
+  module.exports = {fmt: fmt, Decoder: Decoder, Labels: Labels};
+}
 })();
