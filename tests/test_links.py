@@ -349,7 +349,8 @@ def test_link_params_from_the_project_file(tmp_path: Path, toml: str, message: s
 LINKS_02 = {"source": "auto", "model": "production", "decay": "mixture",
             "own_share": 0.244, "own_share_exponent": -0.115, "d50_km": 13.5,
             "decay_exponent": 4.0, "gamma": 1.110, "long_share": 0.152, "long_km": 51.7,
-            "long_gamma": 1.0, "lan_border": 0.51, "kommun_border": 0.40, "beta": 0.1, "max_distance_km": None, "distance": "straight", "own_bound": True,
+            "long_gamma": 1.0, "lan_border": 0.51, "kommun_border": 0.40, "beta": 0.1,
+            "max_distance_km": None, "distance": "straight", "own_bound": True,
             "job_ratio": 0.72, "job_ratio_exponent": 0.2, "outside_share": 0.14,
             "min_flow": 50.0, "urban_density": 2200.0, "strong": 0.15, "medium": 0.075,
             "calibrate": True}
