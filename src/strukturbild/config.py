@@ -136,6 +136,10 @@ class PlacesSource:
         Canonical name → column in the file (``place_id``, ``name``, ``area_id``,
         ``area_name``, ``population``, ``jobs``, ``employed``, ``population_prev``,
         ``jobs_prev``, ``area_ha``).
+    source
+        Who publishes the data and what it is, publisher first: ``"SCB, statistiska
+        tätorter 2020"``. The maps' source line names the publisher with the rest and
+        the licence after it: "SCB (statistiska tätorter 2020; CC0)".
     licence
         The data's licence (e.g. "CC0 1.0"), carried into the GeoPackage metadata.
     where
@@ -158,6 +162,7 @@ class PlacesSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class AreasSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 #: Kinds of own layers, and how each is drawn unless the project says otherwise:
@@ -262,8 +268,9 @@ class LayerSource:
         The style, each overriding the kind's default: line colour (``#rrggbb``),
         line width in pixels, dash pattern (``"6 3"``), fill colour (or ``"none"``),
         opacity 0–1.
-    licence
-        The data's licence, named in the source line and the metadata.
+    licence, source
+        The data's licence, and who publishes it ("Trafikverket, järnvägsnätet"), as
+        for the places: named in the source line and the metadata.
 
     Examples
     --------
@@ -287,6 +294,7 @@ class LayerSource:
     fill: str | None = None
     opacity: float | None = None
     licence: str = ""
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -334,6 +342,7 @@ class FlowsSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -1395,6 +1404,7 @@ def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
         "y": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
     }
     d = _check_table(t, spec, "places", path)
@@ -1417,6 +1427,7 @@ def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
         "crs": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
     }
     d = _check_table(t, spec, "areas", path)
@@ -1436,6 +1447,7 @@ def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
         "level": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
     }
     d = _check_table(t, spec, "flows", path)
@@ -1478,6 +1490,7 @@ def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...
         "fill": (str, False),
         "opacity": (_NUM, False),
         "licence": (str, False),
+        "source": (str, False),
     }
     out: list[LayerSource] = []
     names: set[str] = set()

@@ -411,5 +411,10 @@ class StructureImage:
             {"place_id": str(i), "name": str(r["name"]), "role": str(r["role"])}
             for i, r in top.iterrows()
         ]
+        from .render._scene import source_of
+
+        # the maps' source line (as printed: the base drawn when the image has one)
+        out["source"] = source_of(self, self.map_options,
+                                  base=self.base is not None and len(self.base) > 0)
         out["provenance"] = dict(self.provenance)
         return out

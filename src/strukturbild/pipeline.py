@@ -321,6 +321,8 @@ def _input_entry(src: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"file": Path(src.path).name, "sha256": _sha256(Path(src.path))}
     if src.licence:
         entry["licence"] = src.licence
+    if src.source:
+        entry["source"] = src.source
     if src.where:
         entry["where"] = src.where
     return entry
@@ -527,6 +529,8 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         # where the designations pin a role the rules also give: do they name the same places
         "role_agreement": role_agreement(roles, scheme) if designations is not None else {},
         "base": base_info,
+        # who designated the places (the publisher and the document of each list used)
+        "designation_sources": _designation_sources(designations),
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions.as_dict()),
@@ -557,6 +561,14 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         layers=own,
         base=base,
     )
+
+
+def _designation_sources(designations: pd.DataFrame | None) -> list[str]:
+    """"Publisher, document" of the designations that name a place of the image."""
+    if designations is None or "source" not in designations:
+        return []
+    return list(dict.fromkeys(", ".join(p.strip() for p in str(s).split(",")[:2])
+                              for s in designations["source"] if str(s).strip()))
 
 
 def _land(project: Project) -> Any:

@@ -751,7 +751,7 @@ def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, A
     and the links' categories found in the file.
     """
     scene = scene_of(image, options, "gpkg")
-    source_note = options.source_note
+    source_note = scene.source  # the maps' source line: publishers, licences
     with contextlib.closing(sqlite3.connect(path)) as con:
         con.isolation_level = None
         con.execute("BEGIN")

@@ -65,6 +65,7 @@ __all__ = [
     "link_style_table",
     "map_links",
     "scene_of",
+    "source_of",
 ]
 
 #: What the scene is for: the web map (and folium), the print map, the QGIS styles.
@@ -400,6 +401,25 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
 # --------------------------------------------------------------------------- the scene
 
 
+def source_of(image: StructureImage, options: MapOptions, *, base: bool) -> str:
+    """The source line of ``image`` (:func:`~.style.source_line`): the project's
+    ``source_note``, or its inputs' and designations' publishers; Natural Earth when
+    the ``base`` is drawn.
+
+    Examples
+    --------
+    >>> from strukturbild import build, example_project
+    >>> img = build(example_project())
+    >>> source_of(img, img.map_options, base=False)
+    'Källa: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne \
+(Regionplan för Skåne 2022–2040); modellerade flöden'
+    """
+    return source_line(image.provenance.get("inputs") or {}, image.language,
+                       source_note=options.source_note, modelled=image.modelled, base=base,
+                       timestamp=options.timestamp,
+                       designations=image.provenance.get("designation_sources") or ())
+
+
 def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scene:
     """The scene of ``image`` drawn with ``options`` for ``medium``.
 
@@ -445,8 +465,6 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         layers=_layers(image, options, base=base is not None, areas=areas is not None,
                        styles=link_styles, has_links=has_links),
         legend=(),
-        source=source_line(image.provenance.get("inputs") or {}, lang,
-                           source_note=options.source_note, modelled=image.modelled,
-                           base=base is not None, timestamp=options.timestamp),
+        source=source_of(image, options, base=base is not None),
     )
     return replace(scene, legend=tuple(legend_sections(scene)))

@@ -730,7 +730,8 @@ def _draw(fig: Figure, renderer: RendererBase, scene: Scene, size_mm: tuple[floa
                np.concatenate([marks.circles[:, 1], link_ink.y]),
                np.concatenate([math.pi * marks.radii**2, link_ink.w]))
     furniture = _draw_scale_and_north(ax, renderer, ink, lang)
-    taken = _draw_place_names(ax, renderer, scene, frames.places, marks, [furniture], link_ink)
+    taken = _draw_place_names(ax, renderer, scene, frames.places, marks, [furniture], link_ink,
+                              tiers=print_label_tiers(size_mm))
     _draw_area_names(ax, renderer, scene, frames, view, marks, taken)
     _draw_legend(fig, lay, size_mm, lang)
 
@@ -814,17 +815,43 @@ def _draw_places(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],
     return _Marks(x, y, radii, roles, circles, groups)
 
 
+#: The paper a print map's labels are set for: on a page of twice its area (A3) the
+#: names of one more role join, as the web map's do one zoom step in.
+_LABEL_PAPER_MM2 = 210.0 * 297.0
+
+
+def print_label_tiers(size_mm: tuple[float, float]) -> int:
+    """How many label tiers a page of ``size_mm`` names: 1 (the labelled roles) on A4,
+    one more for each doubling of the paper (A3: 2, A2: 3).
+
+    Examples
+    --------
+    >>> print_label_tiers((210, 297)), print_label_tiers((420, 297)), print_label_tiers((594, 420))
+    (1, 2, 3)
+    """
+    ratio = size_mm[0] * size_mm[1] / _LABEL_PAPER_MM2
+    return 1 + max(0, math.floor(math.log2(max(ratio, 1e-9)) + 1e-6))
+
+
 def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: Any,
-                      marks: _Marks, blocked: list[_Box], link_ink: _Ink) -> list[_Box]:
+                      marks: _Marks, blocked: list[_Box], link_ink: _Ink, *, tiers: int = 1
+                      ) -> list[_Box]:
     """The joint designations' names, then the places of the labelled roles, highest
-    first; returns the boxes they take."""
+    first, each at its dot (a joint designation's places too); on larger paper
+    (``tiers`` > 1) the places of the next roles down as well, in the smallest size,
+    where they fit. Returns the boxes they take."""
     level = dict(zip((s.key for s in scene.styles), scene.label_level, strict=True))
+    tier = dict(zip((s.key for s in scene.styles), scene.label_tier, strict=True))
     labelled = set(scene.labelled)
-    members = set(marks.groups.get("members", []))
+    named = {k for k, t in tier.items() if t < tiers}
     population = places["population"].to_numpy(dtype=float)
-    cand = sorted((i for i in range(len(places)) if marks.roles[i] in labelled
-                   and i not in members),
-                  key=lambda i: (level[str(marks.roles[i])], -population[i], i))
+
+    def size(key: str) -> int:
+        return min(level[key], 2) if key in labelled else 2
+
+    cand = sorted((i for i in range(len(places)) if marks.roles[i] in named),
+                  key=lambda i: (tier[str(marks.roles[i])], size(str(marks.roles[i])),
+                                 -population[i], i))
     ids = [re.sub(r"[^A-Za-z0-9_.-]", "_", str(v)) for v in places.index]
     if any(marks.roles[i] in labelled for i in marks.groups.get("members", [])):
         for label, (gx, gy), half in marks.groups.get("labels", []):
@@ -833,7 +860,7 @@ def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: An
             if box is not None:
                 blocked.append(box)
     placed = _place_labels(ax, renderer, [(i, f"label-{ids[i]}", str(places["name"].iloc[i]),
-                                           min(level[str(marks.roles[i])], 2)) for i in cand],
+                                           size(str(marks.roles[i]))) for i in cand],
                            marks.x, marks.y, marks.radii, marks.circles,
                            hard=np.isin(marks.roles, list(labelled)), blocked=blocked,
                            ink=link_ink)

@@ -7,6 +7,7 @@ English live here, so that the web map and QGIS look alike.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ __all__ = [
     "TEXT",
     "RoleStyle",
     "chain",
+    "credit",
+    "credits_text",
     "format_number",
     "labelled_roles",
     "lan_of",
@@ -135,8 +138,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # the legend's link rows: one per style drawn (scope and class)
     "regional_strong": ("Regionalt samband, starkt", "Regional link, strong"),
     "regional_medium": ("Regionalt samband, medelstarkt", "Regional link, medium"),
-    "regional_weak": ("Regional axel: svagt samband, en orts största flöde",
-                      "Regional axis: weak link, a place's largest flow"),
+    "regional_weak": ("Regional axel (en orts största flöde)",
+                      "Regional axis (a place's largest flow)"),
     "local_strong": ("Lokalt samband, starkt", "Local link, strong"),
     "local_medium": ("Lokalt samband, medelstarkt", "Local link, medium"),
     "local_weak": ("Svagt samband", "Weak link"),
@@ -170,7 +173,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "regional": ("regionalt", "regional"),
     "local": ("lokalt", "local"),
     "weak_links": ("Svaga samband", "Weak links"),
-    "weak_hidden": ("Dolda; visas i lagerlistan.", "Hidden; switch them on in the layer list."),
+    "weak_hidden": ("(dolda: klicka för att visa)", "(hidden: click to show)"),
     "joint": ("Gemensam {role}", "Joint {role}"),
     "joint_member": ("Gemensamt utpekad", "Designated jointly"),
     "kommun_border": ("Kommungräns", "Municipal border"),
@@ -180,12 +183,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "background": ("Bakgrund", "Background"),
     "search": ("Sök ort", "Find a place"),
     "no_match": ("Ingen ort med det namnet", "No place of that name"),
-    "base_credit": ("bakgrund: Natural Earth", "background: Natural Earth"),
+    "base_credit": ("bakgrund", "background"),
     "subtitle": ("Tätorternas roller och funktionella samband",
                  "Roles of the urban areas and their functional links"),
     "own_layers": ("Egna lager", "Own layers"),
     "made": ("Skapad", "Made"),
     "zoom_in": ("Zooma in", "Zoom in"),
+    "legend": ("Teckenförklaring", "Legend"),
+    "legend_show": ("Visa teckenförklaringen", "Show the legend"),
+    "legend_hide": ("Dölj teckenförklaringen", "Hide the legend"),
     "zoom_out": ("Zooma ut", "Zoom out"),
     # GeoPackage metadata
     "gpkg_places": ("Tätorter med befolkning, mått och roll i strukturbilden.",
@@ -392,36 +398,114 @@ def lan_of(area_id: Any) -> str | None:
     return text_[:2] if len(text_) == 4 and text_.isdigit() else None
 
 
-def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = "",
-                modelled: bool = False, base: bool = False, timestamp: str | None = None
-                ) -> str:
-    """The map's source line, from the project's sources.
+#: How a licence text named its source before inputs had a ``source``: "CC0 1.0 (SCB,
+#: statistiska tätorter 2020)": a licence, then the publisher and the data in brackets.
+_LICENCE_NAMING_SOURCE = re.compile(
+    r"(?P<licence>(?:CC[ -]?(?:0|BY)|ODbL|ODC|PDDL|OGL|public domain|Etalab|Licence "
+    r"Ouverte|DL-DE|NLOD)[^()]*?)\s*\((?P<source>[^()]+)\)\s*", re.IGNORECASE)
 
-    The project's ``source_note`` when it gives one; otherwise "Källa: " and each
-    input's licence text (or its file name). Natural Earth is credited when the map
-    draws its base, "modellerade flöden" added when the links are modelled, and the
-    time stamp when given. Nothing is assumed: a map of INSEE data says INSEE.
+
+def credit(info: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """Who an input is from, what it is and its licence: ``(publisher, what, licence)``.
+
+    The input's ``source`` ("SCB, statistiska tätorter 2020": the publisher, then what
+    it is) and ``licence``; without a ``source``, a licence that names one in brackets
+    ("CC0 1.0 (SCB, Digitala gränser)") is read so, and any other licence text stands
+    for its publisher as it is. None when the input says neither: a file name is no
+    source.
 
     Examples
     --------
-    >>> source_line({"places": {"file": "communes.gpkg", "licence": "INSEE"}}, "en",
-    ...             modelled=True)
-    'Source: INSEE; modelled flows'
+    >>> credit({"source": "SCB, statistiska tätorter 2020", "licence": "CC0"})
+    ('SCB', 'statistiska tätorter 2020', 'CC0')
+    >>> credit({"licence": "CC0 1.0 (SCB, Digitala gränser)", "file": "kommuner.gpkg"})
+    ('SCB', 'Digitala gränser', 'CC0 1.0')
+    >>> credit({"licence": "Region Skåne (exempel)"})
+    ('Region Skåne (exempel)', '', '')
+    >>> credit({"file": "jarnvag_strak.geojson"}) is None
+    True
+    """
+    source = str(info.get("source") or "").strip()
+    licence = str(info.get("licence") or "").strip()
+    if not source and licence:
+        found = _LICENCE_NAMING_SOURCE.fullmatch(licence)
+        if found is None:
+            return licence, "", ""
+        source, licence = found["source"].strip(), found["licence"].strip()
+    if not source:
+        return None
+    publisher, _, what = source.partition(",")
+    return publisher.strip(), what.strip(), licence
+
+
+def credits_text(credits: Sequence[tuple[str, str, str]]) -> str:
+    """Credits by publisher, in order of first mention: "SCB (tätorter, kommuner; CC0)".
+
+    Examples
+    --------
+    >>> credits_text([("SCB", "tätorter", "CC0"), ("Region Skåne", "", ""),
+    ...               ("SCB", "kommuner", "CC0")])
+    'SCB (tätorter, kommuner; CC0), Region Skåne'
+    """
+    by: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for publisher, what, licence in credits:
+        whats, licences = by.setdefault(publisher, ({}, {}))
+        if what:
+            whats[what] = None
+        if licence:
+            licences[licence] = None
+    out = []
+    for publisher, (whats, licences) in by.items():
+        inner = "; ".join(p for p in (", ".join(whats), ", ".join(licences)) if p)
+        out.append(f"{publisher} ({inner})" if inner else publisher)
+    return ", ".join(out)
+
+
+def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = "",
+                modelled: bool = False, base: bool = False, timestamp: str | None = None,
+                designations: Sequence[str] = ()) -> str:
+    """The map's source line: the publishers of its data, each with what it gave and
+    its licence.
+
+    The project's ``source_note`` when it gives one; otherwise "Källa: " and each
+    publisher (:func:`credit`) of the inputs and of the ``designations`` ("Region
+    Skåne, Regionplan för Skåne 2022–2040"), in that order, what each gave and its
+    licence in brackets. Natural Earth is credited when the map draws its base,
+    "modellerade flöden" added when the links are modelled, and the time stamp when
+    given. Nothing is assumed: a map of INSEE data says INSEE.
+
+    Examples
+    --------
+    >>> source_line({"places": {"source": "INSEE, communes", "licence": "Licence Ouverte"}},
+    ...             "en", modelled=True)
+    'Source: INSEE (communes; Licence Ouverte); modelled flows'
+    >>> source_line({"places": {"source": "SCB, tätorter 2020", "licence": "CC0"},
+    ...              "areas": {"licence": "CC0 1.0 (SCB, kommungränser)"}}, "sv",
+    ...             designations=["Region Skåne, Regionplan 2022–2040"], base=True)
+    'Källa: SCB (tätorter 2020, kommungränser; CC0, CC0 1.0), Region Skåne (Regionplan \
+2022–2040), Natural Earth (bakgrund; public domain)'
     >>> source_line({}, "sv", source_note="Källa: SCB", base=True, timestamp="2026-05-01")
-    'Källa: SCB; bakgrund: Natural Earth · Skapad 2026-05-01'
+    'Källa: SCB; Natural Earth (bakgrund; public domain) · Skapad 2026-05-01'
     """
     note = source_note.strip()
+    credits: list[tuple[str, str, str]] = []
     if not note:
-        named = [str(info.get("licence") or info.get("file") or "")
-                 for info in inputs.values() if isinstance(info, Mapping)]
-        named = [n for n in dict.fromkeys(named) if n and not n.startswith("<")]
-        note = f"{text('source', language)}: {'; '.join(named)}" if named else ""
-    extra = []
+        for info in inputs.values():
+            found = credit(info) if isinstance(info, Mapping) else None
+            if found is not None:
+                credits.append(found)
+        for d in designations:
+            publisher, _, what = str(d).partition(",")
+            credits.append((publisher.strip(), what.strip(), ""))
     if base and "natural earth" not in note.lower():
-        extra.append(text("base_credit", language))
+        credits.append(("Natural Earth", text("base_credit", language), "public domain"))
+    named = credits_text(credits)
+    if note:
+        note = "; ".join(p for p in (note, named) if p)
+    elif named:
+        note = f"{text('source', language)}: {named}"
     if modelled and text("modelled", language) not in note:
-        extra.append(text("modelled", language))
-    note = "; ".join(p for p in (note, *extra) if p)
+        note = "; ".join(p for p in (note, text("modelled", language)) if p)
     if timestamp:
         note += f" · {text('made', language)} {timestamp}"
     return note

@@ -76,6 +76,7 @@ from . import _assets
 from ._geometry import label_point
 from ._scene import MAX_MAP_LINKS, Scene, map_links, scene_of
 from .legend import LegendRow, LegendSection
+from .popups import popup_data
 from .style import (
     AREA_EDGE,
     AREA_EDGE_ON_TILES,
@@ -103,7 +104,6 @@ _WGS84 = "EPSG:4326"
 _QUANTUM = 10_000
 #: Lower roles get labels every this many zoom levels past the first view.
 _LABEL_ZOOM_STEP = 1.5
-_LINK_CLASSES = ("strong", "medium", "weak")
 #: Attributes of an own layer's features shown in their popups (the first ones).
 _LAYER_POPUP_COLUMNS = 8
 _LAYER_TEXT_MAX = 200
@@ -257,37 +257,18 @@ def _numbers(values: Any, decimals: int) -> list[Any] | None:
             for v, f in zip(rounded, ok, strict=True)]
 
 
-#: Place popup rows after the role: (column, decimals or "s" for text).
-_PLACE_ROWS: tuple[tuple[str, int | str], ...] = (
-    ("designations", "s"), ("designation_group", "s"), ("area_name", "s"),
-    ("population", 0), ("employed", 0), ("jobs", 0), ("job_ratio", 2),
-    ("net_commuting", 0), ("inflow_sources", 0), ("inflow_share", 3), ("region", "s"),
-    ("role_reason", "s"),
-)
-_ROW_TEXT = {"area_name": "kommun", "role_reason": "reason",
-             "designation_group": "joint_member"}
-
-
 def _places_data(scene: Scene, latlon: np.ndarray[Any, np.dtype[np.float64]],
                  radius: list[float]) -> dict[str, Any]:
-    """The places in drawing order: names, positions, radii, roles, popup columns."""
+    """The places in drawing order: names, positions, radii, roles (their popups are
+    :func:`~strukturbild.render.popups.popup_data`'s)."""
     pl = scene.image.places.iloc[scene.order]
     role_index = {s.key: i for i, s in enumerate(scene.styles)}
-    cols: list[list[Any]] = []
-    for col, kind in _PLACE_ROWS:
-        if col not in pl.columns:
-            continue
-        label = text(_ROW_TEXT.get(col, col), scene.language)
-        values = _texts(pl[col].tolist()) if kind == "s" else _numbers(pl[col], int(kind))
-        if values is not None:
-            cols.append([label, kind, values])
     q = np.round(latlon * _QUANTUM).astype(np.int64)
     return {
         "n": [str(v) for v in pl["name"]],
         "ll": q.ravel().tolist(),
         "r": radius,
         "k": [role_index.get(str(k), len(role_index) - 1) for k in pl["role"]],
-        "cols": cols,
     }
 
 
@@ -307,15 +288,12 @@ def _links_data(scene: Scene, position: pd.Series) -> dict[str, Any]:
         "k": [style_index[k] for k in lk["style"]],
         "m": modelled.astype(int).tolist(),
         "sty": _link_styles_data(scene),
-        "cls": [text(c, scene.language) for c in _LINK_CLASSES],
     }
 
 
 def _link_styles_data(scene: Scene) -> list[list[Any]]:
-    """The styles links are drawn in: colour, dashes, opacity, layer, class, regional."""
-    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
-    return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer,
-             cls_index.get(s.link_class, 2), int(s.scope == "regional")]
+    """The styles links are drawn in: colour, dashes, opacity, layer."""
+    return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer]
             for s in scene.link_styles]
 
 
@@ -396,14 +374,14 @@ def _svg_circles(values: Sequence[float], language: str) -> str:
     return "".join(parts)
 
 
-def _svg_row(row: LegendRow) -> str:
+def _svg_row(row: LegendRow, width: int = 34) -> str:
     """The symbol of a legend row, as SVG (colours and numbers are ours, not user text)."""
     e = html.escape
     dash = f' stroke-dasharray="{e(row.dash)}"' if row.dash else ""
     if row.kind == "line":
         h = max(row.size, 2) + 2
-        return (f'<svg class="sb-svg" width="34" height="{h:.1f}"><line x1="1" '
-                f'y1="{h / 2:.1f}" x2="33" y2="{h / 2:.1f}" stroke="{e(row.colour)}" '
+        return (f'<svg class="sb-svg" width="{width}" height="{h:.1f}"><line x1="1" '
+                f'y1="{h / 2:.1f}" x2="{width - 1}" y2="{h / 2:.1f}" stroke="{e(row.colour)}" '
                 f'stroke-width="{row.size:.1f}" stroke-opacity="{row.opacity}"{dash}/></svg>')
     if row.kind == "band":
         h = row.size + 2
@@ -441,9 +419,17 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
     out: list[str] = []
     for section in sections:
         out.append(f'<div class="sb-section" data-layer="{e(section.layer)}">')
+        widths = [r for r in section.rows if r.kind == "line" and r.key.startswith("width-")]
         for row in section.rows:
             key = f' data-key="{e(row.key)}"' if row.key else ""
-            if row.kind == "head":
+            if widths and row is widths[0]:
+                # the widths side by side, on one line
+                out.append('<div class="sb-row sb-widths">' + "".join(
+                    f'<span class="sb-width" data-key="{e(w.key)}">{_svg_row(w, 22)}'
+                    f'<span>{e(w.label)}</span></span>' for w in widths) + "</div>")
+            elif row in widths:
+                continue
+            elif row.kind == "head":
                 out.append(f'<div class="sb-head">{e(row.label)}</div>')
             elif row.kind == "note":
                 cls = " sb-modelled" if row.emphasis else ""
@@ -455,11 +441,11 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
                 out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(label)} '
                            f'<span class="sb-n">({e(n)}</span></span></div>')
             else:
+                # the weak links' row says, while they are hidden, how to show them
+                hint = f' <span class="sb-weak-off">{e(text("weak_hidden", language))}</span>' \
+                    if section.layer == "weak" else ""
                 out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(row.label)}'
-                           "</span></div>")
-        if section.layer == "weak":
-            out.append(f'<div class="sb-note sb-weak-off">{e(text("weak_hidden", language))}'
-                       "</div>")
+                           f"{hint}</span></div>")
         out.append("</div>")
     return "".join(out)
 
@@ -590,12 +576,12 @@ def _page_data(scene: Scene) -> dict[str, Any]:
     data["groups"] = _groups_data(scene, position, role_index, radius)
     data["group_opacity"] = GROUP_OPACITY
     data["bounds"] = bounds
+    data["pop"] = popup_data(scene, pl)
     data["legend"] = _legend_html(scene.legend, lang)
     data["source"] = scene.source
     data["text"] = {k: text(k, lang) for k in (
-        "role", "unknown", "per_day", "total", "strength", "link_class", "source",
-        "modelled", "zoom_in", "zoom_out", "search", "no_match", "scope", "regional",
-        "local")}
+        "unknown", "zoom_in", "zoom_out", "search", "no_match", "legend", "legend_show",
+        "legend_hide")}
     return data
 
 

@@ -28,6 +28,14 @@ function fmt(v, dec, lang, unknown) {
   return sign + i + (s.length > 1 ? (lang === "sv" ? "," : ".") + s[1] : "");
 }
 
+// Popup sentences: a template's slots ({name}, {pop} …) filled in one pass, as
+// strukturbild.render.popups.fill does; a value is never read for slots again.
+function fill(template, value) {
+  return template.replace(/\{([a-z]+)\}/g, function (m, slot) {
+    return slot === "lb" ? "{" : slot === "rb" ? "}" : value(slot);
+  });
+}
+
 // Geometry: paths of quantised [lat, lon] steps, one running cursor per layer.
 function Decoder(q) { this.y = 0; this.x = 0; this.q = q; }
 Decoder.prototype.path = function (c) {
@@ -159,6 +167,18 @@ var Labels = L.Layer.extend({
     // the map's visible part, in layer points: a label must stay inside it
     var tl = map.containerPointToLayerPoint([0, 0]),
         br = map.containerPointToLayerPoint(map.getSize());
+    // the title, the legend and the other controls cover the map: no label under them
+    var frame = map.getContainer().getBoundingClientRect(),
+        controls = map.getContainer().querySelectorAll(".leaflet-control");
+    for (i = 0; i < controls.length; i++) {
+      var cr = controls[i].getBoundingClientRect();
+      if (!cr.width || !cr.height) { continue; }
+      var c0 = map.containerPointToLayerPoint([cr.left - frame.left - 3, cr.top - frame.top - 3]),
+          c1 = map.containerPointToLayerPoint([cr.right - frame.left + 3,
+                                               cr.bottom - frame.top + 3]);
+      placed.push([c0.x, c0.y, c1.x, c1.y]);
+    }
+    var ui = placed.length;
     for (i = 0; i < made; i++) {
       it = items[i];
       it.on = this._visible(it.layer);
@@ -213,7 +233,7 @@ var Labels = L.Layer.extend({
         L.DomUtil.removeClass(it.el, "sb-on");
       }
     }
-    this.shown = placed.length;
+    this.shown = placed.length - ui;
   }
 });
 
@@ -281,12 +301,54 @@ window.strukturbildDraw = function (id, D) {
   }
   L.control.zoom({position: "topleft", zoomInTitle: T.zoom_in, zoomOutTitle: T.zoom_out})
     .addTo(map);
+  // The legend: a button shows or hides it (hidden at first in a small frame, a
+  // notebook's); it never grows over the layer list above it.
+  var legendBody, legendButton;
   var legend = control("bottomright", "sb-box sb-legend", function (div) {
-    div.innerHTML = D.legend;  // built and escaped by the Python writer
+    legendButton = el("button", div, "sb-legend-toggle");
+    legendButton.type = "button";
+    legendButton.textContent = T.legend;
+    legendBody = el("div", div, "sb-legend-body");
+    legendBody.id = id + "-legend";
+    legendButton.setAttribute("aria-controls", legendBody.id);
+    legendBody.innerHTML = D.legend;  // built and escaped by the Python writer
   }).addTo(map);
+  function showLegend(open) {
+    L.DomUtil[open ? "removeClass" : "addClass"](legend.getContainer(), "sb-collapsed");
+    legendButton.setAttribute("aria-expanded", open ? "true" : "false");
+    legendButton.title = open ? T.legend_hide : T.legend_show;
+    fitLegend();
+    if (state.labels && state.labels._map) { state.labels._layout(); }
+  }
+  function fitLegend() {
+    // the legend's height: what the map leaves under the layer list (and above the
+    // attribution); its rows scroll beyond it
+    var box = map.getContainer().getBoundingClientRect(), top = box.top + 10;
+    var above = map.getContainer().querySelectorAll(".leaflet-top.leaflet-right .leaflet-control");
+    for (var a = 0; a < above.length; a++) {
+      top = Math.max(top, above[a].getBoundingClientRect().bottom + 10);
+    }
+    var bottom = legend.getContainer().getBoundingClientRect().bottom;
+    var room = bottom - top - legendButton.offsetHeight - 16;
+    legendBody.style.maxHeight = Math.max(room, 40) + "px";
+    // the source line wraps beside the legend, not under it
+    if (source) {
+      source.getContainer().style.maxWidth = Math.max(160, map.getSize().x -
+        legend.getContainer().offsetWidth - 40) + "px";
+    }
+  }
+  L.DomEvent.on(legendButton, "click", function () {
+    showLegend(L.DomUtil.hasClass(legend.getContainer(), "sb-collapsed"));
+  });
+  var small = map.getSize().x < 760 || map.getSize().y < 700;
+  if (small) { L.DomUtil.addClass(legend.getContainer(), "sb-collapsed"); }
+  legendButton.setAttribute("aria-expanded", small ? "false" : "true");
+  legendButton.title = small ? T.legend_show : T.legend_hide;
+  map.on("resize", function () { fitLegend(); });
   L.control.scale({position: "bottomleft", imperial: false, maxWidth: 160}).addTo(map);
-  control("bottomleft", "sb-box sb-source", function (div) { div.textContent = D.source; })
-    .addTo(map);
+  var source = control("bottomleft", "sb-box sb-source", function (div) {
+    div.textContent = D.source;
+  }).addTo(map);
   // the data fill the map beside the legend; again for printing, unless the user
   // has moved the map (then the print keeps the centre and the zoom)
   function fit() {
@@ -434,44 +496,54 @@ window.strukturbildDraw = function (id, D) {
       state.counts[st[3]]++;
     }
     var click = function (e) {
-      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]], st = K.sty[K.k[j]];
-      var box = el("div", null, "sb-pop"), t;
-      el("div", box, "sb-pop-title").textContent = A + " \u2013 " + B;
-      t = el("table", box);
-      tr(t, A + " \u2192 " + B, num(K.a[j], 0) + " " + T.per_day);
-      tr(t, B + " \u2192 " + A, num(K.b[j], 0) + " " + T.per_day);
-      tr(t, T.total, num(K.a[j] + K.b[j], 0) + " " + T.per_day);
-      tr(t, T.strength, num(K.s[j], 3));
-      tr(t, T.link_class, K.cls[st[4]]);
-      tr(t, T.scope, st[5] ? T.regional : T.local);
-      if (K.m[j]) { tr(t, T.source, T.modelled); }
-      L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(box).openOn(map);
+      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]];
+      var box = sentences(A + " \u2013 " + B, D.pop.link, j, function (slot) {
+        if (slot === "o") { return A; }
+        if (slot === "d") { return B; }
+        if (slot === "ab") { return num(K.a[j], 0); }
+        if (slot === "ba") { return num(K.b[j], 0); }
+        if (slot === "share") { return num(K.s[j] * 100, 1); }
+        return "";
+      });
+      L.popup({maxWidth: 340}).setLatLng(e.latlng).setContent(box).openOn(map);
     };
     groups.links.on("click", click);
     if (groups.weak) { groups.weak.on("click", click); }
   }
 
-  function openPlace(j) {
-    var box = el("div", null, "sb-pop"), t;
-    el("div", box, "sb-pop-title").textContent = P.n[j];
-    t = el("table", box);
-    tr(t, T.role, D.roles[P.k[j]][0]);
-    for (var c = 0; c < P.cols.length; c++) {
-      var v = column(P.cols[c][2], j);
-      if (v === null || v === "") { continue; }
-      tr(t, P.cols[c][0], P.cols[c][1] === "s" ? String(v) : num(v, P.cols[c][1]));
+  // A popup in sentences: the title, then each of the item's templates filled
+  // (strukturbild.render.popups decided which); all of it as text.
+  function sentences(title, packed, j, value) {
+    var box = el("div", null, "sb-pop"), ids = packed.u[packed.i[j]];
+    el("div", box, "sb-pop-title").textContent = title;
+    for (var s = 0; s < ids.length; s++) {
+      var t = D.pop.tpl[ids[s]];
+      el("p", box, t[1] ? "sb-pop-" + t[1] : "").textContent = fill(t[0], value);
     }
-    L.popup({maxWidth: 360}).setLatLng(lat[j]).setContent(box).openOn(map);
+    return box;
+  }
+
+  function openPlace(j) {
+    var V = D.pop.v, C = D.pop.c, dec = D.pop.dec;
+    var box = sentences(P.n[j], D.pop.place, j, function (slot) {
+      if (slot === "name") { return P.n[j]; }
+      if (slot === "role") { return D.pop.rl[P.k[j]]; }
+      if (slot === "derived") { return D.pop.rl[V.derived[j]]; }
+      if (slot === "top") { return P.n[V.top[j]]; }
+      if (Object.prototype.hasOwnProperty.call(C, slot)) { return C[slot]; }
+      if (Object.prototype.hasOwnProperty.call(dec, slot)) { return num(V[slot][j], dec[slot]); }
+      return String(V[slot][j]);
+    });
+    L.popup({maxWidth: 340}).setLatLng(lat[j]).setContent(box).openOn(map);
   }
 
   function places() {
-    var member = {}, j, k;
+    var j, k;
     // joint designations: one band joining their places, under the circles, one label
     for (k = 0; k < D.groups.length; k++) {
       var G = D.groups[k], pts = [], y = 0, x = 0;
       for (j = 0; j < G[3].length; j++) {
         pts.push(lat[G[3][j]]);
-        member[G[3][j]] = true;
       }
       L.polyline(pts, {renderer: renderer, interactive: false, color: D.roles[G[1]][1],
                        weight: G[2], opacity: D.group_opacity, lineCap: "round",
@@ -493,10 +565,11 @@ window.strukturbildDraw = function (id, D) {
     state.counts.places = n;
     groups.places.on("click", function (e) { openPlace(e.layer.options.i); });
     for (k = 0; k < n; k++) {
-      // the places of a joint designation are named as they are zoomed in
-      items.push({ll: lat[k], text: P.n[k], r: P.r[k],
-                  tier: D.label_tier[P.k[k]] + (member[k] ? 1 : 0), pri: 1, idx: k,
-                  level: D.label_level[P.k[k]], layer: "places", mode: "around", cls: ""});
+      // every place is named at its dot, a joint designation's too (the band keeps its
+      // own name)
+      items.push({ll: lat[k], text: P.n[k], r: P.r[k], tier: D.label_tier[P.k[k]], pri: 1,
+                  idx: k, level: D.label_level[P.k[k]], layer: "places", mode: "around",
+                  cls: ""});
     }
   }
 
@@ -522,6 +595,7 @@ window.strukturbildDraw = function (id, D) {
     layerControl.addOverlay(groups[D.overlays[i][0]], esc(D.overlays[i][1]));
   }
   layerControl.addTo(map);
+  fitLegend();
 
   items.sort(function (x, y) { return x.tier - y.tier || x.pri - y.pri || x.idx - y.idx; });
   state.labels = new Labels(items, D.label_zoom_step, function (layer) {
