@@ -21,6 +21,7 @@ Everything is in Swedish or English (the image's language).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -219,6 +220,7 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
+@functools.lru_cache(maxsize=1024)
 def predicate(rule: RoleRule, lang: str, *, negate: bool = False) -> tuple[str, str]:
     """A rule as (verb, object) in words: "har", "minst 15 000 invånare".
 
@@ -251,13 +253,14 @@ def predicate(rule: RoleRule, lang: str, *, negate: bool = False) -> tuple[str, 
     return verb, re.sub(r" +", " ", text).strip()
 
 
-def predicates(parts: Sequence[tuple[str, str]], lang: str) -> str:
+@functools.lru_cache(maxsize=1024)
+def predicates(parts: tuple[tuple[str, str], ...], lang: str) -> str:
     """Predicates joined, each verb said once for its run of objects: "är kommunens
     största tätort och har minst 5 000 invånare".
 
     Examples
     --------
-    >>> predicates([("har", "a"), ("har", "b"), ("är", "c")], "sv")
+    >>> predicates((("har", "a"), ("har", "b"), ("är", "c")), "sv")
     'har a och b och är c'
     """
     runs: list[tuple[str, list[str]]] = []
@@ -340,11 +343,12 @@ def _holds(value: float, rule: RoleRule) -> bool:
 
 def _value(row: Mapping[str, Any], measure: str) -> float:
     v = row.get(measure)
+    if v is None:
+        return math.nan
     try:
-        f = float(v)  # type: ignore[arg-type]
+        return float(v)
     except (TypeError, ValueError):
         return math.nan
-    return f
 
 
 def _commuting(scene: Scene, ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
@@ -374,7 +378,7 @@ def _commuting(scene: Scene, ids: Sequence[str]) -> dict[str, np.ndarray[Any, An
     more_in = inn > out
     return {"in": inn, "out": out, "more_in": more_in,
             "top": np.where(more_in, best_in, best_out),
-            "topn": np.where(more_in, top_in, top_out)}
+            "topn": np.where(more_in, top_in, top_out), "largest_out": top_out}
 
 
 def _place_sentences(scene: Scene, tpl: _Templates, places: Any,
@@ -392,7 +396,10 @@ def _place_sentences(scene: Scene, tpl: _Templates, places: Any,
     modelled = scene.image.modelled
     has_estimate = "employed_estimated" in places
     out: list[list[int]] = []
-    for k, (_, row) in enumerate(places.iterrows()):
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()}
+        for r in pd.DataFrame(places.drop(columns=places.geometry.name)).to_dict("records")]
+    for k, row in enumerate(records):
         role, derived = str(row["role"]), str(row.get("role_derived", row["role"]))
         designated = row.get("role_designated")
         designated = None if designated is None or designated != designated \
@@ -460,13 +467,13 @@ def _reason(row: Mapping[str, Any], role: str, rules: Mapping[str, tuple[RoleRul
     the first failing rule of the lowest role with rules. "" when nothing says."""
     own = rules.get(role, ())
     if own:
-        parts = [predicate(r, lang) for r in own if math.isfinite(_value(row, r.measure))]
+        parts = tuple(predicate(r, lang) for r in own if math.isfinite(_value(row, r.measure)))
         return predicates(parts, lang)
     for key in reversed(order[:order.index(role)] if role in order else []):
         for rule in rules.get(key, ()):
             v = _value(row, rule.measure)
             if math.isfinite(v) and not _holds(v, rule):
-                return predicates([predicate(rule, lang, negate=True)], lang)
+                return predicates((predicate(rule, lang, negate=True),), lang)
     return ""
 
 
@@ -497,8 +504,8 @@ def _missing_names(missing: Sequence[str], lang: str) -> str:
     return _join(names, lang)
 
 
-def _link_sentences(scene: Scene, tpl: _Templates, population: Mapping[str, float]
-                    ) -> list[list[int]]:
+def _link_sentences(scene: Scene, tpl: _Templates, population: Mapping[str, float],
+                    largest_out: Mapping[str, float]) -> list[list[int]]:
     """The templates of each drawn link's popup."""
     lang = scene.language
     params = (scene.image.provenance.get("parameters") or {}).get("links") or {}
@@ -511,9 +518,9 @@ def _link_sentences(scene: Scene, tpl: _Templates, population: Mapping[str, floa
     links = scene.links
     out: list[list[int]] = []
     cols = {c: links[c].tolist() if c in links else [None] * len(links)
-            for c in ("origin", "destination", "flow_do", "strength", "share_of_origin",
-                      "style", "modelled")}
-    for o, d, f_do, strength, share_o, style, mod in zip(*cols.values(), strict=True):
+            for c in ("origin", "destination", "flow_od", "flow_do", "strength",
+                      "share_of_origin", "style", "modelled")}
+    for o, d, f_od, f_do, strength, share_o, style, mod in zip(*cols.values(), strict=True):
         scope_key, cls = str(style).split("-")
         scope = {("regional", "weak"): "link_regional_axis"}.get(
             (scope_key, cls), f"link_{scope_key}" if cls != "weak" else "link_weak")
@@ -533,27 +540,11 @@ def _link_sentences(scene: Scene, tpl: _Templates, population: Mapping[str, floa
                 "{q}", "{d}" if from_o else "{o}")
             ids.append(tpl.add(text))
         if (scope_key, cls) == ("regional", "weak"):
-            ids.append(tpl.add(_w("axis", lang).replace("{p}", "{" + _axis_end(
-                scene, str(o), str(d)) + "}")))
+            # an axis: the largest flow out of one of its places (the origin's, if both)
+            end = "o" if float(f_od or 0.0) >= largest_out.get(str(o), 0.0) - 1e-9 else "d"
+            ids.append(tpl.add(_w("axis", lang).replace("{p}", "{" + end + "}")))
         out.append(ids)
     return out
-
-
-def _axis_end(scene: Scene, o: str, d: str) -> str:
-    """``"o"`` or ``"d"``: the end of an axis whose largest outflow it is (the origin's
-    when both)."""
-    links = scene.image.links
-    od = pd.to_numeric(links["flow_od"], errors="coerce").fillna(0.0)
-    do = pd.to_numeric(links["flow_do"], errors="coerce").fillna(0.0)
-    orig, dest = links["origin"].astype(str), links["destination"].astype(str)
-
-    def largest_out(place: str) -> float:
-        return float(max(od[orig == place].max() if (orig == place).any() else 0.0,
-                         do[dest == place].max() if (dest == place).any() else 0.0))
-
-    this = (orig == o) & (dest == d)
-    flow_o = float(od[this].max()) if this.any() else 0.0
-    return "o" if flow_o >= largest_out(o) - 1e-9 else "d"
 
 
 def popup_data(scene: Scene, places: Any) -> dict[str, Any]:
@@ -562,22 +553,33 @@ def popup_data(scene: Scene, places: Any) -> dict[str, Any]:
 
     ``places`` are the image's places in the page's order. The page's other columns
     give the rest (names, roles, the links' flows and strengths).
+
+    Examples
+    --------
+    >>> from strukturbild import build, example_project
+    >>> from strukturbild.render._scene import scene_of
+    >>> img = build(example_project())
+    >>> scene = scene_of(img, img.map_options, "web")
+    >>> data = popup_data(scene, img.places.iloc[scene.order])
+    >>> data["tpl"][data["place"]["u"][0][1]][0]
+    '{name} är en {role} med {pop} invånare.'
     """
-    lang = scene.language
     tpl = _Templates()
     ids = [str(i) for i in places.index]
     commuting = _commuting(scene, ids)
     place_ids = _place_sentences(scene, tpl, places, commuting)
     population = dict(zip(ids, pd.to_numeric(places["population"], errors="coerce")
                           .fillna(0.0).tolist(), strict=True))
-    link_ids = _link_sentences(scene, tpl, population) if len(scene.links) else []
+    largest_out = dict(zip(ids, commuting["largest_out"].tolist(), strict=True))
+    link_ids = _link_sentences(scene, tpl, population, largest_out) if len(scene.links) \
+        else []
     role_index = {s.key: i for i, s in enumerate(scene.styles)}
     derived = [role_index.get(str(v), 0) for v in places.get("role_derived", places["role"])]
 
     def numbers(values: Any, decimals: int) -> list[Any]:
         arr = pd.to_numeric(pd.Series(list(values)), errors="coerce").to_numpy(float)
         return [None if not math.isfinite(v) else
-                (int(round(v)) if decimals == 0 else round(float(v), decimals)) for v in arr]
+                (round(v) if decimals == 0 else round(float(v), decimals)) for v in arr]
 
     def texts(column: str) -> list[str]:
         if column not in places:
@@ -613,18 +615,26 @@ def place_texts(data: Mapping[str, Any], names: Sequence[str], roles: Sequence[i
 
     ``data`` is :func:`popup_data`'s, ``names`` and ``roles`` the page's place names and
     role indices (in the same order).
+
+    Examples
+    --------
+    >>> data = {"tpl": [["{name} är en {role} med {pop} invånare.", ""]],
+    ...         "place": {"u": [[0]], "i": [0]}, "v": {"pop": [94393]}, "c": {},
+    ...         "rl": ["tillväxtmotor"]}
+    >>> place_texts(data, ["Lund"], [0], 0, "sv")
+    ['Lund är en tillväxtmotor med 94\xa0393 invånare.']
     """
     v = data["v"]
 
     def value(slot: str) -> str:
         if slot == "name":
-            return names[j]
+            return str(names[j])
         if slot == "role":
             return str(data["rl"][roles[j]])
         if slot == "derived":
             return str(data["rl"][v["derived"][j]])
         if slot == "top":
-            return names[v["top"][j]]
+            return str(names[v["top"][j]])
         if slot in data["c"]:
             return str(data["c"][slot])
         if slot in DECIMALS:
@@ -640,11 +650,19 @@ def place_texts(data: Mapping[str, Any], names: Sequence[str], roles: Sequence[i
 def link_texts(data: Mapping[str, Any], links: Mapping[str, Any], names: Sequence[str],
                j: int, lang: str) -> list[str]:
     """The sentences of drawn link ``j``'s popup, filled as the page fills them
-    (``links`` is the page's link data: ``o``, ``d``, ``a``, ``b``, ``s``)."""
+    (``links`` is the page's link data: ``o``, ``d``, ``a``, ``b``, ``s``).
+
+    Examples
+    --------
+    >>> data = {"tpl": [["{o} → {d}: {ab}, {share} %", ""]], "link": {"u": [[0]], "i": [0]}}
+    >>> link_texts(data, {"o": [0], "d": [1], "a": [1948.5], "b": [12], "s": [0.041]},
+    ...            ["Helsingborg", "Malmö"], 0, "sv")
+    ['Helsingborg → Malmö: 1\xa0949, 4,1 %']
+    """
 
     def value(slot: str) -> str:
         if slot in ("o", "d"):
-            return names[links[slot][j]]
+            return str(names[links[slot][j]])
         if slot == "ab":
             return _number(links["a"][j], 0, lang)
         if slot == "ba":

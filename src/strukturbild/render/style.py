@@ -173,7 +173,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "regional": ("regionalt", "regional"),
     "local": ("lokalt", "local"),
     "weak_links": ("Svaga samband", "Weak links"),
-    "weak_hidden": ("(dolda: klicka för att visa)", "(hidden: click to show)"),
+    "weak_hidden": ("(dolda: klicka här)", "(hidden: click here)"),
     "joint": ("Gemensam {role}", "Joint {role}"),
     "joint_member": ("Gemensamt utpekad", "Designated jointly"),
     "kommun_border": ("Kommungräns", "Municipal border"),

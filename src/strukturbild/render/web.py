@@ -292,8 +292,11 @@ def _links_data(scene: Scene, position: pd.Series) -> dict[str, Any]:
 
 
 def _link_styles_data(scene: Scene) -> list[list[Any]]:
-    """The styles links are drawn in: colour, dashes, opacity, layer."""
-    return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer]
+    """The styles links are drawn in: colour, dashes, opacity, layer, class (0 strong,
+    1 medium, 2 weak), regional (1) or local (0)."""
+    cls_index = {"strong": 0, "medium": 1, "weak": 2}
+    return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer,
+             cls_index.get(s.link_class, 2), int(s.scope == "regional")]
             for s in scene.link_styles]
 
 
