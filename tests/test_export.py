@@ -492,10 +492,14 @@ def test_same_image_same_bytes(tmp_path: Path) -> None:
 
 
 def test_version_option(tmp_path: Path) -> None:
-    out = write_geopackage(example_image(), tmp_path / "old.gpkg", version="1.2")
+    """GeoPackage 1.2 by default (GDAL 3.6 and QGIS 3.22 read it without a warning);
+    1.4 on request. The application id is 'GPKG' in both."""
+    out = write_geopackage(example_image(), tmp_path / "default.gpkg")
     assert _sql(out, "PRAGMA user_version") == [(10200,)]
-    assert _sql(write_geopackage(example_image(), tmp_path / "new.gpkg"),
-                "PRAGMA user_version") == [(10400,)]
+    assert _sql(out, "PRAGMA application_id") == [(0x47504B47,)]
+    new = write_geopackage(example_image(), tmp_path / "new.gpkg", version="1.4")
+    assert _sql(new, "PRAGMA user_version") == [(10400,)]
+    assert _sql(new, "PRAGMA application_id") == [(0x47504B47,)]
 
 
 # --------------------------------------------------------------------------- modes

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from strukturbild._files import OutputSet
 from strukturbild.cli import main
-from strukturbild.readers import OutputSet
 
 from .conftest import TOY_FLOWS, TOY_PLACES
 
@@ -346,3 +346,239 @@ def test_file_size_limit_is_one_clear_line(csv_project: Path) -> None:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "skane.gpkg" in lines[0] and "disk is full" in lines[0]
     assert not out.exists() or list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- renames
+
+
+def _built(csv_project: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], Path]:
+    """Build html, gpkg and json once; change an input so a new build differs."""
+    out = csv_project / "out"
+    args = ["build", str(csv_project / "project.toml"), "--out", str(out), "--format",
+            "html,gpkg,json"]
+    assert _run(args, capsys)[0] == 0
+    places = pd.read_csv(csv_project / "places.csv", dtype=str)
+    places.loc[0, "name"] = "Nytt namn"
+    places.to_csv(csv_project / "places.csv", index=False)
+    return args, out
+
+
+def test_a_folder_in_place_of_an_output_is_refused_before_any_is_replaced(
+        csv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args, out = _built(csv_project, capsys)
+    (out / "toy.json").unlink()
+    (out / "toy.json").mkdir()
+    (out / "toy.json" / "mine.txt").write_text("a user's file")
+    before = _snapshot(out)
+    code, err = _run(args, capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"strukturbild: error: {out / 'toy.json'}: the output is a folder; remove or rename "
+        "it. Nothing was changed")
+    assert _snapshot(out) == before and sorted(p.name for p in out.iterdir()) == [
+        "toy.gpkg", "toy.html", "toy.json"]
+
+
+def _failing_replace(monkeypatch: pytest.MonkeyPatch, fail: set[tuple[str, str]]) -> None:
+    """os.replace fails (EPERM, as for an immutable file) for these (kind, target name):
+    kind "new" for a staged file renamed in, "old" for a kept file put back."""
+    import errno
+    import os
+
+    real = os.replace
+
+    def replace(src: object, dst: object) -> None:
+        kind = "new" if ".sbtmp-" in str(src) else "old" if ".sbold-" in str(src) else ""
+        if (kind, Path(str(dst)).name) in fail:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src))
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_failed_rename_puts_back_the_outputs_renamed_before(
+        csv_project: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    args, out = _built(csv_project, capsys)
+    before = _snapshot(out)
+    _failing_replace(monkeypatch, {("new", "toy.json")})  # the last of the three
+    code, err = _run(args, capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"strukturbild: error: {out / 'toy.json'}: cannot replace the output (Operation not "
+        "permitted); no output changed")  # the output named, not its temporary file
+    assert _snapshot(out) == before  # html and gpkg put back; no temporary or kept file
+
+
+def test_when_putting_back_fails_the_message_says_which_outputs_are_new(
+        csv_project: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    args, out = _built(csv_project, capsys)
+    before = _snapshot(out)
+    _failing_replace(monkeypatch, {("new", "toy.json"), ("old", "toy.html")})
+    code, err = _run(args, capsys)
+    assert code == 2
+    kept = sorted(p for p in out.iterdir() if p.name.startswith(".toy.html.sbold-"))
+    assert len(kept) == 1 and kept[0].read_bytes() == before["toy.html"]
+    assert err.strip().splitlines()[-1] == (
+        f"strukturbild: error: {out / 'toy.json'}: cannot replace the output (Operation not "
+        f"permitted); these outputs were replaced and could not be put back: "
+        f"{out / 'toy.html'} (the previous file is {kept[0]}); the others are as they were")
+    after = _snapshot(out)
+    assert after["toy.gpkg"] == before["toy.gpkg"] and after["toy.json"] == before["toy.json"]
+    assert after["toy.html"] != before["toy.html"] and "Nytt namn" in (out / "toy.html").read_text(
+        encoding="utf-8")
+    assert not [n for n in after if ".sbtmp-" in n or n.endswith(".lock")]
+
+
+def test_an_immutable_output_changes_no_output(csv_project: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A real immutable file (chattr +i, as root on ext4): its rename fails last."""
+    args, out = _built(csv_project, capsys)
+    json_file = out / "toy.json"
+    res = subprocess.run(["chattr", "+i", str(json_file)], capture_output=True, text=True,
+                         check=False)
+    if res.returncode != 0:
+        pytest.skip(f"chattr +i is not possible here: {res.stderr.strip()}")
+    try:
+        before = _snapshot(out)
+        code, err = _run(args, capsys)
+        assert code == 2
+        assert err.strip().splitlines()[-1] == (
+            f"strukturbild: error: {json_file}: cannot replace the output (Operation not "
+            "permitted); no output changed")
+        assert _snapshot(out) == before
+    finally:
+        subprocess.run(["chattr", "-i", str(json_file)], check=True)
+
+
+# --------------------------------------------------------------------------- lock files
+
+
+@pytest.mark.parametrize("plant", ["dangling-symlink", "symlink-to-file", "fifo", "folder",
+                                   "hard-link"])
+def test_a_planted_lock_file_is_refused(csv_project: Path, plant: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    out = csv_project / "out"
+    out.mkdir()
+    lock = out / ".toy.html.lock"
+    elsewhere = csv_project / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "victim.txt"
+    if plant == "dangling-symlink":
+        lock.symlink_to(elsewhere / "created-by-the-run")
+    elif plant == "symlink-to-file":
+        victim.write_text("keep me")
+        lock.symlink_to(victim)
+    elif plant == "fifo":
+        os.mkfifo(lock)
+    elif plant == "folder":
+        lock.mkdir()
+    else:
+        victim.write_text("keep me")
+        os.link(victim, lock)
+    code, err = _run(["build", str(csv_project / "project.toml"), "--out", str(out)], capsys)
+    assert code == 2
+    what = {"dangling-symlink": "a symbolic link", "symlink-to-file": "a symbolic link",
+            "fifo": "a special file (a socket, a FIFO or a device)", "folder": "a folder",
+            "hard-link": "a hard link to another file"}[plant]
+    assert err.strip().splitlines()[-1] == (
+        f"strukturbild: error: {out / 'toy.html'}: the lock file .toy.html.lock beside the "
+        f"output is {what}, where strukturbild makes a plain file; remove it if no other "
+        "run is writing")
+    assert not (elsewhere / "created-by-the-run").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == (
+        [] if plant in ("dangling-symlink", "fifo", "folder") else ["victim.txt"])
+    if victim.exists():
+        assert victim.read_text() == "keep me"
+    assert os.path.lexists(lock)  # left for the user to look at
+    assert sorted(p.name for p in out.iterdir()) == [".toy.html.lock"]  # nothing written
+
+
+# --------------------------------------------------------------------------- stale files
+
+
+def test_stale_file_cleanup_removes_only_this_programs_files(
+        csv_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = csv_project / "out"
+    out.mkdir()
+    ours = [".toy.html.sbtmp-deadbeef.html", ".toy.gpkg.sbtmp-0badcafe.gpkg-wal",
+            ".toy.json.sbtmp-01234567.json-journal"]
+    others = [
+        ".toy.gpkg.sbold-0badcafe.gpkg",  # a previous file kept: the user's, if it is left
+        ".toy.html.sbtmp-x.html",  # the output of a project named ".toy.html.sbtmp-x"
+        ".toy.html.sbtmp-x.gpkg",
+        "..toy.html.sbtmp-x.html.sbtmp-deadbeef.html",  # that project's staged file
+        ".toy.html.sbtmp-DEADBEEF.html",  # upper case: not a name this program makes
+        ".toy.html.sbtmp-deadbeef0.html",  # nine digits
+        ".toy.html.sbtmp-deadbeef.htm",  # another suffix
+        ".toy.html.sbtmp-deadbeef.html.bak",
+        ".toy.gpkg.sbtmp-deadbeef.gpkg-other",
+    ]
+    for name in ours + others:
+        (out / name).write_text("left here")
+    assert _run(["build", str(csv_project / "project.toml"), "--out", str(out)], capsys)[0] == 0
+    names = {p.name for p in out.iterdir()}
+    assert not names & set(ours)
+    assert names == set(others) | {"toy.html", "toy.gpkg", "toy.json"}
+
+
+def test_an_output_named_like_this_programs_own_files_is_refused(tmp_path: Path) -> None:
+    from strukturbild.errors import OutputConflictError
+    from strukturbild.export.outputs import write_files
+
+    (tmp_path / "toy.html").write_text("previous")
+    for name in (".toy.html.sbtmp-deadbeef.html", ".toy.html.sbold-0badcafe.html",
+                 ".toy.html.lock"):
+        with pytest.raises(OutputConflictError, match="the output's name is one strukturbild "
+                                                      "gives its own files"):
+            write_files({tmp_path / name: b"x"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.html"]
+    write_files({tmp_path / ".toy.html.sbtmp-x.html": b"x"})  # not a name it makes: fine
+
+
+# --------------------------------------------------------------------------- stderr closed
+
+
+def test_a_closed_stderr_does_not_stop_the_build(csv_project: Path) -> None:
+    """`build … 2>&1 | head -1`: the reader of stderr gone, the build goes on, silenced,
+    and its exit code is the build's (0.2 exited 0 and wrote nothing)."""
+    import os
+
+    out = csv_project / "out"
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first message
+    try:
+        res = subprocess.run([sys.executable, "-m", "strukturbild", "build",
+                              str(csv_project / "project.toml"), "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=write, text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert res.returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["toy.gpkg", "toy.html", "toy.json"]
+    assert res.stdout.startswith("toy: 6 places")
+    # bad input: the message is lost with stderr, the exit code says it
+    (csv_project / "places.csv").write_text("place_id,name\n")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        res = subprocess.run([sys.executable, "-m", "strukturbild", "build",
+                              str(csv_project / "project.toml"), "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=write, text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert res.returncode == 2 and res.stdout == ""
+
+
+def test_build_into_head_writes_the_outputs(csv_project: Path) -> None:
+    """The issue's command line, as a shell runs it."""
+    out = csv_project / "out"
+    res = subprocess.run(
+        f"{sys.executable} -m strukturbild build {csv_project / 'project.toml'} --out {out} "
+        "2>&1 | head -1; echo \"exit ${PIPESTATUS[0]}\"", shell=True, capture_output=True,
+        text=True, timeout=300, executable="/bin/bash")
+    lines = res.stdout.strip().splitlines()
+    assert lines == ["strukturbild: read 6 places, 10 flows", "exit 0"], res.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["toy.gpkg", "toy.html", "toy.json"]

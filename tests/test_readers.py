@@ -12,6 +12,7 @@ import pyogrio
 import pytest
 import shapely
 
+from strukturbild._files import atomic_path
 from strukturbild.config import AreasSource, FlowsSource, LayerSource, PlacesSource
 from strukturbild.errors import (
     CRSError,
@@ -25,7 +26,6 @@ from strukturbild.errors import (
     UnknownCodeError,
 )
 from strukturbild.readers import (
-    atomic_path,
     check_sqlite_input,
     read_areas,
     read_flows_table,

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._files import check_outputs, check_path
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from .analysis.links import link_scopes, links_from_flows, links_to_lines, modelled_commuting
@@ -41,8 +42,6 @@ from .errors import ConfigError, StrukturbildWarning, UnknownCodeError
 from .image import OwnLayer, RoleInfo, StructureImage
 from .readers import (
     areas_from_frame,
-    check_outputs,
-    check_path,
     flows_table_from_frame,
     places_from_frame,
     read_areas,

@@ -9,6 +9,7 @@ to stdout. The command line uses nothing but :mod:`strukturbild`'s public API.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -176,6 +177,54 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _ClosableStderr:
+    """stderr that a closed pipe cannot stop: ``build … 2>&1 | head -1``.
+
+    When the reader of stderr has gone, the messages are silenced (stderr goes to
+    os.devnull) and the run goes on: the reader said it had seen enough messages, not
+    that the work should stop, and the exit code still tells how the run went. (0.2
+    took the broken pipe for "stop quietly", and exited 0 having written nothing.)
+    A closed stdout is another matter, see :func:`main`.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def _gone(self) -> None:
+        self.closed_pipe = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                self._stream.write(text)
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _stderr_may_close() -> Any:
+    """Put :class:`_ClosableStderr` in front of stderr; return the stream it stands for."""
+    real = sys.stderr
+    sys.stderr = _ClosableStderr(real)
+    return real
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like SIGINT (temporary files removed, no output changed)."""
 
@@ -215,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exc:  # argparse: 2 for usage errors, 0 for --help
         return int(exc.code or 0)
+    stderr = _stderr_may_close()  # the error messages below too
     try:
         with _signals(), warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -226,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"strukturbild: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
-        # `strukturbild demo --json | head`: the reader has gone; stop quietly
+        # stdout: `strukturbild demo --json | head`, the outputs written, the reader of
+        # the summary gone; stop quietly (stderr cannot raise this, see _ClosableStderr)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
@@ -248,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("strukturbild: set STRUKTURBILD_DEBUG=1 for the traceback, and please "
                   "report it", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        sys.stderr = stderr
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int,

@@ -35,9 +35,17 @@ EPSG:3006 (SWEREF 99 TM, metres), and makes the file describe and style itself:
   has, after checking that each existing layer is in EPSG:3006 (GDAL would
   silently store coordinates of another CRS as if they were in the layer's), has
   the same columns of the same kinds and geometry type, and holds none of the new
-  ids. ``link_id`` continues the layer's numbering. Other tables of the file are
-  kept. Every mode is atomic: the work is done on a copy that replaces the file
-  only when complete.
+  ids. ``link_id`` continues the layer's numbering. Other layers of the file are
+  kept, but the file must be of the layout GDAL and this writer make: a trigger, view,
+  index or table of another layout is refused before anything runs (see
+  :func:`_check_schema`). Every mode is atomic: the work is done on a copy that
+  replaces the file only when complete.
+- **Another program.** An existing file is locked through SQLite before it is read
+  for appending or replaced, and refused while another program (QGIS) has it open:
+  see :class:`strukturbild._files.OutputSet`. The writer's own SQL runs with a time
+  limit that Ctrl-C also reaches (:data:`SQL_SECONDS`).
+- **Version.** GeoPackage 1.2 unless asked otherwise: GDAL 3.6 and QGIS 3.22 LTR
+  read it without a warning (see :func:`write_geopackage`).
 
 Layers and columns
 ------------------
@@ -129,7 +137,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
+import os
 import re
 import sqlite3
 import warnings
@@ -140,15 +150,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._files import OutputSet
+from .._sqlite import guarded
 from ..config import MapOptions
 from ..errors import (
     CRSError,
     DuplicateIdError,
     InvalidValueError,
     OutputExistsError,
+    TimeLimitError,
 )
 from ..image import StructureImage
-from ..readers import OutputSet
 from ..render._scene import Scene, link_style_table, scene_of
 from ..render.qml import (
     GeometryKind,
@@ -192,6 +204,9 @@ _EPOCH = "1970-01-01T00:00:00.000Z"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _RESERVED = frozenset({"fid", "geom", "geometry"})
 _METADATA_EXTENSION = "http://www.geopackage.org/spec120/#extension_metadata"
+#: Time limit of each block of the writer's own SQLite work (checking, copying and
+#: finishing an appended file; styles and metadata): seconds for a planning GeoPackage.
+SQL_SECONDS = 120.0
 
 #: Id column of each layer (own layers and the base have none).
 _KEYS = {"places": "place_id", "links": "link_id", "areas": "area_id", "regions": "region_id",
@@ -742,17 +757,21 @@ def _layer_metadata(image: StructureImage, name: str, description: str,
 
 
 def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, Any],
-                       created: Sequence[str], *, timestamp: str, options: MapOptions,
-                       unit: SizeUnit, mode: str,
+                       created: Sequence[str], *, source: Path, timestamp: str,
+                       options: MapOptions, unit: SizeUnit, mode: str,
                        existing_roles: Sequence[tuple[str, str]]) -> None:
     """Styles, metadata and time stamps, written with SQLite after GDAL wrote the layers.
 
     The styles draw the scene of the image (:func:`~strukturbild.render._scene.scene_of`)
-    and the links' categories found in the file.
+    and the links' categories found in the file. Under
+    :func:`~strukturbild._sqlite.guarded`: a time limit, and Ctrl-C reaches a statement
+    that runs long in C (an appended file's schema is checked first, so this is the
+    second line of defence).
     """
     scene = scene_of(image, options, "gpkg")
     source_note = scene.source  # the maps' source line: publishers, licences
-    with contextlib.closing(sqlite3.connect(path)) as con:
+    with contextlib.closing(sqlite3.connect(path)) as con, \
+            guarded(con, seconds=SQL_SECONDS, source=source, what="writing styles and metadata"):
         con.isolation_level = None
         con.execute("BEGIN")
         geometry_columns = dict(con.execute(
@@ -841,9 +860,9 @@ def _compatible(ours: str, theirs: str) -> bool:
     return ours == theirs or (ours, theirs) in {("integer", "real"), ("boolean", "integer")}
 
 
-def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
-                                                                list[tuple[str, str]]]:
-    """Check that ``frames`` can be appended to the GeoPackage at ``path``.
+def _check_append(path: Path, frames: dict[str, Any], *, source: Path
+                  ) -> tuple[list[str], list[tuple[str, str]]]:
+    """Check that ``frames`` can be appended to ``path``, the copy of ``source``.
 
     Returns the layers that exist already and the roles found in its places
     (key, label). Renumbers ``link_id`` after the file's largest. Raises before
@@ -852,12 +871,10 @@ def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
     import pyogrio
     import pyproj
 
-    with path.open("rb") as f:
-        header = f.read(72)
-    if not header.startswith(b"SQLite format 3\x00") or header[68:72] != b"GPKG":
-        raise InvalidValueError("cannot append: the file is not a GeoPackage", source=path)
+    path, copy = source, path  # GDAL reads the copy; messages name the file appended to
     try:
-        layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        with _quiet():
+            layers = [str(n) for n in pyogrio.list_layers(copy)[:, 0]]
     except Exception as exc:
         raise InvalidValueError(f"cannot append: the GeoPackage cannot be read ({exc})",
                                 source=path) from None
@@ -866,7 +883,8 @@ def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
     target = pyproj.CRS(GPKG_CRS)
     for name in existing:
         frame = frames[name]
-        info = pyogrio.read_info(path, layer=name)
+        with _quiet():
+            info = pyogrio.read_info(copy, layer=name)
         crs = info.get("crs")
         if crs is None or not pyproj.CRS(crs).equals(target):
             raise CRSError(
@@ -901,7 +919,7 @@ def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            old = pyogrio.read_dataframe(path, layer=name, read_geometry=False,
+            old = pyogrio.read_dataframe(copy, layer=name, read_geometry=False,
                                          columns=[c for c in ("link_id", "origin", "destination",
                                                               key, "role", "role_label")
                                                   if c in theirs])
@@ -928,11 +946,205 @@ def _check_append(path: Path, frames: dict[str, Any]) -> tuple[list[str],
     return existing, roles
 
 
-def _copy_database(source: Path, target: Path) -> None:
-    """Copy a SQLite file consistently (including a WAL journal QGIS may have left)."""
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
-            contextlib.closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
+# The schema an append target may have: what GDAL and this writer make, nothing more.
+#
+# SQLite runs whatever the file's schema says whenever the writer touches a table: a
+# trigger (that aborts, that runs for ever, that calls load_extension), a view where a
+# table should be, a unique index that turns the next insert into an error, another
+# layout of the styles or metadata tables. So an append target is read object by
+# object from sqlite_master and each must be one of these:
+#
+# - the GeoPackage's own tables as the installed GDAL creates them (gpkg_contents, …,
+#   and gpkg_tile_matrix's triggers), and layer_styles, gpkg_metadata and
+#   gpkg_metadata_reference as this writer creates them (_LAYER_STYLES_DDL,
+#   _METADATA_DDL, which are GDAL's and QGIS's own);
+# - a layer registered in gpkg_contents: a table of GDAL's form, "fid" INTEGER PRIMARY
+#   KEY AUTOINCREMENT NOT NULL, then its geometry column (features), then columns of a
+#   plain type and no constraint; with GDAL's triggers for it (the spatial index for
+#   GeoPackage 1.2/1.3 and for 1.4, the feature count) and its spatial index tables;
+# - indexes SQLite makes itself for the constraints of those tables.
+#
+# GDAL's triggers and tables are taken from reference GeoPackages the installed GDAL
+# writes (VERSION=1.2 and 1.4 write different spatial-index triggers), with the
+# reference layer's name replaced by the layer's: "what the writer makes", for the
+# GDAL at hand, rather than a copy of GDAL's SQL that could drift from it.
+
+_REF_LAYER, _REF_GEOM, _REF_TABLE = "sbref_layer", "sbref_geom", "sbref_table"
+#: Column types GDAL gives fields (OGR's types and subtypes).
+_COLUMN = re.compile(r'"((?:[^"]|"")+)" (TEXT(?:\(\d+\))?|INTEGER|SMALLINT|MEDIUMINT|REAL|'
+                     r'FLOAT|BOOLEAN|DATE|DATETIME|BLOB(?:\(\d+\))?)')
+_GEOMETRY_TYPES = frozenset({
+    "GEOMETRY", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING",
+    "MULTIPOLYGON", "GEOMETRYCOLLECTION", "CIRCULARSTRING", "COMPOUNDCURVE", "CURVEPOLYGON",
+    "MULTICURVE", "MULTISURFACE", "CURVE", "SURFACE", "POLYHEDRALSURFACE", "TIN",
+    "TRIANGLE"})
+
+
+def _norm(sql: str | None) -> str:
+    return " ".join((sql or "").split())
+
+
+@functools.cache
+def _reference_schema() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """What the installed GDAL and this writer make: the GeoPackage's own tables and
+    triggers (name → SQL), and per kind of layer (``features``, ``attributes``) the
+    SQL of the objects GDAL makes for one, with the reference names left in."""
+    import tempfile
+
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    system: dict[str, str] = {}
+    layer: dict[str, set[str]] = {"features": set(), "attributes": set()}
+    points = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs=GPKG_CRS)
+    with tempfile.TemporaryDirectory(prefix="strukturbild-") as d:
+        for version in ("1.2", "1.4"):
+            path = Path(d) / f"ref{version}.gpkg"
+            with _quiet():
+                pyogrio.write_dataframe(points, path, layer=_REF_LAYER, driver="GPKG",
+                                        dataset_options={"VERSION": version},
+                                        layer_options={"GEOMETRY_NAME": _REF_GEOM})
+                pyogrio.write_dataframe(pd.DataFrame({"a": [1]}), path, layer=_REF_TABLE,
+                                        driver="GPKG", append=True)
+            with contextlib.closing(sqlite3.connect(path)) as con:
+                con.isolation_level = None
+                con.execute("BEGIN")
+                _ensure_layer_styles(con, _EPOCH)
+                _ensure_metadata_tables(con)
+                con.execute("COMMIT")
+                rows = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                   "WHERE sql IS NOT NULL").fetchall()
+            for kind, name, table, sql in rows:
+                if table == _REF_LAYER or name.startswith(f"rtree_{_REF_LAYER}_"):
+                    if kind != "table" or name != _REF_LAYER:
+                        layer["features"].add(_norm(sql))
+                elif table == _REF_TABLE:
+                    if kind != "table":
+                        layer["attributes"].add(_norm(sql))
+                else:
+                    system[name] = _norm(sql)
+    return system, {k: frozenset(v) for k, v in layer.items()}
+
+
+def _layer_objects(kind: str, table: str, geometry: str | None) -> set[str]:
+    """The SQL of GDAL's objects for the layer ``table`` (its triggers, spatial index)."""
+    _, layer = _reference_schema()
+    if kind == "features" and geometry is not None:
+        return {sql.replace(_REF_LAYER, table).replace(_REF_GEOM, geometry)
+                for sql in layer["features"]}
+    return {sql.replace(_REF_TABLE, table) for sql in layer["attributes"]}
+
+
+def _layer_table_ok(sql: str, table: str, geometry: str | None) -> bool:
+    """Whether ``sql`` creates ``table`` as GDAL does: fid, the geometry, plain columns."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    head = f"CREATE TABLE {quoted} ( \"fid\" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"
+    body = _norm(sql)
+    if not body.startswith(head) or not body.endswith(")"):
+        return False
+    columns = body[len(head):-1]
+    parts = [c.strip() for c in columns.split(",")] if columns.strip() else []
+    if parts and parts[0] != "":
+        return False
+    parts = parts[1:]
+    if geometry is not None:
+        if not parts:
+            return False
+        geom = parts.pop(0)
+        name, _, gtype = geom.rpartition(" ")
+        if name != '"' + geometry.replace('"', '""') + '"' or \
+                gtype.upper().removesuffix("Z").removesuffix("M") not in _GEOMETRY_TYPES:
+            return False
+    return all(_COLUMN.fullmatch(part) for part in parts)
+
+
+def _foreign(what: str, path: Path) -> InvalidValueError:
+    return InvalidValueError(
+        f"cannot append: {what}. strukturbild appends only to a GeoPackage of the layout "
+        "it and GDAL write: a trigger, view, index or table of another layout would run or "
+        "fail as the layers are added. The file was not touched; write to a new file (or "
+        "without --append)", source=path)
+
+
+def _check_schema(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse an append target whose schema is not what GDAL and this writer make.
+
+    Reads only ``sqlite_master`` and the GeoPackage's registers, through ``con`` (the
+    connection that holds the file locked).
+    """
+    if con.execute("PRAGMA application_id").fetchone()[0] != 0x47504B47:  # "GPKG"
+        raise InvalidValueError("cannot append: the file is not a GeoPackage", source=path)
+    objects = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    kinds = {name: kind for kind, name, _, _ in objects}
+
+    def kind_of(name: str) -> str:
+        return f"is a {kinds[name]}" if name in kinds else "is missing"
+
+    for table in ("gpkg_contents", "gpkg_geometry_columns"):
+        if kinds.get(table) != "table":
+            raise _foreign(f"'{table}' {kind_of(table)}", path)
+    system, _ = _reference_schema()
+    for name, kind in kinds.items():
+        if name in system and system[name] != _norm(
+                next(sql for _, n, _, sql in objects if n == name)):
+            raise _foreign(f"the {kind} '{name}' has another layout", path)
+    layers = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+    geometry = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"
+                                ).fetchall())
+    expected = dict(system)
+    allowed: set[str] = set(system.values())
+    tables = set(system)
+    for table, data_type in layers.items():
+        if table in system:
+            continue
+        if data_type not in ("features", "attributes"):
+            raise _foreign(f"'{table}' is registered as {data_type!r}", path)
+        if kinds.get(table) != "table":
+            raise _foreign(f"the layer '{table}' {kind_of(table)}", path)
+        if "'" in str(table):
+            raise _foreign(f"the layer name {table!r} holds a quote", path)
+        geom = geometry.get(table) if data_type == "features" else None
+        if data_type == "features" and geom is None:
+            raise _foreign(f"the layer '{table}' has no geometry column registered", path)
+        sql = next(sql for _, n, _, sql in objects if n == table)
+        if not _layer_table_ok(sql, table, geom):
+            raise _foreign(f"the table of layer '{table}' has a layout GDAL does not make "
+                           "(a constraint, a default or another type)", path)
+        tables.add(table)
+        expected[table] = _norm(sql)
+        allowed |= _layer_objects(data_type, table, geom)
+    for kind, name, table, sql in objects:
+        if name in expected:
+            continue
+        if kind == "index" and sql is None and table in tables:
+            continue  # SQLite's own index for a UNIQUE or PRIMARY KEY of a checked table
+        if name == "sqlite_sequence" and kind == "table":
+            continue
+        if _norm(sql) in allowed:
+            continue
+        on = f" on '{table}'" if kind in ("trigger", "index") else ""
+        raise _foreign(f"the file holds the {kind} '{name}'{on}", path)
+
+
+def _copy_database(held: sqlite3.Connection, source: Path, target: Path) -> None:
+    """Copy the SQLite file open (and locked) as ``held`` to the new file ``target``.
+
+    SQLite's backup API reads through the lock the output set holds, so nobody can write
+    to the file between the copy and its replacement (an edit made then would be lost).
+    Copied in steps of 1 MiB; between them Ctrl-C is handled and the time limit read.
+    """
+    import time
+
+    deadline = time.monotonic() + SQL_SECONDS
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        if time.monotonic() > deadline:
+            raise TimeLimitError(f"copying the file took longer than {SQL_SECONDS:g} s; "
+                                 "stopped", source=source)
+
+    with contextlib.closing(sqlite3.connect(target)) as dst:
+        held.backup(dst, pages=256, progress=progress)
 
 
 @contextlib.contextmanager
@@ -953,7 +1165,7 @@ def write_geopackage(
     mode: WriteMode = "overwrite",
     size_unit: SizeUnit = "Point",
     timestamp: str | dt.datetime | None = None,
-    version: Literal["1.2", "1.4"] = "1.4",
+    version: Literal["1.2", "1.4"] = "1.2",
 ) -> Path:
     """Write the structure image as a styled, self-describing GeoPackage.
 
@@ -983,8 +1195,11 @@ def write_geopackage(
         Time stamp of the write (ISO 8601 or datetime); default the options', else
         ``image.provenance["created"]``, else 1970-01-01, so outputs can be diffed.
     version
-        GeoPackage version: ``"1.4"`` (GDAL's default) or ``"1.2"`` for old readers
-        (GDAL before 3.7 warns that 1.4 files "may only be partially supported").
+        GeoPackage version: ``"1.2"`` (the default: what GDAL before 3.7 and QGIS 3.22
+        LTR write, and read without a warning) or ``"1.4"`` (GDAL 3.7's default; GDAL
+        3.6 warns on every open that such files "may only be partially supported", and
+        its validator fails them). The content (features, attributes, the metadata
+        extension, ``layer_styles``) is the same in both.
 
     Returns
     -------
@@ -1013,7 +1228,8 @@ def write_geopackage(
     target = Path(path)
     with OutputSet([target]) as out:
         stage_geopackage(image, target, out.stage(target), options, mode=mode,
-                         size_unit=size_unit, timestamp=timestamp, version=version)
+                         size_unit=size_unit, timestamp=timestamp, version=version,
+                         held=out.hold(target) if mode == "append" else None)
     return target
 
 
@@ -1026,13 +1242,18 @@ def stage_geopackage(
     mode: WriteMode = "overwrite",
     size_unit: SizeUnit = "Point",
     timestamp: str | dt.datetime | None = None,
-    version: Literal["1.2", "1.4"] = "1.4",
+    version: Literal["1.2", "1.4"] = "1.2",
+    held: sqlite3.Connection | None = None,
 ) -> None:
     """Write the GeoPackage that is to replace ``target`` into the new file ``tmp``.
 
     The staging step of :func:`write_geopackage` and of
     :func:`strukturbild.export.outputs.write_outputs`: ``target`` is only read (the
-    existing file when appending); the caller renames ``tmp`` over it.
+    existing file when appending); the caller renames ``tmp`` over it. To append to an
+    existing ``target``, ``held`` is the connection by which the caller's output set
+    holds it locked (:meth:`strukturbild._files.OutputSet.hold`): its schema is checked
+    and it is copied through that connection, so that no other program can change it
+    until it is replaced.
     """
     import pyogrio
 
@@ -1048,15 +1269,18 @@ def stage_geopackage(
     stamp = _timestamp(image, timestamp if timestamp is not None else opts.timestamp)
     existing: list[str] = []
     roles: list[tuple[str, str]] = []
-    appending = mode == "append" and target.exists()
-    if appending:
-        import pyogrio
-
-        with contextlib.suppress(Exception):
-            if "base" in [str(n) for n in pyogrio.list_layers(target)[:, 0]]:
+    if mode == "append" and os.path.lexists(target):
+        if held is None:
+            raise InvalidValueError("cannot append: the file is not a GeoPackage (SQLite "
+                                    "cannot open it)", source=target)
+        with guarded(held, seconds=SQL_SECONDS, source=target,
+                     what="checking the GeoPackage to append to"):
+            _check_schema(held, target)
+        _copy_database(held, target, tmp)
+        with contextlib.suppress(Exception), _quiet():
+            if "base" in [str(n) for n in pyogrio.list_layers(tmp)[:, 0]]:
                 frames.pop("base", None)  # the file's own land stays as it is
-        existing, roles = _check_append(target, frames)
-        _copy_database(target, tmp)
+        existing, roles = _check_append(tmp, frames, source=target)
     for name, frame in frames.items():
         geometry_type = _geometry_type(frame, name)
         with _quiet():
@@ -1067,7 +1291,8 @@ def stage_geopackage(
                 dataset_options=None if tmp.exists() else {"VERSION": version},
             )
     _finish_geopackage(tmp, image, frames, [n for n in frames if n not in existing],
-                       timestamp=stamp, options=opts, unit=size_unit, mode=mode,
+                       source=target, timestamp=stamp, options=opts, unit=size_unit,
+                       mode=mode,
                        existing_roles=roles)
     if mode == "fail" and target.exists():
         raise OutputExistsError("the file appeared while it was being written", source=target)

@@ -4,7 +4,7 @@
 no output is an input or another output (symlinks and ``..`` resolved), locks every
 output against concurrent runs, renders every format into a temporary file beside
 its target, and only when all succeeded renames them over the previous files, with
-SIGINT and SIGTERM held back while it does (:class:`strukturbild.readers.OutputSet`).
+SIGINT and SIGTERM held back while it does (:class:`strukturbild._files.OutputSet`).
 A failure or an interruption at any point before that leaves the previous set of
 outputs as it was, and no temporary file behind.
 """
@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
+from .._files import OutputSet
 from ..config import Project
 from ..image import StructureImage
-from ..readers import OutputSet
 from .geopackage import stage_geopackage
 
 __all__ = ["write_files", "write_outputs"]
@@ -25,7 +25,7 @@ __all__ = ["write_files", "write_outputs"]
 
 def write_files(contents: Mapping[Path, bytes], *, inputs: Iterable[str | Path] = ()
                 ) -> list[Path]:
-    """Write several files all or none (see :class:`~strukturbild.readers.OutputSet`).
+    """Write several files all or none (see :class:`~strukturbild._files.OutputSet`).
 
     Examples
     --------
@@ -60,7 +60,8 @@ def write_outputs(
     OutputConflictError
         An output is one of the project's inputs, or two outputs are the same file.
     OutputLockedError
-        Another run is writing one of the outputs.
+        Another run is writing one of the outputs, or another program (QGIS) has the
+        GeoPackage open.
 
     Examples
     --------
@@ -78,7 +79,8 @@ def write_outputs(
         for fmt in sorted(targets, key=lambda f: f != "gpkg"):
             target = targets[fmt]
             if fmt == "gpkg":
-                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode)
+                held = out.hold(target) if gpkg_mode == "append" else None
+                stage_geopackage(image, target, out.stage(target), mode=gpkg_mode, held=held)
             else:
                 out.stage(target).write_bytes(image.render(fmt))  # type: ignore[arg-type]
             say(f"made {fmt}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .._files import atomic_path
 from ..image import StructureImage
-from ..readers import atomic_path
 
 __all__ = ["write_summary"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..readers import OutputSet
+from .._files import OutputSet
 
 __all__ = ["write_tables"]
 
@@ -34,7 +34,7 @@ def write_tables(tables: Sequence[tuple[str | Path, pd.DataFrame, bool]], *,
                  inputs: Iterable[str | Path] = ()) -> list[Path]:
     """Write CSV files (UTF-8, ``\\n``), all or none: ``(path, frame, index)`` each.
 
-    No output may be an input or another output (:func:`~strukturbild.readers.check_outputs`).
+    No output may be an input or another output (:func:`~strukturbild._files.check_outputs`).
     Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``
     first) are written with a leading ``'``, as OWASP advises for CSV files.
 

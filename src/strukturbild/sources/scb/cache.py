@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..._files import atomic_path
 from ...errors import FetchError, StrukturbildWarning
-from ...readers import atomic_path
 from .answers import loads
 
 __all__ = ["MAX_RECORD_BYTES", "CachedResponse", "ResponseCache"]

@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..._files import OutputSet
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
 from ...errors import ConfigError, FetchError, StrukturbildError, StrukturbildWarning
-from ...readers import OutputSet, to_jsonable
+from ...readers import to_jsonable
 from .cache import ResponseCache
 from .commuting import (
     COMMUTING_TABLES,
@@ -146,7 +147,7 @@ def fetch_scb(
 
     Everything is downloaded (or read from the cache) before anything is written;
     then all files are written together or none (one
-    :class:`~strukturbild.readers.OutputSet`), so a failed run leaves the previous
+    :class:`~strukturbild._files.OutputSet`), so a failed run leaves the previous
     folder as it was. With no network and no cache, or a malformed answer, or a
     limit reached, nothing is written and
     :class:`~strukturbild.errors.FetchError` (a
