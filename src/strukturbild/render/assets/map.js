@@ -496,8 +496,10 @@ window.strukturbildDraw = function (id, D) {
       state.counts[st[3]]++;
     }
     var click = function (e) {
-      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]];
-      var box = sentences(A + " \u2013 " + B, D.pop.link, j, function (slot) {
+      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]], pop = D.pop.v.pop;
+      // named as its sentences name it: the larger place first
+      var title = pop[K.o[j]] >= pop[K.d[j]] ? A + " \u2013 " + B : B + " \u2013 " + A;
+      var box = sentences(title, D.pop.link, j, function (slot) {
         if (slot === "o") { return A; }
         if (slot === "d") { return B; }
         if (slot === "ab") { return num(K.a[j], 0); }
