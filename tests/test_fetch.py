@@ -874,3 +874,33 @@ def test_readme_national_recipe_runs_on_what_fetch_writes(server: Server, tmp_pa
     assert image.areas is not None and sorted(image.areas.index) == ["1231", "1233", "1280",
                                                                       "1281"]
     assert image.provenance["inputs"]["areas"]["where"] == "lan_code = '12'"
+
+
+def test_fetched_csvs_follow_the_one_csv_rule_and_read_back(server: Server,
+                                                              tmp_path: Path) -> None:
+    """A WFS kommun name that a spreadsheet would run (``=HYPERLINK(…)``) is written with
+    a leading ``'`` in fetch's CSVs, as in every CSV strukturbild writes; strukturbild's
+    own reader takes it off again, and the GeoPackage is version 1.2."""
+    import sqlite3
+
+    from strukturbild.readers import read_table
+
+    hostile = '=HYPERLINK("http://x.invalid","Malmö")'
+
+    def rename(doc: Any) -> Any:
+        for feat in doc.get("features", []):
+            if feat["properties"].get("kommunnamn") == "Malmö":
+                feat["properties"]["kommunnamn"] = hostile
+        return doc
+
+    server.fake.mutate["wfs:stat:DeSO_2025"] = rename  # the kommun layer's names
+    out = tmp_path / "skane"
+    _fetch(server, out)
+    raw = (out / "employment_kommun.csv").read_text(encoding="utf-8")
+    assert "\n1280,\"'=HYPERLINK(" in raw
+    assert ",=HYPERLINK" not in raw and ',"=HYPERLINK' not in raw
+    back = read_table(out / "employment_kommun.csv").set_index("kommun_code")
+    assert back.loc["1280", "kommun_name"] == hostile
+    with sqlite3.connect(out / "scb.gpkg") as con:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # "GPKG"
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200

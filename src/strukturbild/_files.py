@@ -30,8 +30,10 @@ from .errors import (
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ["OutputSet", "atomic_path", "check_outputs", "check_path"]
+    import pandas as pd
 
+__all__ = ["OutputSet", "atomic_path", "check_outputs", "check_path", "csv_text",
+           "unformula", "write_csv"]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -652,3 +654,97 @@ def atomic_path(target: str | Path, *, inputs: Iterable[str | Path] = ()) -> Ite
             yield out.stage(target)
         except OSError as exc:
             raise _disk_full(exc, Path(target)) from None
+
+
+# --------------------------------------------------------------------------- CSV
+
+#: A text cell a spreadsheet would run as a formula (CWE-1236): = + - @, tab, CR first.
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+#: What :func:`_neutralise` makes of such a cell; :func:`unformula` takes it back.
+_NEUTRALISED = re.compile(r"^'[=+\-@\t\r]")
+
+
+def _neutralise(value: object) -> object:
+    """Prefix ``'`` to text a spreadsheet would evaluate (numbers stay as they are).
+
+    Examples
+    --------
+    >>> [_neutralise(v) for v in ["=1+2", "-12.5", "@SUM(A1)", "Malmö", 3]]
+    ["'=1+2", '-12.5', "'@SUM(A1)", 'Malmö', 3]
+    """
+    if isinstance(value, str) and _FORMULA.match(value) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_text(frame: pd.DataFrame, *, index: bool = False) -> str:
+    """A table as strukturbild writes every CSV file: UTF-8 text, ``\\n`` line ends, and
+    text cells that a spreadsheet would run as a formula written with a leading ``'``.
+
+    One rule for every CSV the program writes (the ``regions`` and ``hierarchy``
+    tables, ``fetch scb``'s tables): planners open these files in Excel or LibreOffice,
+    where a cell such as ``=HYPERLINK(…)`` from a place name runs as a formula (CWE-1236;
+    OWASP's advice is this prefix). The readers take the prefix off again
+    (:func:`unformula`), so a table strukturbild wrote reads back as it was. Numbers,
+    negative ones included, are left alone.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(csv_text(pd.DataFrame({"name": ["=HYPERLINK(1)", "Malmö"], "n": [-1, 2]})))
+    name,n
+    '=HYPERLINK(1),-1
+    Malmö,2
+    <BLANKLINE>
+    """
+    import pandas as pd  # at run time (the module imports no pandas)
+
+    safe = frame.copy()
+    for col in safe.columns:
+        if pd.api.types.is_object_dtype(safe[col]) or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(_neutralise)
+    if index and (pd.api.types.is_object_dtype(safe.index)
+                  or pd.api.types.is_string_dtype(safe.index)):
+        safe.index = safe.index.map(_neutralise)
+    return str(safe.to_csv(index=index, lineterminator="\n"))
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write ``frame`` to ``path`` (a staged file of an :class:`OutputSet`) by
+    :func:`csv_text`'s rule.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = write_csv(pd.DataFrame({"a": ["@x"]}), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> p.read_text(encoding="utf-8")
+    "a\\n'@x\\n"
+    """
+    target = Path(path)
+    target.write_text(csv_text(frame, index=index), encoding="utf-8", newline="")
+    return target
+
+
+def unformula(values: pd.Series) -> pd.Series:
+    """Take off the ``'`` that :func:`csv_text` put before a formula-like text cell.
+
+    Only a ``'`` directly before ``= + - @``, a tab or CR is taken off, so that a table
+    written by strukturbild reads back as it was.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> unformula(pd.Series(["'=HYPERLINK(1)", "'quoted", "'-x", "Malmö"])).tolist()
+    ['=HYPERLINK(1)', "'quoted", '-x', 'Malmö']
+    """
+    import pandas as pd  # at run time (the module imports no pandas)
+
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return values
+    marked = [isinstance(v, str) and _NEUTRALISED.match(v) is not None for v in values]
+    if not any(marked):
+        return values
+    out = values.copy()
+    out[marked] = [v[1:] for v, m in zip(values, marked, strict=True) if m]
+    return out

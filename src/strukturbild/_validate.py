@@ -159,6 +159,25 @@ def to_codes(
     ...
     strukturbild.errors.UnknownCodeError: k.csv: column 'kommun', row 1: code '114' has 3 digits...
     """
+    if isinstance(values.dtype, pd.CategoricalDtype) and len(values):
+        # a large flow table read in chunks: its codes are the categories, each once
+        cats = pd.Series(values.cat.categories)
+        clean = not values.isna().any() and all(isinstance(c, str) for c in cats) and \
+            bool((cats.str.strip() == cats).all() & (cats != "").all())
+        if clean and not (scb and bool((cats.str.isdigit()
+                                        & cats.str.len().isin([1, 3])).any())):
+            return values
+        values = values.astype(object)
+    if pd.api.types.is_string_dtype(values.dtype) and len(values):
+        # text throughout (CSV): checked and stripped column-wise; a bad row is found
+        # by the loop below (a Python string per row costs seconds for millions)
+        text = values.str.strip()
+        ok = values.notna() & (text != "")
+        if scb:
+            ok &= ~(text.str.isdigit() & text.str.len().isin([1, 3]))
+        if bool(ok.all()) and all(isinstance(v, str) for v in values.head(1)):
+            return pd.Series(text.to_numpy(dtype=object), index=values.index,
+                             name=values.name, dtype=object)
     out: list[str] = []
     for i, v in enumerate(values.tolist()):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:

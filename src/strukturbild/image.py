@@ -270,7 +270,7 @@ class StructureImage:
     def to_gpkg(self, path: str | Path, options: MapOptions | None = None, *,
                 mode: Literal["overwrite", "append", "fail"] = "overwrite",
                 size_unit: Literal["Point", "Pixel", "MM"] = "Point",
-                version: Literal["1.2", "1.4"] = "1.4", **changes: Any) -> Path:
+                version: Literal["1.2", "1.4"] = "1.2", **changes: Any) -> Path:
         """Write the styled GeoPackage (EPSG:3006); see
         :func:`strukturbild.export.geopackage.write_geopackage` for ``mode``,
         ``size_unit`` and ``version``. The QGIS styles follow ``options`` with

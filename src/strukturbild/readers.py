@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._files import check_path
+from ._files import check_path, unformula
 from ._sqlite import guarded
 from ._validate import (
     check_coordinates,
@@ -174,7 +175,8 @@ def _read_table(p: Path, *, encoding: str | None) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise InvalidValueError(f"cannot read CSV: {exc}", source=p) from None
     df.columns = [str(c).strip() for c in df.columns]
-    return df
+    # a CSV strukturbild wrote reads back as it was (the formula guard taken off)
+    return df.apply(unformula)
 
 
 _NUMBER = r"-?(?:0|[1-9]\d*)(?:[.,]\d+)?(?:[eE][-+]?\d+)?"
@@ -1136,8 +1138,216 @@ def read_flows_table(source: FlowsSource) -> pd.DataFrame:
     [{'origin': 'A', 'destination': 'B', 'count': 3.0}]
     """
     path = Path(source.path)
+    check_path(path)
+    if path.is_file() and path.stat().st_size > FLOWS_CHUNK_BYTES:
+        _check_flows_memory(path, source.encoding)
+        if source.where is None:
+            return _read_flows_chunked(path, source)
     df = read_table(path, encoding=source.encoding, where=source.where)
     return flows_table_from_frame(df, columns=source.columns, source=path)
+
+
+# --------------------------------------------------------------------------- large flow tables
+#
+# A dense flow table of n places has n² rows (5,000 places: 25 million). Read whole,
+# as text, it took four copies of the file and a Python string per cell (7 GB and a
+# MemoryError for 25 M rows). Files above FLOWS_CHUNK_BYTES are read in chunks of
+# FLOWS_CHUNK_ROWS rows (pandas' CSV reader, Parquet by batches), each checked as
+# flows_table_from_frame checks rows, its codes kept once each; before that, the rows
+# are estimated from the file's size and a build that would need more memory than
+# the machine has is refused, naming the rows and the memory.
+
+#: Flow tables larger than this (bytes) are read in chunks and checked against memory.
+FLOWS_CHUNK_BYTES = 64 * 2**20
+#: Rows read at a time.
+FLOWS_CHUNK_ROWS = 1_000_000
+#: Memory a build takes per row of a flow table (bytes; measured: about 500 on a dense
+#: table of 1,000 x 1,000 places, reading, the flows, the links and the outputs).
+FLOW_ROW_BYTES = 600
+
+
+def available_memory() -> int:
+    """Memory the system can give this process now (bytes): Linux's MemAvailable, else
+    the physical memory.
+
+    Examples
+    --------
+    >>> available_memory() > 0
+    True
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    return int(pages) * int(size)
+
+
+def _sample_rows(path: Path) -> float:
+    """Rows of a table estimated from its size and its first MiB (Parquet: its
+    metadata)."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        try:
+            return float(pq.ParquetFile(path).metadata.num_rows)
+        except Exception as exc:
+            raise InvalidValueError(f"cannot read Parquet file: {exc}", source=path) from None
+    with path.open("rb") as f:
+        sample = f.read(2**20)
+    lines = max(1, sample.count(b"\n"))
+    return path.stat().st_size * lines / max(1, len(sample))
+
+
+def _check_flows_memory(path: Path, encoding: str | None) -> None:
+    """Refuse a flow table whose build would need more memory than is available."""
+    rows = _sample_rows(path)
+    need, have = rows * FLOW_ROW_BYTES, available_memory()
+    if need > have:
+        raise InvalidValueError(
+            f"the flow table has about {rows:,.0f} rows: a build with them needs about "
+            f"{need / 2**30:.1f} GiB of memory, and {have / 2**30:.1f} GiB is available; "
+            "leave out the pairs with no commuters, sum the table to fewer units, or "
+            "select rows with [flows] where", source=path)
+
+
+def _csv_format(path: Path, encoding: str | None) -> tuple[str, str]:
+    """The encoding and the delimiter of a CSV file, from its first MiB (as
+    :func:`read_table` finds them for a whole file)."""
+    with path.open("rb") as f:
+        sample = f.read(2**20)
+    if encoding is None:
+        for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                           (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+            if sample.startswith(bom):
+                encoding = codec
+                break
+        else:
+            if sample[:200].count(b"\x00") > len(sample[:200]) // 4:
+                raise InvalidValueError("the file looks like UTF-16 without a byte-order "
+                                        "mark; save it as UTF-8, or give its encoding "
+                                        "(encoding = \"utf-16-le\")", source=path)
+            encoding = "utf-8-sig" if _is_utf8(path) else "cp1252"
+    first = sample.decode(encoding, errors="replace").splitlines()[0] if sample else ""
+    return encoding, max([",", ";", "\t", "|"], key=first.count)
+
+
+def _flow_chunks(path: Path, encoding: str | None) -> Generator[pd.DataFrame, None, None]:
+    """A CSV or Parquet flow table in chunks of text columns (CSV) or as stored."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            with contextlib.closing(pq.ParquetFile(path)) as table:
+                for batch in table.iter_batches(batch_size=FLOWS_CHUNK_ROWS):
+                    yield batch.to_pandas()
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise InvalidValueError(f"cannot read Parquet file: {exc}", source=path) from None
+        return
+    codec, sep = _csv_format(path, encoding)
+    try:
+        with pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                         encoding=codec, chunksize=FLOWS_CHUNK_ROWS) as reader:
+            for chunk in reader:
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                yield chunk.apply(unformula)  # as read_table: the formula guard taken off
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(f"cannot read the file as {codec}: {exc}",
+                                source=path) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InvalidValueError(f"cannot read CSV: {exc}", source=path) from None
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether a file is UTF-8 throughout, read 16 MiB at a time (else it is taken as
+    Windows-1252, as :func:`read_table` takes it)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as f:
+        try:
+            while block := f.read(16 * 2**20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _read_flows_chunked(path: Path, source: FlowsSource) -> pd.DataFrame:
+    """A large flow table read chunk by chunk (see the section comment)."""
+    codes: dict[str, int] = {}
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    cols: dict[str, str] = {}
+    offset = 0
+    # closed (the file too) when a bad row stops the reading
+    with contextlib.closing(_flow_chunks(path, source.encoding)) as chunks:
+        for chunk in chunks:
+            if not cols:
+                for canonical in ("origin", "destination", "count"):
+                    col = _find_column(chunk, canonical, source.columns or {}, FLOW_ALIASES)
+                    require_columns(chunk, [col or canonical], source=path, hint=(
+                        f"; map it with flows.columns.{canonical} in the project file"))
+                    assert col is not None
+                    cols[canonical] = col
+            ends = [_chunk_codes(chunk[cols[side]], codes, path, cols[side], offset)
+                    for side in ("origin", "destination")]
+            count = _chunk_counts(chunk[cols["count"]], path, cols["count"], offset)
+            parts.append((ends[0], ends[1], count))
+            offset += len(chunk)
+    if not parts:
+        raise EmptyInputError("the table has no rows", source=path)
+    # the codes as categories, sorted as a table read whole would sort them: each code
+    # is one string, and a row holds two small numbers (25 M rows: 0.2 GB, not 3 GB)
+    names = np.array(list(codes), dtype=object)
+    order = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    categories = pd.Index(names[order], dtype=object)
+
+    def column(k: int) -> pd.Categorical:
+        return pd.Categorical.from_codes(rank[np.concatenate([p[k] for p in parts])],
+                                         categories=categories)
+
+    out = pd.DataFrame({"origin": column(0), "destination": column(1),
+                        "count": np.concatenate([p[2] for p in parts])})
+    out.attrs["columns"] = cols
+    return out
+
+
+def _chunk_codes(values: pd.Series, codes: dict[str, int], path: Path, column: str,
+                 offset: int) -> np.ndarray:
+    """A chunk's codes as numbers into ``codes`` (grown as new codes come), checked as
+    :func:`~strukturbild._validate.to_codes` checks them."""
+    if not pd.api.types.is_string_dtype(values.dtype):  # Parquet: numbers, say
+        values = pd.Series(to_codes(values, source=path, column=column).to_numpy(),
+                           dtype=object)
+    text = values.str.strip()
+    bad = (values.isna() | (text == "")).to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        what = "code is missing" if pd.isna(values.iloc[pos]) else "code is empty"
+        raise InvalidValueError(what, source=path, column=column, row=offset + pos + 1)
+    labels, uniques = pd.factorize(text)
+    ids = np.array([codes.setdefault(str(u), len(codes)) for u in uniques], dtype=np.int64)
+    out: np.ndarray = ids[labels]
+    return out
+
+
+def _chunk_counts(values: pd.Series, path: Path, column: str, offset: int) -> np.ndarray:
+    """A chunk's counts, checked as :func:`~strukturbild._validate.to_counts` checks
+    them (the first bad row raises, numbered in the whole table)."""
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        try:
+            to_counts(values.iloc[pos:pos + 1].reset_index(drop=True), source=path,
+                      column=column)
+        except InvalidValueError as exc:
+            raise InvalidValueError(exc.message, source=path, column=column,
+                                    row=offset + pos + 1) from None
+    return arr
 
 
 def flows_table_from_frame(frame: pd.DataFrame, *, columns: Mapping[str, str] | None = None,

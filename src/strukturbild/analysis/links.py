@@ -8,7 +8,7 @@ sends the larger flow, so ``flow_od >= flow_do`` and the asymmetry is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -673,6 +673,564 @@ def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: f
     return oi[sort], dj[sort], count[sort], back[0], back[1]
 
 
+# --------------------------------------------------------------------------- many places
+#
+# From :data:`GRID_PLACES` places on, the passes above would take time that grows with
+# the square of the places (200,000 places: 2 * 10^10 pairs, some ten minutes). There
+# each decay K is split into a part that vanishes beyond ``R`` (:data:`NEAR_KM`) and a
+# smooth rest, ``K = K (1 - u⁴)^4 + K (1 - (1 - u⁴)^4)`` with ``u = d / R`` (the second
+# term is all of K beyond R, and flat at 0): the first is summed exactly over the pairs
+# of places closer than R, on the same blocks as above; the second, smooth over
+# distances of R, is summed on a grid of :data:`GRID_KM` cells (the places' weights
+# spread to the grid and the sums read back by cubic interpolation, the grid convolved
+# with the decay by FFT: the particle-mesh split of Hockney & Eastwood, "Computer
+# simulation using particles", 1988). Against the exact sums on 6,000 synthetic places
+# (tests/test_scale.py, which allows 0.1 %), jobs differ by at most 1e-4 relative
+# (mixture; 4e-4 for the exponential decay) and kept flows by at most 5e-4. Border
+# damping splits the smooth part into sums over all places, over the places of the
+# same län and of the same kommun (exp(-kommun_border) and exp(-lan_border) are
+# constants), each on its own grid (a small one pair by pair); the exact part applies
+# it pair by pair. The pairs kept (from ``min_flow`` on) and every place's flow to
+# itself are computed exactly from the sums. Time grows like n times the places within
+# R of each. With a cut-off (``max_distance_km``) the decay is not smooth: every pair
+# within it is summed exactly. Hand-written: no maintained library sums an arbitrary
+# radial decay over points with group-dependent factors (scipy gives the FFTs).
+
+#: From this many places on the model's sums are made by the near/grid split (below:
+#: exactly, as before; SCB's 2,017 tätorter stay exact).
+GRID_PLACES = 5_000
+#: Pairs of places closer than this (km) are summed exactly.
+NEAR_KM = 30.0
+#: The grid's cell (km).
+GRID_KM = 1.5
+#: At most this many cells in one grid (a wider spread of places gets coarser cells).
+_GRID_CELLS = 2**22
+
+
+def _near_factor(d2: FloatArray, radius: float) -> FloatArray:
+    """``(1 - d⁴/R⁴)^4`` within R, 0 beyond: the exactly summed share of a decay (its
+    complement is flat at 0 to fourth order, so the exponential decays' kink at 0
+    does not reach the grid)."""
+    q = d2 * (1.0 / radius**2)
+    u = np.clip(1.0 - q * q, 0.0, None)
+    u *= u
+    u *= u
+    return u
+
+
+def _lagrange(t: FloatArray) -> FloatArray:
+    """Cubic Lagrange weights of the four grid nodes ``-1, 0, 1, 2`` around a point at
+    ``t`` in [0, 1) from node 0, shape ``(n, 4)``."""
+    return np.column_stack([-t * (t - 1) * (t - 2) / 6, (t + 1) * (t - 1) * (t - 2) / 2,
+                            -(t + 1) * t * (t - 2) / 2, (t + 1) * t * (t - 1) / 6])
+
+
+class _Grid:
+    """Smooth sums on a grid: ``out[i] = sum_j w_j F(|x_i - x_j|)`` for places of one
+    group, F the smooth part of the decays (see the section comment)."""
+
+    def __init__(self, x: FloatArray, y: FloatArray, cell: float) -> None:
+        x0, y0 = float(x.min()), float(y.min())
+        span = max(float(x.max()) - x0, float(y.max()) - y0, cell)
+        self.cell = max(cell, span / math.sqrt(_GRID_CELLS))
+        ux, uy = (x - x0) / self.cell, (y - y0) / self.cell
+        bx, by = np.floor(ux), np.floor(uy)
+        self.shape = (int(by.max()) + 4, int(bx.max()) + 4)
+        wx, wy = _lagrange(ux - bx), _lagrange(uy - by)
+        # node (by + a, bx + b) of the 4 x 4 around each place, flat, and its weight
+        ia, ib = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
+        rows = by.astype(np.intp)[:, None] + ia.ravel()[None, :]
+        cols = bx.astype(np.intp)[:, None] + ib.ravel()[None, :]
+        self.node = rows * self.shape[1] + cols
+        self.weight = wy[:, ia.ravel()] * wx[:, ib.ravel()]
+
+    def offsets(self) -> FloatArray:
+        """Squared distances (km²) of the node offsets of the padded grid, wrapped
+        around (offset ``k`` and ``k - size`` alike), for a circular convolution that
+        equals the plain one on the grid."""
+        from scipy.fft import next_fast_len
+
+        ny, nx = self.shape
+        self.padded = (next_fast_len(2 * ny - 1, real=True),
+                       next_fast_len(2 * nx - 1, real=True))
+
+        def wrapped(size: int) -> FloatArray:
+            k = np.arange(size)
+            out: FloatArray = (np.minimum(k, size - k) * self.cell) ** 2
+            return out
+
+        out: FloatArray = wrapped(self.padded[0])[:, None] + wrapped(self.padded[1])[None, :]
+        return out
+
+    def transform(self, kernel: FloatArray) -> NDArray[np.complex128]:
+        """The decay on :meth:`offsets`, Fourier-transformed once for every sum."""
+        from scipy.fft import rfft2
+
+        out: NDArray[np.complex128] = rfft2(kernel)
+        return out
+
+    def sums(self, w: FloatArray, kernel: NDArray[np.complex128]) -> FloatArray:
+        """``sum_j w_j F(|x_i - x_j|)`` at every place (``kernel`` from
+        :meth:`transform`)."""
+        from scipy.fft import irfft2, rfft2
+
+        ny, nx = self.shape
+        mass = np.bincount(self.node.ravel(), weights=(self.weight * w[:, None]).ravel(),
+                           minlength=ny * nx).reshape(self.shape)
+        field = irfft2(rfft2(mass, s=self.padded) * kernel, s=self.padded)[:ny, :nx]
+        out: FloatArray = (field.ravel()[self.node] * self.weight).sum(axis=1)
+        return out
+
+
+class _SplitSums:
+    """The model's sums over all places for many places: ``s_reg[i] = sum_j w_reg[j]
+    g(d_ij) b_ij`` (border damping ``b``) and ``s_long`` likewise, by the near/grid
+    split (see the section comment). ``pl`` in Z-order, as :func:`_model` holds it."""
+
+    def __init__(self, pl: _Places, blocks: _Blocks, p: LinkParams) -> None:
+        self.pl, self.blocks, self.p = pl, blocks, p
+        # with a cut-off the decays are not smooth there: every pair within it exact
+        cut = p.max_distance_km
+        self.exact = cut is not None
+        self.radius: float = cut if cut is not None else NEAR_KM
+        self.mixture = p.decay == "mixture"
+        self.known = pl.area >= 0
+        self.damp = self.mixture and (p.lan_border > 0 or p.kommun_border > 0) \
+            and bool(self.known.any())
+        self.grids: list[tuple[NDArray[np.intp], _Grid, str]] = []
+        self.small: list[tuple[list[NDArray[np.intp]], str]] = []
+        if not self.exact:
+            everyone = _Grid(pl.x, pl.y, GRID_KM)
+            # places spread so wide that the grid's cells grow: R grows with them
+            self.radius = max(NEAR_KM, NEAR_KM * everyone.cell / GRID_KM)
+            self.grids.append((np.arange(len(pl.x)), everyone, "all"))
+            if self.damp:
+                for code, kind in ((pl.lan, "lan"), (pl.area, "kommun")):
+                    small = []
+                    for members in _groups(np.where(self.known, code, -1)):
+                        if len(members) > _SMALL_GROUP:
+                            self.grids.append((members, _Grid(pl.x[members], pl.y[members],
+                                                              everyone.cell), kind))
+                        elif len(members) > 1:  # one place alone: its own share is 0
+                            small.append(members)
+                    self.small.append((small, kind))
+        nb = len(blocks.bounds)
+        a, b = np.triu_indices(nb)
+        near = _block_gaps(blocks, a, b) <= self.radius
+        self.near = list(zip(a[near].tolist(), b[near].tolist(), strict=True))
+        self._kernels: dict[int, tuple[NDArray[np.complex128],
+                                       NDArray[np.complex128] | None]] = {}
+
+    def _smooth(self, grid: _Grid) -> tuple[NDArray[np.complex128],
+                                           NDArray[np.complex128] | None]:
+        """The smooth parts of the regional and long-range decays on a grid, ready
+        for :meth:`_Grid.sums` (made once, kept for both passes)."""
+        key = id(grid)
+        if key not in self._kernels:
+            d2 = grid.offsets()
+            g, h = _decay(d2.copy(), None, replace(self.p, max_distance_km=None))
+            far = 1.0 - _near_factor(d2, self.radius)
+            self._kernels[key] = (grid.transform(g * far),
+                                  grid.transform(h * far) if h is not None else None)
+        return self._kernels[key]
+
+    def __call__(self, w_reg: FloatArray, w_long: FloatArray
+                 ) -> tuple[FloatArray, FloatArray]:
+        pl, p = self.pl, self.p
+        n = len(w_reg)
+        s_reg, s_long = np.zeros(n), np.zeros(n)
+        # the near part, exact, border damping pair by pair
+        for a, b in self.near:
+            (r0, r1), (c0, c1) = self.blocks.bounds[a], self.blocks.bounds[b]
+            rows = np.arange(r0, r1)
+            d2, own = pl.sq_distances(rows, c0, c1)
+            share = _near_factor(d2, self.radius) if not self.exact else None
+            if share is not None:
+                share[own] = 1.0  # a place and itself: the grid adds nothing for it
+            g, h = _decay(d2, pl.borders(rows, c0, c1) if self.mixture else None, p, own)
+            if share is not None:
+                g *= share
+                if h is not None:
+                    h *= share
+            s_reg[r0:r1] += g @ w_reg[c0:c1]
+            if a != b:
+                s_reg[c0:c1] += w_reg[r0:r1] @ g
+            if h is not None:
+                s_long[r0:r1] += h @ w_long[c0:c1]
+                if a != b:
+                    s_long[c0:c1] += w_long[r0:r1] @ h
+        if self.exact:
+            return s_reg, s_long
+        # the smooth part on grids: all places, then each län and each kommun
+        kk = math.exp(-p.kommun_border) if self.damp else 1.0
+        kl = math.exp(-p.lan_border) if self.damp else 1.0
+        known = self.known
+        for members, grid, kind in self.grids:
+            fg, fh = self._smooth(grid)
+            if kind == "all":
+                if self.damp:  # same kommun 1, same län kappa, else kappa lambda
+                    sk = grid.sums(w_reg * known, fg)
+                    s_reg += np.where(known, kk * kl * sk, sk)
+                    if not known.all():
+                        s_reg += grid.sums(w_reg * ~known, fg)
+                else:
+                    s_reg += grid.sums(w_reg, fg)
+                if fh is not None:
+                    if self.damp:
+                        sk = grid.sums(w_long * known, fh)
+                        s_long += np.where(known, kl * sk, sk)
+                        if not known.all():
+                            s_long += grid.sums(w_long * ~known, fh)
+                    else:
+                        s_long += grid.sums(w_long, fh)
+            elif kind == "lan":  # the places of one län
+                s_reg[members] += kk * (1 - kl) * grid.sums(w_reg[members], fg)
+                if fh is not None:
+                    s_long[members] += (1 - kl) * grid.sums(w_long[members], fh)
+            else:  # one kommun
+                s_reg[members] += (1 - kk) * grid.sums(w_reg[members], fg)
+        # small groups: the smooth part pair by pair
+        uncut = replace(p, max_distance_km=None)
+        for groups, kind in self.small:
+            for i, j in _group_pairs(groups):
+                dx, dy = pl.x[i] - pl.x[j], pl.y[i] - pl.y[j]
+                d2 = dx * dx + dy * dy
+                g, h = _decay(d2.copy(), None, uncut)
+                far = 1.0 - _near_factor(d2, self.radius)
+                g *= far * (kk * (1 - kl) if kind == "lan" else 1 - kk)
+                s_reg += np.bincount(i, weights=w_reg[j] * g, minlength=n)
+                s_reg += np.bincount(j, weights=w_reg[i] * g, minlength=n)
+                if h is not None and kind == "lan":
+                    h *= far * (1 - kl)
+                    s_long += np.bincount(i, weights=w_long[j] * h, minlength=n)
+                    s_long += np.bincount(j, weights=w_long[i] * h, minlength=n)
+        return s_reg, s_long
+
+
+#: A län or kommun of at most this many places has its smooth part summed pair by pair
+#: (a grid for each of thousands of small areas would cost more).
+_SMALL_GROUP = 256
+
+
+def _group_pairs(groups: list[NDArray[np.intp]]
+                 ) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """Every pair (i < j in the list) of places of one group, groups in batches."""
+    if not groups:
+        return
+    members = np.concatenate(groups)
+    size = np.array([len(g) for g in groups], dtype=np.intp)
+    first = np.cumsum(size) - size
+    cum = np.cumsum(size * size)
+    lo = 0
+    while lo < len(groups):
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + 2**20,
+                                             side="right")))
+        sq = size[lo:hi] * size[lo:hi]
+        g = np.repeat(np.arange(lo, hi), sq)
+        r = _ranks(sq)
+        a, b = r // size[g], r % size[g]
+        keep = a < b
+        yield members[first[g] + a][keep], members[first[g] + b][keep]
+        lo = hi
+
+
+def _groups(code: NDArray[np.intp]) -> list[NDArray[np.intp]]:
+    """The positions of each code's places (code >= 0), by code."""
+    known = np.flatnonzero(code >= 0)
+    order = known[np.argsort(code[known], kind="stable")]
+    cuts = np.flatnonzero(np.diff(code[order])) + 1
+    return [g for g in np.split(order, cuts) if len(g)]
+
+
+def _block_gaps(blocks: _Blocks, a: NDArray[np.intp], b: NDArray[np.intp]) -> FloatArray:
+    """:meth:`_Blocks.gap` for many pairs of blocks at once."""
+    x0, x1, y0, y1 = blocks.box.T
+    gx = np.maximum(0.0, np.maximum(x0[b] - x1[a], x0[a] - x1[b]))
+    gy = np.maximum(0.0, np.maximum(y0[b] - y1[a], y0[a] - y1[b]))
+    out: FloatArray = np.hypot(gx, gy)
+    return out
+
+
+# The pairs kept (from ``min_flow`` on) among many places. The blocks of :func:`_model`
+# pass over a pair of blocks only when no pair of places in it can reach ``min_flow``;
+# with many places, every block that holds one large place is paired with every block
+# within that place's reach, and the pairs of blocks grow with the square of the
+# places. A quadtree on the same Z-order refines the test node by node instead.
+
+#: Places in a leaf of the quadtree.
+_LEAF = 32
+_DEPTH = 16
+IntArray = NDArray[np.intp]
+UIntArray = NDArray[np.uint64]
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """A quadtree over points in Z-order: the nodes of every level in one table.
+    ``order`` puts the caller's points in tree order."""
+
+    order: IntArray
+    x: FloatArray        # points in tree order, centred on their mean (km)
+    y: FloatArray
+    start: IntArray      # node -> its points, start:end in tree order
+    end: IntArray
+    level_bounds: IntArray  # nodes of level l: level_bounds[l]:level_bounds[l + 1]
+    first: IntArray      # first child, -1 for a leaf
+    kids: IntArray       # number of children
+    r: FloatArray        # half diagonal of the node's bounding box
+    x0: FloatArray       # the bounding box
+    x1: FloatArray
+    y0: FloatArray
+    y1: FloatArray
+    roots: IntArray
+
+
+def _morton(x: FloatArray, y: FloatArray) -> UIntArray:
+    """Z-order codes on a 2^16 grid (the codes :func:`_z_order` sorts by)."""
+
+    def spread(v: UIntArray) -> UIntArray:
+        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF),
+                            (4, 0x0F0F0F0F0F0F0F0F), (2, 0x3333333333333333),
+                            (1, 0x5555555555555555)):
+            v = np.bitwise_and(v | (v << np.uint64(shift)), np.uint64(mask))
+        return v
+
+    def grid(v: FloatArray) -> UIntArray:
+        span = float(v.max() - v.min()) or 1.0
+        out: UIntArray = ((v - v.min()) * (65535 / span)).astype(np.uint64)
+        return out
+
+    out: UIntArray = spread(grid(x)) | (spread(grid(y)) << np.uint64(1))
+    return out
+
+
+def _ranks(k: IntArray) -> IntArray:
+    """``0 … k_i - 1`` for each ``i``, concatenated."""
+    total = int(k.sum())
+    out: IntArray = np.arange(total, dtype=np.intp) - np.repeat(np.cumsum(k) - k, k)
+    return out
+
+
+def _tree(x: FloatArray, y: FloatArray) -> _Tree:
+    """The quadtree of the points (Z-order prefixes), split down to :data:`_LEAF`
+    points a leaf."""
+    n = len(x)
+    key = _morton(x, y)
+    order: IntArray = np.argsort(key, kind="stable")
+    key = key[order]
+    xs = x[order] - x.mean()
+    ys = y[order] - y.mean()
+    starts = []
+    for lev in range(_DEPTH + 1):
+        k = key >> np.uint64(2 * (_DEPTH - lev))
+        starts.append(np.flatnonzero(np.r_[True, k[1:] != k[:-1]]))
+    bounds = np.cumsum([0] + [len(s) for s in starts])
+    start = np.concatenate(starts)
+    end = np.concatenate([np.r_[s[1:], n] for s in starts])
+    count = end - start
+    first = np.full(len(start), -1, dtype=np.intp)
+    kids = np.zeros(len(start), dtype=np.intp)
+    for lev in range(_DEPTH):
+        a, b, c = bounds[lev], bounds[lev + 1], bounds[lev + 2]
+        f = np.searchsorted(start[b:c], start[a:b])
+        last = np.searchsorted(start[b:c], end[a:b])
+        split = count[a:b] > _LEAF
+        first[a:b] = np.where(split, b + f, -1)
+        kids[a:b] = np.where(split, last - f, 0)
+
+    def per_level(f: np.ufunc, v: FloatArray) -> FloatArray:
+        out: FloatArray = np.concatenate([f.reduceat(v, s) for s in starts])
+        return out
+
+    x0, x1 = per_level(np.minimum, xs), per_level(np.maximum, xs)
+    y0, y1 = per_level(np.minimum, ys), per_level(np.maximum, ys)
+    return _Tree(order, xs, ys, start, end, bounds, first, kids,
+                 np.hypot(x1 - x0, y1 - y0) / 2, x0, x1, y0, y1,
+                 np.arange(bounds[0], bounds[1]))
+
+
+def _gaps(t: _Tree, a: IntArray, b: IntArray) -> FloatArray:
+    """The shortest distance between two nodes' boxes (km)."""
+    gx = np.maximum(0.0, np.maximum(t.x0[b] - t.x1[a], t.x0[a] - t.x1[b]))
+    gy = np.maximum(0.0, np.maximum(t.y0[b] - t.y1[a], t.y0[a] - t.y1[b]))
+    out: FloatArray = np.hypot(gx, gy)
+    return out
+
+
+PairTest = Callable[[_Tree, IntArray, IntArray], NDArray[np.bool_]]
+
+
+def _traverse(t: _Tree, drop: PairTest) -> tuple[IntArray, IntArray]:
+    """Walk pairs of nodes down from the root with itself; a pair of distinct nodes
+    that ``drop`` says can be passed over is, the others are split (the larger node)
+    down to pairs of leaves, which are returned (a leaf with itself included)."""
+    a, b = t.roots.copy(), t.roots.copy()
+    near_a: list[IntArray] = []
+    near_b: list[IntArray] = []
+    while len(a):
+        same = a == b
+        go = same | ~drop(t, a, b)
+        a, b, same = a[go], b[go], same[go]
+        leaf_a, leaf_b = t.first[a] < 0, t.first[b] < 0
+        near = leaf_a & leaf_b
+        near_a.append(a[near])
+        near_b.append(b[near])
+        a, b, same = a[~near], b[~near], same[~near]
+        leaf_a, leaf_b = leaf_a[~near], leaf_b[~near]
+        new_a: list[IntArray] = []
+        new_b: list[IntArray] = []
+        parents = a[same]  # a node with itself: every pair of its children (i <= j)
+        for k in np.unique(t.kids[parents]):
+            p = parents[t.kids[parents] == k]
+            i, j = np.triu_indices(int(k))
+            new_a.append((t.first[p][:, None] + i[None, :]).ravel())
+            new_b.append((t.first[p][:, None] + j[None, :]).ravel())
+        aa, bb = a[~same], b[~same]
+        split_a = ~leaf_a[~same] & (leaf_b[~same] | (t.r[aa] >= t.r[bb]))
+        for node, other in ((aa[split_a], bb[split_a]), (bb[~split_a], aa[~split_a])):
+            k = t.kids[node]
+            new_a.append(np.repeat(t.first[node], k) + _ranks(k))
+            new_b.append(np.repeat(other, k))
+        a = np.concatenate(new_a) if new_a else np.empty(0, dtype=np.intp)
+        b = np.concatenate(new_b) if new_b else np.empty(0, dtype=np.intp)
+    return np.concatenate(near_a), np.concatenate(near_b)
+
+
+_BATCH = 2**20  # pairs of places computed at once
+
+
+def _point_pairs(t: _Tree, a: IntArray, b: IntArray
+                 ) -> Iterator[tuple[IntArray, IntArray]]:
+    """The pairs of points (tree positions) of pairs of leaves, in batches: every point
+    of ``a`` with every point of ``b``; a leaf with itself: each pair once, no point
+    with itself."""
+    ca, cb = t.end[a] - t.start[a], t.end[b] - t.start[b]
+    size = ca * cb
+    cum = np.cumsum(size)
+    lo = 0
+    while lo < len(a):
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + _BATCH,
+                                             side="right")))
+        pair = np.repeat(np.arange(lo, hi), size[lo:hi])
+        r = _ranks(size[lo:hi])
+        i = t.start[a][pair] + r // cb[pair]
+        j = t.start[b][pair] + r % cb[pair]
+        keep = (a[pair] != b[pair]) | (i < j)
+        yield i[keep], j[keep]
+        lo = hi
+
+
+def _node_max(t: _Tree, v: FloatArray) -> FloatArray:
+    out: FloatArray = np.concatenate([
+        np.maximum.reduceat(v, t.start[t.level_bounds[i]:t.level_bounds[i + 1]])
+        for i in range(len(t.level_bounds) - 1)])
+    return out
+
+
+
+
+def _kept_pairs(pl: _Places, p: LinkParams, c_reg: FloatArray, m_reg: FloatArray,
+                c_long: FloatArray, m_long: FloatArray, min_flow: float
+                ) -> tuple[IntArray, IntArray, FloatArray]:
+    """Every ordered pair of distinct places whose flows add up to ``min_flow`` or
+    more (both directions), exactly. Pairs of quadtree nodes whose largest possible
+    flow (largest ``c`` times largest mass, at the nodes' shortest distance) falls
+    short are passed over, as the blocks are in :func:`_model`, but node by node down
+    to leaves of :data:`_LEAF` places: the blocks alone would leave every block with a
+    large place paired with every block within its reach."""
+    t = _tree(pl.x, pl.y)
+    o = t.order
+    top = [_node_max(t, v[o]) for v in (c_reg, m_reg, c_long, m_long)]
+    uncut = replace(p, max_distance_km=None)
+    cut = p.max_distance_km
+
+    def drop(tt: _Tree, a: IntArray, b: IntArray) -> NDArray[np.bool_]:
+        gap = _gaps(tt, a, b)
+        g, h = _decay(gap * gap, None, uncut)
+        cr, mr, cl, ml = top
+        bound = (cr[a] * mr[b] + cr[b] * mr[a]) * g
+        if h is not None:
+            bound += (cl[a] * ml[b] + cl[b] * ml[a]) * h
+        out: NDArray[np.bool_] = bound < min_flow
+        if cut is not None:
+            out |= gap > cut
+        return out
+
+    na, nb = _traverse(t, drop)
+    lan, area = pl.lan[o], pl.area[o]
+    cr, mr, cl, ml = c_reg[o], m_reg[o], c_long[o], m_long[o]
+    found: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for i, j in _point_pairs(t, na, nb):
+        dx, dy = t.x[i] - t.x[j], t.y[i] - t.y[j]
+        borders = None
+        if p.decay == "mixture":
+            borders = np.zeros(len(i), dtype=np.int8)
+            for code in (lan, area):
+                borders += (code[i] != code[j]) & (code[i] >= 0) & (code[j] >= 0)
+        g, h = _decay(dx * dx + dy * dy, borders, p)
+        fwd, back = cr[i] * mr[j] * g, cr[j] * mr[i] * g
+        if h is not None:
+            fwd += cl[i] * ml[j] * h
+            back += cl[j] * ml[i] * h
+        keep = (fwd + back) >= min_flow
+        found.append((i[keep], j[keep], fwd[keep]))
+        found.append((j[keep], i[keep], back[keep]))
+    if not found:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.empty(0)
+    return (o[np.concatenate([f[0] for f in found])], o[np.concatenate([f[1] for f in found])],
+            np.concatenate([f[2] for f in found]))
+
+
+def _model_split(pl_in: _Places, p: LinkParams, production_in: FloatArray,
+                 min_flow: float, progress: Progress | None
+                 ) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray, FloatArray,
+                            FloatArray]:
+    """:func:`_model` for many places: the sums by the near/grid split, the kept pairs
+    and every place's flow to itself exact from them."""
+    n = len(production_in)
+    say = progress or (lambda _m: None)
+    order = _z_order(pl_in.x, pl_in.y)
+    pl, production = pl_in.take(order), production_in[order]
+    blocks = _Blocks(pl)
+    m_reg, m_long = _masses(pl.population, p)
+    sums = _SplitSums(pl, blocks, p)
+    say(f"modelled flows between {n:,} places: sums over all pairs "
+        f"({len(sums.near):,} pairs of blocks closer than {sums.radius:g} km exact)")
+    s_reg, s_long = sums(m_reg, m_long)
+    own = np.zeros(n)
+    c_long = np.zeros(n)
+    if p.decay == "mixture":
+        share = _own_shares(pl.population, p)
+        c_reg = _ratio(production * (1.0 - share - p.long_share), s_reg)
+        c_long = _ratio(production * p.long_share, s_long)
+        own = production * share
+    elif p.model == "production":
+        c_reg = _ratio(production, s_reg)
+    else:
+        total = float(pl.population @ s_reg)
+        c_reg = pl.population * (production.sum() / total if total > 0 else 0.0)
+    employed = own + c_reg * s_reg + c_long * s_long
+    j_reg, j_long = sums(c_reg, c_long)
+    jobs = own + m_reg * j_reg + m_long * j_long
+    say(f"modelled flows between {n:,} places: pairs from {min_flow:g} commuters")
+    oi, dj, count = _kept_pairs(pl, p, c_reg, m_reg, c_long, m_long, min_flow)
+    # every place's flow to itself (a place is in its own kommun: no border)
+    g, h = _decay(pl.internal**2, None, replace(p, max_distance_km=None))
+    diag = own + c_reg * m_reg * g
+    if h is not None:
+        diag += c_long * m_long * h
+    every = np.arange(n)
+    oi = order[np.concatenate([every, oi])]
+    dj = order[np.concatenate([every, dj])]
+    count = np.concatenate([diag, count])
+    keep = (count > 0) | (oi == dj)
+    oi, dj, count = oi[keep], dj[keep], count[keep]
+    sort = np.lexsort((dj, oi))
+    back = np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64)
+    back[0][order], back[1][order] = employed, jobs
+    return oi[sort], dj[sort], count[sort], back[0], back[1]
+
+
 def _fit_mixture(pl: _Places, p: LinkParams, oi: NDArray[np.intp], dj: NDArray[np.intp],
                  y: FloatArray) -> LinkParams:
     """Fit the mixture's distance and border parameters to observed between-place flows
@@ -833,7 +1391,8 @@ def modelled_commuting(
     keep = p.min_flow if min_flow is None else float(min_flow)
     if not keep >= 0:
         raise ConfigError(f"min_flow must be a number >= 0, got {min_flow!r}")
-    oi, dj, count, employed, jobs = _model(pl, p, production, keep, progress)
+    model = _model_split if len(ids) >= GRID_PLACES else _model
+    oi, dj, count, employed, jobs = model(pl, p, production, keep, progress)
     idx = pd.MultiIndex.from_arrays([ids[oi], ids[dj]], names=["origin", "destination"])
     flows = Flows(pd.Series(count, index=idx), modelled=True)
     used["pairs"] = int(len(flows) - len(ids))
@@ -876,6 +1435,10 @@ def model_flows(
     The model is computed in blocks of places, never as one ``n x n`` table, and only
     pairs whose flows add up to ``min_flow`` or more (both directions) are kept, with
     every place's flow to itself. A place of 0 inhabitants sends and receives no one.
+    From :data:`GRID_PLACES` (5,000) places on, the sums over all pairs are made
+    exactly for the pairs closer than :data:`NEAR_KM` (30 km) and on a 1.5 km grid
+    beyond, so the time grows about linearly with the places instead of with their
+    square; jobs and flows then differ from the exact ones by less than 0.1 %.
 
     With observed flows and ``calibrate = true``, the exponential and power forms
     fit ``beta`` by a Poisson model on the observed between-place flows

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._files import OutputSet
+from ..._files import OutputSet, write_csv
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
 from ...errors import ConfigError, FetchError, StrukturbildError, StrukturbildWarning
 from ...readers import to_jsonable
@@ -456,10 +456,12 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
             # GDAL notes that the temporary file's name does not end in .gpkg.
             warnings.simplefilter("ignore", RuntimeWarning)
             tmp = outputs.stage(files["gpkg"])
-            places.to_file(tmp, layer="places", driver="GPKG")
+            # GeoPackage 1.2, as every GeoPackage strukturbild writes: GDAL 3.6 and QGIS
+            # 3.22 LTR (Debian 12) warn on every open of a 1.4 file
+            places.to_file(tmp, layer="places", driver="GPKG", VERSION="1.2")
             kommun_layer_frame.to_file(tmp, layer="kommuner", driver="GPKG", mode="a")
         for key, (_, frame) in csvs.items():
-            frame.to_csv(outputs.stage(files[key]), index=False, encoding="utf-8")
+            write_csv(frame, outputs.stage(files[key]))
         outputs.stage(files["metadata"]).write_text(
             json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2), encoding="utf-8")
         outputs.stage(project_path).write_text(
