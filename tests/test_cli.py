@@ -31,7 +31,7 @@ def test_demo_writes_map_gpkg_and_summary(tmp_path: Path, monkeypatch: pytest.Mo
     assert (tmp_path / "out" / "skane.gpkg").is_file()
     summary = json.loads((tmp_path / "out" / "skane.json").read_text(encoding="utf-8"))
     assert summary["places"] == 70 and summary["flows"] == "modelled"
-    assert "Strukturbild för Skåne: 70 places (tillväxtmotor 5, regional kärna 3" in out
+    assert "Strukturbild för Skåne: 70 places (tillväxtmotor 5, regional kärna 4" in out
     malmo = next(r for r in summary["role_comparison"] if r["name"] == "Malmö")
     assert malmo == {"place_id": "1280TC106", "name": "Malmö",
                      "designations": "regional kärna; tillväxtmotor", "role": "tillvaxtmotor",

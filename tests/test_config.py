@@ -293,3 +293,27 @@ def test_a_project_file_at_the_limits_stays_small_in_memory(tmp_path: Path) -> N
     (text,), mib, seconds = _load_measured(path)
     assert text.startswith("refused ") and "unknown key" in text
     assert mib < 300 and seconds < 20, (mib, seconds)
+
+
+def test_places_jobs_join_and_employment_rate(tmp_path: Path) -> None:
+    from strukturbild.config import DEFAULT_EMPLOYMENT_RATE, JobsSource
+
+    (tmp_path / "p.toml").write_text(BASE + 'employment_rate = 0.48\n'
+                                     'jobs = {path = "j/jobs.csv", key = "tatort_code", '
+                                     'columns = {jobs = "dagbef_2024"}}\n')
+    p = load_project(tmp_path / "p.toml")
+    assert p.places is not None and p.places.employment_rate == 0.48
+    assert p.places.jobs == JobsSource(tmp_path / "j" / "jobs.csv", key="tatort_code",
+                                       columns={"jobs": "dagbef_2024"})
+    # the join's table is an input: no output may overwrite it
+    assert tmp_path / "j" / "jobs.csv" in p.input_paths()
+    # a path alone, and the default rate
+    (tmp_path / "p.toml").write_text(BASE + 'jobs = "jobs.csv"\n')
+    p = load_project(tmp_path / "p.toml")
+    assert p.places is not None and p.places.jobs is not None
+    assert p.places.jobs.key is None and p.places.employment_rate == DEFAULT_EMPLOYMENT_RATE
+    (tmp_path / "p.toml").write_text(BASE + "jobs = 5\n")
+    with pytest.raises(ConfigError, match="key 'places.jobs': expected str or dict, got "
+                                          "int 5"):
+        load_project(tmp_path / "p.toml")
+    assert "employment_rate" not in {f for f in LinkParams.__dataclass_fields__}

@@ -94,7 +94,7 @@ def test_the_structure_image_as_folium_layers(example: StructureImage) -> None:
     assert list(layers) == [
         "Bakgrund", "Kommuner", "Funktionella samband", "Svaga samband",
         "Gemensam tillväxtmotor: Kristianstad–Hässleholm", "Tillväxtmotor (5)",
-        "Regional kärna (3)", "Lokal kärna (23)", "Serviceort (39)"]
+        "Regional kärna (4)", "Lokal kärna (22)", "Serviceort (39)"]
     assert not layers["Svaga samband"].show and layers["Funktionella samband"].show
     # every place, every link, in the scene's styles
     places = sum(len(layers[k].data["features"]) for k in layers if k.endswith(")"))

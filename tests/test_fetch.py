@@ -68,6 +68,18 @@ def count_for(matrix: dict[tuple[str, str], float], home: str, work: str, year: 
     return float(round(matrix.get((home, work), 0.0) * (1 + 0.01 * (int(year) - 2020))))
 
 
+def _base_counts(name: str) -> dict[str, float | None]:
+    """A region → 2020 count table (jobs per tätort, inhabitants per kommun); an empty
+    count is a suppressed cell ("..", null in JSON-stat)."""
+    df = pd.read_csv(DATA / name, dtype=str, keep_default_na=False)
+    return {r.Region: (float(r.count_2020) if r.count_2020 else None) for r in df.itertuples()}
+
+
+def grown(value: float | None, year: str) -> float | None:
+    """A 2020 count grown 1 % a year, as the synthetic tables answer."""
+    return None if value is None else float(round(value * (1 + 0.01 * (int(year) - 2020))))
+
+
 # --------------------------------------------------------------------------- server
 
 
@@ -76,10 +88,15 @@ class FakeScb:
 
     def __init__(self) -> None:
         self.config = _load("config.json")
-        self.meta = {t: _load(f"{t}_metadata.json") for t in ("TAB1830", "TAB5850", "TAB333")}
+        self.meta = {t: _load(f"{t}_metadata.json")
+                     for t in ("TAB1830", "TAB5850", "TAB333", "TAB9901", "TAB638")}
+        self.search = _load("tables_search.json")
         self.layers = {"stat:Tatorter_2020": _load("wfs_Tatorter_2020.geojson"),
+                       "stat:Tatorter_2023": _load("wfs_Tatorter_2023.geojson"),
                        "stat:DeSO_2025": _load("wfs_DeSO_2025.geojson")}
         self.matrix = _base_matrix()
+        self.jobs = _base_counts("jobs_base.csv")  # TAB9901: day population per tätort
+        self.population = _base_counts("population_base.csv")  # TAB638: per kommun
         self.server_max_cells: int | None = None  # a stricter limit than /config says
         self.page_size: int | None = None  # WFS features per page
         self.faults: dict[str, list[tuple[str, Any]]] = {}
@@ -107,9 +124,18 @@ class FakeScb:
         for combo in _product([sel[d] for d in ids]):
             cell = dict(zip(ids, combo, strict=True))
             kon = cell.get("Kon", "1+2")
-            v = count_for(self.matrix, cell["Bostadskommun"], cell["Arbetsstallekommun"],
-                          cell["Tid"])
-            values.append(v if kon == "1+2" else round(v / 2))
+            v: float | None
+            if table == "TAB9901":  # day population per tätort; content 2 is a share
+                v = grown(self.jobs.get(cell["Region"]), cell["Tid"])
+                if cell["ContentsCode"] != "000007Y1" and v is not None:
+                    v = 50.0
+            elif table == "TAB638":  # inhabitants per kommun, all ages and civil states
+                v = grown(self.population.get(cell["Region"]), cell["Tid"])
+                kon = "1+2" if "Kon" not in cell else kon
+            else:
+                v = count_for(self.matrix, cell["Bostadskommun"], cell["Arbetsstallekommun"],
+                              cell["Tid"])
+            values.append(v if kon == "1+2" or v is None else round(v / 2))
         return {"version": "2.0", "class": "dataset", "label": meta["label"],
                 "source": "SCB", "updated": meta["updated"], "role": meta["role"],
                 "id": ids, "size": [len(sel[d]) for d in ids], "dimension": dims,
@@ -239,6 +265,8 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
             q = dict(urllib.parse.parse_qsl(u.query))
             if u.path == f"{API}/config":
                 return "config", q
+            if u.path == f"{API}/tables":
+                return "search", q
             m = re.fullmatch(rf"{API}/tables/(\w+)/(metadata|data)", u.path)
             if m:
                 return f"{m.group(2)}:{m.group(1)}", q
@@ -283,6 +311,9 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
                     return
             if route == "config":
                 self._json(fake.config)
+            elif route == "search":
+                assert query.get("query") == "dagbefolkning tätort", query
+                self._json(fake.search)
             elif route.startswith("metadata:") and route.split(":")[1] in fake.meta:
                 self._json(fake.meta[route.split(":")[1]])
             elif route.startswith("data:") and method == "POST":
@@ -698,23 +729,63 @@ def test_fetch_writes_a_project_that_builds(server: Server, tmp_path: Path) -> N
     region_total = sum(count_for(m, a, b, "2022") for a in ks[:4] for b in ks[:4])
     assert pf["count"].sum() == region_total
 
-    # The places carry the kommun totals on their seat (Malmö: Malmö + Burlöv).
+    # The places carry their own jobs, SCB's day population per tätort (TAB9901, found
+    # by the table search): Malmö's two län parts added up, Höllviken's suppressed
+    # Halland part counted as none, Vellinge suppressed altogether.
     project = load_project(res.project)
     assert project.flows is not None and project.flows.level == "place"
     image = build(project)
     p = image.places
-    assert p.loc["1280TC106", "jobs"] == emp.loc["1280", "jobs"] + emp.loc["1231", "jobs"]
+    jobs = server.fake.jobs
+    assert p.loc["1280TC106", "jobs"] == grown(jobs["1280TC106"], "2022") + \
+        grown(jobs["1280TC106-13"], "2022") == 193_953
+    assert p.loc["1233TC104", "jobs"] == grown(jobs["1233TC104"], "2022") == 4_080
+    assert p.loc["1231TB102", "jobs"] == grown(jobs["1231TB102"], "2022")
+    assert pd.isna(p.loc["1233TC108", "jobs"])
+    # employed residents: the tätort's inhabitants at its kommun's rate (employed per
+    # inhabitant: the commuting table's row sums over TAB638's population)
+    pop = {k: grown(v, "2022") for k, v in server.fake.population.items()}
+    rate = round(emp.loc["1281", "employed"] / pop["1281"], 4)
+    assert emp.loc["1281", "population"] == pop["1281"]
+    assert emp.loc["1281", "employment_rate"] == rate
+    assert p.loc["1281TC105", "employed"] == pytest.approx(94_000 * rate)
+    assert p["employed_estimated"].all()
     assert p.loc["1281TC105", "job_ratio"] == pytest.approx(
-        emp.loc["1281", "jobs"] / emp.loc["1281", "employed"])
-    assert pd.isna(p.loc["1231TB102", "jobs"])
+        grown(jobs["1281TC105"], "2022") / (94_000 * rate))
     layer = gpd.read_file(out / "scb.gpkg", layer="places").set_index("place_id")
+    assert layer["employed"].isna().all()  # estimated by the build, from the kommun's rate
     assert layer.loc["1280TC106", "seat_of"] == "1231,1280"
     assert layer.loc["1281TC105", "seat_of"] == "1281"
+    kl = gpd.read_file(out / "scb.gpkg", layer="kommuner").set_index("area_id")
+    assert kl.loc["1281", "employment_rate"] == rate
     assert not image.modelled and len(image.links) == 3
     assert image.areas is not None and sorted(image.areas.index) == ["1231", "1233", "1280",
                                                                       "1281"]
+    # the links' shares are of the kommun flows they are drawn from, not of the tätort
+    link = image.links.set_index(["origin", "destination"]).loc[("1280TC106", "1281TC105")]
+    out_malmo = pf.loc[pf["origin"] == "1280TC106", "count"].sum()  # Malmö and Burlöv
+    in_lund = pf.loc[pf["destination"] == "1281TC105", "count"].sum()
+    assert link["share_of_origin"] == pytest.approx(link["flow_od"] / out_malmo)
+    assert link["share_of_destination"] == pytest.approx(link["flow_od"] / in_lund)
 
     md = json.loads((out / "metadata.json").read_text())
+    j = md["sources"]["jobs"]
+    assert (j["table"], j["found_by"], j["year"], j["delineation"], j["contents"]) == (
+        "TAB9901", "search", 2022, 2020, "000007Y1")
+    # the search's candidates: the discontinued table and the kommun table left out
+    assert [c["id"] for c in j["candidates"]] == ["TAB9900", "TAB9901"]
+    assert (j["tatorter"], j["split_summed"], j["suppressed"]) == (6, 2, ["1233TC108"])
+    assert (j["matched_by_code"], j["matched_by_location"], j["unmatched"],
+            j["unmatched_places"], j["match_layer"]) == (6, 0, 1, ["1233TC108"], None)
+    assert md["sources"]["population"]["table"] == "TAB638"
+    assert md["sources"]["population"]["year"] == 2022
+    sel = {r["route"]: {x["variableCode"]: x["valueCodes"] for x in r["body"]["selection"]}
+           for r in server.fake.log if r["route"] in ("data:TAB9901", "data:TAB638")}
+    assert sel["data:TAB9901"]["Kon"] == ["1+2"] and sel["data:TAB9901"]["Tid"] == ["2022"]
+    assert sel["data:TAB9901"]["ContentsCode"] == ["000007Y1"]
+    assert "1380TC108" not in sel["data:TAB9901"]["Region"]  # Halland's: not asked for
+    assert set(sel["data:TAB638"]) == {"Region", "Alder", "ContentsCode", "Tid"}
+    assert sel["data:TAB638"]["Alder"] == ["tot"]  # civil state and sex eliminated
     assert md["sources"]["commuting"]["table"] == "TAB1830"
     assert md["sources"]["tatorter"]["layer"] == "stat:Tatorter_2020"
     assert md["region"]["kommuner"] == ["1231", "1233", "1280", "1281"]
@@ -766,6 +837,76 @@ def test_history_deduplicates_overlaps_and_records_breaks(server: Server,
            for r in server.fake.log if r["route"].startswith("data:")}
     assert "Kon" not in sel["data:TAB5850"]  # eliminable: left out
     assert sel["data:TAB333"]["Kon"] == ["1+2"]  # its eliminationValueCode
+
+
+def test_jobs_of_another_delineation_are_matched_by_location(server: Server,
+                                                              tmp_path: Path) -> None:
+    """The jobs table has 2023 only, with the tätorter of 2023: Burlövs egnahem and
+    Åkarp (2020) are one tätort there, 1231TC103, whose polygon (WFS Tatorter_2023)
+    holds both 2020 points; its jobs are shared by the 2020 population (770 and 6 300).
+    The others keep their codes."""
+    meta = server.fake.meta["TAB9901"]
+    region = meta["dimension"]["Region"]["category"]
+    codes = [c for c in region["index"] if c not in ("1231TB101", "1231TB102")] + ["1231TC103"]
+    region["index"] = {c: i for i, c in enumerate(codes)}
+    region["label"] = {c: region["label"].get(c, "Åkarp") for c in codes}
+    meta["dimension"]["Tid"]["category"] = {"index": {"2023": 0}, "label": {"2023": "2023"}}
+    meta["size"] = [len(codes), 3, 2, 1]
+    out = tmp_path / "o"
+    messages: list[str] = []
+    with pytest.warns(StrukturbildWarning, match="jobs per tätort are of 2023, the year "
+                                                 "nearest 2022 that TAB9901 has"):
+        res = _fetch(server, out, progress=messages.append)
+    j = res.metadata["sources"]["jobs"]
+    assert (j["year"], j["delineation"], j["match_layer"]) == (2023, 2023, "stat:Tatorter_2023")
+    assert (j["matched_by_code"], j["matched_by_location"], j["rows_shared"],
+            j["unmatched"], j["unmatched_places"]) == (4, 2, 1, 1, ["1233TC108"])
+    assert ("jobs 2023 per tätort from TAB9901: 6 of 7 tätorter matched (4 by code, 2 by "
+            "location), 1 without jobs") in messages
+    layer = gpd.read_file(out / "scb.gpkg", layer="places").set_index("place_id")
+    akarp = grown(server.fake.jobs["1231TC103"], "2023")
+    assert layer.loc["1231TB101", "jobs"] == pytest.approx(akarp * 770 / 7070)
+    assert layer.loc["1231TB102", "jobs"] == pytest.approx(akarp * 6300 / 7070)
+    assert layer.loc["1281TC105", "jobs"] == grown(server.fake.jobs["1281TC105"], "2023")
+    wfs = _routes(server.fake, "wfs:stat:Tatorter_2023")[0]["query"]
+    assert wfs["CQL_FILTER"] == "kommun LIKE '12%'"
+
+
+def test_jobs_table_by_id_skips_the_search(server: Server, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("STRUKTURBILD_SCB_API_URL", server.api)
+    monkeypatch.setenv("STRUKTURBILD_SCB_WFS_URL", server.wfs)
+    out = tmp_path / "o"
+    assert main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(out),
+                 "--jobs-table", "TAB9901"]) == 0
+    assert "jobs 2022 per tätort from TAB9901: 6 of 7 tätorter matched (6 by code, 0 by " \
+           "location), 1 without jobs" in capsys.readouterr().err
+    assert _routes(server.fake, "search") == []
+    md = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+    assert md["sources"]["jobs"]["found_by"] == "id"
+
+
+@pytest.mark.parametrize(("tables", "message"), [
+    ([2], "the table search for 'dagbefolkning tätort' found no table of the day population "
+          "by tätort among 1 tables; give its id with --jobs-table"),
+    ("bad id", "field 'tables[0].id': expected"),
+], ids=["none-found", "malformed"])
+def test_jobs_table_search_failures_exit_2(tables: Any, message: str, server: Server,
+                                          tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    if tables == "bad id":
+        server.fake.search["tables"][0]["id"] = 9901
+    else:
+        server.fake.search["tables"] = [server.fake.search["tables"][i] for i in tables]
+    out = tmp_path / "o"
+    code = main(["fetch", "scb", "--lan", "12", "--year", "2022", "--out", str(out), "-q",
+                 "--api-url", server.api, "--wfs-url", server.wfs])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "/api/v2/tables?query=dagbefolkning+t%C3%A4tort&lang=sv&pageSize=100" in err
+    assert message in err
+    assert not (out / "project.toml").exists()
 
 
 def test_year_no_table_has_is_a_config_error(server: Server, tmp_path: Path) -> None:

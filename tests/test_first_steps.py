@@ -38,7 +38,7 @@ def _skane_project(tmp_path: Path, roles: str) -> Path:
     text = (SKANE / "project.toml").read_text(encoding="utf-8")
     head = text.split("[roles]")[0]
     tail = "[links]" + text.split("[links]", 1)[1]
-    for name in ("tatorter_2020.csv", "kommuner_skane.geojson"):
+    for name in ("tatorter_2020.csv", "jobs_2024.csv", "kommuner_skane.geojson"):
         head = head.replace(f'"{name}"', f'"{(SKANE / name).as_posix()}"')
     path = tmp_path / "project.toml"
     path.write_text(head + roles + "\n" + tail, encoding="utf-8")

@@ -10,6 +10,7 @@ file, the column or layer and the row, and write nothing.
 
 from __future__ import annotations
 
+import re
 import resource
 import subprocess
 import sys
@@ -238,19 +239,51 @@ def test_build_image_refuses_a_population_of_1e20() -> None:
 
 def test_a_table_of_2_5_gib_is_refused_before_it_is_read(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A flow table is read in chunks, so its limit is the memory a build with it needs:
+    estimated from its size and its first MiB, and refused before anything is read."""
     project = _folder(tmp_path)
     flows = tmp_path / "flows.csv"
+    head = flows.read_bytes()
+    row = head.splitlines()[1] + b"\n"
     with flows.open("r+b") as f:  # sparse: 2.5 GiB that take no disk and no time to write
+        f.seek(len(head))
+        f.write(row * (2**20 // len(row) + 1))
         f.truncate(int(2.5 * 2**30))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     line = _refused(project, capsys)[0]
     assert time.perf_counter() - start < 20
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
-    assert line.endswith("flows.csv: the table is 2 560.0 MiB, more than the 256 MiB "
+    assert re.search(r"flows\.csv: the flow table has about [\d,]+ rows: a build with them "
+                     r"needs about [\d.]+ GiB of memory, and [\d.]+ GiB is available", line)
+
+
+def test_a_csv_table_of_2_5_gib_is_refused_before_it_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Other tables (places as CSV) are read whole: above 256 MiB they are refused."""
+    project = _folder(tmp_path)
+    places = tmp_path / "places.csv"
+    with places.open("r+b") as f:
+        f.truncate(int(2.5 * 2**30))
+    start = time.perf_counter()
+    line = _refused(project, capsys)[0]
+    assert time.perf_counter() - start < 20
+    assert line.endswith("places.csv: the table is 2 560.0 MiB, more than the 256 MiB "
                          "strukturbild reads whole (it would need about eight times that in "
                          "memory); select the rows you need first (a län, flows of 10 and "
                          "more), or aggregate them")
+
+
+def test_a_flow_table_of_nul_bytes_is_refused_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = _folder(tmp_path)
+    with (tmp_path / "flows.csv").open("r+b") as f:
+        f.truncate(int(2.5 * 2**30))
+    start = time.perf_counter()
+    line = _refused(project, capsys)[0]
+    assert time.perf_counter() - start < 20
+    assert line.endswith("flows.csv: the file holds NUL bytes: it is not a text table (a "
+                         "UTF-16 file needs its byte-order mark, or encoding = \"utf-16-le\")")
 
 
 def test_parquet_counts_its_uncompressed_size(tmp_path: Path,

@@ -50,8 +50,9 @@ def test_example() -> None:
     assert len(img.places) == 70
     assert sorted(img.places.index[roles == "tillvaxtmotor"]) == [
         "1280TC106", "1281TC105", "1283TC107", "1290TC112", "1293TC105"]
+    # Region Skåne's regional kärnor but the growth engines, and Ängelholm by its jobs
     assert sorted(img.places.loc[roles == "regional_karna", "name"]) == [
-        "Landskrona", "Trelleborg", "Ystad"]
+        "Landskrona", "Trelleborg", "Ystad", "Ängelholm"]
     assert img.places.loc["1280TC106", "designations"] == "regional kärna; tillväxtmotor"
     assert img.places.loc["1280TC106", "role_derived"] == "storstad"
     assert img.modelled and img.links["modelled"].all() and len(img.links) > 100
@@ -152,14 +153,40 @@ def test_area_flows_of_areas_without_places_are_left_out_with_a_warning(
         build(load_project(proj))
 
 
-def test_summary_notes_and_counts_rules_that_fail_for_want_of_jobs() -> None:
+def _example_without_jobs(tmp_path: Path, roles_extra: str = "") -> Path:
+    """The bundled example's project without its jobs table ([places.jobs])."""
+    from strukturbild.sources.example import example_dir
+
+    text = (example_dir() / "project.toml").read_text(encoding="utf-8")
+    start = text.index("[places.jobs]")
+    text = text[:start] + text[text.index("[areas]"):]
+    text = text.replace("[roles]\n", "[roles]\n" + roles_extra)
+    for name in ("tatorter_2020.csv", "kommuner_skane.geojson"):
+        text = text.replace(f'path = "{name}"', f'path = "{example_dir() / name}"')
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    return tmp_path / "p.toml"
+
+
+def test_example_summary_has_no_notes_with_its_jobs() -> None:
+    """The bundled example carries SCB's jobs: every rule has its measure."""
     s = build(example_project()).summary()
+    assert s["notes"] == []
+    assert s["provenance"]["unknown_measures"]["places"] == 0
+    assert s["employed_estimated"] == 70
+    join = s["provenance"]["inputs"]["jobs"]
+    assert (join["matched_by_code"], join["unmatched"], join["rows_unused"]) == (70, 0, 0)
+    assert s["role_agreement"]["regional_karna"]["agreement"] == 0.6667
+
+
+def test_summary_notes_and_counts_rules_that_fail_for_want_of_jobs(tmp_path: Path) -> None:
+    s = build(load_project(_example_without_jobs(tmp_path))).summary()
     assert s["notes"] == [
-        "no place has 'jobs' (it needs a jobs column, or observed flows that include "
+        "no place has 'jobs' (it needs a jobs column, a jobs table joined with [places] "
+        "jobs = {path = ..., key = ...}, or observed flows that include intra-place flows): "
+        "the rules on it do not hold for regional_karna",
+        "no place has 'job_ratio' (it needs jobs: a jobs column, a jobs table joined with "
+        "[places] jobs = {path = ..., key = ...}, or observed flows that include "
         "intra-place flows): the rules on it do not hold for regional_karna",
-        "no place has 'job_ratio' (it needs jobs and employed residents (columns jobs and "
-        "employed), or observed flows that include intra-place flows): the rules on it do "
-        "not hold for regional_karna",
         "13 place(s) did not get a role because a measure its rules test is not known "
         "(regional_karna 13); [roles] unknown = \"skip\" would skip those rules instead",
     ]
@@ -173,29 +200,34 @@ def test_summary_notes_and_counts_rules_that_fail_for_want_of_jobs() -> None:
 def test_example_keeps_designated_roles_and_shows_where_rules_differ() -> None:
     img = build(example_project())
     p = img.places.set_index("name")
-    # designated roles stand; the rules alone would make Lund a lokal kärna (no jobs data)
+    # designated roles stand; by its jobs Lund is a regional kärna by the rules alone
     assert p.loc["Lund", "role"] == "tillvaxtmotor"
-    assert p.loc["Lund", "role_derived"] == "lokal_karna"
+    assert p.loc["Lund", "role_derived"] == "regional_karna"
     assert p.loc["Lund", "role_designated"] == "tillvaxtmotor"
     assert p.loc["Lund", "role_reason"].endswith(
-        "inte regional kärna: arbetsplatser okänd, arbetsplatskvot okänd")
+        "enligt reglerna regional kärna: befolkning 94 393 >= 15 000 och arbetsplatser "
+        "66 093 >= 10 000 och arbetsplatskvot 1,40 >= 0,85")
+    # Landskrona is Region Skåne's regional kärna, but has fewer jobs than employed
+    assert p.loc["Landskrona", "role"] == "regional_karna"
+    assert p.loc["Landskrona", "role_derived"] == "lokal_karna"
+    assert round(p.loc["Landskrona", "job_ratio"], 2) == 0.78
     s = img.summary()
     assert s["designated_places"] == 8
-    assert "1281TC105" in s["designated_differs_from_derived"]
+    assert "1282TC108" in s["designated_differs_from_derived"]  # Landskrona
+
+
+def test_example_without_jobs_fails_closed(tmp_path: Path) -> None:
+    img = build(load_project(_example_without_jobs(tmp_path)))
+    p = img.places.set_index("name")
+    assert p.loc["Lund", "role_derived"] == "lokal_karna"
+    assert p.loc["Lund", "role_reason"].endswith(
+        "inte regional kärna: arbetsplatser okänd, arbetsplatskvot okänd")
     # no place is a regional kärna by the rules alone
     assert (img.places["role_derived"] != "regional_karna").all()
 
 
 def test_unknown_skip_in_the_project_file_restores_01(tmp_path: Path) -> None:
-    from strukturbild.sources.example import example_dir
-
-    text = (example_dir() / "project.toml").read_text(encoding="utf-8").replace(
-        "[roles]\n", "[roles]\nunknown = \"skip\"\n")
-    text = text.replace('path = "tatorter_2020.csv"',
-                        f'path = "{example_dir() / "tatorter_2020.csv"}"').replace(
-        'path = "kommuner_skane.geojson"', f'path = "{example_dir() / "kommuner_skane.geojson"}"')
-    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
-    img = build(load_project(tmp_path / "p.toml"))
+    img = build(load_project(_example_without_jobs(tmp_path, 'unknown = "skip"\n')))
     p = img.places.set_index("name")
     assert p.loc["Lund", "role_derived"] == "regional_karna"
     assert img.summary()["notes"][0].endswith("the rules on it are skipped for regional_karna")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -352,32 +350,13 @@ def test_sweden_with_jobs_reads_as_a_planner_expects() -> None:
         set(p.index[role == "regional_karna"])
 
 
-def _example_with_jobs(tmp_path: Path) -> Path:
-    """The bundled example with SCB's jobs 2024 of its 70 tätorter (from the shared
-    file, by code: all 70 match) and employed residents 0.5 of the inhabitants."""
-    from strukturbild.sources.example import example_dir
-
-    requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
-    src = example_dir()
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
-    places = pd.read_csv(src / "tatorter_2020.csv", dtype={"tatort_code": str,
-                                                           "kommun_code": str})
-    table = pd.read_csv(SWEDEN / "jobs" / "tatort_jobs_2024.csv", dtype={"tatort_code": str})
-    jobs = table.groupby("tatort_code")["jobs"].sum(min_count=1)
-    places["jobs"] = places["tatort_code"].map(jobs)
-    assert places["jobs"].notna().all()
-    places["employed"] = 0.5 * places["population_2020"]
-    places.to_csv(tmp_path / "tatorter_2020.csv", index=False)
-    return tmp_path / "project.toml"
-
-
-def test_skane_example_with_jobs_agrees_with_region_skane(tmp_path: Path) -> None:
-    from strukturbild.config import load_project
+def test_skane_example_with_jobs_agrees_with_region_skane() -> None:
+    """The bundled example carries SCB's jobs 2024 of its 70 tätorter (by code from the
+    shared file, tests/test_jobs.py); employed residents 0.5 of the inhabitants."""
     from strukturbild.pipeline import build
+    from strukturbild.sources.example import example_project
 
-    img = build(load_project(_example_with_jobs(tmp_path)))
+    img = build(example_project())
     s = img.summary()
     assert s["notes"] == []
     assert s["provenance"]["unknown_measures"]["places"] == 0

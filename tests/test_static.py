@@ -243,7 +243,7 @@ def test_pdf_text_has_swedish_letters(pdf: bytes, tmp_path: Path) -> None:
 def test_svg_is_well_formed_text_with_swedish_letters(svg: bytes) -> None:
     texts = _svg_texts(svg)
     joined = "\n".join(texts)
-    for word in ("Strukturbild för Skåne", "Tillväxtmotor (5)", "Regional kärna (3)",
+    for word in ("Strukturbild för Skåne", "Tillväxtmotor (5)", "Regional kärna (4)",
                  "Malmö", "Kristianstad–Hässleholm", "Källa: SCB", "modellerade flöden",
                  "Gemensam tillväxtmotor", "Regionalt samband", "Lokalt samband"):
         assert word in joined, word
@@ -313,7 +313,7 @@ def test_svg_link_legend_rows_are_the_styles_drawn(svg: bytes, image: StructureI
 
 def test_english_labels(svg_en: bytes) -> None:
     joined = " ".join(" ".join(_svg_texts(svg_en)).split())  # wrapped lines joined
-    for word in ("Roles", "Growth engine (5)", "Regional core (3)", "Population (circle area)",
+    for word in ("Roles", "Growth engine (5)", "Regional core (4)", "Population (circle area)",
                  "Functional links", "Local link, strong", "Commuters (line width)",
                  "Joint growth engine", "Source: SCB (statistiska tätorter 2020, "
                  "kommungränser; CC0), Region Skåne (Regionplan för Skåne 2022–2040), Natural "

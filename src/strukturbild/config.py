@@ -25,12 +25,14 @@ from .errors import ConfigError, InputFileNotFoundError
 
 __all__ = [
     "DEFAULT_CRS",
+    "DEFAULT_EMPLOYMENT_RATE",
     "LAYER_KINDS",
     "REGION_METHODS",
     "AreasSource",
     "CommutingZoneParams",
     "ExportOptions",
     "FlowsSource",
+    "JobsSource",
     "LMAParams",
     "LayerSource",
     "LinkParams",
@@ -51,6 +53,10 @@ __all__ = [
 ]
 
 DEFAULT_CRS = "EPSG:3006"
+#: Employed residents per inhabitant where neither the places nor the kommun give them:
+#: Region Halland's SCB figures for its tätorter give 0.500 (weighted), and SCB's BAS
+#: 2020 about 5.1 million employed among 10.4 million inhabitants (0.49).
+DEFAULT_EMPLOYMENT_RATE = 0.5
 
 Language = Literal["sv", "en"]
 _OPS = (">=", "<=", "==", "!=", ">", "<")
@@ -114,6 +120,50 @@ def check_fields(obj: Any, section: str) -> None:
 
 
 @dataclass(frozen=True)
+class JobsSource:
+    """A table joined to the places for their jobs (``[places] jobs = {...}``).
+
+    The table gives each place's ``jobs`` (and, where it has them, ``employed``
+    residents), keyed by the place id: SCB's own column names are recognised
+    (``jobs``, ``dagbef``, ``dagbefolkning``, ``sysselsatt_dagbefolkning``; for
+    employed residents ``nattbef``, ``nattbefolkning``, ``forvarvsarbetande``), and
+    rows of one place split by län (or kommun: columns ``lan_code``, ``kommun_code``
+    and their SCB names) are added up. Places whose id the table lacks are matched by
+    location where the table has polygons (the place's point inside a polygon of
+    another delineation year); see :func:`strukturbild.readers.join_jobs`.
+
+    Parameters
+    ----------
+    path
+        CSV, Parquet, GeoPackage, GeoJSON or Shapefile.
+    key
+        The column holding the place id (SCB's tätort code); default: found by the
+        names the places reader recognises (``tatort_code``, ``tatortskod``, …).
+    layer, encoding, where
+        As for the places.
+    columns
+        ``jobs`` and ``employed`` → the table's column, for names not recognised.
+    licence, source
+        The table's licence, and who publishes it ("SCB, dagbefolkning 2024"), as for
+        the places: named in the source line, carried into the provenance.
+
+    Examples
+    --------
+    >>> JobsSource(Path("tatort_jobs_2024.csv"), key="tatort_code").key
+    'tatort_code'
+    """
+
+    path: Path
+    key: str | None = None
+    layer: str | None = None
+    encoding: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    licence: str = ""
+    where: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class PlacesSource:
     """Where the places are and how their columns are named.
 
@@ -146,11 +196,20 @@ class PlacesSource:
         Keep only the rows that match this attribute filter, written as for
         ``ogr2ogr -where`` (``"lan_code = '12'"``, ``"population >= 2000 AND
         lan_code IN ('05', '06')"``); see :func:`strukturbild.readers.filter_rows`.
+    jobs
+        A table joined to the places for their jobs (:class:`JobsSource`).
+    employment_rate
+        Employed residents per inhabitant, for places whose employed residents no
+        input gives: they are estimated as ``population * employment_rate`` (the
+        kommun's own rate where the areas give one, column ``employment_rate``) and
+        marked ``employed_estimated``. Default :data:`DEFAULT_EMPLOYMENT_RATE`.
 
     Examples
     --------
     >>> PlacesSource(Path("t.csv"), columns={"place_id": "kod"}).columns["place_id"]
     'kod'
+    >>> PlacesSource(Path("t.csv")).employment_rate
+    0.5
     """
 
     path: Path
@@ -163,6 +222,28 @@ class PlacesSource:
     licence: str = ""
     where: str | None = None
     source: str = ""
+    jobs: JobsSource | None = None
+    employment_rate: float = DEFAULT_EMPLOYMENT_RATE
+
+    def __post_init__(self) -> None:
+        _check_employment_rate(self.employment_rate, "places.employment_rate")
+
+
+def _check_employment_rate(rate: Any, key: str) -> None:
+    """Refuse an employment rate that is not a number in (0, 1].
+
+    Examples
+    --------
+    >>> _check_employment_rate(0.48, "places.employment_rate")
+    >>> _check_employment_rate(48, "places.employment_rate")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'places.employment_rate': expected employed ...
+    """
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) \
+            or not 0 < rate <= 1:
+        raise _err(None, key, "expected employed residents per inhabitant, a number in "
+                   f"(0, 1] such as 0.5, got {rate!r}")
 
 
 @dataclass(frozen=True)
@@ -585,12 +666,13 @@ class LinkParams:
     ``"auto"`` (default) uses observed flows when given and models otherwise.
 
     **Modelled flows** (:func:`~strukturbild.analysis.links.model_flows`) come from a
-    production-constrained model: the employed residents of each place
-    (``employment_rate * population``) are shared among all places, the place itself
-    included. The default form, ``decay = "mixture"``, splits them into three groups
-    and was calibrated on SCB's commuting between kommuner (the LA workbooks 2020 and
-    2021: ``p1``, the share of employed residents working in another kommun, and
-    ``till``, where most of them go; 2,017 tätorter summed to 285 kommuner):
+    production-constrained model: the employed residents of each place (its
+    ``employed``, else estimated as ``population`` times ``[places] employment_rate``)
+    are shared among all places, the place itself included. The default form, ``decay =
+    "mixture"``, splits them into three groups and was calibrated on SCB's commuting
+    between kommuner (the LA workbooks 2020 and 2021: ``p1``, the share of employed
+    residents working in another kommun, and ``till``, where most of them go; 2,017
+    tätorter summed to 285 kommuner):
 
     - a share ``own_share * (population / 10 000) ** own_share_exponent`` (at most
       ``1 - long_share``) works in the own place whatever the geography (local
@@ -610,8 +692,10 @@ class LinkParams:
     Defaults, each fixed or fitted (the fitted ones on 2020 and 2021 together), and
     the evidence (README, "Modelled flows"):
 
-    - ``employment_rate = 0.5`` (fixed): about 5.1 million employed (SCB BAS 2020,
-      day population) among 10.4 million inhabitants; it cancels out of every share;
+    - the employed residents where not known: ``[places] employment_rate = 0.5``
+      (:data:`DEFAULT_EMPLOYMENT_RATE`; about 5.1 million employed, SCB BAS 2020, day
+      population, among 10.4 million inhabitants); a rate the same for every place
+      cancels out of every share;
     - ``urban_density = 2200`` inhabitants per km² (fixed): the population-weighted
       mean density of SCB's statistical tätorter 2020, giving a place's area where
       ``area_ha`` is not known; a place's distance to itself is the mean distance
@@ -695,7 +779,6 @@ class LinkParams:
     beta: float = 0.1
     max_distance_km: float | None = None
     min_flow: float = 50.0
-    employment_rate: float = 0.5
     urban_density: float = 2200.0
     strong: float = 0.15
     medium: float = 0.075
@@ -703,14 +786,10 @@ class LinkParams:
 
     def __post_init__(self) -> None:
         check_fields(self, "links")
-        for name in ("beta", "employment_rate", "urban_density", "d50_km", "decay_exponent",
-                     "long_km"):
+        for name in ("beta", "urban_density", "d50_km", "decay_exponent", "long_km"):
             v = getattr(self, name)
             if not v > 0:
                 raise _err(None, f"links.{name}", f"expected a positive number, got {v}")
-        if not self.employment_rate <= 1:
-            raise _err(None, "links.employment_rate", "expected a number in (0, 1], got "
-                       f"{self.employment_rate}")
         for name in ("own_share", "long_share"):
             v = getattr(self, name)
             if not 0 <= v < 1:
@@ -1299,6 +1378,8 @@ class Project:
         for src in (self.places, self.areas, self.flows, *self.layers):
             if src is not None:
                 paths.append(Path(src.path))
+        if self.places is not None and self.places.jobs is not None:
+            paths.append(Path(self.places.jobs.path))
         paths.extend(Path(d) for d in self.roles.designations if isinstance(d, Path))
         if self.map.land:
             paths.append(Path(self.map.land))
@@ -1406,6 +1487,8 @@ def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
         "licence": (str, False),
         "source": (str, False),
         "where": (str, False),
+        "jobs": ((str, dict), False),
+        "employment_rate": (_NUM, False),
     }
     d = _check_table(t, spec, "places", path)
     _check_where(d, "places", path)
@@ -1416,7 +1499,42 @@ def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
         if k not in allowed:
             raise _err(path, f"places.columns.{k}",
                        f"unknown canonical column; expected one of {', '.join(sorted(allowed))}")
+    if "jobs" in d:
+        d["jobs"] = _jobs(d["jobs"], base, path)
+    if "employment_rate" in d:
+        d["employment_rate"] = float(d["employment_rate"])
+        try:
+            _check_employment_rate(d["employment_rate"], "places.employment_rate")
+        except ConfigError as exc:
+            raise ConfigError(exc.message, source=path) from None
     return PlacesSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
+
+
+def _jobs(t: Any, base: Path, path: Path | None) -> JobsSource:
+    """``[places] jobs``: a table joined to the places for their jobs, or just its path."""
+    if isinstance(t, str):
+        t = {"path": t}
+    spec: _Spec = {
+        "path": (str, True),
+        "key": (str, False),
+        "layer": (str, False),
+        "encoding": (str, False),
+        "columns": (_COLS, False),
+        "licence": (str, False),
+        "source": (str, False),
+        "where": (str, False),
+    }
+    d = _check_table(t, spec, "places.jobs", path)
+    _check_where(d, "places.jobs", path)
+    if "key" in d and not d["key"].strip():
+        raise _err(path, "places.jobs.key", "expected the name of the column that holds the "
+                   "place id (e.g. \"tatort_code\"), got an empty string")
+    cols = _str_map(d.pop("columns", {}), "places.jobs.columns", path)
+    for k in cols:
+        if k not in ("jobs", "employed"):
+            raise _err(path, f"places.jobs.columns.{k}",
+                       "unknown canonical column; expected jobs, employed")
+    return JobsSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
 
 
 def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
@@ -1434,9 +1552,9 @@ def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
     _check_where(d, "areas", path)
     cols = _str_map(d.pop("columns", {}), "areas.columns", path)
     for k in cols:
-        if k not in {"area_id", "name"}:
+        if k not in {"area_id", "name", "employment_rate"}:
             raise _err(path, f"areas.columns.{k}",
-                       "unknown canonical column; expected area_id, name")
+                       "unknown canonical column; expected area_id, name, employment_rate")
     return AreasSource(path=_resolve(base, d.pop("path")), columns=cols, **d)
 
 
@@ -1618,6 +1736,33 @@ def _check_literal(value: str, allowed: tuple[str, ...], key: str, path: Path | 
         raise _err(path, key, f"expected one of {', '.join(allowed)}, got {value!r}")
 
 
+def _moved_employment_rate(rate: Any, places: PlacesSource | None, given: bool,
+                           path: Path | None) -> PlacesSource | None:
+    """strukturbild 0.2's ``[links] employment_rate``, read as ``[places] employment_rate``
+    (one setting: the places' estimate of employed residents feeds the model), with a
+    warning; an error where both are given and differ, or where there is no [places]."""
+    import warnings
+
+    from .errors import StrukturbildWarning
+
+    try:
+        _check_employment_rate(rate, "links.employment_rate")
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=path) from None
+    rate = float(rate)
+    if places is None:
+        raise _err(path, "links.employment_rate", "the key has moved to [places] "
+                   "employment_rate; write it there")
+    if given and places.employment_rate != rate:
+        raise _err(path, "links.employment_rate", "the key has moved to [places] "
+                   f"employment_rate, which says {places.employment_rate:g}, not {rate:g}; "
+                   "remove links.employment_rate")
+    warnings.warn(f"{path or 'project'}: key 'links.employment_rate' has moved to [places] "
+                  "employment_rate (it is read from there now); move it",
+                  StrukturbildWarning, stacklevel=4)
+    return replace(places, employment_rate=rate)
+
+
 def project_from_dict(
     data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None
 ) -> Project:
@@ -1664,7 +1809,12 @@ def project_from_dict(
     flows = _flows(d["flows"], base_dir, path) if "flows" in d else None
     layers = _layers(d["layers"], base_dir, path) if "layers" in d else ()
     roles = _roles(d.get("roles", {}), base_dir, path)
-    links = _dataclass_from(LinkParams, d.get("links", {}), "links", path)
+    links_table = d.get("links", {})
+    if isinstance(links_table, dict) and "employment_rate" in links_table:
+        links_table = dict(links_table)
+        places = _moved_employment_rate(links_table.pop("employment_rate"), places,
+                                        "employment_rate" in d.get("places", {}), path)
+    links = _dataclass_from(LinkParams, links_table, "links", path)
     regions = _regions(d.get("regions", {}), path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
     if mp.land:

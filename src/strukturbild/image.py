@@ -366,6 +366,9 @@ class StructureImage:
             "title": self.title,
             "places": len(places),
             "population": int(places["population"].sum()) if "population" in places else 0,
+            # places whose employed residents are estimated (population x employment rate)
+            "employed_estimated": int(places["employed_estimated"].fillna(False).astype(bool)
+                                      .sum()) if "employed_estimated" in places else 0,
             "roles": roles_count,
             "links": len(links),
             "link_classes": classes,

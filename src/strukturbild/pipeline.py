@@ -31,6 +31,7 @@ from .analysis.roles import (
     role_agreement,
 )
 from .config import (
+    DEFAULT_EMPLOYMENT_RATE,
     AreasSource,
     CommutingZoneParams,
     FlowsSource,
@@ -43,6 +44,7 @@ from .image import OwnLayer, RoleInfo, StructureImage
 from .readers import (
     areas_from_frame,
     flows_table_from_frame,
+    join_jobs,
     places_from_frame,
     read_areas,
     read_designations,
@@ -311,6 +313,13 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
                         ("flows", project.flows)):
         if srcobj is not None:
             inputs[key] = _input_entry(srcobj)
+    join = places.attrs.get("jobs_join")
+    if project.places is not None and project.places.jobs is not None and join is not None:
+        jpath = Path(project.places.jobs.path)
+        inputs["jobs"] = {"file": jpath.name, "sha256": _sha256(jpath),
+                          **{k: v for k, v in join.items() if k != "file"},
+                          **({"source": project.places.jobs.source}
+                             if project.places.jobs.source else {})}
     _layer_entries(inputs, layers)
     return _assemble(project, places, areas, observed, inputs, say, layers=layers)
 
@@ -363,9 +372,9 @@ def build_image(
         A :class:`Project`, or the path of a project file, for everything else
         (roles, links, regions, map, export). Of its inputs, those the call does not
         give as frames are read from their files: its ``[areas]`` when ``areas`` is
-        None, its ``[flows]`` when ``flows`` is None, its ``[[layers]]`` and
-        designation lists; its ``[places]`` never (``places`` is the places). None:
-        the defaults.
+        None, its ``[flows]`` when ``flows`` is None, its ``[places] jobs`` table when
+        ``places`` has no ``jobs``, its ``[[layers]]`` and designation lists; its
+        ``[places]`` file never (``places`` is the places). None: the defaults.
     progress
         Called with a short message at each step.
 
@@ -390,6 +399,13 @@ def build_image(
     columns = project.places.columns if project.places is not None else {}
     places = places_from_frame(places, columns=columns, crs=project.crs)
     inputs: dict[str, Any] = {"places": {"file": "<frame>"}}
+    jobs = project.places.jobs if project.places is not None else None
+    if jobs is not None and "jobs" not in places.columns:
+        say(f"jobs from the project: {Path(jobs.path).name}")
+        places, join = join_jobs(places, jobs, crs=project.crs)
+        inputs["jobs"] = {"file": Path(jobs.path).name, "sha256": _sha256(Path(jobs.path)),
+                          **{k: v for k, v in join.items() if k != "file"},
+                          **({"source": jobs.source} if jobs.source else {})}
     areas_frame = None
     if areas is not None:
         acols = project.areas.columns if project.areas is not None else {}
@@ -422,7 +438,22 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
               layers: list[tuple[LayerSource, Any]] | None = None) -> StructureImage:
     """The chain after reading: measures, regions, roles, links, the image."""
     say(f"read {len(places)} places" + (f", {len(observed)} flows" if observed else ""))
-    measures = place_measures(places, observed)
+    notes: list[str] = []
+    join = inputs.get("jobs")
+    if join is not None:
+        say(_join_line(join))
+        if join["unmatched"]:
+            notes.append(_join_note(join))
+    rate = project.places.employment_rate if project.places is not None \
+        else DEFAULT_EMPLOYMENT_RATE
+    area_rates = None
+    if areas is not None and "employment_rate" in areas.columns \
+            and areas["employment_rate"].notna().any():
+        area_rates = areas["employment_rate"].dropna()
+    measures = place_measures(places, observed, employment_rate=rate, area_rates=area_rates)
+    employed_info = _employed_info(places, measures, rate, area_rates)
+    if employed_info["estimated"]:
+        say(_employed_line(employed_info))
 
     # Which flows make the links: observed, or modelled where none are observed.
     src = project.links.source
@@ -435,7 +466,9 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         keep = project.links.min_flow
         if observed is None and project.regions.params is not None:
             keep = min(keep, REGION_MIN_FLOW)
-        modelled = modelled_commuting(places, params=project.links, observed=observed,
+        # the model reads each place's employed residents as found or estimated here
+        modelled = modelled_commuting(places.assign(employed=measures["employed"]),
+                                      params=project.links, observed=observed,
                                       min_flow=keep, progress=say)
         link_flows, model_used = modelled.flows, modelled.params
         form = (f"beta={model_used['beta']:.4g}" if "beta" in model_used
@@ -468,13 +501,22 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
     designations = _designations(project, places)
     roles = classify_roles(measures, project.roles, designations=designations,
                            names=places["name"], language=project.map.language)
-    notes = _unknown_rule_measures(measures, project, roles.attrs.get("unknown_measures"))
-    for note in notes:
+    rule_notes = _unknown_rule_measures(measures, project,
+                                        roles.attrs.get("unknown_measures"))
+    for note in rule_notes:
         say(note)
+    notes += rule_notes
     say("classified roles: " + ", ".join(
         f"{k} {int(v)}" for k, v in roles["role"].value_counts(sort=False).items() if v))
 
     link_measures = measures[["employed", "jobs"]].copy()
+    if not link_flows.modelled and link_flows.has_self_flows:
+        # observed flows with intra-place flows are their own totals: a link's shares are
+        # of the table it is drawn from (flows between kommuner attached to their seat
+        # places are the kommun's, not the seat tätort's jobs and employed residents)
+        for col, total in (("employed", link_flows.outflow()), ("jobs", link_flows.inflow())):
+            table_total = total.reindex(link_measures.index)
+            link_measures[col] = table_total.where(table_total > 0).fillna(link_measures[col])
     if modelled is not None:  # the model's totals count the pairs it left out, too
         link_measures["employed"] = link_measures["employed"].fillna(modelled.employed)
         link_measures["jobs"] = link_measures["jobs"].fillna(modelled.jobs)
@@ -488,6 +530,10 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
 
     out_places = places.join(measures.drop(columns=[c for c in measures.columns
                                                     if c in places.columns]))
+    # employed residents and jobs as the measures found them (estimated, from flows)
+    for col in ("employed", "jobs"):
+        if col in places.columns:
+            out_places[col] = measures[col]
     for col in roles.columns:
         out_places[col] = roles[col]
     if region_result is not None:
@@ -524,6 +570,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "flows": "modelled" if link_flows.modelled else "observed",
         "model": to_jsonable(model_used),
         "notes": notes,
+        "employed": employed_info,
         "unknown_measures": to_jsonable(roles.attrs.get("unknown_measures", {})),
         # where the designations pin a role the rules also give: do they name the same places
         "role_agreement": role_agreement(roles, scheme) if designations is not None else {},
@@ -597,14 +644,58 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
     return base, info
 
 
+def _join_line(join: dict[str, Any]) -> str:
+    """The progress line of a jobs join: how its places were matched."""
+    matched = join["matched_by_code"] + join["matched_by_location"]
+    text = (f"jobs from {join['file']}: {matched} places matched "
+            f"({join['matched_by_code']} by code, {join['matched_by_location']} by location)")
+    if join["unmatched"]:
+        text += f", {join['unmatched']} without jobs"
+    if join["rows_unused"]:
+        text += f"; {join['rows_unused']} of its places are not among the places"
+    return text
+
+
+def _join_note(join: dict[str, Any]) -> str:
+    listed = join["unmatched_places"][:10]
+    more = ", …" if join["unmatched"] > len(listed) else ""
+    how = "by code or by location" if join["location"] == "polygons" else "by code"
+    return (f"{join['unmatched']} place(s) have no jobs: {join['file']} does not match them "
+            f"{how} ({', '.join(listed)}{more})")
+
+
+def _employed_info(places: Any, measures: pd.DataFrame, rate: float,
+                   area_rates: pd.Series | None) -> dict[str, Any]:
+    """What the provenance says of the employed residents: how many were estimated, how."""
+    est = measures["employed_estimated"].to_numpy(dtype=bool)
+    by_kommun = 0
+    if area_rates is not None and "area_id" in places.columns:
+        by_kommun = int((places["area_id"].isin(area_rates.index).to_numpy() & est).sum())
+    return {"estimated": int(est.sum()), "of": len(measures), "employment_rate": rate,
+            "by_kommun_rate": by_kommun, "by_default_rate": int(est.sum()) - by_kommun,
+            "method": "population x employment rate (the kommun's where the areas give "
+                      "employment_rate, else [places] employment_rate)"}
+
+
+def _employed_line(info: dict[str, Any]) -> str:
+    if info["by_kommun_rate"]:
+        how = (f"{info['by_kommun_rate']} by their kommun's rate, "
+               f"{info['by_default_rate']} by {info['employment_rate']:g}")
+    else:
+        how = f"{info['employment_rate']:g} of the population"
+    return (f"employed residents estimated for {info['estimated']} of {info['of']} places "
+            f"({how}; [places] employment_rate)")
+
+
 #: Why a rule measure can be missing for every place: what it is made of.
 _MEASURE_NEEDS = {
-    "jobs": "a jobs column, or observed flows that include intra-place flows",
+    "jobs": "a jobs column, a jobs table joined with [places] jobs = {path = ..., key = "
+            "...}, or observed flows that include intra-place flows",
     "employed": "an employed column, or observed flows that include intra-place flows",
-    "job_ratio": "jobs and employed residents (columns jobs and employed), or observed "
-                 "flows that include intra-place flows",
-    "job_share": "jobs for every place (a jobs column, or observed flows that include "
-                 "intra-place flows)",
+    "job_ratio": "jobs: a jobs column, a jobs table joined with [places] jobs = {path = "
+                 "..., key = ...}, or observed flows that include intra-place flows",
+    "job_share": "jobs for every place (a jobs column, a jobs table joined with [places] "
+                 "jobs, or observed flows that include intra-place flows)",
     "net_commuting": "jobs and employed residents, or observed flows",
     "inflow_sources": "observed flows",
     "inflow_share": "observed flows",

@@ -42,25 +42,37 @@ from ._validate import (
     to_counts,
 )
 from ._where import compile_filter
-from .config import DEFAULT_CRS, AreasSource, FlowsSource, LayerSource, PlacesSource
+from .config import (
+    DEFAULT_CRS,
+    AreasSource,
+    FlowsSource,
+    JobsSource,
+    LayerSource,
+    PlacesSource,
+)
 from .errors import (
     ConfigError,
     CRSError,
+    DuplicateIdError,
     EmptyInputError,
     InputFileNotFoundError,
     InvalidValueError,
     StrukturbildWarning,
     TimeLimitError,
+    UnknownCodeError,
 )
 
 __all__ = [
     "BUILTIN_DESIGNATIONS",
+    "JOB_PART_ALIASES",
     "PLACE_ALIASES",
     "areas_from_frame",
     "check_sqlite_input",
     "filter_rows",
     "flows_table_from_frame",
     "gdal_readable",
+    "join_jobs",
+    "match_jobs",
     "places_from_frame",
     "read_areas",
     "read_designations",
@@ -78,8 +90,15 @@ PLACE_ALIASES: Mapping[str, tuple[str, ...]] = {
     "area_id": ("area_id", "kommun", "kommun_code", "kommunkod", "knkod", "kn_kod"),
     "area_name": ("area_name", "kommunnamn", "kommun_name", "knnamn"),
     "population": ("population", "bef", "befolkning", "folkmangd", "pop"),
-    "jobs": ("jobs", "dagbefolkning", "arbetsstallen", "sysselsatta_dag"),
-    "employed": ("employed", "nattbefolkning", "forvarvsarbetande"),
+    # SCB's day population (RAMS/BAS "sysselsatt dagbefolkning": the employed by where
+    # they work). "arbetsställen" (establishments) counts workplaces, not jobs: not here.
+    "jobs": ("jobs", "dagbef", "dagbefolkning", "sysselsatt_dagbefolkning",
+             "sysselsatta_dagbefolkning", "sysselsatta_dag", "forvarvsarbetande_dag",
+             "arbetsplatser"),
+    # SCB's night population: the employed by where they live
+    "employed": ("employed", "nattbef", "nattbefolkning", "sysselsatt_nattbefolkning",
+                 "sysselsatta_nattbefolkning", "forvarvsarbetande", "sysselsatta",
+                 "employed_residents"),
     "population_prev": ("population_prev",),
     "jobs_prev": ("jobs_prev",),
     "area_ha": ("area_ha",),
@@ -87,7 +106,13 @@ PLACE_ALIASES: Mapping[str, tuple[str, ...]] = {
 AREA_ALIASES: Mapping[str, tuple[str, ...]] = {
     "area_id": ("area_id", "kommun_code", "kommunkod", "knkod", "kommun", "lan_code", "code"),
     "name": ("name", "kommun_name", "kommunnamn", "knnamn", "lan_name", "namn"),
+    # employed residents per inhabitant (optional; ``fetch scb`` writes it per kommun)
+    "employment_rate": ("employment_rate",),
 }
+#: Columns of a jobs table whose rows split one place (SCB gives one row per län for
+#: a tätort that crosses a län border): rows that differ in them are added up.
+JOB_PART_ALIASES: tuple[str, ...] = ("lan_code", "lanskod", "lankod", "lan", "kommun_code",
+                                     "kommunkod", "knkod")
 FLOW_ALIASES: Mapping[str, tuple[str, ...]] = {
     "origin": ("origin", "from", "fran", "bostad", "home", "live", "o"),
     "destination": ("destination", "to", "till", "arbete", "work", "d"),
@@ -334,6 +359,15 @@ def _sql_values(values: pd.Series) -> tuple[str, list[Any]]:
     return "TEXT", out
 
 
+_FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", " ": "_", "-": "_"})
+
+
+def _folded(name: str) -> str:
+    """A column name as the aliases are written: lower case, å/ä/ö as a/a/o, spaces
+    and hyphens as ``_`` (``Sysselsatt dagbefolkning`` → ``sysselsatt_dagbefolkning``)."""
+    return str(name).strip().lower().translate(_FOLD)
+
+
 def _find_column(
     frame: pd.DataFrame, canonical: str, mapping: Mapping[str, str],
     aliases: Mapping[str, tuple[str, ...]],
@@ -341,9 +375,15 @@ def _find_column(
     if canonical in mapping:
         return mapping[canonical]
     lower = {str(c).lower(): str(c) for c in frame.columns}
+    folded: dict[str, str] = {}
+    for c in frame.columns:
+        folded.setdefault(_folded(str(c)), str(c))
     for alias in aliases.get(canonical, ()):
         if alias in lower:
             return lower[alias]
+    for alias in aliases.get(canonical, ()):
+        if alias in folded:
+            return folded[alias]
     return None
 
 
@@ -836,7 +876,263 @@ def read_places(source: PlacesSource | str | Path, *, crs: str = DEFAULT_CRS
     gdf = _read_geo(path, layer=source.layer, encoding=source.encoding, crs=source.crs,
                     x=source.x, y=source.y, where=source.where)
     layer = source.layer or gdf.attrs.get("layer")
-    return places_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
+    places = places_from_frame(gdf, columns=source.columns, crs=crs, source=path, layer=layer)
+    if source.jobs is not None:
+        places, report = join_jobs(places, source.jobs, crs=crs, places_source=path)
+        places.attrs["jobs_join"] = report
+    return places
+
+
+#: Place ids listed by name in a join's report, at most.
+_LISTED = 100
+
+
+def join_jobs(places: gpd.GeoDataFrame, source: JobsSource, *, crs: str = DEFAULT_CRS,
+              places_source: str | Path | None = None,
+              ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """The places with the ``jobs`` (and ``employed``) of a joined table, and a report.
+
+    The table (:class:`~strukturbild.config.JobsSource`: CSV, Parquet or a vector
+    file) is read as every reader reads: codes as text, counts checked (a negative
+    or missing count, a code that lost its leading zero, a key twice are bad input
+    naming the file, row and column). Its rows are matched to the places:
+
+    1. **by code**: the table's ``key`` column against the places' ids; rows of one
+       place split by län or kommun (SCB's file has one row per län for a tätort
+       that crosses a län border; columns :data:`JOB_PART_ALIASES`) are added up
+       first, an empty count in one part counting as none when another part has one;
+    2. **by location**, where the table has polygons (SCB's tätorter of another
+       delineation year): a place no code matched takes the row whose polygon holds
+       its point. A row that so reaches several places (tätorter merged between the
+       years) is shared among them by population.
+
+    Places that neither reaches keep no jobs (missing). The report counts the
+    matches, the places left unmatched (and names up to 100 of them) and the rows
+    that reached no place.
+
+    Raises
+    ------
+    ConfigError
+        The places already have the column the table gives.
+    EmptyInputError
+        The table matches none of the places (a wrong ``key``, say).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, shapely
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "jobs.csv").write_text("tatort_code,lan_code,dagbef\\n"
+    ...     "0319TC103,03,1918\\n0319TC103,21,61\\n0330TC101,03,5000\\n")
+    >>> places = gpd.GeoDataFrame({"population": [6593, 200]},
+    ...     index=pd.Index(["0319TC103", "0330TB999"], name="place_id"),
+    ...     geometry=[shapely.Point(650000, 6660000), shapely.Point(660000, 6650000)],
+    ...     crs=3006)
+    >>> out, report = join_jobs(places, JobsSource(d / "jobs.csv", key="tatort_code"))
+    >>> out["jobs"].tolist(), report["matched_by_code"], report["unmatched"]
+    ([1979.0, nan], 1, 1)
+    """
+    import shapely
+
+    path = Path(source.path)
+    table, layer = _read_join_table(source, crs)
+    require_rows(table, source=path, layer=layer)
+    key = source.key or _find_column(table, "place_id", {}, PLACE_ALIASES)
+    require_columns(table, [key or "tatort_code"], source=path, layer=layer,
+                    hint="; name the column that holds the place id with key = \"...\" in "
+                         "[places] jobs")
+    assert key is not None
+    found: dict[str, str] = {}
+    for canonical in ("jobs", "employed"):
+        col = _find_column(table, canonical, source.columns, PLACE_ALIASES)
+        if canonical in source.columns:
+            require_columns(table, [source.columns[canonical]], source=path, layer=layer,
+                            hint=f" (mapped from places.jobs.columns.{canonical})")
+        if col is not None and col != key:
+            found[canonical] = col
+    if not found:
+        names = ", ".join(PLACE_ALIASES["jobs"][:4])
+        require_columns(table, ["jobs"], source=path, layer=layer,
+                        hint=f"; a jobs table needs a jobs column ({names}, …) or "
+                             "employed residents (nattbef, …); map another name with "
+                             "places.jobs.columns.jobs")
+    for canonical, col in found.items():
+        if canonical in places.columns:
+            raise ConfigError(
+                f"the places already have '{canonical}' and [places] jobs gives it again "
+                f"(column '{col}' of {path.name}); give it once: drop the join or the "
+                "places' column", source=places_source or path)
+    keys = to_codes(table[key], source=path, layer=layer, column=key)
+    parts = list(dict.fromkeys(
+        c for c in (_find_column(table, "part", {}, {"part": (a,)}) for a in JOB_PART_ALIASES)
+        if c is not None and c != key))
+    ident = pd.DataFrame({"key": keys.to_numpy()})
+    for c in parts:
+        ident[c] = table[c].astype(object).where(table[c].notna(), "").map(
+            lambda v: str(v).strip()).to_numpy()
+    dup = ident.duplicated(keep="first").to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((ident == ident.iloc[pos]).all(axis=1).to_numpy())[0])
+        if parts:
+            same = ", ".join(f"{c} '{ident[c].iloc[pos]}'" for c in parts)
+            why = f"occurs more than once with the same {same} (first at row {first + 1})"
+        else:
+            why = (f"occurs more than once (first at row {first + 1}); rows of one place "
+                   "split by län need a lan_code column")
+        raise DuplicateIdError(f"place '{keys.iloc[pos]}' {why}", source=path, layer=layer,
+                               column=key, row=pos + 1)
+    values: dict[str, pd.Series] = {}
+    for canonical, col in found.items():
+        counts = to_counts(table[col], source=path, layer=layer, column=col,
+                           allow_missing=True)
+        counts.index = pd.RangeIndex(len(counts))
+        have = counts.notna().groupby(keys.to_numpy()).transform("any").to_numpy()
+        bad = counts.isna().to_numpy() & ~have
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InvalidValueError(
+                f"value is missing for '{keys.iloc[pos]}'; expected a count >= 0 (only a "
+                "part of a place split over several rows may be empty)", source=path,
+                layer=layer, column=col, row=pos + 1)
+        values[canonical] = counts
+    frame = pd.DataFrame({c: v.to_numpy() for c, v in values.items()})
+    frame["key"] = keys.to_numpy()
+    summed = frame.groupby("key", sort=False).sum(min_count=1)
+    n_split = int((frame.groupby("key", sort=False).size() > 1).sum())
+    # a code that lost its leading zero (read as a number somewhere on its way)
+    ids = pd.Index(places.index.astype(str))
+    known = summed.index.isin(ids)
+    for code in (str(c) for c in summed.index[~known]):
+        if re.fullmatch(r"\d{3}T[A-Z]\d{3}", code) or ("0" + code) in ids:
+            row = int(np.flatnonzero(keys.to_numpy() == code)[0])
+            raise UnknownCodeError(
+                f"code '{code}' looks like a place id that lost its leading zero (expected "
+                f"'0{code}'); store codes as text", source=path, layer=layer, column=key,
+                row=row + 1)
+    polygons = None
+    geoms = table.attrs.get("polygons")
+    if geoms is not None:
+        polygons = gpd.GeoSeries(geoms, crs=crs).groupby(keys.to_numpy(), sort=False).agg(
+            lambda g: shapely.union_all(g.to_numpy())).reindex(summed.index)
+    out, matches = match_jobs(places, summed, polygons)
+    if not matches["matched_by_code"] + matches["matched_by_location"]:
+        count = f"{len(ids):,}".replace(",", " ")
+        raise EmptyInputError(
+            f"the jobs table matches none of the {count} places by its key '{key}' "
+            f"(ids like '{summed.index[0]}' there, '{ids[0]}' in the places); give the "
+            "right key in [places] jobs", source=path, layer=layer)
+    report: dict[str, Any] = {
+        "file": path.name,
+        "key": key,
+        "columns": dict(found),
+        "rows": len(table),
+        "places_in_table": len(summed),
+        "split_rows_summed": n_split,
+        **matches,
+    }
+    if source.licence:
+        report["licence"] = source.licence
+    if source.where:
+        report["where"] = source.where
+    return out, report
+
+
+def match_jobs(places: gpd.GeoDataFrame, table: pd.DataFrame,
+               polygons: gpd.GeoSeries | None = None,
+               ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """The places with the counts of ``table`` (indexed by place code), and the matches.
+
+    Each row of ``table`` (columns ``jobs`` and/or ``employed``) reaches the place
+    with its code; a place that no code reaches takes the row whose polygon
+    (``polygons``, indexed like ``table``, in the places' CRS) holds its point, the
+    first such row where polygons overlap. A row that reaches several places is
+    shared among them by population (equally where they have none). What
+    :func:`join_jobs` does after reading its file, and ``fetch scb`` with SCB's jobs
+    per tätort.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> places = gpd.GeoDataFrame({"population": [300, 100, 50]},
+    ...     index=pd.Index(["A", "B", "C"], name="place_id"), crs=3006,
+    ...     geometry=[shapely.Point(0, 0), shapely.Point(10, 0), shapely.Point(99, 99)])
+    >>> table = pd.DataFrame({"jobs": [800.0]}, index=["A2"])
+    >>> out, m = match_jobs(places, table, gpd.GeoSeries([shapely.box(-5, -5, 15, 5)],
+    ...                                                  index=["A2"], crs=3006))
+    >>> out["jobs"].tolist(), m["matched_by_location"], m["unmatched_places"]
+    ([600.0, 200.0, nan], 2, ['C'])
+    """
+    import shapely
+
+    ids = pd.Index(places.index.astype(str))
+    row_of = pd.Series(pd.Index(table.index.astype(str)).get_indexer(ids), index=ids)
+    by_code = row_of >= 0
+    by_location = pd.Series(False, index=ids)
+    if polygons is not None and (~by_code).any():
+        rest = places.loc[~by_code.to_numpy()]
+        geom = rest.geometry
+        points = geom.where(geom.geom_type == "Point", geom.representative_point())
+        tree = shapely.STRtree(polygons.reindex(table.index).to_numpy())
+        pts, hits = tree.query(points.to_numpy(), predicate="within")
+        # a point in overlapping polygons takes the first row of the table
+        best: dict[int, int] = {}
+        for pt, hit in zip(pts.tolist(), hits.tolist(), strict=True):
+            best[pt] = min(hit, best.get(pt, hit))
+        for pt, hit in best.items():
+            pid = str(rest.index[pt])
+            row_of[pid] = hit
+            by_location[pid] = True
+    matched = (row_of >= 0).to_numpy()
+    # rows that reach several places share their counts by population
+    pop = pd.to_numeric(places["population"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    reach = pd.DataFrame({"row": row_of.to_numpy(), "pop": pop})[matched]
+    total = reach.groupby("row")["pop"].transform("sum")
+    n = reach.groupby("row")["pop"].transform("size")
+    weight = np.where(total > 0, reach["pop"] / total.where(total > 0, 1.0), 1.0 / n)
+    out = places.copy()
+    for col in ("jobs", "employed"):
+        if col in table.columns:
+            v = np.full(len(out), np.nan)
+            v[matched] = table[col].to_numpy(dtype=float)[reach["row"].to_numpy()] * weight
+            out[col] = v
+    shared = reach.groupby("row").size()
+    unmatched = [str(i) for i in ids[~matched]]
+    return out, {
+        "matched_by_code": int(by_code.sum()),
+        "matched_by_location": int(by_location.sum()),
+        "location": "polygons" if polygons is not None else "none (the table has no polygons)",
+        "rows_shared": int((shared > 1).sum()),
+        "unmatched": len(unmatched),
+        "unmatched_places": unmatched[:_LISTED],
+        "rows_unused": int(len(table) - reach["row"].nunique()),
+    }
+
+
+def _read_join_table(source: JobsSource, crs: str) -> tuple[pd.DataFrame, str | None]:
+    """A join table as text columns; its polygons in ``crs`` in ``attrs['polygons']``
+    (as a plain array: pandas copies attrs with care for nothing else)."""
+    path = Path(source.path)
+    check_path(path)
+    suffix = path.suffix.lower()
+    if suffix in _VECTOR_SUFFIXES:
+        if not path.is_file():
+            raise InputFileNotFoundError("file not found", source=path)
+        gdf = _read_vector(path, layer=source.layer, encoding=source.encoding,
+                           where=source.where)
+        layer = source.layer or gdf.attrs.get("layer")
+        geometry = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else None
+        table = pd.DataFrame({str(c): gdf[c] for c in gdf.columns
+                              if geometry is None or c != geometry.name})
+        if geometry is not None and len(gdf):
+            kinds = set(geometry.dropna().geom_type)
+            if kinds and kinds <= {"Polygon", "MultiPolygon"}:
+                check_geometries(geometry, source=path, layer=layer,
+                                 kinds=("Polygon", "MultiPolygon"))
+                gdf = _repaired(gdf, path, "polygon(s)")
+                gdf = _to_project_crs(gdf, crs, source=path, layer=layer)
+                table.attrs["polygons"] = gdf.geometry.to_numpy()
+        return table, layer
+    return read_table(path, encoding=source.encoding, where=source.where), None
 
 
 def _frame_columns(frame: Any, what: str, id_name: str,
@@ -1076,12 +1372,33 @@ def areas_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | No
     ids = to_codes(gdf[cols["area_id"]], source=path, layer=layer, column=cols["area_id"],
                    scb=True)
     check_unique(ids, source=path, layer=layer, column=cols["area_id"])
+    data: dict[str, Any] = {
+        "name": clean_text(gdf[cols["name"]].astype(str), source=path, layer=layer,
+                           column=cols["name"]).to_numpy(dtype=object)}
+    rate_col = cols.get("employment_rate")
+    if rate_col is not None:
+        data["employment_rate"] = _rates(gdf[rate_col], source=path, layer=layer,
+                                         column=rate_col)
     return gpd.GeoDataFrame(
-        {"name": clean_text(gdf[cols["name"]].astype(str), source=path, layer=layer,
-                            column=cols["name"]).to_numpy(dtype=object)},
-        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+        data, geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
         index=pd.Index(ids.to_numpy(dtype=object), name="area_id", dtype=object),
     )
+
+
+def _rates(values: pd.Series, *, source: Path, layer: str | None, column: str) -> np.ndarray:
+    """Employed residents per inhabitant: numbers in (0, 1], or missing."""
+    num = pd.to_numeric(values.astype("string").str.strip().str.replace(",", ".", regex=False)
+                        if values.dtype == object else values, errors="coerce")
+    arr = num.to_numpy(dtype=float)
+    given = values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
+    bad = given & ~((arr > 0) & (arr <= 1))
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise InvalidValueError(
+            f"value {values.tolist()[pos]!r} is not an employment rate: expected employed "
+            "residents per inhabitant, a number in (0, 1] such as 0.48", source=source,
+            layer=layer, column=column, row=pos + 1)
+    return np.where(given, arr, np.nan)
 
 
 #: Geometry types an own layer may hold.
@@ -1195,8 +1512,17 @@ def _sample_rows(path: Path) -> float:
             raise InvalidValueError(f"cannot read Parquet file: {exc}", source=path) from None
     with path.open("rb") as f:
         sample = f.read(2**20)
+    size = path.stat().st_size
+    wide = sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not wide and b"\x00" in sample[:4096]:
+        raise InvalidValueError("the file holds NUL bytes: it is not a text table (a UTF-16 "
+                                "file needs its byte-order mark, or encoding = \"utf-16-le\")",
+                                source=path)
+    if size > len(sample) and b"\n" not in sample:
+        raise InvalidValueError(f"no line break in the first {len(sample) // 2**20} MiB of "
+                                f"{size / 2**20:,.0f} MiB: it is not a CSV table", source=path)
     lines = max(1, sample.count(b"\n"))
-    return path.stat().st_size * lines / max(1, len(sample))
+    return size * lines / max(1, len(sample))
 
 
 def _check_flows_memory(path: Path, encoding: str | None) -> None:

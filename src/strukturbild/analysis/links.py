@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..config import LinkParams
+from ..config import DEFAULT_EMPLOYMENT_RATE, LinkParams
 from ..errors import ConfigError, EmptyInputError
 from .flows import Flows
 from .gravity import fit_gravity
@@ -1358,7 +1358,7 @@ def modelled_commuting(
                  internal_distance(places, urban_density=p.urban_density), pop,
                  _area_codes(places, 2), _area_codes(places, None))
     ids = places.index.to_numpy(dtype=object)
-    production = p.employment_rate * pop
+    production = DEFAULT_EMPLOYMENT_RATE * pop
     calibrated: dict[str, Any] = {}
     if observed is not None and p.calibrate:
         b = observed.between()
@@ -1412,9 +1412,9 @@ def model_flows(
     """Modelled commuting between places (no observed flows needed).
 
     A production-constrained model: the employed residents of each place *i*
-    (``employment_rate * population_i``) are shared among all places, *i* itself
-    included. The default form (``decay = "mixture"``), calibrated on SCB's
-    commuting between kommuner 2020 and 2021, gives
+    (``0.5 * population_i``, :data:`~strukturbild.config.DEFAULT_EMPLOYMENT_RATE`) are
+    shared among all places, *i* itself included. The default form (``decay =
+    "mixture"``), calibrated on SCB's commuting between kommuner 2020 and 2021, gives
 
     ``T_ij = E_i (a_i [i = j] + (1 - a_i - w) R_ij + w L_ij)``
 

@@ -13,6 +13,7 @@ from .flows import Flows
 
 __all__ = [
     "employed_and_jobs",
+    "estimate_employed",
     "growth",
     "inflow_share",
     "inflow_sources",
@@ -26,13 +27,17 @@ __all__ = [
 ]
 
 
-def employed_and_jobs(places: pd.DataFrame, flows: Flows | None = None) -> pd.DataFrame:
+def employed_and_jobs(places: pd.DataFrame, flows: Flows | None = None, *,
+                      employment_rate: float | None = None,
+                      area_rates: pd.Series | None = None) -> pd.DataFrame:
     """Employed residents and jobs per place: from the columns, else from complete flows.
 
-    When the places have no ``employed``/``jobs`` columns and the flows record
+    When the places have no ``employed``/``jobs`` column and the flows record
     intra-unit flows (so that they are a complete commuting matrix), employed
     residents are the outflow and jobs the inflow, both including the intra-unit
-    flow. Otherwise the value is missing (NaN).
+    flow. With ``employment_rate``, the employed residents still unknown (no column,
+    an empty cell, no complete flows) are estimated (:func:`estimate_employed`) and
+    the column ``employed_estimated`` says where. Otherwise the value is missing (NaN).
 
     Examples
     --------
@@ -41,17 +46,56 @@ def employed_and_jobs(places: pd.DataFrame, flows: Flows | None = None) -> pd.Da
     ...     "destination": ["a", "b", "a"], "count": [30, 10, 20]}))
     >>> employed_and_jobs(p, f).to_dict("list")
     {'employed': [40.0, 20.0], 'jobs': [50.0, 10.0]}
+    >>> employed_and_jobs(p, employment_rate=0.5).to_dict("list")
+    {'employed': [50.0, 25.0], 'jobs': [nan, nan], 'employed_estimated': [True, True]}
     """
     out = pd.DataFrame(index=places.index)
+    complete = flows is not None and flows.has_self_flows and not flows.modelled
     for col, side in (("employed", "out"), ("jobs", "in")):
         if col in places.columns:
-            out[col] = places[col].astype(float)
-        elif flows is not None and flows.has_self_flows and not flows.modelled:
+            # a column stands as given, gaps too: flows may be of other units (kommun
+            # flows on their seat places) and are not mixed in
+            out[col] = pd.to_numeric(places[col], errors="coerce").astype(float)
+        elif complete:
+            assert flows is not None
             s = flows.outflow() if side == "out" else flows.inflow()
-            out[col] = s.reindex(places.index).astype(float)
+            # a place with no flow at all is not in the table: unknown, not 0
+            seen = (flows.outflow() + flows.inflow()).reindex(places.index).fillna(0) > 0
+            out[col] = s.reindex(places.index).astype(float).where(seen)
         else:
             out[col] = np.nan
+    if employment_rate is not None:
+        est = estimate_employed(places, employment_rate, area_rates)
+        missing = out["employed"].isna()
+        out["employed"] = out["employed"].fillna(est)
+        out["employed_estimated"] = missing.to_numpy(dtype=bool)
     return out
+
+
+def estimate_employed(places: pd.DataFrame, employment_rate: float,
+                      area_rates: pd.Series | None = None) -> pd.Series:
+    """Employed residents estimated from the population: ``population * rate``.
+
+    The rate is the place's kommun's where ``area_rates`` (employed residents per
+    inhabitant, indexed by ``area_id``; ``fetch scb`` writes them) has one, else
+    ``employment_rate`` (``[places] employment_rate``, default 0.5: Region Halland's
+    SCB figures for its tätorter give 0.500). A tätort's own rate differs from its
+    kommun's (suburbs have more employed residents per inhabitant than centres), so
+    this is an estimate, and the pipeline marks it (``employed_estimated``).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"population": [1000, 2000], "area_id": ["0114", "0115"]},
+    ...                  index=["a", "b"])
+    >>> estimate_employed(p, 0.5, pd.Series({"0114": 0.42})).tolist()
+    [420.0, 1000.0]
+    """
+    rate = pd.Series(float(employment_rate), index=places.index)
+    if area_rates is not None and "area_id" in places.columns:
+        own = places["area_id"].map(pd.Series(area_rates, dtype=float).dropna())
+        rate = own.astype(float).fillna(rate)
+    pop = pd.to_numeric(places["population"], errors="coerce").astype(float)
+    return (pop * rate).rename("employed")
 
 
 def job_ratio(places: pd.DataFrame, flows: Flows | None = None) -> pd.Series:
@@ -231,25 +275,36 @@ def place_coordinates(places: pd.DataFrame) -> np.ndarray:
     return np.column_stack([pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)])
 
 
-def place_measures(places: pd.DataFrame, flows: Flows | None = None) -> pd.DataFrame:
+def place_measures(places: pd.DataFrame, flows: Flows | None = None, *,
+                   employment_rate: float | None = None,
+                   area_rates: pd.Series | None = None) -> pd.DataFrame:
     """All place measures in one new frame aligned to ``places``.
 
     Columns: ``population``, ``employed``, ``jobs``, ``job_ratio``, ``job_share``,
     ``net_commuting``, ``inflow_sources``, ``inflow_share`` (NaN without observed
-    flows), ``rank_in_area``, ``population_growth``.
+    flows), ``rank_in_area``, ``population_growth``; with ``employment_rate``,
+    employed residents no input gives are estimated (see :func:`employed_and_jobs`)
+    and ``employed_estimated`` marks them.
 
     Examples
     --------
     >>> p = pd.DataFrame({"population": [100, 50], "area_id": ["k", "k"]}, index=["a", "b"])
     >>> place_measures(p)["rank_in_area"].tolist()
     [1.0, 2.0]
+    >>> m = place_measures(p.assign(jobs=[80, 10]), employment_rate=0.5)
+    >>> m["job_ratio"].tolist(), m["employed_estimated"].tolist()
+    ([1.6, 0.4], [True, True])
     """
     out = pd.DataFrame(index=places.index)
     out["population"] = places["population"].astype(np.int64)
-    out = out.join(employed_and_jobs(places, flows))
-    out["job_ratio"] = job_ratio(places, flows)
-    out["job_share"] = job_share(places, flows)
-    out["net_commuting"] = net_commuting(places, flows)
+    ej = employed_and_jobs(places, flows, employment_rate=employment_rate,
+                           area_rates=area_rates)
+    out = out.join(ej)
+    # the measures below read employed and jobs as found (or estimated) here
+    known = pd.DataFrame(places).assign(employed=ej["employed"], jobs=ej["jobs"])
+    out["job_ratio"] = job_ratio(known, flows)
+    out["job_share"] = job_share(known, flows)
+    out["net_commuting"] = net_commuting(known, flows)
     observed = flows is not None and not flows.modelled
     if observed:
         assert flows is not None

@@ -67,11 +67,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     sources = f.add_subparsers(dest="source", metavar="SOURCE")
     sources.required = True
     s = sources.add_parser(
-        "scb", help="SCB: tätorter, kommuner, employment and commuting (CC0)",
+        "scb", help="SCB: tätorter, kommuner, jobs, employment and commuting (CC0)",
         description="SCB's statistical tätorter (WFS), kommun boundaries (DeSO 2025, "
-                    "dissolved), and commuting between kommuner from PxWebApi 2 (BAS "
+                    "dissolved), commuting between kommuner from PxWebApi 2 (BAS "
                     "TAB1830 from 2020, RAMS before), attached to each kommun's seat "
-                    "place. Every response is cached; --offline works from the cache. "
+                    "place, jobs per tätort (day population, MI0810) and population per "
+                    "kommun (TAB638). Every response is cached; --offline works from the cache. "
                     "Each request has a deadline (--timeout), a size cap (--max-mb) and "
                     "bounded retries and waits; redirects are followed only within the "
                     "same host and port (and recorded in metadata.json). Exit 2 names the URL and "
@@ -97,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--tables", metavar="TAB,TAB",
                    help="commuting tables, preferred first (default: TAB1830,TAB5850,"
                         "TAB333,TAB334)")
+    s.add_argument("--jobs-table", metavar="TAB",
+                   help="PxWebApi 2 id of SCB's day population by tätort (default: found "
+                        "by the API's table search for 'dagbefolkning tätort')")
     s.add_argument("--seats", metavar="SEATS.csv",
                    help="seat table (kommun_code, kommun_name, seat_name, tatort_code, note, "
                         "source, year); default: the shipped ones")
@@ -136,6 +140,7 @@ def _cmd_fetch_scb(args: argparse.Namespace) -> int:
         seats=args.seats,
         commuting_tables=tables or None,
         history_from=args.history_from,
+        jobs_table=args.jobs_table,
         limits=_limits(args),
         progress=say,
     )

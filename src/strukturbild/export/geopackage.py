@@ -63,6 +63,7 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | places  | population           | integer      | inhabitants |
 | places  | jobs                 | real         | working-day population (jobs) |
 | places  | employed             | real         | employed residents |
+| places  | employed_estimated   | boolean      | `employed` is population × employment rate |
 | places  | population_prev      | real         | population of the earlier year (optional) |
 | places  | jobs_prev            | real         | jobs of the earlier year (optional) |
 | places  | area_ha              | real         | area in hectares (optional) |
@@ -214,9 +215,9 @@ _KEYS = {"places": "place_id", "links": "link_id", "areas": "area_id", "regions"
 #: Documented columns of each layer, in the order written (see the module docstring).
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "places": ("place_id", "name", "area_id", "area_name", "population", "jobs", "employed",
-               "population_prev", "jobs_prev", "area_ha", "job_ratio", "net_commuting",
-               "inflow_sources", "inflow_share", "population_growth", "rank_in_area",
-               "region", "rank_in_region", "role", "role_label", "role_reason",
+               "employed_estimated", "population_prev", "jobs_prev", "area_ha", "job_ratio",
+               "net_commuting", "inflow_sources", "inflow_share", "population_growth",
+               "rank_in_area", "region", "rank_in_region", "role", "role_label", "role_reason",
                "role_derived", "designations", "modelled"),
     "links": ("link_id", "origin", "destination", "flow_od", "flow_do", "total",
               "share_of_origin", "share_of_destination", "strength", "link_class",

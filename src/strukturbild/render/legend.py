@@ -89,7 +89,7 @@ def legend_sections(scene: Scene) -> list[LegendSection]:
     >>> [s.layer for s in secs]
     ['places', 'links', 'weak', 'areas']
     >>> [r.label for r in secs[0].rows][:3]
-    ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (3)']
+    ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (4)']
     >>> [r.key for r in secs[1].rows if r.key.startswith("link-")]
     ['link-regional-strong', 'link-regional-medium', 'link-regional-weak', \
 'link-local-strong', 'link-local-medium']

@@ -121,6 +121,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "population": ("Befolkning", "Population"),
     "jobs": ("Arbetsplatser", "Jobs"),
     "employed": ("Förvärvsarbetande", "Employed residents"),
+    # popup row of a place whose employed residents are estimated (employed_estimated)
+    "employed_estimated": ("Uppskattat", "Estimated"),
+    "employed_estimated_value": ("förvärvsarbetande, ur folkmängden",
+                                 "employed residents, from the population"),
     "job_ratio": ("Arbetsplatskvot", "Job ratio"),
     "net_commuting": ("Nettoinpendling", "Net commuting"),
     "inflow_sources": ("Inpendling från antal orter", "In-flow from places"),

@@ -14,7 +14,13 @@ country, and writes a project that ``strukturbild build`` runs as is:
   residents** (night population) and **jobs** (day population) per kommun as the
   row and column sums of the same table;
 - the flows attached to each kommun's main place (its kommunhuvudort) from a seat
-  table kept as data (:func:`load_seats`, :func:`resolve_seats`).
+  table kept as data (:func:`load_seats`, :func:`resolve_seats`);
+- **jobs per tätort**, SCB's day population from the statistical database (table
+  family MI0810, found by the API's table search; :mod:`.jobs`), matched to the
+  tätorter by code, else by location in the polygons of the jobs' delineation year;
+- **population per kommun** (TAB638), for each kommun's employment rate (employed
+  residents per inhabitant), from which ``strukturbild build`` estimates the
+  tätorter's employed residents.
 
 The HTTP client, its cache and its limits are in :mod:`~strukturbild.sources.scb.httpclient`,
 :mod:`~strukturbild.sources.scb.cache` and :mod:`~strukturbild.sources.scb.options`, the
@@ -43,7 +49,7 @@ import pandas as pd
 from ..._files import OutputSet, write_csv
 from ...analysis.flows import place_flows_from_area_flows, resolve_seats
 from ...errors import ConfigError, FetchError, StrukturbildError, StrukturbildWarning
-from ...readers import to_jsonable
+from ...readers import match_jobs, to_jsonable
 from .cache import ResponseCache
 from .commuting import (
     COMMUTING_TABLES,
@@ -62,6 +68,7 @@ from .geodata import (
     tatorter_from_features,
 )
 from .httpclient import HttpFetcher
+from .jobs import fetch_kommun_population, fetch_tatort_jobs
 from .options import (
     ENV_API_URL,
     ENV_CACHE_DIR,
@@ -135,6 +142,7 @@ def fetch_scb(
     commuting_tables: Sequence[CommutingTable | str] | None = None,
     history_from: int | None = None,
     kommun_layer: str = KOMMUN_LAYER,
+    jobs_table: str | None = None,
     limits: FetchLimits | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
@@ -164,9 +172,10 @@ def fetch_scb(
     out_dir
         Folder for the outputs: ``scb.gpkg`` (layers ``places``: ``place_id``,
         ``name``, ``area_id``, ``area_name``, ``lan_code``, ``population``,
-        ``area_ha``, ``jobs``, ``employed``, ``seat_of``; and ``kommuner``:
-        ``area_id``, ``name``, ``lan_code``, ``employed``, ``jobs``, ``job_ratio``,
-        ``net_commuting``),
+        ``area_ha``, ``jobs`` (the tätort's day population), ``employed`` (empty:
+        estimated by the build from the kommun's rate), ``seat_of``; and
+        ``kommuner``: ``area_id``, ``name``, ``lan_code``, ``employed``, ``jobs``,
+        ``job_ratio``, ``net_commuting``, ``population``, ``employment_rate``),
         ``flows_place.csv``, ``commuting_kommun.csv``, ``employment_kommun.csv``,
         ``seats.csv``, ``metadata.json`` and ``project.toml``.
     lan
@@ -196,6 +205,9 @@ def fetch_scb(
         (:func:`plan_series`), with overlaps and breaks in ``metadata.json``.
     kommun_layer
         WFS layer dissolved into kommun boundaries (fields :data:`KOMMUN_FIELDS`).
+    jobs_table
+        PxWebApi 2 id of the day population by tätort; default: found by the API's
+        table search (:func:`~strukturbild.sources.scb.jobs.find_jobs_table`).
     limits
         The limits of every request (:class:`~strukturbild.sources.scb.options.FetchLimits`,
         whose defaults are 120 s, 4 retries, 256 MiB and 120 s): ``timeout``, the
@@ -251,7 +263,8 @@ def fetch_scb(
         fetcher.sleep = sleep
     try:
         return _fetch(fetcher, out, lans, year, tatort_year, api_url, wfs_url, seat_frame,
-                      seats_path, tables, resolved, history_from, kommun_layer, say)
+                      seats_path, tables, resolved, history_from, kommun_layer, jobs_table,
+                      say)
     finally:
         fetcher.close()
 
@@ -260,7 +273,7 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
            tatort_year: int | None, api_url: str, wfs_url: str, seats: pd.DataFrame | None,
            seats_path: Path | None, tables: Mapping[str, CommutingTable],
            resolved: Sequence[CommutingTable], history_from: int | None, kommun_layer: str,
-           say: Progress) -> FetchResult:
+           jobs_table: str | None, say: Progress) -> FetchResult:
     px = PxWebClient(fetcher, api_url)
     wfs = WfsClient(fetcher, wfs_url)
     notes: list[str] = []
@@ -356,9 +369,30 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
                   places["area_id"].str[:2].astype(object))
     per_place = pd.DataFrame({"place": pd.Series(seat_of), "jobs": jobs, "employed": employed})
     per_place = per_place[per_place["place"].notna()]
-    sums = per_place.groupby("place")[["jobs", "employed"]].sum()
-    places["jobs"] = sums["jobs"].reindex(places.index)
-    places["employed"] = sums["employed"].reindex(places.index)
+
+    # 5. Jobs per tätort (day population), by code, else in the jobs' own tätorter.
+    tjobs = fetch_tatort_jobs(px, lans, year, table_id=jobs_table)
+    polygons = None
+    d_layer = None
+    if tjobs.delineation != tyear:
+        d_layer = f"stat:Tatorter_{tjobs.delineation}"
+        say(f"tätorter {tjobs.delineation} from {d_layer}, to match the jobs by location")
+        d_url = wfs.feature_url(d_layer, cql=t_cql)
+        other = tatorter_from_features(wfs.features(d_layer, cql=t_cql), source=d_url)
+        polygons = other.geometry
+    places, matches = match_jobs(places, tjobs.jobs.to_frame("jobs"), polygons)
+    # SCB gives no employed residents per tätort: the column is there, empty, so that
+    # the build estimates them from the kommun's employment rate (and never takes the
+    # kommun flows on a seat place for its tätort's)
+    places["employed"] = np.nan
+    matched = matches["matched_by_code"] + matches["matched_by_location"]
+    say(f"jobs {tjobs.year} per tätort from {tjobs.table_id}: {matched} of {len(places)} "
+        f"tätorter matched ({matches['matched_by_code']} by code, "
+        f"{matches['matched_by_location']} by location), {matches['unmatched']} without jobs")
+    if tjobs.year != year:
+        note(f"jobs per tätort are of {tjobs.year}, the year nearest {year} that "
+             f"{tjobs.table_id} has")
+    population = fetch_kommun_population(px, region, year)
     seat_list = per_place.rename_axis("kommun").reset_index().groupby("place")["kommun"].agg(
         lambda s: ",".join(sorted(s)))
     places["seat_of"] = seat_list.reindex(places.index).astype(object)
@@ -378,14 +412,20 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
         employment["job_ratio"] = np.where(employment["employed"] > 0,
                                            employment["jobs"] / employment["employed"], np.nan)
     employment["net_commuting"] = employment["jobs"] - employment["employed"]
+    employment["population"] = population.population.reindex(region).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = employment["employed"] / employment["population"]
+    # employed residents per inhabitant: what the build estimates tätorter's employed by
+    employment["employment_rate"] = rate.where((rate > 0) & (rate <= 1)).round(4)
     employment["seat_place_id"] = seat["place_id"].reindex(region).to_numpy()
     employment["seat_method"] = seat["method"].reindex(region).to_numpy()
     kommun_layer_frame = kommuner.join(
         employment.set_index("kommun_code")[["employed", "jobs", "job_ratio",
-                                             "net_commuting"]])
+                                             "net_commuting", "population",
+                                             "employment_rate"]])
     kommun_layer_frame.insert(1, "lan_code", kommun_layer_frame.index.str[:2].astype(object))
 
-    # 5. Metadata, then the files.
+    # 6. Metadata, then the files.
     region_name = ", ".join(LAN_NAMES[c] for c in lans) if lans else "Sverige"
     name = f"scb_{'_'.join(lans) if lans else 'sverige'}_{year}"
     changed = [r.to_dict() for r in fetcher.log if r.changed]
@@ -412,6 +452,15 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
                           "jobs": "column sums over all home kommuner (day population)",
                           "suppressed_cells_dropped": dropped},
             "commuting_tables": [t.__dict__ for t in resolved],
+            "jobs": {**tjobs.describe(), **matches,
+                     "match_layer": d_layer,
+                     "note": "the places' jobs are their day population (employed by the "
+                             "location of their workplace); a tätort of another "
+                             "delineation takes the jobs of the tätort its point lies in, "
+                             "shared by population"},
+            "population": {**population.describe(),
+                           "employment_rate": "employed (the commuting table's row sums) "
+                                              "per inhabitant, per kommun"},
         },
         "series": {"table_of_year": {str(y): t for y, t in plan.table_of.items()},
                    "overlaps": plan.overlaps, "breaks": plan.breaks},
@@ -465,6 +514,6 @@ def _fetch(fetcher: HttpFetcher, out: Path, lans: tuple[str, ...], year: int | N
         outputs.stage(files["metadata"]).write_text(
             json.dumps(to_jsonable(metadata), ensure_ascii=False, indent=2), encoding="utf-8")
         outputs.stage(project_path).write_text(
-            project_toml(name, region_name, year, tyear, table), encoding="utf-8")
+            project_toml(name, region_name, year, tyear, table, tjobs.year), encoding="utf-8")
     say(f"wrote {len(files)} files to {out}")
     return FetchResult(out, project_path, files, metadata)

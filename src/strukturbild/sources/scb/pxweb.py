@@ -261,6 +261,46 @@ class PxWebClient:
             self._meta[table_id] = TableMeta.from_jsonstat(table_id, doc, source=url)
         return self._meta[table_id]
 
+    def search_tables(self, query: str, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """The tables the API's table search finds for ``query`` (first page).
+
+        ``GET {base}/tables?query=...&lang=sv&pageSize=...`` (PxTools/PxApiSpecs,
+        ``examples/tables-tables-response.json``): each table's ``id``, ``label``,
+        ``firstPeriod``, ``lastPeriod``, ``updated`` and ``discontinued``, checked.
+
+        Examples
+        --------
+        >>> PxWebClient(HttpFetcher(), "https://x/api/v2").search_url("dagbefolkning tätort")
+        'https://x/api/v2/tables?query=dagbefolkning+t%C3%A4tort&lang=sv&pageSize=100'
+        """
+        url = self.search_url(query, page_size=page_size)
+        doc = self.fetcher.get_json(url, limiter=self.limiter)
+        if not isinstance(doc, Mapping):
+            raise FetchError("the table search answer is not a JSON object", source=url)
+        out: list[dict[str, Any]] = []
+        for i, t in enumerate(list_value(doc.get("tables"), source=url, field="tables")):
+            at = f"tables[{i}]"
+            t = mapping_value(t, source=url, field=at)
+            disc = t.get("discontinued", False)
+            if not isinstance(disc, bool) and disc is not None:
+                raise bad_field(url, f"{at}.discontinued",
+                                f"expected true or false, got {describe(disc)}")
+            out.append({
+                "id": text_value(t.get("id"), source=url, field=f"{at}.id").strip(),
+                "label": text_value(t.get("label", ""), source=url, field=f"{at}.label"),
+                "firstPeriod": str(t.get("firstPeriod") or ""),
+                "lastPeriod": str(t.get("lastPeriod") or ""),
+                "updated": str(t.get("updated") or ""),
+                "discontinued": bool(disc),
+            })
+        return out
+
+    def search_url(self, query: str, *, page_size: int = 100) -> str:
+        """The table search URL for ``query``."""
+        q = urllib.parse.urlencode({"query": query, "lang": self.lang,
+                                    "pageSize": str(page_size)})
+        return f"{self.api_url}/tables?{q}"
+
     def data(self, table_id: str, selection: Mapping[str, Sequence[str]], *,
              max_splits: int = 6, counts: bool = False) -> pd.DataFrame:
         """Cells of a table as a long frame (see :func:`decode_jsonstat2`).
