@@ -112,7 +112,8 @@ def test_the_structure_image_as_folium_layers(example: StructureImage) -> None:
     # a place's popup says what the web map's says, in sentences
     lund = next(f["properties"]["pop"] for f in layers["Tillväxtmotor (5)"].data["features"]
                 if f["properties"]["pop"].startswith("<b>Lund</b>"))
-    assert "Lund är en tillväxtmotor med 94\xa0393 invånare.<br>" in lund
+    assert "Lund är en tillväxtmotor: 94\xa0393 invånare, 66\xa0093 arbetstillfällen (1,40 " \
+        "per sysselsatt invånare, uppskattat).<br>" in lund
     assert "Region Skåne utpekar den som tillväxtmotor." in lund and ">=" not in lund
 
 

@@ -3,8 +3,8 @@
 The sentences are checked as the page fills them (:func:`place_texts`, :func:`link_texts`
 on the page's own data; ``tests/test_browser.py`` checks that the browser shows the same
 words): on the toy region (observed flows, jobs, English) by hand, on the bundled example
-(modelled, designations, Swedish and English), on the example with SCB's jobs per tätort
-(employed residents estimated) and on Sörmland without jobs.
+(modelled, SCB's jobs with employed residents estimated, designations, Swedish and
+English) and on Sörmland without jobs.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import pandas as pd
 import pytest
 
-import strukturbild as sb
 from strukturbild.config import RoleRule, load_project
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
@@ -55,23 +52,6 @@ def example() -> StructureImage:
     return build(example_project())
 
 
-def skane_with_jobs(language: str = "sv") -> StructureImage:
-    """The example's places with SCB's jobs per tätort (2024) and employed residents
-    estimated as half the inhabitants, marked ``employed_estimated``."""
-    jobs_csv = requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
-    t = pd.read_csv(example_dir() / "tatorter_2020.csv",
-                    dtype={"tatort_code": str, "kommun_code": str})
-    jobs = pd.read_csv(jobs_csv, dtype={"tatort_code": str}).groupby("tatort_code")[
-        "jobs"].sum(min_count=1)
-    t["jobs"] = t["tatort_code"].map(jobs)
-    t["employed"] = 0.5 * t["population_2020"]
-    places = gpd.GeoDataFrame(t, geometry=gpd.points_from_xy(t["lon"], t["lat"]),
-                              crs="EPSG:4326")
-    image = sb.build_image(places, project=example_dir() / "project.toml")
-    image = dataclasses.replace(image, places=image.places.assign(employed_estimated=True))
-    return image if language == "sv" else dataclasses.replace(image, language="en")
-
-
 # --------------------------------------------------------------------------- places
 
 
@@ -99,25 +79,34 @@ def test_toy_places_by_hand(toy_dir: Path) -> None:
 
 
 def test_example_places_in_swedish(example: StructureImage) -> None:
-    """Modelled flows, no jobs, Region Skåne's designations: what the place is, its
-    commuting (modelled, and from which pairs), who designated it, what the rules say
-    and which role a missing measure kept the rules from trying."""
+    """Modelled flows, SCB's jobs with employed residents estimated, Region Skåne's
+    designations: what the place is, its jobs and job ratio (estimated), its commuting
+    (modelled, and from which pairs), who designated it and what the rules say."""
     places, _, _ = texts(example)
     assert places["Lund"] == [
         "Kommun: Lund",
-        f"Lund är en tillväxtmotor med 94{NB}393 invånare.",
+        f"Lund är en tillväxtmotor: 94{NB}393 invånare, 66{NB}093 arbetstillfällen (1,40 per "
+        "sysselsatt invånare, uppskattat).",
         "Modellerad pendling till och från andra tätorter (par med minst 50 pendlare): "
         f"25{NB}820 in och 23{NB}703 ut per dag, flest in från Malmö (7{NB}115).",
         "Region Skåne utpekar den som tillväxtmotor.",
-        "Enligt reglerna vore den lokal kärna: den är kommunens största tätort och har minst "
-        f"5{NB}000 invånare.",
-        "Uppgift om arbetstillfällen saknas, så reglerna kan inte pröva den som regional "
-        "kärna."]
+        f"Enligt reglerna vore den regional kärna: den har minst 15{NB}000 invånare, minst "
+        f"10{NB}000 arbetstillfällen och minst 0,85 arbetstillfällen per sysselsatt invånare."]
     # the joint growth engine is named as one, in both its places' popups
     for town in ("Kristianstad", "Hässleholm"):
         assert "Region Skåne utpekar Kristianstad–Hässleholm gemensamt som tillväxtmotor." \
             in places[town]
-    assert places["Landskrona"][3] == "Region Skåne utpekar den som regional kärna."
+    # a designation the rules do not give: what the rules would give, and what they ask
+    assert places["Landskrona"][3:] == [
+        "Region Skåne utpekar den som regional kärna.",
+        "Enligt reglerna vore den lokal kärna: den är kommunens största tätort och har minst "
+        f"5{NB}000 invånare.",
+        "Reglerna för regional kärna kräver att den har minst 0,85 arbetstillfällen per "
+        "sysselsatt invånare."]
+    assert places["Trelleborg"][-1] == (
+        f"Reglerna för regional kärna kräver att den har minst 10{NB}000 arbetstillfällen och "
+        "minst 0,85 arbetstillfällen per sysselsatt invånare.")
+    assert places["Svalöv"][-1] == f"Skäl: den har minst 2{NB}000 invånare."
     # no sentence reads like code
     for sentences in places.values():
         for s in sentences:
@@ -128,37 +117,27 @@ def test_example_places_in_english(example: StructureImage) -> None:
     places, _, _ = texts(dataclasses.replace(example, language="en"))
     assert places["Kristianstad"] == [
         "Municipality: Kristianstad",
-        f"Kristianstad is a growth engine with 41{NB}299 inhabitants.",
+        f"Kristianstad is a growth engine: 41{NB}299 inhabitants, 25{NB}779 jobs (1.25 per "
+        "employed resident, estimated).",
         "Modelled commuting to and from other urban areas (pairs of 50 commuters or more): "
         f"6{NB}977 in and 4{NB}900 out a day, most in from Åhus (1{NB}849).",
         "Region Skåne designates Kristianstad–Hässleholm jointly a growth engine.",
-        "By the rules alone it would be a local core: it is the largest urban area of its "
-        f"municipality and has at least 5{NB}000 inhabitants.",
-        "Jobs not known, so the rules cannot try it as a regional core."]
+        f"By the rules alone it would be a regional core: it has at least 15{NB}000 "
+        f"inhabitants, at least 10{NB}000 jobs and at least 0.85 jobs per employed resident."]
+    assert places["Landskrona"][-1] == ("The rules for a regional core require that it has "
+                                        "at least 0.85 jobs per employed resident.")
 
 
-@pytest.mark.parametrize("language", ["sv", "en"])
-def test_jobs_and_an_estimated_job_ratio(language: str) -> None:
-    """With SCB's jobs: the jobs, the job ratio, and that it rests on an estimate of the
-    employed residents; the rules' reason in words."""
-    places, _, _ = texts(skane_with_jobs(language))
-    lund = places["Lund"]
-    if language == "sv":
-        assert lund[1] == (f"Lund är en tillväxtmotor: 94{NB}393 invånare, 66{NB}093 "
-                           "arbetstillfällen (1,40 per sysselsatt invånare, uppskattat).")
-        assert lund[4] == (f"Enligt reglerna vore den regional kärna: den har minst 15{NB}000 "
-                           f"invånare, minst 10{NB}000 arbetstillfällen och minst 0,85 "
-                           "arbetstillfällen per sysselsatt invånare.")
-        assert places["Malmö"][4].startswith("Enligt reglerna vore den storstad: den har "
-                                             f"minst 200{NB}000 invånare.")
-    else:
-        assert lund[1] == (f"Lund is a growth engine: 94{NB}393 inhabitants, 66{NB}093 jobs "
-                           "(1.40 per employed resident, estimated).")
-        assert lund[4] == (f"By the rules alone it would be a regional core: it has at least "
-                           f"15{NB}000 inhabitants, at least 10{NB}000 jobs and at least 0.85 "
-                           "jobs per employed resident.")
-    # nothing was kept from a role: the jobs are known
-    assert not any("saknas" in s or "not known" in s for s in lund)
+def test_estimated_employed_are_said_so_only_where_estimated(example: StructureImage) -> None:
+    """The job ratio rests on an estimate of the employed residents where the image says
+    so (``employed_estimated``), and only there."""
+    given = example.places.assign(employed_estimated=False)
+    places, _, _ = texts(dataclasses.replace(example, places=given))
+    assert places["Lund"][1] == (f"Lund är en tillväxtmotor: 94{NB}393 invånare, 66{NB}093 "
+                                 "arbetstillfällen (1,40 per sysselsatt invånare).")
+    no_jobs = example.places.assign(jobs=float("nan"), job_ratio=float("nan"))
+    places, _, _ = texts(dataclasses.replace(example, places=no_jobs))
+    assert places["Lund"][1] == f"Lund är en tillväxtmotor med 94{NB}393 invånare."
 
 
 def test_sormland_without_jobs_says_what_the_rules_could_not_try() -> None:
@@ -276,7 +255,9 @@ def test_popups_use_the_projects_own_scheme(tmp_path: Path) -> None:
     text = text.replace('path = "', f'path = "{folder.as_posix()}/')
     (tmp_path / "p.toml").write_text(text, encoding="utf-8")
     places, _, _ = texts(build(load_project(tmp_path / "p.toml")))
-    assert places["Svalöv"][1] == f"Svalöv har rollen servicecentrum med 4{NB}216 invånare."
+    assert places["Svalöv"][1] == (f"Svalöv har rollen servicecentrum: 4{NB}216 invånare, "
+                                   f"1{NB}549 arbetstillfällen (0,73 per sysselsatt invånare, "
+                                   "uppskattat).")
     assert places["Svalöv"][-1] == f"Skäl: den har minst 2{NB}000 invånare."
 
 

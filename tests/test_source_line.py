@@ -31,9 +31,9 @@ from strukturbild.sources.example import example_dir, example_project
 
 from .test_web import page_data
 
-EXAMPLE = ("Källa: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne "
-           "(Regionplan för Skåne 2022–2040), Natural Earth (bakgrund; public domain); "
-           "modellerade flöden")
+EXAMPLE = ("Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, "
+           "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural "
+           "Earth (bakgrund; public domain); modellerade flöden")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,7 @@ def test_the_example_names_its_publishers_on_every_output(example: StructureImag
     sources = {s["input"]: s for s in json.loads(record)["sources"]}
     assert sources["places"]["source"] == "SCB, statistiska tätorter 2020"
     assert sources["places"]["licence"] == "CC0"
+    assert sources["jobs"]["source"] == "SCB, dagbefolkning 2024"
 
 
 def test_in_english(example: StructureImage) -> None:
@@ -72,9 +73,9 @@ def test_in_english(example: StructureImage) -> None:
 
     english = dataclasses.replace(example, language="en")
     assert page_data(web_map_html(english))["source"] == (
-        "Source: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne "
-        "(Regionplan för Skåne 2022–2040), Natural Earth (background; public domain); "
-        "modelled flows")
+        "Source: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri "
+        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural Earth "
+        "(background; public domain); modelled flows")
 
 
 def _project(tmp_path: Path, places: str, layers: str) -> Path:

@@ -316,8 +316,9 @@ def test_english_labels(svg_en: bytes) -> None:
     for word in ("Roles", "Growth engine (5)", "Regional core (4)", "Population (circle area)",
                  "Functional links", "Local link, strong", "Commuters (line width)",
                  "Joint growth engine", "Source: SCB (statistiska tätorter 2020, "
-                 "kommungränser; CC0), Region Skåne (Regionplan för Skåne 2022–2040), Natural "
-                 "Earth (background; public domain); modelled flows",
+                 "kommungränser, dagbefolkning 2024; CC0, fri med angiven källa), Region Skåne "
+                 "(Regionplan för Skåne 2022–2040), Natural Earth (background; public domain); "
+                 "modelled flows",
                  "not observed commuting"):
         assert word in joined, word
     for word in ("Tillväxtmotor", "Roller", "modellerade"):
@@ -332,8 +333,9 @@ def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg:
     joined = "\n".join(_svg_texts(observed))
     assert "modellerade" not in joined
     # the default source line: the publishers of the inputs and designations, the base's
-    assert "Källa: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne " \
-        "(Regionplan för Skåne 2022–2040), Natural Earth (bakgrund; public domain)" in joined
+    assert "Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, " \
+        "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural " \
+        "Earth (bakgrund; public domain)" in " ".join(joined.split())  # wrapped lines joined
 
 
 def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -> None:

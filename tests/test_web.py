@@ -261,8 +261,9 @@ def test_source_line_and_timestamp(example: StructureImage) -> None:
     observed = dataclasses.replace(example, modelled=False)
     # without a note, the line names the publishers of the inputs and the designations
     assert page_data(web_map_html(observed, observed.options(source_note="")))["source"] == (
-        "Källa: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne "
-        "(Regionplan för Skåne 2022–2040), Natural Earth (bakgrund; public domain)")
+        "Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri "
+        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural Earth "
+        "(bakgrund; public domain)")
 
 
 def test_links_keep_both_directions() -> None:

@@ -88,6 +88,8 @@ WORDS: dict[str, tuple[str, str]] = {
                           "rule of a higher role."),
     "rules_agree": ("Reglerna ger samma roll: den {preds}.",
                     "The rules give the same role: it {preds}."),
+    "rules_require": ("Reglerna för {role} kräver att den {preds}.",
+                      "The rules for {article} {role} require that it {preds}."),
     "blocked": ("Uppgift om {measures} saknas, så reglerna kan inte pröva den som {role}.",
                 "{measures} not known, so the rules cannot try it as {article} {role}."),
     "region": ("Funktionell region: {region}.", "Functional region: {region}."),
@@ -443,6 +445,13 @@ def _place_sentences(scene: Scene, tpl: _Templates, places: Any,
                 text = _w(key, lang).replace("{article}", _article(labels.get(derived,
                                                                                derived)))
                 ids.append(tpl.add(text.replace("{preds}", reason)))
+                # what the designated role's rules ask that the place does not have
+                failing = tuple(predicate(r, lang) for r in rules.get(designated, ())
+                                if math.isfinite(_value(row, r.measure))
+                                and not _holds(_value(row, r.measure), r))
+                if failing:
+                    text = _w("rules_require", lang).replace("{article}", article)
+                    ids.append(tpl.add(text.replace("{preds}", predicates(failing, lang))))
             elif reason:
                 ids.append(tpl.add(_w("rules_agree", lang).replace("{preds}", reason)))
         elif reason:
