@@ -678,7 +678,10 @@ def test_notebook_frame_starts_with_the_legend_closed(context: Any, example: Str
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(outer.resolve().as_uri(), wait_until="load")
     frame = next(f for f in page.frames if f != page.main_frame)
-    frame.wait_for_function("window.__drawnAt !== undefined")
+    # the frame's own page (not the about:blank it starts as), drawn
+    frame.wait_for_function("window.strukturbild !== undefined && "
+                            "window.__drawnAt !== undefined")
+    frame.wait_for_selector(".leaflet-control-layers")
     assert frame.evaluate("window.innerHeight") == 640
     button = frame.get_by_role("button", name="Teckenförklaring")
     assert button.get_attribute("aria-expanded") == "false"
