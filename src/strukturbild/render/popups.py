@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import RoleRule
+from ..errors import ConfigError
 from .style import ROLE_COLOURS, TEXT
 
 if TYPE_CHECKING:
@@ -330,9 +331,12 @@ def _rules(scene: Scene) -> dict[str, tuple[RoleRule, ...]]:
     roles = (scene.image.provenance.get("parameters") or {}).get("roles") or {}
     out: dict[str, tuple[RoleRule, ...]] = {}
     for role in roles.get("roles") or []:
+        if not isinstance(role, Mapping):
+            continue
         try:
-            out[str(role["key"])] = tuple(RoleRule.parse(str(r)) for r in role.get("rules", []))
-        except Exception:  # an image made elsewhere: no reasons rather than no map
+            out[str(role.get("key"))] = tuple(RoleRule.parse(str(r))
+                                              for r in role.get("rules") or [])
+        except ConfigError:  # an image made elsewhere: no reasons rather than no map
             out[str(role.get("key"))] = ()
     return out
 
