@@ -5,6 +5,7 @@ read in chunks or refused for want of memory."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import time
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +18,7 @@ import pytest
 from strukturbild import readers
 from strukturbild.analysis import links
 from strukturbild.cli import main
-from strukturbild.config import LinkParams
+from strukturbild.config import DEFAULT_EMPLOYMENT_RATE, LinkParams
 from strukturbild.pipeline import read_flows
 from strukturbild.readers import places_from_frame
 
@@ -64,7 +65,7 @@ def test_split_sums_match_the_exact_model(params: dict[str, Any], unknown: bool)
     (but for pairs within 0.1 % of min_flow)."""
     pl = _places(6000, unknown=unknown)
     p = LinkParams(**params)
-    production = p.employment_rate * pl.population
+    production = DEFAULT_EMPLOYMENT_RATE * pl.population
     exact = links._model(pl, p, production, p.min_flow, None)
     split = links._model_split(pl, p, production, p.min_flow, None)
     assert _relative(split[3], exact[3]).max() < 2e-3  # employed (exact but unconstrained)
@@ -120,8 +121,8 @@ def test_benchmark_growth_fit() -> None:
 def _flow_project(tmp_path: Path, flows: Path) -> Path:
     project = tmp_path / "project.toml"
     example = (REPO / "geodata" / "skane" / "project.toml").read_text(encoding="utf-8")
-    places = example[example.index("[places]"):example.index("[areas]")].replace(
-        '"tatorter_2020.csv"', f'"{REPO}/geodata/skane/tatorter_2020.csv"')
+    places = re.sub(r'path = "([^"/]+)"', lambda m: f'path = "{REPO}/geodata/skane/{m[1]}"',
+                    example[example.index("[places]"):example.index("[areas]")])
     project.write_text(f'[project]\nname = "big"\n{places}[flows]\npath = "{flows}"\n',
                        encoding="utf-8")
     return project
@@ -192,9 +193,7 @@ def test_chunked_area_flows_build_as_whole(tmp_path: Path, monkeypatch: pytest.M
     pd.DataFrame(rows, columns=["bostad", "arbete", "antal"]).to_csv(
         tmp_path / "pendling.csv", index=False)
     text = (example / "project.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "tatorter_2020.csv"', f'path = "{example}/tatorter_2020.csv"')
-    text = text.replace('path = "kommuner_skane.geojson"',
-                        f'path = "{example}/kommuner_skane.geojson"')
+    text = re.sub(r'path = "([^"/]+)"', lambda m: f'path = "{example}/{m[1]}"', text)
     text = text.split("[roles]")[0] + (
         f'[flows]\npath = "{tmp_path / "pendling.csv"}"\nlevel = "area"\n')
     (tmp_path / "p.toml").write_text(text, encoding="utf-8")

@@ -67,10 +67,14 @@ def many(n: int) -> str:
 
     Examples
     --------
-    >>> many(1234567), many(10**300)
-    ('1,234,567', '1e+300')
+    >>> many(1234567), many(10**300), many(27 * 10**400)
+    ('1,234,567', '1e+300', 'about 10^401')
     """
-    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
+    if n < 10**15:
+        return f"{n:,}"
+    if n < 10**308:
+        return f"{float(n):.3g}"
+    return f"about 10^{len(str(n)) - 1}"  # beyond a float (a product of claimed sizes)
 
 
 def bad_field(source: str | None, field: str, message: str) -> FetchError:
