@@ -63,7 +63,7 @@ def drawn(page: Any) -> dict[str, int]:
         const s = window.strukturbild, out = {};
         for (const [key, group] of Object.entries(s.groups)) {
             if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
-            const kind = key === 'places' ? L.CircleMarker
+            const kind = (key === 'places' || key === 'context') ? L.CircleMarker
                 : (key === 'links' || key === 'weak') ? L.Polyline
                 : key.startsWith('layer-') ? L.Layer : L.Polygon;
             out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
@@ -130,7 +130,8 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
     page.screenshot(path=str(tmp_path / "example.png"))
     assert page.evaluate("L.version") == "1.9.4"
     assert drawn(page) == {"base": 3, "areas": 33, "links": shown_at_start(example),
-                           "weak": 0, "places": len(example.places)}
+                           "weak": 0, "places": len(example.places),
+                           "context": len(example.context)}
     legend = page.locator(".sb-legend")
     assert legend.is_visible()
     text = legend.inner_text()
@@ -138,7 +139,8 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
     assert "Tillväxtmotor" in text and "Regional kärna" in text
     assert page.locator(".sb-title").inner_text() == "Strukturbild för Skåne"
     assert page.locator(".sb-source").inner_text() == \
-        "Källa: SCB; Natural Earth (bakgrund; public domain); modellerade flöden"
+        "Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), Natural Earth (bakgrund; " \
+        "public domain); modellerade flöden"
     assert page.locator(".leaflet-control-scale").is_visible()
     labels = page.locator(".sb-label.sb-on").all_inner_texts()
     assert {"Malmö", "Helsingborg", "Lund", "Landskrona", "Ystad", "Trelleborg",
@@ -186,7 +188,8 @@ def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: St
                          "._drawLast.layer instanceof L.CircleMarker")
     page.get_by_label("Tätorter").uncheck()
     settle(page)
-    assert page.locator(".sb-label.sb-on").all_inner_texts() == ["DANMARK"]  # the base's
+    # the base's, and the context's (grey, a layer of its own)
+    assert page.locator(".sb-label.sb-on:not(.sb-context)").all_inner_texts() == ["DANMARK"]
     assert page.locator('.sb-legend [data-layer="places"]').is_hidden()
     assert_clean(log)
 
@@ -284,7 +287,7 @@ def test_whole_country_is_small_and_drawn(context: Any, tmp_path: Path) -> None:
     assert_clean(log)
     shown = map_links(image.links)[0]
     assert drawn(page) == {"base": 13, "areas": 290, "links": shown_at_start(image, shown),
-                           "weak": 0, "places": 2017}
+                           "weak": 0, "places": 2017, "context": len(image.context)}
     page.screenshot(path=str(tmp_path / "country.png"))
 
 
@@ -297,7 +300,8 @@ def test_observed_links_have_no_modelled_note(context: Any, example: StructureIm
     log = PageLog()
     page = open_map(context, path, log)
     assert page.locator(".sb-source").inner_text() == \
-        "Källa: SCB; Natural Earth (bakgrund; public domain)"
+        "Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), Natural Earth (bakgrund; " \
+        "public domain)"
     assert page.locator(".sb-modelled").count() == 0
     assert_clean(log)
 
@@ -517,7 +521,9 @@ def test_own_layers_in_the_layer_control_as_text(context: Any, tmp_path: Path) -
     image = layers_image()
     hostile = OwnLayer(HOSTILE, "area", image.layers[1].frame.assign(namn=[SCRIPT, HOSTILE]),
                        LayerSource("x", Path("x.gpkg"), kind="area").style)
-    image = dataclasses.replace(image, layers=(*image.layers, hostile))
+    # without the context: its layer-control row would push the list under the legend
+    image = dataclasses.replace(image, layers=(*image.layers, hostile), context=None,
+                                ferries=None)
     path = write(tmp_path, "own", web_map_html(image))
     log = PageLog()
     page = open_map(context, path, log)

@@ -56,7 +56,7 @@ from .conftest import requires_shared
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 #: The layers of the areas image (no joint designation in it), in the order written.
-AREAS_LAYERS = ("places", "links", "areas", "regions", "base")
+AREAS_LAYERS = ("places", "links", "areas", "regions", "base", "context", "ferries")
 
 # --------------------------------------------------------------------------- images
 
@@ -209,7 +209,8 @@ def areas_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_layers_and_order(example_gpkg: Path, areas_gpkg: Path) -> None:
     assert [str(n) for n in pyogrio.list_layers(example_gpkg)[:, 0]] == [
-        "places", "links", "areas", "joint_designations", "base", "layer_styles"]
+        "places", "links", "areas", "joint_designations", "base", "context", "ferries",
+        "layer_styles"]
     assert [str(n) for n in pyogrio.list_layers(areas_gpkg)[:, 0]] == [
         *AREAS_LAYERS, "layer_styles"]
     assert [n for n in GPKG_LAYERS if n in AREAS_LAYERS] == list(AREAS_LAYERS)
@@ -438,7 +439,9 @@ def test_metadata_extension(areas_gpkg: Path) -> None:
     assert record["modelled"] is True and record["version"]
     assert record["layers"] == {"places": 248, "links": record["layers"]["links"],
                                 "areas": 33, "regions": record["layers"]["regions"],
-                                "base": record["layers"]["base"]}
+                                "base": record["layers"]["base"],
+                                "context": record["layers"]["context"],
+                                "ferries": record["layers"]["ferries"]}
     assert {s["input"] for s in record["sources"]} == {"places", "areas"}
     assert all(len(s["sha256"]) == 64 for s in record["sources"])
     assert record["provenance"]["parameters"]["regions"]["method"] == "nodal"
@@ -556,7 +559,8 @@ def test_append_adds_features_styles_and_history(tmp_path: Path,
     assert len(links) == len(west.links) + len(east.links)
     assert links["link_id"].tolist() == list(range(1, len(links) + 1))
     assert _sql(target, "SELECT f_table_name, useAsDefault FROM layer_styles ORDER BY id") == [
-        ("places", 1), ("links", 1), ("areas", 1), ("base", 1), ("joint_designations", 1)]
+        ("places", 1), ("links", 1), ("areas", 1), ("base", 1), ("context", 1), ("ferries", 1),
+        ("joint_designations", 1)]
     areas = gpd.read_file(target, layer="areas")
     assert sorted(areas["area_id"]) == sorted(set(west.places["area_id"]) |
                                               set(east.places["area_id"]))

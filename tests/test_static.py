@@ -317,8 +317,8 @@ def test_english_labels(svg_en: bytes) -> None:
                  "Functional links", "Local link, strong", "Commuters (line width)",
                  "Joint growth engine", "Source: SCB (statistiska tätorter 2020, "
                  "kommungränser, dagbefolkning 2024; CC0, fri med angiven källa), Region Skåne "
-                 "(Regionplan för Skåne 2022–2040), Natural Earth (background; public domain); "
-                 "modelled flows",
+                 "(Regionplan för Skåne 2022–2040), GeoNames (places outside the region; CC BY "
+                 "4.0), Natural Earth (background; public domain); modelled flows",
                  "not observed commuting"):
         assert word in joined, word
     for word in ("Tillväxtmotor", "Roller", "modellerade"):
@@ -332,10 +332,12 @@ def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg:
     observed = static_map_bytes(observed_image, "svg", observed_image.options(source_note=""))
     joined = "\n".join(_svg_texts(observed))
     assert "modellerade" not in joined
-    # the default source line: the publishers of the inputs and designations, the base's
+    # the default source line: the publishers of the inputs and designations, GeoNames'
+    # for the places beyond the region, the base's
     assert "Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, " \
-        "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural " \
-        "Earth (bakgrund; public domain)" in " ".join(joined.split())  # wrapped lines joined
+        "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames " \
+        "(orter utanför regionen; CC BY 4.0), Natural Earth (bakgrund; public domain)" \
+        in " ".join(joined.split())  # wrapped lines joined
 
 
 def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -> None:
@@ -343,7 +345,8 @@ def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -
     prov = {**image.provenance, "designation_sources": [], "inputs": {
         "places": {"file": "communes_grand_est.gpkg", "licence": "INSEE, Licence Ouverte 2.0"},
         "flows": {"file": "mobpro.csv", "licence": "INSEE, Licence Ouverte 2.0"}}}
-    french = dataclasses.replace(image, provenance=prov, base=None, language="en")
+    french = dataclasses.replace(image, provenance=prov, base=None, context=None, ferries=None,
+                                 language="en")
     joined = "\n".join(_svg_texts(static_map_bytes(french, "svg",
                                                     french.options(source_note=""))))
     assert "Source: INSEE, Licence Ouverte 2.0; modelled flows" in joined

@@ -206,9 +206,9 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     data = page_data(example_page)
     assert len(data["places"]["n"]) == len(example.places) == 70
     assert len(data["links"]["o"]) == len(example.links)
-    assert data["order"] == ["base", "areas", "links", "weak", "places"]
-    assert data["source"] == ("Källa: SCB; Natural Earth (bakgrund; public domain); "
-                              "modellerade flöden")
+    assert data["order"] == ["base", "areas", "context", "links", "weak", "places"]
+    assert data["source"] == ("Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), "
+                              "Natural Earth (bakgrund; public domain); modellerade flöden")
     legend = data["legend"]
     for role in ("Tillväxtmotor", "Regional kärna", "Serviceort"):
         assert role in legend
@@ -256,14 +256,15 @@ def test_english_map() -> None:
 def test_source_line_and_timestamp(example: StructureImage) -> None:
     data = page_data(web_map_html(example, example.options(source_note="Källa: SCB 2020",
                                                            timestamp="2024-05-01")))
-    assert data["source"] == ("Källa: SCB 2020; Natural Earth (bakgrund; public domain); "
-                              "modellerade flöden · Skapad 2024-05-01")
+    assert data["source"] == ("Källa: SCB 2020; GeoNames (orter utanför regionen; CC BY 4.0), "
+                              "Natural Earth (bakgrund; public domain); modellerade flöden · "
+                              "Skapad 2024-05-01")
     observed = dataclasses.replace(example, modelled=False)
     # without a note, the line names the publishers of the inputs and the designations
     assert page_data(web_map_html(observed, observed.options(source_note="")))["source"] == (
         "Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri "
-        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural Earth "
-        "(bakgrund; public domain)")
+        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames (orter "
+        "utanför regionen; CC BY 4.0), Natural Earth (bakgrund; public domain)")
 
 
 def test_links_keep_both_directions() -> None:

@@ -198,6 +198,11 @@ def test_a_lan_from_the_national_files(tmp_path: Path) -> None:
     assert summary["places"] == len(expected) and summary["areas"] == 49
     # the neighbours of Västra Götaland read on its map: Norway and Denmark's Jutland
     assert {"NOR", "DNK"} <= set(image.base["iso_a3"])
+    # and their towns, grey: Halland's and Småland's from the national file's rows the
+    # filter leaves out (SCB's numbers), Norway's from the shipped table
+    ctx = image.context.set_index("name_sv")
+    assert ctx.loc[["Halmstad", "Jönköping", "Kungsbacka"], "source"].tolist() == ["places"] * 3
+    assert ctx.loc["Fredrikstad", "source"] == "GeoNames" and "Göteborg" not in ctx.index
 
 
 # --------------------------------------------------------------------------- allowed SQL

@@ -52,6 +52,7 @@ _WHERE: dict[str, str] = {
                      "read_flows"), ".pipeline"),
     **dict.fromkeys(("read_areas", "read_designations", "read_places"), ".readers"),
     "example_project": ".sources.example",
+    "fetch_osm": ".sources.osm.fetch",
     "fetch_scb": ".sources.scb.fetch",
     "FetchLimits": ".sources.scb.options",
 }
@@ -107,6 +108,7 @@ __all__ = [
     "delineate_regions",
     "dominant_flows",
     "example_project",
+    "fetch_osm",
     "fetch_scb",
     "fit_gravity",
     "links_from_flows",
@@ -213,5 +215,6 @@ if TYPE_CHECKING:  # what the names are, for mypy and editors
     from .pipeline import build, build_image, check_project, package_version, read_flows
     from .readers import read_areas, read_designations, read_places
     from .sources.example import example_project
+    from .sources.osm.fetch import fetch_osm
     from .sources.scb.fetch import fetch_scb
     from .sources.scb.options import FetchLimits

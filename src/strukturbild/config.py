@@ -1249,6 +1249,10 @@ class MapOptions:
         "A4-portrait"
     dpi: int = 300
     min_link_flow: float | None = None
+    context: bool = True
+    context_places: str | None = None
+    context_layer: str | None = None
+    context_min_population: float = 20_000.0
 
     def __post_init__(self) -> None:
         check_fields(self, "map")
@@ -1264,6 +1268,9 @@ class MapOptions:
                                  or not 0 <= flow < math.inf):
             raise _err(None, "map.min_link_flow", "expected a number of commuters >= 0, got "
                        f"{flow!r}")
+        if not 0 <= self.context_min_population < math.inf:
+            raise _err(None, "map.context_min_population", "expected a number of inhabitants "
+                       f">= 0, got {self.context_min_population!r}")
         if self.timestamp is not None:
             import datetime as dt
 
@@ -1383,6 +1390,8 @@ class Project:
         paths.extend(Path(d) for d in self.roles.designations if isinstance(d, Path))
         if self.map.land:
             paths.append(Path(self.map.land))
+        if self.map.context_places:
+            paths.append(Path(self.map.context_places))
         return tuple(paths)
 
     def output_paths(self) -> dict[str, Path]:
@@ -1819,6 +1828,8 @@ def project_from_dict(
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
     if mp.land:
         mp = replace(mp, land=str(_resolve(base_dir, mp.land)))
+    if mp.context_places:
+        mp = replace(mp, context_places=str(_resolve(base_dir, mp.context_places)))
     language = proj.get("language", mp.language)
     _check_literal(language, ("sv", "en"), "project.language", path)
     mp = replace(mp, language=language, title=mp.title or proj.get("title", ""))

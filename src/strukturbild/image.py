@@ -118,6 +118,11 @@ class StructureImage:
         The land under the map (:func:`strukturbild.sources.base.base_geography`):
         ``kind`` ``"land"`` (``part`` ``"neighbour"`` or ``"sweden"``, Sweden outside
         the areas) or ``"border"``; None draws no base (the sea stays white).
+    context, ferries
+        The context beyond the project (:mod:`strukturbild.sources.context`): places
+        (``name_sv``, ``name_en``, ``iso_a3``, ``population``, ``source``; points) and
+        ferry lines (``name_sv``, ``name_en``, ``operator``; lines), drawn small and
+        grey without roles; None draws none.
 
     Examples
     --------
@@ -142,13 +147,15 @@ class StructureImage:
     map_options: MapOptions = field(default_factory=MapOptions)
     layers: tuple[OwnLayer, ...] = ()
     base: gpd.GeoDataFrame | None = None
+    context: gpd.GeoDataFrame | None = None
+    ferries: gpd.GeoDataFrame | None = None
 
     def __post_init__(self) -> None:
         for name in ("places", "links"):
             if not isinstance(getattr(self, name), gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame, not "
                                         f"{type(getattr(self, name)).__name__}")
-        for name in ("areas", "regions", "base"):
+        for name in ("areas", "regions", "base", "context", "ferries"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame or "
@@ -408,6 +415,10 @@ class StructureImage:
              "geometry": sorted({str(t) for t in lay.frame.geom_type.dropna()}),
              "file": lay.file, "where": lay.where, "licence": lay.licence}
             for lay in self.layers]
+        if self.context is not None:
+            out["context_places"] = [str(n) for n in self.context[f"name_{self.language}"]]
+        if self.ferries is not None:
+            out["ferries"] = [str(n) for n in self.ferries[f"name_{self.language}"]]
         top = places.sort_values("population", ascending=False).head(5) \
             if "population" in places else places.head(0)
         out["largest_places"] = [
@@ -416,8 +427,10 @@ class StructureImage:
         ]
         from .render._scene import source_of
 
-        # the maps' source line (as printed: the base drawn when the image has one)
+        # the maps' source line (as printed: the base and context drawn when the image
+        # has them)
         out["source"] = source_of(self, self.map_options,
-                                  base=self.base is not None and len(self.base) > 0)
+                                  base=self.base is not None and len(self.base) > 0,
+                                  context=self.context)
         out["provenance"] = dict(self.provenance)
         return out

@@ -36,6 +36,7 @@ from .config import (
     CommutingZoneParams,
     FlowsSource,
     LayerSource,
+    PlacesSource,
     Project,
     load_project,
 )
@@ -558,6 +559,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
                          licence=src.licence, where=src.where)
                 for src, frame in (layers or []))
     base, base_info = _base(project, places, areas, own)
+    context, ferries, context_info = _context(project, places, areas, own)
 
     scheme = project.roles
     role_info = tuple(RoleInfo(r.key, r.label_sv, r.label_en, n)
@@ -577,6 +579,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "base": base_info,
         # who designated the places (the publisher and the document of each list used)
         "designation_sources": _designation_sources(designations),
+        "context": context_info,
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions.as_dict()),
@@ -606,6 +609,8 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         map_options=project.map,
         layers=own,
         base=base,
+        context=context,
+        ferries=ferries,
     )
 
 
@@ -642,6 +647,50 @@ def _base(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...
         info["sweden"] = {"file": Path(project.map.land).name,
                           "sha256": _sha256(Path(project.map.land))}
     return base, info
+
+
+def _context(project: Project, places: Any, areas: Any, layers: tuple[OwnLayer, ...]
+             ) -> tuple[Any, Any, dict[str, Any] | None]:
+    """The context beyond the project (places, ferry lines), and the provenance's words."""
+    if not project.map.context:
+        return None, None, None
+    from dataclasses import replace as _replace
+
+    from .sources.base import span_of
+    from .sources.context import (
+        CONTEXT_LICENCE,
+        CONTEXT_SOURCE,
+        FERRY_SOURCE,
+        context_ferries,
+        context_frame,
+        context_places,
+    )
+
+    frame = context_frame(span_of(places, areas))
+    swedish = None
+    info: dict[str, Any] = {"source": CONTEXT_SOURCE, "licence": CONTEXT_LICENCE}
+    mp = project.map
+    if mp.context_places:
+        src = PlacesSource(Path(mp.context_places), layer=mp.context_layer)
+        swedish = read_places(src, crs=project.crs)
+        info["sweden"] = {"file": src.path.name, "sha256": _sha256(src.path)}
+    elif project.places is not None and project.places.where and \
+            Path(project.places.path).is_file():
+        # the rows the places' filter leaves out: SCB's tätorter of the neighbouring län
+        swedish = read_places(_replace(project.places, where=None), crs=project.crs)
+        info["sweden"] = {"file": Path(project.places.path).name,
+                          "rows": f"not matching the places' where ({project.places.where})"}
+    ctx = context_places(frame, crs=project.crs, places=places, areas=areas, swedish=swedish,
+                         min_population=mp.context_min_population)
+    info.update({"min_population": mp.context_min_population, "places": len(ctx),
+                 "from_places_file": int((ctx["source"] == "places").sum())})
+    # ferry lines fetched from OpenStreetMap (fetch osm) stand in for the shipped ones
+    osm_ferries = any("route" in lay.frame and (lay.frame["route"] == "ferry").any()
+                      for lay in layers)
+    ferries = None if osm_ferries else context_ferries(frame, crs=project.crs)
+    info["ferries"] = {"source": FERRY_SOURCE, "lines": len(ferries)} if ferries is not None \
+        else {"source": "the project's own layer (route = ferry)"}
+    return ctx, ferries, info
 
 
 def _join_line(join: dict[str, Any]) -> str:

@@ -107,6 +107,92 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _limit_options(s)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=_cmd_fetch_scb)
+    _register_osm(sources)
+
+
+def _register_osm(sources: argparse._SubParsersAction[Any]) -> None:
+    """``fetch osm``: OpenStreetMap's railways, main roads and ferry lines.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(prog="strukturbild")
+    >>> register(p.add_subparsers(dest="command"))
+    >>> a = p.parse_args(["fetch", "osm", "--project", "p.toml", "--margin-km", "30"])
+    >>> a.project, a.margin_km, a.bbox, a.func is _cmd_fetch_osm
+    ('p.toml', 30.0, None, True)
+    """
+    s = sources.add_parser(
+        "osm", help="OpenStreetMap: railways, main roads and ferry lines (ODbL)",
+        description="Railways (rail, light rail, subway, tram; no sidings), motorways, "
+                    "trunk and primary roads (with their ramps) and ferry lines from "
+                    "OpenStreetMap, for a project's places and areas plus a margin or for a "
+                    "box, through the Overpass API (cached with checksums, --offline, a "
+                    "deadline per request, tiles) or from a Geofabrik extract (--pbf). Writes "
+                    "osm_railways.gpkg, osm_roads.gpkg, osm_ferries.gpkg and "
+                    "osm_metadata.json, all or none, and prints the [[layers]] blocks to add "
+                    "to the project (--update-project adds them). Data © OpenStreetMap "
+                    "contributors, ODbL 1.0.")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--project", metavar="PROJECT.toml",
+                       help="the project: its places and areas plus --margin-km")
+    where.add_argument("--bbox", metavar="W,S,E,N",
+                       help="a box in degrees instead: west,south,east,north")
+    s.add_argument("--margin-km", type=float, default=20.0, metavar="KM",
+                   help="how far around the project's places and areas (default: 20)")
+    s.add_argument("--out", metavar="DIR",
+                   help="output folder (default: osm/ beside the project file)")
+    s.add_argument("--pbf", metavar="FILE",
+                   help="read a Geofabrik extract (.osm.pbf or .osm) instead of asking "
+                        "Overpass: no network needed")
+    s.add_argument("--overpass-url", metavar="URL",
+                   help="the Overpass API's interpreter (default: $STRUKTURBILD_OVERPASS_URL "
+                        "or overpass-api.de/api/interpreter)")
+    s.add_argument("--tile-km", type=float, default=150.0, metavar="KM",
+                   help="split the box into tiles of at most this size, one request each "
+                        "(default: 150)")
+    s.add_argument("--crs", help="the layers' CRS (default: the project's, else EPSG:3006)")
+    s.add_argument("--cache", metavar="DIR",
+                   help=f"response cache (default: ${ENV_CACHE_DIR} or OUT/cache)")
+    s.add_argument("--offline", action="store_true",
+                   help="use only cached answers; fail if one is missing")
+    s.add_argument("--update-project", action="store_true",
+                   help="add the [[layers]] blocks to the project file (the layers it lacks)")
+    _limit_options(s)
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(func=_cmd_fetch_osm)
+
+
+def _cmd_fetch_osm(args: argparse.Namespace) -> int:
+    from .. import fetch_osm  # requests, geopandas: only when fetching
+
+    bbox = None
+    if args.bbox:
+        try:
+            bbox = [float(v) for v in args.bbox.split(",")]
+        except ValueError:
+            raise ConfigError(f"--bbox must be four numbers west,south,east,north, got "
+                              f"{args.bbox!r}") from None
+
+    def say(msg: str) -> None:
+        if not args.quiet:
+            print(f"strukturbild: {msg}", file=sys.stderr)
+
+    result = fetch_osm(args.out, project=args.project, bbox=bbox, margin_km=args.margin_km,
+                       pbf=args.pbf, overpass_url=args.overpass_url, tile_km=args.tile_km,
+                       crs=args.crs, cache_dir=args.cache, offline=args.offline,
+                       update_project=args.update_project, limits=_limits(args),
+                       progress=say)
+    print(", ".join(f"{n} {k}" for k, n in result.counts.items()) +
+          f" in {', '.join(f'{v:g}' for v in result.bbox)} (© OpenStreetMap contributors, "
+          "ODbL 1.0)")
+    for key, path in result.files.items():
+        print(f"  {key:10s} {path}")
+    if args.update_project:
+        print(f"added the layers to {result.project}")
+    elif result.layers_toml:
+        print("add to the project file:\n")
+        print(result.layers_toml)
+    return 0
 
 
 def _lan_codes(args: argparse.Namespace) -> list[str]:

@@ -122,6 +122,14 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | base    | part                 | text         | `neighbour` or `sweden` |
 | base    | iso_a3               | text         | the country (ISO 3166-1 alpha-3) |
 | base    | name                 | text         | the country's name in the image's language |
+| context | geom                 | Point        | a place beyond the project, grey, without role |
+| context | name                 | text         | its name in the image's language (Köpenhamn) |
+| context | iso_a3               | text         | the country (ISO 3166-1 alpha-3) |
+| context | population           | integer      | inhabitants (GeoNames, or the places file) |
+| context | source               | text         | `GeoNames` (CC BY 4.0) or `places` (places file) |
+| ferries | geom                 | LineString   | a ferry line, schematic, between its ports |
+| ferries | name                 | text         | its name in the image's language |
+| ferries | operator             | text         | who runs it |
 | layer_… | geom                 | any          | an own layer (`[[layers]]`), as given |
 | layer_… | …                    | …            | its attributes, names made lower-case ASCII |
 
@@ -131,7 +139,8 @@ names. Integer columns with missing values read back as floats in pandas.
 Own layers are named ``layer_`` and their name in lower-case ASCII (``Stråk`` →
 ``layer_strak``); a layer that mixes points, lines and polygons is written as one
 layer per kind (``layer_strak_lines``, …). The ``base`` layer is the land the maps
-draw under the areas (Natural Earth, public domain); appending keeps the file's own.
+draw under the areas (Natural Earth, public domain); appending keeps the file's own,
+as it keeps its ``context`` and ``ferries``.
 """
 
 from __future__ import annotations
@@ -176,7 +185,7 @@ from ..render.qml import (
     places_qml,
     regions_qml,
 )
-from ..render.style import TEXT, chain, role_styles, text
+from ..render.style import CONTEXT_DOT, FERRY_STYLE, TEXT, chain, role_styles, text
 
 __all__ = [
     "GPKG_CRS",
@@ -190,7 +199,8 @@ __all__ = [
 ]
 
 #: Layers of the GeoPackage, in the order written (own layers, ``layer_…``, follow).
-GPKG_LAYERS = ("places", "links", "areas", "regions", "joint_designations", "base")
+GPKG_LAYERS = ("places", "links", "areas", "regions", "joint_designations", "base",
+               "context", "ferries")
 #: The CRS of every layer.
 GPKG_CRS = "EPSG:3006"
 #: Name of the styles written to ``layer_styles``.
@@ -319,8 +329,8 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
     >>> from strukturbild.pipeline import build
     >>> frames = geopackage_frames(build(example_project()))
     >>> sorted(frames), list(frames["links"].columns[:3])
-    (['areas', 'base', 'joint_designations', 'links', 'places'], ['link_id', 'origin', \
-'destination'])
+    (['areas', 'base', 'context', 'ferries', 'joint_designations', 'links', 'places'], \
+['link_id', 'origin', 'destination'])
     """
     frames: dict[str, Any] = {"places": _layer_frame(image.places, "places", "place_id")}
     links = image.links.copy()
@@ -341,9 +351,27 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
         base = land[["part", "iso_a3"]].assign(
             name=land[f"name_{image.language}"]).set_geometry(land.geometry)
         frames["base"] = _layer_frame(base.reset_index(drop=True), "base", "")
+    for name, extra in _context_frames(image):
+        frames[name] = extra
     for name, frame in _own_frames(image):
         frames[name] = frame
     return frames
+
+
+def _context_frames(image: StructureImage) -> list[tuple[str, Any]]:
+    """``context`` (places beyond the project) and ``ferries``, when the image has them."""
+    out = []
+    name = f"name_{image.language}"
+    if image.context is not None and len(image.context):
+        ctx = image.context
+        frame = ctx[["iso_a3", "population", "source"]].assign(name=ctx[name])
+        out.append(("context", _layer_frame(frame[["name", "iso_a3", "population", "source"]]
+                                            .set_geometry(ctx.geometry), "context", "")))
+    if image.ferries is not None and len(image.ferries):
+        f = image.ferries
+        frame = f[["operator"]].assign(name=f[name])[["name", "operator"]]
+        out.append(("ferries", _layer_frame(frame.set_geometry(f.geometry), "ferries", "")))
+    return out
 
 
 def _joint_frame(image: StructureImage) -> Any:
@@ -589,6 +617,13 @@ def _style_qml(scene: Scene, name: str, frame: Any, *, unit: SizeUnit,
         return regions_qml(unit=unit)
     if name == "base":
         return base_qml(unit=unit)
+    if name == "context":
+        return layer_qml({"colour": CONTEXT_DOT, "width": 3.5, "fill": CONTEXT_DOT,
+                          "opacity": 0.95}, "points", unit=unit)
+    if name == "ferries":
+        colour, width, dash, opacity = FERRY_STYLE
+        return layer_qml({"colour": colour, "width": width, "dash": dash, "fill": "none",
+                          "opacity": opacity}, "lines", unit=unit)
     if name == "joint_designations":
         return joint_qml(_role_styles(scene, existing_roles), unit=unit)
     own = frame.attrs.get("own", {})
@@ -1224,7 +1259,8 @@ def write_geopackage(
     >>> out = write_geopackage(build(example_project()),
     ...                        pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
     >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]]
-    ['places', 'links', 'areas', 'joint_designations', 'base', 'layer_styles']
+    ['places', 'links', 'areas', 'joint_designations', 'base', 'context', 'ferries', \
+'layer_styles']
     """
     target = Path(path)
     with OutputSet([target]) as out:
@@ -1279,8 +1315,10 @@ def stage_geopackage(
             _check_schema(held, target)
         _copy_database(held, target, tmp)
         with contextlib.suppress(Exception), _quiet():
-            if "base" in [str(n) for n in pyogrio.list_layers(tmp)[:, 0]]:
-                frames.pop("base", None)  # the file's own land stays as it is
+            have = [str(n) for n in pyogrio.list_layers(tmp)[:, 0]]
+            for kept in ("base", "context", "ferries"):
+                if kept in have:
+                    frames.pop(kept, None)  # the file's own land and context stay as they are
         existing, roles = _check_append(tmp, frames, source=target)
     for name, frame in frames.items():
         geometry_type = _geometry_type(frame, name)

@@ -189,6 +189,10 @@ class Scene:
     layers: tuple[SceneLayer, ...]
     legend: tuple[LegendSection, ...]
     source: str
+    #: The context beyond the project as drawn (layer ``context``): places and ferry
+    #: lines, each None when not drawn.
+    context: Any = None
+    ferries: Any = None
 
     @property
     def language(self) -> str:
@@ -376,10 +380,20 @@ def _areas(image: StructureImage, tolerance: float) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- layers
 
 
+def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
+    """The context places and ferry lines the map draws (None for none)."""
+    if not options.context:
+        return None, None
+    ctx = image.context if image.context is not None and len(image.context) else None
+    ferries = image.ferries if image.ferries is not None and len(image.ferries) else None
+    return ctx, ferries
+
+
 def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bool,
-            styles: Sequence[LinkStyle], has_links: bool) -> tuple[SceneLayer, ...]:
-    """The layers, bottom to top: base, areas, own layers, regions, links, weak links,
-    places."""
+            styles: Sequence[LinkStyle], has_links: bool, context: bool = False
+            ) -> tuple[SceneLayer, ...]:
+    """The layers, bottom to top: base, areas, own layers, context, regions, links, weak
+    links, places."""
     lang = image.language
     out = []
     if base:
@@ -388,6 +402,8 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
         out.append(SceneLayer("areas", text("areas", lang), True))
     out.extend(SceneLayer(f"layer-{n}", layer.name, True)
                for n, layer in enumerate(image.layers))
+    if context:
+        out.append(SceneLayer("context", text("context", lang), True))
     if image.regions is not None and len(image.regions):
         out.append(SceneLayer("regions", text("regions", lang), True))
     if has_links:
@@ -401,10 +417,11 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
 # --------------------------------------------------------------------------- the scene
 
 
-def source_of(image: StructureImage, options: MapOptions, *, base: bool) -> str:
+def source_of(image: StructureImage, options: MapOptions, *, base: bool,
+              context: Any = None) -> str:
     """The source line of ``image`` (:func:`~.style.source_line`): the project's
     ``source_note``, or its inputs' and designations' publishers; Natural Earth when
-    the ``base`` is drawn.
+    the ``base`` is drawn, GeoNames when the ``context`` places drawn are theirs.
 
     Examples
     --------
@@ -414,10 +431,13 @@ def source_of(image: StructureImage, options: MapOptions, *, base: bool) -> str:
     'Källa: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne \
 (Regionplan för Skåne 2022–2040); modellerade flöden'
     """
+    geonames = context is not None and "source" in context and \
+        bool((context["source"] == "GeoNames").any())
     return source_line(image.provenance.get("inputs") or {}, image.language,
                        source_note=options.source_note, modelled=image.modelled, base=base,
                        timestamp=options.timestamp,
-                       designations=image.provenance.get("designation_sources") or ())
+                       designations=image.provenance.get("designation_sources") or (),
+                       context=geonames)
 
 
 def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scene:
@@ -431,7 +451,7 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
     >>> s.labelled
     ('tillvaxtmotor', 'regional_karna', 'lokal_karna')
     >>> [x.key for x in s.layers]
-    ['base', 'areas', 'links', 'weak', 'places']
+    ['base', 'areas', 'context', 'links', 'weak', 'places']
     >>> [x.key for x in s.link_styles]
     ['regional-strong', 'regional-medium', 'regional-weak', 'local-strong', \
 'local-medium', 'local-weak']
@@ -453,6 +473,7 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         else None
     tolerance = _tolerance(image, medium)
     areas, lan = _areas(image, tolerance)
+    context, ferries = _context(image, options)
     scene = Scene(
         image=image, options=options, medium=medium, styles=tuple(styles), counts=counts,
         labelled=tuple(labelled), label_tier=tiers, label_level=levels,
@@ -463,8 +484,10 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         national=base is not None and bool((base["kind"] == "border").any()),
         on_tiles=on_tiles,
         layers=_layers(image, options, base=base is not None, areas=areas is not None,
-                       styles=link_styles, has_links=has_links),
+                       styles=link_styles, has_links=has_links,
+                       context=context is not None or ferries is not None),
         legend=(),
-        source=source_of(image, options, base=base is not None),
+        source=source_of(image, options, base=base is not None, context=context),
+        context=context, ferries=ferries,
     )
     return replace(scene, legend=tuple(legend_sections(scene)))

@@ -20,6 +20,8 @@ from .style import (
     AREA_EDGE_ON_TILES,
     AREA_FILL,
     BORDER,
+    CONTEXT_DOT,
+    FERRY_STYLE,
     GROUP_OPACITY,
     GROUP_PAD,
     LAN_EDGE,
@@ -87,7 +89,7 @@ def legend_sections(scene: Scene) -> list[LegendSection]:
     >>> img = build(example_project())
     >>> secs = legend_sections(scene_of(img, img.map_options, "web"))
     >>> [s.layer for s in secs]
-    ['places', 'links', 'weak', 'areas']
+    ['places', 'links', 'weak', 'context', 'areas']
     >>> [r.label for r in secs[0].rows][:3]
     ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (4)']
     >>> [r.key for r in secs[1].rows if r.key.startswith("link-")]
@@ -104,6 +106,8 @@ def legend_sections(scene: Scene) -> list[LegendSection]:
     for n, layer in enumerate(image.layers):
         out.append(LegendSection(f"layer-{n}", (_layer_row(layer.name, layer.style,
                                                           _family(layer.frame), n),)))
+    if scene.layer("context") is not None:
+        out.append(LegendSection("context", _context_rows(scene)))
     if scene.layer("regions") is not None:
         colour, width, dash = REGION_STYLE
         out.append(LegendSection("regions", (
@@ -116,6 +120,19 @@ def legend_sections(scene: Scene) -> list[LegendSection]:
             LegendRow("line", text("national_border", scene.language), BORDER[0], 1.2,
                       BORDER[1], key="border"),)))
     return out
+
+
+def _context_rows(scene: Scene) -> tuple[LegendRow, ...]:
+    """A grey dot for the places beyond the project, a dashed line for the ferries."""
+    lang, rows = scene.language, []
+    if scene.context is not None:
+        rows.append(LegendRow("dot", text("context_place", lang), CONTEXT_DOT, 3.5,
+                              key="context-place"))
+    if scene.ferries is not None:
+        colour, width, dash, opacity = FERRY_STYLE
+        rows.append(LegendRow("line", text("ferry", lang), colour, width, dash, opacity,
+                              key="context-ferry"))
+    return tuple(rows)
 
 
 def _place_rows(scene: Scene) -> tuple[LegendRow, ...]:

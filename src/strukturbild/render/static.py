@@ -58,7 +58,10 @@ from .style import (
     AREA_EDGE,
     AREA_FILL,
     BORDER,
+    CONTEXT_DOT,
+    CONTEXT_TEXT,
     COUNTRY_TEXT,
+    FERRY_STYLE,
     GROUP_OPACITY,
     GROUP_PAD,
     LAN_EDGE,
@@ -66,6 +69,7 @@ from .style import (
     PAPER_MM,
     REGION_STYLE,
     SEA,
+    context_radius,
     format_number,
     link_width,
     nice_floor,
@@ -730,8 +734,15 @@ def _draw(fig: Figure, renderer: RendererBase, scene: Scene, size_mm: tuple[floa
                np.concatenate([marks.circles[:, 1], link_ink.y]),
                np.concatenate([math.pi * marks.radii**2, link_ink.w]))
     furniture = _draw_scale_and_north(ax, renderer, ink, lang)
-    taken = _draw_place_names(ax, renderer, scene, frames.places, marks, [furniture], link_ink,
-                              tiers=print_label_tiers(size_mm))
+    context = _draw_context(ax, scene, frames.places.crs, view)
+    pt_px = ax.figure.dpi / 72.0
+    dots = [(float(a) - (r + 1) * pt_px, float(b) - (r + 1) * pt_px,
+             float(a) + (r + 1) * pt_px, float(b) + (r + 1) * pt_px)
+            for (_, x, y, r) in context
+            for a, b in [ax.transData.transform((x, y))]]  # place names leave them free
+    taken = _draw_place_names(ax, renderer, scene, frames.places, marks, [furniture, *dots],
+                              link_ink, tiers=print_label_tiers(size_mm))
+    _draw_context_names(ax, renderer, context, marks, taken, dots)
     _draw_area_names(ax, renderer, scene, frames, view, marks, taken)
     _draw_legend(fig, lay, size_mm, lang)
 
@@ -796,6 +807,75 @@ def _draw_geography(ax: Axes, scene: Scene, frames: _Frames, view: _View) -> Non
         _draw_polygons(ax, frames.regions.geometry, facecolor="none", edgecolor=colour,
                        alpha=0.85, linewidth=width_px * PT_PER_PX, linestyle=_dashes(dash),
                        zorder=2, gid="regions")
+
+
+def _draw_context(ax: Axes, scene: Scene, crs: Any, view: _View
+                  ) -> list[tuple[str, float, float, float]]:
+    """The context beyond the project: ferry lines dashed, places as small grey dots
+    (over the land, under the links); returns each place's (name, x, y, radius pt)."""
+    import shapely
+
+    if scene.layer("context") is None:
+        return []
+    window = view.box(0.02)
+    if scene.ferries is not None:
+        colour, width, dash, opacity = FERRY_STYLE
+        ferries = _metric(scene.ferries, crs)
+        _draw_lines(ax, shapely.intersection(ferries.geometry.to_numpy(), window),
+                    colour=colour, width=width * PT_PER_PX, dash=dash, zorder=1.7,
+                    gid="context-ferries", alpha=opacity)
+    if scene.context is None:
+        return []
+    ctx = _metric(scene.context, crs)
+    xy = shapely.get_coordinates(ctx.geometry.to_numpy())
+    inside = (xy[:, 0] > view.x0) & (xy[:, 0] < view.x1) & (xy[:, 1] > view.y0) & \
+        (xy[:, 1] < view.y1)
+    radii = np.array([context_radius(float(p)) * PT_PER_PX for p in ctx["population"]])
+    if inside.any():
+        ax.scatter(xy[inside, 0], xy[inside, 1], s=(2 * radii[inside]) ** 2, c=CONTEXT_DOT,
+                   edgecolors="white", linewidths=0.6 * PT_PER_PX, zorder=1.8,
+                   gid="context-places")
+    names = ctx[f"name_{scene.language}"].astype(str).to_numpy()
+    return [(str(names[i]), float(xy[i, 0]), float(xy[i, 1]), float(radii[i]))
+            for i in np.flatnonzero(inside)]
+
+
+def _draw_context_names(ax: Axes, renderer: RendererBase,
+                        context: Sequence[tuple[str, float, float, float]], marks: _Marks,
+                        taken: list[_Box], dots: Sequence[_Box]) -> None:
+    """The context places' names, grey, after the places' own: right of the dot, else
+    left, above or below, where they cover no name and no circle and stay in the map."""
+    pt_px = ax.figure.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    for k, (name, x, y, r) in enumerate(context):
+        others = [t for t in taken if t is not dots[k]]  # its own dot is no obstacle
+        gap = r + 1.5
+        ann = ax.annotate(name, (x, y), xytext=(gap, 0.0), textcoords="offset points",
+                          fontsize=6.5, color=CONTEXT_TEXT, zorder=7.05,
+                          annotation_clip=False)
+        spots: tuple[tuple[float, float, _HAlign, _VAlign], ...] = (
+            (gap, 0.0, "left", "center_baseline"), (-gap, 0.0, "right", "center_baseline"),
+            (0.0, gap, "center", "bottom"), (0.0, -gap, "center", "top"))
+        for dx, dy, ha, va in spots:
+            ann.xyann = (dx, dy)
+            ann.set_horizontalalignment(ha)
+            ann.set_verticalalignment(va)
+            e = ann.get_window_extent(renderer)
+            h = 1.0 * pt_px
+            box = (e.x0 - h, e.y0 - h, e.x1 + h, e.y1 + h)
+            inside = box[0] >= frame.x0 and box[1] >= frame.y0 and box[2] <= frame.x1 and \
+                box[3] <= frame.y1
+            hits = _circles_hit(box, marks.circles[:, 0], marks.circles[:, 1],
+                                marks.circles[:, 2])
+            if inside and not hits.any() and not any(_rects_overlap(box, t) for t in others):
+                ann.set_gid(f"context-label-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}")
+                ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points",
+                            ha=ha, va=va, fontsize=6.5, color=_HALO, zorder=7.0,
+                            annotation_clip=False, path_effects=_halo())
+                taken.append(box)
+                break
+        else:
+            ann.remove()
 
 
 def _draw_places(ax: Axes, scene: Scene, places: Any, x: np.ndarray[Any, Any],

@@ -93,6 +93,24 @@ AREA_EDGE = "#c3bcb0"
 LAN_EDGE = "#8b8376"
 BORDER = ("#9a9286", "5 3")  # national borders: colour, dash
 COUNTRY_TEXT = "#8c867c"
+#: The context beyond the project: places (dot fill, label colour) and ferry lines
+#: (colour, width px, dash, opacity: the infrastructure kind's line, dashed).
+CONTEXT_DOT = "#9d978c"
+CONTEXT_TEXT = "#77726a"
+FERRY_STYLE = ("#3d3d3d", 1.3, "6 4", 0.7)
+
+
+def context_radius(population: float) -> float:
+    """A context place's dot, in pixels (points on paper): small, 2.5 to 5.
+
+    Examples
+    --------
+    >>> context_radius(35_000), context_radius(1_150_000)
+    (2.5, 5.0)
+    """
+    return min(max(0.4 * symbol_radius(population), 2.5), 5.0)
+
+
 #: Areas drawn over background tiles: outline only.
 AREA_EDGE_ON_TILES = "#6b6b6b"
 #: Functional regions: outline colour, width (px), dash; their names in this colour.
@@ -188,6 +206,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "search": ("Sök ort", "Find a place"),
     "no_match": ("Ingen ort med det namnet", "No place of that name"),
     "base_credit": ("bakgrund", "background"),
+    "context": ("Omvärld", "Surroundings"),
+    "context_place": ("Ort utanför regionen", "Place outside the region"),
+    "ferry": ("Färjeled", "Ferry line"),
+    "ferries": ("Färjeleder", "Ferry lines"),
+    "context_credit": ("orter utanför regionen", "places outside the region"),
+    "gpkg_context": ("Orter utanför regionen (GeoNames, CC BY 4.0, eller projektets "
+                     "ortfil), utan roller.",
+                     "Places outside the region (GeoNames, CC BY 4.0, or the project's "
+                     "places file), without roles."),
+    "gpkg_ferries": ("Färjeleder, schematiskt ritade mellan hamnarna.",
+                     "Ferry lines, drawn schematically between the ports."),
     "subtitle": ("Tätorternas roller och funktionella samband",
                  "Roles of the urban areas and their functional links"),
     "own_layers": ("Egna lager", "Own layers"),
@@ -409,14 +438,19 @@ _LICENCE_NAMING_SOURCE = re.compile(
     r"Ouverte|DL-DE|NLOD)[^()]*?)\s*\((?P<source>[^()]+)\)\s*", re.IGNORECASE)
 
 
+#: A copyright notice as licence: "© OpenStreetMap contributors, ODbL 1.0".
+_COPYRIGHT = re.compile(r"©\s*(?P<holder>[^,]+)(?:,\s*(?P<licence>.+))?")
+
+
 def credit(info: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """Who an input is from, what it is and its licence: ``(publisher, what, licence)``.
 
     The input's ``source`` ("SCB, statistiska tätorter 2020": the publisher, then what
     it is) and ``licence``; without a ``source``, a licence that names one in brackets
-    ("CC0 1.0 (SCB, Digitala gränser)") is read so, and any other licence text stands
-    for its publisher as it is. None when the input says neither: a file name is no
-    source.
+    ("CC0 1.0 (SCB, Digitala gränser)") or a copyright notice ("© OpenStreetMap
+    contributors, ODbL 1.0") is read so, and any other licence text stands for its
+    publisher as it is. An own layer (``layer``) says what it gave by its name when the
+    source does not. None when the input says neither: a file name is no source.
 
     Examples
     --------
@@ -424,6 +458,8 @@ def credit(info: Mapping[str, Any]) -> tuple[str, str, str] | None:
     ('SCB', 'statistiska tätorter 2020', 'CC0')
     >>> credit({"licence": "CC0 1.0 (SCB, Digitala gränser)", "file": "kommuner.gpkg"})
     ('SCB', 'Digitala gränser', 'CC0 1.0')
+    >>> credit({"licence": "© OpenStreetMap contributors, ODbL 1.0", "layer": "Järnvägar"})
+    ('© OpenStreetMap contributors', 'Järnvägar', 'ODbL 1.0')
     >>> credit({"licence": "Region Skåne (exempel)"})
     ('Region Skåne (exempel)', '', '')
     >>> credit({"file": "jarnvag_strak.geojson"}) is None
@@ -433,13 +469,18 @@ def credit(info: Mapping[str, Any]) -> tuple[str, str, str] | None:
     licence = str(info.get("licence") or "").strip()
     if not source and licence:
         found = _LICENCE_NAMING_SOURCE.fullmatch(licence)
-        if found is None:
+        copyright_ = _COPYRIGHT.fullmatch(licence)
+        if found is not None:
+            source, licence = found["source"].strip(), found["licence"].strip()
+        elif copyright_ is not None:  # "© OpenStreetMap contributors, ODbL 1.0"
+            publisher = "© " + copyright_["holder"].strip()
+            return publisher, str(info.get("layer") or ""), (copyright_["licence"] or "").strip()
+        else:
             return licence, "", ""
-        source, licence = found["source"].strip(), found["licence"].strip()
     if not source:
         return None
     publisher, _, what = source.partition(",")
-    return publisher.strip(), what.strip(), licence
+    return publisher.strip(), what.strip() or str(info.get("layer") or ""), licence
 
 
 def credits_text(credits: Sequence[tuple[str, str, str]]) -> str:
@@ -467,16 +508,18 @@ def credits_text(credits: Sequence[tuple[str, str, str]]) -> str:
 
 def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = "",
                 modelled: bool = False, base: bool = False, timestamp: str | None = None,
-                designations: Sequence[str] = ()) -> str:
+                designations: Sequence[str] = (), context: bool = False) -> str:
     """The map's source line: the publishers of its data, each with what it gave and
     its licence.
 
     The project's ``source_note`` when it gives one; otherwise "Källa: " and each
     publisher (:func:`credit`) of the inputs and of the ``designations`` ("Region
     Skåne, Regionplan för Skåne 2022–2040"), in that order, what each gave and its
-    licence in brackets. Natural Earth is credited when the map draws its base,
-    "modellerade flöden" added when the links are modelled, and the time stamp when
-    given. Nothing is assumed: a map of INSEE data says INSEE.
+    licence in brackets. The credits the data asks for are given after a
+    ``source_note`` too, unless it names them: Natural Earth when the map draws its
+    base, GeoNames (CC BY 4.0) for the ``context`` places, OpenStreetMap (ODbL) for own
+    layers from it. "modellerade flöden" is added when the links are modelled, and the
+    time stamp when given. Nothing is assumed: a map of INSEE data says INSEE.
 
     Examples
     --------
@@ -493,14 +536,18 @@ def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = 
     """
     note = source_note.strip()
     credits: list[tuple[str, str, str]] = []
+    for info in inputs.values():
+        found = credit(info) if isinstance(info, Mapping) else None
+        # a project's note stands for its sources, but not for OpenStreetMap's credit
+        if found is not None and (not note or ("openstreetmap" in found[0].lower()
+                                  and "openstreetmap" not in note.lower())):
+            credits.append(found)
     if not note:
-        for info in inputs.values():
-            found = credit(info) if isinstance(info, Mapping) else None
-            if found is not None:
-                credits.append(found)
         for d in designations:
             publisher, _, what = str(d).partition(",")
             credits.append((publisher.strip(), what.strip(), ""))
+    if context and "geonames" not in note.lower():
+        credits.append(("GeoNames", text("context_credit", language), "CC BY 4.0"))
     if base and "natural earth" not in note.lower():
         credits.append(("Natural Earth", text("base_credit", language), "public domain"))
     named = credits_text(credits)

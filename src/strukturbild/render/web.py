@@ -82,12 +82,15 @@ from .style import (
     AREA_EDGE_ON_TILES,
     AREA_FILL,
     BORDER,
+    CONTEXT_DOT,
+    FERRY_STYLE,
     GROUP_OPACITY,
     GROUP_PAD,
     LAN_EDGE,
     LAND,
     REGION_STYLE,
     SEA,
+    context_radius,
     format_number,
     link_width,
     symbol_radius,
@@ -525,6 +528,25 @@ def _regions_data(scene: Scene) -> dict[str, Any]:
                                [label_point(g) for g in regions.geometry], regions.crs)}
 
 
+def _context_data(scene: Scene) -> dict[str, Any]:
+    """The places beyond the project ([name, lat, lon, radius], grey) and the ferry
+    lines (dashed)."""
+    out: dict[str, Any] = {"dot": CONTEXT_DOT}
+    ctx = scene.context
+    if ctx is not None:
+        ll = _points_wgs84(ctx)
+        out["p"] = [[str(n), round(float(a), 4), round(float(b), 4),
+                     round(context_radius(float(p)), 1)]
+                    for n, p, (a, b) in zip(ctx[f"name_{scene.language}"], ctx["population"],
+                                           ll, strict=True)]
+    if scene.ferries is not None:
+        colour, width, dash, opacity = FERRY_STYLE
+        out["f"] = _encode_lines(scene.ferries.geometry, scene.ferries.crs)
+        out["style"] = {"color": colour, "weight": width, "dashArray": dash,
+                        "opacity": opacity}
+    return out
+
+
 def _bounds(scene: Scene, latlon: np.ndarray[Any, Any]) -> list[list[float]]:
     """The data's bounds in degrees: the places and the areas."""
     lat0, lon0 = latlon.min(axis=0)
@@ -545,6 +567,8 @@ def _layers_data(scene: Scene, data: dict[str, Any], position: pd.Series) -> Non
         data["base"] = _base_data(scene)
     if scene.layer("areas") is not None:
         data["areas"] = _areas_data(scene)
+    if scene.layer("context") is not None:
+        data["context"] = _context_data(scene)
     if scene.layer("regions") is not None:
         data["regions"] = _regions_data(scene)
     if scene.layer("links") is not None:

@@ -433,6 +433,21 @@ window.strukturbildDraw = function (id, D) {
     if (A.lines) { lines(A.lines, groups.areas, A.line_style); }
   }
 
+  // the context beyond the project: ferry lines, small grey places, grey names after
+  // the places' (they give way to them)
+  function context() {
+    var C = D.context, pts = C.p || [];
+    if (C.f) { lines(C.f, groups.context, C.style); }
+    for (var k = 0; k < pts.length; k++) {
+      L.circleMarker([pts[k][1], pts[k][2]], {renderer: renderer, interactive: false,
+        radius: pts[k][3], color: "#fff", weight: 0.8, fillColor: C.dot, fillOpacity: 0.95
+      }).addTo(groups.context);
+      items.push({ll: [pts[k][1], pts[k][2]], text: pts[k][0], r: pts[k][3], tier: 0,
+                  pri: 2, idx: k, layer: "context", cls: "sb-context", mode: "around"});
+    }
+    state.counts.context = pts.length;
+  }
+
   function regions() {
     var R = D.regions;
     state.counts.regions = polygons(R.g, groups.regions, R.style);
@@ -583,6 +598,7 @@ window.strukturbildDraw = function (id, D) {
     else if (key === "base") { base(); }
     else if (key === "areas") { areas(); }
     else if (key === "regions") { regions(); }
+    else if (key === "context") { context(); }
     else { ownLayer(parseInt(key.slice(6), 10), key); }
   }
 

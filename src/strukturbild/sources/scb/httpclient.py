@@ -43,7 +43,7 @@ import urllib.parse
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,6 +282,11 @@ class HttpFetcher:
     user_agent: str = field(default_factory=_user_agent)
     verify: bool | str = True
     log: list[RequestRecord] = field(default_factory=list)
+    #: The options that give a service's address, named when a redirect is refused.
+    url_options: str = "--api-url/--wfs-url"
+    #: Messages for error statuses a service gives a meaning of its own (PxWeb's 403).
+    status_hints: Mapping[int, str] = field(default_factory=lambda: {
+        403: "the query asks for more cells than the API allows"})
     waited: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
@@ -319,9 +324,15 @@ class HttpFetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get_json(self, url: str, *, limiter: RateLimiter | None = None) -> Any:
-        """GET ``url`` and parse the JSON answer."""
-        return self._json("GET", url, None, limiter)
+    def get_json(self, url: str, *, limiter: RateLimiter | None = None,
+                 check: Callable[[Any], None] | None = None) -> Any:
+        """GET ``url`` and parse the JSON answer.
+
+        ``check`` is called with the parsed answer before it is cached; a
+        :class:`~strukturbild.errors.FetchError` it raises stops the request, and the
+        answer is neither cached nor retried (a cached answer is checked too).
+        """
+        return self._json("GET", url, None, limiter, check)
 
     def post_json(self, url: str, payload: Any, *, limiter: RateLimiter | None = None) -> Any:
         """POST ``payload`` as JSON to ``url`` and parse the JSON answer."""
@@ -354,14 +365,17 @@ class HttpFetcher:
     # -- internals
 
     def _json(self, method: str, url: str, body: bytes | None,
-              limiter: RateLimiter | None) -> Any:
-        resp = self.fetch(method, url, body, limiter=limiter)
+              limiter: RateLimiter | None, check: Callable[[Any], None] | None = None) -> Any:
+        resp = self.fetch(method, url, body, limiter=limiter, check=check)
         if resp.doc is not None:
             return resp.doc
         try:
-            return loads(resp.body)
+            doc = loads(resp.body)
         except (UnicodeDecodeError, ValueError) as exc:  # only a corrupt cache gets here
             raise FetchError(f"the answer is not JSON: {exc}", source=url) from None
+        if check is not None:
+            check(doc)
+        return doc
 
     def _record(self, method: str, url: str, body: bytes | None, r: CachedResponse,
                 answer: _Answer | None = None, fallback: str | None = None) -> None:
@@ -377,7 +391,8 @@ class HttpFetcher:
         return self.cache.get(method, url, body, max_bytes=self.max_bytes)
 
     def fetch(self, method: str, url: str, body: bytes | None = None, *,
-              limiter: RateLimiter | None = None) -> CachedResponse:
+              limiter: RateLimiter | None = None,
+              check: Callable[[Any], None] | None = None) -> CachedResponse:
         """The response to one request: from the network (cached), or the cache offline."""
         if self.offline:
             hit = self._cached(method, url, body)
@@ -387,7 +402,7 @@ class HttpFetcher:
             self._record(method, url, body, hit)
             return hit
         try:
-            answer = self._network(method, url, body, limiter)
+            answer = self._network(method, url, body, limiter, check)
         except _TransientError as exc:
             hit = self._cached(method, url, body)
             if hit is None:
@@ -422,15 +437,19 @@ class HttpFetcher:
                      **_NO_RETRY_AFTER_CLAMP)
 
     def _network(self, method: str, url: str, body: bytes | None,
-                 limiter: RateLimiter | None) -> _Answer:
+                 limiter: RateLimiter | None,
+                 check: Callable[[Any], None] | None = None) -> _Answer:
         if limiter is not None:
             limiter.wait()
         self._deadline = self.clock() + self.timeout
         try:
             with Watchdog(self.timeout) as dog:
-                return self._tries(method, url, body, limiter, dog)
+                answer = self._tries(method, url, body, limiter, dog)
         finally:
             self._deadline = None
+        if check is not None:
+            check(answer.doc)  # before the answer is cached: a bad one is never kept
+        return answer
 
     def _late(self, dog: Watchdog, got: int = 0) -> _TransientError:
         part = f"; {got:,} byte{'s' if got != 1 else ''} had arrived" if got else ""
@@ -512,10 +531,10 @@ class HttpFetcher:
                         continue
                     if dog.expired:
                         raise self._late(dog)
-                    if status == 403:
-                        raise FetchError(f"HTTP 403 Forbidden: the query asks for more cells "
-                                         f"than the API allows{detail}", source=cur_url,
-                                         status=403)
+                    if status in self.status_hints:
+                        raise FetchError(f"HTTP {status} {resp.reason or ''}: "
+                                         f"{self.status_hints[status]}{detail}".replace(
+                                             " :", ":"), source=cur_url, status=status)
                     raise FetchError(f"HTTP {status} {resp.reason or ''}{detail}".replace(
                         "  ", " "), source=cur_url, status=status)
                 ctype = resp.headers.get("Content-Type", "") or ""
@@ -577,7 +596,7 @@ class HttpFetcher:
                 f"{_where(old_host, same)} to another host, {_where(new_host, same)} ({new}); "
                 "refused: only redirects within "
                 "the same host and port are followed. If the service has moved, give its "
-                "new address (--api-url/--wfs-url)", source=origin, status=resp.status_code)
+                f"new address ({self.url_options})", source=origin, status=resp.status_code)
         if b.scheme not in ("http", "https") or (a.scheme == "https" and b.scheme != "https"):
             raise FetchError(f"HTTP {resp.status_code}: refused a redirect from {a.scheme} to "
                              f"{b.scheme or '(none)'} ({new})", source=origin,
