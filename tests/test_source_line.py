@@ -32,8 +32,9 @@ from strukturbild.sources.example import example_dir, example_project
 from .test_web import page_data
 
 EXAMPLE = ("Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, "
-           "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural "
-           "Earth (bakgrund; public domain); modellerade flöden")
+           "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames "
+           "(orter utanför regionen; CC BY 4.0), Natural Earth (bakgrund; public domain); "
+           "modellerade flöden")
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,9 @@ def test_in_english(example: StructureImage) -> None:
     english = dataclasses.replace(example, language="en")
     assert page_data(web_map_html(english))["source"] == (
         "Source: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri "
-        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), Natural Earth "
-        "(background; public domain); modelled flows")
+        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames (places "
+        "outside the region; CC BY 4.0), Natural Earth (background; public domain); modelled "
+        "flows")
 
 
 def _project(tmp_path: Path, places: str, layers: str) -> Path:
@@ -111,13 +113,20 @@ licence = "CC0 1.0 (SCB, Digitala gränser)"
 
 
 def test_each_input_says_who_publishes_it(tmp_path: Path) -> None:
-    """``source`` on the places, a licence naming its source on the areas (0.2's way) and
-    on a layer, a layer that says nothing: its file name is left out."""
+    """``source`` on the places, a licence naming its source on the areas (0.2's way), a
+    layer from OpenStreetMap (``fetch osm``'s copyright notice: the layer's name says what
+    it gave), a layer that says nothing: its file name is left out."""
     path = _project(tmp_path, 'source = "SCB, statistiska tätorter 2020"\nlicence = "CC0"', """
 [[layers]]
 name = "Järnväg"
 path = "jarnvag_strak.geojson"
 kind = "infrastructure"
+
+[[layers]]
+name = "Järnvägar"
+path = "jarnvag_strak.geojson"
+kind = "infrastructure"
+licence = "© OpenStreetMap contributors, ODbL 1.0"
 
 [[layers]]
 name = "Vägar"
@@ -129,18 +138,25 @@ licence = "CC0"
     image = build(load_project(path))
     line = page_data(web_map_html(image))["source"]
     assert line == ("Källa: SCB (statistiska tätorter 2020, Digitala gränser; CC0, CC0 1.0), "
-                    "Trafikverket (NVDB; CC0), Natural Earth (bakgrund; public domain); "
-                    "modellerade flöden")
+                    "© OpenStreetMap contributors (Järnvägar; ODbL 1.0), Trafikverket (NVDB; "
+                    "CC0), GeoNames (orter utanför regionen; CC BY 4.0), Natural Earth "
+                    "(bakgrund; public domain); modellerade flöden")
     assert ".geojson" not in line and ".csv" not in line
     assert image.provenance["inputs"]["layer: Vägar"]["source"] == "Trafikverket, NVDB"
     assert image.summary()["source"] == line
+    # a project's note stands for its sources, but OpenStreetMap's credit is kept
+    noted = page_data(web_map_html(image, image.options(source_note="Källa: SCB, NVDB")))
+    assert noted["source"] == ("Källa: SCB, NVDB; © OpenStreetMap contributors (Järnvägar; "
+                               "ODbL 1.0), GeoNames (orter utanför regionen; CC BY 4.0), "
+                               "Natural Earth (bakgrund; public domain); modellerade flöden")
 
 
 def test_without_sources_the_line_names_no_files(tmp_path: Path) -> None:
     image = build(load_project(_project(tmp_path, "", "")))
     line = image.summary()["source"]
-    assert line == ("Källa: SCB (Digitala gränser; CC0 1.0), Natural Earth (bakgrund; public "
-                    "domain); modellerade flöden")
+    assert line == ("Källa: SCB (Digitala gränser; CC0 1.0), GeoNames (orter utanför "
+                    "regionen; CC BY 4.0), Natural Earth (bakgrund; public domain); modellerade "
+                    "flöden")
     assert "tatorter_2020" not in line
 
 
@@ -153,12 +169,14 @@ def test_without_sources_the_line_names_no_files(tmp_path: Path) -> None:
     ({"licence": "ODbL (OpenStreetMap)"}, ("OpenStreetMap", "", "ODbL")),
     ({"licence": "CC BY 4.0 (Lantmäteriet, Topografi 50)"},
      ("Lantmäteriet", "Topografi 50", "CC BY 4.0")),
+    ({"licence": "© OpenStreetMap contributors, ODbL 1.0", "layer": "Vägar"},
+     ("© OpenStreetMap contributors", "Vägar", "ODbL 1.0")),
     ({"licence": "Region Skåne (exempel)"}, ("Region Skåne (exempel)", "", "")),
     ({"licence": "INSEE, Licence Ouverte 2.0"}, ("INSEE, Licence Ouverte 2.0", "", "")),
     ({"file": "jarnvag_strak.geojson"}, None),
     ({"file": "<frame>"}, None),
 ], ids=["source", "publisher-only", "licence-naming-source", "odbl", "cc-by",
-        "publisher-as-licence", "licence-text", "file-only", "frame"])
+        "copyright-notice", "publisher-as-licence", "licence-text", "file-only", "frame"])
 def test_who_an_input_is_from(info: dict[str, Any], expected: Any) -> None:
     assert credit(info) == expected
 
