@@ -213,7 +213,7 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     for role in ("Tillväxtmotor", "Regional kärna", "Serviceort"):
         assert role in legend
     assert "Befolkning (cirkelns yta)" in legend and "Pendlare (linjens bredd)" in legend
-    assert "smalnar av" in legend  # the taper is explained
+    assert "Smalnar av" in legend  # the taper is explained
     # largest place first, so that small ones are drawn on top
     pops = example.places["population"].sort_values(ascending=False)
     assert data["places"]["n"][0] == example.places.loc[pops.index[0], "name"] == "Malmö"

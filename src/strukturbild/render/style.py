@@ -177,8 +177,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "source": ("Källa", "Source"),
     "per_day": ("pendlare", "commuters"),
     "unknown": ("okänd", "unknown"),
-    "taper": ("Linjen smalnar av mot orten som tar emot flest pendlare",
-              "A link narrows towards the place that receives most commuters"),
+    "taper": ("Smalnar av mot orten dit flest pendlar",
+              "Narrows towards where most commute to"),
     "links_shown": (
         "Visar {shown} av {total} samband: alla starka och medelstarka, svaga från "
         "{min} pendlare.",

@@ -423,8 +423,15 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
     stands for something drawn carries its key (``data-key``)."""
     e = html.escape
     out: list[str] = []
+    flowing = False
     for section in sections:
+        # the small sections after the links (weak links, own layers, context, regions,
+        # areas, borders) flow side by side, to keep the legend short
+        if section.layer not in ("places", "links") and not flowing:
+            out.append('<div class="sb-flow">')
+            flowing = True
         out.append(f'<div class="sb-section" data-layer="{e(section.layer)}">')
+        roles = [r for r in section.rows if r.kind == "dot" and r.key.startswith("role-")]
         widths = [r for r in section.rows if r.kind == "line" and r.key.startswith("width-")]
         for row in section.rows:
             key = f' data-key="{e(row.key)}"' if row.key else ""
@@ -443,15 +450,22 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
             elif row.kind == "circles":
                 out.append(_svg_circles(list(row.values), language))
             elif row.kind == "dot" and row.key and section.layer == "places":
+                # the roles two by two
+                if roles and row is roles[0]:
+                    out.append('<div class="sb-grid">')
                 label, _, n = row.label.rpartition(" (")
                 out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(label)} '
                            f'<span class="sb-n">({e(n)}</span></span></div>')
+                if roles and row is roles[-1]:
+                    out.append("</div>")
             else:
                 # the weak links' row says, while they are hidden, how to show them
                 hint = f' <span class="sb-weak-off">{e(text("weak_hidden", language))}</span>' \
                     if section.layer == "weak" else ""
                 out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(row.label)}'
                            f"{hint}</span></div>")
+        out.append("</div>")
+    if flowing:
         out.append("</div>")
     return "".join(out)
 
