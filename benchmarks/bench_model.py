@@ -2,8 +2,11 @@
 
 For each size, the links step of the pipeline as it runs without observed flows: the
 model (:func:`strukturbild.analysis.links.modelled_commuting`, default parameters:
-the calibrated mixture, no distance cut-off, pairs of 50+ commuters kept block by
-block), then :func:`links_from_flows` and :func:`links_to_lines`. Sizes:
+the calibrated mixture with jobs as the destination mass, the own flow bounded by the
+jobs, one destination per kommun for the jobs outside the places, no distance cut-off,
+pairs of 50+ commuters kept block by block), then :func:`links_from_flows` and
+:func:`links_to_lines`; for the real tätorter also the same with distances over land
+(``+land``: the land raster made from SCB's kommun polygons included). Sizes:
 
 - 2,017: SCB's statistical tätorter 2020 (``../shared/geodata/sweden/tatorter_2020.gpkg``,
   read by path; skipped when absent);
@@ -76,9 +79,31 @@ def synthetic_places(n: int, seed: int) -> Any:
 
 
 def places_of(n: int, seed: int) -> Any:
+    """The places, with jobs: SCB's 2024 day population for the real tätorter (joined
+    by code; the others estimated by the model), synthetic ones (employed residents ×
+    a job ratio, log-normal around 0.6, seeded) for the others."""
     if n == REAL:
-        return read_places(PlacesSource(SWEDEN / "tatorter_2020.gpkg"))
-    return synthetic_places(n, seed)
+        places = read_places(PlacesSource(SWEDEN / "tatorter_2020.gpkg"))
+        raw = pd.read_csv(SWEDEN / "jobs" / "tatort_jobs_2024.csv", dtype={"tatort_code": str})
+        jobs = raw.groupby("tatort_code")["jobs"].sum(min_count=1)
+        return places.assign(jobs=jobs.reindex(places.index))
+    places = synthetic_places(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    ratio = np.exp(rng.normal(np.log(0.6), 0.6, n))
+    return places.assign(jobs=np.round(0.5 * places["population"].to_numpy() * ratio))
+
+
+def outside_of(places: Any) -> pd.DataFrame:
+    """The jobs outside the places: one destination per area (kommun), at the mean of
+    its places' points, spread over a disc of 500 km² (a kommun's median area is about
+    700 km²), with 14 % of all jobs spread by the areas' village population."""
+    from strukturbild.analysis.links import outside_jobs
+
+    xy = pd.DataFrame({"x": places.geometry.x, "y": places.geometry.y}, index=places.index)
+    at = xy.groupby(places["area_id"]).mean()
+    at["jobs"] = outside_jobs(places).reindex(at.index).fillna(0.0)
+    at["spread_km"] = 2 / 3 * np.sqrt(500 / np.pi)
+    return at
 
 
 def model_0_1(places: Any) -> Flows:
@@ -111,7 +136,25 @@ def _links(places: Any, flows: Flows, employed: pd.Series, jobs: pd.Series) -> i
 
 def _new(places: Any, say: Callable[[str], None]) -> dict[str, float]:
     t0 = time.perf_counter()
-    m = modelled_commuting(places, params=LinkParams(), progress=say)
+    m = modelled_commuting(places, params=LinkParams(), progress=say,
+                           outside=outside_of(places))
+    t1 = time.perf_counter()
+    n = _links(places, m.flows, m.employed, m.jobs)
+    return {"model_s": t1 - t0, "links_s": time.perf_counter() - t1, "pairs": m.params["pairs"],
+            "links": n}
+
+
+def _land(places: Any, say: Callable[[str], None]) -> dict[str, float]:
+    """The same with distances over land (SCB's kommun polygons, 2 km raster)."""
+    import geopandas as gpd
+
+    from strukturbild.analysis.land import LandDistance
+
+    t0 = time.perf_counter()
+    k = gpd.read_file(SWEDEN / "kommuner.gpkg")
+    land = LandDistance(k.geometry.values, crs=k.crs)
+    m = modelled_commuting(places, params=LinkParams(distance="land"), progress=say,
+                           outside=outside_of(places), distances=land)
     t1 = time.perf_counter()
     n = _links(places, m.flows, m.employed, m.jobs)
     return {"model_s": t1 - t0, "links_s": time.perf_counter() - t1, "pairs": m.params["pairs"],
@@ -160,6 +203,8 @@ def run_case(n: int, seed: int, baseline: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(places), "prepare_s": time.perf_counter() - t0}
     modelled_commuting(places.iloc[:50])  # warm-up: imports
     out["new"] = measure(_new, places, f"{n} new")
+    if n == REAL:
+        out["land"] = measure(_land, places, f"{n} land")
     if baseline:
         out["old"] = measure(_old, places, f"{n} 0.1")
     return out
@@ -188,7 +233,7 @@ def main() -> int:
             cmd.append("--no-baseline")
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
         res = json.loads(done.stdout)
-        for key, name in (("new", "new"), ("old", "0.1")):
+        for key, name in (("new", "new"), ("land", "+land"), ("old", "0.1")):
             if key in res:
                 r = res[key]
                 print(f"{res['n']:7d} {name:<6} {r['seconds']:8.2f} {r['model_s']:7.2f} "

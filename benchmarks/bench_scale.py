@@ -3,8 +3,13 @@
 Places beyond the real 2,017 tätorter are synthetic (:func:`synthetic_places`): points
 spread over Sweden's extent in EPSG:3006, clustered around 290 made-up kommun seats,
 with SCB-shaped codes, Swedish-looking names and a population distribution fitted to
-SCB's tätorter 2020 (median about 650, one place in 120 above 100,000). The kommuner are
-the Voronoi cells of their seats, clipped to a rough outline of Sweden.
+SCB's tätorter 2020 (median about 650, one place in 120 above 100,000), and jobs (the
+employed residents, half the population, times a job ratio around 0.6, as
+bench_model.py). The kommuner are the Voronoi cells of their seats, clipped to a rough
+outline of Sweden. With jobs and kommuner a build models the commuting as it does for
+SCB's tätorter: jobs as the destination mass, the own flow bounded by them, and one
+destination per kommun for the jobs outside the places; the real 2,017 tätorter get
+SCB's jobs 2024 joined by code.
 
 Each size runs in a fresh process: the script prints the wall-clock time of every
 stage (reading; the modelled commuting; measures and roles; links; the rest of the
@@ -81,7 +86,7 @@ def synthetic_sweden(n: int, *, seed: int = 2020, kommuner: int = 290
 
     Returns ``(places, kommuner)`` as GeoDataFrames in EPSG:3006. Places carry
     ``tatort_code`` (``KKKKTXnnn``, unique, prefixed by the kommun code),
-    ``tatort_name``, ``kommun_code``, ``kommun_name`` and ``population``; kommuner
+    ``tatort_name``, ``kommun_code``, ``kommun_name``, ``population`` and ``jobs``; kommuner
     ``kommun_code`` and ``kommun_name`` with a polygon each. The same ``n`` and
     ``seed`` give the same frames.
 
@@ -143,9 +148,12 @@ def synthetic_sweden(n: int, *, seed: int = 2020, kommuner: int = 290
                                                                          strict=True)]
     pick = rng.integers(0, [len(_PREFIX), len(_MIDDLE), len(_SUFFIX)], size=(n, 3))
     tnames = [f"{_PREFIX[a]}{_MIDDLE[b]}{_SUFFIX[c]}" for a, b, c in pick]
+    # jobs from their own stream, so that the places are those of earlier versions
+    ratio = np.exp(np.random.default_rng(seed + 1).normal(np.log(0.6), 0.6, n))
     places = gpd.GeoDataFrame({
         "tatort_code": tcodes, "tatort_name": tnames, "kommun_code": kcodes,
         "kommun_name": np.array(names, dtype=object)[kommun], "population": pop,
+        "jobs": np.round(0.5 * pop * ratio),
     }, geometry=pts, crs="EPSG:3006")
     return places, areas
 
@@ -211,8 +219,9 @@ class Run:
 
 def _inputs(n: int, folder: Path) -> tuple[Path, Path, str]:
     """Places and kommuner for ``n`` places written to ``folder``: the real 2,017
-    tätorter for 2,017 when ../shared has them, else synthetic ones."""
-    if n == 2017 and (SWEDEN / "tatorter_2020.gpkg").is_file():
+    tätorter for 2,017 when ../shared has them (with their jobs), else synthetic ones."""
+    if n == 2017 and (SWEDEN / "tatorter_2020.gpkg").is_file() \
+            and (SWEDEN / "jobs" / "tatort_jobs_2024.csv").is_file():
         return SWEDEN / "tatorter_2020.gpkg", SWEDEN / "kommuner.gpkg", "SCB tätorter 2020"
     places, areas = synthetic_sweden(n)
     places.to_file(folder / "places.gpkg", engine="pyogrio")
@@ -228,9 +237,12 @@ def measure(n: int, folder: Path) -> Run:
     from strukturbild.pipeline import build, read_inputs
 
     def project_of(places: Path, areas: Path) -> Any:
+        source: dict[str, Any] = {"path": str(places)}
+        if places.parent == SWEDEN:  # SCB's tätorter: their jobs joined by code
+            source["jobs"] = {"path": str(SWEDEN / "jobs" / "tatort_jobs_2024.csv"),
+                              "key": "tatort_code"}
         return project_from_dict({
-            "project": {"name": "skala"}, "places": {"path": str(places)},
-            "areas": {"path": str(areas)},
+            "project": {"name": "skala"}, "places": source, "areas": {"path": str(areas)},
         }, base_dir=folder)
 
     # warm up: imports, caches and templates, on a few places (not measured)

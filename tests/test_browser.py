@@ -64,7 +64,7 @@ def drawn(page: Any) -> dict[str, int]:
         for (const [key, group] of Object.entries(s.groups)) {
             if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
             const kind = (key === 'places' || key === 'context') ? L.CircleMarker
-                : (key === 'links' || key === 'weak') ? L.Polyline
+                : (key === 'links' || key === 'weak' || key === 'strak') ? L.Polyline
                 : key.startsWith('layer-') ? L.Layer : L.Polygon;
             out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
                 .length;
@@ -129,7 +129,8 @@ def test_example_map_draws_the_data_offline(context: Any, example: StructureImag
     page = open_map(context, path, log)
     page.screenshot(path=str(tmp_path / "example.png"))
     assert page.evaluate("L.version") == "1.9.4"
-    assert drawn(page) == {"base": 3, "areas": 33, "links": shown_at_start(example),
+    # the stråk show, the links (spokes) are a layer off at start
+    assert drawn(page) == {"base": 3, "areas": 33, "strak": len(example.strak), "links": 0,
                            "weak": 0, "places": len(example.places),
                            "context": len(example.context)}
     legend = page.locator(".sb-legend")
@@ -168,7 +169,7 @@ def test_labels_do_not_overlap(context: Any, example: StructureImage, tmp_path: 
 
 def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: StructureImage,
                                                       tmp_path: Path) -> None:
-    path = write(tmp_path, "toggle", web_map_html(example))
+    path = write(tmp_path, "toggle", web_map_html(example, example.options(spokes=True)))
     log = PageLog()
     page = open_map(context, path, log)
     section = page.locator('.sb-legend [data-layer="links"]')
@@ -285,9 +286,13 @@ def test_whole_country_is_small_and_drawn(context: Any, tmp_path: Path) -> None:
     page = open_map(context, path, log)
     assert drawn_at(page) > 0
     assert_clean(log)
-    shown = map_links(image.links)[0]
-    assert drawn(page) == {"base": 13, "areas": 290, "links": shown_at_start(image, shown),
+    # the stråk drawn, the links (spokes) one click away
+    assert drawn(page) == {"base": 13, "areas": 290, "strak": len(image.strak), "links": 0,
                            "weak": 0, "places": 2017, "context": len(image.context)}
+    page.get_by_label("Funktionella samband").check()
+    settle(page)
+    shown = map_links(image.links)[0]
+    assert drawn(page)["links"] == shown_at_start(image, shown)
     page.screenshot(path=str(tmp_path / "country.png"))
 
 
@@ -404,7 +409,8 @@ def test_a_changed_map_fails_the_comparison(context: Any, example: StructureImag
 
 def test_weak_links_are_one_click_away(context: Any, example: StructureImage,
                                        tmp_path: Path) -> None:
-    path = write(tmp_path, "weak", web_map_html(example))
+    # the links shown (with stråk they are off at start, and the weak ones' hint with them)
+    path = write(tmp_path, "weak", web_map_html(example, example.options(spokes=True)))
     log = PageLog()
     page = open_map(context, path, log)
     # the weak links other than the axes (drawn from the start with the regional ones)
@@ -538,7 +544,7 @@ def test_own_layers_in_the_layer_control_as_text(context: Any, tmp_path: Path) -
         (2, 2, 3, 2)
     assert HOSTILE in page.locator(".sb-legend").inner_text()
     page.screenshot(path=str(tmp_path / "own.png"))
-    page.get_by_label("Stråk").uncheck()
+    page.get_by_label("Stråk", exact=True).uncheck()
     settle(page)
     assert drawn(page)["layer-0"] == 0
     assert page.locator('.sb-legend [data-layer="layer-0"]').is_hidden()
@@ -586,7 +592,7 @@ def test_legend_rows_are_the_links_drawn(context: Any, tmp_path: Path) -> None:
     from .test_scene import sormland_image
 
     image = sormland_image()
-    path = write(tmp_path, "sormland", web_map_html(image))
+    path = write(tmp_path, "sormland", web_map_html(image, image.options(spokes=True)))
     log = PageLog()
     page = open_map(context, path, log)
     page.get_by_label("Svaga samband").check()

@@ -92,10 +92,13 @@ def test_the_structure_image_as_folium_layers(example: StructureImage) -> None:
     assert isinstance(m, folium.Map)
     layers = _layers(m)
     assert list(layers) == [
-        "Bakgrund", "Kommuner", "Funktionella samband", "Svaga samband",
+        "Bakgrund", "Kommuner", "Pendlingsstråk", "Funktionella samband", "Svaga samband",
         "Gemensam tillväxtmotor: Kristianstad–Hässleholm", "Tillväxtmotor (5)",
         "Regional kärna (4)", "Lokal kärna (22)", "Serviceort (39)"]
-    assert not layers["Svaga samband"].show and layers["Funktionella samband"].show
+    # the stråk show; the links (spokes) are there, off at start, as on the web map
+    assert layers["Pendlingsstråk"].show and len(
+        layers["Pendlingsstråk"].data["features"]) == len(example.strak)
+    assert not layers["Svaga samband"].show and not layers["Funktionella samband"].show
     # every place, every link, in the scene's styles
     places = sum(len(layers[k].data["features"]) for k in layers if k.endswith(")"))
     assert places == len(example.places) == 70

@@ -56,7 +56,8 @@ from .conftest import requires_shared
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 #: The layers of the areas image (no joint designation in it), in the order written.
-AREAS_LAYERS = ("places", "links", "areas", "regions", "base", "context", "ferries")
+AREAS_LAYERS = ("places", "links", "strak", "areas", "regions", "base", "context",
+                "ferries")
 
 # --------------------------------------------------------------------------- images
 
@@ -209,8 +210,8 @@ def areas_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_layers_and_order(example_gpkg: Path, areas_gpkg: Path) -> None:
     assert [str(n) for n in pyogrio.list_layers(example_gpkg)[:, 0]] == [
-        "places", "links", "areas", "joint_designations", "base", "context", "ferries",
-        "layer_styles"]
+        "places", "links", "strak", "areas", "joint_designations", "base", "context",
+        "ferries", "layer_styles"]
     assert [str(n) for n in pyogrio.list_layers(areas_gpkg)[:, 0]] == [
         *AREAS_LAYERS, "layer_styles"]
     assert [n for n in GPKG_LAYERS if n in AREAS_LAYERS] == list(AREAS_LAYERS)
@@ -438,6 +439,7 @@ def test_metadata_extension(areas_gpkg: Path) -> None:
     assert record["crs"] == "EPSG:3006" and record["flows"] == "modelled"
     assert record["modelled"] is True and record["version"]
     assert record["layers"] == {"places": 248, "links": record["layers"]["links"],
+                                "strak": record["layers"]["strak"],
                                 "areas": 33, "regions": record["layers"]["regions"],
                                 "base": record["layers"]["base"],
                                 "context": record["layers"]["context"],
@@ -473,10 +475,11 @@ def test_licences_and_created_from_provenance(tmp_path: Path) -> None:
     assert "tatorter_2020.csv (CC0 1.0)" in description and "Källa: SCB" in description
     qmd = _sql(out, "SELECT metadata FROM gpkg_metadata WHERE md_standard_uri = "
                     "'http://mrcc.com/qgis.dtd'")[0][0]
-    # the rights: the maps' source line (the project's note, the base, modelled flows)
-    assert "<license>CC0 1.0</license>" in qmd and ("<rights>Källa: SCB; Natural Earth "
-                                                   "(bakgrund; public domain); modellerade "
-                                                   "flöden</rights>") in qmd
+    # the rights: the maps' source line (the project's note, the context places' and the
+    # base's publishers, modelled flows)
+    assert "<license>CC0 1.0</license>" in qmd and (
+        "<rights>Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), Natural Earth "
+        "(bakgrund; public domain); modellerade flöden</rights>") in qmd
 
 
 def test_timestamp_argument(tmp_path: Path) -> None:
@@ -559,7 +562,8 @@ def test_append_adds_features_styles_and_history(tmp_path: Path,
     assert len(links) == len(west.links) + len(east.links)
     assert links["link_id"].tolist() == list(range(1, len(links) + 1))
     assert _sql(target, "SELECT f_table_name, useAsDefault FROM layer_styles ORDER BY id") == [
-        ("places", 1), ("links", 1), ("areas", 1), ("base", 1), ("context", 1), ("ferries", 1),
+        ("places", 1), ("links", 1), ("strak", 1), ("areas", 1), ("base", 1), ("context", 1),
+        ("ferries", 1),
         ("joint_designations", 1)]
     areas = gpd.read_file(target, layer="areas")
     assert sorted(areas["area_id"]) == sorted(set(west.places["area_id"]) |

@@ -120,6 +120,11 @@ def layer_report(path, name, draw):
                               symbol_report(c.symbol()), c.renderState()]
                              for c in renderer.categories()]
         out["order_by"] = renderer.orderBy().dump() if renderer.orderByEnabled() else ""
+    elif renderer.type() == "graduatedSymbol":
+        out["attribute"] = renderer.classAttribute()
+        out["ranges"] = [[r.lowerValue(), r.upperValue(), r.label(), r.symbol().color().name(),
+                          symbol_report(r.symbol()), r.symbol().width()]
+                         for r in renderer.ranges()]
     elif renderer.type() == "singleSymbol":
         out["symbol"] = symbol_report(renderer.symbol())
     out["labels"] = bool(layer.labelsEnabled())
@@ -207,7 +212,7 @@ def _files(d: Path) -> dict[str, tuple[Path, tuple[str, ...], StructureImage]]:
     own = layers_image()
     layers = write_geopackage(own, d / "layers.gpkg")
     pair = ("places", "links")
-    return {"example": (example, (*pair, "joint_designations", "base"), image),
+    return {"example": (example, (*pair, "strak", "joint_designations", "base"), image),
             "areas": (areas, AREAS_LAYERS, with_areas),
             "layers": (layers, ("layer_strak", "layer_gronstruktur", "layer_stationer"), own),
             "polygons": (polygons, ("places",), image), "appended": (appended, pair, image),
@@ -366,6 +371,23 @@ def test_regional_links_drawn_in_their_own_colour(qgis: dict[str, Any]) -> None:
             colour[i:i + 2], 16)) for i in (1, 3, 5)) <= 40)
 
     assert near(REGIONAL_LINK_COLOUR) > 50 and near(local) > 50
+
+
+def test_strak_graduated_by_flow_as_the_maps_draw_them(qgis: dict[str, Any]) -> None:
+    """QGIS opens the stråk graduated on their flow, a range per width class drawn with
+    the maps' colour, width and legend text, and draws them."""
+    from strukturbild.render._scene import scene_of
+    from strukturbild.render.style import STRAK_STYLE
+
+    strak = qgis["example"]["strak"]
+    image = qgis["example"]["image"]
+    assert strak["valid"] and strak["renderer"] == "graduatedSymbol"
+    assert strak["attribute"] == "flow" and strak["features"] == len(image.strak)
+    classes = scene_of(image, image.map_options, "gpkg").strak_classes
+    assert [(r[0], r[2], r[3], r[5]) for r in strak["ranges"]] == [
+        (c.low, c.label, c.colour, pytest.approx(c.width)) for c in classes]
+    assert sum(n for c, n in strak["rendered"].items() if c == STRAK_STYLE[0]) > 100
+    assert strak["metadata"]["title"] == "Strukturbild för Skåne: Pendlingsstråk"
 
 
 def test_joint_designation_and_base(qgis: dict[str, Any]) -> None:

@@ -206,7 +206,7 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     data = page_data(example_page)
     assert len(data["places"]["n"]) == len(example.places) == 70
     assert len(data["links"]["o"]) == len(example.links)
-    assert data["order"] == ["base", "areas", "context", "links", "weak", "places"]
+    assert data["order"] == ["base", "areas", "context", "strak", "links", "weak", "places"]
     assert data["source"] == ("Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), "
                               "Natural Earth (bakgrund; public domain); modellerade flöden")
     legend = data["legend"]
@@ -395,14 +395,17 @@ def test_weak_links_are_a_layer_that_starts_off(example: StructureImage,
     data = page_data(example_page)
     overlays = {k: (label, on) for k, label, on in data["overlays"]}
     assert overlays["weak"] == ("Svaga samband", False)
-    assert overlays["links"] == ("Funktionella samband", True)
+    # with stråk the links (spokes) are one click away too; the stråk show
+    assert overlays["links"] == ("Funktionella samband", False)
+    assert overlays["strak"] == ("Pendlingsstråk", True)
     layer = [data["links"]["sty"][k][3] for k in data["links"]["k"]]
     # the weak links but the axes, which are drawn with the regional links
     weak = (example.links["link_class"] == "weak") & ~example.links["axis"]
     assert layer.count("weak") == int(weak.sum()) > 0
     assert 'data-layer="weak"' in data["legend"] and "klicka här" in data["legend"]
-    shown = page_data(web_map_html(example, example.options(weak_links=True)))
+    shown = page_data(web_map_html(example, example.options(weak_links=True, spokes=True)))
     assert dict((k, on) for k, _, on in shown["overlays"])["weak"] is True
+    assert dict((k, on) for k, _, on in shown["overlays"])["links"] is True
 
 
 def test_regional_links_are_flagged(example: StructureImage, example_page: str) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "RoleRule",
     "RoleScheme",
     "SCBLAParams",
+    "StrakParams",
     "default_role_scheme",
     "load_project",
     "region_method",
@@ -668,29 +669,42 @@ class LinkParams:
     **Modelled flows** (:func:`~strukturbild.analysis.links.model_flows`) come from a
     production-constrained model: the employed residents of each place (its
     ``employed``, else estimated as ``population`` times ``[places] employment_rate``)
-    are shared among all places, the place itself included. The default form, ``decay =
-    "mixture"``, splits them into three groups and was calibrated on SCB's commuting
-    between kommuner (the LA workbooks 2020 and 2021: ``p1``, the share of employed
-    residents working in another kommun, and ``till``, where most of them go; 2,017
-    tätorter summed to 285 kommuner):
+    are shared among all destinations, the place itself included. A destination's mass
+    is its jobs (``jobs``); a place whose jobs are not known gets its employed residents
+    times a job ratio that grows with its size (``job_ratio``, ``job_ratio_exponent``;
+    counted in the parameters used). The default form, ``decay = "mixture"``, splits
+    the employed into three groups and was calibrated on SCB's commuting between
+    kommuner (the LA workbooks 2020 and 2021: ``p1``, the share of employed residents
+    working in another kommun, and ``till``, where most of them go; 2,017 tätorter with
+    SCB's jobs, summed to 285 kommuner):
 
     - a share ``own_share * (population / 10 000) ** own_share_exponent`` (at most
       ``1 - long_share``) works in the own place whatever the geography (local
       services, schools, home-based work);
-    - a share ``long_share`` is spread over all places in proportion to
-      ``population_j * exp(-d / long_km)``: long-distance and weekly commuters, people
-      whose workplace is registered far from home;
+    - a share ``long_share`` is spread over all destinations in proportion to
+      ``jobs_j ** long_gamma * exp(-d / long_km)``: long-distance and weekly commuters,
+      people whose workplace is registered far from home;
     - the rest, the regional labour market, is spread in proportion to
-      ``population_j ** gamma / (1 + (d / d50_km) ** decay_exponent)``: flat for short
+      ``jobs_j ** gamma / (1 + (d / d50_km) ** decay_exponent)``: flat for short
       trips, falling steeply around ``d50_km``, with a power tail beyond;
     - the regional group is damped by ``exp(-kommun_border)`` between places in
       different kommuner (``area_id``), both groups by ``exp(-lan_border)`` between
       places in different län (the first two characters of ``area_id``, SCB's kommun
       code); a place without ``area_id`` counts no border;
+    - with ``own_bound`` a place keeps at most as many of its workers as it has jobs;
+      the rest go to the other destinations in proportion to its flows to them;
+    - the jobs outside any tätort (about 14 % of Sweden's) are destinations too, one
+      per kommun, spread over it (given to the model, or made by the pipeline from the
+      areas: :func:`~strukturbild.analysis.links.outside_jobs`);
+    - ``distance = "straight"`` measures the straight line, ``"land"`` the distance
+      over land (:class:`~strukturbild.analysis.land.LandDistance`: the areas' polygons
+      as the land, water crossed only by a bridge, tunnel or ferry of its table);
     - there is no distance cut-off (``max_distance_km``, optional, sets one).
 
-    Defaults, each fixed or fitted (the fitted ones on 2020 and 2021 together), and
-    the evidence (README, "Modelled flows"):
+    Defaults, each fixed or fitted (the fitted ones on 2020 and 2021 together, with
+    jobs, the bound, the jobs outside the tätorter and distances over land; the loss:
+    the MAE of ``p1``, the missed ``till``, the big cities' out-of-tätort shares and
+    Region Halland's tätorter, README "Modelled flows"), and the evidence:
 
     - the employed residents where not known: ``[places] employment_rate = 0.5``
       (:data:`DEFAULT_EMPLOYMENT_RATE`; about 5.1 million employed, SCB BAS 2020, day
@@ -700,32 +714,51 @@ class LinkParams:
       mean density of SCB's statistical tätorter 2020, giving a place's area where
       ``area_ha`` is not known; a place's distance to itself is the mean distance
       between two points of a disc of its area (``0.905 * sqrt(area / pi)``);
-    - ``own_share = 0.244`` and ``own_share_exponent = -0.115`` (fitted): a place of
-      10 000 keeps 24 % of its workers at home whatever the geography, a village of
-      500 34 %, a city of 200 000 17 %; SCB (2013, "Förvärvsarbetande i tätort
-      2010") finds about half as many workplaces as inhabitants in tätorter, fewer in
-      small ones, so a village keeps a small but real local job base;
-    - ``d50_km = 13.5`` (fitted): straight-line km, about 17 km or 15–20 minutes by
+    - ``own_share = 0.193`` and ``own_share_exponent = -0.132`` (fitted): a place of
+      10 000 keeps 19 % of its workers at home whatever the geography, a village of
+      500 29 % (at most its jobs), a city of 200 000 13 %; the issue reports that 0.2
+      (24 % at 10 000) sent too few out of their own tätort in every size class of
+      Region Halland's tätort figures (MAE 0.14-0.15);
+    - ``d50_km = 18.5`` (fitted): straight-line km, about 23 km or 20-25 minutes by
       road; commuting "declines rapidly when commuting times exceed 45 minutes"
       (Sandow & Westin 2010, J. Transport and Land Use 2(3/4)), and is insensitive to
       short time distances and very sensitive beyond a threshold (Johansson, Klaesson
       & Olsson 2003, J. Geographical Systems 5);
-    - ``decay_exponent = 4`` (fixed): free fits gave 4.0–4.35;
-    - ``gamma = 1.110`` (fitted): jobs per inhabitant rise with a place's size (SCB
-      2013: small tätorter have fewer workplaces per inhabitant, larger ones somewhat
-      more); the long-range group uses exponent 1 (fixed);
-    - ``long_share = 0.152`` (fitted): about 16 % of Swedes travel more than 45
+    - ``decay_exponent = 4`` (fixed): free fits gave 4.0-4.35 (0.2);
+    - ``gamma = 0.916`` (fitted): the regional group's jobs exponent (0.2: 1.110 on the
+      population, which grows more slowly than the jobs with a place's size);
+    - ``long_share = 0.135`` (fitted): about 16 % of Swedes travel more than 45
       minutes to work (a national survey of 5 003 people); long-distance commuting is
-      a recognised group (Sandow 2011; Öhman & Lindgren 2003); it gives remote
-      kommuner their observed out-commuting (Kiruna 4.7 %, Gotland 5.5 %);
-    - ``long_km = 51.7`` (fitted): weight 0.38 at 50 km, 0.14 at 100 km;
-    - ``lan_border = 0.51`` (fitted): factor 0.60 across a län border; län are the
+      a recognised group (Sandow 2011; Öhman & Lindgren 2003);
+    - ``long_km = 45.0`` (fitted): weight 0.33 at 50 km, 0.11 at 100 km;
+    - ``long_gamma = 0.931`` (fitted; 1 in 0.2): with jobs as the mass, exponent 1 sends
+      the long-range group to Stockholm and Göteborg from every kommun within 100 km
+      (Nykvarn, Gnesta, Trosa, Eskilstuna, Tjörn, Orust, Skövde had them as largest
+      destination);
+    - ``lan_border = 0.618`` (fitted): factor 0.54 across a län border; län are the
       units of regional public transport and of the regions' own employment, and
       commuters lose more utility commuting to another region (Laitila, Lundgren &
       Olsson);
-    - ``kommun_border = 0.40`` (fitted): factor 0.67 on the regional group across a
-      kommun border (local transport, schools and the kommun's own jobs lie within
-      it; the same authors find a utility loss on leaving the home kommun);
+    - ``kommun_border = 1.025`` (fitted): factor 0.36 on the regional group across a
+      kommun border (0.2: 0.67): with a smaller own-place share, more of a tätort's
+      workers leave it, and most of them stay in its kommun (its other tätorter and
+      the jobs outside them), as SCB's ``p1`` says;
+    - ``own_bound = true``: a tätort cannot employ more of its own residents than it
+      has jobs (SCB's jobs per tätort, RAMS/BAS 2024: suburbs have a third of their
+      employed residents' number of jobs);
+    - ``job_ratio = 0.72`` and ``job_ratio_exponent = 0.2`` (fixed): a place whose
+      jobs are not known (or every place, when none has jobs) gets its employed
+      residents times ``job_ratio * (population / 10 000) ** job_ratio_exponent``
+      jobs: the least-squares line of log(jobs / employed) on log(population) over the
+      1,991 tätorter of 2020 with SCB's jobs (RAMS/BAS 2024); it gives the medians by
+      size, 0.37 for 200-1 000 inhabitants (SCB: 0.37), 0.51 (0.51), 0.69 (0.76), 0.94
+      (1.04) and 1.23 over 100 000 (1.23);
+    - ``outside_share = 0.14``: the share of all jobs outside any tätort when the
+      kommuner's job totals are not known (SCB RAMS/BAS 2024: the tätorter hold
+      4 488 706 jobs, about 86 % of the employed), spread over the kommuner by the
+      population of their villages (places under 1 000); 0 leaves them out;
+    - ``distance = "straight"``: ``"land"`` needs the land (the areas); the fit above
+      used it (README: the straight line scores about as well on the kommun shares);
     - ``min_flow = 50``: pairs of places with fewer than 50 commuters a day (both
       directions together) draw no link, and the model does not keep them (regions
       made from modelled flows use the pairs from 1 commuter on); set 0 to keep every
@@ -739,7 +772,9 @@ class LinkParams:
     and with ``model = "unconstrained"`` the model ``T_ij = k P_i P_j f(d_ij)`` scaled
     to the same total. strukturbild 0.1's modelled links are ``decay =
     "exponential"``, ``max_distance_km = 50`` (with the default ``beta`` and
-    ``min_flow``).
+    ``min_flow``) on places without jobs, with ``job_ratio_exponent = 0`` (the
+    estimated jobs then are in proportion to the population) and ``own_bound =
+    false``; 0.2's are the mixture with its parameters (README) and the same two.
 
     With observed flows and ``calibrate = true`` the model is fitted to the observed
     between-place flows and the observed employed residents (outflows including
@@ -767,17 +802,23 @@ class LinkParams:
     source: Literal["auto", "observed", "modelled"] = "auto"
     model: Literal["production", "unconstrained"] = "production"
     decay: Literal["mixture", "exponential", "power"] = "mixture"
-    own_share: float = 0.244
-    own_share_exponent: float = -0.115
-    d50_km: float = 13.5
+    own_share: float = 0.193
+    own_share_exponent: float = -0.132
+    d50_km: float = 18.5
     decay_exponent: float = 4.0
-    gamma: float = 1.110
-    long_share: float = 0.152
-    long_km: float = 51.7
-    lan_border: float = 0.51
-    kommun_border: float = 0.40
+    gamma: float = 0.916
+    long_share: float = 0.135
+    long_km: float = 45.0
+    long_gamma: float = 0.931
+    lan_border: float = 0.618
+    kommun_border: float = 1.025
     beta: float = 0.1
     max_distance_km: float | None = None
+    distance: Literal["straight", "land"] = "straight"
+    own_bound: bool = True
+    job_ratio: float = 0.72
+    job_ratio_exponent: float = 0.2
+    outside_share: float = 0.14
     min_flow: float = 50.0
     urban_density: float = 2200.0
     strong: float = 0.15
@@ -797,7 +838,7 @@ class LinkParams:
         if self.own_share + self.long_share > 1:
             raise _err(None, "links.long_share", "own_share + long_share must not exceed 1, "
                        f"got {self.own_share} + {self.long_share}")
-        for name in ("gamma", "lan_border", "kommun_border"):
+        for name in ("gamma", "long_gamma", "lan_border", "kommun_border"):
             if not getattr(self, name) >= 0:
                 raise _err(None, f"links.{name}", f"expected a number >= 0, got "
                            f"{getattr(self, name)}")
@@ -808,6 +849,12 @@ class LinkParams:
                 raise _err(None, "links.max_distance_km",
                            f"expected a positive number of km (or none), got {d!r}")
             object.__setattr__(self, "max_distance_km", float(d))
+        if not self.job_ratio > 0:
+            raise _err(None, "links.job_ratio",
+                       f"expected a positive number, got {self.job_ratio}")
+        if not 0 <= self.outside_share < 1:
+            raise _err(None, "links.outside_share",
+                       f"expected a share from 0 to below 1, got {self.outside_share}")
         if not self.min_flow >= 0:
             raise _err(None, "links.min_flow", f"expected a number >= 0, got {self.min_flow}")
         if not (0 < self.medium <= self.strong <= 1):
@@ -1220,7 +1267,10 @@ class MapOptions:
     polygons (SCB's kommuner or län, e.g. the national ``kommuner.gpkg``; layer
     ``land_layer``) to draw Sweden's land outside the project's areas from, instead of
     Natural Earth's Sweden: their gaps (Vänern, Vättern, Mälaren) stay water, and
-    their coast is SCB's.
+    their coast is SCB's. ``spokes``: with stråk (``[strak]``), show the links (straight
+    lines between the places) when the web map opens, and draw them on the print map
+    and in QGIS too; otherwise they are a layer one click away. Without stråk the links
+    are drawn as ever.
 
     Every renderer (web, print, QGIS styles) takes one ``MapOptions``; the defaults
     are written here only. ``title`` and ``language`` are the project's: a
@@ -1249,6 +1299,7 @@ class MapOptions:
         "A4-portrait"
     dpi: int = 300
     min_link_flow: float | None = None
+    spokes: bool = False
     context: bool = True
     context_places: str | None = None
     context_layer: str | None = None
@@ -1310,6 +1361,49 @@ class MapOptions:
 
 
 @dataclass(frozen=True)
+class StrakParams:
+    """``[strak]``: the links' flows routed on a network, and the stråk they make.
+
+    ``network``: ``"auto"`` (the project's ``[[layers]]`` of kind ``infrastructure``
+    when it has any with lines, else a network generated from the places over land),
+    ``"infrastructure"``, ``"generated"``, or ``"none"`` (no stråk; the links are
+    drawn as before). A stråk is made of network edges that carry at least
+    ``min_share`` of the busiest edge's flow and at least ``min_flow`` commuters a day
+    (both directions); the ``max_count`` that carry the most commuting are drawn (see
+    :func:`strukturbild.analysis.network.find_strak`).
+
+    Examples
+    --------
+    >>> StrakParams().network, StrakParams().max_count
+    ('auto', 12)
+    >>> StrakParams(min_share=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: key 'strak.min_share': expected a share ...
+    """
+
+    network: Literal["auto", "infrastructure", "generated", "none"] = "auto"
+    min_share: float = 0.04
+    min_flow: float = 0.0
+    max_count: int = 12
+
+    def __post_init__(self) -> None:
+        check_fields(self, "strak")
+        if not (isinstance(self.min_share, int | float) and 0 < self.min_share <= 1):
+            raise _err(None, "strak.min_share", "expected a share of the busiest edge's "
+                       f"flow, more than 0 and at most 1, got {self.min_share!r}")
+        if not (isinstance(self.min_flow, int | float) and 0 <= self.min_flow < math.inf):
+            raise _err(None, "strak.min_flow", "expected a number of commuters >= 0, got "
+                       f"{self.min_flow!r}")
+        count = self.max_count
+        if isinstance(count, bool) or not isinstance(count, int | float) or count < 1 \
+                or count != int(count):
+            raise _err(None, "strak.max_count", "expected a whole number >= 1 (the most "
+                       f"stråk drawn), got {count!r}")
+        object.__setattr__(self, "max_count", int(count))
+
+
+@dataclass(frozen=True)
 class ExportOptions:
     """What is written, and where.
 
@@ -1358,6 +1452,7 @@ class Project:
     roles: RoleScheme = field(default_factory=default_role_scheme)
     links: LinkParams = field(default_factory=LinkParams)
     regions: RegionParams = field(default_factory=RegionParams)
+    strak: StrakParams = field(default_factory=StrakParams)
     map: MapOptions = field(default_factory=MapOptions)
     export: ExportOptions = field(default_factory=ExportOptions)
     path: Path | None = None
@@ -1802,6 +1897,7 @@ def project_from_dict(
         "roles": (dict, False),
         "links": (dict, False),
         "regions": (dict, False),
+        "strak": (dict, False),
         "map": (dict, False),
         "export": (dict, False),
     }
@@ -1825,6 +1921,7 @@ def project_from_dict(
                                         "employment_rate" in d.get("places", {}), path)
     links = _dataclass_from(LinkParams, links_table, "links", path)
     regions = _regions(d.get("regions", {}), path)
+    strak = _dataclass_from(StrakParams, d.get("strak", {}), "strak", path)
     mp = _dataclass_from(MapOptions, d.get("map", {}), "map", path)
     if mp.land:
         mp = replace(mp, land=str(_resolve(base_dir, mp.land)))
@@ -1855,6 +1952,7 @@ def project_from_dict(
             roles=roles,
             links=links,
             regions=regions,
+            strak=strak,
             map=mp,
             export=ex,
             path=path,

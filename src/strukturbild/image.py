@@ -118,6 +118,11 @@ class StructureImage:
         The land under the map (:func:`strukturbild.sources.base.base_geography`):
         ``kind`` ``"land"`` (``part`` ``"neighbour"`` or ``"sweden"``, Sweden outside
         the areas) or ``"border"``; None draws no base (the sea stays white).
+    strak
+        The stråk (:func:`strukturbild.analysis.network.corridors`): the links' flows
+        routed on a network, one row per section of a stråk
+        (:data:`~strukturbild.analysis.network.STRAK_COLUMNS`), drawn under the places
+        with their width by flow; None: no stråk (``[strak] network = "none"``).
     context, ferries
         The context beyond the project (:mod:`strukturbild.sources.context`): places
         (``name_sv``, ``name_en``, ``iso_a3``, ``population``, ``source``; points) and
@@ -147,6 +152,7 @@ class StructureImage:
     map_options: MapOptions = field(default_factory=MapOptions)
     layers: tuple[OwnLayer, ...] = ()
     base: gpd.GeoDataFrame | None = None
+    strak: gpd.GeoDataFrame | None = None
     context: gpd.GeoDataFrame | None = None
     ferries: gpd.GeoDataFrame | None = None
 
@@ -155,7 +161,7 @@ class StructureImage:
             if not isinstance(getattr(self, name), gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame, not "
                                         f"{type(getattr(self, name)).__name__}")
-        for name in ("areas", "regions", "base", "context", "ferries"):
+        for name in ("areas", "regions", "base", "strak", "context", "ferries"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, gpd.GeoDataFrame):
                 raise InvalidValueError(f"StructureImage.{name} must be a GeoDataFrame or "
@@ -336,6 +342,29 @@ class StructureImage:
                 'style="width:100%;height:640px;border:none" '
                 'sandbox="allow-scripts allow-popups"></iframe>')
 
+    def strak_summary(self) -> list[dict[str, Any]]:
+        """Each stråk, busiest first: its id, name, largest flow, flow averaged over its
+        length (commuters a day, both directions), length in km and places.
+
+        Examples
+        --------
+        >>> from strukturbild import build, example_project
+        >>> first = build(example_project()).strak_summary()[0]
+        >>> first["name"], sorted(first)
+        ('Malmö–Åkarp–Lund', ['flow', 'flow_mean', 'id', 'length_km', 'name', 'places'])
+        """
+        if self.strak is None or not len(self.strak):
+            return []
+        out = []
+        for sid, grp in self.strak.groupby("strak_id", sort=True):
+            first = grp.iloc[0]
+            out.append({"id": int(sid), "name": str(first["name"]),
+                        "flow": round(float(first["strak_flow"]), 1),
+                        "flow_mean": round(float(first["strak_flow_mean"]), 1),
+                        "length_km": round(float(first["length_km"]), 2),
+                        "places": str(first["place_names"]).split("; ")})
+        return out
+
     def role(self, key: str) -> RoleInfo:
         """The role with ``key``.
 
@@ -415,6 +444,8 @@ class StructureImage:
              "geometry": sorted({str(t) for t in lay.frame.geom_type.dropna()}),
              "file": lay.file, "where": lay.where, "licence": lay.licence}
             for lay in self.layers]
+        if self.strak is not None and len(self.strak):
+            out["strak"] = self.strak_summary()
         if self.context is not None:
             out["context_places"] = [str(n) for n in self.context[f"name_{self.language}"]]
         if self.ferries is not None:

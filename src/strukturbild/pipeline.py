@@ -22,6 +22,7 @@ from ._files import check_outputs, check_path
 from ._validate import check_known, check_metric
 from .analysis.flows import Flows, place_flows_from_area_flows, resolve_seats
 from .analysis.links import link_scopes, links_from_flows, links_to_lines, modelled_commuting
+from .analysis.network import corridors
 from .analysis.places import place_measures, rank_in_group
 from .analysis.roles import (
     classify_roles,
@@ -467,10 +468,25 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         keep = project.links.min_flow
         if observed is None and project.regions.params is not None:
             keep = min(keep, REGION_MIN_FLOW)
+        distances = outside = None
+        if areas is not None and "jobs" in places.columns \
+                and places["jobs"].notna().any() and project.links.outside_share > 0:
+            # the jobs outside the places (per kommun, estimated) are destinations too
+            from .analysis.links import outside_destinations, outside_jobs
+
+            outside = outside_destinations(
+                areas, outside_jobs(places, share=project.links.outside_share))
+        if project.links.distance == "land" and areas is not None:
+            # distance over the land of the project's areas (kommun polygons), with the
+            # table of fixed links; without areas modelled_commuting says what is missing
+            from .analysis.land import LandDistance
+
+            distances = LandDistance(areas.geometry.values, crs=areas.crs)
         # the model reads each place's employed residents as found or estimated here
         modelled = modelled_commuting(places.assign(employed=measures["employed"]),
                                       params=project.links, observed=observed,
-                                      min_flow=keep, progress=say)
+                                      min_flow=keep, progress=say, distances=distances,
+                                      outside=outside)
         link_flows, model_used = modelled.flows, modelled.params
         form = (f"beta={model_used['beta']:.4g}" if "beta" in model_used
                 else f"d50={model_used['d50_km']:.3g} km")
@@ -559,6 +575,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
                          licence=src.licence, where=src.where)
                 for src, frame in (layers or []))
     base, base_info = _base(project, places, areas, own)
+    strak, strak_info = _strak(project, out_places, lines, own, areas, base, say)
     context, ferries, context_info = _context(project, places, areas, own)
 
     scheme = project.roles
@@ -579,10 +596,12 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         "base": base_info,
         # who designated the places (the publisher and the document of each list used)
         "designation_sources": _designation_sources(designations),
+        "strak": strak_info,
         "context": context_info,
         "parameters": {
             "links": to_jsonable(project.links),
             "regions": to_jsonable(project.regions.as_dict()),
+            "strak": to_jsonable(project.strak),
             "roles": {"scheme": scheme.name,
                       "roles": [{"key": r.key, "rules": [str(x) for x in r.rules]}
                                 for r in scheme.roles],
@@ -609,6 +628,7 @@ def _assemble(project: Project, places: Any, areas: Any, observed: Flows | None,
         map_options=project.map,
         layers=own,
         base=base,
+        strak=strak,
         context=context,
         ferries=ferries,
     )
@@ -620,6 +640,30 @@ def _designation_sources(designations: pd.DataFrame | None) -> list[str]:
         return []
     return list(dict.fromkeys(", ".join(p.strip() for p in str(s).split(",")[:2])
                               for s in designations["source"] if str(s).strip()))
+
+
+def _strak(project: Project, places: Any, links: Any, layers: tuple[OwnLayer, ...],
+           areas: Any, base: Any, say: Progress) -> tuple[Any, dict[str, Any] | None]:
+    """The stråk: the links' flows routed on the project's infrastructure layers, or on
+    a network of the places over the land (the areas and the base geography)."""
+    if project.strak.network == "none":
+        return None, None
+    land = [g for frame in (areas, None if base is None else base[base["kind"] == "land"])
+            if frame is not None for g in frame.geometry]
+    try:
+        found = corridors(places, links, params=project.strak,
+                          roles_order=[r.key for r in project.roles.roles],
+                          label_roles=project.map.label_roles,
+                          infrastructure=[x.frame for x in layers if x.kind == "infrastructure"],
+                          land=land or None)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=project.path) from None
+    if found is None:
+        return None, None
+    info = found.info()
+    say(f"routed {info['links_routed']} links on a {info['network']} network "
+        f"({info['nodes']} nodes, {info['edges']} edges): {info['strak']} stråk")
+    return found.frame, info
 
 
 def _land(project: Project) -> Any:

@@ -100,6 +100,21 @@ geometry column ``geom``. Optional columns are written when the image has them.
 | links   | regional             | boolean      | between the region's higher roles (styled by) |
 | links   | axis                 | boolean      | weak regional link, a place's largest outflow |
 | links   | modelled             | boolean      | true when the flow is modelled, not observed |
+| strak   | geom                 | LineString   | a section of a stråk, in one width class |
+| strak   | strak_id             | integer      | the stråk, 1 = the busiest (its largest flow) |
+| strak   | name                 | text         | its labelled places, e.g. `Malmö–Åkarp–Lund` |
+| strak   | section              | integer      | 1, 2, … along the stråk |
+| strak   | flow                 | real         | commuters a day on it, both ways (width) |
+| strak   | width_class          | integer      | 1 = the thinnest band |
+| strak   | class_min            | real         | the width class's lowest flow |
+| strak   | class_max            | real         | the next class's lowest (empty: widest) |
+| strak   | strak_flow           | real         | the largest flow on the stråk |
+| strak   | strak_flow_mean      | real         | the stråk's flow averaged over its length |
+| strak   | length_km            | real         | the stråk's length |
+| strak   | places               | text         | its places' ids in order, `; `-separated |
+| strak   | place_names          | text         | their names, `; `-separated |
+| strak   | network              | text         | `infrastructure` or `generated` |
+| strak   | modelled             | boolean      | true when the flows are modelled, not observed |
 | areas   | geom                 | MultiPolygon | the kommun |
 | areas   | area_id              | text         | kommun code, unique |
 | areas   | name                 | text         | kommun name |
@@ -184,6 +199,7 @@ from ..render.qml import (
     links_qml,
     places_qml,
     regions_qml,
+    strak_qml,
 )
 from ..render.style import CONTEXT_DOT, FERRY_STYLE, TEXT, chain, role_styles, text
 
@@ -199,7 +215,7 @@ __all__ = [
 ]
 
 #: Layers of the GeoPackage, in the order written (own layers, ``layer_…``, follow).
-GPKG_LAYERS = ("places", "links", "areas", "regions", "joint_designations", "base",
+GPKG_LAYERS = ("places", "links", "strak", "areas", "regions", "joint_designations", "base",
                "context", "ferries")
 #: The CRS of every layer.
 GPKG_CRS = "EPSG:3006"
@@ -329,8 +345,8 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
     >>> from strukturbild.pipeline import build
     >>> frames = geopackage_frames(build(example_project()))
     >>> sorted(frames), list(frames["links"].columns[:3])
-    (['areas', 'base', 'context', 'ferries', 'joint_designations', 'links', 'places'], \
-['link_id', 'origin', 'destination'])
+    (['areas', 'base', 'context', 'ferries', 'joint_designations', 'links', 'places', \
+'strak'], ['link_id', 'origin', 'destination'])
     """
     frames: dict[str, Any] = {"places": _layer_frame(image.places, "places", "place_id")}
     links = image.links.copy()
@@ -339,6 +355,8 @@ def geopackage_frames(image: StructureImage) -> dict[str, Any]:
         for col in ("regional", "axis"):
             links[col] = links[col].fillna(False).astype(bool) if col in links else False
     frames["links"] = _layer_frame(links, "links", "")
+    if image.strak is not None and len(image.strak):
+        frames["strak"] = _layer_frame(image.strak, "strak", "")
     if image.areas is not None:
         frames["areas"] = _layer_frame(image.areas, "areas", "area_id")
     if image.regions is not None:
@@ -611,6 +629,8 @@ def _style_qml(scene: Scene, name: str, frame: Any, *, unit: SizeUnit,
     if name == "links":
         styles = [s for s in link_style_table(scene.language) if s.category in links]
         return links_qml(styles, weak_links=scene.options.weak_links, unit=unit)
+    if name == "strak":
+        return strak_qml(scene.strak_classes, unit=unit)
     if name == "areas":
         return areas_qml(unit=unit)
     if name == "regions":
@@ -951,6 +971,12 @@ def _check_append(path: Path, frames: dict[str, Any], *, source: Path
                     f"cannot append: column '{col}' is {theirs[col]} in the file and {kind} in "
                     "the image", source=path, layer=name, column=col)
         key = _KEYS.get(name)
+        if name == "strak":  # the stråk of another image: their ids follow the file's
+            with _quiet():
+                old_ids = pyogrio.read_dataframe(path, layer=name, read_geometry=False,
+                                                 columns=["strak_id"])["strak_id"]
+            frame["strak_id"] = frame["strak_id"] + (int(old_ids.max()) if len(old_ids)
+                                                     else 0)
         if key is None:  # own layers: features are added as they are
             continue
         with warnings.catch_warnings():
@@ -1259,8 +1285,8 @@ def write_geopackage(
     >>> out = write_geopackage(build(example_project()),
     ...                        pathlib.Path(tempfile.mkdtemp()) / "s.gpkg")
     >>> [str(n) for n in pyogrio.list_layers(out)[:, 0]]
-    ['places', 'links', 'areas', 'joint_designations', 'base', 'context', 'ferries', \
-'layer_styles']
+    ['places', 'links', 'strak', 'areas', 'joint_designations', 'base', 'context', \
+'ferries', 'layer_styles']
     """
     target = Path(path)
     with OutputSet([target]) as out:

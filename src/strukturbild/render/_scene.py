@@ -17,6 +17,9 @@ It decides
   :func:`strukturbild.analysis.links.link_scopes` when the image was built) and in
   which order (local under regional, weak under strong, small under large);
 - the joint designations (their places along the band);
+- the stråk (the links' flows routed on a network, :attr:`StructureImage.strak`) with
+  their width classes; with stråk the links (spokes) are a layer off at start on the
+  web and left out in print, unless ``spokes``;
 - the areas as drawn (simplified together on the web) and the län borders, the
   base geography and the national borders;
 - the layers, bottom to top, their names and whether they are on at start;
@@ -41,12 +44,15 @@ import pandas as pd
 from ..config import MapOptions
 from ._geometry import lan_borders, simplified
 from .style import (
+    STRAK_STYLE,
     RoleStyle,
     chain,
+    format_number,
     labelled_roles,
     link_style,
     role_styles,
     source_line,
+    strak_width,
     text,
 )
 
@@ -62,6 +68,7 @@ __all__ = [
     "Medium",
     "Scene",
     "SceneLayer",
+    "StrakClass",
     "link_style_table",
     "map_links",
     "scene_of",
@@ -158,6 +165,20 @@ class JointGroup:
 
 
 @dataclass(frozen=True)
+class StrakClass:
+    """A width class of the stråk: its flows (``high`` None for the top class), its
+    width in pixels, colour and opacity, and its legend text."""
+
+    width_class: int
+    low: float
+    high: float | None
+    width: float
+    colour: str
+    opacity: float
+    label: str
+
+
+@dataclass(frozen=True)
 class Scene:
     """What a map of a structure image draws (see the module docstring).
 
@@ -189,6 +210,8 @@ class Scene:
     layers: tuple[SceneLayer, ...]
     legend: tuple[LegendSection, ...]
     source: str
+    strak: Any = None
+    strak_classes: tuple[StrakClass, ...] = ()
     #: The context beyond the project as drawn (layer ``context``): places and ferry
     #: lines, each None when not drawn.
     context: Any = None
@@ -202,6 +225,10 @@ class Scene:
     def layer(self, key: str) -> SceneLayer | None:
         """The layer ``key``, or None when the scene has none."""
         return next((x for x in self.layers if x.key == key), None)
+
+    def strak_class(self, width_class: int) -> StrakClass:
+        """The drawn stråk class ``width_class`` (1: the thinnest)."""
+        return next(c for c in self.strak_classes if c.width_class == width_class)
 
     def style_of(self, key: str) -> LinkStyle:
         """The drawn link style ``key`` (``"regional-strong"`` …)."""
@@ -380,6 +407,29 @@ def _areas(image: StructureImage, tolerance: float) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- layers
 
 
+def _strak(image: StructureImage) -> tuple[Any, tuple[StrakClass, ...]]:
+    """The stråk's sections in drawing order (thinnest first), and the width classes
+    drawn; (None, ()) without stråk."""
+    strak = image.strak
+    if strak is None or not len(strak):
+        return None, ()
+    colour, opacity = STRAK_STYLE
+    lang = image.language
+    n = int(strak["width_class"].max())
+    out = []
+    for c in sorted({int(v) for v in strak["width_class"]}):
+        row = strak[strak["width_class"] == c].iloc[0]
+        low = float(row["class_min"])
+        high = None if c == n or pd.isna(row["class_max"]) else float(row["class_max"])
+        label = text("strak_top", lang).format(low=format_number(low, lang)) \
+            if high is None else text("strak_class", lang).format(
+                low=format_number(low, lang), high=format_number(high, lang))
+        out.append(StrakClass(c, low, high, strak_width(c, n), colour, opacity, label))
+    order = np.lexsort((strak["section"].to_numpy(), strak["strak_id"].to_numpy(),
+                        strak["width_class"].to_numpy()))
+    return strak.iloc[order], tuple(out)
+
+
 def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
     """The context places and ferry lines the map draws (None for none)."""
     if not options.context:
@@ -390,10 +440,11 @@ def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
 
 
 def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bool,
-            styles: Sequence[LinkStyle], has_links: bool, context: bool = False
-            ) -> tuple[SceneLayer, ...]:
-    """The layers, bottom to top: base, areas, own layers, context, regions, links, weak
-    links, places."""
+            styles: Sequence[LinkStyle], has_links: bool, context: bool = False,
+            strak: bool = False) -> tuple[SceneLayer, ...]:
+    """The layers, bottom to top: base, areas, own layers, context, stråk, regions,
+    links, weak links, places. With stråk the links are off at start unless
+    ``spokes``."""
     lang = image.language
     out = []
     if base:
@@ -404,10 +455,13 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
                for n, layer in enumerate(image.layers))
     if context:
         out.append(SceneLayer("context", text("context", lang), True))
+    if strak:
+        out.append(SceneLayer("strak", text("strak", lang), True))
     if image.regions is not None and len(image.regions):
         out.append(SceneLayer("regions", text("regions", lang), True))
+    spokes = options.spokes or not strak
     if has_links:
-        out.append(SceneLayer("links", text("links", lang), True))
+        out.append(SceneLayer("links", text("links", lang), spokes))
     if any(s.layer == "weak" for s in styles):
         out.append(SceneLayer("weak", text("weak_links", lang), options.weak_links))
     out.append(SceneLayer("places", text("places", lang), True))
@@ -451,7 +505,9 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
     >>> s.labelled
     ('tillvaxtmotor', 'regional_karna', 'lokal_karna')
     >>> [x.key for x in s.layers]
-    ['base', 'areas', 'context', 'links', 'weak', 'places']
+    ['base', 'areas', 'context', 'strak', 'links', 'weak', 'places']
+    >>> [x.key for x in s.layers if x.visible]
+    ['base', 'areas', 'context', 'strak', 'places']
     >>> [x.key for x in s.link_styles]
     ['regional-strong', 'regional-medium', 'regional-weak', 'local-strong', \
 'local-medium', 'local-weak']
@@ -463,7 +519,10 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
     tiers, levels = _label_tiers(styles, present, options.label_roles)
     counts = {str(k): int(v) for k, v in
               image.places["role"].dropna().astype(str).value_counts().items()}
+    strak, strak_classes = _strak(image)
     has_links = len(image.links) > 0 and "total" in image.links
+    if medium == "print" and strak is not None and not options.spokes:
+        has_links = False  # print draws the stråk, not the spokes
     links, min_flow = _drawn_links(image, options, medium) if has_links else \
         (image.links.iloc[:0].assign(style=[]), None)
     drawn = set(links["style"])
@@ -485,8 +544,9 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
         on_tiles=on_tiles,
         layers=_layers(image, options, base=base is not None, areas=areas is not None,
                        styles=link_styles, has_links=has_links,
-                       context=context is not None or ferries is not None),
-        legend=(),
+                       context=context is not None or ferries is not None,
+                       strak=strak is not None),
+        legend=(), strak=strak, strak_classes=strak_classes,
         source=source_of(image, options, base=base is not None, context=context),
         context=context, ferries=ferries,
     )

@@ -3,8 +3,9 @@
 The scene of the web map (:func:`~strukturbild.render._scene.scene_of`) drawn with
 folium, for a notebook user who wants the structure image on a folium map of their own
 or their own layers on it, as ``GeoDataFrame.explore(m=...)`` gives a frame: the base
-(only on a map without tiles), the areas, the own layers, the regions, the links
-(regional and local in one layer, the weak ones in their own, off at start), the
+(only on a map without tiles), the areas, the own layers, the stråk, the regions, the
+links (regional and local in one layer, the weak ones in their own, both off at start
+where there are stråk; the weak ones always), the
 joint designations' bands and the places, one layer per role; each ``folium.GeoJson``
 with the scene's styles in its features and a tooltip (a popup for places).
 
@@ -159,6 +160,28 @@ def _own_layers(layers: _Layers) -> None:
                    marker=bool(frame.geom_type.astype(str).str.contains("Point").any()))
 
 
+def _strak(layers: _Layers) -> None:
+    """The stråk's sections, in the widths of their classes, named in their tooltips."""
+    scene = layers.scene
+    lang = scene.language
+    strak = scene.strak
+    widths = {c.width_class: (c.width, c.colour, c.opacity) for c in scene.strak_classes}
+
+    def props(row: Any) -> dict[str, Any]:
+        width, colour, opacity = widths[int(row.width_class)]
+        return {"style": {"color": colour, "weight": width, "opacity": opacity,
+                          "lineCap": "round", "lineJoin": "round"},
+                "tip": f"<b>{safe_text(row.name)}</b><br>"
+                       f"{safe_text(format_number(float(row.flow), lang))} "
+                       f"{safe_text(text('per_day', lang))}"}
+
+    layer = scene.layer("strak")
+    assert layer is not None
+    layers.add(layer.name, _geojson(strak.geometry, strak.crs,
+                                    (props(r) for r in strak.itertuples(index=False))),
+               show=layer.visible)
+
+
 def _regions(layers: _Layers) -> None:
     regions = layers.scene.image.regions
     assert regions is not None
@@ -289,6 +312,8 @@ def explore(image: StructureImage, m: folium.Map | None = None, **kwargs: Any) -
     if scene.layer("areas") is not None:
         _areas(layers, on_tiles)
     _own_layers(layers)
+    if scene.layer("strak") is not None:
+        _strak(layers)
     if scene.layer("regions") is not None:
         _regions(layers)
     for key in ("links", "weak"):

@@ -89,14 +89,18 @@ def legend_sections(scene: Scene) -> list[LegendSection]:
     >>> img = build(example_project())
     >>> secs = legend_sections(scene_of(img, img.map_options, "web"))
     >>> [s.layer for s in secs]
-    ['places', 'links', 'weak', 'context', 'areas']
+    ['places', 'strak', 'links', 'weak', 'context', 'areas']
     >>> [r.label for r in secs[0].rows][:3]
     ['Roller', 'Tillväxtmotor (5)', 'Regional kärna (4)']
-    >>> [r.key for r in secs[1].rows if r.key.startswith("link-")]
+    >>> [r.label for r in secs[1].rows][:3]
+    ['Pendlingsstråk: pendlare per dag', '20\xa0000 och fler', '5\xa0000–20\xa0000']
+    >>> [r.key for r in secs[2].rows if r.key.startswith("link-")]
     ['link-regional-strong', 'link-regional-medium', 'link-regional-weak', \
 'link-local-strong', 'link-local-medium']
     """
     out = [LegendSection("places", _place_rows(scene))]
+    if scene.layer("strak") is not None:
+        out.append(LegendSection("strak", _strak_rows(scene)))
     if scene.layer("links") is not None:
         out.append(LegendSection("links", _link_rows(scene)))
     if scene.layer("weak") is not None:
@@ -188,6 +192,21 @@ def _link_rows(scene: Scene) -> tuple[LegendRow, ...]:
     if scene.image.modelled:
         rows.append(LegendRow("note", text("modelled_note", lang), "#a50f15",
                               emphasis=True, key="modelled"))
+    return tuple(rows)
+
+
+def _strak_rows(scene: Scene) -> tuple[LegendRow, ...]:
+    """The stråk's width classes drawn, widest first, and how they were made."""
+    lang = scene.language
+    rows = [LegendRow("head", text("strak_head", lang))]
+    for c in reversed(scene.strak_classes):
+        rows.append(LegendRow("band", c.label, c.colour, c.width, "", c.opacity,
+                              key=f"strak-{c.width_class}"))
+    network = str(scene.strak["network"].iloc[0]) if scene.strak is not None else ""
+    rows.append(LegendRow("note", text("strak_note_infrastructure" if network ==
+                                       "infrastructure" else "strak_note_generated", lang)))
+    if scene.image.modelled:
+        rows.append(LegendRow("note", text("strak_modelled", lang)))
     return tuple(rows)
 
 

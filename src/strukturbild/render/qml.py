@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._scene import LinkStyle
+from ._scene import LinkStyle, StrakClass
 from .style import (
     AREA_EDGE,
     AREA_FILL,
@@ -46,6 +46,7 @@ from .style import (
     MIN_RADIUS,
     RADIUS_PER_SQRT_THOUSAND,
     REGION_STYLE,
+    STRAK_STYLE,
     RoleStyle,
     link_style,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "place_size_expression",
     "places_qml",
     "regions_qml",
+    "strak_qml",
 ]
 
 #: The QGIS version written into the documents: the oldest one the styles are checked with.
@@ -482,6 +484,55 @@ def links_qml(styles: Sequence[LinkStyle], *, weak_links: bool, unit: SizeUnit =
     for column in ("coalesce(\"regional\", false)", "\"total\""):
         clause = ET.SubElement(order, "orderByClause", {"asc": "1", "nullsFirst": "0"})
         clause.text = column
+    return _finish(root, 1)
+
+
+# --------------------------------------------------------------------------- stråk
+
+
+def _strak_symbol(colour: str, width: float, opacity: float, unit: SizeUnit) -> _Symbol:
+    props = {"line_color": _rgba(colour), "line_style": "solid", "line_width": _num(width),
+             "capstyle": "round", "joinstyle": "round", "use_custom_dash": "0",
+             **_unit_props(unit, "line_width_unit", "customdash_unit", "offset_unit")}
+    return _Symbol("line", (_Layer("SimpleLine", props),), opacity)
+
+
+def strak_qml(classes: Sequence[StrakClass], *, unit: SizeUnit = "Point") -> str:
+    """The style of the ``strak`` layer: graduated on ``flow``, one range per width
+    class drawn (the scene's :class:`~strukturbild.render._scene.StrakClass`: the same
+    widths, colour and legend texts as the maps), round-ended, thinnest first so the
+    busiest sections lie on top.
+
+    Examples
+    --------
+    >>> from strukturbild.render._scene import StrakClass
+    >>> qml = strak_qml([StrakClass(1, 1000, 5000, 3.5, "#c0907b", 1.0, "1 000–5 000"),
+    ...                  StrakClass(2, 5000, None, 7.0, "#c0907b", 1.0, "5 000 och fler")])
+    >>> 'type="graduatedSymbol"' in qml and 'attr="flow"' in qml
+    True
+    >>> 'lower="5000" upper="1000000000"' in qml
+    True
+    """
+    root = _document("Symbology")
+    renderer = ET.SubElement(root, "renderer-v2", {
+        "type": "graduatedSymbol", "attr": "flow", "graduatedMethod": "GraduatedColor",
+        "symbollevels": "0", "forceraster": "0", "enableorderby": "0",
+        "referencescale": "-1"})
+    ranges = ET.SubElement(renderer, "ranges")
+    for i, c in enumerate(classes):
+        ET.SubElement(ranges, "range", {
+            "symbol": str(i), "lower": _num(c.low),
+            "upper": _num(c.high if c.high is not None else max(1e9, c.low * 10)),
+            "label": c.label, "render": "true"})
+    symbols = ET.SubElement(renderer, "symbols")
+    for i, c in enumerate(classes):
+        _symbol(symbols, _strak_symbol(c.colour, c.width, c.opacity, unit), str(i))
+    source = ET.SubElement(renderer, "source-symbol")
+    first = classes[0] if classes else StrakClass(1, 0.0, None, 3.0, *STRAK_STYLE, "")
+    _symbol(source, _strak_symbol(first.colour, first.width, first.opacity, unit), "0")
+    ET.SubElement(renderer, "rotation")
+    ET.SubElement(renderer, "sizescale")
+    _order_by(renderer, "flow", ascending=True)
     return _finish(root, 1)
 
 

@@ -35,6 +35,7 @@ Determinism
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -532,7 +533,7 @@ def _columns(sections: Sequence[LegendSection], n: int) -> list[list[LegendSecti
     for s in sections:
         if s.layer == "places":
             cols[0].append(s)
-        elif s.layer in ("links", "weak"):
+        elif s.layer in ("links", "weak", "strak"):
             cols[min(1, n - 1)].append(s)
         else:
             cols[min(2, n - 1) if n > 2 else 0].append(s)
@@ -655,6 +656,7 @@ class _Frames:
     regions: Any
     base: Any
     layers: tuple[Any, ...]
+    strak: Any = None
 
 
 def _frames(scene: Scene) -> _Frames:
@@ -673,7 +675,8 @@ def _frames(scene: Scene) -> _Frames:
     return _Frames(places=places, links=_metric(scene.links, crs),
                    areas=_metric(image.areas if scene.areas is not None else None, crs),
                    lan=lan, regions=_metric(image.regions, crs), base=_metric(scene.base, crs),
-                   layers=tuple(_metric(layer.frame, crs) for layer in image.layers))
+                   layers=tuple(_metric(layer.frame, crs) for layer in image.layers),
+                   strak=_metric(scene.strak, crs))
 
 
 @dataclass(frozen=True)
@@ -729,6 +732,10 @@ def _draw(fig: Figure, renderer: RendererBase, scene: Scene, size_mm: tuple[floa
     _draw_geography(ax, scene, frames, view)
     link_ink = _draw_links(ax, scene, frames.links, view.m_per_pt) if len(frames.links) \
         else _Ink(*np.zeros((3, 0)))
+    if frames.strak is not None:
+        strak_ink = _draw_strak(ax, scene, frames.strak)
+        link_ink = _Ink(*(np.concatenate([getattr(link_ink, k), getattr(strak_ink, k)])
+                          for k in ("x", "y", "w")))
     marks = _draw_places(ax, scene, frames.places, x, y)
     ink = _Ink(np.concatenate([marks.circles[:, 0], link_ink.x]),
                np.concatenate([marks.circles[:, 1], link_ink.y]),
@@ -1104,6 +1111,32 @@ def _draw_links(ax: Axes, scene: Scene, links: Any, m_per_pt: float) -> _Ink:
             quads, facecolors=style.colour, edgecolors="none", alpha=style.opacity,
             zorder=z, gid=f"links-{key}"), autolim=False)
         z += 0.1
+    if not samples:
+        return _Ink(*np.zeros((3, 0)))
+    return _Ink(*(np.concatenate([s[k] for s in samples]) for k in range(3)))
+
+
+def _draw_strak(ax: Axes, scene: Scene, strak: Any) -> _Ink:
+    """The stråk's sections as round-ended bands of their class's width, thinnest
+    first, in one opaque colour (a stråk's sections merge into one band), over the own
+    layers and under the regions and the links: one collection per class,
+    ``strak-<class>``. Returns their ink, sampled every 2 pt along each segment."""
+    from matplotlib.collections import LineCollection
+
+    pt_px = ax.figure.dpi / 72.0
+    samples: list[tuple[np.ndarray[Any, Any], ...]] = []
+    for c in scene.strak_classes:
+        sub = strak[(strak["width_class"] == c.width_class).to_numpy()]
+        segs = [part for g in sub.geometry for part in _line_parts(g)]
+        if not segs:
+            continue
+        ax.add_collection(LineCollection(
+            segs, colors=c.colour, linewidths=c.width * PT_PER_PX, alpha=c.opacity,
+            capstyle="round", joinstyle="round", zorder=1.9 + c.width_class * 0.001,
+            gid=f"strak-{c.width_class}"), autolim=False)
+        for part in segs:
+            for a, b in itertools.pairwise(part):
+                samples.append(_ink_along(ax, np.array([a, b]), c.width, c.opacity, pt_px))
     if not samples:
         return _Ink(*np.zeros((3, 0)))
     return _Ink(*(np.concatenate([s[k] for s in samples]) for k in range(3)))

@@ -24,6 +24,7 @@ __all__ = [
     "REGION_STYLE",
     "ROLE_COLOURS",
     "SEA",
+    "STRAK_STYLE",
     "TEXT",
     "RoleStyle",
     "chain",
@@ -39,6 +40,7 @@ __all__ = [
     "nice_floor",
     "role_styles",
     "source_line",
+    "strak_width",
     "symbol_radius",
     "text",
 ]
@@ -82,6 +84,29 @@ def link_style(link_class: str, regional: bool) -> tuple[str, str, float]:
     """
     colour, dash, opacity = LINK_CLASS_STYLE.get(link_class, LINK_CLASS_STYLE["weak"])
     return (REGIONAL_LINK_COLOUR if regional else colour), dash, opacity
+
+
+#: Stråk (corridors of routed commuting, :mod:`strukturbild.analysis.network`): one
+#: opaque colour, so that the sections of a stråk, drawn with round ends and joins,
+#: merge into one band where they meet; a warm grey that neither the roles' hues nor
+#: the regional links' dark red take.
+STRAK_STYLE = ("#c0907b", 1.0)  # colour, opacity
+#: Width (px) of each width class, by the number of classes drawn (thinnest first).
+STRAK_WIDTHS: dict[int, tuple[float, ...]] = {
+    1: (8.0,), 2: (5.0, 11.0), 3: (4.0, 8.0, 14.0), 4: (3.5, 7.0, 11.0, 16.0)}
+
+
+def strak_width(width_class: int, classes: int) -> float:
+    """Width in pixels of a stråk section of ``width_class`` (1: the thinnest) when
+    ``classes`` classes are drawn.
+
+    Examples
+    --------
+    >>> strak_width(1, 3), strak_width(3, 3), strak_width(1, 1)
+    (4.0, 14.0, 8.0)
+    """
+    widths = STRAK_WIDTHS[min(max(classes, 1), max(STRAK_WIDTHS))]
+    return widths[min(max(width_class, 1), len(widths)) - 1]
 
 
 #: The base geography: sea (the background), land outside the project's areas, the
@@ -221,6 +246,31 @@ TEXT: dict[str, tuple[str, str]] = {
                  "Roles of the urban areas and their functional links"),
     "own_layers": ("Egna lager", "Own layers"),
     "made": ("Skapad", "Made"),
+    # stråk: the links' flows routed on a network
+    "strak": ("Pendlingsstråk", "Commuting corridors"),
+    "strak_head": ("Pendlingsstråk: pendlare per dag", "Commuting corridors: commuters a day"),
+    "strak_class": ("{low}–{high}", "{low}–{high}"),
+    "strak_top": ("{low} och fler", "{low} or more"),
+    "strak_note_generated": (
+        "Pendlingen mellan orterna lagd på kortaste väg i ett nät av orterna över land "
+        "och fasta förbindelser; bredden efter pendlarna i båda riktningarna.",
+        "The commuting between the places routed on the shortest path in a network of "
+        "the places over land and fixed links; the width by the commuters both ways."),
+    "strak_note_infrastructure": (
+        "Pendlingen mellan orterna lagd på kortaste väg i järnvägs- och vägnätet; "
+        "bredden efter pendlarna i båda riktningarna.",
+        "The commuting between the places routed on the shortest path in the rail and "
+        "road network; the width by the commuters both ways."),
+    "strak_modelled": ("Bygger på modellerade flöden.", "Made of modelled flows."),
+    "strak_section": ("Pendlare på sträckan", "Commuters on this section"),
+    "strak_flow": ("Största flöde", "Largest flow"),
+    "strak_length": ("Längd", "Length"),
+    "strak_places": ("Orter", "Places"),
+    "links_off": ("Dolda; visas i lagerlistan.", "Hidden; switch them on in the layer list."),
+    "gpkg_strak": ("Stråk: pendlingen lagd på kortaste väg i ett nät, en rad per sträcka "
+                   "med flödet (pendlare per dag, båda riktningarna).",
+                   "Corridors: the commuting routed on the shortest path in a network, one "
+                   "row per section with its flow (commuters a day, both directions)."),
     "zoom_in": ("Zooma in", "Zoom in"),
     "legend": ("Teckenförklaring", "Legend"),
     "legend_show": ("Visa teckenförklaringen", "Show the legend"),

@@ -21,6 +21,10 @@ top, each a layer of the layer control (its legend section goes with it):
   10 m) and sent as integer steps;
 - **own layers** (``[[layers]]``: corridors, green structure, infrastructure…) in
   the project's order, each with its kind's style;
+- **stråk**: the links' flows routed on a network (:attr:`StructureImage.strak`),
+  each section a band of its width class, round-ended and opaque, so that a stråk's
+  sections merge into one band; a click names the stråk, its flows, length and
+  places. With stråk the links (below) are a layer off at start;
 - **regions**: outlines and names;
 - **links**: one tapered shape per pair of places: its width follows the commuters
   of both directions (square root, :func:`~strukturbild.render.style.link_width`),
@@ -542,6 +546,32 @@ def _regions_data(scene: Scene) -> dict[str, Any]:
                                [label_point(g) for g in regions.geometry], regions.crs)}
 
 
+def _strak_data(scene: Scene) -> dict[str, Any]:
+    """The stråk's sections (simplified as the areas are), their widths and flows, and
+    each stråk's name, flows, length and places for its popup."""
+    import shapely
+
+    strak = scene.strak
+    geoms = strak.geometry.to_numpy()
+    if scene.tolerance > 0:
+        geoms = shapely.simplify(geoms, scene.tolerance, preserve_topology=False)
+    ids = sorted({int(v) for v in strak["strak_id"]})
+    index = {sid: i for i, sid in enumerate(ids)}
+    about = []
+    for sid in ids:
+        row = strak[strak["strak_id"] == sid].iloc[0]
+        about.append([str(row["name"]), round(float(row["strak_flow"])),
+                      round(float(row["length_km"]), 1),
+                      str(row["place_names"]).replace("; ", ", ")])
+    widths = {c.width_class: c.width for c in scene.strak_classes}
+    colour, opacity = scene.strak_classes[0].colour, scene.strak_classes[0].opacity
+    return {"g": _encode_lines(geoms, strak.crs),
+            "w": [widths[int(c)] for c in strak["width_class"]],
+            "k": [index[int(v)] for v in strak["strak_id"]],
+            "f": [round(float(v)) for v in strak["flow"]],
+            "s": about, "st": {"color": colour, "opacity": opacity}}
+
+
 def _context_data(scene: Scene) -> dict[str, Any]:
     """The places beyond the project ([name, lat, lon, radius], grey) and the ferry
     lines (dashed)."""
@@ -581,6 +611,8 @@ def _layers_data(scene: Scene, data: dict[str, Any], position: pd.Series) -> Non
         data["base"] = _base_data(scene)
     if scene.layer("areas") is not None:
         data["areas"] = _areas_data(scene)
+    if scene.layer("strak") is not None:
+        data["strak"] = _strak_data(scene)
     if scene.layer("context") is not None:
         data["context"] = _context_data(scene)
     if scene.layer("regions") is not None:
@@ -622,7 +654,8 @@ def _page_data(scene: Scene) -> dict[str, Any]:
     data["source"] = scene.source
     data["text"] = {k: text(k, lang) for k in (
         "unknown", "zoom_in", "zoom_out", "search", "no_match", "legend", "legend_show",
-        "legend_hide")}
+        "legend_hide", "per_day", "strak_section", "strak_flow", "strak_length",
+        "strak_places")}
     return data
 
 

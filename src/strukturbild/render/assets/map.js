@@ -495,6 +495,30 @@ window.strukturbildDraw = function (id, D) {
     });
   }
 
+  // Stråk: each section a band of its width class, round-ended, in one opaque colour,
+  // so that the sections of a stråk merge into one band.
+  function strak() {
+    var S = D.strak, dec = new Decoder(q), group = groups.strak;
+    for (var f = 0; f < S.g.length; f++) {
+      var parts = dec.lines(S.g[f]);
+      if (!parts.length) { continue; }
+      L.polyline(parts, {renderer: renderer, color: S.st.color, opacity: S.st.opacity,
+                         weight: S.w[f], lineCap: "round", lineJoin: "round",
+                         smoothFactor: 0.5, i: f}).addTo(group);
+    }
+    state.counts.strak = S.g.length;
+    group.on("click", function (e) {
+      var f = e.layer.options.i, s = S.s[S.k[f]], box = el("div", null, "sb-pop"), t;
+      el("div", box, "sb-pop-title").textContent = s[0];
+      t = el("table", box);
+      tr(t, T.strak_section, num(S.f[f], 0) + " " + T.per_day);
+      tr(t, T.strak_flow, num(s[1], 0) + " " + T.per_day);
+      tr(t, T.strak_length, num(s[2], 1) + " km");
+      tr(t, T.strak_places, s[3]);
+      L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(box).openOn(map);
+    });
+  }
+
   function links() {
     var K = D.links;
     state.counts.links = 0;
@@ -598,6 +622,7 @@ window.strukturbildDraw = function (id, D) {
     else if (key === "base") { base(); }
     else if (key === "areas") { areas(); }
     else if (key === "regions") { regions(); }
+    else if (key === "strak") { strak(); }
     else if (key === "context") { context(); }
     else { ownLayer(parseInt(key.slice(6), 10), key); }
   }
@@ -628,9 +653,11 @@ window.strukturbildDraw = function (id, D) {
   };
   function showSection(key, visible) {
     var secs = sectionsOf(key);
+    // the weak links' hint only where the other links show (with stråk they may not)
+    var hint = key === "weak" && !(groups.links && !map.hasLayer(groups.links));
     for (var s = 0; s < secs.length; s++) {
       if (key === "weak") { L.DomUtil[visible ? "removeClass" : "addClass"](secs[s], "sb-off"); }
-      else { secs[s].style.display = visible ? "" : "none"; }
+      secs[s].style.display = visible || hint ? "" : "none";
     }
   }
   for (i = 0; i < order.length; i++) { showSection(order[i], map.hasLayer(groups[order[i]])); }
@@ -651,6 +678,7 @@ window.strukturbildDraw = function (id, D) {
       if (groups[order[j]] !== e.layer) { continue; }
       var added = e.type === "layeradd";
       showSection(order[j], added);
+      if (order[j] === "links" && groups.weak) { showSection("weak", map.hasLayer(groups.weak)); }
       if (added) {
         for (var u = j + 1; u < order.length; u++) {
           if (map.hasLayer(groups[order[u]])) { groups[order[u]].bringToFront(); }
