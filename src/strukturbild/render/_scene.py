@@ -482,8 +482,8 @@ def source_of(image: StructureImage, options: MapOptions, *, base: bool,
     >>> from strukturbild import build, example_project
     >>> img = build(example_project())
     >>> source_of(img, img.map_options, base=False)
-    'Källa: SCB (statistiska tätorter 2020, kommungränser; CC0), Region Skåne \
-(Regionplan för Skåne 2022–2040); modellerade flöden'
+    'Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri \
+med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040); modellerade flöden'
     """
     geonames = context is not None and "source" in context and \
         bool((context["source"] == "GeoNames").any())

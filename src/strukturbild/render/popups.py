@@ -575,7 +575,8 @@ def popup_data(scene: Scene, places: Any) -> dict[str, Any]:
     >>> scene = scene_of(img, img.map_options, "web")
     >>> data = popup_data(scene, img.places.iloc[scene.order])
     >>> data["tpl"][data["place"]["u"][0][1]][0]
-    '{name} är en {role} med {pop} invånare.'
+    '{name} är en {role}: {pop} invånare, {jobs} arbetstillfällen ({ratio} per sysselsatt \
+invånare, uppskattat).'
     """
     tpl = _Templates()
     ids = [str(i) for i in places.index]

@@ -726,6 +726,10 @@ window.strukturbildDraw = function (id, D) {
     });
   }).addTo(map);
 
+  // every control is in place and the hidden layers' legend sections are folded away:
+  // the legend's height and the names are laid out once more against them
+  fitLegend();
+  state.labels._layout();
   writeHash(map);
   window.strukturbild = state;
 };
