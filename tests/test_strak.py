@@ -345,8 +345,13 @@ def test_width_classes() -> None:
     assert strak_width_classes(1593, 39830) == (1000.0, 5000.0, 20000.0)
     assert strak_width_classes(6000, 60000) == (5000.0, 10000.0, 20000.0, 50000.0)
     assert strak_width_classes(0, 10) == ()
-    assert [strak_width(c, 3) for c in (1, 2, 3)] == sorted(strak_width(c, 3) for c in
-                                                            (1, 2, 3))
+    # the classes read apart: each about twice as wide as the one below or more (Skåne's
+    # three: 3, 7 and 13 px on the web at the region's zoom)
+    for n in (2, 3, 4):
+        widths = [strak_width(c, n) for c in range(1, n + 1)]
+        assert all(b >= 1.5 * a for a, b in itertools.pairwise(widths)), widths
+        assert widths[-1] >= 2.5 * widths[0] and 2.5 <= widths[0] <= 3.5
+    assert [strak_width(c, 3) for c in (1, 2, 3)] == [3.0, 7.0, 13.0]
 
 
 # --------------------------------------------------------------------------- infrastructure
@@ -633,6 +638,17 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
         links_legend = page.locator('.sb-legend [data-layer="links"]')
         assert strak_legend.is_visible() and links_legend.is_hidden()
         assert "20 000 och fler" in strak_legend.inner_text().replace("\u00a0", " ")
+        # each class drawn as wide as its legend row, widest first in the legend
+        weights = page.evaluate("() => window.strukturbild.groups.strak.getLayers()"
+                                ".map(l => l.options.weight)")
+        rows = page.evaluate("() => [...document.querySelectorAll('.sb-legend "
+                             "[data-key^=\"strak-\"]')].map(r => [r.dataset.key, "
+                             "parseFloat(r.querySelector('line').getAttribute('stroke-width'))])")
+        assert [k for k, _ in rows] == ["strak-3", "strak-2", "strak-1"]
+        assert dict(rows) == {"strak-3": 13.0, "strak-2": 7.0, "strak-1": 3.0}
+        counts = example.strak["width_class"].value_counts()
+        assert {w: weights.count(w) for w in set(weights)} == {
+            dict(rows)[f"strak-{c}"]: int(n) for c, n in counts.items()}
         # the band is drawn in its colour where it runs (away from the places' circles)
         assert close(pixel(page, (lat, lon), tmp_path / "band.png"), STRAK_STYLE[0], 10)
         click_at(page, f"L.latLng({lat}, {lon})")

@@ -430,8 +430,9 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
     flowing = False
     for section in sections:
         # the small sections after the links (weak links, own layers, context, regions,
-        # areas, borders) flow side by side, to keep the legend short
-        if section.layer not in ("places", "links") and not flowing:
+        # areas, borders) flow side by side, to keep the legend short; the stråk's width
+        # classes stay one under the other, widest first, as thick as drawn
+        if section.layer not in ("places", "strak", "links") and not flowing:
             out.append('<div class="sb-flow">')
             flowing = True
         out.append(f'<div class="sb-section" data-layer="{e(section.layer)}">')
