@@ -189,8 +189,9 @@ def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: St
                          "._drawLast.layer instanceof L.CircleMarker")
     page.get_by_label("Tätorter").uncheck()
     settle(page)
-    # the base's, and the context's (grey, a layer of its own)
-    assert page.locator(".sb-label.sb-on:not(.sb-context)").all_inner_texts() == ["DANMARK"]
+    # the base's, and the context's and the stråk's (layers of their own)
+    assert page.locator(".sb-label.sb-on:not(.sb-context):not(.sb-strak)"
+                        ).all_inner_texts() == ["DANMARK"]
     assert page.locator('.sb-legend [data-layer="places"]').is_hidden()
     assert_clean(log)
 

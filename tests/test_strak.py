@@ -40,9 +40,9 @@ from strukturbild.errors import ConfigError
 from strukturbild.export.geopackage import write_geopackage
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
-from strukturbild.render._scene import scene_of
+from strukturbild.render._scene import scene_of, strak_labels
 from strukturbild.render.static import PT_PER_PX, static_map_bytes
-from strukturbild.render.style import STRAK_STYLE, strak_width
+from strukturbild.render.style import STRAK_STYLE, STRAK_TEXT, strak_width
 from strukturbild.sources.example import example_project
 
 from .conftest import REPO, TOY_FLOWS
@@ -530,6 +530,56 @@ def test_print_legend_rows_are_the_strak_drawn(example: StructureImage) -> None:
     assert any(i.startswith("strak-") for i in both_ids)
 
 
+def test_strak_names_stand_between_their_towns(example: StructureImage) -> None:
+    """Where a map may name a stråk: points on it, farthest from the places first;
+    Kristianstad–Hässleholm is left to the joint designation's band of that name."""
+    scene = scene_of(example, example.map_options, "web")
+    xy = np.column_stack([example.places.geometry.x, example.places.geometry.y])
+    widths = {c.width_class: c.width for c in scene.strak_classes}
+    labels = strak_labels(scene.strak, xy, widths, skip=[g.name for g in scene.groups])
+    names = example.strak.drop_duplicates("strak_id").set_index("strak_id")["name"]
+    assert [lab.strak_id for lab in labels] == [i for i in sorted(names.index)
+                                                if names[i] != "Kristianstad–Hässleholm"]
+    for lab in labels:
+        line = shapely.union_all(example.strak[example.strak["strak_id"] == lab.strak_id]
+                                 .geometry.to_numpy())
+        pts = np.array([(x, y) for x, y, _ in lab.points])
+        assert 1 <= len(pts) <= 6 and lab.name == names[lab.strak_id]
+        assert shapely.distance(shapely.points(pts), line).max() < 1.0  # on the stråk
+        near = np.sqrt(((pts[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+        # the first is (about) the farthest from any place, none is at a place
+        assert near[0] >= 0.9 * near.max() - 1.0 and near.min() > 500
+        assert {w for _, _, w in lab.points} <= set(widths.values())
+
+
+def test_print_names_the_strak_on_their_bands(example: StructureImage) -> None:
+    """On paper the stråk are named where the places' names leave room, each name on its
+    stråk's band or beside it, clear of every other name."""
+    from matplotlib.text import Annotation
+
+    from strukturbild.render import static
+
+    with static._rc_context():
+        fig = static._figure(scene_of(example, example.options(dpi=100), "print"),
+                             size_mm=static.PAPER_MM["A4-landscape"])
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [a for a in fig.findobj(Annotation) if a.get_gid()]
+    named = {a.get_text(): a for a in texts if a.get_gid().startswith("corridor-label-")}
+    stråk = set(example.strak["name"]) - {"Kristianstad–Hässleholm"}
+    assert set(named) <= stråk and len(named) >= 8
+    for name, ann in named.items():
+        line = shapely.union_all(example.strak[example.strak["name"] == name]
+                                 .geometry.to_numpy())
+        assert shapely.distance(shapely.Point(ann.xy), line) < 1.0, name
+        assert ann.get_color() == STRAK_TEXT and ann.get_style() == "italic"
+    boxes = [a.get_window_extent(renderer) for a in texts
+             if a.get_gid().startswith(("label-", "group-label-", "corridor-label-",
+                                        "context-label-"))]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
+
+
 def test_scene_legend_is_made_from_the_classes_drawn(example: StructureImage) -> None:
     scene = scene_of(example, example.map_options, "print")
     (section,) = [s for s in scene.legend if s.layer == "strak"]
@@ -666,6 +716,53 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
         settle(page)
         assert drawn(page)["links"] > 0 and links_legend.is_visible()
         page.screenshot(path=str(tmp_path / "spokes.png"))
+        assert_clean(log)
+
+
+@pytest.mark.browser
+def test_browser_names_the_strak_on_their_bands(example: StructureImage,
+                                               tmp_path: Path) -> None:
+    """At 1400x900 the web map names most stråk, each on its band or beside it, in the
+    room the places' names leave, never under the legend or another control; the names
+    go with their layer."""
+    from ._browser import PageLog, browser, chromium_missing, open_map, settle
+    from .test_browser import _labels_clear_of_the_controls, _overlaps, assert_clean
+
+    if chromium_missing():
+        pytest.skip(str(chromium_missing()))
+    path = tmp_path / "names.html"
+    path.write_bytes(example.render("html"))
+    with browser(tmp_path / "profile") as context:
+        log = PageLog()
+        page = open_map(context, path, log, viewport=(1400, 900))
+        page.screenshot(path=str(tmp_path / "names.png"))
+        shown = page.evaluate("""() => [...document.querySelectorAll('.sb-label.sb-on')]
+            .map(e => { const r = e.getBoundingClientRect();
+                        return [r.left, r.top, r.right, r.bottom, e.textContent,
+                                e.classList.contains('sb-strak')]; })""")
+        names = {b[4]: b for b in shown if b[5]}
+        stråk = set(example.strak["name"]) - {"Kristianstad–Hässleholm"}
+        assert set(names) <= stråk and len(names) >= 8
+        # italic, in the dark shade of the band's colour
+        assert page.evaluate("getComputedStyle(document.querySelector('.sb-strak')).color") \
+            == "rgb({}, {}, {})".format(*(int(STRAK_TEXT[i:i + 2], 16) for i in (1, 3, 5)))
+        for name, box in names.items():
+            # the stråk in the page's pixels: the name touches its band or stands by it
+            geom = example.strak[example.strak["name"] == name].to_crs(4326).geometry
+            lines = [page.evaluate(
+                "ll => ll.map(p => { const q = window.strukturbild.map"
+                ".latLngToContainerPoint(p); return [q.x, q.y]; })",
+                [[y, x] for x, y in shapely.get_coordinates(part)])
+                for g in geom for part in getattr(g, "geoms", [g])]
+            band = shapely.MultiLineString(lines)
+            assert shapely.box(*box[:4]).distance(band) <= 13 / 2 + 3, name
+            for other in shown:
+                if other is not box:
+                    assert not _overlaps(box, other), (name, other[4])
+        _labels_clear_of_the_controls(page)
+        page.get_by_label("Pendlingsstråk").uncheck()
+        settle(page)
+        assert page.locator(".sb-label.sb-strak.sb-on").count() == 0
         assert_clean(log)
 
 

@@ -69,10 +69,12 @@ __all__ = [
     "Scene",
     "SceneLayer",
     "StrakClass",
+    "StrakLabel",
     "link_style_table",
     "map_links",
     "scene_of",
     "source_of",
+    "strak_labels",
 ]
 
 #: What the scene is for: the web map (and folium), the print map, the QGIS styles.
@@ -176,6 +178,16 @@ class StrakClass:
     colour: str
     opacity: float
     label: str
+
+
+@dataclass(frozen=True)
+class StrakLabel:
+    """A stråk's name and the points along it where the name may stand, best first:
+    ``(x, y, width)``, in the stråk's CRS, with the band's width there in pixels."""
+
+    strak_id: int
+    name: str
+    points: tuple[tuple[float, float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -428,6 +440,62 @@ def _strak(image: StructureImage) -> tuple[Any, tuple[StrakClass, ...]]:
     order = np.lexsort((strak["section"].to_numpy(), strak["strak_id"].to_numpy(),
                         strak["width_class"].to_numpy()))
     return strak.iloc[order], tuple(out)
+
+
+#: Where along a stråk its name is tried: every twentieth of its length, the points
+#: farthest from the places first (the name stands between the towns it names).
+_LABEL_STEPS = 20
+_LABEL_POINTS = 6
+
+
+def strak_labels(strak: Any, places_xy: np.ndarray[Any, Any], widths: Mapping[int, float],
+                 skip: Sequence[str] = ()) -> tuple[StrakLabel, ...]:
+    """The stråk's names, busiest stråk first, each with the points along it where a
+    map may set it: every twentieth of its length (its longest run where it branches),
+    those farthest from the places (``places_xy``, in the stråk's CRS) first, near
+    the middle before the ends; at most six, none closer to a place than a third of
+    the farthest. ``widths`` gives each width class's band width; a stråk named as a
+    joint designation (``skip``: its band has the name already) is left out.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, numpy as np, shapely
+    >>> strak = gpd.GeoDataFrame({"strak_id": [1], "name": ["A–B"], "width_class": [2]},
+    ...                          geometry=[shapely.LineString([(0, 0), (100, 0)])])
+    >>> (lab,) = strak_labels(strak, np.array([[0.0, 0.0], [100.0, 0.0]]), {2: 7.0})
+    >>> lab.name, lab.points[0]
+    ('A–B', (50.0, 0.0, 7.0))
+    >>> [round(x, 6) for x, _, _ in lab.points]
+    [50.0, 45.0, 55.0, 40.0, 60.0, 35.0]
+    """
+    import shapely
+
+    out = []
+    t = np.arange(1, _LABEL_STEPS) / _LABEL_STEPS
+    for sid in sorted({int(v) for v in strak["strak_id"]}):
+        rows = strak[(strak["strak_id"] == sid).to_numpy()]
+        name = str(rows["name"].iloc[0])
+        if name in skip:
+            continue
+        geoms = rows.geometry.to_numpy()
+        merged = shapely.line_merge(shapely.union_all(geoms))
+        line = max(getattr(merged, "geoms", [merged]), key=lambda g: g.length)
+        if line.is_empty or line.length <= 0:
+            continue
+        pts = shapely.line_interpolate_point(line, t, normalized=True)
+        xy = shapely.get_coordinates(pts)
+        near = np.full(len(t), np.inf) if not len(places_xy) else np.sqrt(
+            ((xy[:, None, :] - np.asarray(places_xy)[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+        # the band's width at each point: its nearest section's class
+        section = shapely.distance(pts[:, None], geoms[None, :]).argmin(axis=1)
+        band = [float(widths.get(int(rows["width_class"].iloc[j]), 0.0)) for j in section]
+        # round the distances so that points about as far from the places go by the middle
+        far = np.round(near / max(float(near.max()), 1e-9), 1) if np.isfinite(near).all() \
+            else np.ones(len(t))
+        order = [i for i in np.lexsort((np.abs(t - 0.5), -far)) if far[i] >= 1 / 3]
+        out.append(StrakLabel(sid, name, tuple(
+            (float(xy[i, 0]), float(xy[i, 1]), band[i]) for i in order[:_LABEL_POINTS])))
+    return tuple(out)
 
 
 def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:

@@ -53,7 +53,7 @@ import numpy as np
 from ..config import MapOptions
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ._geometry import label_point
-from ._scene import Scene, scene_of
+from ._scene import Scene, scene_of, strak_labels
 from .legend import LegendRow, LegendSection
 from .style import (
     AREA_EDGE,
@@ -70,6 +70,7 @@ from .style import (
     PAPER_MM,
     REGION_STYLE,
     SEA,
+    STRAK_TEXT,
     context_radius,
     format_number,
     link_width,
@@ -751,6 +752,8 @@ def _draw(fig: Figure, renderer: RendererBase, scene: Scene, size_mm: tuple[floa
                               link_ink, tiers=print_label_tiers(size_mm))
     _draw_context_names(ax, renderer, context, marks, taken, dots)
     _draw_area_names(ax, renderer, scene, frames, view, marks, taken)
+    if frames.strak is not None:
+        _draw_strak_names(ax, renderer, scene, frames, marks, taken)
     _draw_legend(fig, lay, size_mm, lang)
 
 
@@ -981,6 +984,23 @@ def _draw_area_names(ax: Axes, renderer: RendererBase, scene: Scene, frames: _Fr
                                  marks.circles, "country")
             if box is not None:
                 taken.append(box)
+
+
+def _draw_strak_names(ax: Axes, renderer: RendererBase, scene: Scene, frames: _Frames,
+                      marks: _Marks, taken: list[_Box]) -> None:
+    """The stråk's names, busiest first, in the room the other names leave: on the band
+    at one of its points (:func:`~._scene.strak_labels`) or just above or below it,
+    else beside it, covering no name and no circle (``corridor-label-<name>``)."""
+    widths = {c.width_class: c.width for c in scene.strak_classes}
+    for lab in strak_labels(frames.strak, np.column_stack([marks.x, marks.y]), widths,
+                            skip=[g.name for g in scene.groups]):
+        # on or along the band at any of its points first, beside it only then
+        for beside, (x, y, width) in itertools.product((False, True), lab.points):
+            box = _centred_label(ax, renderer, lab.name, x, y, width * PT_PER_PX / 2, taken,
+                                 marks.circles, "corridor", beside=beside)
+            if box is not None:
+                taken.append(box)
+                break
 
 
 def _draw_legend(fig: Figure, lay: _Layout, size_mm: tuple[float, float], lang: str) -> None:
@@ -1256,6 +1276,9 @@ _NAME_STYLES: dict[str, dict[str, Any]] = {
     "group": {"fontsize": 8.0, "fontweight": "bold", "color": _INK},
     "region": {"fontsize": 7.5, "fontstyle": "italic", "color": REGION_STYLE[0]},
     "country": {"fontsize": 7.0, "color": COUNTRY_TEXT},
+    # a stråk's name: italic, in a dark shade of the band's colour
+    "corridor": {"fontsize": 7.0, "fontstyle": "italic", "fontweight": "bold",
+                 "color": STRAK_TEXT},
 }
 
 
@@ -1285,29 +1308,37 @@ def _halo() -> list[Any]:
 
 def _centred_label(ax: Axes, renderer: RendererBase, name: str, px: float, py: float,
                    half_pt: float, taken: list[_Box], circles: np.ndarray[Any, Any],
-                   kind: str, bold: bool = False) -> _Box | None:
-    """A name centred on a point (or just above or below it): a joint designation's
-    band, a region, a country. Placed only where it covers no placed label, no circle
-    and stays inside the map; returns its box."""
+                   kind: str, bold: bool = False, beside: bool = False) -> _Box | None:
+    """A name centred on a point (or just above or below it; ``beside``: right or left
+    of it instead): a joint designation's band, a region, a country, a stråk. Placed
+    only where it covers no placed label, no circle and stays inside the map; returns
+    its box."""
     style = dict(_NAME_STYLES[kind])
     pt_px = ax.figure.dpi / 72.0
     frame = ax.get_window_extent(renderer)
     gid = f"{kind}-label-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
-    for dy, va in ((0.0, "center_baseline"), (half_pt + 1.5, "bottom"),
-                   (-half_pt - 1.5, "top")):
-        ann = ax.annotate(name, (px, py), xytext=(0.0, dy), textcoords="offset points",
-                          ha="center", va=va, zorder=7.2, annotation_clip=False, **style)
+    spots: list[tuple[float, float, _HAlign, _VAlign]] = [
+        (0.0, 0.0, "center", "center_baseline"), (0.0, half_pt + 1.5, "center", "bottom"),
+        (0.0, -half_pt - 1.5, "center", "top")]
+    if beside:  # a stråk's name, right or left of its band
+        spots = [(half_pt + 2.5, 0.0, "left", "center_baseline"),
+                 (-half_pt - 2.5, 0.0, "right", "center_baseline")]
+    for dx, dy, ha, va in spots:
+        ann = ax.annotate(name, (px, py), xytext=(dx, dy), textcoords="offset points",
+                          ha=ha, va=va, zorder=7.2, annotation_clip=False, **style)
         e = ann.get_window_extent(renderer)
         h = 1.1 * pt_px
-        box = (e.x0 - h, e.y0 - h, e.x1 + h, e.y1 + h)
+        # a stråk's name keeps a word's room from the other names beside it
+        w = (5.0 if kind == "corridor" else 1.1) * pt_px
+        box = (e.x0 - w, e.y0 - h, e.x1 + w, e.y1 + h)
         hits = _circles_hit(box, circles[:, 0], circles[:, 1], circles[:, 2])
         inside = box[0] >= frame.x0 and box[1] >= frame.y0 and box[2] <= frame.x1 and \
             box[3] <= frame.y1
         if inside and not hits.any() and not any(_rects_overlap(box, t) for t in taken):
             ann.set_gid(gid)
             if kind != "country":
-                ax.annotate(name, (px, py), xytext=(0.0, dy), textcoords="offset points",
-                            ha="center", va=va, zorder=7.15, annotation_clip=False,
+                ax.annotate(name, (px, py), xytext=(dx, dy), textcoords="offset points",
+                            ha=ha, va=va, zorder=7.15, annotation_clip=False,
                             path_effects=_halo(), **{**style, "color": _HALO})
             return box
         ann.remove()

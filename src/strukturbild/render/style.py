@@ -25,6 +25,7 @@ __all__ = [
     "ROLE_COLOURS",
     "SEA",
     "STRAK_STYLE",
+    "STRAK_TEXT",
     "TEXT",
     "RoleStyle",
     "chain",
@@ -91,6 +92,9 @@ def link_style(link_class: str, regional: bool) -> tuple[str, str, float]:
 #: merge into one band where they meet; a warm grey that neither the roles' hues nor
 #: the regional links' dark red take.
 STRAK_STYLE = ("#c0907b", 1.0)  # colour, opacity
+#: A stråk's name on the maps: a dark shade of the band's colour (the web map's
+#: ``.sb-strak`` label in map.css has the same).
+STRAK_TEXT = "#6e4332"
 #: Width (px) of each width class, by the number of classes drawn (thinnest first):
 #: each class about twice the one below, so that a class reads at a glance at the
 #: region's zoom (print draws them at 0.75 pt a px, as every other width).

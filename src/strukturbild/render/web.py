@@ -23,7 +23,8 @@ top, each a layer of the layer control (its legend section goes with it):
   the project's order, each with its kind's style;
 - **stråk**: the links' flows routed on a network (:attr:`StructureImage.strak`),
   each section a band of its width class, round-ended and opaque, so that a stråk's
-  sections merge into one band; a click names the stråk, its flows, length and
+  sections merge into one band; each stråk's name stands on its band or beside it
+  where the places' names leave room; a click names the stråk, its flows, length and
   places. With stråk the links (below) are a layer off at start;
 - **regions**: outlines and names;
 - **links**: one tapered shape per pair of places: its width follows the commuters
@@ -78,7 +79,7 @@ from ..config import MapOptions, resolve_basemap
 from ..errors import EmptyInputError
 from . import _assets
 from ._geometry import label_point
-from ._scene import MAX_MAP_LINKS, Scene, map_links, scene_of
+from ._scene import MAX_MAP_LINKS, Scene, map_links, scene_of, strak_labels
 from .legend import LegendRow, LegendSection
 from .popups import popup_data
 from .style import (
@@ -570,7 +571,31 @@ def _strak_data(scene: Scene) -> dict[str, Any]:
             "w": [widths[int(c)] for c in strak["width_class"]],
             "k": [index[int(v)] for v in strak["strak_id"]],
             "f": [round(float(v)) for v in strak["flow"]],
-            "s": about, "st": {"color": colour, "opacity": opacity}}
+            "s": about, "st": {"color": colour, "opacity": opacity},
+            "lab": _strak_labels_data(scene, widths)}
+
+
+def _strak_labels_data(scene: Scene, widths: dict[int, float]) -> list[list[Any]]:
+    """Each stråk's name and the points where it may stand (:func:`strak_labels`), as
+    ``[name, [lat, lon, band width, …]]``."""
+    import geopandas as gpd
+    import shapely
+
+    strak, places = scene.strak, scene.image.places
+    pts = places.geometry.to_crs(strak.crs) if places.crs != strak.crs else places.geometry
+    pts = pts.where(pts.geom_type == "Point", pts.representative_point())
+    labels = strak_labels(strak, shapely.get_coordinates(pts.to_numpy()), widths,
+                          skip=[g.name for g in scene.groups])
+    out = []
+    for lab in labels:
+        at = gpd.GeoSeries(shapely.points([(x, y) for x, y, _ in lab.points]),
+                           crs=strak.crs).to_crs(_WGS84)
+        # to 4 decimals (about 10 m: where a name stands needs no more)
+        out.append([lab.name, [v for (lon, lat), (_, _, w) in zip(
+            shapely.get_coordinates(at.to_numpy()), lab.points, strict=True)
+            for v in (round(float(lat), 4), round(float(lon), 4),
+                      int(w) if float(w).is_integer() else w)]])
+    return out
 
 
 def _context_data(scene: Scene) -> dict[str, Any]:

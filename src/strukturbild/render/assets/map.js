@@ -108,9 +108,10 @@ var Taper = L.Polyline.extend({
 });
 
 // Name labels: highest tiers first, then by priority (joint designations, places by
-// size, regions, countries); a label is shown at the first of its candidate positions
-// that overlaps no label already placed and no larger circle, else hidden. Lower
-// tiers join as the map is zoomed in. Labels of a layer that is off are not placed.
+// size, regions, countries), the stråk's names last (they take the room the places'
+// names leave); a label is shown at the first of its candidate positions that
+// overlaps no label already placed and no larger circle, else hidden. Lower tiers
+// join as the map is zoomed in. Labels of a layer that is off are not placed.
 var Labels = L.Layer.extend({
   initialize: function (items, zoomStep, visible, z0) {
     this._items = items;
@@ -140,19 +141,22 @@ var Labels = L.Layer.extend({
     map.off("moveend", this._layout, this);
     L.DomUtil.remove(this._box);
     for (var i = 0; i < this._items.length; i++) { this._items[i].el = null; }
+    this._made = 0;
   },
   _make: function (upto) {
     // create and measure the labels of tiers < upto, once
     var fresh = [], it, i;
-    for (i = this._made; i < this._items.length && this._items[i].tier < upto; i++) {
+    if (upto <= this._made) { return; }
+    for (i = 0; i < this._items.length; i++) {
       it = this._items[i];
+      if (it.el || it.tier >= upto) { continue; }
       it.el = el("div", this._box, "sb-label sb-t" + Math.min(it.tier, 1) +
                  (it.tier === 0 && it.level !== undefined ? " sb-l" + it.level : "") +
                  (it.cls ? " " + it.cls : ""));
       it.el.textContent = it.text;
       fresh.push(it);
     }
-    this._made = i;
+    this._made = upto;
     for (i = 0; i < fresh.length; i++) {
       fresh[i].w = fresh[i].el.offsetWidth;
       fresh[i].h = fresh[i].el.offsetHeight;
@@ -163,7 +167,7 @@ var Labels = L.Layer.extend({
     if (!map) { return; }
     var upto = Math.max(1, Math.floor((map.getZoom() - this._z0) / this._step + 1e-9) + 1);
     this._make(upto);
-    var items = this._items, made = this._made, placed = [], circles = [], i, k, it, b, ok;
+    var items = this._items, placed = [], circles = [], i, k, it, b, ok;
     // the map's visible part, in layer points: a label must stay inside it
     var tl = map.containerPointToLayerPoint([0, 0]),
         br = map.containerPointToLayerPoint(map.getSize());
@@ -179,8 +183,9 @@ var Labels = L.Layer.extend({
       placed.push([c0.x, c0.y, c1.x, c1.y]);
     }
     var ui = placed.length;
-    for (i = 0; i < made; i++) {
+    for (i = 0; i < items.length; i++) {
       it = items[i];
+      if (!it.el) { continue; }
       it.on = this._visible(it.layer);
       it.p = map.latLngToLayerPoint(it.ll);
       // the larger circles of places that may get a label are obstacles too
@@ -201,12 +206,27 @@ var Labels = L.Layer.extend({
       }
       return true;
     }
-    for (i = 0; i < made; i++) {
+    for (i = 0; i < items.length; i++) {
       it = items[i];
       ok = null;
+      if (!it.el) { continue; }
       if (it.on && it.tier < upto) {
-        var p = it.p, cand;
-        if (it.mode === "around") {
+        var p = it.p, cand, m, q;
+        if (it.mode === "along") {
+          // a stråk's name: on the band at one of its points (those far from the
+          // places first) or just above or below the band there; else beside it
+          cand = [];
+          var aside = [];
+          for (m = 0; m < it.cands.length; m++) {
+            q = map.latLngToLayerPoint([it.cands[m][0], it.cands[m][1]]);
+            cand.push([q.x - it.w / 2, q.y - it.h / 2],
+                      [q.x - it.w / 2, q.y - it.cands[m][2] - it.h],
+                      [q.x - it.w / 2, q.y + it.cands[m][2]]);
+            aside.push([q.x + it.cands[m][2] + 2, q.y - it.h / 2],
+                       [q.x - it.cands[m][2] - 2 - it.w, q.y - it.h / 2]);
+          }
+          cand = cand.concat(aside);
+        } else if (it.mode === "around") {
           cand = [[p.x + it.r + 2, p.y - it.h / 2], [p.x - it.r - 2 - it.w, p.y - it.h / 2],
                   [p.x - it.w / 2, p.y - it.r - it.h], [p.x - it.w / 2, p.y + it.r]];
         } else {  // centred on its point, else just above or below it
@@ -222,7 +242,11 @@ var Labels = L.Layer.extend({
             b = [b[0] + sx, b[1] + sy, b[2] + sx, b[3] + sy];
           }
           if (b[0] < tl.x || b[1] < tl.y || b[2] > br.x || b[3] > br.y) { continue; }
-          if (free(b, it)) { ok = b; }
+          // a stråk's name keeps a word's room from the other names, so that two names
+          // side by side do not read as one
+          if (it.mode === "along") { b = [b[0] - 8, b[1] - 1, b[2] + 8, b[3] + 1]; }
+          if (free(b, it)) { ok = it.mode === "along" ? [b[0] + 8, b[1] + 1, b[2] - 8,
+                                                           b[3] - 1] : b; }
         }
       }
       if (ok) {
@@ -507,6 +531,16 @@ window.strukturbildDraw = function (id, D) {
                          smoothFactor: 0.5, i: f}).addTo(group);
     }
     state.counts.strak = S.g.length;
+    // each stråk's name: [name, [lat, lon, band width, …]], its points best first
+    for (var k = 0; k < (S.lab || []).length; k++) {
+      var at = S.lab[k][1], cands = [];
+      for (var m = 0; m + 2 < at.length; m += 3) {
+        cands.push([at[m], at[m + 1], at[m + 2] / 2 + 1]);
+      }
+      items.push({ll: [cands[0][0], cands[0][1]], cands: cands, text: S.lab[k][0], r: 0,
+                  tier: 0, pri: 5, late: 1, idx: k, layer: "strak", cls: "sb-strak",
+                  mode: "along"});
+    }
     group.on("click", function (e) {
       var f = e.layer.options.i, s = S.s[S.k[f]], box = el("div", null, "sb-pop"), t;
       el("div", box, "sb-pop-title").textContent = s[0];
@@ -640,7 +674,9 @@ window.strukturbildDraw = function (id, D) {
   layerControl.addTo(map);
   fitLegend();
 
-  items.sort(function (x, y) { return x.tier - y.tier || x.pri - y.pri || x.idx - y.idx; });
+  items.sort(function (x, y) {
+    return (x.late || 0) - (y.late || 0) || x.tier - y.tier || x.pri - y.pri || x.idx - y.idx;
+  });
   state.labels = new Labels(items, D.label_zoom_step, function (layer) {
     return groups[layer] ? map.hasLayer(groups[layer]) : false;
   }, state.z0);
