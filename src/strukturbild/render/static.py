@@ -41,7 +41,7 @@ import os
 import re
 import secrets
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from io import BytesIO
@@ -990,14 +990,35 @@ def _draw_strak_names(ax: Axes, renderer: RendererBase, scene: Scene, frames: _F
                       marks: _Marks, taken: list[_Box]) -> None:
     """The stråk's names, busiest first, in the room the other names leave: on the band
     at one of its points (:func:`~._scene.strak_labels`) or just above or below it,
-    else beside it, covering no name and no circle (``corridor-label-<name>``)."""
+    else beside it, covering no name, no circle and no other stråk's band
+    (``corridor-label-<name>``)."""
+    import shapely
+
+    strak = frames.strak
     widths = {c.width_class: c.width for c in scene.strak_classes}
-    for lab in strak_labels(frames.strak, np.column_stack([marks.x, marks.y]), widths,
+    pt_px = ax.figure.dpi / 72.0
+    # each stråk's band on the page (display units, as wide as drawn)
+    bands: dict[int, Any] = {}
+    for sid, cls, geom in zip(strak["strak_id"], strak["width_class"], strak.geometry,
+                              strict=True):
+        half = widths.get(int(cls), 0.0) * PT_PER_PX / 2 * pt_px
+        drawn = [shapely.LineString(ax.transData.transform(part)).buffer(half, 2)
+                 for part in _line_parts(geom) if len(part) > 1]
+        bands[int(sid)] = shapely.union_all([bands.get(int(sid), shapely.Polygon()),
+                                             *drawn])
+    for lab in strak_labels(strak, np.column_stack([marks.x, marks.y]), widths,
                             skip=[g.name for g in scene.groups]):
+        others = shapely.union_all([b for k, b in bands.items() if k != lab.strak_id])
+        shapely.prepare(others)
+
+        def clear(box: _Box, others: Any = others) -> bool:
+            """The name touches no other stråk's band: it names the one it stands by."""
+            return not others.intersects(shapely.box(*box))
+
         # on or along the band at any of its points first, beside it only then
         for beside, (x, y, width) in itertools.product((False, True), lab.points):
             box = _centred_label(ax, renderer, lab.name, x, y, width * PT_PER_PX / 2, taken,
-                                 marks.circles, "corridor", beside=beside)
+                                 marks.circles, "corridor", beside=beside, clear=clear)
             if box is not None:
                 taken.append(box)
                 break
@@ -1308,11 +1329,12 @@ def _halo() -> list[Any]:
 
 def _centred_label(ax: Axes, renderer: RendererBase, name: str, px: float, py: float,
                    half_pt: float, taken: list[_Box], circles: np.ndarray[Any, Any],
-                   kind: str, bold: bool = False, beside: bool = False) -> _Box | None:
+                   kind: str, bold: bool = False, beside: bool = False,
+                   clear: Callable[[_Box], bool] | None = None) -> _Box | None:
     """A name centred on a point (or just above or below it; ``beside``: right or left
     of it instead): a joint designation's band, a region, a country, a stråk. Placed
-    only where it covers no placed label, no circle and stays inside the map; returns
-    its box."""
+    only where it covers no placed label, no circle, passes its own test (``clear``)
+    and stays inside the map; returns its box."""
     style = dict(_NAME_STYLES[kind])
     pt_px = ax.figure.dpi / 72.0
     frame = ax.get_window_extent(renderer)
@@ -1334,7 +1356,8 @@ def _centred_label(ax: Axes, renderer: RendererBase, name: str, px: float, py: f
         hits = _circles_hit(box, circles[:, 0], circles[:, 1], circles[:, 2])
         inside = box[0] >= frame.x0 and box[1] >= frame.y0 and box[2] <= frame.x1 and \
             box[3] <= frame.y1
-        if inside and not hits.any() and not any(_rects_overlap(box, t) for t in taken):
+        if inside and not hits.any() and not any(_rects_overlap(box, t) for t in taken) \
+                and (clear is None or clear(box)):
             ann.set_gid(gid)
             if kind != "country":
                 ax.annotate(name, (px, py), xytext=(dx, dy), textcoords="offset points",

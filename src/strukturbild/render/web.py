@@ -572,12 +572,13 @@ def _strak_data(scene: Scene) -> dict[str, Any]:
             "k": [index[int(v)] for v in strak["strak_id"]],
             "f": [round(float(v)) for v in strak["flow"]],
             "s": about, "st": {"color": colour, "opacity": opacity},
-            "lab": _strak_labels_data(scene, widths)}
+            "lab": _strak_labels_data(scene, widths, index)}
 
 
-def _strak_labels_data(scene: Scene, widths: dict[int, float]) -> list[list[Any]]:
+def _strak_labels_data(scene: Scene, widths: dict[int, float], index: dict[int, int]
+                       ) -> list[list[Any]]:
     """Each stråk's name and the points where it may stand (:func:`strak_labels`), as
-    ``[name, [lat, lon, band width, …]]``."""
+    ``[name, [lat, lon, band width, …], the stråk's index in the popups' list]``."""
     import geopandas as gpd
     import shapely
 
@@ -594,7 +595,7 @@ def _strak_labels_data(scene: Scene, widths: dict[int, float]) -> list[list[Any]
         out.append([lab.name, [v for (lon, lat), (_, _, w) in zip(
             shapely.get_coordinates(at.to_numpy()), lab.points, strict=True)
             for v in (round(float(lat), 4), round(float(lon), 4),
-                      int(w) if float(w).is_integer() else w)]])
+                      int(w) if float(w).is_integer() else w)], index[lab.strak_id]])
     return out
 
 

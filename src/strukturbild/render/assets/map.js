@@ -204,7 +204,8 @@ var Labels = L.Layer.extend({
         y = q.p.y - Math.max(b[1], Math.min(q.p.y, b[3]));
         if (x * x + y * y < q.r * q.r) { return false; }
       }
-      return true;
+      // a label's own test (a stråk's name touches no other stråk's band)
+      return !self.clear || self.clear(b);
     }
     for (i = 0; i < items.length; i++) {
       it = items[i];
@@ -519,19 +520,63 @@ window.strukturbildDraw = function (id, D) {
     });
   }
 
+  // Does the segment a-b (layer points) come within d of the box b?
+  function touches(a, c, box, d) {
+    var x0 = box[0] - d, y0 = box[1] - d, x1 = box[2] + d, y1 = box[3] + d;
+    var t0 = 0, t1 = 1, dx = c.x - a.x, dy = c.y - a.y;
+    var p = [-dx, dx, -dy, dy], r = [a.x - x0, x1 - a.x, a.y - y0, y1 - a.y];
+    for (var e = 0; e < 4; e++) {
+      if (p[e] === 0) { if (r[e] < 0) { return false; } continue; }
+      var t = r[e] / p[e];
+      if (p[e] < 0) { if (t > t1) { return false; } if (t > t0) { t0 = t; } }
+      else { if (t < t0) { return false; } if (t < t1) { t1 = t; } }
+    }
+    return true;
+  }
+
   // Stråk: each section a band of its width class, round-ended, in one opaque colour,
   // so that the sections of a stråk merge into one band.
   function strak() {
-    var S = D.strak, dec = new Decoder(q), group = groups.strak;
+    var S = D.strak, dec = new Decoder(q), group = groups.strak, lines = [];
+    // the bands in layer points, projected again when the view's origin moves
+    var seen = null, bands = [];
+    function project() {
+      var key = map.getZoom() + "/" + map.getPixelOrigin().toString();
+      if (key === seen) { return bands; }
+      seen = key;
+      bands = lines.map(function (x) {
+        return [x[0], x[1], x[2].map(function (part) {
+          return part.map(function (ll) { return map.latLngToLayerPoint(ll); });
+        })];
+      });
+      return bands;
+    }
+    function clearOf(own) {
+      return function (box) {
+        var all = project();
+        for (var u = 0; u < all.length; u++) {
+          if (all[u][0] === own) { continue; }
+          for (var v = 0; v < all[u][2].length; v++) {
+            var pts = all[u][2][v];
+            for (var z = 1; z < pts.length; z++) {
+              if (touches(pts[z - 1], pts[z], box, all[u][1] / 2)) { return false; }
+            }
+          }
+        }
+        return true;
+      };
+    }
     for (var f = 0; f < S.g.length; f++) {
       var parts = dec.lines(S.g[f]);
       if (!parts.length) { continue; }
+      lines.push([S.k[f], S.w[f], parts]);
       L.polyline(parts, {renderer: renderer, color: S.st.color, opacity: S.st.opacity,
                          weight: S.w[f], lineCap: "round", lineJoin: "round",
                          smoothFactor: 0.5, i: f}).addTo(group);
     }
     state.counts.strak = S.g.length;
-    // each stråk's name: [name, [lat, lon, band width, …]], its points best first
+    // each stråk's name: [name, [lat, lon, band width, …], its stråk], its points best
+    // first; it touches no other stråk's band, so that it names the one it stands by
     for (var k = 0; k < (S.lab || []).length; k++) {
       var at = S.lab[k][1], cands = [];
       for (var m = 0; m + 2 < at.length; m += 3) {
@@ -539,7 +584,7 @@ window.strukturbildDraw = function (id, D) {
       }
       items.push({ll: [cands[0][0], cands[0][1]], cands: cands, text: S.lab[k][0], r: 0,
                   tier: 0, pri: 5, late: 1, idx: k, layer: "strak", cls: "sb-strak",
-                  mode: "along"});
+                  mode: "along", clear: clearOf(S.lab[k][2])});
     }
     group.on("click", function (e) {
       var f = e.layer.options.i, s = S.s[S.k[f]], box = el("div", null, "sb-pop"), t;
