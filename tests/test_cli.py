@@ -239,3 +239,46 @@ def test_json_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
     assert (tmp_path / "o" / "skane.json").is_file()
+
+
+def _svg_size_pt(path: Path) -> tuple[float, float]:
+    import re
+
+    head = path.read_text(encoding="utf-8")[:2000]
+    m = re.search(r'<svg[^>]*width="([\d.]+)pt" height="([\d.]+)pt"', head)
+    assert m is not None
+    return float(m.group(1)), float(m.group(2))
+
+
+@pytest.mark.parametrize(("paper", "mm"), [("A3-landscape", (420, 297)),
+                                           ("A4-landscape", (297, 210))])
+def test_paper_on_the_command_line(paper: str, mm: tuple[int, int], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``--paper`` sets the print maps' page for this run, over the project's [map] paper."""
+    code, _, err = _run(["demo", "--out", str(tmp_path), "--format", "svg", "--paper", paper,
+                         "-q"], capsys)
+    assert code == 0, err
+    width, height = _svg_size_pt(tmp_path / "skane.svg")
+    assert (width, height) == (pytest.approx(mm[0] / 25.4 * 72, abs=0.01),
+                               pytest.approx(mm[1] / 25.4 * 72, abs=0.01))
+
+
+def test_paper_overrides_the_project_and_is_checked(toy_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    project = toy_dir / "project.toml"
+    project.write_text(project.read_text(encoding="utf-8").replace(
+        "[export]", '[map]\npaper = "A3-portrait"\n\n[export]'), encoding="utf-8")
+    code, _, err = _run(["build", str(project), "--out", str(tmp_path / "a"), "--format",
+                         "svg", "-q"], capsys)
+    assert code == 0, err
+    assert _svg_size_pt(tmp_path / "a" / "toy.svg") == (
+        pytest.approx(297 / 25.4 * 72, abs=0.01), pytest.approx(420 / 25.4 * 72, abs=0.01))
+    code, _, err = _run(["build", str(project), "--out", str(tmp_path / "b"), "--format",
+                         "svg", "--paper", "A4-portrait", "-q"], capsys)
+    assert code == 0, err
+    assert _svg_size_pt(tmp_path / "b" / "toy.svg")[0] == pytest.approx(210 / 25.4 * 72,
+                                                                        abs=0.01)
+    code, _, err = _run(["build", str(project), "--out", str(tmp_path / "c"), "--paper", "A5"],
+                        capsys)
+    assert code == 2 and "invalid choice: 'A5'" in err
+    assert not (tmp_path / "c").exists()

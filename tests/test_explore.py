@@ -112,6 +112,12 @@ def test_the_structure_image_as_folium_layers(example: StructureImage) -> None:
     html_ = m.get_root().render()
     for word in ("Malmö", "Regionalt samband, starkt", "Tillväxtmotor (5)"):
         assert json.dumps(word)[1:-1] in html_, word  # as folium's JSON writes it
+    # a place's popup says what the web map's says, in sentences
+    lund = next(f["properties"]["pop"] for f in layers["Tillväxtmotor (5)"].data["features"]
+                if f["properties"]["pop"].startswith("<b>Lund</b>"))
+    assert "Lund är en tillväxtmotor: 94\xa0393 invånare, 66\xa0093 arbetstillfällen (1,40 " \
+        "per sysselsatt invånare, uppskattat).<br>" in lund
+    assert "Region Skåne utpekar den som tillväxtmotor." in lund and ">=" not in lund
 
 
 def test_layers_go_onto_your_own_map(example: StructureImage) -> None:

@@ -475,7 +475,11 @@ def test_licences_and_created_from_provenance(tmp_path: Path) -> None:
     assert "tatorter_2020.csv (CC0 1.0)" in description and "Källa: SCB" in description
     qmd = _sql(out, "SELECT metadata FROM gpkg_metadata WHERE md_standard_uri = "
                     "'http://mrcc.com/qgis.dtd'")[0][0]
-    assert "<license>CC0 1.0</license>" in qmd and "<rights>Källa: SCB</rights>" in qmd
+    # the rights: the maps' source line (the project's note, the context places' and the
+    # base's publishers, modelled flows)
+    assert "<license>CC0 1.0</license>" in qmd and (
+        "<rights>Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), Natural Earth "
+        "(bakgrund; public domain); modellerade flöden</rights>") in qmd
 
 
 def test_timestamp_argument(tmp_path: Path) -> None:

@@ -132,6 +132,8 @@ def layer_report(path, name, draw):
     if labeling is not None and labeling.type() == "rule-based":
         out["label_rules"] = [[r.filterExpression(), r.settings().fieldName]
                               for r in labeling.rootRule().children()]
+        out["label_merge_lines"] = [r.settings().lineSettings().mergeLines()
+                                    for r in labeling.rootRule().children()]
     _n, _ids, names, _descriptions, _err = layer.listStylesInDatabase()
     out["styles_in_database"] = sorted(set(names))
     md = layer.metadata()
@@ -388,6 +390,9 @@ def test_strak_graduated_by_flow_as_the_maps_draw_them(qgis: dict[str, Any]) -> 
         (c.low, c.label, c.colour, pytest.approx(c.width)) for c in classes]
     assert sum(n for c, n in strak["rendered"].items() if c == STRAK_STYLE[0]) > 100
     assert strak["metadata"]["title"] == "Strukturbild för Skåne: Pendlingsstråk"
+    # each stråk named once along its band, its sections merged, as the maps name it
+    assert strak["labels"] is True and strak["label_rules"] == [["true", "name"]]
+    assert strak["label_merge_lines"] == [True]
 
 
 def test_joint_designation_and_base(qgis: dict[str, Any]) -> None:

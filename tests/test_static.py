@@ -317,10 +317,10 @@ def test_english_labels(svg_en: bytes) -> None:
     joined = " ".join(" ".join(_svg_texts(svg_en)).split())  # wrapped lines joined
     for word in ("Roles", "Growth engine (5)", "Regional core (4)", "Population (circle area)",
                  "Functional links", "Local link, strong", "Commuters (line width)",
-                 "Joint growth engine", "Source: CC0 1.0 (SCB, statistiska tätorter 2020); "
-                 "CC0 1.0 (SCB, Digitala gränser); fri med angiven källa (SCB, RAMS/BAS 2024 "
-                 "dagbefolkning); places outside the region: GeoNames (CC BY 4.0); "
-                 "background: Natural Earth; modelled flows",
+                 "Joint growth engine", "Source: SCB (statistiska tätorter 2020, "
+                 "kommungränser, dagbefolkning 2024; CC0, fri med angiven källa), Region Skåne "
+                 "(Regionplan för Skåne 2022–2040), GeoNames (places outside the region; CC BY "
+                 "4.0), Natural Earth (background; public domain); modelled flows",
                  "not observed commuting"):
         assert word in joined, word
     for word in ("Tillväxtmotor", "Roller", "modellerade"):
@@ -329,21 +329,22 @@ def test_english_labels(svg_en: bytes) -> None:
 
 def test_modelled_flows_are_named_only_when_modelled(image: StructureImage, svg: bytes) -> None:
     assert image.modelled
-    assert any(t.endswith("; modellerade flöden") for t in _svg_texts(svg))
+    assert " ".join(_svg_texts(svg)).endswith("; modellerade flöden")  # the source line, last
     observed_image = dataclasses.replace(image, modelled=False)
     observed = static_map_bytes(observed_image, "svg", observed_image.options(source_note=""))
     joined = "\n".join(_svg_texts(observed))
     assert "modellerade" not in joined
-    # the default source line: the inputs' licences and the base's credit
-    assert "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala " \
-        "gränser); fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); orter utanför " \
-        "regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth" \
+    # the default source line: the publishers of the inputs and designations, GeoNames'
+    # for the places beyond the region, the base's
+    assert "Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, " \
+        "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames " \
+        "(orter utanför regionen; CC BY 4.0), Natural Earth (bakgrund; public domain)" \
         in " ".join(joined.split())  # wrapped lines joined
 
 
 def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -> None:
     """A map of INSEE data says INSEE: nothing is assumed about the sources."""
-    prov = {**image.provenance, "inputs": {
+    prov = {**image.provenance, "designation_sources": [], "inputs": {
         "places": {"file": "communes_grand_est.gpkg", "licence": "INSEE, Licence Ouverte 2.0"},
         "flows": {"file": "mobpro.csv", "licence": "INSEE, Licence Ouverte 2.0"}}}
     french = dataclasses.replace(image, provenance=prov, base=None, context=None, ferries=None,
@@ -352,6 +353,16 @@ def test_source_line_names_the_projects_sources_not_scb(image: StructureImage) -
                                                     french.options(source_note=""))))
     assert "Source: INSEE, Licence Ouverte 2.0; modelled flows" in joined
     assert "SCB" not in joined and "Natural Earth" not in joined
+    # with a source for each input: the publisher, what it gave, the licence
+    prov["inputs"] = {"places": {"file": "communes_grand_est.gpkg", "source": "INSEE, communes",
+                                 "licence": "Licence Ouverte 2.0"},
+                      "flows": {"file": "mobpro.csv", "source": "INSEE, MOBPRO 2020",
+                                "licence": "Licence Ouverte 2.0"}}
+    french = dataclasses.replace(french, provenance=prov)
+    joined = " ".join(" ".join(_svg_texts(static_map_bytes(
+        french, "svg", french.options(source_note="")))).split())
+    assert "Source: INSEE (communes, MOBPRO 2020; Licence Ouverte 2.0); modelled flows" in joined
+    assert "mobpro.csv" not in joined and "communes_grand_est" not in joined
 
 
 # --------------------------------------------------------------------------- determinism
@@ -455,12 +466,12 @@ def test_labels_are_the_first_three_roles_with_places_and_do_not_overlap(
               if str(a.get_gid()).startswith("label-")}
     roles = image.places["role"].astype(str)
     # storstad has no place in the example: the labels go to the next three roles; the
-    # places of the joint growth engine get one label together
-    joint = set(image.places.index[image.places["designation_group"].notna()])
+    # places of the joint growth engine are named at their dots, and the band too
     allowed = set(image.places.index[roles.isin(["tillvaxtmotor", "regional_karna",
-                                                 "lokal_karna"])]) - joint
+                                                 "lokal_karna"])])
     assert set(labels) <= allowed
     assert {"1280TC106", "1283TC107", "1281TC105"} <= set(labels)  # Malmö, Helsingborg, Lund
+    assert {"1290TC112", "1293TC105"} <= set(labels)  # Kristianstad, Hässleholm
     assert len(labels) >= 0.75 * len(allowed)
     (group,) = [a for a in figure.findobj() if str(a.get_gid()).startswith("group-label-")]
     assert group.get_text() == "Kristianstad–Hässleholm"
@@ -608,3 +619,34 @@ def test_cli_writes_every_map_format(tmp_path: Path) -> None:
         "png": "skane.png", "pdf": "skane.pdf", "svg": "skane.svg"}
     assert "modellerade flöden" in written["svg"].read_text(encoding="utf-8")
     assert re.search(rb"/FontFile2", written["pdf"].read_bytes())
+
+
+# --------------------------------------------------------------------------- paper
+
+
+def _label_ids(svg: bytes) -> set[str]:
+    """The places named on a print map (its labels' ids)."""
+    return {m.decode() for m in re.findall(rb'id="label-([^"]+)"', svg)}
+
+
+def test_a3_names_more_places_than_a4(image: StructureImage) -> None:
+    """On A3 the next role down is named too (the serviceorter of the example), where
+    the names fit; on A4 the three labelled roles only (issue 18)."""
+    a4 = _label_ids(static_map_bytes(image, "svg", image.options(paper="A4-portrait")))
+    a3 = _label_ids(static_map_bytes(image, "svg", image.options(paper="A3-landscape")))
+    roles = image.places["role"].astype(str)
+    service = {str(i) for i in image.places.index[roles == "serviceort"]}
+    assert not a4 & service
+    assert len(a3) > len(a4) + 20 and len(a3 & service) >= 0.75 * len(service)
+    assert a4 <= a3  # what A4 names, A3 names too
+    assert static.print_label_tiers((297.0, 420.0)) == 2
+    assert static.print_label_tiers((210.0, 297.0)) == 1
+
+
+def test_joint_designation_names_its_towns_at_their_dots(image: StructureImage) -> None:
+    """The band of Kristianstad–Hässleholm keeps its name, and each town is named at its
+    own dot (issue 18), on A4 and on A3."""
+    for paper in ("A4-portrait", "A3-landscape"):
+        svg = static_map_bytes(image, "svg", image.options(paper=paper))
+        assert {"1290TC112", "1293TC105"} <= _label_ids(svg), paper
+        assert b'id="group-label-Kristianstad_H' in svg, paper

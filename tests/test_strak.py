@@ -40,9 +40,9 @@ from strukturbild.errors import ConfigError
 from strukturbild.export.geopackage import write_geopackage
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
-from strukturbild.render._scene import scene_of
+from strukturbild.render._scene import scene_of, strak_labels
 from strukturbild.render.static import PT_PER_PX, static_map_bytes
-from strukturbild.render.style import STRAK_STYLE, strak_width
+from strukturbild.render.style import STRAK_STYLE, STRAK_TEXT, strak_width
 from strukturbild.sources.example import example_project
 
 from .conftest import REPO, TOY_FLOWS
@@ -345,8 +345,13 @@ def test_width_classes() -> None:
     assert strak_width_classes(1593, 39830) == (1000.0, 5000.0, 20000.0)
     assert strak_width_classes(6000, 60000) == (5000.0, 10000.0, 20000.0, 50000.0)
     assert strak_width_classes(0, 10) == ()
-    assert [strak_width(c, 3) for c in (1, 2, 3)] == sorted(strak_width(c, 3) for c in
-                                                            (1, 2, 3))
+    # the classes read apart: each about twice as wide as the one below or more (Skåne's
+    # three: 3, 7 and 13 px on the web at the region's zoom)
+    for n in (2, 3, 4):
+        widths = [strak_width(c, n) for c in range(1, n + 1)]
+        assert all(b >= 1.5 * a for a, b in itertools.pairwise(widths)), widths
+        assert widths[-1] >= 2.5 * widths[0] and 2.5 <= widths[0] <= 3.5
+    assert [strak_width(c, 3) for c in (1, 2, 3)] == [3.0, 7.0, 13.0]
 
 
 # --------------------------------------------------------------------------- infrastructure
@@ -525,6 +530,83 @@ def test_print_legend_rows_are_the_strak_drawn(example: StructureImage) -> None:
     assert any(i.startswith("strak-") for i in both_ids)
 
 
+def test_strak_names_stand_between_their_towns(example: StructureImage) -> None:
+    """Where a map may name a stråk: points on it, farthest from the places first;
+    Kristianstad–Hässleholm is left to the joint designation's band of that name."""
+    scene = scene_of(example, example.map_options, "web")
+    xy = np.column_stack([example.places.geometry.x, example.places.geometry.y])
+    widths = {c.width_class: c.width for c in scene.strak_classes}
+    labels = strak_labels(scene.strak, xy, widths, skip=[g.name for g in scene.groups])
+    names = example.strak.drop_duplicates("strak_id").set_index("strak_id")["name"]
+    assert [lab.strak_id for lab in labels] == [i for i in sorted(names.index)
+                                                if names[i] != "Kristianstad–Hässleholm"]
+    for lab in labels:
+        line = shapely.union_all(example.strak[example.strak["strak_id"] == lab.strak_id]
+                                 .geometry.to_numpy())
+        pts = np.array([(x, y) for x, y, _ in lab.points])
+        assert 1 <= len(pts) <= 6 and lab.name == names[lab.strak_id]
+        assert shapely.distance(shapely.points(pts), line).max() < 1.0  # on the stråk
+        near = np.sqrt(((pts[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+        # the first is (about) the farthest from any place, none is at a place
+        assert near[0] >= 0.9 * near.max() - 1.0 and near.min() > 500
+        assert {w for _, _, w in lab.points} <= set(widths.values())
+
+
+def _print_names(image: StructureImage, paper: str) -> dict[str, Any]:
+    """The stråk's names on a print map of ``image``, checked: each on its stråk, italic
+    in the names' colour, touching no other stråk's band and no other name."""
+    from matplotlib.text import Annotation
+
+    from strukturbild.render import static
+
+    with static._rc_context():
+        scene = scene_of(image, image.options(dpi=100), "print")
+        fig = static._figure(scene, size_mm=static.PAPER_MM[paper])
+        fig.canvas.draw()
+    renderer, ax = fig.canvas.get_renderer(), fig.axes[0]
+    texts = [a for a in fig.findobj(Annotation) if a.get_gid()]
+    named = {a.get_text(): a for a in texts if a.get_gid().startswith("corridor-label-")}
+    assert set(named) <= set(image.strak["name"])
+    widths = {c.width_class: c.width for c in scene.strak_classes}
+    for name, ann in named.items():
+        line = shapely.union_all(image.strak[image.strak["name"] == name]
+                                 .geometry.to_numpy())
+        assert shapely.distance(shapely.Point(ann.xy), line) < 1.0, name
+        assert ann.get_color() == STRAK_TEXT and ann.get_style() == "italic"
+        # no other stråk's band (as wide as drawn) under the name
+        e = ann.get_window_extent(renderer)
+        for other, cls, geom in zip(image.strak["name"], image.strak["width_class"],
+                                    image.strak.geometry, strict=True):
+            if other != name:
+                drawn = shapely.LineString(ax.transData.transform(np.asarray(geom.coords)))
+                half = widths[int(cls)] * PT_PER_PX / 2 * fig.dpi / 72
+                assert shapely.box(e.x0, e.y0, e.x1, e.y1).distance(drawn) > half, \
+                    (name, other)
+    boxes = [a.get_window_extent(renderer) for a in texts
+             if a.get_gid().startswith(("label-", "group-label-", "corridor-label-",
+                                        "context-label-"))]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
+    return named
+
+
+def test_print_names_the_strak_on_their_bands(example: StructureImage) -> None:
+    """On paper the stråk are named where the places' names leave room, each name on its
+    stråk's band or beside it, clear of every other name and every other stråk."""
+    named = _print_names(example, "A4-landscape")
+    assert "Kristianstad–Hässleholm" not in named and len(named) >= 8
+
+
+def test_print_names_sormlands_mesh_of_strak() -> None:
+    """Sörmland's stråk cross and meet all over the län: a name never lies on another
+    stråk's band, on A4 and A3 (A3 names more)."""
+    from .test_scene import sormland_image
+
+    image = sormland_image()
+    a4, a3 = _print_names(image, "A4-landscape"), _print_names(image, "A3-landscape")
+    assert len(a4) >= 6 and len(a3) >= len(a4)
+
+
 def test_scene_legend_is_made_from_the_classes_drawn(example: StructureImage) -> None:
     scene = scene_of(example, example.map_options, "print")
     (section,) = [s for s in scene.legend if s.layer == "strak"]
@@ -633,6 +715,17 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
         links_legend = page.locator('.sb-legend [data-layer="links"]')
         assert strak_legend.is_visible() and links_legend.is_hidden()
         assert "20 000 och fler" in strak_legend.inner_text().replace("\u00a0", " ")
+        # each class drawn as wide as its legend row, widest first in the legend
+        weights = page.evaluate("() => window.strukturbild.groups.strak.getLayers()"
+                                ".map(l => l.options.weight)")
+        rows = page.evaluate("() => [...document.querySelectorAll('.sb-legend "
+                             "[data-key^=\"strak-\"]')].map(r => [r.dataset.key, "
+                             "parseFloat(r.querySelector('line').getAttribute('stroke-width'))])")
+        assert [k for k, _ in rows] == ["strak-3", "strak-2", "strak-1"]
+        assert dict(rows) == {"strak-3": 13.0, "strak-2": 7.0, "strak-1": 3.0}
+        counts = example.strak["width_class"].value_counts()
+        assert {w: weights.count(w) for w in set(weights)} == {
+            dict(rows)[f"strak-{c}"]: int(n) for c, n in counts.items()}
         # the band is drawn in its colour where it runs (away from the places' circles)
         assert close(pixel(page, (lat, lon), tmp_path / "band.png"), STRAK_STYLE[0], 10)
         click_at(page, f"L.latLng({lat}, {lon})")
@@ -650,6 +743,64 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
         settle(page)
         assert drawn(page)["links"] > 0 and links_legend.is_visible()
         page.screenshot(path=str(tmp_path / "spokes.png"))
+        assert_clean(log)
+
+
+@pytest.mark.browser
+def test_browser_names_the_strak_on_their_bands(example: StructureImage,
+                                               tmp_path: Path) -> None:
+    """At 1400x900 the web map names most stråk, each on its band or beside it, in the
+    room the places' names leave, never under the legend or another control; the names
+    go with their layer."""
+    from ._browser import PageLog, browser, chromium_missing, open_map, settle
+    from .test_browser import _labels_clear_of_the_controls, _overlaps, assert_clean
+
+    if chromium_missing():
+        pytest.skip(str(chromium_missing()))
+    path = tmp_path / "names.html"
+    path.write_bytes(example.render("html"))
+    with browser(tmp_path / "profile") as context:
+        log = PageLog()
+        page = open_map(context, path, log, viewport=(1400, 900))
+        page.screenshot(path=str(tmp_path / "names.png"))
+        shown = page.evaluate("""() => [...document.querySelectorAll('.sb-label.sb-on')]
+            .map(e => { const r = e.getBoundingClientRect();
+                        return [r.left, r.top, r.right, r.bottom, e.textContent,
+                                e.classList.contains('sb-strak')]; })""")
+        names = {b[4]: b for b in shown if b[5]}
+        stråk = set(example.strak["name"]) - {"Kristianstad–Hässleholm"}
+        assert set(names) <= stråk and len(names) >= 8
+        # italic, in the dark shade of the band's colour
+        assert page.evaluate("getComputedStyle(document.querySelector('.sb-strak')).color") \
+            == "rgb({}, {}, {})".format(*(int(STRAK_TEXT[i:i + 2], 16) for i in (1, 3, 5)))
+        # each stråk's bands in the page's pixels, as drawn
+        bands: dict[str, list[tuple[Any, float]]] = {}
+        widths = {c.width_class: c.width for c in
+                  scene_of(example, example.map_options, "web").strak_classes}
+        for name, cls, g in zip(example.strak["name"], example.strak["width_class"],
+                                example.strak.to_crs(4326).geometry, strict=True):
+            for part in getattr(g, "geoms", [g]):
+                pts = page.evaluate(
+                    "ll => ll.map(p => { const q = window.strukturbild.map"
+                    ".latLngToContainerPoint(p); return [q.x, q.y]; })",
+                    [[y, x] for x, y in shapely.get_coordinates(part)])
+                bands.setdefault(str(name), []).append((shapely.LineString(pts),
+                                                        widths[int(cls)] / 2))
+        for name, box in names.items():
+            # the name touches its band or stands by it, and touches no other stråk's
+            rect = shapely.box(*box[:4])
+            assert min(rect.distance(line) for line, _ in bands[name]) <= 13 / 2 + 3, name
+            for other, lines in bands.items():
+                if other != name:
+                    assert all(rect.distance(line) > half for line, half in lines), \
+                        (name, other)
+            for other in shown:
+                if other is not box:
+                    assert not _overlaps(box, other), (name, other[4])
+        _labels_clear_of_the_controls(page)
+        page.get_by_label("Pendlingsstråk").uncheck()
+        settle(page)
+        assert page.locator(".sb-label.sb-strak.sb-on").count() == 0
         assert_clean(log)
 
 

@@ -24,6 +24,7 @@ from strukturbild.image import RoleInfo, StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render import _assets, _scene
 from strukturbild.render._assets import AssetError, OnlineAssetError, check_offline
+from strukturbild.render.popups import link_texts
 from strukturbild.render.web import map_links, web_map_html
 from strukturbild.sources.example import example_project
 
@@ -206,13 +207,13 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     assert len(data["places"]["n"]) == len(example.places) == 70
     assert len(data["links"]["o"]) == len(example.links)
     assert data["order"] == ["base", "areas", "context", "strak", "links", "weak", "places"]
-    assert data["source"] == ("Källa: SCB; orter utanför regionen: GeoNames (CC BY 4.0); "
-                              "bakgrund: Natural Earth; modellerade flöden")
+    assert data["source"] == ("Källa: SCB; GeoNames (orter utanför regionen; CC BY 4.0), "
+                              "Natural Earth (bakgrund; public domain); modellerade flöden")
     legend = data["legend"]
     for role in ("Tillväxtmotor", "Regional kärna", "Serviceort"):
         assert role in legend
     assert "Befolkning (cirkelns yta)" in legend and "Pendlare (linjens bredd)" in legend
-    assert "smalnar av" in legend  # the taper is explained
+    assert "Smalnar av" in legend  # the taper is explained
     # largest place first, so that small ones are drawn on top
     pops = example.places["population"].sort_values(ascending=False)
     assert data["places"]["n"][0] == example.places.loc[pops.index[0], "name"] == "Malmö"
@@ -255,14 +256,15 @@ def test_english_map() -> None:
 def test_source_line_and_timestamp(example: StructureImage) -> None:
     data = page_data(web_map_html(example, example.options(source_note="Källa: SCB 2020",
                                                            timestamp="2024-05-01")))
-    assert data["source"] == ("Källa: SCB 2020; orter utanför regionen: GeoNames (CC BY 4.0); "
-                              "bakgrund: Natural Earth; modellerade flöden · Skapad 2024-05-01")
+    assert data["source"] == ("Källa: SCB 2020; GeoNames (orter utanför regionen; CC BY 4.0), "
+                              "Natural Earth (bakgrund; public domain); modellerade flöden · "
+                              "Skapad 2024-05-01")
     observed = dataclasses.replace(example, modelled=False)
-    # without a note, the line is made from the inputs' licences
+    # without a note, the line names the publishers of the inputs and the designations
     assert page_data(web_map_html(observed, observed.options(source_note="")))["source"] == (
-        "Källa: CC0 1.0 (SCB, statistiska tätorter 2020); CC0 1.0 (SCB, Digitala gränser); "
-        "fri med angiven källa (SCB, RAMS/BAS 2024 dagbefolkning); "
-        "orter utanför regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth")
+        "Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri "
+        "med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames (orter "
+        "utanför regionen; CC BY 4.0), Natural Earth (bakgrund; public domain)")
 
 
 def test_links_keep_both_directions() -> None:
@@ -276,7 +278,9 @@ def test_links_keep_both_directions() -> None:
     assert (names[links["o"][last]], names[links["d"][last]]) == (HOSTILE, SCRIPT)
     assert links["w"][last] == pytest.approx(8.0)  # the widest: style.link_width
     sty = links["sty"]
-    assert data["links"]["cls"][sty[links["k"][last]][4]] == "Starkt samband"
+    assert sty[links["k"][last]][4] == 0  # strong
+    assert link_texts(data["pop"], links, names, last, "sv")[1].startswith(
+        "Sambandet är starkt: 20,0 % av de sysselsatta")
     # colour, dashes, opacity, layer, class, regional: the styles drawn, legend order
     assert [s[3:] for s in sty] == [["links", 0, 1], ["links", 1, 0], ["weak", 2, 0]]
     assert sty[2][1] == [3.0, 3.0]  # weak links are dashed
@@ -325,7 +329,9 @@ def test_no_tiles_by_default(example_page: str) -> None:
 
 
 def test_example_page_is_small(example_page: str) -> None:
-    assert len(example_page.encode("utf-8")) < 256 * 1024
+    # Leaflet (148 kB) and its CSS, our script and CSS (39 kB: popups in sentences, the
+    # stråk and their names), the data (57 kB): under 264 KiB
+    assert len(example_page.encode("utf-8")) < 264 * 1024
 
 
 def test_whole_country_fits_in_one_mebibyte() -> None:
@@ -398,7 +404,7 @@ def test_weak_links_are_a_layer_that_starts_off(example: StructureImage,
     # the weak links but the axes, which are drawn with the regional links
     weak = (example.links["link_class"] == "weak") & ~example.links["axis"]
     assert layer.count("weak") == int(weak.sum()) > 0
-    assert 'data-layer="weak"' in data["legend"] and "visas i lagerlistan" in data["legend"]
+    assert 'data-layer="weak"' in data["legend"] and "klicka här" in data["legend"]
     shown = page_data(web_map_html(example, example.options(weak_links=True, spokes=True)))
     assert dict((k, on) for k, _, on in shown["overlays"])["weak"] is True
     assert dict((k, on) for k, _, on in shown["overlays"])["links"] is True

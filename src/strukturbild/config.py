@@ -144,8 +144,9 @@ class JobsSource:
         As for the places.
     columns
         ``jobs`` and ``employed`` → the table's column, for names not recognised.
-    licence
-        The table's licence, carried into the provenance.
+    licence, source
+        The table's licence, and who publishes it ("SCB, dagbefolkning 2024"), as for
+        the places: named in the source line, carried into the provenance.
 
     Examples
     --------
@@ -160,6 +161,7 @@ class JobsSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,10 @@ class PlacesSource:
         Canonical name → column in the file (``place_id``, ``name``, ``area_id``,
         ``area_name``, ``population``, ``jobs``, ``employed``, ``population_prev``,
         ``jobs_prev``, ``area_ha``).
+    source
+        Who publishes the data and what it is, publisher first: ``"SCB, statistiska
+        tätorter 2020"``. The maps' source line names the publisher with the rest and
+        the licence after it: "SCB (statistiska tätorter 2020; CC0)".
     licence
         The data's licence (e.g. "CC0 1.0"), carried into the GeoPackage metadata.
     where
@@ -216,6 +222,7 @@ class PlacesSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
     jobs: JobsSource | None = None
     employment_rate: float = DEFAULT_EMPLOYMENT_RATE
 
@@ -257,6 +264,7 @@ class AreasSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 #: Kinds of own layers, and how each is drawn unless the project says otherwise:
@@ -342,8 +350,9 @@ class LayerSource:
         The style, each overriding the kind's default: line colour (``#rrggbb``),
         line width in pixels, dash pattern (``"6 3"``), fill colour (or ``"none"``),
         opacity 0–1.
-    licence
-        The data's licence, named in the source line and the metadata.
+    licence, source
+        The data's licence, and who publishes it ("Trafikverket, järnvägsnätet"), as
+        for the places: named in the source line and the metadata.
 
     Examples
     --------
@@ -367,6 +376,7 @@ class LayerSource:
     fill: str | None = None
     opacity: float | None = None
     licence: str = ""
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -414,6 +424,7 @@ class FlowsSource:
     columns: Mapping[str, str] = field(default_factory=dict)
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -1578,6 +1589,7 @@ def _places(t: dict[str, Any], base: Path, path: Path | None) -> PlacesSource:
         "y": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
         "jobs": ((str, dict), False),
         "employment_rate": (_NUM, False),
@@ -1613,6 +1625,7 @@ def _jobs(t: Any, base: Path, path: Path | None) -> JobsSource:
         "encoding": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
     }
     d = _check_table(t, spec, "places.jobs", path)
@@ -1636,6 +1649,7 @@ def _areas(t: dict[str, Any], base: Path, path: Path | None) -> AreasSource:
         "crs": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
     }
     d = _check_table(t, spec, "areas", path)
@@ -1655,6 +1669,7 @@ def _flows(t: dict[str, Any], base: Path, path: Path | None) -> FlowsSource:
         "level": (str, False),
         "columns": (_COLS, False),
         "licence": (str, False),
+        "source": (str, False),
         "where": (str, False),
     }
     d = _check_table(t, spec, "flows", path)
@@ -1697,6 +1712,7 @@ def _layers(items: Any, base: Path, path: Path | None) -> tuple[LayerSource, ...
         "fill": (str, False),
         "opacity": (_NUM, False),
         "licence": (str, False),
+        "source": (str, False),
     }
     out: list[LayerSource] = []
     names: set[str] = set()
