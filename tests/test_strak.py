@@ -657,7 +657,8 @@ def test_summary_and_provenance(example: StructureImage) -> None:
     assert info["network"] == "generated" and info["links_routed"] == len(example.links)
     assert info["edges"] >= info["nodes"] - 1
     assert summary["provenance"]["parameters"]["strak"] == {
-        "network": "auto", "min_share": 0.04, "min_flow": 0.0, "max_count": 12}
+        "network": "auto", "min_share": 0.04, "min_flow": 0.0, "max_count": 12,
+        "centres": True}
     # the busiest edge is the first stråk's largest flow; the threshold 4 % of it
     assert info["threshold"] == pytest.approx(0.04 * strak[0]["flow"], abs=0.1)
 

@@ -1369,7 +1369,9 @@ class StrakParams:
     ``"infrastructure"``, ``"generated"``, or ``"none"`` (no stråk; the links are
     drawn as before). A stråk is made of network edges that carry at least
     ``min_share`` of the busiest edge's flow and at least ``min_flow`` commuters a day
-    (both directions); the ``max_count`` that carry the most commuting are drawn (see
+    (both directions); the ``max_count`` that carry the most commuting are drawn, and,
+    with ``centres`` (the default), the busiest stråk of each of the region's highest
+    roles' places that none of them reaches (see
     :func:`strukturbild.analysis.network.find_strak`).
 
     Examples
@@ -1386,6 +1388,7 @@ class StrakParams:
     min_share: float = 0.04
     min_flow: float = 0.0
     max_count: int = 12
+    centres: bool = True
 
     def __post_init__(self) -> None:
         check_fields(self, "strak")

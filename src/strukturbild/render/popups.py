@@ -25,7 +25,6 @@ import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +32,7 @@ import pandas as pd
 
 from ..config import RoleRule
 from ..errors import ConfigError
-from .style import ROLE_COLOURS, TEXT
+from .style import ROLE_COLOURS, TEXT, format_number
 
 if TYPE_CHECKING:
     from ._scene import Scene
@@ -190,18 +189,15 @@ def _w(key: str, lang: str) -> str:
 
 
 def _number(value: Any, decimals: int, lang: str) -> str:
-    """A number as the page writes it (rounded half up, as JavaScript's ``toFixed``).
+    """A number as the page writes it: :func:`~strukturbild.render.style.format_number`,
+    which the page's ``fmt`` matches digit for digit (halves rounded to even).
 
     Examples
     --------
     >>> _number(1948.5, 0, "sv"), _number(0.85, 2, "sv"), _number(12345.25, 1, "en")
-    ('1\\xa0949', '0,85', '12\\xa0345.3')
+    ('1\\xa0948', '0,85', '12\\xa0345.2')
     """
-    d = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
-    whole, _, frac = f"{abs(d):f}".partition(".")
-    whole = re.sub(r"\B(?=(\d{3})+(?!\d))", "\u00a0", whole)
-    sign = "-" if d < 0 and d != 0 else ""
-    return sign + whole + ((("," if lang == "sv" else ".") + frac) if frac else "")
+    return format_number(float(value), lang, decimals)
 
 
 def _threshold(value: float, lang: str) -> str:
@@ -669,7 +665,7 @@ def link_texts(data: Mapping[str, Any], links: Mapping[str, Any], names: Sequenc
     Examples
     --------
     >>> data = {"tpl": [["{o} → {d}: {ab}, {share} %", ""]], "link": {"u": [[0]], "i": [0]}}
-    >>> link_texts(data, {"o": [0], "d": [1], "a": [1948.5], "b": [12], "s": [0.041]},
+    >>> link_texts(data, {"o": [0], "d": [1], "a": [1949], "b": [12], "s": [0.041]},
     ...            ["Helsingborg", "Malmö"], 0, "sv")
     ['Helsingborg → Malmö: 1\xa0949, 4,1 %']
     """
