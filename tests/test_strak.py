@@ -841,3 +841,60 @@ def test_noding_falls_back_to_snap_rounding(on_rails: StructureImage,
     a = route_flows(noded, o, d, np.ones(len(o)))
     b = route_flows(snapped, o, d, np.ones(len(o)))
     assert b.cost == pytest.approx(a.cost, abs=1e-3)
+
+
+def test_every_main_centre_gets_a_strak() -> None:
+    """Seven places on a line, 5 km apart: a city C at x=0 with heavy flows to its two
+    neighbours, and a small centre S at x=30 km whose flows to its neighbours are below
+    the city's threshold. Without ``centres`` only the city's stråk are drawn; with it,
+    S gets the stråk of its busiest edge, grown along edges with at least a quarter of
+    that edge's flow (S–T: 40, T–U: 20 ≥ 10; S–R: 30 ≥ half of 40, its second stråk)."""
+    xy = np.column_stack([np.arange(7) * 5000.0, np.zeros(7)])
+    names = ["C", "a", "b", "R", "S", "T", "U"]
+    net = generated_network(xy, names)
+    # flows: C–a 1000, C–b 600 (through a), S–T 40, S–R 30, U–T 20 (T–U)
+    r = route_flows(net, [0, 0, 4, 4, 6], [1, 2, 5, 3, 5], [1000.0, 600, 40, 30, 20])
+    split = [True, False, False, False, True, False, False]
+    kw: dict[str, Any] = dict(names=names, labelled=[True] * 7, split=split,
+                              min_share=0.1, max_count=5)
+    assert [s.name for s in find_strak(net, r, **kw)] == ["C–a–b"]
+    got = find_strak(net, r, **kw, centres=True)
+    assert [(s.name, s.flow) for s in got] == [("C–a–b", 1600.0), ("S–T–U", 40.0),
+                                               ("S–R", 30.0)]
+    # a kept stråk that reaches the centre: nothing added
+    assert [s.name for s in find_strak(net, r, **(kw | {"min_share": 0.01}),
+                                       centres=True)] == \
+        [s.name for s in find_strak(net, r, **(kw | {"min_share": 0.01}))]
+
+
+def test_vastra_gotaland_strak_reach_every_regional_karna() -> None:
+    """Västra Götaland (places ≥ 2 000 with SCB's jobs): Göteborg's stråk take the
+    twelve busiest; with ``centres`` Skövde and Lidköping (Skaraborg) get their own, and
+    every regional kärna lies on a stråk."""
+    from dataclasses import replace
+
+    from .conftest import SWEDEN, requires_shared
+
+    requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
+    data = {
+        "project": {"name": "vg", "title": "Västra Götaland"},
+        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg"),
+                   "where": "lan_code = '14' AND population >= 2000",
+                   "jobs": {"path": str(SWEDEN / "jobs" / "tatort_jobs_2024.csv"),
+                            "key": "tatort_code"},
+                   "columns": {"place_id": "tatort_code", "name": "tatort_name",
+                               "area_id": "kommun_code", "area_name": "kommun_name"}},
+        "areas": {"path": str(SWEDEN / "kommuner.gpkg"), "where": "lan_code = '14'",
+                  "columns": {"area_id": "kommun_code", "name": "kommun_name"}},
+    }
+    project = project_from_dict(data, base_dir=SWEDEN)
+    img = build(project)
+    p = img.places
+    cores = set(p.loc[p["role"].astype(str) == "regional_karna", "name"])
+    assert {"Skövde", "Lidköping", "Borås", "Trollhättan", "Uddevalla"} <= cores
+    assert img.summary()["strak"], "no stråk"
+    names = {n for s in img.summary()["strak"] for n in s["places"]}
+    assert cores <= names, cores - names
+    without = build(replace(project, strak=StrakParams(centres=False)))
+    names = {n for s in without.summary()["strak"] for n in s["places"]}
+    assert {"Skövde", "Lidköping"}.isdisjoint(names)
