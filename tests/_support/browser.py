@@ -134,3 +134,65 @@ def settle(page: Any) -> None:
     """Wait two animation frames, so that a change to the map is drawn."""
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
                   "requestAnimationFrame(() => r(0))))")
+
+
+# --------------------------------------------------------------------------- on the map
+
+
+def assert_clean(log: PageLog) -> None:
+    assert log.requests == []
+    assert log.console_errors == []
+    assert log.page_errors == []
+    assert log.dialogs == []
+
+
+def drawn(page: Any) -> dict[str, int]:
+    """What Leaflet has on the map, counted by kind in each layer (0 for a layer off)."""
+    return dict(page.evaluate("""() => {
+        const s = window.strukturbild, out = {};
+        for (const [key, group] of Object.entries(s.groups)) {
+            if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
+            const kind = (key === 'places' || key === 'context') ? L.CircleMarker
+                : (key === 'links' || key === 'weak' || key === 'strak') ? L.Polyline
+                : key.startsWith('layer-') ? L.Layer : L.Polygon;
+            out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
+                .length;
+        }
+        return out;
+    }"""))
+
+
+def pixel(page: Any, latlng: tuple[float, float], path: Path) -> tuple[int, int, int]:
+    """The colour the page shows at ``latlng`` (from a screenshot saved to ``path``)."""
+    from PIL import Image
+
+    x, y = page.evaluate(f"""() => {{
+        const m = window.strukturbild.map, p = m.latLngToContainerPoint([{latlng[0]},
+            {latlng[1]}]), r = m.getContainer().getBoundingClientRect();
+        return [Math.round(r.left + p.x), Math.round(r.top + p.y)];
+    }}""")
+    page.screenshot(path=str(path))
+    with Image.open(path) as im:
+        r, g, b = im.convert("RGB").getpixel((x, y))
+    return int(r), int(g), int(b)
+
+
+def close(rgb: tuple[int, int, int], colour: str, tolerance: int = 6) -> bool:
+    want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= tolerance
+
+
+def click_at(page: Any, latlng_js: str) -> None:
+    """Click the map where ``latlng_js`` (a JS expression of a LatLng) is.
+
+    An open popup is closed first, and given the 200 ms it takes to fade out.
+    """
+    page.evaluate("() => { window.strukturbild.map.closePopup(); }")
+    page.wait_for_timeout(250)
+    x, y = page.evaluate(f"""() => {{
+        const m = window.strukturbild.map, p = m.latLngToContainerPoint({latlng_js}),
+              r = m.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }}""")
+    page.mouse.click(x, y)
+    settle(page)

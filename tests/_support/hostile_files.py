@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from .conftest import TOY_PLACES
+from ..conftest import TOY_PLACES
 
 #: Rows without end: SQLite counts for ever, in C.
 ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"

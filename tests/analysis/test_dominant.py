@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,9 +25,9 @@ from strukturbild.analysis.dominant import (
 from strukturbild.analysis.flows import Flows
 from strukturbild.errors import ConfigError
 
-from .conftest import shared_missing
+from ..conftest import FLOWS, shared_missing
 
-GRAND_EST = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "grand_est"
+GRAND_EST = FLOWS / "grand_est"
 
 
 def make_flows(rows: Sequence[tuple[str, str, float]]) -> Flows:

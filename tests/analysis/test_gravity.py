@@ -24,9 +24,9 @@ from scipy.special import xlogy
 from strukturbild.analysis.gravity import Decay, GravityFit, Model, fit_gravity, gravity_flows
 from strukturbild.errors import ConfigError, InvalidValueError, UnknownCodeError
 
-from .conftest import shared_missing
+from ..conftest import FLOWS, shared_missing
 
-AUSTRIA = Path(__file__).resolve().parents[1].parent / "shared" / "flows" / "austria"
+AUSTRIA = FLOWS / "austria"
 REFERENCE_KEYS: dict[str, str] = {
     "unconstrained": "gravity_unconstrained_exp",
     "production": "production_constrained_exp",

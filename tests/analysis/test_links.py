@@ -27,12 +27,12 @@ from strukturbild.analysis.links import (
 from strukturbild.config import LinkParams
 from strukturbild.errors import ConfigError
 
-from .conftest import REPO, requires_shared
+from ..conftest import REPO, requires_shared
 
 
 @pytest.fixture
 def toy_measures() -> pd.DataFrame:
-    from .conftest import TOY_PLACES
+    from ..conftest import TOY_PLACES
 
     return pd.DataFrame([(p[0], p[4], p[5]) for p in TOY_PLACES],
                         columns=["id", "jobs", "employed"]).set_index("id").astype(float)
@@ -367,7 +367,7 @@ def test_cli_place_of_population_zero(tmp_path: Path, capsys: pytest.CaptureFixt
     (0.1 stopped at "column 'o_var' … must be > 0", naming an internal array)."""
     from strukturbild.cli import main
 
-    from .conftest import TOY_PLACES
+    from ..conftest import TOY_PLACES
 
     rows = [(pid, name, kommun, 0 if name == "Förort" else pop, x, y)
             for pid, name, kommun, pop, _jobs, _emp, x, y in TOY_PLACES]
@@ -452,7 +452,7 @@ MEASURED_2021 = (0.0498, 0.824)
 def _toy_model_places() -> gpd.GeoDataFrame:
     """The toy region (tests/conftest.py) as the model reads it: population, jobs,
     employed residents and kommun of each place."""
-    from .conftest import TOY_PLACES
+    from ..conftest import TOY_PLACES
 
     df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
                                            "jobs", "employed", "x", "y"])

@@ -11,7 +11,6 @@ import doctest
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +22,8 @@ from hypothesis import strategies as st
 from strukturbild.analysis import lma as _lma
 from strukturbild.analysis.lma import LMAResult, _solve, find_clusters
 
-from .conftest import shared_missing
+from ..conftest import SHARED, shared_missing
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SARDINIA = SHARED / "flows" / "sardinia"
 REFERENCES = {
     "lma_p1000_06667_10000_075": (1000.0, 0.6667, 10000.0, 0.75),

@@ -42,9 +42,7 @@ from strukturbild.errors import (
     UnknownCodeError,
 )
 
-from .conftest import requires_shared, shared_missing
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "flows"
+from ..conftest import FLOWS, requires_shared, shared_missing
 
 
 def make_flows(rows: Sequence[tuple[str, str, float]]) -> Flows:
@@ -824,7 +822,7 @@ def test_lma_dispatch_with_stub(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_lma_matches_labourmarketareas_on_sardinia(
     folder: str, params: tuple[float, float, float, float]
 ) -> None:
-    base = SHARED / "sardinia"
+    base = FLOWS / "sardinia"
     if not (base / "reference" / folder / "assignment.csv").is_file():
         shared_missing(f"shared Sardinia data not found at {base}")
     t = pd.read_csv(base / "flows.csv", dtype=str)

@@ -20,7 +20,7 @@ from strukturbild.readers import read_designations as load_designations
 from strukturbild.readers import read_places
 from strukturbild.sources.example import example_project
 
-from .conftest import REPO, SWEDEN, requires_shared
+from ..conftest import REPO, SWEDEN, requires_shared
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ from strukturbild.render.static import PT_PER_PX, static_map_bytes
 from strukturbild.render.style import STRAK_STYLE, strak_width
 from strukturbild.sources.example import example_project
 
-from .conftest import REPO, TOY_FLOWS
-from .test_web import page_data
+from .._support.web import page_data
+from ..conftest import REPO, TOY_FLOWS
 
 SVG = "{http://www.w3.org/2000/svg}"
 EXAMPLE = REPO / "geodata" / "skane"
@@ -76,7 +76,7 @@ def _corridors(image: StructureImage, **kwargs: Any) -> Corridors:
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> StructureImage:
     """The toy region with its observed flows, no areas: the network over no land."""
-    from .conftest import TOY_PLACES
+    from ..conftest import TOY_PLACES
 
     d = tmp_path_factory.mktemp("toy")
     df = pd.DataFrame(TOY_PLACES, columns=["tatortskod", "tatort", "kommun", "bef", "jobs",
@@ -604,8 +604,18 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
     """In headless Chromium: the stråk layer is drawn, with its legend, under the places;
     the links (spokes) are in the layer control, off, their legend hidden until they are
     switched on; a click on a stråk names it."""
-    from ._browser import PageLog, browser, chromium_missing, open_map, settle
-    from .test_browser import assert_clean, click_at, close, drawn, pixel
+    from .._support.browser import (
+        PageLog,
+        assert_clean,
+        browser,
+        chromium_missing,
+        click_at,
+        close,
+        drawn,
+        open_map,
+        pixel,
+        settle,
+    )
 
     if chromium_missing():
         pytest.skip(str(chromium_missing()))
@@ -655,7 +665,7 @@ def test_browser_shows_the_strak_and_the_spokes_are_off(example: StructureImage,
 
 def test_appended_strak_keep_their_ids_apart(example: StructureImage, tmp_path: Path) -> None:
     """Appending another image's stråk to a GeoPackage continues the stråk ids."""
-    from .test_export import split_image
+    from .._support.images import split_image
 
     west = {"1280", "1281", "1283"}
     first = split_image(example, west, "väst")

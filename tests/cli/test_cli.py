@@ -12,7 +12,7 @@ import pytest
 
 from strukturbild import cli
 
-from .conftest import REPO
+from ..conftest import REPO
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -29,7 +29,7 @@ import pytest
 
 from strukturbild.cli import main
 
-from .conftest import TOY_FLOWS, TOY_PLACES
+from ..conftest import TOY_FLOWS, TOY_PLACES
 
 ENDLESS = ("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
            "FROM c) SELECT x FROM c)")

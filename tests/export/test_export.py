@@ -9,30 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import json
 import math
 import re
 import sqlite3
-import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
 import shapely
 
-from strukturbild.config import project_from_dict
 from strukturbild.errors import (
     CRSError,
     DuplicateIdError,
     InvalidValueError,
     StrukturbildError,
-    StrukturbildWarning,
 )
 from strukturbild.export import geopackage as export
 from strukturbild.export.geopackage import (
@@ -42,139 +37,17 @@ from strukturbild.export.geopackage import (
     geopackage_frames,
     write_geopackage,
 )
-from strukturbild.image import RoleInfo, StructureImage
-from strukturbild.pipeline import build
+from strukturbild.image import StructureImage
 from strukturbild.render.qml import (
     LINK_CATEGORY_EXPRESSION,
     link_width_expression,
     place_size_expression,
 )
 from strukturbild.render.style import link_width, role_styles, symbol_radius
-from strukturbild.sources.example import example_project
 
-from .conftest import requires_shared
+from .._support.images import AREAS_LAYERS, split_image
 
 EPOCH = "1970-01-01T00:00:00.000Z"
-#: The layers of the areas image (no joint designation in it), in the order written.
-AREAS_LAYERS = ("places", "links", "strak", "areas", "regions", "base", "context",
-                "ferries")
-
-# --------------------------------------------------------------------------- images
-
-
-@functools.cache
-def example_image() -> StructureImage:
-    """The bundled Skåne example: 70 places on 33 kommuner, modelled links, the joint
-    growth engine Kristianstad–Hässleholm, the land around; no regions."""
-    return build(example_project())
-
-
-def areas_image(base_dir: Path) -> StructureImage:
-    """Skåne's 248 tätorter with its 33 kommuner as areas and nodal regions.
-
-    Reads the shared data by path (skips when ``../shared`` is absent).
-    """
-    tatorter = requires_shared("geodata", "sweden", "skane", "tatorter_2020.gpkg")
-    kommuner = requires_shared("geodata", "sweden", "skane", "kommuner.gpkg")
-    data: dict[str, Any] = {
-        "project": {"name": "skane_kommuner", "title": "Skåne med kommuner",
-                    "language": "sv"},
-        "places": {"path": str(tatorter)},
-        "areas": {"path": str(kommuner)},
-        "links": {"source": "modelled", "max_distance_km": 30, "min_flow": 50},
-        "regions": {"method": "nodal"},
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StrukturbildWarning)
-        image = build(project_from_dict(data, base_dir=base_dir))
-    assert image.areas is not None and image.regions is not None
-    return image
-
-
-def split_image(image: StructureImage, area_ids: set[str], name: str) -> StructureImage:
-    """The part of ``image`` in the given kommuner (links within it only)."""
-    places = image.places[image.places["area_id"].isin(area_ids)]
-    links = image.links[image.links["origin"].isin(places.index)
-                        & image.links["destination"].isin(places.index)]
-    areas = image.areas[image.areas.index.isin(area_ids)] if image.areas is not None else None
-    return dataclasses.replace(image, name=name, title=name, places=places, links=links,
-                               areas=areas)
-
-
-def layers_image() -> StructureImage:
-    """The example with three own layers, named and attributed as a planner might.
-
-    A corridor (two lines), green structure (a polygon with a hole and one without)
-    and stations (points), all in Skåne, EPSG:3006.
-    """
-    from strukturbild.config import LayerSource
-    from strukturbild.image import OwnLayer
-
-    image = example_image()
-    corridor = gpd.GeoDataFrame(
-        {"Namn": ["Västkuststråket", "Södra stambanan"], "Typ": ["stråk", "stråk"],
-         "Längd km": [60.5, 70.0]},
-        geometry=[shapely.LineString([(374_000, 6_164_000), (361_000, 6_223_000),
-                                      (367_000, 6_252_000)]),
-                  shapely.LineString([(375_000, 6_165_000), (387_000, 6_180_000),
-                                      (441_000, 6_225_000)])], crs=3006)
-    green = gpd.GeoDataFrame(
-        {"namn": ["Söderåsen", "Romeleåsen"]},
-        geometry=[shapely.box(385_000, 6_215_000, 400_000, 6_230_000).difference(
-                      shapely.box(390_000, 6_220_000, 394_000, 6_224_000)),
-                  shapely.box(395_000, 6_160_000, 410_000, 6_168_000)], crs=3006)
-    stations = gpd.GeoDataFrame({"station": ["Hässleholm C", "Lund C", "Malmö C"]},
-                                geometry=shapely.points([(428_600, 6_226_000),
-                                                         (387_500, 6_175_000),
-                                                         (374_000, 6_164_500)]), crs=3006)
-    layers = tuple(
-        OwnLayer(name, kind, frame, LayerSource(name, Path(f"{name}.gpkg"), kind=kind).style,
-                 file=f"{name}.gpkg", licence="CC0")
-        for name, kind, frame in (("Stråk", "corridor", corridor),
-                                  ("Grönstruktur", "green", green),
-                                  ("Stationer", "infrastructure", stations)))
-    return dataclasses.replace(image, layers=layers)
-
-
-def typed_image() -> StructureImage:
-    """Three places and two links with a column of every type the writer handles."""
-    ts = pd.DatetimeIndex([pd.Timestamp("2020-01-01T10:00:00"), pd.NaT,
-                           pd.Timestamp("2024-02-29T23:59:59")])
-    places = gpd.GeoDataFrame(
-        {
-            "name": ["Åby", "Böke", "Cö"],
-            "area_id": ["0114", "0115", None],
-            "population": np.array([1000, 0, 250_000], dtype=np.int64),
-            "jobs": [500.5, np.nan, 1e6],
-            "rank_in_area": [1.0, np.nan, 2.0],  # whole numbers with a gap → integer
-            "role": pd.Categorical(["a", "b", None], categories=["a", "b"]),
-            "modelled": [True, False, True],
-            "checked": pd.array([True, None, False], dtype="boolean"),
-            "count32": np.array([1, -2, 3], dtype=np.int32),
-            "surveyed_on": [dt.date(2020, 1, 1), None, dt.date(2024, 2, 29)],
-            "updated_at": ts.astype("datetime64[ms]"),
-            "updated_utc": ts.tz_localize("UTC").astype("datetime64[ms, UTC]"),
-            "tags": [["x", "y"], [], None],
-        },
-        geometry=shapely.points([500_000.0, 510_000.5, 520_000.25],
-                                [6_500_000.0, 6_510_000.0, 6_520_000.75]),
-        crs="EPSG:3006",
-        index=pd.Index(["0114TC101", "0115TC101", "0116TC101"], name="place_id"),
-    )
-    links = gpd.GeoDataFrame(
-        {"origin": ["0114TC101", "0115TC101"], "destination": ["0115TC101", "0116TC101"],
-         "flow_od": [10.0, 3.5], "flow_do": [5.0, 0.0], "total": [15.0, 3.5],
-         "share_of_origin": [0.1, np.nan], "share_of_destination": [0.2, 0.01],
-         "strength": [0.1, 0.01], "link_class": ["strong", "weak"],
-         "modelled": [False, False]},
-        geometry=[shapely.LineString([(500_000, 6_500_000), (510_000.5, 6_510_000)]),
-                  shapely.LineString([(510_000.5, 6_510_000), (520_000.25, 6_520_000.75)])],
-        crs="EPSG:3006",
-    )
-    return StructureImage(name="typed", title="Typed", places=places, links=links,
-                          roles=(RoleInfo("a", "A", "A", 0), RoleInfo("b", "B", "B", 1)),
-                          language="en", provenance={"version": "test"})
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -195,14 +68,14 @@ def _listing(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def example_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_geopackage(example_image(), tmp_path_factory.mktemp("ex") / "skane.gpkg")
+def example_gpkg(tmp_path_factory: pytest.TempPathFactory, example_image: StructureImage) -> Path:
+    return write_geopackage(example_image, tmp_path_factory.mktemp("ex") / "skane.gpkg")
 
 
 @pytest.fixture(scope="module")
-def areas_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def areas_gpkg(tmp_path_factory: pytest.TempPathFactory, areas_image: StructureImage) -> Path:
     base = tmp_path_factory.mktemp("areas")
-    return write_geopackage(areas_image(base), base / "skane_kommuner.gpkg")
+    return write_geopackage(areas_image, base / "skane_kommuner.gpkg")
 
 
 # --------------------------------------------------------------------------- layers
@@ -231,8 +104,8 @@ def test_column_names_valid_and_documented(example_gpkg: Path, areas_gpkg: Path)
             assert (layer, col) in documented, f"{layer}.{col} is not in the docstring table"
 
 
-def test_documented_columns_come_first_in_order() -> None:
-    frames = geopackage_frames(example_image())
+def test_documented_columns_come_first_in_order(example_image: StructureImage) -> None:
+    frames = geopackage_frames(example_image)
     assert list(frames["places"].columns[:5]) == ["place_id", "name", "area_id", "area_name",
                                                   "population"]
     assert list(frames["links"].columns[:3]) == ["link_id", "origin", "destination"]
@@ -250,15 +123,15 @@ def test_areas_and_regions_layers(areas_gpkg: Path) -> None:
     assert pyogrio.read_info(areas_gpkg, layer="regions")["geometry_type"] == "MultiPolygon"
 
 
-def test_bad_column_name_refused() -> None:
-    image = example_image()
+def test_bad_column_name_refused(example_image: StructureImage) -> None:
+    image = example_image
     bad = dataclasses.replace(image, places=image.places.assign(**{"Bad Name": 1}))
     with pytest.raises(InvalidValueError, match="column name 'Bad Name' cannot be written"):
         geopackage_frames(bad)
 
 
-def test_no_crs_refused(tmp_path: Path) -> None:
-    image = example_image()
+def test_no_crs_refused(tmp_path: Path, example_image: StructureImage) -> None:
+    image = example_image
     with pytest.raises(CRSError, match="no CRS"):
         write_geopackage(dataclasses.replace(image, links=image.links.set_crs(None,
                                                                              allow_override=True)),
@@ -266,8 +139,8 @@ def test_no_crs_refused(tmp_path: Path) -> None:
     assert _listing(tmp_path) == []
 
 
-def test_empty_links_layer(tmp_path: Path) -> None:
-    image = example_image()
+def test_empty_links_layer(tmp_path: Path, example_image: StructureImage) -> None:
+    image = example_image
     empty = dataclasses.replace(image, links=image.links.iloc[:0])
     out = write_geopackage(empty, tmp_path / "e.gpkg")
     info = pyogrio.read_info(out, layer="links")
@@ -275,8 +148,8 @@ def test_empty_links_layer(tmp_path: Path) -> None:
     assert "link_class" in list(info["fields"])
 
 
-def test_polygon_places(tmp_path: Path) -> None:
-    image = example_image()
+def test_polygon_places(tmp_path: Path, example_image: StructureImage) -> None:
+    image = example_image
     polys = image.places.set_geometry(image.places.geometry.buffer(500.0))
     out = write_geopackage(dataclasses.replace(image, places=polys), tmp_path / "p.gpkg")
     assert pyogrio.read_info(out, layer="places")["geometry_type"] == "MultiPolygon"
@@ -328,8 +201,8 @@ def test_style_rows_as_qgis_looks_them_up(areas_gpkg: Path) -> None:
                             "OR f_table_catalog IS NULL") == [(0,)]
 
 
-def test_places_style_matches_web_map(example_gpkg: Path) -> None:
-    image = example_image()
+def test_places_style_matches_web_map(example_gpkg: Path, example_image: StructureImage) -> None:
+    image = example_image
     root = _qml(example_gpkg, "places")
     renderer = root.find("renderer-v2")
     assert renderer is not None
@@ -399,8 +272,8 @@ def test_link_width_is_the_web_maps(total: float) -> None:
     assert width == pytest.approx(link_width(total, 10_000.0))
 
 
-def test_label_roles_and_unit(tmp_path: Path) -> None:
-    image = example_image()
+def test_label_roles_and_unit(tmp_path: Path, example_image: StructureImage) -> None:
+    image = example_image
     out = write_geopackage(image, tmp_path / "s.gpkg", image.options(label_roles=0),
                            size_unit="Pixel")
     root = _qml(out, "places")
@@ -460,8 +333,9 @@ def test_metadata_extension(areas_gpkg: Path) -> None:
         assert root.findtext("title", "").startswith("Skåne med kommuner: ")
 
 
-def test_licences_and_created_from_provenance(tmp_path: Path) -> None:
-    image = example_image()
+def test_licences_and_created_from_provenance(tmp_path: Path,
+                                              example_image: StructureImage) -> None:
+    image = example_image
     prov = dict(image.provenance)
     prov["inputs"] = {"places": {**prov["inputs"]["places"], "licence": "CC0 1.0"}}
     prov["created"] = "2025-03-01T12:30:00+01:00"
@@ -478,28 +352,28 @@ def test_licences_and_created_from_provenance(tmp_path: Path) -> None:
     assert "<license>CC0 1.0</license>" in qmd and "<rights>Källa: SCB</rights>" in qmd
 
 
-def test_timestamp_argument(tmp_path: Path) -> None:
-    out = write_geopackage(example_image(), tmp_path / "s.gpkg",
+def test_timestamp_argument(tmp_path: Path, example_image: StructureImage) -> None:
+    out = write_geopackage(example_image, tmp_path / "s.gpkg",
                            timestamp=dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC))
     assert _sql(out, "SELECT DISTINCT timestamp FROM gpkg_metadata_reference") == [
         ("2024-05-06T07:08:09.123Z",)]
     with pytest.raises(InvalidValueError, match="not ISO 8601"):
-        write_geopackage(example_image(), tmp_path / "t.gpkg", timestamp="yesterday")
+        write_geopackage(example_image, tmp_path / "t.gpkg", timestamp="yesterday")
 
 
-def test_same_image_same_bytes(tmp_path: Path) -> None:
-    a = write_geopackage(example_image(), tmp_path / "a.gpkg")
-    b = write_geopackage(example_image(), tmp_path / "b.gpkg")
+def test_same_image_same_bytes(tmp_path: Path, example_image: StructureImage) -> None:
+    a = write_geopackage(example_image, tmp_path / "a.gpkg")
+    b = write_geopackage(example_image, tmp_path / "b.gpkg")
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_version_option(tmp_path: Path) -> None:
+def test_version_option(tmp_path: Path, example_image: StructureImage) -> None:
     """GeoPackage 1.2 by default (GDAL 3.6 and QGIS 3.22 read it without a warning);
     1.4 on request. The application id is 'GPKG' in both."""
-    out = write_geopackage(example_image(), tmp_path / "default.gpkg")
+    out = write_geopackage(example_image, tmp_path / "default.gpkg")
     assert _sql(out, "PRAGMA user_version") == [(10200,)]
     assert _sql(out, "PRAGMA application_id") == [(0x47504B47,)]
-    new = write_geopackage(example_image(), tmp_path / "new.gpkg", version="1.4")
+    new = write_geopackage(example_image, tmp_path / "new.gpkg", version="1.4")
     assert _sql(new, "PRAGMA user_version") == [(10400,)]
     assert _sql(new, "PRAGMA application_id") == [(0x47504B47,)]
 
@@ -507,28 +381,28 @@ def test_version_option(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- modes
 
 
-def test_overwrite_replaces_the_whole_file(tmp_path: Path) -> None:
+def test_overwrite_replaces_the_whole_file(tmp_path: Path, example_image: StructureImage) -> None:
     target = tmp_path / "s.gpkg"
     pyogrio.write_dataframe(gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)],
                                              crs=3006), target, layer="old")
-    write_geopackage(example_image(), target)
+    write_geopackage(example_image, target)
     assert "old" not in [str(n) for n in pyogrio.list_layers(target)[:, 0]]
     assert _listing(tmp_path) == ["s.gpkg"]
 
 
-def test_fail_mode(tmp_path: Path) -> None:
+def test_fail_mode(tmp_path: Path, example_image: StructureImage) -> None:
     target = tmp_path / "s.gpkg"
-    write_geopackage(example_image(), target, mode="fail")  # absent: written
+    write_geopackage(example_image, target, mode="fail")  # absent: written
     before = target.read_bytes()
     with pytest.raises(OutputExistsError, match="the file exists") as info:
-        write_geopackage(example_image(), target, mode="fail")
+        write_geopackage(example_image, target, mode="fail")
     assert isinstance(info.value, FileExistsError) and isinstance(info.value, StrukturbildError)
     assert target.read_bytes() == before and _listing(tmp_path) == ["s.gpkg"]
 
 
-def test_unknown_mode() -> None:
+def test_unknown_mode(example_image: StructureImage) -> None:
     with pytest.raises(ValueError, match="mode must be one of"):
-        write_geopackage(example_image(), "x.gpkg", mode="replace")  # type: ignore[arg-type]
+        write_geopackage(example_image, "x.gpkg", mode="replace")  # type: ignore[arg-type]
 
 
 WEST = {"1280", "1281", "1282", "1283", "1284", "1230", "1231", "1233", "1261", "1262",
@@ -536,8 +410,8 @@ WEST = {"1280", "1281", "1282", "1283", "1284", "1230", "1231", "1233", "1261", 
 
 
 @pytest.fixture
-def halves() -> tuple[StructureImage, StructureImage]:
-    image = example_image()
+def halves(example_image: StructureImage) -> tuple[StructureImage, StructureImage]:
+    image = example_image
     areas = set(image.places["area_id"])
     west, east = split_image(image, areas & WEST, "väst"), split_image(image, areas - WEST,
                                                                          "öst")
@@ -579,8 +453,8 @@ def test_append_adds_features_styles_and_history(tmp_path: Path,
     assert _listing(tmp_path) == ["s.gpkg"]
 
 
-def test_append_to_missing_file_creates_it(tmp_path: Path) -> None:
-    out = write_geopackage(example_image(), tmp_path / "s.gpkg", mode="append")
+def test_append_to_missing_file_creates_it(tmp_path: Path, example_image: StructureImage) -> None:
+    out = write_geopackage(example_image, tmp_path / "s.gpkg", mode="append")
     assert len(gpd.read_file(out, layer="places")) == 70
 
 
@@ -602,22 +476,22 @@ def test_append_keeps_other_tables_and_users_default_style(
         ("mine", 1), (STYLE_NAME, 0)]
 
 
-def test_append_same_ids_refused(tmp_path: Path) -> None:
-    target = write_geopackage(example_image(), tmp_path / "s.gpkg")
+def test_append_same_ids_refused(tmp_path: Path, example_image: StructureImage) -> None:
+    target = write_geopackage(example_image, tmp_path / "s.gpkg")
     before = target.read_bytes()
     with pytest.raises(DuplicateIdError, match="already has 70 of the image's place_ids"):
-        write_geopackage(example_image(), target, mode="append")
+        write_geopackage(example_image, target, mode="append")
     assert target.read_bytes() == before and _listing(tmp_path) == ["s.gpkg"]
 
 
-def test_append_other_crs_refused(tmp_path: Path) -> None:
+def test_append_other_crs_refused(tmp_path: Path, example_image: StructureImage) -> None:
     """GDAL would append SWEREF 99 TM metres into a WGS 84 layer without a word."""
     target = tmp_path / "s.gpkg"
-    frames = geopackage_frames(example_image())
+    frames = geopackage_frames(example_image)
     pyogrio.write_dataframe(frames["places"].iloc[:3].to_crs(4326), target, layer="places",
                             driver="GPKG")
     before = target.read_bytes()
-    image = example_image()
+    image = example_image
     rest = dataclasses.replace(image, places=image.places.iloc[3:])
     with pytest.raises(CRSError, match="layer 'places' is in EPSG:4326, the structure image "
                                        "is in EPSG:3006") as info:
@@ -636,11 +510,11 @@ def test_append_other_columns_refused(tmp_path: Path,
         write_geopackage(extra, target, mode="append")
 
 
-def test_append_to_non_geopackage_refused(tmp_path: Path) -> None:
+def test_append_to_non_geopackage_refused(tmp_path: Path, example_image: StructureImage) -> None:
     target = tmp_path / "s.gpkg"
     target.write_bytes(b"previous")
     with pytest.raises(InvalidValueError, match="cannot append"):
-        write_geopackage(example_image(), target, mode="append")
+        write_geopackage(example_image, target, mode="append")
     assert target.read_bytes() == b"previous"
 
 
@@ -648,8 +522,8 @@ def test_append_to_non_geopackage_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def previous(tmp_path: Path) -> Path:
-    image = example_image()
+def previous(tmp_path: Path, example_image: StructureImage) -> Path:
+    image = example_image
     return write_geopackage(split_image(image, {"1280"}, "tidigare"), tmp_path / "s.gpkg")
 
 
@@ -669,10 +543,11 @@ def _fail_on_call(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("mode", ["overwrite", "append", "fail"])
 def test_failure_between_layers_leaves_previous_file(
-        previous: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        previous: Path, mode: str, monkeypatch: pytest.MonkeyPatch,
+        example_image: StructureImage) -> None:
     before = previous.read_bytes()
     _fail_on_call(2, monkeypatch)
-    image = example_image()
+    image = example_image
     rest = split_image(image, set(image.places["area_id"]) - {"1280"}, "rest")
     expected: type[Exception] = OutputExistsError if mode == "fail" else OSError
     with pytest.raises(expected):
@@ -683,14 +558,15 @@ def test_failure_between_layers_leaves_previous_file(
 
 @pytest.mark.parametrize("mode", ["overwrite", "append"])
 def test_failure_while_styling_leaves_previous_file(
-        previous: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        previous: Path, mode: str, monkeypatch: pytest.MonkeyPatch,
+        example_image: StructureImage) -> None:
     before = previous.read_bytes()
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("styles failed")
 
     monkeypatch.setattr(export, "_save_style", boom)
-    image = example_image()
+    image = example_image
     rest = split_image(image, set(image.places["area_id"]) - {"1280"}, "rest")
     with pytest.raises(RuntimeError, match="styles failed"):
         write_geopackage(rest, previous, mode=mode)  # type: ignore[arg-type]
@@ -699,8 +575,9 @@ def test_failure_while_styling_leaves_previous_file(
 
 
 def test_failure_leaves_no_file_when_there_was_none(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    example_image: StructureImage) -> None:
     _fail_on_call(2, monkeypatch)
     with pytest.raises(OSError, match="disk (is )?full"):
-        write_geopackage(example_image(), tmp_path / "s.gpkg")
+        write_geopackage(example_image, tmp_path / "s.gpkg")
     assert _listing(tmp_path) == []

@@ -19,6 +19,7 @@ Without the tools the tests skip with a message; with
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import os
 import shutil
@@ -31,10 +32,12 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 
 from strukturbild.export.geopackage import GPKG_LAYERS, geopackage_frames, write_geopackage
+from strukturbild.image import RoleInfo, StructureImage
 
-from .test_export import areas_image, example_image, split_image, typed_image
+from .._support.images import split_image
 
 DEBIAN_VALIDATOR = Path("/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py")
 DEBIAN_OGRINFO = Path("/usr/bin/ogrinfo")
@@ -80,54 +83,95 @@ def validate(path: Path) -> None:
 
 # --------------------------------------------------------------------------- files
 
-Maker = Callable[[Path], Path]
+@pytest.fixture(scope="module")
+def typed_image() -> StructureImage:
+    """Three places and two links with a column of every type the writer handles."""
+    ts = pd.DatetimeIndex([pd.Timestamp("2020-01-01T10:00:00"), pd.NaT,
+                           pd.Timestamp("2024-02-29T23:59:59")])
+    places = gpd.GeoDataFrame(
+        {
+            "name": ["Åby", "Böke", "Cö"],
+            "area_id": ["0114", "0115", None],
+            "population": np.array([1000, 0, 250_000], dtype=np.int64),
+            "jobs": [500.5, np.nan, 1e6],
+            "rank_in_area": [1.0, np.nan, 2.0],  # whole numbers with a gap → integer
+            "role": pd.Categorical(["a", "b", None], categories=["a", "b"]),
+            "modelled": [True, False, True],
+            "checked": pd.array([True, None, False], dtype="boolean"),
+            "count32": np.array([1, -2, 3], dtype=np.int32),
+            "surveyed_on": [dt.date(2020, 1, 1), None, dt.date(2024, 2, 29)],
+            "updated_at": ts.astype("datetime64[ms]"),
+            "updated_utc": ts.tz_localize("UTC").astype("datetime64[ms, UTC]"),
+            "tags": [["x", "y"], [], None],
+        },
+        geometry=shapely.points([500_000.0, 510_000.5, 520_000.25],
+                                [6_500_000.0, 6_510_000.0, 6_520_000.75]),
+        crs="EPSG:3006",
+        index=pd.Index(["0114TC101", "0115TC101", "0116TC101"], name="place_id"),
+    )
+    links = gpd.GeoDataFrame(
+        {"origin": ["0114TC101", "0115TC101"], "destination": ["0115TC101", "0116TC101"],
+         "flow_od": [10.0, 3.5], "flow_do": [5.0, 0.0], "total": [15.0, 3.5],
+         "share_of_origin": [0.1, np.nan], "share_of_destination": [0.2, 0.01],
+         "strength": [0.1, 0.01], "link_class": ["strong", "weak"],
+         "modelled": [False, False]},
+        geometry=[shapely.LineString([(500_000, 6_500_000), (510_000.5, 6_510_000)]),
+                  shapely.LineString([(510_000.5, 6_510_000), (520_000.25, 6_520_000.75)])],
+        crs="EPSG:3006",
+    )
+    return StructureImage(name="typed", title="Typed", places=places, links=links,
+                          roles=(RoleInfo("a", "A", "A", 0), RoleInfo("b", "B", "B", 1)),
+                          language="en", provenance={"version": "test"})
 
 
-def _example(d: Path) -> Path:
-    return write_geopackage(example_image(), d / "skane.gpkg")
+Maker = Callable[[StructureImage, Path], Path]
 
 
-def _areas(d: Path) -> Path:
-    return write_geopackage(areas_image(d), d / "kommuner.gpkg")
+def _example(image: StructureImage, d: Path) -> Path:
+    return write_geopackage(image, d / "skane.gpkg")
 
 
-def _typed(d: Path) -> Path:
-    return write_geopackage(typed_image(), d / "typed.gpkg")
+def _areas(image: StructureImage, d: Path) -> Path:
+    return write_geopackage(image, d / "kommuner.gpkg")
 
 
-def _v14(d: Path) -> Path:
-    return write_geopackage(example_image(), d / "v14.gpkg", version="1.4")
+def _typed(image: StructureImage, d: Path) -> Path:
+    return write_geopackage(image, d / "typed.gpkg")
 
 
-def _appended(d: Path) -> Path:
-    image = example_image()
+def _v14(image: StructureImage, d: Path) -> Path:
+    return write_geopackage(image, d / "v14.gpkg", version="1.4")
+
+
+def _appended(image: StructureImage, d: Path) -> Path:
     west = {"1280", "1281", "1283"}
     out = write_geopackage(split_image(image, west, "a"), d / "appended.gpkg")
     rest = set(image.places["area_id"]) - west
     return write_geopackage(split_image(image, rest, "b"), out, mode="append")
 
 
-def _polygons(d: Path) -> Path:
-    image = example_image()
+def _polygons(image: StructureImage, d: Path) -> Path:
     polys = image.places.set_geometry(image.places.geometry.buffer(500.0))
     return write_geopackage(dataclasses.replace(image, places=polys), d / "polygons.gpkg")
 
 
-def _no_links(d: Path) -> Path:
-    image = example_image()
+def _no_links(image: StructureImage, d: Path) -> Path:
     return write_geopackage(dataclasses.replace(image, links=image.links.iloc[:0]),
                             d / "nolinks.gpkg")
 
 
-FILES: dict[str, Maker] = {"example": _example, "areas-regions": _areas, "all-types": _typed,
-                           "version-1.4": _v14, "appended": _appended,
-                           "polygon-places": _polygons, "no-links": _no_links}
+#: case → (the fixture of the image it is written from, the writer)
+FILES: dict[str, tuple[str, Maker]] = {
+    "example": ("example_image", _example), "areas-regions": ("areas_image", _areas),
+    "all-types": ("typed_image", _typed), "version-1.4": ("example_image", _v14),
+    "appended": ("example_image", _appended), "polygon-places": ("example_image", _polygons),
+    "no-links": ("example_image", _no_links)}
 
 
 @pytest.fixture(scope="module", params=list(FILES))
 def gpkg(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    maker = FILES[request.param]
-    return maker(tmp_path_factory.mktemp(request.param))
+    image, maker = FILES[request.param]
+    return maker(request.getfixturevalue(image), tmp_path_factory.mktemp(request.param))
 
 
 # --------------------------------------------------------------------------- validators
@@ -199,9 +243,9 @@ def _read(path: Path, layer: str) -> gpd.GeoDataFrame:
     return gpd.read_file(path, layer=layer)
 
 
-def test_every_layer_reads_back(tmp_path: Path) -> None:
+def test_every_layer_reads_back(tmp_path: Path, areas_image: StructureImage) -> None:
     """Each layer of a full image reads back with the values, types and CRS written."""
-    image = areas_image(tmp_path)
+    image = areas_image
     out = write_geopackage(image, tmp_path / "s.gpkg")
     for name, frame in geopackage_frames(image).items():
         back = _read(out, name)
@@ -235,10 +279,10 @@ def _assert_column(written: pd.Series, read: pd.Series, label: str) -> None:
         assert r == w, label
 
 
-def test_every_column_type_round_trips(tmp_path: Path) -> None:
+def test_every_column_type_round_trips(tmp_path: Path, typed_image: StructureImage) -> None:
     """Integers, nullable integers, reals, booleans (with nulls), text, categories, dates,
     naive and UTC date-times and lists read back with their GeoPackage types and values."""
-    out = write_geopackage(typed_image(), tmp_path / "typed.gpkg")
+    out = write_geopackage(typed_image, tmp_path / "typed.gpkg")
     info = pyogrio.read_info(out, layer="places")
     types = dict(zip(info["fields"], zip(info["ogr_types"], info["ogr_subtypes"],
                                          strict=True), strict=True))
@@ -286,8 +330,8 @@ def test_every_column_type_round_trips(tmp_path: Path) -> None:
     assert arrow["checked"].tolist()[::2] == [True, False] and pd.isna(arrow["checked"][1])
 
 
-def test_links_read_back(tmp_path: Path) -> None:
-    out = write_geopackage(typed_image(), tmp_path / "typed.gpkg")
+def test_links_read_back(tmp_path: Path, typed_image: StructureImage) -> None:
+    out = write_geopackage(typed_image, tmp_path / "typed.gpkg")
     links = _read(out, "links")
     assert links["link_id"].dtype == np.int64 and links["link_id"].tolist() == [1, 2]
     assert links["modelled"].dtype == bool
@@ -295,9 +339,9 @@ def test_links_read_back(tmp_path: Path) -> None:
     np.testing.assert_array_equal(links["share_of_origin"], [0.1, np.nan])
 
 
-def test_appended_reads_back_like_the_parts(tmp_path: Path) -> None:
-    out = _appended(tmp_path)
-    image = example_image()
+def test_appended_reads_back_like_the_parts(tmp_path: Path, example_image: StructureImage) -> None:
+    out = _appended(example_image, tmp_path)
+    image = example_image
     places = _read(out, "places").set_index("place_id")
     frames = geopackage_frames(image)
     expected = frames["places"].set_index("place_id").loc[places.index]
@@ -306,11 +350,11 @@ def test_appended_reads_back_like_the_parts(tmp_path: Path) -> None:
     assert sorted(places.index) == sorted(image.places.index)
 
 
-def test_validator_catches_a_broken_file(tmp_path: Path) -> None:
+def test_validator_catches_a_broken_file(tmp_path: Path, example_image: StructureImage) -> None:
     """The validator is not a rubber stamp: a broken metadata reference fails it."""
     import sqlite3
 
-    out = _example(tmp_path)
+    out = _example(example_image, tmp_path)
     with sqlite3.connect(out) as con:
         con.execute("UPDATE gpkg_metadata_reference SET timestamp = 'yesterday'")
     python = _gdal_python()

@@ -23,7 +23,7 @@ import pytest
 from strukturbild._files import OutputSet
 from strukturbild.cli import main
 
-from .conftest import TOY_FLOWS, TOY_PLACES
+from ..conftest import TOY_FLOWS, TOY_PLACES
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -41,7 +41,7 @@ from strukturbild.render.style import (
     symbol_radius,
 )
 
-from .test_export import AREAS_LAYERS, areas_image, example_image, layers_image, split_image
+from .._support.images import AREAS_LAYERS, split_image
 
 pytestmark = pytest.mark.qgis
 
@@ -188,11 +188,11 @@ def _copy(src: Path, name: str) -> Path:
     return dst
 
 
-def _files(d: Path) -> dict[str, tuple[Path, tuple[str, ...], StructureImage]]:
-    """The GeoPackages QGIS opens, by case: (file, layers, image)."""
-    image = example_image()
+def _files(d: Path, image: StructureImage, with_areas: StructureImage,
+           own: StructureImage) -> dict[str, tuple[Path, tuple[str, ...], StructureImage]]:
+    """The GeoPackages QGIS opens, by case: (file, layers, image), from the example, the
+    example with areas and regions and the example with own layers."""
     example = write_geopackage(image, d / "skane.gpkg")
-    with_areas = areas_image(d)
     areas = write_geopackage(with_areas, d / "kommuner.gpkg")
     polys = image.places.set_geometry(image.places.geometry.buffer(500.0))
     polygons = write_geopackage(dataclasses.replace(image, places=polys), d / "polygons.gpkg")
@@ -209,7 +209,6 @@ def _files(d: Path) -> dict[str, tuple[Path, tuple[str, ...], StructureImage]]:
     pyogrio.write_dataframe(pd.DataFrame({"note": ["x"]}), unregistered, layer="notes",
                             driver="GPKG", append=True)  # another registered attributes table
     _sql(unregistered, "DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
-    own = layers_image()
     layers = write_geopackage(own, d / "layers.gpkg")
     pair = ("places", "links")
     return {"example": (example, (*pair, "strak", "joint_designations", "base"), image),
@@ -222,13 +221,15 @@ def _files(d: Path) -> dict[str, tuple[Path, tuple[str, ...], StructureImage]]:
 
 
 @pytest.fixture(scope="module")
-def qgis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def qgis(tmp_path_factory: pytest.TempPathFactory, example_image: StructureImage,
+         areas_image: StructureImage, layers_image: StructureImage
+         ) -> dict[str, dict[str, Any]]:
     """What QGIS sees in each file: case → layer → report."""
     if not _has_qgis():
         _missing(f"QGIS's Python bindings not found for {QGIS_PYTHON} "
                  "(apt-get install python3-qgis qgis-providers)")
     d = tmp_path_factory.mktemp("qgis")
-    files = _files(d)
+    files = _files(d, example_image, areas_image, layers_image)
     script = d / "qgis_report.py"
     script.write_text(QGIS_SCRIPT, encoding="utf-8")
     drawn = {"example", "areas", "null_schema", "layers"}

@@ -11,7 +11,7 @@ import pytest
 
 from strukturbild.render import _assets
 
-from .conftest import REPO
+from ..conftest import REPO
 
 ASSETS = REPO / "src" / "strukturbild" / "render" / "assets"
 

@@ -21,16 +21,22 @@ from strukturbild.pipeline import build
 from strukturbild.render.web import map_links, web_map_html
 from strukturbild.sources.example import example_project
 
-from ._browser import DRAWN_AT, PageLog, browser, chromium_missing, drawn_at, open_map, settle
-from .test_web import (
-    COPENHAGEN,
-    HOSTILE,
-    MIB,
-    ORESUND,
-    SCRIPT,
-    country_image,
-    hostile_image,
+from .._support.browser import (
+    DRAWN_AT,
+    PageLog,
+    assert_clean,
+    browser,
+    chromium_missing,
+    click_at,
+    close,
+    drawn,
+    drawn_at,
+    open_map,
+    pixel,
+    settle,
 )
+from .._support.web import COPENHAGEN, HOSTILE, MIB, ORESUND, SCRIPT
+from ..conftest import TEST_DATA
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,70 +56,11 @@ def write(folder: Path, name: str, page: str) -> Path:
     return path
 
 
-def assert_clean(log: PageLog) -> None:
-    assert log.requests == []
-    assert log.console_errors == []
-    assert log.page_errors == []
-    assert log.dialogs == []
-
-
-def drawn(page: Any) -> dict[str, int]:
-    """What Leaflet has on the map, counted by kind in each layer (0 for a layer off)."""
-    return dict(page.evaluate("""() => {
-        const s = window.strukturbild, out = {};
-        for (const [key, group] of Object.entries(s.groups)) {
-            if (!s.map.hasLayer(group)) { out[key] = 0; continue; }
-            const kind = (key === 'places' || key === 'context') ? L.CircleMarker
-                : (key === 'links' || key === 'weak' || key === 'strak') ? L.Polyline
-                : key.startsWith('layer-') ? L.Layer : L.Polygon;
-            out[key] = group.getLayers().filter(l => l instanceof kind && s.map.hasLayer(l))
-                .length;
-        }
-        return out;
-    }"""))
-
-
 def shown_at_start(image: StructureImage, links: Any = None) -> int:
     """How many links the map draws when it opens: the strong and medium ones, and the
     weak regional links that are axes (the other weak links are a layer, off)."""
     links = image.links if links is None else links
     return int(((links["link_class"] != "weak").to_numpy() | links["axis"].to_numpy()).sum())
-
-
-def pixel(page: Any, latlng: tuple[float, float], path: Path) -> tuple[int, int, int]:
-    """The colour the page shows at ``latlng`` (from a screenshot saved to ``path``)."""
-    from PIL import Image
-
-    x, y = page.evaluate(f"""() => {{
-        const m = window.strukturbild.map, p = m.latLngToContainerPoint([{latlng[0]},
-            {latlng[1]}]), r = m.getContainer().getBoundingClientRect();
-        return [Math.round(r.left + p.x), Math.round(r.top + p.y)];
-    }}""")
-    page.screenshot(path=str(path))
-    with Image.open(path) as im:
-        r, g, b = im.convert("RGB").getpixel((x, y))
-    return int(r), int(g), int(b)
-
-
-def close(rgb: tuple[int, int, int], colour: str, tolerance: int = 6) -> bool:
-    want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
-    return max(abs(a - b) for a, b in zip(rgb, want, strict=True)) <= tolerance
-
-
-def click_at(page: Any, latlng_js: str) -> None:
-    """Click the map where ``latlng_js`` (a JS expression of a LatLng) is.
-
-    An open popup is closed first, and given the 200 ms it takes to fade out.
-    """
-    page.evaluate("() => { window.strukturbild.map.closePopup(); }")
-    page.wait_for_timeout(250)
-    x, y = page.evaluate(f"""() => {{
-        const m = window.strukturbild.map, p = m.latLngToContainerPoint({latlng_js}),
-              r = m.getContainer().getBoundingClientRect();
-        return [r.left + p.x, r.top + p.y];
-    }}""")
-    page.mouse.click(x, y)
-    settle(page)
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +142,9 @@ def test_switching_a_layer_off_hides_it_and_its_legend(context: Any, example: St
     assert_clean(log)
 
 
-def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None:
-    image = hostile_image()
+def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path,
+                                           hostile_image: StructureImage) -> None:
+    image = hostile_image
     path = write(tmp_path, "hostile", web_map_html(image))
     log = PageLog()
     page = open_map(context, path, log)
@@ -237,8 +185,9 @@ def test_popups_show_hostile_names_as_text(context: Any, tmp_path: Path) -> None
     assert_clean(log)
 
 
-def test_print_fills_an_a4_page_and_restores_the_screen(context: Any, tmp_path: Path) -> None:
-    path = write(tmp_path, "print", web_map_html(hostile_image()))
+def test_print_fills_an_a4_page_and_restores_the_screen(context: Any, tmp_path: Path,
+                                                        hostile_image: StructureImage) -> None:
+    path = write(tmp_path, "print", web_map_html(hostile_image))
     log = PageLog()
     page = open_map(context, path, log)
     page.evaluate("""() => { window.addEventListener('beforeprint', () => {
@@ -257,9 +206,9 @@ def test_print_fills_an_a4_page_and_restores_the_screen(context: Any, tmp_path: 
     assert_clean(log)
 
 
-def test_english_map(context: Any, tmp_path: Path) -> None:
+def test_english_map(context: Any, tmp_path: Path, hostile_image: StructureImage) -> None:
     # one labelled role: the weak links are local, a layer of their own
-    english = hostile_image("en")
+    english = dataclasses.replace(hostile_image, language="en")
     path = write(tmp_path, "english", web_map_html(english, english.options(label_roles=1)))
     log = PageLog()
     page = open_map(context, path, log)
@@ -273,9 +222,10 @@ def test_english_map(context: Any, tmp_path: Path) -> None:
     assert_clean(log)
 
 
-def test_whole_country_is_small_and_drawn(context: Any, tmp_path: Path) -> None:
+def test_whole_country_is_small_and_drawn(context: Any, tmp_path: Path,
+                                          country_image: StructureImage) -> None:
     """Within 1 MiB, every layer drawn; the draw time is measured by bench_map.py."""
-    image = country_image()
+    image = country_image
     page_html = web_map_html(image, image.options(
         source_note="Källa: SCB, tätorter 2020 och kommuner"))
     assert len(page_html.encode("utf-8")) <= MIB
@@ -308,8 +258,9 @@ def test_observed_links_have_no_modelled_note(context: Any, example: StructureIm
     assert_clean(log)
 
 
-def test_template_syntax_shows_literally(context: Any, tmp_path: Path) -> None:
-    image = hostile_image()
+def test_template_syntax_shows_literally(context: Any, tmp_path: Path,
+                                         hostile_image: StructureImage) -> None:
+    image = hostile_image
     names = image.places["name"].tolist()
     names[0] = "{{ 7*7 }}"
     names[1] = "Ort {% if x %} {# kommentar"
@@ -332,8 +283,8 @@ def test_template_syntax_shows_literally(context: Any, tmp_path: Path) -> None:
 
 #: The stored picture of the example's web map (1280 x 860); a change of the map's look
 #: fails this test until the picture is made again, on purpose, in its own commit:
-#: ``STRUKTURBILD_UPDATE_REFERENCE=1 pytest tests/test_browser.py -k reference``.
-REFERENCE = Path(__file__).parent / "data" / "skane_web.png"
+#: ``STRUKTURBILD_UPDATE_REFERENCE=1 pytest tests/render/test_browser.py -k reference``.
+REFERENCE = TEST_DATA / "skane_web.png"
 
 
 def test_land_and_sea_differ_at_copenhagen_and_in_the_oresund(
@@ -515,13 +466,12 @@ def test_joint_designation_is_drawn_as_one(context: Any, example: StructureImage
     assert_clean(log)
 
 
-def test_own_layers_in_the_layer_control_as_text(context: Any, tmp_path: Path) -> None:
+def test_own_layers_in_the_layer_control_as_text(context: Any, tmp_path: Path,
+                                                 layers_image: StructureImage) -> None:
     from strukturbild.config import LayerSource
     from strukturbild.image import OwnLayer
 
-    from .test_export import layers_image
-
-    image = layers_image()
+    image = layers_image
     hostile = OwnLayer(HOSTILE, "area", image.layers[1].frame.assign(namn=[SCRIPT, HOSTILE]),
                        LayerSource("x", Path("x.gpkg"), kind="area").style)
     # without the context: its layer-control row would push the list under the legend
@@ -582,13 +532,12 @@ def test_labels_from_an_address_are_those_of_the_same_view(context: Any,
     assert_clean(log)
 
 
-def test_legend_rows_are_the_links_drawn(context: Any, tmp_path: Path) -> None:
+def test_legend_rows_are_the_links_drawn(context: Any, tmp_path: Path,
+                                         sormland: StructureImage) -> None:
     """Sörmland without jobs (three role levels): each link row of the legend is drawn
     in the colour, opacity and dashes of links on the map, and each style on the map
     has its row; the weak links' too, when their layer is switched on."""
-    from .test_scene import sormland_image
-
-    image = sormland_image()
+    image = sormland
     path = write(tmp_path, "sormland", web_map_html(image, image.options(spokes=True)))
     log = PageLog()
     page = open_map(context, path, log)

@@ -31,8 +31,7 @@ from strukturbild.pipeline import build
 from strukturbild.render.explore import safe_text
 from strukturbild.sources.example import example_project
 
-from ._browser import PageLog, browser, chromium_missing, open_map
-from .test_hostile import hostile_dir  # noqa: F401 (the fixture)
+from .._support.browser import PageLog, browser, chromium_missing, open_map
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +40,7 @@ def example() -> StructureImage:
 
 
 @pytest.fixture
-def hostile(hostile_dir: tuple[Path, list[str], Path]  # noqa: F811
-            ) -> tuple[StructureImage, list[str], Path]:
+def hostile(hostile_dir: tuple[Path, list[str], Path]) -> tuple[StructureImage, list[str], Path]:
     folder, texts, marker = hostile_dir
     with warnings.catch_warnings():  # a kommun of places in two regions: said, not failed
         warnings.simplefilter("ignore", StrukturbildWarning)

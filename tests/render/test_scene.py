@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from strukturbild.analysis.links import higher_roles, link_scopes
-from strukturbild.config import MapOptions, project_from_dict
+from strukturbild.config import MapOptions
 from strukturbild.errors import ConfigError, InvalidValueError
 from strukturbild.export.geopackage import write_geopackage
 from strukturbild.image import StructureImage
@@ -33,31 +33,11 @@ from strukturbild.render.style import LINK_CLASS_STYLE, REGIONAL_LINK_COLOUR
 from strukturbild.render.web import web_map_html
 from strukturbild.sources.example import example_project
 
-from .conftest import REPO, SWEDEN, requires_shared
-from .test_web import hostile_image, page_data
+from .._support.web import page_data
+from ..conftest import REPO
 
 SVG = "{http://www.w3.org/2000/svg}"
 ORDER = ["storstad", "regional_karna", "lokal_karna", "serviceort", "ovrig_tatort"]
-
-
-def sormland_image() -> StructureImage:
-    """Södermanlands län from SCB's tätorter and kommuner, no jobs: modelled links, three
-    role levels."""
-    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
-    data = {
-        "project": {"name": "sormland", "title": "Sörmland"},
-        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg"), "where": "lan_code = '04'",
-                   "columns": {"place_id": "tatort_code", "name": "tatort_name",
-                               "area_id": "kommun_code", "area_name": "kommun_name"}},
-        "areas": {"path": str(SWEDEN / "kommuner.gpkg"), "where": "lan_code = '04'",
-                  "columns": {"area_id": "kommun_code", "name": "kommun_name"}},
-    }
-    return build(project_from_dict(data, base_dir=SWEDEN))
-
-
-@pytest.fixture(scope="module")
-def sormland() -> StructureImage:
-    return sormland_image()
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +157,7 @@ def _qgis(image: StructureImage, options: MapOptions, path: Path
 def test_every_legend_row_matches_a_drawn_link_on_every_output(
         case: str, weak_links: bool, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     if case == "one-role":  # no hierarchy: no regional link
-        image = hostile_image()
+        image = request.getfixturevalue("hostile_image")
         image = dataclasses.replace(image, places=image.places.assign(
             role=pd.Categorical(["nav"] * 5, categories=["nav", "ort"], ordered=True)),
             links=image.links.assign(regional=False, axis=False))
@@ -231,8 +211,9 @@ def test_styles_are_told_apart_and_every_row_says_what_it_is(example: StructureI
     assert widths and {r.colour for r in widths} == {LINK_CLASS_STYLE["strong"][0]}
 
 
-def test_widths_in_the_regional_colour_when_no_local_link_is_drawn() -> None:
-    image = hostile_image()
+def test_widths_in_the_regional_colour_when_no_local_link_is_drawn(
+        hostile_image: StructureImage) -> None:
+    image = hostile_image
     links = image.links.assign(regional=True, axis=image.links["link_class"] == "weak")
     scene = scene_of(dataclasses.replace(image, links=links), image.map_options, "print")
     (section,) = [s for s in scene.legend if s.layer == "links"]

@@ -53,7 +53,7 @@ from strukturbild.render.style import (
 )
 from strukturbild.sources.example import example_dir, example_project
 
-from .conftest import requires_shared
+from ..conftest import requires_shared
 
 SVG_NS = {"svg": "http://www.w3.org/2000/svg"}
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -66,7 +66,7 @@ SOURCE = "Källa: SCB, statistiska tätorter 2020 (CC0)"
 @pytest.fixture(scope="module")
 def image() -> StructureImage:
     """The example without its stråk: the print map as it draws the links (the spokes);
-    with stråk it draws those instead (tests/test_strak.py)."""
+    with stråk it draws those instead (tests/analysis/test_strak.py)."""
     return dataclasses.replace(build(example_project()), strak=None)
 
 

@@ -6,99 +6,27 @@ The maps are also opened in a real browser in ``test_browser.py``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
-from strukturbild.analysis.links import link_scopes
-from strukturbild.config import MapOptions, project_from_dict
+from strukturbild.config import MapOptions
 from strukturbild.errors import ConfigError, StrukturbildError
-from strukturbild.image import RoleInfo, StructureImage
+from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render import _assets, _scene
 from strukturbild.render._assets import AssetError, OnlineAssetError, check_offline
 from strukturbild.render.web import map_links, web_map_html
 from strukturbild.sources.example import example_project
 
-from .conftest import SWEDEN, requires_shared
-
-#: (lat, lon) of Nørrebro, Copenhagen (the inner harbour is an inlet of the sea in Natural
-#: Earth 1:10m), and of the Öresund between Dragør and Skanör.
-COPENHAGEN = (55.69, 12.55)
-ORESUND = (55.50, 12.75)
-HOSTILE = "<img src=x onerror=alert(1)>"
-SCRIPT = "<script>alert(1)</script>"
-MIB = 1024 * 1024
-
+from .._support.web import COPENHAGEN, HOSTILE, MIB, ORESUND, SCRIPT, page_data
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def hostile_image(language: str = "sv") -> StructureImage:
-    """Five places (two named to attack the page), two kommuner, four links.
-
-    The kommuner are two 20 by 30 km rectangles that share a border of 2 001 points
-    (1 m wiggles every 15 m), which the map simplifies.
-    """
-    names = [HOSTILE, SCRIPT, 'Åmål & Ärlinge "Öst"', "Lilla Näs", "Byn"]
-    ids = ["P1", "P2", "P3", "P4", "P5"]
-    xy = [(390_000, 6_170_000), (405_000, 6_172_000), (395_000, 6_160_000),
-          (410_000, 6_160_000), (385_000, 6_158_000)]
-    places = gpd.GeoDataFrame(
-        {
-            "name": names,
-            "area_id": ["A", "B", "A", "B", "A"],
-            "area_name": ["<b>Västra</b>", "Östra & co", "<b>Västra</b>", "Östra & co",
-                          "<b>Västra</b>"],
-            "population": [120_000, 45_000, 9_000, 2_500, 400],
-            "role": pd.Categorical(["nav", "nav", "ort", "ort", "ort"],
-                                   categories=["nav", "ort"], ordered=True),
-            "role_reason": [f"skäl {SCRIPT}", "befolkning >= 40 000", "x", "y", "z"],
-            "designations": ["", HOSTILE, "", "", ""],
-        },
-        geometry=shapely.points(xy), index=pd.Index(ids, name="place_id"), crs="EPSG:3006")
-    border_y = np.linspace(6_150_000, 6_180_000, 2001)
-    border_x = 400_000 + np.where(np.arange(2001) % 2, 1.0, -1.0)
-    border_x[[0, -1]] = 400_000
-    border = list(zip(border_x, border_y, strict=True))
-    west = shapely.Polygon([(380_000, 6_150_000), *border, (380_000, 6_180_000)])
-    east = shapely.Polygon([(420_000, 6_150_000), *border, (420_000, 6_180_000)])
-    areas = gpd.GeoDataFrame({"name": ["<b>Västra</b>", "Östra & co"]}, geometry=[west, east],
-                             index=pd.Index(["A", "B"], name="area_id"), crs="EPSG:3006")
-    pairs = [("P1", "P2", 900.0, 300.0, "strong"), ("P1", "P3", 200.0, 200.0, "medium"),
-             ("P2", "P4", 30.0, 5.0, "weak"), ("P3", "P5", 10.0, 40.0, "weak")]
-    frame = pd.DataFrame(pairs, columns=["origin", "destination", "flow_od", "flow_do",
-                                         "link_class"])
-    frame["total"] = frame["flow_od"] + frame["flow_do"]
-    frame["strength"] = [0.2, 0.1, 0.05, 0.04]
-    frame["modelled"] = True
-    # the scopes the pipeline gives links: two roles, so the higher one (nav) is regional
-    frame = frame.join(link_scopes(frame, places["role"], ["nav", "ort"], levels=3))
-    at = dict(zip(ids, xy, strict=True))
-    lines = [shapely.LineString([at[o], at[d]]) for o, d in zip(frame["origin"],
-                                                              frame["destination"], strict=True)]
-    links = gpd.GeoDataFrame(frame, geometry=lines, crs="EPSG:3006")
-    roles = (RoleInfo("nav", "Nav <em>ett</em>", "Hub <em>one</em>", 0),
-             RoleInfo("ort", "Ort", "Town", 1))
-    return StructureImage(name="hostile", title="Test <i>karta</i> & å", places=places,
-                          links=links, roles=roles, areas=areas, language=language,
-                          modelled=True)
-
-
-def page_data(page: str) -> dict[str, Any]:
-    """The data the page hands to its drawing script."""
-    m = re.search(r'<script type="application/json" id="strukturbild-data">(.*?)</script>',
-                  page, re.DOTALL)
-    assert m is not None
-    data: dict[str, Any] = json.loads(m.group(1))
-    return data
 
 
 def decode_polygons(layer: dict[str, Any], q: int) -> list[shapely.Geometry]:
@@ -116,20 +44,6 @@ def decode_polygons(layer: dict[str, Any], q: int) -> list[shapely.Geometry]:
             polys.append(shapely.Polygon(rings[0], rings[1:]))
         out.append(shapely.MultiPolygon(polys))
     return out
-
-
-def country_image() -> StructureImage:
-    """The whole country with the default project: tätorter, kommuner as base, links."""
-    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
-    data = {
-        "project": {"name": "sverige", "title": "Strukturbild för Sverige"},
-        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg"),
-                   "columns": {"place_id": "tatort_code", "name": "tatort_name",
-                               "area_id": "kommun_code", "area_name": "kommun_name"}},
-        "areas": {"path": str(SWEDEN / "kommuner.gpkg"),
-                  "columns": {"area_id": "kommun_code", "name": "kommun_name"}},
-    }
-    return build(project_from_dict(data, base_dir=SWEDEN))
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +132,8 @@ def test_page_holds_the_image(example: StructureImage, example_page: str) -> Non
     assert data["places"]["n"][0] == example.places.loc[pops.index[0], "name"] == "Malmö"
 
 
-def test_hostile_text_never_reaches_the_page_as_markup() -> None:
-    page = web_map_html(hostile_image())
+def test_hostile_text_never_reaches_the_page_as_markup(hostile_image: StructureImage) -> None:
+    page = web_map_html(hostile_image)
     check_offline(page)
     for attack in (HOSTILE, SCRIPT, "<b>Västra</b>", "<em>ett</em>", "<i>karta</i>"):
         assert attack not in page
@@ -231,8 +145,8 @@ def test_hostile_text_never_reaches_the_page_as_markup() -> None:
     assert "<em>" not in data["legend"]
 
 
-def test_kommuner_are_simplified_and_still_meet() -> None:
-    image = hostile_image()
+def test_kommuner_are_simplified_and_still_meet(hostile_image: StructureImage) -> None:
+    image = hostile_image
     data = page_data(web_map_html(image))
     west, east = decode_polygons(data["areas"], data["q"])
     assert shapely.get_num_coordinates(west) < 50  # the 1 m wiggles are gone
@@ -241,8 +155,8 @@ def test_kommuner_are_simplified_and_still_meet() -> None:
     assert shared.length == pytest.approx(0.27, abs=0.01)  # the whole 30 km border, degrees
 
 
-def test_english_map() -> None:
-    page = web_map_html(hostile_image("en"))
+def test_english_map(hostile_image: StructureImage) -> None:
+    page = web_map_html(dataclasses.replace(hostile_image, language="en"))
     data = page_data(page)
     assert data["lang"] == "en"
     assert "Urban areas" in page and "Functional links" in page and "Municipalities" in page
@@ -265,8 +179,8 @@ def test_source_line_and_timestamp(example: StructureImage) -> None:
         "orter utanför regionen: GeoNames (CC BY 4.0); bakgrund: Natural Earth")
 
 
-def test_links_keep_both_directions() -> None:
-    data = page_data(web_map_html(hostile_image()))
+def test_links_keep_both_directions(hostile_image: StructureImage) -> None:
+    data = page_data(web_map_html(hostile_image))
     links, names = data["links"], data["places"]["n"]
     pairs = sorted(zip(links["a"], links["b"], strict=True))
     assert pairs == sorted([(900.0, 300.0), (200.0, 200.0), (30.0, 5.0), (10.0, 40.0)])
@@ -285,8 +199,9 @@ def test_links_keep_both_directions() -> None:
     assert sty[links["k"][last]][5] == 1 and sum(s[5] for s in sty) == 1
 
 
-def test_weak_links_below_a_threshold_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    image = hostile_image()
+def test_weak_links_below_a_threshold_are_left_out(hostile_image: StructureImage,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    image = hostile_image
     kept, threshold = map_links(image.links, min_flow=40)
     assert kept["total"].tolist() == [1200.0, 400.0, 50.0] and threshold == 40
     monkeypatch.setattr(_scene, "MAX_MAP_LINKS", 3)
@@ -302,8 +217,9 @@ def test_weak_links_below_a_threshold_are_left_out(monkeypatch: pytest.MonkeyPat
     ("Lantmateriet.Topowebb", "KEY123", "api.lantmateriet.se", "Lantmäteriet (CC BY"),
 ], ids=["xyzservices-key", "xyzservices", "lantmateriet"])
 def test_background_tiles_carry_their_attribution(basemap: str, key: str | None, host: str,
-                                                  attribution: str) -> None:
-    page = web_map_html(hostile_image(), MapOptions(basemap=basemap, basemap_key=key))
+                                                  attribution: str,
+                                                  hostile_image: StructureImage) -> None:
+    page = web_map_html(hostile_image, MapOptions(basemap=basemap, basemap_key=key))
     check_offline(page)  # tiles are images the user asked for, not assets of the page
     assert host in page and attribution in page
     if key:
@@ -314,9 +230,9 @@ def test_background_tiles_carry_their_attribution(basemap: str, key: str | None,
 
 @pytest.mark.parametrize("basemap", ["Lantmateriet.Topowebb", "CartoDB.Positron",
                                      "No.Such.Provider"])
-def test_bad_basemap_is_a_config_error(basemap: str) -> None:
+def test_bad_basemap_is_a_config_error(basemap: str, hostile_image: StructureImage) -> None:
     with pytest.raises(ConfigError, match="basemap"):
-        web_map_html(hostile_image(), MapOptions(basemap=basemap))
+        web_map_html(hostile_image, MapOptions(basemap=basemap))
 
 
 def test_no_tiles_by_default(example_page: str) -> None:
@@ -328,8 +244,8 @@ def test_example_page_is_small(example_page: str) -> None:
     assert len(example_page.encode("utf-8")) < 256 * 1024
 
 
-def test_whole_country_fits_in_one_mebibyte() -> None:
-    image = country_image()
+def test_whole_country_fits_in_one_mebibyte(country_image: StructureImage) -> None:
+    image = country_image
     page = web_map_html(image)
     data = page_data(page)
     assert len(data["places"]["n"]) == 2017
@@ -448,10 +364,8 @@ def test_joint_designation_is_one_band_with_one_label(example_page: str) -> None
     assert "Gemensam tillväxtmotor" in data["legend"]
 
 
-def test_own_layers_are_data_with_their_style() -> None:
-    from .test_export import layers_image
-
-    image = layers_image()
+def test_own_layers_are_data_with_their_style(layers_image: StructureImage) -> None:
+    image = layers_image
     page = web_map_html(image)
     data = page_data(page)
     assert [y["name"] for y in data["layers"]] == ["Stråk", "Grönstruktur", "Stationer"]
@@ -519,11 +433,9 @@ def test_roles_are_told_apart_by_colour_blind_readers(vision: str) -> None:
         assert np.linalg.norm(_lab(colour, vision) - _lab(AREA_FILL, vision)) > 20, key
 
 
-def test_region_names_are_on_the_map(tmp_path: Path) -> None:
+def test_region_names_are_on_the_map(areas_image: StructureImage) -> None:
     """Functional regions are drawn with their names (Skåne's nodal regions)."""
-    from .test_export import areas_image
-
-    image = areas_image(tmp_path)
+    image = areas_image
     data = page_data(web_map_html(image))
     names = [n[0] for n in data["regions"]["names"]]
     assert sorted(names) == sorted(str(n) for n in image.regions["name"])

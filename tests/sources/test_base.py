@@ -25,7 +25,7 @@ from strukturbild import build, example_project
 from strukturbild.config import project_from_dict
 from strukturbild.sources.base import COUNTRY_NAMES, base_geography, land, level_for
 
-from .conftest import REPO, SWEDEN, requires_shared
+from ..conftest import REPO, SWEDEN, requires_shared
 
 DATA = resources.files("strukturbild") / "data" / "base"
 

@@ -34,9 +34,9 @@ from strukturbild.sources.context import (
 )
 from strukturbild.sources.example import example_dir
 
-from ._browser import PageLog, browser, chromium_missing, open_map, settle
+from .._support.browser import PageLog, browser, chromium_missing, open_map, settle
+from ..conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "src" / "strukturbild" / "data" / "base"
 
 

@@ -22,7 +22,7 @@ from strukturbild.sources.scb.geodata import (
 )
 from strukturbild.sources.scb.seats import load_seats
 
-from .conftest import requires_shared
+from ..conftest import requires_shared
 
 SKANE = ["1214", "1230", "1231", "1233", "1256", "1257", "1260", "1261", "1262", "1263",
          "1264", "1265", "1266", "1267", "1270", "1272", "1273", "1275", "1276", "1277",

@@ -31,7 +31,9 @@ from strukturbild.errors import ConfigError, FetchError
 from strukturbild.sources.example import example_dir
 from strukturbild.sources.osm.overpass import query, tiles
 
-DATA = Path(__file__).parent / "data" / "osm"
+from ...conftest import TEST_DATA
+
+DATA = TEST_DATA / "osm"
 RECORDED = json.loads((DATA / "skane_ways.json").read_text(encoding="utf-8"))
 #: Western Skåne: Malmö, Lund, Helsingborg, Ystad.
 BOX = (12.5, 55.3, 14.8, 56.2)

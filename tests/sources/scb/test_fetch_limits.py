@@ -1,7 +1,7 @@
 """The SCB fetch against hostile and broken servers: limits, and malformed answers.
 
-Each case runs against the local server of ``tests/test_fetch.py`` (127.0.0.1 only):
-a server that drips bytes, claims huge bodies or cubes, asks to wait for days,
+Each case runs against the local server of ``tests/_support/scb_server.py`` (127.0.0.1
+only): a server that drips bytes, claims huge bodies or cubes, asks to wait for days,
 redirects elsewhere, or answers with malformed JSON-stat or GeoJSON. Through the
 command line every case must end with exit 2, a message naming the URL (and the
 field, for a malformed answer), within its time bound, with every output file of the
@@ -39,7 +39,7 @@ from strukturbild.sources.scb.client import (
 )
 from strukturbild.sources.scb.fetch import fetch_scb
 
-from .test_fetch import Server, Sleeps, _fetcher, _load, _routes
+from ..._support.scb_server import Server, Sleeps, _fetcher, _load, _routes
 
 _REPORT: list[tuple[str, int, str, float, str]] = []
 
@@ -47,13 +47,6 @@ _REPORT: list[tuple[str, int, str, float, str]] = []
 def _first_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     return lines[0].replace("|", "\\|") if lines else ""
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    s = Server()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
