@@ -551,7 +551,7 @@ def test_the_popup_says_the_employed_are_estimated(tmp_path: Path) -> None:
     from strukturbild.render.web import web_map_html
     from strukturbild.sources.example import example_project
 
-    from ._browser import PageLog, browser, chromium_missing, open_map, settle
+    from ._support.browser import PageLog, browser, chromium_missing, open_map, settle
 
     if chromium_missing() is not None:
         pytest.skip(str(chromium_missing()))
@@ -587,7 +587,7 @@ def test_the_lan_recipe_with_the_jobs_fetch_writes(tmp_path: Path) -> None:
     ``employed``. Borås, Trollhättan, Uddevalla and Skövde, "lokal kärna" without jobs
     (issue 16), are regional kärnor."""
     requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
-    from .test_where import readme_recipe
+    from ._support.readme import readme_recipe
 
     national = gpd.read_file(SWEDEN / "tatorter_2020.gpkg")
     table = pd.read_csv(SWEDEN / "jobs" / "tatort_jobs_2024.csv", dtype={"tatort_code": str})

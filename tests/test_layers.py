@@ -26,7 +26,7 @@ from strukturbild.pipeline import build
 from strukturbild.readers import read_layer
 from strukturbild.sources.example import example_dir
 
-from .test_web import page_data
+from ._support.web import page_data
 
 PROJECT = """
 [project]
