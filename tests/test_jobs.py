@@ -418,7 +418,7 @@ def _popup_sentences(page: str, name: str) -> tuple[list[str], list[str]]:
     """The page's place names, and the sentences of the popup of the place ``name``."""
     from strukturbild.render.popups import place_texts
 
-    from .test_web import page_data
+    from ._support.web import page_data
 
     data = page_data(page)
     names, roles = data["places"]["n"], data["places"]["k"]

@@ -196,3 +196,25 @@ def click_at(page: Any, latlng_js: str) -> None:
     }}""")
     page.mouse.click(x, y)
     settle(page)
+
+
+RECTS = """sel => [...document.querySelectorAll(sel)]
+    .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+    .map(e => { const r = e.getBoundingClientRect();
+                return [r.left, r.top, r.right, r.bottom, e.textContent]; })"""
+
+
+def overlaps(a: list[Any], b: list[Any]) -> bool:
+    return not (a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1])
+
+
+def labels_clear_of_the_controls(page: Any) -> int:
+    """No shown label under the title, the legend, the search box, the zoom buttons, the
+    layer list, the scale or the source line; returns how many labels are shown."""
+    labels = page.evaluate(RECTS, ".sb-label.sb-on")
+    controls = page.evaluate(RECTS, ".leaflet-control")
+    assert len(controls) >= 7  # title, zoom, search, layers, legend, scale, source …
+    for label in labels:
+        for box in controls:
+            assert not overlaps(label, box), (label[4], box[4][:40])
+    return len(labels)

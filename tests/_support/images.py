@@ -19,3 +19,23 @@ def split_image(image: StructureImage, area_ids: set[str], name: str) -> Structu
     areas = image.areas[image.areas.index.isin(area_ids)] if image.areas is not None else None
     return dataclasses.replace(image, name=name, title=name, places=places, links=links,
                                areas=areas)
+
+
+def sormland_image() -> StructureImage:
+    """Södermanlands län from SCB's tätorter and kommuner, no jobs: modelled links, three
+    role levels."""
+    from strukturbild.config import project_from_dict
+    from strukturbild.pipeline import build
+
+    from ..conftest import SWEDEN, requires_shared
+
+    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
+    data = {
+        "project": {"name": "sormland", "title": "Sörmland"},
+        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg"), "where": "lan_code = '04'",
+                   "columns": {"place_id": "tatort_code", "name": "tatort_name",
+                               "area_id": "kommun_code", "area_name": "kommun_name"}},
+        "areas": {"path": str(SWEDEN / "kommuner.gpkg"), "where": "lan_code = '04'",
+                  "columns": {"area_id": "kommun_code", "name": "kommun_name"}},
+    }
+    return build(project_from_dict(data, base_dir=SWEDEN))

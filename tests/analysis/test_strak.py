@@ -600,7 +600,7 @@ def test_print_names_the_strak_on_their_bands(example: StructureImage) -> None:
 def test_print_names_sormlands_mesh_of_strak() -> None:
     """Sörmland's stråk cross and meet all over the län: a name never lies on another
     stråk's band, on A4 and A3 (A3 names more)."""
-    from .test_scene import sormland_image
+    from .._support.images import sormland_image
 
     image = sormland_image()
     a4, a3 = _print_names(image, "A4-landscape"), _print_names(image, "A3-landscape")
@@ -763,8 +763,16 @@ def test_browser_names_the_strak_on_their_bands(example: StructureImage,
     """At 1400x900 the web map names most stråk, each on its band or beside it, in the
     room the places' names leave, never under the legend or another control; the names
     go with their layer."""
-    from ._browser import PageLog, browser, chromium_missing, open_map, settle
-    from .test_browser import _labels_clear_of_the_controls, _overlaps, assert_clean
+    from .._support.browser import (
+        PageLog,
+        assert_clean,
+        browser,
+        chromium_missing,
+        labels_clear_of_the_controls,
+        open_map,
+        overlaps,
+        settle,
+    )
 
     if chromium_missing():
         pytest.skip(str(chromium_missing()))
@@ -807,8 +815,8 @@ def test_browser_names_the_strak_on_their_bands(example: StructureImage,
                         (name, other)
             for other in shown:
                 if other is not box:
-                    assert not _overlaps(box, other), (name, other[4])
-        _labels_clear_of_the_controls(page)
+                    assert not overlaps(box, other), (name, other[4])
+        labels_clear_of_the_controls(page)
         page.get_by_label("Pendlingsstråk").uncheck()
         settle(page)
         assert page.locator(".sb-label.sb-strak.sb-on").count() == 0
@@ -883,7 +891,7 @@ def test_vastra_gotaland_strak_reach_every_regional_karna() -> None:
     every regional kärna lies on a stråk."""
     from dataclasses import replace
 
-    from .conftest import SWEDEN, requires_shared
+    from ..conftest import SWEDEN, requires_shared
 
     requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
     data = {

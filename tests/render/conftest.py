@@ -15,6 +15,7 @@ from strukturbild.config import project_from_dict
 from strukturbild.image import RoleInfo, StructureImage
 from strukturbild.pipeline import build
 
+from .._support.images import sormland_image
 from .._support.web import HOSTILE, SCRIPT
 from ..conftest import SWEDEN, requires_shared
 
@@ -91,15 +92,5 @@ def country_image() -> StructureImage:
 
 @pytest.fixture(scope="package")
 def sormland() -> StructureImage:
-    """Södermanlands län from SCB's tätorter and kommuner, no jobs: modelled links, three
-    role levels."""
-    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
-    data = {
-        "project": {"name": "sormland", "title": "Sörmland"},
-        "places": {"path": str(SWEDEN / "tatorter_2020.gpkg"), "where": "lan_code = '04'",
-                   "columns": {"place_id": "tatort_code", "name": "tatort_name",
-                               "area_id": "kommun_code", "area_name": "kommun_name"}},
-        "areas": {"path": str(SWEDEN / "kommuner.gpkg"), "where": "lan_code = '04'",
-                  "columns": {"area_id": "kommun_code", "name": "kommun_name"}},
-    }
-    return build(project_from_dict(data, base_dir=SWEDEN))
+    """Södermanlands län (:func:`tests._support.images.sormland_image`), built once."""
+    return sormland_image()

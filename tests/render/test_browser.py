@@ -23,6 +23,7 @@ from strukturbild.sources.example import example_project
 
 from .._support.browser import (
     DRAWN_AT,
+    RECTS,
     PageLog,
     assert_clean,
     browser,
@@ -31,7 +32,9 @@ from .._support.browser import (
     close,
     drawn,
     drawn_at,
+    labels_clear_of_the_controls,
     open_map,
+    overlaps,
     pixel,
     settle,
 )
@@ -571,28 +574,6 @@ def test_legend_rows_are_the_links_drawn(context: Any, tmp_path: Path,
 
 # ------------------------------------------------------------- legend, labels, popups
 
-RECTS = """sel => [...document.querySelectorAll(sel)]
-    .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
-    .map(e => { const r = e.getBoundingClientRect();
-                return [r.left, r.top, r.right, r.bottom, e.textContent]; })"""
-
-
-def _overlaps(a: list[Any], b: list[Any]) -> bool:
-    return not (a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1])
-
-
-def _labels_clear_of_the_controls(page: Any) -> int:
-    """No shown label under the title, the legend, the search box, the zoom buttons, the
-    layer list, the scale or the source line; returns how many labels are shown."""
-    labels = page.evaluate(RECTS, ".sb-label.sb-on")
-    controls = page.evaluate(RECTS, ".leaflet-control")
-    assert len(controls) >= 7  # title, zoom, search, layers, legend, scale, source …
-    for label in labels:
-        for box in controls:
-            assert not _overlaps(label, box), (label[4], box[4][:40])
-    return len(labels)
-
-
 def test_legend_is_compact_and_collapses(context: Any, example: StructureImage,
                                          tmp_path: Path) -> None:
     """Issue 18: the legend covered about 60 % of the height at 1400×900 and could not
@@ -609,13 +590,13 @@ def test_legend_is_compact_and_collapses(context: Any, example: StructureImage,
     assert box["height"] < 0.5 * 900
     assert box["y"] >= layers["y"] + layers["height"]
     page.screenshot(path=str(tmp_path / "legend_open.png"))
-    shown = _labels_clear_of_the_controls(page)
+    shown = labels_clear_of_the_controls(page)
     button.click()
     settle(page)
     assert body.is_hidden() and button.get_attribute("aria-expanded") == "false"
     assert legend.bounding_box()["height"] < 40  # type: ignore[index]
     # the labels were laid out again: none lost, and none under the closed legend either
-    assert _labels_clear_of_the_controls(page) >= shown
+    assert labels_clear_of_the_controls(page) >= shown
     page.screenshot(path=str(tmp_path / "legend_closed.png"))
     button.focus()
     page.keyboard.press("Enter")
@@ -652,18 +633,18 @@ def test_notebook_frame_starts_with_the_legend_closed(context: Any, example: Str
     assert frame.locator(".sb-legend-body").is_hidden()
     layers = frame.evaluate(RECTS, ".leaflet-control-layers")[0]
     legend = frame.evaluate(RECTS, ".sb-legend")[0]
-    assert not _overlaps(layers, legend)
-    assert _labels_clear_of_the_controls(frame) > 10
+    assert not overlaps(layers, legend)
+    assert labels_clear_of_the_controls(frame) > 10
     page.screenshot(path=str(tmp_path / "notebook_closed.png"))
     button.click()
     frame.wait_for_timeout(100)
     legend = frame.evaluate(RECTS, ".sb-legend")[0]
-    assert not _overlaps(layers, legend) and legend[1] >= layers[3]
+    assert not overlaps(layers, legend) and legend[1] >= layers[3]
     assert frame.get_by_label("Svaga samband").is_visible()  # the layer list is usable
     assert legend[3] <= 640  # all of it in the frame (its rows scroll when they must)
     assert frame.evaluate("(() => { const b = document.querySelector('.sb-legend-body'); "
                           "return getComputedStyle(b).overflowY; })()") == "auto"
-    _labels_clear_of_the_controls(frame)
+    labels_clear_of_the_controls(frame)
     page.screenshot(path=str(tmp_path / "notebook_open.png"))
     assert errors == []
 
@@ -678,16 +659,16 @@ def test_no_label_under_the_title_legend_or_controls(context: Any, example: Stru
     path = write(tmp_path, "clear", web_map_html(example, example.options(label_roles=4)))
     log = PageLog()
     page = open_map(context, path, log, viewport=viewport)
-    assert _labels_clear_of_the_controls(page) > 10
+    assert labels_clear_of_the_controls(page) > 10
     button = page.get_by_role("button", name="Teckenförklaring")
     if button.get_attribute("aria-expanded") == "false":
         button.click()
         settle(page)
-    _labels_clear_of_the_controls(page)
+    labels_clear_of_the_controls(page)
     for view in ("[55.62, 13.1], 11", "[55.75, 13.6], 9.5", "[56.05, 12.75], 10"):
         page.evaluate(f"void window.strukturbild.map.setView({view}, {{animate: false}})")
         settle(page)
-        _labels_clear_of_the_controls(page)
+        labels_clear_of_the_controls(page)
     page.screenshot(path=str(tmp_path / f"clear_{viewport[0]}.png"))
     assert_clean(log)
 
@@ -713,7 +694,7 @@ def test_popups_say_in_the_browser_what_python_says(context: Any, example: Struc
     of render/popups.py (tests/test_popups.py checks those)."""
     from strukturbild.render.popups import link_texts, place_texts
 
-    from .test_web import page_data
+    from .._support.web import page_data
 
     image = example if language == "sv" else dataclasses.replace(example, language="en")
     html = web_map_html(image, image.options(weak_links=True))

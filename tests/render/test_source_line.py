@@ -29,7 +29,7 @@ from strukturbild.render.style import credit, source_line
 from strukturbild.render.web import web_map_html
 from strukturbild.sources.example import example_dir, example_project
 
-from .test_web import page_data
+from .._support.web import page_data
 
 EXAMPLE = ("Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, "
            "fri med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040), GeoNames "

@@ -22,8 +22,7 @@ from strukturbild.render.popups import fill, link_texts, literal, place_texts, p
 from strukturbild.render.web import web_map_html
 from strukturbild.sources.example import example_dir, example_project
 
-from .conftest import requires_shared
-from .test_web import HOSTILE, hostile_image, page_data
+from .._support.web import HOSTILE, MIB, page_data
 
 NB = "\u00a0"  # numbers are grouped with a no-break space
 
@@ -140,12 +139,11 @@ def test_estimated_employed_are_said_so_only_where_estimated(example: StructureI
     assert places["Lund"][1] == f"Lund är en tillväxtmotor med 94{NB}393 invånare."
 
 
-def test_sormland_without_jobs_says_what_the_rules_could_not_try() -> None:
+def test_sormland_without_jobs_says_what_the_rules_could_not_try(
+        sormland: StructureImage) -> None:
     """Sörmland from SCB's tätorter alone: Eskilstuna is large enough for a regional core,
     but without jobs the rules cannot try it."""
-    from .test_scene import sormland_image
-
-    places, _, _ = texts(sormland_image())
+    places, _, _ = texts(sormland)
     assert places["Eskilstuna"][-1] == ("Uppgift om arbetstillfällen saknas, så reglerna kan "
                                         "inte pröva den som regional kärna.")
     assert places["Ärla"][-1] == f"Skäl: den har under 2{NB}000 invånare."
@@ -197,10 +195,10 @@ def test_toy_links_by_hand(toy_dir: Path) -> None:
 # --------------------------------------------------------------------------- as text
 
 
-def test_names_are_slots_never_part_of_a_template() -> None:
+def test_names_are_slots_never_part_of_a_template(hostile_image: StructureImage) -> None:
     """A place's name fills a slot; it is never read for slots again, and the templates
     are our own words: a place called "{pop}" or "<img …>" shows as just that."""
-    image = hostile_image()
+    image = hostile_image
     places = image.places.copy()
     places.loc["P3", "name"] = "{pop} {name} {lb}"
     image = dataclasses.replace(image, places=places)
@@ -268,12 +266,9 @@ def test_popups_use_the_projects_own_scheme(tmp_path: Path) -> None:
     assert places["Svalöv"][-1] == f"Skäl: den har minst 2{NB}000 invånare."
 
 
-def test_the_whole_country_page_stays_small() -> None:
+def test_the_whole_country_page_stays_small(country_image: StructureImage) -> None:
     """Popups in words cost the country page next to nothing: templates are shared."""
-    from .test_web import MIB, country_image
-
-    requires_shared("geodata", "sweden", "tatorter_2020.gpkg")
-    page = web_map_html(country_image())
+    page = web_map_html(country_image)
     data = page_data(page)
     assert len(page.encode("utf-8")) < 0.75 * MIB
     assert len(data["pop"]["tpl"]) < 200 and len(data["pop"]["place"]["u"]) < 200
