@@ -44,9 +44,15 @@ MIB = 1024 * 1024
 #: strukturbild 0.1.0 (main at 9b20bdc, no base geography) on the same machine, median
 #: of 5 loads: page bytes and draw time in ms.
 BASELINE_01 = {"bytes": 565_191, "ms": 512.0}
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from _browser import PageLog, browser, chromium_missing, drawn_at, open_map  # noqa: E402
+from tests._support.browser import (  # noqa: E402
+    PageLog,
+    browser,
+    chromium_missing,
+    drawn_at,
+    open_map,
+)
 
 PROJECT = f"""
 [project]

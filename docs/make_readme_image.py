@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make ``docs/skane.png``, the README's picture: the bundled example's web map as a new
 user sees it, opened offline in headless Chromium (Debian's ``/usr/bin/chromium``,
-driven by Playwright; see ``tests/_browser.py``) at 1200 x 900 pixels.
+driven by Playwright; see ``tests/_support/browser.py``) at 1200 x 900 pixels.
 
 Run from the repository root: ``python docs/make_readme_image.py``.
 """
@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from _browser import PageLog, browser, chromium_missing, open_map  # noqa: E402
+from tests._support.browser import PageLog, browser, chromium_missing, open_map  # noqa: E402
 
 
 def main() -> int:

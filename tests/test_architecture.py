@@ -24,6 +24,7 @@ from .conftest import REPO
 
 PKG = REPO / "src" / "strukturbild"
 DESIGN = REPO / "docs" / "ARCHITECTURE.md"
+TESTS = REPO / "tests"
 
 ANALYSIS = ("analysis/flows", "analysis/places", "analysis/roles", "analysis/gravity",
             "analysis/links", "analysis/lma", "analysis/dominant", "analysis/regions")
@@ -364,3 +365,72 @@ def test_lazy_names_are_the_public_api() -> None:
     """Every name of ``__all__`` has a module to come from, and only those do."""
     assert set(strukturbild._WHERE) == set(strukturbild.__all__)
     assert strukturbild.__version__ == strukturbild.package_version()
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def _test_modules_imported(path: Path, root: Path = REPO) -> list[str]:
+    """The test modules (``test_*``) that ``path``, a module of ``root/tests/``, imports:
+    relative or absolute, at module level or inside functions."""
+    package = list(path.relative_to(root).parent.parts)  # ["tests", "render"]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name.split(".") for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = base + (node.module.split(".") if node.module else [])
+            # "from . import test_web" imports a module by the name it gives
+            targets = [module] if node.module else [[*module, a.name] for a in node.names]
+        else:
+            continue
+        found += [".".join(t) for t in targets if any(p.startswith("test_") for p in t)]
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    """What several test modules use is a fixture of the ``conftest.py`` that serves them
+    all, or a helper of ``tests/_support/``: never another test module."""
+    bad = {str(p.relative_to(TESTS)): found for p in sorted(TESTS.rglob("*.py"))
+           if (found := _test_modules_imported(p))}
+    assert bad == {}, f"test modules imported from other modules of tests/: {bad}"
+
+
+def test_the_guard_on_test_imports_sees_every_form(tmp_path: Path) -> None:
+    """Relative, absolute and ``from . import`` forms are all caught (guards the check)."""
+    (tmp_path / "tests" / "render").mkdir(parents=True)
+    probe = tmp_path / "tests" / "render" / "test_probe.py"
+    probe.write_text("from .test_web import page_data\nfrom .. import test_hostile\n"
+                     "from ..conftest import REPO\nfrom .._support.web import page_data\n"
+                     "def f():\n    import tests.export.test_export\n", encoding="utf-8")
+    assert _test_modules_imported(probe, tmp_path) == [
+        "tests.render.test_web", "tests.test_hostile", "tests.export.test_export"]
+
+
+def _documented_tests() -> dict[str, set[str]]:
+    """folder of tests/ → its test modules, from the table of the design document's
+    section "Tests" (backticked names; text in parentheses is commentary)."""
+    text = DESIGN.read_text(encoding="utf-8")
+    section = text.split("\n## Tests", 1)[1].split("\n## ", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`tests/"):
+            (folder,) = _names(cells[0])
+            table[folder.rstrip("/")] = {n for n in _names(cells[1]) if n.startswith("test_")}
+    return table
+
+
+def test_tests_mirror_the_package_as_documented() -> None:
+    """Each folder of tests/ with test modules is a folder of the package (the tests of
+    ``src/strukturbild/render/`` are in ``tests/render/``), and the design document's
+    table lists every test module in its folder."""
+    actual: dict[str, set[str]] = {}
+    for path in TESTS.rglob("test_*.py"):
+        folder = path.parent.relative_to(REPO).as_posix()
+        actual.setdefault(folder, set()).add(path.stem)
+    for folder in actual:
+        sub = Path(folder).relative_to("tests")
+        assert sub == Path() or (PKG / sub).is_dir(), f"{folder} mirrors no package folder"
+    assert _documented_tests() == actual

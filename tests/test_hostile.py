@@ -5,7 +5,8 @@ template syntax (``{{ 7*7 }}``, an unbalanced ``{%``), a code-execution attempt,
 or script, XML-breaking characters and mathtext. Built through the command line
 into every format, each must come out as the same text: no marker file, exit 0,
 valid XML in the SVG, the QGIS styles and the GeoPackage metadata, and in the
-browser the literal text.
+browser the literal text. The project is the fixture ``hostile_dir`` of ``conftest.py``
+(``render/test_explore.py`` builds it too).
 """
 
 from __future__ import annotations
@@ -16,115 +17,10 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-import shapely
 
 from strukturbild.cli import main
-
-from .conftest import TOY_FLOWS, TOY_PLACES
-
-
-def _payloads(marker: Path) -> list[str]:
-    return [
-        "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}",
-        "{{ 7*7 }}",
-        "Ort {{ oavslutad",
-        "Ort {# kommentar",
-        "Ort {% if x %}",
-        "{% raw %}}}{{",
-        "</script><script>document.title='hacked'</script>",
-        "<img src=x onerror=alert(1)>",
-        "Å & \"Ö\" 'ä' $x^2$ =1+2",
-    ]
-
-
-@pytest.fixture
-def hostile_dir(tmp_path: Path) -> tuple[Path, list[str], Path]:
-    marker = tmp_path / "PWNED"
-    texts = _payloads(marker)
-    rows = []
-    for i, (pid, _name, kommun, pop, jobs, emp, x, y) in enumerate(TOY_PLACES):
-        rows.append({"tatortskod": pid, "tatort": texts[i], "kommun": kommun,
-                     "kommunnamn": texts[-1 - i], "bef": pop, "jobs": jobs,
-                     "employed": emp, "x": x, "y": y})
-    df = pd.DataFrame(rows)
-    gpd.GeoDataFrame(df.drop(columns=["x", "y"]), geometry=shapely.points(df["x"], df["y"]),
-                     crs="EPSG:3006").to_file(tmp_path / "places.gpkg", layer="places")
-    boxes = [shapely.box(480_000 + 25_000 * i, 6_480_000, 505_000 + 25_000 * i, 6_560_000)
-             for i in range(3)]
-    gpd.GeoDataFrame({"kommun_code": ["0101", "0102", "0103"], "kommun_name": texts[:3]},
-                     geometry=boxes, crs="EPSG:3006").to_file(tmp_path / "areas.gpkg")
-    pd.DataFrame(TOY_FLOWS, columns=["from", "to", "n"]).to_csv(tmp_path / "flows.csv",
-                                                                 index=False)
-    pd.DataFrame({"place_id": ["0101TC101", "0102TC101"], "name": ["", ""],
-                  "designation": [texts[0], texts[4]], "role": ["hub", "hub"],
-                  "source": [texts[5], texts[6]], "year": [2022, 2022],
-                  "group": [texts[7], texts[7]]}).to_csv(
-        tmp_path / "designations.csv", index=False)
-    # own layers: a name and every attribute hostile, the column names too
-    gpd.GeoDataFrame({texts[1]: [texts[0], texts[6]], "typ": [texts[2], texts[7]]},
-                     geometry=[shapely.LineString([(480_000, 6_480_000), (540_000, 6_550_000)]),
-                               shapely.box(500_000, 6_500_000, 510_000, 6_510_000)],
-                     crs="EPSG:3006").to_file(tmp_path / "own.gpkg")
-    toml = json.dumps  # TOML basic strings share JSON's escapes
-    (tmp_path / "project.toml").write_text(f"""
-[project]
-name = "hostile"
-title = {toml(texts[0] + " " + texts[1])}
-
-[places]
-path = "places.gpkg"
-
-[areas]
-path = "areas.gpkg"
-
-[flows]
-path = "flows.csv"
-[flows.columns]
-origin = "from"
-destination = "to"
-count = "n"
-
-[roles]
-designations = ["designations.csv"]
-[[roles.role]]
-key = "hub"
-label = {toml(texts[1])}
-label_en = {toml(texts[2])}
-source = {toml(texts[3])}
-[[roles.role]]
-key = "town"
-label = {toml(texts[6])}
-rules = ["population >= 5000"]
-[[roles.role]]
-key = "rest"
-label = {toml(texts[7])}
-
-[[layers]]
-name = {toml(texts[6])}
-path = "own.gpkg"
-kind = "corridor"
-licence = {toml(texts[3])}
-
-[[layers]]
-name = {toml(texts[0])}
-path = "own.gpkg"
-kind = "green"
-where = "typ = 'Ort {{{{ oavslutad'"
-
-[links]
-min_flow = 0
-
-[regions]
-method = "nodal"
-
-[map]
-source_note = {toml(texts[2] + " " + texts[5])}
-weak_links = true
-""", encoding="utf-8")
-    return tmp_path, texts, marker
 
 
 def test_every_text_field_survives_every_format(hostile_dir: tuple[Path, list[str], Path],

@@ -262,7 +262,7 @@ def test_bad_join_tables_exit_2_naming_file_row_and_column(
      "missing.csv: file not found"),
     ('jobs = {path = "jobs.csv", id = "tatort_code"}', "",
      "key 'places.jobs.id': unknown key; expected one of columns, encoding, key, layer, "
-     "licence, path, where"),
+     "licence, path, source, where"),
     ('jobs = {path = "jobs.csv", key = ""}', "",
      "key 'places.jobs.key': expected the name of the column that holds the place id"),
     ('jobs = {path = "jobs.csv", columns = {jobs = "dagbef"}}', "",
@@ -414,6 +414,17 @@ def test_links_employment_rate_moved_to_places(tmp_path: Path) -> None:
                           base_dir=tmp_path)
 
 
+def _popup_sentences(page: str, name: str) -> tuple[list[str], list[str]]:
+    """The page's place names, and the sentences of the popup of the place ``name``."""
+    from strukturbild.render.popups import place_texts
+
+    from ._support.web import page_data
+
+    data = page_data(page)
+    names, roles = data["places"]["n"], data["places"]["k"]
+    return names, place_texts(data["pop"], names, roles, names.index(name), "sv")
+
+
 def test_employed_estimated_in_geopackage_popup_and_summary(tmp_path: Path) -> None:
     from strukturbild.export.geopackage import geopackage_frames
     from strukturbild.render.web import web_map_html
@@ -425,15 +436,19 @@ def test_employed_estimated_in_geopackage_popup_and_summary(tmp_path: Path) -> N
     assert cols[cols.index("employed") + 1] == "employed_estimated"
     assert frames["places"]["employed_estimated"].dtype.kind == "b"
     assert frames["places"]["employed_estimated"].all()
-    page = web_map_html(img)
-    assert "förvärvsarbetande, ur folkmängden" in page and "Uppskattat" in page
-    # a place whose employed are known shows no such row: the word only where estimated
+    # the popup's job ratio says it rests on an estimate (66 093 jobs / 47 196.5
+    # employed residents, half of Lund's 94 393 inhabitants: 1,40) ...
+    names, lund = _popup_sentences(web_map_html(img), "Lund")
+    assert lund[1].endswith("(1,40 per sysselsatt invånare, uppskattat).")
+    assert all(", uppskattat)" in _popup_sentences(web_map_html(img), n)[1][1]
+               for n in names[:10])
+    # ... and only where the employed are estimated
     given = img.places.copy()
     given["employed_estimated"] = False
     import dataclasses
 
-    assert "förvärvsarbetande, ur folkmängden" not in web_map_html(
-        dataclasses.replace(img, places=given))
+    assert lund[1].replace(", uppskattat", "") == _popup_sentences(web_map_html(
+        dataclasses.replace(img, places=given)), "Lund")[1][1]
     assert img.summary()["employed_estimated"] == 70
 
 
@@ -529,14 +544,14 @@ def test_the_example_prints_no_unknown_measure(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.browser
 def test_the_popup_says_the_employed_are_estimated(tmp_path: Path) -> None:
-    """In a browser: Lund's popup has the row "Uppskattat: förvärvsarbetande, ur
-    folkmängden" beside its figures; a place whose employed are known has none."""
+    """In a browser: Lund's popup says its job ratio rests on an estimate of its
+    employed residents ("uppskattat"); a place whose employed are known does not."""
     import dataclasses
 
     from strukturbild.render.web import web_map_html
     from strukturbild.sources.example import example_project
 
-    from ._browser import PageLog, browser, chromium_missing, open_map, settle
+    from ._support.browser import PageLog, browser, chromium_missing, open_map, settle
 
     if chromium_missing() is not None:
         pytest.skip(str(chromium_missing()))
@@ -558,12 +573,11 @@ def test_the_popup_says_the_employed_are_estimated(tmp_path: Path) -> None:
             page.wait_for_timeout(300)  # the previous popup fades out
             texts[name] = page.locator(".leaflet-popup-content").last.inner_text()
         assert log.page_errors == [] and log.console_errors == []
-    lund = texts["Lund"].splitlines()
-    row = lund.index(next(r for r in lund if r.startswith("Förvärvsarbetande")))
-    # 94 393 inhabitants x 0.5
-    assert lund[row].split("\t")[1].replace("\u202f", " ").replace("\xa0", " ") == "47 196"
-    assert lund[row + 1] == "Uppskattat\tförvärvsarbetande, ur folkmängden"
-    assert "Uppskattat" not in texts["Helsingborg"]
+    # 66 093 jobs / 47 196.5 employed (94 393 inhabitants x 0.5) = 1.40
+    assert "(1,40 per sysselsatt invånare, uppskattat)" in texts["Lund"]
+    # Helsingborg: 59 027 jobs / 56 914 employed = 1.04, as if known
+    assert "(1,04 per sysselsatt invånare)" in texts["Helsingborg"]
+    assert "uppskattat" not in texts["Helsingborg"]
 
 
 def test_the_lan_recipe_with_the_jobs_fetch_writes(tmp_path: Path) -> None:
@@ -573,7 +587,7 @@ def test_the_lan_recipe_with_the_jobs_fetch_writes(tmp_path: Path) -> None:
     ``employed``. Borås, Trollhättan, Uddevalla and Skövde, "lokal kärna" without jobs
     (issue 16), are regional kärnor."""
     requires_shared("geodata", "sweden", "jobs", "tatort_jobs_2024.csv")
-    from .test_where import readme_recipe
+    from ._support.readme import readme_recipe
 
     national = gpd.read_file(SWEDEN / "tatorter_2020.gpkg")
     table = pd.read_csv(SWEDEN / "jobs" / "tatort_jobs_2024.csv", dtype={"tatort_code": str})

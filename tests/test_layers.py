@@ -33,7 +33,7 @@ from strukturbild.readers import read_layer
 from strukturbild.render.style import LAYER_STYLES
 from strukturbild.sources.example import example_dir
 
-from .test_web import page_data
+from ._support.web import page_data
 
 PROJECT = """
 [project]

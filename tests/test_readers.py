@@ -34,7 +34,7 @@ from strukturbild.readers import (
     read_table,
 )
 
-from ._hostile_files import REFUSED, snapshot, view_layer, wal_mode, with_trigger
+from ._support.hostile_files import REFUSED, snapshot, view_layer, wal_mode, with_trigger
 from .conftest import requires_shared
 
 HOSTILE = 'Å<script>alert(1)</script> & "Ö" \'x\''

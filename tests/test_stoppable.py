@@ -38,7 +38,7 @@ import shapely
 
 from strukturbild.cli import main
 
-from ._hostile_files import (
+from ._support.hostile_files import (
     ENDLESS,
     contents_view,
     generated_column,

@@ -31,6 +31,7 @@ from strukturbild.errors import EmptyInputError, InvalidValueError
 from strukturbild.pipeline import build
 from strukturbild.readers import filter_rows, read_areas, read_flows_table, read_places
 
+from ._support.readme import readme_recipe
 from .conftest import SWEDEN, TOY_FLOWS, TOY_PLACES, requires_shared
 
 COLUMNS = {"place_id": "tatort_code", "name": "tatort_name", "area_id": "kommun_code"}
@@ -153,18 +154,11 @@ def test_bad_filters_exit_2_through_the_command_line(toy_files: Path,
     assert main(["validate", str(toy_files / "p.toml")]) == 0
 
 
-def readme_recipe() -> str:
-    """The project file of the README's "A län from the national files", as printed."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text.split("### A län from the national files", 1)[1]
-    return section.split("```toml\n", 1)[1].split("```", 1)[0]
-
-
 def test_a_lan_from_the_national_files(tmp_path: Path) -> None:
     """Västra Götaland (14) from SCB's national tätorter and kommuner, as the README shows.
 
     The README's project reads ``sverige/scb.gpkg`` as ``strukturbild fetch scb
-    --country --tatort-year 2020`` writes it (``tests/test_fetch.py`` runs the same
+    --country --tatort-year 2020`` writes it (``tests/sources/scb/test_fetch.py`` runs the same
     project on a fetch from its local server). Here the same layout is made from the
     national files in ../shared (SCB's tätorter 2020 and kommuner, with their own
     column names), and the README's project file is built as printed.

@@ -164,8 +164,9 @@ class JobsSource:
         As for the places.
     columns
         ``jobs`` and ``employed`` → the table's column, for names not recognised.
-    licence
-        The table's licence, carried into the provenance.
+    licence, source
+        The table's licence, and who publishes it ("SCB, dagbefolkning 2024"), as for
+        the places: named in the source line, carried into the provenance.
 
     Examples
     --------
@@ -181,6 +182,7 @@ class JobsSource:
                                        metadata=_columns("jobs", "employed"))
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,10 @@ class PlacesSource:
         Canonical name → column in the file (``place_id``, ``name``, ``area_id``,
         ``area_name``, ``population``, ``jobs``, ``employed``, ``population_prev``,
         ``jobs_prev``, ``area_ha``).
+    source
+        Who publishes the data and what it is, publisher first: ``"SCB, statistiska
+        tätorter 2020"``. The maps' source line names the publisher with the rest and
+        the licence after it: "SCB (statistiska tätorter 2020; CC0)".
     licence
         The data's licence (e.g. "CC0 1.0"), carried into the GeoPackage metadata.
     where
@@ -239,6 +245,7 @@ class PlacesSource:
         "population_prev", "jobs_prev", "area_ha"))
     licence: str = ""
     where: str | None = None
+    source: str = ""
     # a table, or just its path
     jobs: JobsSource | None = field(default=None, metadata={"toml": (str, dict)})
     employment_rate: float = DEFAULT_EMPLOYMENT_RATE
@@ -282,6 +289,7 @@ class AreasSource:
         "area_id", "name", "employment_rate"))
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 #: The kinds of own layers (``[[layers]] kind``). How each is drawn is the renderers'
@@ -353,8 +361,9 @@ class LayerSource:
         The style, each overriding the kind's default: line colour (``#rrggbb``),
         line width in pixels, dash pattern (``"6 3"``), fill colour (or ``"none"``),
         opacity 0–1.
-    licence
-        The data's licence, named in the source line and the metadata.
+    licence, source
+        The data's licence, and who publishes it ("Trafikverket, järnvägsnätet"), as
+        for the places: named in the source line and the metadata.
 
     Examples
     --------
@@ -378,6 +387,7 @@ class LayerSource:
     fill: str | None = None
     opacity: float | None = None
     licence: str = ""
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -427,6 +437,7 @@ class FlowsSource:
         "origin", "destination", "count"))
     licence: str = ""
     where: str | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -1550,7 +1561,9 @@ class StrakParams:
     ``"infrastructure"``, ``"generated"``, or ``"none"`` (no stråk; the links are
     drawn as before). A stråk is made of network edges that carry at least
     ``min_share`` of the busiest edge's flow and at least ``min_flow`` commuters a day
-    (both directions); the ``max_count`` that carry the most commuting are drawn (see
+    (both directions); the ``max_count`` that carry the most commuting are drawn, and,
+    with ``centres`` (the default), the busiest stråk of each of the region's highest
+    roles' places that none of them reaches (see
     :func:`strukturbild.analysis.network.find_strak`).
 
     Examples
@@ -1567,6 +1580,7 @@ class StrakParams:
     min_share: float = 0.04
     min_flow: float = 0.0
     max_count: int = 12
+    centres: bool = True
 
     def __post_init__(self) -> None:
         check_fields(self, "strak")

@@ -477,5 +477,12 @@ class StructureImage:
             {"place_id": str(i), "name": str(r["name"]), "role": str(r["role"])}
             for i, r in top.iterrows()
         ]
+        from .render._scene import source_of
+
+        # the maps' source line (as printed: the base and context drawn when the image
+        # has them)
+        out["source"] = source_of(self, self.map_options,
+                                  base=self.base is not None and len(self.base) > 0,
+                                  context=self.context)
         out["provenance"] = dict(self.provenance)
         return out

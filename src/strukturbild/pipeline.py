@@ -303,7 +303,9 @@ def build(project: Project, *, progress: Progress | None = None) -> StructureIma
     if project.places is not None and project.places.jobs is not None and join is not None:
         jpath = Path(project.places.jobs.path)
         inputs["jobs"] = {"file": jpath.name, "sha256": _sha256(jpath),
-                          **{k: v for k, v in join.items() if k != "file"}}
+                          **{k: v for k, v in join.items() if k != "file"},
+                          **({"source": project.places.jobs.source}
+                             if project.places.jobs.source else {})}
     _layer_entries(inputs, layers)
     return _assemble(project, places, areas, observed, inputs, say, layers=layers)
 
@@ -313,6 +315,8 @@ def _input_entry(src: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"file": Path(src.path).name, "sha256": _sha256(Path(src.path))}
     if src.licence:
         entry["licence"] = src.licence
+    if src.source:
+        entry["source"] = src.source
     if src.where:
         entry["where"] = src.where
     return entry
@@ -386,7 +390,8 @@ def build_image(
         say(f"jobs from the project: {Path(jobs.path).name}")
         places, join = join_jobs(places, jobs, crs=project.crs)
         inputs["jobs"] = {"file": Path(jobs.path).name, "sha256": _sha256(Path(jobs.path)),
-                          **{k: v for k, v in join.items() if k != "file"}}
+                          **{k: v for k, v in join.items() if k != "file"},
+                          **({"source": jobs.source} if jobs.source else {})}
     areas_frame = None
     if areas is not None:
         acols = project.areas.columns if project.areas is not None else {}
@@ -450,6 +455,8 @@ def _assemble(project: Project, places: gpd.GeoDataFrame, areas: gpd.GeoDataFram
         "role_agreement": role_agreement(roles, project.roles)
         if designations is not None else {},
         "base": base_info,
+        # who designated the places (the publisher and the document of each list used)
+        "designation_sources": _designation_sources(designations),
         "strak": strak_info,
         "context": context_info,
         "parameters": _parameters(project),
@@ -668,6 +675,14 @@ def _parameters(project: Project) -> dict[str, Any]:
                   "designations": [str(d) if isinstance(d, str) else Path(d).name
                                    for d in scheme.designations]},
     }
+
+
+def _designation_sources(designations: pd.DataFrame | None) -> list[str]:
+    """"Publisher, document" of the designations that name a place of the image."""
+    if designations is None or "source" not in designations:
+        return []
+    return list(dict.fromkeys(", ".join(p.strip() for p in str(s).split(",")[:2])
+                              for s in designations["source"] if str(s).strip()))
 
 
 def _strak(project: Project, places: gpd.GeoDataFrame, links: gpd.GeoDataFrame,

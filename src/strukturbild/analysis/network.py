@@ -30,7 +30,7 @@ the routed flows; :func:`corridors` does it all for a structure image's links.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -1167,6 +1167,7 @@ def find_strak(
     min_share: float = 0.1,
     min_flow: float = 0.0,
     max_count: int = 10,
+    centres: bool = False,
 ) -> list[Strak]:
     """The stråk of the routed flows: the busiest chains of edges, named by their places.
 
@@ -1178,7 +1179,13 @@ def find_strak(
     them, "Malmö–Lund", and on from them, "Lund–Eslöv–Höör"), or its own path. The
     edges that join a place to an infrastructure network (``access``) are in no stråk.
     The ``max_count`` that carry the most commuting (flow times length) are kept,
-    busiest first.
+    busiest first. With ``centres``, a place of ``split`` that none of them reaches
+    (Skövde and Lidköping beside Göteborg's many stråk) gets stråk of its own: from its
+    busiest edges (those with at least half the flow of its busiest, at most
+    :data:`CENTRE_STRAK`), each extended as above along edges that carry at least
+    :data:`CENTRE_SHARE` of its busiest edge's flow, until another such place or the
+    end; a structure image shows how every regional centre hangs together, not only
+    the largest city's commuting.
 
     Parameters
     ----------
@@ -1192,7 +1199,9 @@ def find_strak(
     min_share, min_flow
         The threshold: the least flow on a stråk's edges.
     max_count
-        The most stråk kept.
+        The most stråk kept (before those of ``centres``).
+    centres
+        Give each place of ``split`` that no kept stråk reaches stråk of its own.
 
     Examples
     --------
@@ -1216,13 +1225,7 @@ def find_strak(
     for e in np.flatnonzero(usable):
         at_node.setdefault(int(net.u[e]), []).append(int(e))
         at_node.setdefault(int(net.v[e]), []).append(int(e))
-    stop = np.zeros(net.n_nodes, dtype=bool)
-    place_at: dict[int, list[int]] = {}
-    for p, joined in enumerate(net.attach):
-        for node in joined:
-            place_at.setdefault(int(node), []).append(p)
-            if split[p]:
-                stop[node] = True
+    stop, place_at = _stops(net, split)
     taken = np.zeros(net.n_edges, dtype=bool)
 
     def grow(path_nodes: list[int], path_edges: list[int], seen: set[int]) -> None:
@@ -1264,9 +1267,94 @@ def find_strak(
         found.append(_strak(net, total, nodes, edges, place_at, names, labelled, split,
                             population))
     found.sort(key=lambda s: -s.commuter_km)
-    kept = _distinct(found[:max(max_count, 0)], names, population)
+    kept = found[:max(max_count, 0)]
+    if centres:
+        kept += _centre_strak(net, total, kept, stop, place_at, split, population,
+                              min_flow, lambda nodes, edges: _strak(
+                                  net, total, nodes, edges, place_at, names, labelled,
+                                  split, population))
+    kept = _distinct(kept, names, population)
     kept.sort(key=lambda s: (-s.flow, -s.commuter_km, s.name))
     return kept
+
+
+def _stops(net: Network, split: Sequence[bool] | NDArray[np.bool_]
+           ) -> tuple[NDArray[np.bool_], dict[int, list[int]]]:
+    """The nodes where a stråk ends (those of the places of ``split``), and the places
+    joined at each node."""
+    stop = np.zeros(net.n_nodes, dtype=bool)
+    place_at: dict[int, list[int]] = {}
+    for p, joined in enumerate(net.attach):
+        for node in joined:
+            place_at.setdefault(int(node), []).append(p)
+            if split[p]:
+                stop[node] = True
+    return stop, place_at
+
+
+#: With ``centres``: a centre's own stråk run along edges of at least this share of the
+#: flow on its busiest edge, and start from at most this many of its edges.
+CENTRE_SHARE, CENTRE_STRAK = 0.25, 3
+
+
+def _centre_strak(net: Network, total: FloatArray, kept: list[Strak],
+                  stop: NDArray[np.bool_], place_at: Mapping[int, list[int]],
+                  split: Sequence[bool] | NDArray[np.bool_],
+                  population: Sequence[float] | FloatArray | None, min_flow: float,
+                  make: Callable[[list[int], list[int]], Strak]) -> list[Strak]:
+    """Stråk of the places of ``split`` that no kept stråk reaches (:func:`find_strak`).
+
+    A centre's stråk start at it and grow as :func:`find_strak`'s do, on its own
+    threshold (:data:`CENTRE_SHARE` of its busiest edge), never along an edge already
+    drawn; a centre reached by another centre's new stråk gets none of its own.
+    """
+    taken = np.zeros(net.n_edges, dtype=bool)
+    reached: set[int] = set()
+    for st in kept:
+        taken[list(st.edges)] = True
+        reached.update(st.places)
+    open_edge = (net.kind != "access") & (total > 0)
+    order = sorted((p for p in range(len(net.attach)) if split[p]),
+                   key=lambda p: (-(float(population[p]) if population is not None
+                                    else 0.0), p))
+    added: list[Strak] = []
+    for p in order:
+        if p in reached:
+            continue
+        starts = sorted({int(n) for n in net.attach[p]})
+        mine = [int(e) for n in starts for e in np.flatnonzero(
+            ((net.u == n) | (net.v == n)) & open_edge & ~taken)]
+        mine = sorted(set(mine), key=lambda e: (-total[e], e))
+        if not mine or total[mine[0]] < max(min_flow, 1e-9):
+            continue
+        level = max(CENTRE_SHARE * float(total[mine[0]]), min_flow, 1e-9)
+        for seed in [e for e in mine if total[e] >= 0.5 * total[mine[0]]][:CENTRE_STRAK]:
+            if taken[seed]:
+                continue
+            here = int(net.u[seed]) if int(net.u[seed]) in starts else int(net.v[seed])
+            nodes, edges = [here], [seed]
+            taken[seed] = True
+            nodes.append(int(net.v[seed]) if int(net.u[seed]) == here else int(net.u[seed]))
+            seen = set(nodes)
+            while not stop[nodes[-1]]:
+                at = nodes[-1]
+                nxt = [int(e) for e in np.flatnonzero(
+                    ((net.u == at) | (net.v == at)) & open_edge & ~taken
+                    & (total >= level))]
+                nxt = [e for e in nxt if (int(net.v[e]) if int(net.u[e]) == at
+                                          else int(net.u[e])) not in seen]
+                if not nxt:
+                    break
+                best = min(nxt, key=lambda e: (-total[e], e))
+                taken[best] = True
+                edges.append(best)
+                nodes.append(int(net.v[best]) if int(net.u[best]) == at
+                             else int(net.u[best]))
+                seen.add(nodes[-1])
+            st = make(nodes, edges)
+            added.append(st)
+            reached.update(st.places)
+    return added
 
 
 def _distinct(found: list[Strak], names: Sequence[str],
@@ -1592,7 +1680,7 @@ def corridors(
         if "population" in places else None
     found = find_strak(net, routing, names=names, labelled=labelled, split=split,
                        population=pop, min_share=p.min_share, min_flow=p.min_flow,
-                       max_count=p.max_count)
+                       max_count=p.max_count, centres=p.centres)
     total = routing.total
     threshold = max(p.min_share * float(total.max()), p.min_flow) if len(total) else 0.0
     drawn = [f for s in found for f in total[list(s.edges)]]

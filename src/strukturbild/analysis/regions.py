@@ -880,7 +880,7 @@ def delineate_regions(flows: Flows, method: str | MethodParams = "lma",
     ``out_share`` (p1_i) and ``top_share`` (p2_i). Diagnostics: ``independent``,
     ``group_centres``, ``centres``, ``centre_groups`` (label → its centres, most jobs
     first), ``region_centre``, ``chains_broken``, ``max_links``, ``unknown_depth``,
-    ``no_residents``, ``excluded``. ``tests/test_regions.py`` checks all of this against
+    ``no_residents``, ``excluded``. ``tests/analysis/test_regions.py`` checks all of this against
     SCB's workbook, from a flow table built from its shares.
 
     **Nodal regions** (``"nodal"``): each tree of the Nystuen–Dacey dominant flows

@@ -47,6 +47,22 @@ def _formats(text: str | None) -> tuple[str, ...] | None:
     return tuple(f.strip() for f in text.split(",") if f.strip())
 
 
+def _papers() -> tuple[str, ...]:
+    """The print maps' papers, as ``[map] paper`` takes them."""
+    import typing
+
+    from .. import MapOptions
+
+    return tuple(typing.get_args(typing.get_type_hints(MapOptions)["paper"]))
+
+
+def _with_map_options(project: Project, args: argparse.Namespace) -> Project:
+    """The project with the map options given on the command line (``--paper``)."""
+    if getattr(args, "paper", None):
+        project = replace(project, map=project.map.replace(paper=args.paper))
+    return project
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     if args.out:
@@ -54,7 +70,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     formats = _formats(args.format)
     if formats is not None:
         project = project.with_export(formats=formats)
-    return _run(project, args)
+    return _run(_with_map_options(project, args), args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -65,7 +81,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     formats = _formats(args.format)
     if formats is not None:
         project = project.with_export(formats=formats)
-    return _run(project, args)
+    return _run(_with_map_options(project, args), args)
 
 
 def _run(project: Project, args: argparse.Namespace) -> int:
@@ -132,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--format", help=f"comma-separated: {','.join(FORMATS)}")
         sp.add_argument("--json", action="store_true", help="print the summary as JSON")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+        sp.add_argument("--paper", choices=_papers(), metavar="PAPER",
+                        help="the print maps' (png, pdf, svg) paper: "
+                             f"{', '.join(_papers())} (default: the project's [map] paper)")
         g = sp.add_mutually_exclusive_group()
         g.add_argument("--append", action="store_true",
                        help="add the layers to an existing GeoPackage (same CRS and columns)")

@@ -829,7 +829,7 @@ def _finish_geopackage(path: Path, image: StructureImage, frames: Mapping[str, A
     second line of defence).
     """
     scene = scene_of(image, options, "gpkg")
-    source_note = options.source_note
+    source_note = scene.source  # the maps' source line: publishers, licences
     with contextlib.closing(sqlite3.connect(path)) as con, \
             guarded(con, seconds=SQL_SECONDS, source=source, what="writing styles and metadata"):
         con.isolation_level = None

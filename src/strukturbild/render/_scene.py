@@ -71,9 +71,12 @@ __all__ = [
     "Scene",
     "SceneLayer",
     "StrakClass",
+    "StrakLabel",
     "link_style_table",
     "map_links",
     "scene_of",
+    "source_of",
+    "strak_labels",
 ]
 
 #: What the scene is for: the web map (and folium), the print map, the QGIS styles.
@@ -177,6 +180,16 @@ class StrakClass:
     colour: str
     opacity: float
     label: str
+
+
+@dataclass(frozen=True)
+class StrakLabel:
+    """A stråk's name and the points along it where the name may stand, best first:
+    ``(x, y, width)``, in the stråk's CRS, with the band's width there in pixels."""
+
+    strak_id: int
+    name: str
+    points: tuple[tuple[float, float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -432,6 +445,62 @@ def _strak(image: StructureImage) -> tuple[Any, tuple[StrakClass, ...]]:
     return strak.iloc[order], tuple(out)
 
 
+#: Where along a stråk its name is tried: every twentieth of its length, the points
+#: farthest from the places first (the name stands between the towns it names).
+_LABEL_STEPS = 20
+_LABEL_POINTS = 6
+
+
+def strak_labels(strak: Any, places_xy: np.ndarray[Any, Any], widths: Mapping[int, float],
+                 skip: Sequence[str] = ()) -> tuple[StrakLabel, ...]:
+    """The stråk's names, busiest stråk first, each with the points along it where a
+    map may set it: every twentieth of its length (its longest run where it branches),
+    those farthest from the places (``places_xy``, in the stråk's CRS) first, near
+    the middle before the ends; at most six, none closer to a place than a third of
+    the farthest. ``widths`` gives each width class's band width; a stråk named as a
+    joint designation (``skip``: its band has the name already) is left out.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, numpy as np, shapely
+    >>> strak = gpd.GeoDataFrame({"strak_id": [1], "name": ["A–B"], "width_class": [2]},
+    ...                          geometry=[shapely.LineString([(0, 0), (100, 0)])])
+    >>> (lab,) = strak_labels(strak, np.array([[0.0, 0.0], [100.0, 0.0]]), {2: 7.0})
+    >>> lab.name, lab.points[0]
+    ('A–B', (50.0, 0.0, 7.0))
+    >>> [round(x, 6) for x, _, _ in lab.points]
+    [50.0, 45.0, 55.0, 40.0, 60.0, 35.0]
+    """
+    import shapely
+
+    out = []
+    t = np.arange(1, _LABEL_STEPS) / _LABEL_STEPS
+    for sid in sorted({int(v) for v in strak["strak_id"]}):
+        rows = strak[(strak["strak_id"] == sid).to_numpy()]
+        name = str(rows["name"].iloc[0])
+        if name in skip:
+            continue
+        geoms = rows.geometry.to_numpy()
+        merged = shapely.line_merge(shapely.union_all(geoms))
+        line = max(getattr(merged, "geoms", [merged]), key=lambda g: g.length)
+        if line.is_empty or line.length <= 0:
+            continue
+        pts = shapely.line_interpolate_point(line, t, normalized=True)
+        xy = shapely.get_coordinates(pts)
+        near = np.full(len(t), np.inf) if not len(places_xy) else np.sqrt(
+            ((xy[:, None, :] - np.asarray(places_xy)[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+        # the band's width at each point: its nearest section's class
+        section = shapely.distance(pts[:, None], geoms[None, :]).argmin(axis=1)
+        band = [float(widths.get(int(rows["width_class"].iloc[j]), 0.0)) for j in section]
+        # round the distances so that points about as far from the places go by the middle
+        far = np.round(near / max(float(near.max()), 1e-9), 1) if np.isfinite(near).all() \
+            else np.ones(len(t))
+        order = [i for i in np.lexsort((np.abs(t - 0.5), -far)) if far[i] >= 1 / 3]
+        out.append(StrakLabel(sid, name, tuple(
+            (float(xy[i, 0]), float(xy[i, 1]), band[i]) for i in order[:_LABEL_POINTS])))
+    return tuple(out)
+
+
 def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
     """The context places and ferry lines the map draws (None for none)."""
     if not options.context:
@@ -439,25 +508,6 @@ def _context(image: StructureImage, options: MapOptions) -> tuple[Any, Any]:
     ctx = image.context if image.context is not None and len(image.context) else None
     ferries = image.ferries if image.ferries is not None and len(image.ferries) else None
     return ctx, ferries
-
-
-def _credits(image: StructureImage, options: MapOptions, context: Any) -> str:
-    """The source note with the credits the data drawn asks for: GeoNames (CC BY 4.0)
-    for context places, OpenStreetMap (ODbL) for own layers from it, when the note does
-    not name them already."""
-    lang = image.language
-    note = options.source_note.strip() or source_line(image.provenance.get("inputs") or {},
-                                                      lang)
-    extra = []
-    if context is not None and (context["source"] == "GeoNames").any() and \
-            "geonames" not in note.lower():
-        extra.append(text("context_credit", lang))
-    for layer in image.layers:
-        licence = layer.licence.strip()
-        if "openstreetmap" in licence.lower() and "openstreetmap" not in \
-                " ".join([note, *extra]).lower():
-            extra.append(licence)
-    return "; ".join(p for p in (note, *extra) if p)
 
 
 def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bool,
@@ -490,6 +540,29 @@ def _layers(image: StructureImage, options: MapOptions, *, base: bool, areas: bo
 
 
 # --------------------------------------------------------------------------- the scene
+
+
+def source_of(image: StructureImage, options: MapOptions, *, base: bool,
+              context: Any = None) -> str:
+    """The source line of ``image`` (:func:`~.style.source_line`): the project's
+    ``source_note``, or its inputs' and designations' publishers; Natural Earth when
+    the ``base`` is drawn, GeoNames when the ``context`` places drawn are theirs.
+
+    Examples
+    --------
+    >>> from strukturbild import build, example_project
+    >>> img = build(example_project())
+    >>> source_of(img, img.map_options, base=False)
+    'Källa: SCB (statistiska tätorter 2020, kommungränser, dagbefolkning 2024; CC0, fri \
+med angiven källa), Region Skåne (Regionplan för Skåne 2022–2040); modellerade flöden'
+    """
+    geonames = context is not None and "source" in context and \
+        bool((context["source"] == "GeoNames").any())
+    return source_line(image.provenance.get("inputs") or {}, image.language,
+                       source_note=options.source_note, modelled=image.modelled, base=base,
+                       timestamp=options.timestamp,
+                       designations=image.provenance.get("designation_sources") or (),
+                       context=geonames)
 
 
 def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scene:
@@ -545,10 +618,7 @@ def scene_of(image: StructureImage, options: MapOptions, medium: Medium) -> Scen
                        context=context is not None or ferries is not None,
                        strak=strak is not None),
         legend=(), strak=strak, strak_classes=strak_classes,
-        source=source_line(image.provenance.get("inputs") or {}, lang,
-                           source_note=_credits(image, options, context),
-                           modelled=image.modelled, base=base is not None,
-                           timestamp=options.timestamp),
+        source=source_of(image, options, base=base is not None, context=context),
         context=context, ferries=ferries,
     )
     return replace(scene, legend=tuple(legend_sections(scene)))

@@ -24,7 +24,6 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from ._scene import Scene, scene_of
@@ -51,12 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["explore", "safe_text"]
 
 _WGS84 = "EPSG:4326"
-#: Place popup rows after the role: (column, text key, decimals or None for text).
-_POPUP_ROWS: tuple[tuple[str, str, int | None], ...] = (
-    ("area_name", "kommun", None), ("population", "population", 0),
-    ("employed", "employed", 0), ("jobs", "jobs", 0), ("job_ratio", "job_ratio", 2),
-    ("net_commuting", "net_commuting", 0), ("designations", "designations", None),
-    ("role_reason", "reason", None))
 #: The sea under a map without tiles (a fixed text: no data in it).
 _SEA_CSS = f"<style>html body .leaflet-container{{background:{SEA}}}</style>"
 #: Attributes of an own layer's features shown in their tooltips (the first ones).
@@ -251,20 +244,18 @@ def _groups(layers: _Layers) -> None:
             "tip": f"<b>{safe_text(group.name)}</b><br>{safe_text(label)}"}]))
 
 
-def _place_popup(scene: Scene, row: pd.Series, role: str) -> str:
-    lang = scene.language
-    rows = [(text("role", lang), role)]
-    for col, key, decimals in _POPUP_ROWS:
-        value = row.get(col)
-        if value is None or (isinstance(value, float) and not np.isfinite(value)) or \
-                value == "":
-            continue
-        rows.append((text(key, lang), str(value) if decimals is None
-                     else format_number(value, lang, decimals)))
-        if col == "employed" and row.get("employed_estimated") in (True, np.True_):
-            rows.append((text("employed_estimated", lang),
-                         text("employed_estimated_value", lang)))
-    return f"<b>{safe_text(row['name'])}</b>" + _table(rows)
+def _place_popups(scene: Scene, places: pd.DataFrame) -> dict[str, str]:
+    """Each place's popup: its name and the sentences the web map's popup says
+    (:mod:`strukturbild.render.popups`), escaped."""
+    from .popups import place_texts, popup_data
+
+    data = popup_data(scene, places)
+    names = [str(n) for n in places["name"]]
+    index = {st.key: i for i, st in enumerate(scene.styles)}
+    roles = [index.get(str(r), 0) for r in places["role"]]
+    return {str(pid): f"<b>{safe_text(names[j])}</b><br>" + "<br>".join(
+        safe_text(t) for t in place_texts(data, names, roles, j, scene.language))
+        for j, pid in enumerate(places.index)}
 
 
 def _places(layers: _Layers) -> None:
@@ -272,6 +263,7 @@ def _places(layers: _Layers) -> None:
     scene = layers.scene
     places = scene.image.places.iloc[scene.order]
     roles = places["role"].astype(str)
+    popups = _place_popups(scene, places)
     for s in scene.styles:
         pick = places[(roles == s.key).to_numpy()]
         if not len(pick):
@@ -280,9 +272,9 @@ def _places(layers: _Layers) -> None:
                             "weight": 0.9, "fill": True, "fillColor": s.colour,
                             "fillOpacity": 0.92},
                   "tip": f"<b>{safe_text(row['name'])}</b><br>{safe_text(s.label)}",
-                  "pop": _place_popup(scene, row, s.label)}
-                 for p, (_, row) in zip(pick["population"].fillna(0.0), pick.iterrows(),
-                                        strict=True))
+                  "pop": popups[str(pid)]}
+                 for p, (pid, row) in zip(pick["population"].fillna(0.0), pick.iterrows(),
+                                          strict=True))
         pts = pick.geometry.where(pick.geom_type == "Point", pick.geometry.representative_point())
         layers.add(f"{s.label} ({format_number(len(pick), scene.language)})",
                    _geojson(pts, pick.crs, props), popup=True, marker=True)

@@ -47,6 +47,7 @@ from .style import (
     RADIUS_PER_SQRT_THOUSAND,
     REGION_STYLE,
     STRAK_STYLE,
+    STRAK_TEXT,
     RoleStyle,
     link_style,
 )
@@ -283,11 +284,12 @@ def _place_symbol(colour: str, geometry: GeometryKind, unit: SizeUnit) -> _Symbo
 
 def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str, *,
             placement: str = "point", colour: str = "#000000", italic: bool = False,
-            bold: bool = True) -> None:
+            bold: bool = True, merge_lines: bool = False) -> None:
     """Rule-based labels: one rule per ``(description, filter)``, labelling ``column``.
 
     ``placement``: around a point (``"point"``), along a line (``"line"``) or inside
-    a polygon (``"polygon"``).
+    a polygon (``"polygon"``); ``merge_lines``: connected lines of the same label are
+    labelled once (a stråk's sections).
     """
     labeling = ET.SubElement(root, "labeling", {"type": "rule-based"})
     top = ET.SubElement(labeling, "rules", {"key": "{" + str(uuid.uuid5(_NS, "root")) + "}"})
@@ -325,7 +327,8 @@ def _labels(root: ET.Element, rules: Sequence[tuple[str, str]], column: str, *,
         ET.SubElement(settings, "rendering", {
             "drawLabels": "1", "obstacle": "1", "obstacleType": "1", "obstacleFactor": "1",
             "displayAll": "0", "upsidedownLabels": "0", "labelPerPart": "0",
-            "mergeLines": "0", "limitNumLabels": "0", "maxNumLabels": "2000",
+            "mergeLines": "1" if merge_lines else "0", "limitNumLabels": "0",
+            "maxNumLabels": "2000",
             "scaleVisibility": "0", "scaleMin": "0", "scaleMax": "0", "zIndex": "1",
             "fontLimitPixelSize": "0", "fontMinPixelSize": "3", "fontMaxPixelSize": "10000",
             "minFeatureSize": "0", "unplacedVisibility": "0",
@@ -533,6 +536,9 @@ def strak_qml(classes: Sequence[StrakClass], *, unit: SizeUnit = "Point") -> str
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
     _order_by(renderer, "flow", ascending=True)
+    # each stråk named once along its band (its sections merged), as the maps name it
+    _labels(root, [("strak", "true")], "name", placement="line", colour=STRAK_TEXT,
+            italic=True, merge_lines=True)
     return _finish(root, 1)
 
 

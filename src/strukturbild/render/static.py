@@ -41,7 +41,7 @@ import os
 import re
 import secrets
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from io import BytesIO
@@ -53,7 +53,7 @@ import numpy as np
 from ..config import MapOptions
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ._geometry import label_point
-from ._scene import Scene, scene_of
+from ._scene import Scene, scene_of, strak_labels
 from .legend import LegendRow, LegendSection
 from .style import (
     AREA_EDGE,
@@ -70,6 +70,7 @@ from .style import (
     PAPER_MM,
     REGION_STYLE,
     SEA,
+    STRAK_TEXT,
     context_radius,
     format_number,
     link_width,
@@ -749,9 +750,11 @@ def _draw(fig: Figure, renderer: RendererBase, scene: Scene, size_mm: tuple[floa
             for (_, x, y, r) in context
             for a, b in [ax.transData.transform((x, y))]]  # place names leave them free
     taken = _draw_place_names(ax, renderer, scene, frames.places, marks, [furniture, *dots],
-                              link_ink)
+                              link_ink, tiers=print_label_tiers(size_mm))
     _draw_context_names(ax, renderer, context, marks, taken, dots)
     _draw_area_names(ax, renderer, scene, frames, view, marks, taken)
+    if frames.strak is not None:
+        _draw_strak_names(ax, renderer, scene, frames, marks, taken)
     _draw_legend(fig, lay, size_mm, lang)
 
 
@@ -903,17 +906,43 @@ def _draw_places(ax: Axes, scene: Scene, places: gpd.GeoDataFrame, x: np.ndarray
     return _Marks(x, y, radii, roles, circles, groups)
 
 
-def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: gpd.GeoDataFrame,
-                      marks: _Marks, blocked: list[_Box], link_ink: _Ink) -> list[_Box]:
+#: The paper a print map's labels are set for: on a page of twice its area (A3) the
+#: names of one more role join, as the web map's do one zoom step in.
+_LABEL_PAPER_MM2 = 210.0 * 297.0
+
+
+def print_label_tiers(size_mm: tuple[float, float]) -> int:
+    """How many label tiers a page of ``size_mm`` names: 1 (the labelled roles) on A4,
+    one more for each doubling of the paper (A3: 2, A2: 3).
+
+    Examples
+    --------
+    >>> print_label_tiers((210, 297)), print_label_tiers((420, 297)), print_label_tiers((594, 420))
+    (1, 2, 3)
+    """
+    ratio = size_mm[0] * size_mm[1] / _LABEL_PAPER_MM2
+    return 1 + max(0, math.floor(math.log2(max(ratio, 1e-9)) + 1e-6))
+
+
+def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene,
+                      places: gpd.GeoDataFrame, marks: _Marks, blocked: list[_Box],
+                      link_ink: _Ink, *, tiers: int = 1) -> list[_Box]:
     """The joint designations' names, then the places of the labelled roles, highest
-    first; returns the boxes they take."""
+    first, each at its dot (a joint designation's places too); on larger paper
+    (``tiers`` > 1) the places of the next roles down as well, in the smallest size,
+    where they fit. Returns the boxes they take."""
     level = dict(zip((s.key for s in scene.styles), scene.label_level, strict=True))
+    tier = dict(zip((s.key for s in scene.styles), scene.label_tier, strict=True))
     labelled = set(scene.labelled)
-    members = set(marks.groups.get("members", []))
+    named = {k for k, t in tier.items() if t < tiers}
     population = places["population"].to_numpy(dtype=float)
-    cand = sorted((i for i in range(len(places)) if marks.roles[i] in labelled
-                   and i not in members),
-                  key=lambda i: (level[str(marks.roles[i])], -population[i], i))
+
+    def size(key: str) -> int:
+        return min(level[key], 2) if key in labelled else 2
+
+    cand = sorted((i for i in range(len(places)) if marks.roles[i] in named),
+                  key=lambda i: (tier[str(marks.roles[i])], size(str(marks.roles[i])),
+                                 -population[i], i))
     ids = [re.sub(r"[^A-Za-z0-9_.-]", "_", str(v)) for v in places.index]
     if any(marks.roles[i] in labelled for i in marks.groups.get("members", [])):
         for label, (gx, gy), half in marks.groups.get("labels", []):
@@ -922,7 +951,7 @@ def _draw_place_names(ax: Axes, renderer: RendererBase, scene: Scene, places: gp
             if box is not None:
                 blocked.append(box)
     placed = _place_labels(ax, renderer, [(i, f"label-{ids[i]}", str(places["name"].iloc[i]),
-                                           min(level[str(marks.roles[i])], 2)) for i in cand],
+                                           size(str(marks.roles[i]))) for i in cand],
                            marks.x, marks.y, marks.radii, marks.circles,
                            hard=np.isin(marks.roles, list(labelled)), blocked=blocked,
                            ink=link_ink)
@@ -956,6 +985,44 @@ def _draw_area_names(ax: Axes, renderer: RendererBase, scene: Scene, frames: _Fr
                                  marks.circles, "country")
             if box is not None:
                 taken.append(box)
+
+
+def _draw_strak_names(ax: Axes, renderer: RendererBase, scene: Scene, frames: _Frames,
+                      marks: _Marks, taken: list[_Box]) -> None:
+    """The stråk's names, busiest first, in the room the other names leave: on the band
+    at one of its points (:func:`~._scene.strak_labels`) or just above or below it,
+    else beside it, covering no name, no circle and no other stråk's band
+    (``corridor-label-<name>``)."""
+    import shapely
+
+    strak = frames.strak
+    widths = {c.width_class: c.width for c in scene.strak_classes}
+    pt_px = ax.figure.dpi / 72.0
+    # each stråk's band on the page (display units, as wide as drawn)
+    bands: dict[int, Any] = {}
+    for sid, cls, geom in zip(strak["strak_id"], strak["width_class"], strak.geometry,
+                              strict=True):
+        half = widths.get(int(cls), 0.0) * PT_PER_PX / 2 * pt_px
+        drawn = [shapely.LineString(ax.transData.transform(part)).buffer(half, 2)
+                 for part in _line_parts(geom) if len(part) > 1]
+        bands[int(sid)] = shapely.union_all([bands.get(int(sid), shapely.Polygon()),
+                                             *drawn])
+    for lab in strak_labels(strak, np.column_stack([marks.x, marks.y]), widths,
+                            skip=[g.name for g in scene.groups]):
+        others = shapely.union_all([b for k, b in bands.items() if k != lab.strak_id])
+        shapely.prepare(others)
+
+        def clear(box: _Box, others: Any = others) -> bool:
+            """The name touches no other stråk's band: it names the one it stands by."""
+            return not others.intersects(shapely.box(*box))
+
+        # on or along the band at any of its points first, beside it only then
+        for beside, (x, y, width) in itertools.product((False, True), lab.points):
+            box = _centred_label(ax, renderer, lab.name, x, y, width * PT_PER_PX / 2, taken,
+                                 marks.circles, "corridor", beside=beside, clear=clear)
+            if box is not None:
+                taken.append(box)
+                break
 
 
 def _draw_legend(fig: Figure, lay: _Layout, size_mm: tuple[float, float], lang: str) -> None:
@@ -1232,6 +1299,9 @@ _NAME_STYLES: dict[str, dict[str, Any]] = {
     "group": {"fontsize": 8.0, "fontweight": "bold", "color": _INK},
     "region": {"fontsize": 7.5, "fontstyle": "italic", "color": REGION_STYLE[0]},
     "country": {"fontsize": 7.0, "color": COUNTRY_TEXT},
+    # a stråk's name: italic, in a dark shade of the band's colour
+    "corridor": {"fontsize": 7.0, "fontstyle": "italic", "fontweight": "bold",
+                 "color": STRAK_TEXT},
 }
 
 
@@ -1261,29 +1331,39 @@ def _halo() -> list[Any]:
 
 def _centred_label(ax: Axes, renderer: RendererBase, name: str, px: float, py: float,
                    half_pt: float, taken: list[_Box], circles: np.ndarray[Any, Any],
-                   kind: str, bold: bool = False) -> _Box | None:
-    """A name centred on a point (or just above or below it): a joint designation's
-    band, a region, a country. Placed only where it covers no placed label, no circle
+                   kind: str, bold: bool = False, beside: bool = False,
+                   clear: Callable[[_Box], bool] | None = None) -> _Box | None:
+    """A name centred on a point (or just above or below it; ``beside``: right or left
+    of it instead): a joint designation's band, a region, a country, a stråk. Placed
+    only where it covers no placed label, no circle, passes its own test (``clear``)
     and stays inside the map; returns its box."""
     style = dict(_NAME_STYLES[kind])
     pt_px = ax.figure.dpi / 72.0
     frame = ax.get_window_extent(renderer)
     gid = f"{kind}-label-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
-    for dy, va in ((0.0, "center_baseline"), (half_pt + 1.5, "bottom"),
-                   (-half_pt - 1.5, "top")):
-        ann = ax.annotate(name, (px, py), xytext=(0.0, dy), textcoords="offset points",
-                          ha="center", va=va, zorder=7.2, annotation_clip=False, **style)
+    spots: list[tuple[float, float, _HAlign, _VAlign]] = [
+        (0.0, 0.0, "center", "center_baseline"), (0.0, half_pt + 1.5, "center", "bottom"),
+        (0.0, -half_pt - 1.5, "center", "top")]
+    if beside:  # a stråk's name, right or left of its band
+        spots = [(half_pt + 2.5, 0.0, "left", "center_baseline"),
+                 (-half_pt - 2.5, 0.0, "right", "center_baseline")]
+    for dx, dy, ha, va in spots:
+        ann = ax.annotate(name, (px, py), xytext=(dx, dy), textcoords="offset points",
+                          ha=ha, va=va, zorder=7.2, annotation_clip=False, **style)
         e = ann.get_window_extent(renderer)
         h = 1.1 * pt_px
-        box = (e.x0 - h, e.y0 - h, e.x1 + h, e.y1 + h)
+        # a stråk's name keeps a word's room from the other names beside it
+        w = (5.0 if kind == "corridor" else 1.1) * pt_px
+        box = (e.x0 - w, e.y0 - h, e.x1 + w, e.y1 + h)
         hits = _circles_hit(box, circles[:, 0], circles[:, 1], circles[:, 2])
         inside = box[0] >= frame.x0 and box[1] >= frame.y0 and box[2] <= frame.x1 and \
             box[3] <= frame.y1
-        if inside and not hits.any() and not any(_rects_overlap(box, t) for t in taken):
+        if inside and not hits.any() and not any(_rects_overlap(box, t) for t in taken) \
+                and (clear is None or clear(box)):
             ann.set_gid(gid)
             if kind != "country":
-                ax.annotate(name, (px, py), xytext=(0.0, dy), textcoords="offset points",
-                            ha="center", va=va, zorder=7.15, annotation_clip=False,
+                ax.annotate(name, (px, py), xytext=(dx, dy), textcoords="offset points",
+                            ha=ha, va=va, zorder=7.15, annotation_clip=False,
                             path_effects=_halo(), **{**style, "color": _HALO})
             return box
         ann.remove()

@@ -7,6 +7,7 @@ English live here, so that the web map and QGIS look alike.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,12 @@ __all__ = [
     "ROLE_COLOURS",
     "SEA",
     "STRAK_STYLE",
+    "STRAK_TEXT",
     "TEXT",
     "RoleStyle",
     "chain",
+    "credit",
+    "credits_text",
     "format_number",
     "labelled_roles",
     "lan_of",
@@ -90,9 +94,14 @@ def link_style(link_class: str, regional: bool) -> tuple[str, str, float]:
 #: merge into one band where they meet; a warm grey that neither the roles' hues nor
 #: the regional links' dark red take.
 STRAK_STYLE = ("#c0907b", 1.0)  # colour, opacity
-#: Width (px) of each width class, by the number of classes drawn (thinnest first).
+#: A stråk's name on the maps: a dark shade of the band's colour (the web map's
+#: ``.sb-strak`` label in map.css has the same).
+STRAK_TEXT = "#6e4332"
+#: Width (px) of each width class, by the number of classes drawn (thinnest first):
+#: each class about twice the one below, so that a class reads at a glance at the
+#: region's zoom (print draws them at 0.75 pt a px, as every other width).
 STRAK_WIDTHS: dict[int, tuple[float, ...]] = {
-    1: (8.0,), 2: (5.0, 11.0), 3: (4.0, 8.0, 14.0), 4: (3.5, 7.0, 11.0, 16.0)}
+    1: (7.0,), 2: (3.5, 10.0), 3: (3.0, 7.0, 13.0), 4: (2.5, 5.0, 9.0, 14.0)}
 
 
 def strak_width(width_class: int, classes: int) -> float:
@@ -101,8 +110,8 @@ def strak_width(width_class: int, classes: int) -> float:
 
     Examples
     --------
-    >>> strak_width(1, 3), strak_width(3, 3), strak_width(1, 1)
-    (4.0, 14.0, 8.0)
+    >>> strak_width(1, 3), strak_width(2, 3), strak_width(3, 3), strak_width(1, 1)
+    (3.0, 7.0, 13.0, 7.0)
     """
     widths = STRAK_WIDTHS[min(max(classes, 1), max(STRAK_WIDTHS))]
     return widths[min(max(width_class, 1), len(widths)) - 1]
@@ -184,8 +193,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # the legend's link rows: one per style drawn (scope and class)
     "regional_strong": ("Regionalt samband, starkt", "Regional link, strong"),
     "regional_medium": ("Regionalt samband, medelstarkt", "Regional link, medium"),
-    "regional_weak": ("Regional axel: svagt samband, en orts största flöde",
-                      "Regional axis: weak link, a place's largest flow"),
+    "regional_weak": ("Regional axel (en orts största flöde)",
+                      "Regional axis (a place's largest flow)"),
     "local_strong": ("Lokalt samband, starkt", "Local link, strong"),
     "local_medium": ("Lokalt samband, medelstarkt", "Local link, medium"),
     "local_weak": ("Svagt samband", "Weak link"),
@@ -201,8 +210,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "source": ("Källa", "Source"),
     "per_day": ("pendlare", "commuters"),
     "unknown": ("okänd", "unknown"),
-    "taper": ("Linjen smalnar av mot orten som tar emot flest pendlare",
-              "A link narrows towards the place that receives most commuters"),
+    "taper": ("Smalnar av mot orten dit flest pendlar",
+              "Narrows towards where most commute to"),
     "links_shown": (
         "Visar {shown} av {total} samband: alla starka och medelstarka, svaga från "
         "{min} pendlare.",
@@ -219,7 +228,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "regional": ("regionalt", "regional"),
     "local": ("lokalt", "local"),
     "weak_links": ("Svaga samband", "Weak links"),
-    "weak_hidden": ("Dolda; visas i lagerlistan.", "Hidden; switch them on in the layer list."),
+    "weak_hidden": ("(dolda: klicka här)", "(hidden: click here)"),
     "joint": ("Gemensam {role}", "Joint {role}"),
     "joint_member": ("Gemensamt utpekad", "Designated jointly"),
     "kommun_border": ("Kommungräns", "Municipal border"),
@@ -229,13 +238,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "background": ("Bakgrund", "Background"),
     "search": ("Sök ort", "Find a place"),
     "no_match": ("Ingen ort med det namnet", "No place of that name"),
-    "base_credit": ("bakgrund: Natural Earth", "background: Natural Earth"),
+    "base_credit": ("bakgrund", "background"),
     "context": ("Omvärld", "Surroundings"),
     "context_place": ("Ort utanför regionen", "Place outside the region"),
     "ferry": ("Färjeled", "Ferry line"),
     "ferries": ("Färjeleder", "Ferry lines"),
-    "context_credit": ("orter utanför regionen: GeoNames (CC BY 4.0)",
-                       "places outside the region: GeoNames (CC BY 4.0)"),
+    "context_credit": ("orter utanför regionen", "places outside the region"),
     "gpkg_context": ("Orter utanför regionen (GeoNames, CC BY 4.0, eller projektets "
                      "ortfil), utan roller.",
                      "Places outside the region (GeoNames, CC BY 4.0, or the project's "
@@ -272,6 +280,9 @@ TEXT: dict[str, tuple[str, str]] = {
                    "Corridors: the commuting routed on the shortest path in a network, one "
                    "row per section with its flow (commuters a day, both directions)."),
     "zoom_in": ("Zooma in", "Zoom in"),
+    "legend": ("Teckenförklaring", "Legend"),
+    "legend_show": ("Visa teckenförklaringen", "Show the legend"),
+    "legend_hide": ("Dölj teckenförklaringen", "Hide the legend"),
     "zoom_out": ("Zooma ut", "Zoom out"),
     # GeoPackage metadata
     "gpkg_places": ("Tätorter med befolkning, mått och roll i strukturbilden.",
@@ -478,36 +489,132 @@ def lan_of(area_id: Any) -> str | None:
     return text_[:2] if len(text_) == 4 and text_.isdigit() else None
 
 
+#: How a licence text named its source before inputs had a ``source``: "CC0 1.0 (SCB,
+#: statistiska tätorter 2020)": a licence, then the publisher and the data in brackets.
+_LICENCE_NAMING_SOURCE = re.compile(
+    r"(?P<licence>(?:CC[ -]?(?:0|BY)|ODbL|ODC|PDDL|OGL|public domain|Etalab|Licence "
+    r"Ouverte|DL-DE|NLOD)[^()]*?)\s*\((?P<source>[^()]+)\)\s*", re.IGNORECASE)
+
+
+#: A copyright notice as licence: "© OpenStreetMap contributors, ODbL 1.0".
+_COPYRIGHT = re.compile(r"©\s*(?P<holder>[^,]+)(?:,\s*(?P<licence>.+))?")
+
+
+def credit(info: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """Who an input is from, what it is and its licence: ``(publisher, what, licence)``.
+
+    The input's ``source`` ("SCB, statistiska tätorter 2020": the publisher, then what
+    it is) and ``licence``; without a ``source``, a licence that names one in brackets
+    ("CC0 1.0 (SCB, Digitala gränser)") or a copyright notice ("© OpenStreetMap
+    contributors, ODbL 1.0") is read so, and any other licence text stands for its
+    publisher as it is. An own layer (``layer``) says what it gave by its name when the
+    source does not. None when the input says neither: a file name is no source.
+
+    Examples
+    --------
+    >>> credit({"source": "SCB, statistiska tätorter 2020", "licence": "CC0"})
+    ('SCB', 'statistiska tätorter 2020', 'CC0')
+    >>> credit({"licence": "CC0 1.0 (SCB, Digitala gränser)", "file": "kommuner.gpkg"})
+    ('SCB', 'Digitala gränser', 'CC0 1.0')
+    >>> credit({"licence": "© OpenStreetMap contributors, ODbL 1.0", "layer": "Järnvägar"})
+    ('© OpenStreetMap contributors', 'Järnvägar', 'ODbL 1.0')
+    >>> credit({"licence": "Region Skåne (exempel)"})
+    ('Region Skåne (exempel)', '', '')
+    >>> credit({"file": "jarnvag_strak.geojson"}) is None
+    True
+    """
+    source = str(info.get("source") or "").strip()
+    licence = str(info.get("licence") or "").strip()
+    if not source and licence:
+        found = _LICENCE_NAMING_SOURCE.fullmatch(licence)
+        copyright_ = _COPYRIGHT.fullmatch(licence)
+        if found is not None:
+            source, licence = found["source"].strip(), found["licence"].strip()
+        elif copyright_ is not None:  # "© OpenStreetMap contributors, ODbL 1.0"
+            publisher = "© " + copyright_["holder"].strip()
+            return publisher, str(info.get("layer") or ""), (copyright_["licence"] or "").strip()
+        else:
+            return licence, "", ""
+    if not source:
+        return None
+    publisher, _, what = source.partition(",")
+    return publisher.strip(), what.strip() or str(info.get("layer") or ""), licence
+
+
+def credits_text(credits: Sequence[tuple[str, str, str]]) -> str:
+    """Credits by publisher, in order of first mention: "SCB (tätorter, kommuner; CC0)".
+
+    Examples
+    --------
+    >>> credits_text([("SCB", "tätorter", "CC0"), ("Region Skåne", "", ""),
+    ...               ("SCB", "kommuner", "CC0")])
+    'SCB (tätorter, kommuner; CC0), Region Skåne'
+    """
+    by: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for publisher, what, licence in credits:
+        whats, licences = by.setdefault(publisher, ({}, {}))
+        if what:
+            whats[what] = None
+        if licence:
+            licences[licence] = None
+    out = []
+    for publisher, (whats, licences) in by.items():
+        inner = "; ".join(p for p in (", ".join(whats), ", ".join(licences)) if p)
+        out.append(f"{publisher} ({inner})" if inner else publisher)
+    return ", ".join(out)
+
+
 def source_line(inputs: Mapping[str, Any], language: str, *, source_note: str = "",
-                modelled: bool = False, base: bool = False, timestamp: str | None = None
-                ) -> str:
-    """The map's source line, from the project's sources.
+                modelled: bool = False, base: bool = False, timestamp: str | None = None,
+                designations: Sequence[str] = (), context: bool = False) -> str:
+    """The map's source line: the publishers of its data, each with what it gave and
+    its licence.
 
     The project's ``source_note`` when it gives one; otherwise "Källa: " and each
-    input's licence text (or its file name). Natural Earth is credited when the map
-    draws its base, "modellerade flöden" added when the links are modelled, and the
+    publisher (:func:`credit`) of the inputs and of the ``designations`` ("Region
+    Skåne, Regionplan för Skåne 2022–2040"), in that order, what each gave and its
+    licence in brackets. The credits the data asks for are given after a
+    ``source_note`` too, unless it names them: Natural Earth when the map draws its
+    base, GeoNames (CC BY 4.0) for the ``context`` places, OpenStreetMap (ODbL) for own
+    layers from it. "modellerade flöden" is added when the links are modelled, and the
     time stamp when given. Nothing is assumed: a map of INSEE data says INSEE.
 
     Examples
     --------
-    >>> source_line({"places": {"file": "communes.gpkg", "licence": "INSEE"}}, "en",
-    ...             modelled=True)
-    'Source: INSEE; modelled flows'
+    >>> source_line({"places": {"source": "INSEE, communes", "licence": "Licence Ouverte"}},
+    ...             "en", modelled=True)
+    'Source: INSEE (communes; Licence Ouverte); modelled flows'
+    >>> source_line({"places": {"source": "SCB, tätorter 2020", "licence": "CC0"},
+    ...              "areas": {"licence": "CC0 1.0 (SCB, kommungränser)"}}, "sv",
+    ...             designations=["Region Skåne, Regionplan 2022–2040"], base=True)
+    'Källa: SCB (tätorter 2020, kommungränser; CC0, CC0 1.0), Region Skåne (Regionplan \
+2022–2040), Natural Earth (bakgrund; public domain)'
     >>> source_line({}, "sv", source_note="Källa: SCB", base=True, timestamp="2026-05-01")
-    'Källa: SCB; bakgrund: Natural Earth · Skapad 2026-05-01'
+    'Källa: SCB; Natural Earth (bakgrund; public domain) · Skapad 2026-05-01'
     """
     note = source_note.strip()
+    credits: list[tuple[str, str, str]] = []
+    for info in inputs.values():
+        found = credit(info) if isinstance(info, Mapping) else None
+        # a project's note stands for its sources, but not for OpenStreetMap's credit
+        if found is not None and (not note or ("openstreetmap" in found[0].lower()
+                                  and "openstreetmap" not in note.lower())):
+            credits.append(found)
     if not note:
-        named = [str(info.get("licence") or info.get("file") or "")
-                 for info in inputs.values() if isinstance(info, Mapping)]
-        named = [n for n in dict.fromkeys(named) if n and not n.startswith("<")]
-        note = f"{text('source', language)}: {'; '.join(named)}" if named else ""
-    extra = []
+        for d in designations:
+            publisher, _, what = str(d).partition(",")
+            credits.append((publisher.strip(), what.strip(), ""))
+    if context and "geonames" not in note.lower():
+        credits.append(("GeoNames", text("context_credit", language), "CC BY 4.0"))
     if base and "natural earth" not in note.lower():
-        extra.append(text("base_credit", language))
+        credits.append(("Natural Earth", text("base_credit", language), "public domain"))
+    named = credits_text(credits)
+    if note:
+        note = "; ".join(p for p in (note, named) if p)
+    elif named:
+        note = f"{text('source', language)}: {named}"
     if modelled and text("modelled", language) not in note:
-        extra.append(text("modelled", language))
-    note = "; ".join(p for p in (note, *extra) if p)
+        note = "; ".join(p for p in (note, text("modelled", language)) if p)
     if timestamp:
         note += f" · {text('made', language)} {timestamp}"
     return note

@@ -23,7 +23,8 @@ top, each a layer of the layer control (its legend section goes with it):
   the project's order, each with its kind's style;
 - **stråk**: the links' flows routed on a network (:attr:`StructureImage.strak`),
   each section a band of its width class, round-ended and opaque, so that a stråk's
-  sections merge into one band; a click names the stråk, its flows, length and
+  sections merge into one band; each stråk's name stands on its band or beside it
+  where the places' names leave room; a click names the stråk, its flows, length and
   places. With stråk the links (below) are a layer off at start;
 - **regions**: outlines and names;
 - **links**: one tapered shape per pair of places: its width follows the commuters
@@ -78,8 +79,9 @@ from ..config import MapOptions, resolve_basemap
 from ..errors import EmptyInputError
 from . import _assets
 from ._geometry import label_point
-from ._scene import MAX_MAP_LINKS, Scene, map_links, scene_of
+from ._scene import MAX_MAP_LINKS, Scene, map_links, scene_of, strak_labels
 from .legend import LegendRow, LegendSection
+from .popups import popup_data
 from .style import (
     AREA_EDGE,
     AREA_EDGE_ON_TILES,
@@ -112,7 +114,6 @@ _WGS84 = "EPSG:4326"
 _QUANTUM = 10_000
 #: Lower roles get labels every this many zoom levels past the first view.
 _LABEL_ZOOM_STEP = 1.5
-_LINK_CLASSES = ("strong", "medium", "weak")
 #: Attributes of an own layer's features shown in their popups (the first ones).
 _LAYER_POPUP_COLUMNS = 8
 _LAYER_TEXT_MAX = 200
@@ -266,42 +267,18 @@ def _numbers(values: Any, decimals: int) -> list[Any] | None:
             for v, f in zip(rounded, ok, strict=True)]
 
 
-#: Place popup rows after the role: (column, decimals or "s" for text).
-_PLACE_ROWS: tuple[tuple[str, int | str], ...] = (
-    ("designations", "s"), ("designation_group", "s"), ("area_name", "s"),
-    ("population", 0), ("employed", 0), ("employed_estimated", "s"), ("jobs", 0),
-    ("job_ratio", 2),
-    ("net_commuting", 0), ("inflow_sources", 0), ("inflow_share", 3), ("region", "s"),
-    ("role_reason", "s"),
-)
-_ROW_TEXT = {"area_name": "kommun", "role_reason": "reason",
-             "designation_group": "joint_member"}
-
-
 def _places_data(scene: Scene, latlon: np.ndarray[Any, np.dtype[np.float64]],
                  radius: list[float]) -> dict[str, Any]:
-    """The places in drawing order: names, positions, radii, roles, popup columns."""
+    """The places in drawing order: names, positions, radii, roles (their popups are
+    :func:`~strukturbild.render.popups.popup_data`'s)."""
     pl = scene.image.places.iloc[scene.order]
     role_index = {s.key: i for i, s in enumerate(scene.styles)}
-    cols: list[list[Any]] = []
-    for col, kind in _PLACE_ROWS:
-        if col not in pl.columns:
-            continue
-        label = text(_ROW_TEXT.get(col, col), scene.language)
-        column = pl[col]
-        if col == "employed_estimated":  # a word where the employed are estimated
-            column = pd.Series(np.where(column.fillna(False).astype(bool),
-                                        text("employed_estimated_value", scene.language), ""))
-        values = _texts(column.tolist()) if kind == "s" else _numbers(column, int(kind))
-        if values is not None:
-            cols.append([label, kind, values])
     q = np.round(latlon * _QUANTUM).astype(np.int64)
     return {
         "n": [str(v) for v in pl["name"]],
         "ll": q.ravel().tolist(),
         "r": radius,
         "k": [role_index.get(str(k), len(role_index) - 1) for k in pl["role"]],
-        "cols": cols,
     }
 
 
@@ -321,13 +298,13 @@ def _links_data(scene: Scene, position: pd.Series) -> dict[str, Any]:
         "k": [style_index[k] for k in lk["style"]],
         "m": modelled.astype(int).tolist(),
         "sty": _link_styles_data(scene),
-        "cls": [text(c, scene.language) for c in _LINK_CLASSES],
     }
 
 
 def _link_styles_data(scene: Scene) -> list[list[Any]]:
-    """The styles links are drawn in: colour, dashes, opacity, layer, class, regional."""
-    cls_index = {c: i for i, c in enumerate(_LINK_CLASSES)}
+    """The styles links are drawn in: colour, dashes, opacity, layer, class (0 strong,
+    1 medium, 2 weak), regional (1) or local (0)."""
+    cls_index = {"strong": 0, "medium": 1, "weak": 2}
     return [[s.colour, [float(x) for x in s.dash.split()] or None, s.opacity, s.layer,
              cls_index.get(s.link_class, 2), int(s.scope == "regional")]
             for s in scene.link_styles]
@@ -410,14 +387,14 @@ def _svg_circles(values: Sequence[float], language: str) -> str:
     return "".join(parts)
 
 
-def _svg_row(row: LegendRow) -> str:
+def _svg_row(row: LegendRow, width: int = 34) -> str:
     """The symbol of a legend row, as SVG (colours and numbers are ours, not user text)."""
     e = html.escape
     dash = f' stroke-dasharray="{e(row.dash)}"' if row.dash else ""
     if row.kind == "line":
         h = max(row.size, 2) + 2
-        return (f'<svg class="sb-svg" width="34" height="{h:.1f}"><line x1="1" '
-                f'y1="{h / 2:.1f}" x2="33" y2="{h / 2:.1f}" stroke="{e(row.colour)}" '
+        return (f'<svg class="sb-svg" width="{width}" height="{h:.1f}"><line x1="1" '
+                f'y1="{h / 2:.1f}" x2="{width - 1}" y2="{h / 2:.1f}" stroke="{e(row.colour)}" '
                 f'stroke-width="{row.size:.1f}" stroke-opacity="{row.opacity}"{dash}/></svg>')
     if row.kind == "band":
         h = row.size + 2
@@ -453,11 +430,27 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
     stands for something drawn carries its key (``data-key``)."""
     e = html.escape
     out: list[str] = []
+    flowing = False
     for section in sections:
+        # the small sections after the links (weak links, own layers, context, regions,
+        # areas, borders) flow side by side, to keep the legend short; the stråk's width
+        # classes stay one under the other, widest first, as thick as drawn
+        if section.layer not in ("places", "strak", "links") and not flowing:
+            out.append('<div class="sb-flow">')
+            flowing = True
         out.append(f'<div class="sb-section" data-layer="{e(section.layer)}">')
+        roles = [r for r in section.rows if r.kind == "dot" and r.key.startswith("role-")]
+        widths = [r for r in section.rows if r.kind == "line" and r.key.startswith("width-")]
         for row in section.rows:
             key = f' data-key="{e(row.key)}"' if row.key else ""
-            if row.kind == "head":
+            if widths and row is widths[0]:
+                # the widths side by side, on one line
+                out.append('<div class="sb-row sb-widths">' + "".join(
+                    f'<span class="sb-width" data-key="{e(w.key)}">{_svg_row(w, 22)}'
+                    f'<span>{e(w.label)}</span></span>' for w in widths) + "</div>")
+            elif row in widths:
+                continue
+            elif row.kind == "head":
                 out.append(f'<div class="sb-head">{e(row.label)}</div>')
             elif row.kind == "note":
                 cls = " sb-modelled" if row.emphasis else ""
@@ -465,15 +458,22 @@ def _legend_html(sections: Sequence[LegendSection], language: str) -> str:
             elif row.kind == "circles":
                 out.append(_svg_circles(list(row.values), language))
             elif row.kind == "dot" and row.key and section.layer == "places":
+                # the roles two by two
+                if roles and row is roles[0]:
+                    out.append('<div class="sb-grid">')
                 label, _, n = row.label.rpartition(" (")
                 out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(label)} '
                            f'<span class="sb-n">({e(n)}</span></span></div>')
+                if roles and row is roles[-1]:
+                    out.append("</div>")
             else:
+                # the weak links' row says, while they are hidden, how to show them
+                hint = f' <span class="sb-weak-off">{e(text("weak_hidden", language))}</span>' \
+                    if section.layer == "weak" else ""
                 out.append(f'<div class="sb-row"{key}>{_svg_row(row)}<span>{e(row.label)}'
-                           "</span></div>")
-        if section.layer == "weak":
-            out.append(f'<div class="sb-note sb-weak-off">{e(text("weak_hidden", language))}'
-                       "</div>")
+                           f"{hint}</span></div>")
+        out.append("</div>")
+    if flowing:
         out.append("</div>")
     return "".join(out)
 
@@ -573,7 +573,32 @@ def _strak_data(scene: Scene) -> dict[str, Any]:
             "w": [widths[int(c)] for c in strak["width_class"]],
             "k": [index[int(v)] for v in strak["strak_id"]],
             "f": [round(float(v)) for v in strak["flow"]],
-            "s": about, "st": {"color": colour, "opacity": opacity}}
+            "s": about, "st": {"color": colour, "opacity": opacity},
+            "lab": _strak_labels_data(scene, widths, index)}
+
+
+def _strak_labels_data(scene: Scene, widths: dict[int, float], index: dict[int, int]
+                       ) -> list[list[Any]]:
+    """Each stråk's name and the points where it may stand (:func:`strak_labels`), as
+    ``[name, [lat, lon, band width, …], the stråk's index in the popups' list]``."""
+    import geopandas as gpd
+    import shapely
+
+    strak, places = scene.strak, scene.image.places
+    pts = places.geometry.to_crs(strak.crs) if places.crs != strak.crs else places.geometry
+    pts = pts.where(pts.geom_type == "Point", pts.representative_point())
+    labels = strak_labels(strak, shapely.get_coordinates(pts.to_numpy()), widths,
+                          skip=[g.name for g in scene.groups])
+    out = []
+    for lab in labels:
+        at = gpd.GeoSeries(shapely.points([(x, y) for x, y, _ in lab.points]),
+                           crs=strak.crs).to_crs(_WGS84)
+        # to 4 decimals (about 10 m: where a name stands needs no more)
+        out.append([lab.name, [v for (lon, lat), (_, _, w) in zip(
+            shapely.get_coordinates(at.to_numpy()), lab.points, strict=True)
+            for v in (round(float(lat), 4), round(float(lon), 4),
+                      int(w) if float(w).is_integer() else w)], index[lab.strak_id]])
+    return out
 
 
 def _context_data(scene: Scene) -> dict[str, Any]:
@@ -653,12 +678,13 @@ def _page_data(scene: Scene) -> dict[str, Any]:
     data["groups"] = _groups_data(scene, position, role_index, radius)
     data["group_opacity"] = GROUP_OPACITY
     data["bounds"] = bounds
+    data["pop"] = popup_data(scene, pl)
     data["legend"] = _legend_html(scene.legend, lang)
     data["source"] = scene.source
     data["text"] = {k: text(k, lang) for k in (
-        "role", "unknown", "per_day", "total", "strength", "link_class", "source",
-        "modelled", "zoom_in", "zoom_out", "search", "no_match", "scope", "regional",
-        "local", "strak_section", "strak_flow", "strak_length", "strak_places")}
+        "unknown", "zoom_in", "zoom_out", "search", "no_match", "legend", "legend_show",
+        "legend_hide", "per_day", "strak_section", "strak_flow", "strak_length",
+        "strak_places")}
     return data
 
 

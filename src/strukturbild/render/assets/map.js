@@ -34,6 +34,14 @@ function fmt(v, dec, lang, unknown) {
   return sign + i + (s.length > 1 ? (lang === "sv" ? "," : ".") + s[1] : "");
 }
 
+// Popup sentences: a template's slots ({name}, {pop} …) filled in one pass, as
+// strukturbild.render.popups.fill does; a value is never read for slots again.
+function fill(template, value) {
+  return template.replace(/\{([a-z]+)\}/g, function (m, slot) {
+    return slot === "lb" ? "{" : slot === "rb" ? "}" : value(slot);
+  });
+}
+
 // Geometry: paths of quantised [lat, lon] steps, one running cursor per layer.
 function Decoder(q) { this.y = 0; this.x = 0; this.q = q; }
 Decoder.prototype.path = function (c) {
@@ -106,9 +114,10 @@ var Taper = L.Polyline.extend({
 });
 
 // Name labels: highest tiers first, then by priority (joint designations, places by
-// size, regions, countries); a label is shown at the first of its candidate positions
-// that overlaps no label already placed and no larger circle, else hidden. Lower
-// tiers join as the map is zoomed in. Labels of a layer that is off are not placed.
+// size, regions, countries), the stråk's names last (they take the room the places'
+// names leave); a label is shown at the first of its candidate positions that
+// overlaps no label already placed and no larger circle, else hidden. Lower tiers
+// join as the map is zoomed in. Labels of a layer that is off are not placed.
 var Labels = L.Layer.extend({
   initialize: function (items, zoomStep, visible, z0) {
     this._items = items;
@@ -138,19 +147,22 @@ var Labels = L.Layer.extend({
     map.off("moveend", this._layout, this);
     L.DomUtil.remove(this._box);
     for (var i = 0; i < this._items.length; i++) { this._items[i].el = null; }
+    this._made = 0;
   },
   _make: function (upto) {
     // create and measure the labels of tiers < upto, once
     var fresh = [], it, i;
-    for (i = this._made; i < this._items.length && this._items[i].tier < upto; i++) {
+    if (upto <= this._made) { return; }
+    for (i = 0; i < this._items.length; i++) {
       it = this._items[i];
+      if (it.el || it.tier >= upto) { continue; }
       it.el = el("div", this._box, "sb-label sb-t" + Math.min(it.tier, 1) +
                  (it.tier === 0 && it.level !== undefined ? " sb-l" + it.level : "") +
                  (it.cls ? " " + it.cls : ""));
       it.el.textContent = it.text;
       fresh.push(it);
     }
-    this._made = i;
+    this._made = upto;
     for (i = 0; i < fresh.length; i++) {
       fresh[i].w = fresh[i].el.offsetWidth;
       fresh[i].h = fresh[i].el.offsetHeight;
@@ -161,12 +173,25 @@ var Labels = L.Layer.extend({
     if (!map) { return; }
     var upto = Math.max(1, Math.floor((map.getZoom() - this._z0) / this._step + 1e-9) + 1);
     this._make(upto);
-    var items = this._items, made = this._made, placed = [], circles = [], i, k, it, b, ok;
+    var items = this._items, placed = [], circles = [], i, k, it, b, ok;
     // the map's visible part, in layer points: a label must stay inside it
     var tl = map.containerPointToLayerPoint([0, 0]),
         br = map.containerPointToLayerPoint(map.getSize());
-    for (i = 0; i < made; i++) {
+    // the title, the legend and the other controls cover the map: no label under them
+    var frame = map.getContainer().getBoundingClientRect(),
+        controls = map.getContainer().querySelectorAll(".leaflet-control");
+    for (i = 0; i < controls.length; i++) {
+      var cr = controls[i].getBoundingClientRect();
+      if (!cr.width || !cr.height) { continue; }
+      var c0 = map.containerPointToLayerPoint([cr.left - frame.left - 3, cr.top - frame.top - 3]),
+          c1 = map.containerPointToLayerPoint([cr.right - frame.left + 3,
+                                               cr.bottom - frame.top + 3]);
+      placed.push([c0.x, c0.y, c1.x, c1.y]);
+    }
+    var ui = placed.length;
+    for (i = 0; i < items.length; i++) {
       it = items[i];
+      if (!it.el) { continue; }
       it.on = this._visible(it.layer);
       it.p = map.latLngToLayerPoint(it.ll);
       // the larger circles of places that may get a label are obstacles too
@@ -185,14 +210,30 @@ var Labels = L.Layer.extend({
         y = q.p.y - Math.max(b[1], Math.min(q.p.y, b[3]));
         if (x * x + y * y < q.r * q.r) { return false; }
       }
-      return true;
+      // a label's own test (a stråk's name touches no other stråk's band)
+      return !self.clear || self.clear(b);
     }
-    for (i = 0; i < made; i++) {
+    for (i = 0; i < items.length; i++) {
       it = items[i];
       ok = null;
+      if (!it.el) { continue; }
       if (it.on && it.tier < upto) {
-        var p = it.p, cand;
-        if (it.mode === "around") {
+        var p = it.p, cand, m, q;
+        if (it.mode === "along") {
+          // a stråk's name: on the band at one of its points (those far from the
+          // places first) or just above or below the band there; else beside it
+          cand = [];
+          var aside = [];
+          for (m = 0; m < it.cands.length; m++) {
+            q = map.latLngToLayerPoint([it.cands[m][0], it.cands[m][1]]);
+            cand.push([q.x - it.w / 2, q.y - it.h / 2],
+                      [q.x - it.w / 2, q.y - it.cands[m][2] - it.h],
+                      [q.x - it.w / 2, q.y + it.cands[m][2]]);
+            aside.push([q.x + it.cands[m][2] + 2, q.y - it.h / 2],
+                       [q.x - it.cands[m][2] - 2 - it.w, q.y - it.h / 2]);
+          }
+          cand = cand.concat(aside);
+        } else if (it.mode === "around") {
           cand = [[p.x + it.r + 2, p.y - it.h / 2], [p.x - it.r - 2 - it.w, p.y - it.h / 2],
                   [p.x - it.w / 2, p.y - it.r - it.h], [p.x - it.w / 2, p.y + it.r]];
         } else {  // centred on its point, else just above or below it
@@ -208,7 +249,11 @@ var Labels = L.Layer.extend({
             b = [b[0] + sx, b[1] + sy, b[2] + sx, b[3] + sy];
           }
           if (b[0] < tl.x || b[1] < tl.y || b[2] > br.x || b[3] > br.y) { continue; }
-          if (free(b, it)) { ok = b; }
+          // a stråk's name keeps a word's room from the other names, so that two names
+          // side by side do not read as one
+          if (it.mode === "along") { b = [b[0] - 8, b[1] - 1, b[2] + 8, b[3] + 1]; }
+          if (free(b, it)) { ok = it.mode === "along" ? [b[0] + 8, b[1] + 1, b[2] - 8,
+                                                           b[3] - 1] : b; }
         }
       }
       if (ok) {
@@ -219,7 +264,7 @@ var Labels = L.Layer.extend({
         L.DomUtil.removeClass(it.el, "sb-on");
       }
     }
-    this.shown = placed.length;
+    this.shown = placed.length - ui;
   }
 });
 
@@ -287,12 +332,54 @@ window.strukturbildDraw = function (id, D) {
   }
   L.control.zoom({position: "topleft", zoomInTitle: T.zoom_in, zoomOutTitle: T.zoom_out})
     .addTo(map);
+  // The legend: a button shows or hides it (hidden at first in a small frame, a
+  // notebook's); it never grows over the layer list above it.
+  var legendBody, legendButton;
   var legend = control("bottomright", "sb-box sb-legend", function (div) {
-    div.innerHTML = D.legend;  // built and escaped by the Python writer
+    legendButton = el("button", div, "sb-legend-toggle");
+    legendButton.type = "button";
+    legendButton.textContent = T.legend;
+    legendBody = el("div", div, "sb-legend-body");
+    legendBody.id = id + "-legend";
+    legendButton.setAttribute("aria-controls", legendBody.id);
+    legendBody.innerHTML = D.legend;  // built and escaped by the Python writer
   }).addTo(map);
+  function showLegend(open) {
+    L.DomUtil[open ? "removeClass" : "addClass"](legend.getContainer(), "sb-collapsed");
+    legendButton.setAttribute("aria-expanded", open ? "true" : "false");
+    legendButton.title = open ? T.legend_hide : T.legend_show;
+    fitLegend();
+    if (state.labels && state.labels._map) { state.labels._layout(); }
+  }
+  function fitLegend() {
+    // the legend's height: what the map leaves under the layer list (and above the
+    // attribution); its rows scroll beyond it
+    var box = map.getContainer().getBoundingClientRect(), top = box.top + 10;
+    var above = map.getContainer().querySelectorAll(".leaflet-top.leaflet-right .leaflet-control");
+    for (var a = 0; a < above.length; a++) {
+      top = Math.max(top, above[a].getBoundingClientRect().bottom + 10);
+    }
+    var bottom = legend.getContainer().getBoundingClientRect().bottom;
+    var room = bottom - top - legendButton.offsetHeight - 16;
+    legendBody.style.maxHeight = Math.max(room, 40) + "px";
+    // the source line wraps beside the legend, not under it
+    if (source) {
+      source.getContainer().style.maxWidth = Math.max(160, map.getSize().x -
+        legend.getContainer().offsetWidth - 40) + "px";
+    }
+  }
+  L.DomEvent.on(legendButton, "click", function () {
+    showLegend(L.DomUtil.hasClass(legend.getContainer(), "sb-collapsed"));
+  });
+  var small = map.getSize().x < 760 || map.getSize().y < 700;
+  if (small) { L.DomUtil.addClass(legend.getContainer(), "sb-collapsed"); }
+  legendButton.setAttribute("aria-expanded", small ? "false" : "true");
+  legendButton.title = small ? T.legend_show : T.legend_hide;
+  map.on("resize", function () { fitLegend(); });
   L.control.scale({position: "bottomleft", imperial: false, maxWidth: 160}).addTo(map);
-  control("bottomleft", "sb-box sb-source", function (div) { div.textContent = D.source; })
-    .addTo(map);
+  var source = control("bottomleft", "sb-box sb-source", function (div) {
+    div.textContent = D.source;
+  }).addTo(map);
   // the data fill the map beside the legend; again for printing, unless the user
   // has moved the map (then the print keeps the centre and the zoom)
   function fit() {
@@ -439,18 +526,72 @@ window.strukturbildDraw = function (id, D) {
     });
   }
 
+  // Does the segment a-b (layer points) come within d of the box b?
+  function touches(a, c, box, d) {
+    var x0 = box[0] - d, y0 = box[1] - d, x1 = box[2] + d, y1 = box[3] + d;
+    var t0 = 0, t1 = 1, dx = c.x - a.x, dy = c.y - a.y;
+    var p = [-dx, dx, -dy, dy], r = [a.x - x0, x1 - a.x, a.y - y0, y1 - a.y];
+    for (var e = 0; e < 4; e++) {
+      if (p[e] === 0) { if (r[e] < 0) { return false; } continue; }
+      var t = r[e] / p[e];
+      if (p[e] < 0) { if (t > t1) { return false; } if (t > t0) { t0 = t; } }
+      else { if (t < t0) { return false; } if (t < t1) { t1 = t; } }
+    }
+    return true;
+  }
+
   // Stråk: each section a band of its width class, round-ended, in one opaque colour,
   // so that the sections of a stråk merge into one band.
   function strak() {
-    var S = D.strak, dec = new Decoder(q), group = groups.strak;
+    var S = D.strak, dec = new Decoder(q), group = groups.strak, lines = [];
+    // the bands in layer points, projected again when the view's origin moves
+    var seen = null, bands = [];
+    function project() {
+      var key = map.getZoom() + "/" + map.getPixelOrigin().toString();
+      if (key === seen) { return bands; }
+      seen = key;
+      bands = lines.map(function (x) {
+        return [x[0], x[1], x[2].map(function (part) {
+          return part.map(function (ll) { return map.latLngToLayerPoint(ll); });
+        })];
+      });
+      return bands;
+    }
+    function clearOf(own) {
+      return function (box) {
+        var all = project();
+        for (var u = 0; u < all.length; u++) {
+          if (all[u][0] === own) { continue; }
+          for (var v = 0; v < all[u][2].length; v++) {
+            var pts = all[u][2][v];
+            for (var z = 1; z < pts.length; z++) {
+              if (touches(pts[z - 1], pts[z], box, all[u][1] / 2)) { return false; }
+            }
+          }
+        }
+        return true;
+      };
+    }
     for (var f = 0; f < S.g.length; f++) {
       var parts = dec.lines(S.g[f]);
       if (!parts.length) { continue; }
+      lines.push([S.k[f], S.w[f], parts]);
       L.polyline(parts, {renderer: renderer, color: S.st.color, opacity: S.st.opacity,
                          weight: S.w[f], lineCap: "round", lineJoin: "round",
                          smoothFactor: 0.5, i: f}).addTo(group);
     }
     state.counts.strak = S.g.length;
+    // each stråk's name: [name, [lat, lon, band width, …], its stråk], its points best
+    // first; it touches no other stråk's band, so that it names the one it stands by
+    for (var k = 0; k < (S.lab || []).length; k++) {
+      var at = S.lab[k][1], cands = [];
+      for (var m = 0; m + 2 < at.length; m += 3) {
+        cands.push([at[m], at[m + 1], at[m + 2] / 2 + 1]);
+      }
+      items.push({ll: [cands[0][0], cands[0][1]], cands: cands, text: S.lab[k][0], r: 0,
+                  tier: 0, pri: 5, late: 1, idx: k, layer: "strak", cls: "sb-strak",
+                  mode: "along", clear: clearOf(S.lab[k][2])});
+    }
     group.on("click", function (e) {
       var f = e.layer.options.i, s = S.s[S.k[f]], box = el("div", null, "sb-pop"), t;
       el("div", box, "sb-pop-title").textContent = s[0];
@@ -479,44 +620,56 @@ window.strukturbildDraw = function (id, D) {
       state.counts[st[3]]++;
     }
     var click = function (e) {
-      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]], st = K.sty[K.k[j]];
-      var box = el("div", null, "sb-pop"), t;
-      el("div", box, "sb-pop-title").textContent = A + " \u2013 " + B;
-      t = el("table", box);
-      tr(t, A + " \u2192 " + B, num(K.a[j], 0) + " " + T.per_day);
-      tr(t, B + " \u2192 " + A, num(K.b[j], 0) + " " + T.per_day);
-      tr(t, T.total, num(K.a[j] + K.b[j], 0) + " " + T.per_day);
-      tr(t, T.strength, num(K.s[j], 3));
-      tr(t, T.link_class, K.cls[st[4]]);
-      tr(t, T.scope, st[5] ? T.regional : T.local);
-      if (K.m[j]) { tr(t, T.source, T.modelled); }
-      L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(box).openOn(map);
+      var j = e.layer.options.i, A = P.n[K.o[j]], B = P.n[K.d[j]], pop = D.pop.v.pop;
+      // named as its sentences name it: the larger place first
+      var title = pop[K.o[j]] >= pop[K.d[j]] ? A + " \u2013 " + B : B + " \u2013 " + A;
+      var box = sentences(title, D.pop.link, j, function (slot) {
+        if (slot === "o") { return A; }
+        if (slot === "d") { return B; }
+        if (slot === "ab") { return num(K.a[j], 0); }
+        if (slot === "ba") { return num(K.b[j], 0); }
+        if (slot === "share") { return num(K.s[j] * 100, 1); }
+        return "";
+      });
+      L.popup({maxWidth: 340}).setLatLng(e.latlng).setContent(box).openOn(map);
     };
     groups.links.on("click", click);
     if (groups.weak) { groups.weak.on("click", click); }
   }
 
-  function openPlace(j) {
-    var box = el("div", null, "sb-pop"), t;
-    el("div", box, "sb-pop-title").textContent = P.n[j];
-    t = el("table", box);
-    tr(t, T.role, D.roles[P.k[j]][0]);
-    for (var c = 0; c < P.cols.length; c++) {
-      var v = column(P.cols[c][2], j);
-      if (v === null || v === "") { continue; }
-      tr(t, P.cols[c][0], P.cols[c][1] === "s" ? String(v) : num(v, P.cols[c][1]));
+  // A popup in sentences: the title, then each of the item's templates filled
+  // (strukturbild.render.popups decided which); all of it as text.
+  function sentences(title, packed, j, value) {
+    var box = el("div", null, "sb-pop"), ids = packed.u[packed.i[j]];
+    el("div", box, "sb-pop-title").textContent = title;
+    for (var s = 0; s < ids.length; s++) {
+      var t = D.pop.tpl[ids[s]];
+      el("p", box, t[1] ? "sb-pop-" + t[1] : "").textContent = fill(t[0], value);
     }
-    L.popup({maxWidth: 360}).setLatLng(lat[j]).setContent(box).openOn(map);
+    return box;
+  }
+
+  function openPlace(j) {
+    var V = D.pop.v, C = D.pop.c, dec = D.pop.dec;
+    var box = sentences(P.n[j], D.pop.place, j, function (slot) {
+      if (slot === "name") { return P.n[j]; }
+      if (slot === "role") { return D.pop.rl[P.k[j]]; }
+      if (slot === "derived") { return D.pop.rl[V.derived[j]]; }
+      if (slot === "top") { return P.n[V.top[j]]; }
+      if (Object.prototype.hasOwnProperty.call(C, slot)) { return C[slot]; }
+      if (Object.prototype.hasOwnProperty.call(dec, slot)) { return num(V[slot][j], dec[slot]); }
+      return String(V[slot][j]);
+    });
+    L.popup({maxWidth: 340}).setLatLng(lat[j]).setContent(box).openOn(map);
   }
 
   function places() {
-    var member = {}, j, k;
+    var j, k;
     // joint designations: one band joining their places, under the circles, one label
     for (k = 0; k < D.groups.length; k++) {
       var G = D.groups[k], pts = [], y = 0, x = 0;
       for (j = 0; j < G[3].length; j++) {
         pts.push(lat[G[3][j]]);
-        member[G[3][j]] = true;
       }
       L.polyline(pts, {renderer: renderer, interactive: false, color: D.roles[G[1]][1],
                        weight: G[2], opacity: D.group_opacity, lineCap: "round",
@@ -538,10 +691,11 @@ window.strukturbildDraw = function (id, D) {
     state.counts.places = n;
     groups.places.on("click", function (e) { openPlace(e.layer.options.i); });
     for (k = 0; k < n; k++) {
-      // the places of a joint designation are named as they are zoomed in
-      items.push({ll: lat[k], text: P.n[k], r: P.r[k],
-                  tier: D.label_tier[P.k[k]] + (member[k] ? 1 : 0), pri: 1, idx: k,
-                  level: D.label_level[P.k[k]], layer: "places", mode: "around", cls: ""});
+      // every place is named at its dot, a joint designation's too (the band keeps its
+      // own name)
+      items.push({ll: lat[k], text: P.n[k], r: P.r[k], tier: D.label_tier[P.k[k]], pri: 1,
+                  idx: k, level: D.label_level[P.k[k]], layer: "places", mode: "around",
+                  cls: ""});
     }
   }
 
@@ -569,8 +723,11 @@ window.strukturbildDraw = function (id, D) {
     layerControl.addOverlay(groups[D.overlays[i][0]], esc(D.overlays[i][1]));
   }
   layerControl.addTo(map);
+  fitLegend();
 
-  items.sort(function (x, y) { return x.tier - y.tier || x.pri - y.pri || x.idx - y.idx; });
+  items.sort(function (x, y) {
+    return (x.late || 0) - (y.late || 0) || x.tier - y.tier || x.pri - y.pri || x.idx - y.idx;
+  });
   state.labels = new Labels(items, D.label_zoom_step, function (layer) {
     return groups[layer] ? map.hasLayer(groups[layer]) : false;
   }, state.z0);
@@ -656,6 +813,10 @@ window.strukturbildDraw = function (id, D) {
     });
   }).addTo(map);
 
+  // every control is in place and the hidden layers' legend sections are folded away:
+  // the legend's height and the names are laid out once more against them
+  fitLegend();
+  state.labels._layout();
   writeHash(map);
   window.strukturbild = state;
 };
