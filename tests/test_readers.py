@@ -290,11 +290,17 @@ def test_sqlite_inputs_that_could_run_for_ever_are_refused(tmp_path: Path, case:
     assert snapshot(tmp_path) == before
 
 
-def test_sqlite_inputs_with_triggers_or_in_wal_mode_are_read(tmp_path: Path) -> None:
+def test_sqlite_inputs_with_triggers_or_in_wal_mode_are_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Triggers run only on writes (inputs are opened read-only); a -wal beside the file
     is read (not ignored, as an immutable open would), and the file and its -wal are
     left as they were (GDAL alone folds the -wal into the file on closing, and deletes
-    it). The -shm is SQLite's shared-memory index, which every reader updates."""
+    it). The -shm is SQLite's shared-memory index, which every reader updates. The
+    readers' temporary copies go to a folder of this test's own (another run's copies
+    in the shared /tmp are not this test's business)."""
+    own_tmp = tmp_path.parent / f"{tmp_path.name}-tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
     trig = with_trigger(tmp_path / "trigger.gpkg")
     wal = wal_mode(tmp_path / "wal.gpkg")
     assert {p.name for p in tmp_path.iterdir()} == {"trigger.gpkg", "wal.gpkg", "wal.gpkg-wal",
@@ -309,7 +315,7 @@ def test_sqlite_inputs_with_triggers_or_in_wal_mode_are_read(tmp_path: Path) -> 
     assert after.keys() == before.keys()
     assert {k: v for k, v in after.items() if not k.endswith("-shm")} == \
         {k: v for k, v in before.items() if not k.endswith("-shm")}
-    assert not list(Path(tempfile.gettempdir()).glob("strukturbild-*/snapshot.gpkg"))
+    assert not list(own_tmp.glob("strukturbild-*/snapshot.gpkg"))
     # what GDAL does by itself, so this test can fail
     pyogrio.list_layers(wal)
     assert not (tmp_path / "wal.gpkg-wal").exists()

@@ -35,14 +35,16 @@ from strukturbild.config import project_from_dict
 from strukturbild.errors import (
     ConfigError,
     EmptyInputError,
+    OutputConflictError,
     StrukturbildError,
     StrukturbildWarning,
 )
+from strukturbild.export.maps import write_static_map
 from strukturbild.image import StructureImage
 from strukturbild.pipeline import build
 from strukturbild.render import static
 from strukturbild.render._scene import scene_of
-from strukturbild.render.static import PT_PER_PX, static_map_bytes, write_static_map
+from strukturbild.render.static import PT_PER_PX, static_map_bytes
 from strukturbild.render.style import (
     AREA_FILL,
     ROLE_COLOURS,
@@ -587,7 +589,7 @@ def test_a_failed_write_leaves_the_old_file(image: StructureImage, tmp_path: Pat
         raise OSError("disk full")
 
     monkeypatch.setattr("os.replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputConflictError, match=r"disk full\); no output changed"):
         write_static_map(image, target, image.options(dpi=50))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["skane.svg"]

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from ..config import MapOptions
     from ..image import StructureImage
 
-__all__ = ["write_html"]
+__all__ = ["write_html", "write_static_map"]
 
 
 def write_html(image: StructureImage, path: str | Path, options: MapOptions | None = None,
@@ -31,3 +31,36 @@ def write_html(image: StructureImage, path: str | Path, options: MapOptions | No
     True
     """
     return image.to_html(path, options, **changes)
+
+
+def write_static_map(image: StructureImage, path: str | Path,
+                     options: MapOptions | None = None, *,
+                     size_mm: tuple[float, float] | None = None) -> Path:
+    """Write the print map as PNG, PDF or SVG, the format from the file suffix.
+
+    The map is drawn in memory (:meth:`StructureImage.render`) and written by the one
+    writer every output goes through (:func:`~strukturbild.export.outputs.write_files`:
+    a temporary file beside ``path`` renamed over it, under the output lock), so a
+    failed run never leaves a half-written map.
+
+    Raises
+    ------
+    ConfigError
+        The suffix is not ``.png``, ``.pdf`` or ``.svg``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from strukturbild.sources.example import example_project
+    >>> from strukturbild.pipeline import build
+    >>> img = build(example_project())
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "skane.png"
+    >>> write_static_map(img, out, img.options(dpi=72)).read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    from ..render.static import print_format
+    from .outputs import write_files
+
+    target = Path(path)
+    data = image.render(print_format(target), options, size_mm=size_mm)
+    return write_files({target: data})[0]

@@ -37,12 +37,10 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import re
-import secrets
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -88,7 +86,7 @@ if TYPE_CHECKING:
 
     from ..image import StructureImage
 
-__all__ = ["PT_PER_PX", "static_map_bytes", "write_static_map"]
+__all__ = ["PT_PER_PX", "print_format", "static_map_bytes"]
 
 #: Points per CSS pixel: the style table's pixel sizes drawn at the same physical size.
 PT_PER_PX = 72.0 / 96.0
@@ -139,7 +137,14 @@ def _require_matplotlib() -> Any:
     return matplotlib
 
 
-def _format_of(path: Path) -> Format:
+def print_format(path: Path) -> Format:
+    """The print format a file name asks for (``.png``, ``.pdf``, ``.svg``, any case).
+
+    Examples
+    --------
+    >>> print_format(Path("skane.PDF"))
+    'pdf'
+    """
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ConfigError(
@@ -252,71 +257,6 @@ def _figure(scene: Scene, *, size_mm: tuple[float, float]) -> Figure:
     renderer: RendererBase = canvas.get_renderer()  # type: ignore[no-untyped-call]
     _draw(fig, renderer, scene, size_mm)
     return fig
-
-
-def write_static_map(
-    image: StructureImage,
-    path: str | Path,
-    options: MapOptions | None = None,
-    *,
-    size_mm: tuple[float, float] | None = None,
-) -> Path:
-    """Write the structure map as PNG, PDF or SVG, the format from the file suffix.
-
-    The map is drawn in memory (see :func:`static_map_bytes`) and written to a
-    temporary file beside ``path`` that then replaces it, so a failed run never
-    leaves a half-written map.
-
-    Parameters
-    ----------
-    image
-        The structure image.
-    path
-        The file to write; ``.png``, ``.pdf`` or ``.svg``. Missing folders are made.
-    options, size_mm
-        See :func:`static_map_bytes`.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    ConfigError
-        The suffix is not ``.png``, ``.pdf`` or ``.svg``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from strukturbild.sources.example import example_project
-    >>> from strukturbild.pipeline import build
-    >>> img = build(example_project())
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "skane.png"
-    >>> write_static_map(img, out, img.options(dpi=72)).read_bytes()[:4]
-    b'\\x89PNG'
-    """
-    target = Path(path)
-    data = static_map_bytes(image, _format_of(target), options, size_mm=size_mm)
-    _replace_atomically(target, data)
-    return target
-
-
-def _replace_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a new file beside ``target`` and rename it over ``target``.
-
-    The temporary file is created with ``open(..., "xb")``, so it gets the usual
-    permissions (0666 less the umask), like any file the user writes.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    finally:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------- numbers
