@@ -31,6 +31,7 @@ __all__ = [
     "FORMATS",
     "LAYER_KINDS",
     "MAP_FORMATS",
+    "PRINT_FORMATS",
     "REGION_METHODS",
     "AreasSource",
     "CommutingZoneParams",
@@ -47,6 +48,7 @@ __all__ = [
     "NodalParams",
     "PlacesSource",
     "PowerParams",
+    "PrintFormat",
     "Project",
     "RegionParams",
     "RoleDef",
@@ -57,6 +59,7 @@ __all__ = [
     "default_role_scheme",
     "link_params",
     "load_project",
+    "print_format",
     "region_method",
     "region_params",
     "resolve_basemap",
@@ -69,6 +72,29 @@ Format = Literal["html", "gpkg", "json", "png", "pdf", "svg"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 #: The formats drawn as maps (written to ``[export] map_dir``); the others are data.
 MAP_FORMATS: tuple[Format, ...] = ("html", "png", "pdf", "svg")
+#: The print maps' formats, each known by its file suffix.
+PrintFormat = Literal["png", "pdf", "svg"]
+PRINT_FORMATS: tuple[PrintFormat, ...] = get_args(PrintFormat)
+
+
+def print_format(path: Path) -> PrintFormat:
+    """The print format a file name asks for (``.png``, ``.pdf``, ``.svg``, any case).
+
+    Examples
+    --------
+    >>> print_format(Path("skane.PDF"))
+    'pdf'
+    >>> print_format(Path("skane.jpg"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    strukturbild.errors.ConfigError: ...use a name ending in .png, .pdf or .svg
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    for fmt in PRINT_FORMATS:
+        if suffix == fmt:
+            return fmt
+    raise ConfigError(f"cannot tell the map format from the file name '{path.name}': "
+                      "use a name ending in .png, .pdf or .svg", source=path)
 #: Employed residents per inhabitant where neither the places nor the kommun give them:
 #: Region Halland's SCB figures for its tätorter give 0.500 (weighted), and SCB's BAS
 #: 2020 about 5.1 million employed among 10.4 million inhabitants (0.49).

@@ -58,7 +58,7 @@ def write_static_map(image: StructureImage, path: str | Path,
     >>> write_static_map(img, out, img.options(dpi=72)).read_bytes()[:4]
     b'\\x89PNG'
     """
-    from ..render.static import print_format
+    from ..config import print_format
     from .outputs import write_files
 
     target = Path(path)

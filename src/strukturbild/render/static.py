@@ -43,12 +43,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..config import MapOptions
+from ..config import MapOptions, PrintFormat
 from ..errors import ConfigError, EmptyInputError, StrukturbildError
 from ._geometry import label_point
 from ._scene import Scene, scene_of, strak_labels
@@ -86,13 +85,12 @@ if TYPE_CHECKING:
 
     from ..image import StructureImage
 
-__all__ = ["PT_PER_PX", "print_format", "static_map_bytes"]
+__all__ = ["PT_PER_PX", "static_map_bytes"]
 
 #: Points per CSS pixel: the style table's pixel sizes drawn at the same physical size.
 PT_PER_PX = 72.0 / 96.0
 
-Format = Literal["png", "pdf", "svg"]
-_FORMATS: dict[str, Format] = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+Format = PrintFormat
 _MM_PER_INCH = 25.4
 _MM_PER_PT = _MM_PER_INCH / 72.0
 #: A map in a geographic CRS (degrees) is drawn in SWEREF 99 TM, the project default.
@@ -135,24 +133,6 @@ def _require_matplotlib() -> Any:
             "(or choose --format html)"
         ) from exc
     return matplotlib
-
-
-def print_format(path: Path) -> Format:
-    """The print format a file name asks for (``.png``, ``.pdf``, ``.svg``, any case).
-
-    Examples
-    --------
-    >>> print_format(Path("skane.PDF"))
-    'pdf'
-    """
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ConfigError(
-            f"cannot tell the map format from the file name '{path.name}': "
-            "use a name ending in .png, .pdf or .svg",
-            source=path,
-        )
-    return fmt
 
 
 def _metadata(fmt: Format, title: str) -> dict[str, Any]:
