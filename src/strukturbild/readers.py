@@ -311,8 +311,8 @@ def _matching(frame: pd.DataFrame, where: str, *, source: str | Path | None,
         for start in range(0, len(frame), _FILTER_ROWS):
             stop = min(start + _FILTER_ROWS, len(frame))
             with guarded(con, seconds=FILTER_SECONDS, source=source or "the table",
-                         what=f'applying where = "{where}" to {stop - start:,} rows'
-                         .replace(",", " ")):
+                         what=f'applying where = "{where}" to '
+                         f'{f"{stop - start:,}".replace(",", " ")} rows'):
                 try:
                     con.execute("DELETE FROM t")
                     con.executemany(insert, zip(range(start + 1, stop + 1),
@@ -324,10 +324,11 @@ def _matching(frame: pd.DataFrame, where: str, *, source: str | Path | None,
             hits.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
     matched = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
     if not len(matched):
-        what = f"{total if total is not None else len(frame):,} " + \
+        # the thousands separator is a space; the filter is echoed as written
+        what = f"{total if total is not None else len(frame):,} ".replace(",", " ") + \
             ("features" if total is not None else "rows")
-        raise EmptyInputError(f'the filter where = "{where}" matches none of the '
-                              f"{what}".replace(",", " "), source=source, layer=layer)
+        raise EmptyInputError(f'the filter where = "{where}" matches none of the {what}',
+                              source=source, layer=layer)
     return matched
 
 
