@@ -25,6 +25,7 @@ from .errors import (
     OutputConflictError,
     OutputLockedError,
     StrukturbildError,
+    raise_noted_interrupt,
 )
 
 if TYPE_CHECKING:
@@ -556,6 +557,9 @@ class OutputSet:
         if main:
             signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
+            # a signal whose exception a finalizer dropped (errors.note_interrupt) stops
+            # the run here, before any output is replaced; one from now on is held back
+            raise_noted_interrupt()
             done: list[Path] = []
             for target in self.targets:
                 try:
@@ -605,18 +609,23 @@ class OutputSet:
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         try:
-            if kind is None:
-                self.commit()
-            elif isinstance(exc, Exception) and not isinstance(exc, StrukturbildError) and \
-                    _out_of_space(exc, self._staged.values()):
-                target = next((t for t, s in self._staged.items() if s.exists()),
-                              self.targets[0])
-                raise DiskFullError("cannot write: the disk is full or the file reached the "
-                                    "file-size limit", source=target) from None
-        except OSError as err:
-            raise _disk_full(err, self.targets[0]) from None
-        finally:
-            self._release()
+            try:
+                if kind is None:
+                    self.commit()
+                elif isinstance(exc, Exception) and not isinstance(exc, StrukturbildError) \
+                        and _out_of_space(exc, self._staged.values()):
+                    target = next((t for t, s in self._staged.items() if s.exists()),
+                                  self.targets[0])
+                    raise DiskFullError("cannot write: the disk is full or the file reached "
+                                        "the file-size limit", source=target) from None
+            except OSError as err:
+                raise _disk_full(err, self.targets[0]) from None
+            finally:
+                self._release()
+        except KeyboardInterrupt as interrupt:  # while releasing the locks, say
+            if self.committed:
+                interrupt.committed = True  # type: ignore[attr-defined]
+            raise
 
 
 def _cannot_replace(target: Path, exc: OSError, new: list[str]) -> StrukturbildError:

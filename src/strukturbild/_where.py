@@ -29,8 +29,9 @@ stack and expression tree have limits; checked before any row is read).
 What SQLite is given is not the user's text but SQL written from the parsed filter:
 every column as a placeholder name the caller chooses, every literal as a bound
 parameter, every chain of operators (``a + b - c``, ``x AND y``) in parentheses. So no
-difference between this tokenizer and SQLite's can smuggle anything through, and a column that does not exist is an
-error here, not a string (SQLite's double-quoted-string fallback).
+difference between this tokenizer and SQLite's can smuggle anything through, and a
+column that does not exist is an error here, not a string (SQLite's double-quoted-string
+fallback).
 
 Hand-written: no maintained package validates an SQL expression against an
 allow-list of constructs (sqlglot and sqlparse parse whole dialects, and would still
