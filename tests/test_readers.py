@@ -5,8 +5,10 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -23,6 +25,7 @@ from strukturbild.errors import (
     InvalidValueError,
     MissingColumnError,
     StrukturbildError,
+    StrukturbildWarning,
     UnknownCodeError,
 )
 from strukturbild.readers import (
@@ -365,3 +368,72 @@ def test_a_gml_input_leaves_its_folder_as_it_was(tmp_path: Path, name: str,
     # what GDAL does by itself, so this test can fail
     pyogrio.read_info(folder / name)
     assert (folder / name).with_suffix(".gfs").exists()
+
+
+# -- red team after issue 15: GEOS's validity check of a large layer -------------------
+
+def _knot(vertices: int) -> Any:
+    import shapely
+
+    rng = np.random.default_rng(15)
+    return shapely.Polygon(rng.random((vertices, 2)) * 1000 + (500_000, 6_500_000))
+
+
+def test_a_large_layer_is_checked_for_validity_in_the_child(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # shapely.is_valid of a polygon of a million vertices took 4 s in C, and its reason
+    # 4 s more, where Ctrl-C waited (stopped after 2 s, not within one); above
+    # CHECK_HERE vertices both run in the repair's child, which a signal kills
+    import os
+
+    import shapely
+
+    from strukturbild import readers
+
+    calls = tmp_path / "calls"
+    real = shapely.is_valid
+
+    def recording(geoms: Any, *args: Any, **kwargs: Any) -> Any:
+        with open(calls, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(geoms, *args, **kwargs)
+
+    monkeypatch.setattr(shapely, "is_valid", recording)
+    monkeypatch.setattr(readers, "CHECK_HERE", 20)
+    gdf = gpd.GeoDataFrame({"a": [1, 2]}, geometry=[shapely.box(0, 0, 1, 1), _knot(40)],
+                           crs=3006)
+    with pytest.warns(StrukturbildWarning, match=r"x.gpkg: 1 invalid polygons repaired with "
+                                                  r"make_valid \(first at row 2: Self-inter"):
+        out = readers._repaired(gdf, tmp_path / "x.gpkg", "polygons")
+    assert real(out.geometry.to_numpy()).all() and out.geometry.iloc[0] == gdf.geometry.iloc[0]
+    pids = set(calls.read_text(encoding="utf-8").split())
+    assert pids and str(os.getpid()) not in pids
+    # below the bound: here, and the same answer
+    monkeypatch.setattr(readers, "CHECK_HERE", 100_000)
+    with pytest.warns(StrukturbildWarning, match=r"1 invalid polygons repaired"):
+        here = readers._repaired(gdf, tmp_path / "x.gpkg", "polygons")
+    assert here.geometry.iloc[1].equals(out.geometry.iloc[1])
+    assert str(os.getpid()) in calls.read_text(encoding="utf-8").split()
+
+
+@pytest.mark.parametrize("check_here", [100, 100_000])
+def test_a_repair_past_its_time_limit_says_no_repaired(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, check_here: int) -> None:
+    # 0.2.0 warned "1 invalid polygons repaired with make_valid" before the repair, then
+    # failed: "repairing … took longer than 60 s"
+    import warnings
+
+    import shapely
+
+    from strukturbild import readers
+    from strukturbild.errors import TimeLimitError
+
+    monkeypatch.setattr(readers, "CHECK_HERE", check_here)
+    monkeypatch.setattr(readers, "REPAIR_SECONDS", 0.0)
+    gdf = gpd.GeoDataFrame({"a": [1]}, geometry=[_knot(5000)], crs=3006)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with pytest.raises(TimeLimitError, match=r"took longer than 0 s; stopped"):
+            readers._repaired(gdf, tmp_path / "x.gpkg", "polygons")
+    assert not [w for w in said if "repaired" in str(w.message)]
+    assert not shapely.is_valid(gdf.geometry.iloc[0])

@@ -482,3 +482,49 @@ path = "kommuner.gpkg"
                "not allowed" in err
         assert ("flows.csv" if section == "flows" else ".gpkg") in err
     assert not (toy_files / "o").exists()
+
+
+# -- red team (after issue 15): filters at the grammar's limits ------------------------
+
+@pytest.mark.parametrize("where", [
+    "NOT " * 50 + "population > 1",                                   # within MAX_DEPTH
+    "upper(" * 40 + "name" + ")" * 40 + " = 'X'",
+    "coalesce(jobs, " * 30 + "0" + ")" * 30 + " > 0",
+    "(population > 0 AND " * 40 + "population > 0" + ")" * 40,
+    " AND ".join(["a>0"] * 1000),                                     # tree 1000 deep
+], ids=["not-50", "upper-40", "coalesce-30", "and-nest-40", "and-1000"])
+def test_a_filter_too_deep_for_sqlite_is_refused_before_any_row(where: str) -> None:
+    # 0.2.0 let these through the grammar (under 64 deep, under 10 000 characters) and
+    # SQLite then failed with a bare "parser stack overflow" or "Expression tree is too
+    # large": exit 2, but no word of what was wrong or what a filter may hold.
+    assert len(where) <= 10_000
+    with pytest.raises(InvalidValueError) as info:
+        filter_rows(README_TABLE, where, source="t.csv", layer="l")
+    message = str(info.value)
+    assert message.startswith(f"t.csv: layer 'l': cannot apply where = \"{where}\": "
+                              "the filter is too deep for SQLite (")
+    assert "fewer nested parentheses" in message
+    assert "a filter may hold column names" in message
+
+
+def test_a_long_sum_is_one_chain_not_a_nest() -> None:
+    # "a + 1 + 1 + …" was written as ((a + 1) + 1) …, a parenthesis per operator, and
+    # overflowed SQLite's parser from about 40 terms; a chain is now one pair of
+    # parentheses, evaluated left to right as SQLite does.
+    where = "population" + " + 1 - 1" * 300 + " * 2 / 2 % 100000 > 46999"
+    assert filter_rows(README_TABLE, where)["name"].tolist() == ["Göteborg"]
+    assert compile_filter("a - b + c * b / a % c > -a", ["a", "b", "c"]).sql == \
+        "((c0 - c1 + (c2 * c1 / c0 % c2)) > (-c0))"
+    assert filter_rows(README_TABLE, "a - b + c * b / a % c > 2")["name"].tolist() == \
+        [x for x, a, b, c in zip(README_TABLE["name"], README_TABLE["a"], README_TABLE["b"],
+                                 README_TABLE["c"], strict=True)
+         if a - b + (c * b // a) % c > 2]
+
+
+def test_a_filter_that_matches_nothing_is_echoed_as_written() -> None:
+    # 0.2.0 put spaces for every comma of the message, the filter's too:
+    # 'where = "substr(name  1  2) = ..."' and 'IN (0 1 2 …' for what the user wrote.
+    where = "substr(kommun_code, 1, 2) IN ('99', '98')"
+    with pytest.raises(EmptyInputError) as info:
+        filter_rows(README_TABLE, where, source="t.csv")
+    assert f'where = "{where}" matches none of the 4 rows' in str(info.value)

@@ -25,6 +25,7 @@ from .errors import (
     OutputConflictError,
     OutputLockedError,
     StrukturbildError,
+    raise_noted_interrupt,
 )
 
 if TYPE_CHECKING:
@@ -377,6 +378,24 @@ def _out_of_space(exc: BaseException, staged: Iterable[Path]) -> bool:
     return False
 
 
+def _check_kind(target: Path) -> None:
+    """Refuse a ``target`` that is there and is not a file (nor a symlink, which is
+    replaced): a folder, or a named pipe, socket or device, whose reader would wait
+    for ever on the one replaced."""
+    import stat
+
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(target).st_mode
+        if stat.S_ISDIR(mode):
+            raise OutputConflictError(
+                "the output is a folder; remove or rename it. Nothing was changed",
+                source=target)
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise OutputConflictError(
+                "the output is a named pipe, socket or device, not a file; remove it or "
+                "write elsewhere. Nothing was changed", source=target)
+
+
 class OutputSet:
     """Write several output files all or none.
 
@@ -431,8 +450,16 @@ class OutputSet:
             for target in sorted(self.targets, key=_real):
                 try:
                     target.parent.mkdir(parents=True, exist_ok=True)
+                except (FileExistsError, NotADirectoryError):  # it, or one above, is a file
+                    folder = next(p for p in (target.parent, *target.parent.parents)
+                                  if os.path.lexists(p))
+                    raise OutputConflictError(
+                        f"the output folder {folder} is a file, not a folder; write to "
+                        "another (--out, [export] out_dir). Nothing was changed",
+                        source=target) from None
                 except OSError as exc:
                     raise _disk_full(exc, target) from None
+                _check_kind(target)  # now, before anything is made; again on commit
                 lock = _Lock(target)
                 lock.acquire()
                 self._locks.append(lock)
@@ -529,17 +556,11 @@ class OutputSet:
                    or not self._staged[t].exists()]
         if missing:
             raise RuntimeError(f"output(s) not written: {', '.join(map(str, missing))}")
-        import stat
-
         kept: dict[Path, Path] = {}
         try:
             # every target is checked, locked and kept aside before any is replaced
             for target in self.targets:
-                with contextlib.suppress(FileNotFoundError):
-                    if stat.S_ISDIR(os.lstat(target).st_mode):
-                        raise OutputConflictError(
-                            "the output is a folder; remove or rename it. Nothing was changed",
-                            source=target)
+                _check_kind(target)
             for target in self.targets:
                 self.hold(target)
             for target in self.targets:
@@ -556,6 +577,9 @@ class OutputSet:
         if main:
             signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
+            # a signal whose exception a finalizer dropped (errors.note_interrupt) stops
+            # the run here, before any output is replaced; one from now on is held back
+            raise_noted_interrupt()
             done: list[Path] = []
             for target in self.targets:
                 try:
@@ -605,18 +629,23 @@ class OutputSet:
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         try:
-            if kind is None:
-                self.commit()
-            elif isinstance(exc, Exception) and not isinstance(exc, StrukturbildError) and \
-                    _out_of_space(exc, self._staged.values()):
-                target = next((t for t, s in self._staged.items() if s.exists()),
-                              self.targets[0])
-                raise DiskFullError("cannot write: the disk is full or the file reached the "
-                                    "file-size limit", source=target) from None
-        except OSError as err:
-            raise _disk_full(err, self.targets[0]) from None
-        finally:
-            self._release()
+            try:
+                if kind is None:
+                    self.commit()
+                elif isinstance(exc, Exception) and not isinstance(exc, StrukturbildError) \
+                        and _out_of_space(exc, self._staged.values()):
+                    target = next((t for t, s in self._staged.items() if s.exists()),
+                                  self.targets[0])
+                    raise DiskFullError("cannot write: the disk is full or the file reached "
+                                        "the file-size limit", source=target) from None
+            except OSError as err:
+                raise _disk_full(err, self.targets[0]) from None
+            finally:
+                self._release()
+        except KeyboardInterrupt as interrupt:  # while releasing the locks, say
+            if self.committed:
+                interrupt.committed = True  # type: ignore[attr-defined]
+            raise
 
 
 def _cannot_replace(target: Path, exc: OSError, new: list[str]) -> StrukturbildError:

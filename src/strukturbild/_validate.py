@@ -166,6 +166,7 @@ def to_codes(
             bool((cats.str.strip() == cats).all() & (cats != "").all())
         if clean and not (scb and bool((cats.str.isdigit()
                                         & cats.str.len().isin([1, 3])).any())):
+            _refuse_invisible(cats, values, source=source, layer=layer, column=column)
             return values
         values = values.astype(object)
     if pd.api.types.is_string_dtype(values.dtype) and len(values):
@@ -176,8 +177,11 @@ def to_codes(
         if scb:
             ok &= ~(text.str.isdigit() & text.str.len().isin([1, 3]))
         if bool(ok.all()) and all(isinstance(v, str) for v in values.head(1)):
-            return pd.Series(text.to_numpy(dtype=object), index=values.index,
-                             name=values.name, dtype=object)
+            out_text = pd.Series(text.to_numpy(dtype=object), index=values.index,
+                                 name=values.name, dtype=object)
+            _refuse_invisible(pd.Series(pd.unique(out_text.to_numpy())), out_text,
+                              source=source, layer=layer, column=column)
+            return out_text
     out: list[str] = []
     for i, v in enumerate(values.tolist()):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
@@ -203,7 +207,32 @@ def to_codes(
                 row=i + 1,
             )
         out.append(s)
-    return pd.Series(out, index=values.index, name=values.name, dtype=object)
+    codes = pd.Series(out, index=values.index, name=values.name, dtype=object)
+    _refuse_invisible(pd.Series(pd.unique(codes.to_numpy())), codes, source=source,
+                      layer=layer, column=column)
+    return codes
+
+
+def _refuse_invisible(unique: pd.Series, codes: pd.Series, *, source: Source,
+                      layer: str | None, column: str | None) -> None:
+    """Refuse codes (``unique``, each once) with a control character or a bidirectional
+    mark: an id is matched, not read, so it is refused rather than cleaned as names
+    are (:func:`clean_text`); as it was, ``regions`` wrote "Ö\\x1b[31m…" into its CSV
+    for the terminal to run, and a U+202E made an id read backwards."""
+    if not len(unique):
+        return
+    text = unique.astype(str)
+    bad = text.str.contains(_CONTROL) | text.str.contains(_BIDI)
+    if not bool(bad.any()):
+        return
+    code = str(text[bad.to_numpy()].iloc[0])
+    char = (_CONTROL.search(code) or _BIDI.search(code))
+    assert char is not None
+    row = int(np.flatnonzero((codes.astype(str) == code).to_numpy())[0]) + 1
+    raise InvalidValueError(
+        f"code {code!r} holds the invisible character U+{ord(char.group()):04X} (a "
+        "control character or bidirectional mark); an id is letters, digits and "
+        "punctuation", source=source, layer=layer, column=column, row=row)
 
 
 #: The largest count one row may hold: a place's population, jobs, employed residents

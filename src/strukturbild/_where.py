@@ -23,13 +23,15 @@ Left out on purpose: ``SELECT``/``WITH`` (subqueries, CTEs), comments, ``;``,
 ``||`` (strings that grow), ``GLOB``/``REGEXP``/``MATCH``, ``CASE``, ``COLLATE``,
 parameters, and every other function (``randomblob``, ``zeroblob``, ``printf``,
 ``replace`` …). A filter is at most :data:`MAX_LENGTH` characters and
-:data:`MAX_DEPTH` parentheses deep.
+:data:`MAX_DEPTH` parentheses deep, and SQLite must be able to compile it (its parser
+stack and expression tree have limits; checked before any row is read).
 
 What SQLite is given is not the user's text but SQL written from the parsed filter:
 every column as a placeholder name the caller chooses, every literal as a bound
-parameter, every operation in parentheses. So no difference between this tokenizer
-and SQLite's can smuggle anything through, and a column that does not exist is an
-error here, not a string (SQLite's double-quoted-string fallback).
+parameter, every chain of operators (``a + b - c``, ``x AND y``) in parentheses. So no
+difference between this tokenizer and SQLite's can smuggle anything through, and a
+column that does not exist is an error here, not a string (SQLite's double-quoted-string
+fallback).
 
 Hand-written: no maintained package validates an SQL expression against an
 allow-list of constructs (sqlglot and sqlparse parse whole dialects, and would still
@@ -38,7 +40,9 @@ need the same walk over their trees to refuse what is not listed here).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -345,18 +349,19 @@ class _Parser:
         return left
 
     def additive(self) -> str:
-        out = self.multiplicative()
+        # One flat chain in one pair of parentheses, as AND and OR: SQLite reads it left
+        # to right, and a parenthesis per operator overflowed its parser's stack (100
+        # deep) at about 40 terms ("a + 1 + 1 + …").
+        parts = [self.multiplicative()]
         while self.at_op("+", "-"):
-            op = self.take().text
-            out = f"({out} {op} {self.multiplicative()})"
-        return out
+            parts += [self.take().text, self.multiplicative()]
+        return parts[0] if len(parts) == 1 else "(" + " ".join(parts) + ")"
 
     def multiplicative(self) -> str:
-        out = self.unary()
+        parts = [self.unary()]
         while self.at_op("*", "/", "%"):
-            op = self.take().text
-            out = f"({out} {op} {self.unary()})"
-        return out
+            parts += [self.take().text, self.unary()]
+        return parts[0] if len(parts) == 1 else "(" + " ".join(parts) + ")"
 
     def unary(self) -> str:
         if self.at_op("-", "+"):
@@ -509,6 +514,7 @@ def compile_filter(where: str, columns: Sequence[str]) -> Filter:
             raise _RefusedError("one filter only: ';' outside quotes is not allowed")
         parser = _Parser(where, resolve)
         sql = parser.parse()
+        _prepare(sql, len(columns))
     except _UnknownColumnError as exc:
         hint = (f" (text goes in single quotes: '{exc.name}')"
                 if exc.quoted and exc.name not in columns else "")
@@ -520,6 +526,27 @@ def compile_filter(where: str, columns: Sequence[str]) -> Filter:
         raise InvalidValueError(f'cannot apply where = "{where}": {exc.reason}{at}; '
                                 f"{ALLOWED}") from None
     return Filter(where, sql, tuple(parser.params), tuple(parser.used))
+
+
+def _prepare(sql: str, width: int) -> None:
+    """Have SQLite compile (not run) the filter, on an empty table of ``width`` columns.
+
+    SQLite's parser keeps a stack of 100 and an expression tree at most 1000 deep, and
+    how much of either a construct takes depends on the construct (``upper(`` takes
+    more than ``(``); asking SQLite itself is exact for the SQLite that will run the
+    filter, where :data:`MAX_DEPTH` alone let ``NOT NOT … x`` 50 deep reach SQLite
+    and fail there with "parser stack overflow" and no word of what to change.
+    """
+    with contextlib.closing(sqlite3.connect(":memory:")) as con:
+        names = ", ".join(f"c{i}" for i in range(max(width, 1)))
+        con.execute(f"CREATE TABLE t({names})")
+        try:
+            con.execute(f"EXPLAIN SELECT rowid FROM t WHERE {sql}", [None] * sql.count("?"))
+        except sqlite3.Error as exc:
+            raise _RefusedError(f"the filter is too deep for SQLite ({exc}): fewer nested "
+                                "parentheses, NOTs and functions, or fewer terms in "
+                                "one chain of AND, OR, + or *; IN (…) takes a long "
+                                "list") from None
 
 
 class _UnknownColumnError(Exception):

@@ -15,7 +15,7 @@ import contextlib
 import os
 import re
 import warnings
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -313,8 +313,8 @@ def _matching(frame: pd.DataFrame, where: str, *, source: str | Path | None,
         for start in range(0, len(frame), _FILTER_ROWS):
             stop = min(start + _FILTER_ROWS, len(frame))
             with guarded(con, seconds=FILTER_SECONDS, source=source or "the table",
-                         what=f'applying where = "{where}" to {stop - start:,} rows'
-                         .replace(",", " ")):
+                         what=f'applying where = "{where}" to '
+                         f'{f"{stop - start:,}".replace(",", " ")} rows'):
                 try:
                     con.execute("DELETE FROM t")
                     con.executemany(insert, zip(range(start + 1, stop + 1),
@@ -326,10 +326,11 @@ def _matching(frame: pd.DataFrame, where: str, *, source: str | Path | None,
             hits.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
     matched = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
     if not len(matched):
-        what = f"{total if total is not None else len(frame):,} " + \
+        # the thousands separator is a space; the filter is echoed as written
+        what = f"{total if total is not None else len(frame):,} ".replace(",", " ") + \
             ("features" if total is not None else "rows")
-        raise EmptyInputError(f'the filter where = "{where}" matches none of the '
-                              f"{what}".replace(",", " "), source=source, layer=layer)
+        raise EmptyInputError(f'the filter where = "{where}" matches none of the {what}',
+                              source=source, layer=layer)
     return matched
 
 
@@ -1199,41 +1200,73 @@ def _frame_columns(frame: gpd.GeoDataFrame, what: str, id_name: str,
 
 def _repaired(gdf: gpd.GeoDataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
     """Invalid geometries repaired with :func:`shapely.make_valid`, with a warning that
-    names the file, how many and the first row's reason."""
+    names the file, how many and the first row's reason (said once they are repaired)."""
     import shapely
 
     geoms = gdf.geometry.to_numpy()
-    invalid = ~shapely.is_valid(geoms)
-    if not invalid.any():
-        return gdf
-    pos = int(np.flatnonzero(invalid)[0])
-    reason = shapely.is_valid_reason(geoms[pos])
+    vertices = int(shapely.get_num_coordinates(geoms).sum())
+    if vertices <= CHECK_HERE:
+        invalid = np.flatnonzero(~shapely.is_valid(geoms))
+        if not len(invalid):
+            return gdf
+        reason = shapely.is_valid_reason(geoms[invalid[0]])
+        repaired = _in_child(_repair, geoms[invalid], source=path,
+                             what=f"repairing {len(invalid)} invalid {what} (first at row "
+                                  f"{invalid[0] + 1}: {reason}) with make_valid")
+    else:
+        # GEOS's validity check is C too: 4 s for a polygon of a million vertices, in
+        # which Ctrl-C waited; so here the check runs in the child as well
+        invalid, reason, repaired = _in_child(
+            _check_and_repair, geoms, source=path,
+            what=f"checking and repairing {len(geoms)} {what} "
+                 f"({f'{vertices:,}'.replace(',', ' ')} vertices)")
+        if not len(invalid):
+            return gdf
     warnings.warn(
-        f"{path}: {int(invalid.sum())} invalid {what} repaired with make_valid "
-        f"(first at row {pos + 1}: {reason})",
+        f"{path}: {len(invalid)} invalid {what} repaired with make_valid "
+        f"(first at row {invalid[0] + 1}: {reason})",
         StrukturbildWarning, stacklevel=3,
     )
     out = geoms.copy()
-    out[invalid] = _make_valid(geoms[invalid], source=path,
-                               what=f"repairing {int(invalid.sum())} invalid {what} (first "
-                                    f"at row {pos + 1}: {reason}) with make_valid")
+    out[invalid] = repaired
     return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
 
 
 #: Time limit of repairing the invalid geometries of one input, in seconds.
 REPAIR_SECONDS = 60.0
 
+#: Vertices of one input up to which its geometries are checked for validity in this
+#: process (GEOS: well under a second); more are checked in the repair's child process.
+CHECK_HERE = 100_000
 
-def _make_valid(geoms: np.ndarray, *, source: Path, what: str) -> np.ndarray:
-    """:func:`shapely.make_valid`, in a child process that a time limit and Ctrl-C stop.
+
+def _repair(geoms: np.ndarray) -> np.ndarray:
+    import shapely
+
+    return np.asarray(shapely.make_valid(geoms))
+
+
+def _check_and_repair(geoms: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:
+    """(the positions of the invalid geometries, the first one's reason, their repairs)."""
+    import shapely
+
+    invalid = np.flatnonzero(~shapely.is_valid(geoms))
+    if not len(invalid):
+        return invalid, "", np.empty(0, dtype=object)
+    return invalid, str(shapely.is_valid_reason(geoms[invalid[0]])), _repair(geoms[invalid])
+
+
+def _in_child(work: Callable[[np.ndarray], Any], geoms: np.ndarray, *, source: Path,
+              what: str) -> Any:
+    """``work(geoms)`` (GEOS's), in a child process that a time limit and Ctrl-C stop.
 
     GEOS repairs a polygon in C, and neither Ctrl-C nor GEOS's own interrupt request
     reaches that loop (tried: ``GEOS_interruptRequest`` from another thread does not
     stop it). Its work grows with the number of self-intersections, up to the square
     of the vertices: a 320 KB polygon of 20 000 random vertices ran for minutes. So the
     repair runs in a forked child (shapely already loaded, geometries as WKB through a
-    pipe), which is killed on Ctrl-C, SIGTERM or past :data:`REPAIR_SECONDS`. Where
-    ``fork`` is missing, it runs here, unbounded.
+    pipe, and back), which is killed on Ctrl-C, SIGTERM or past :data:`REPAIR_SECONDS`.
+    Where ``fork`` is missing, it runs here, unbounded.
     """
     import multiprocessing
     import time
@@ -1241,11 +1274,10 @@ def _make_valid(geoms: np.ndarray, *, source: Path, what: str) -> np.ndarray:
     import shapely
 
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover
-        return np.asarray(shapely.make_valid(geoms))
+        return work(geoms)
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_make_valid_child, args=(shapely.to_wkb(geoms), send),
-                        daemon=True)
+    child = ctx.Process(target=_child, args=(work, shapely.to_wkb(geoms), send), daemon=True)
     deadline = time.monotonic() + REPAIR_SECONDS
     child.start()
     send.close()
@@ -1259,26 +1291,47 @@ def _make_valid(geoms: np.ndarray, *, source: Path, what: str) -> np.ndarray:
                     f"{what} took longer than {REPAIR_SECONDS:g} s; stopped. Repair the "
                     "geometries in QGIS (Vector ▸ Geometry Tools ▸ Fix Geometries) or "
                     "simplify them", source=source)
-        wkb = receive.recv()
+        kind, result = receive.recv()
     finally:
         if child.is_alive():
             child.kill()
         child.join()
         receive.close()
-    if isinstance(wkb, str):
-        raise InvalidValueError(f"{what} failed: {wkb}", source=source)
-    return np.asarray(shapely.from_wkb(wkb))
+    if kind == "error":
+        raise InvalidValueError(f"{what} failed: {result}", source=source)
+    return _from_wkb(result)
 
 
-def _make_valid_child(wkb: Any, send: Any) -> None:
+def _child(work: Callable[[np.ndarray], Any], wkb: Any, send: Any) -> None:
     import shapely
 
     try:
-        out: Any = shapely.to_wkb(shapely.make_valid(shapely.from_wkb(wkb)))
+        out: Any = ("ok", _to_wkb(work(shapely.from_wkb(wkb))))
     except Exception as exc:  # said in the parent, as bad input
-        out = f"{type(exc).__name__}: {exc}"
+        out = ("error", f"{type(exc).__name__}: {exc}")
     send.send(out)
     send.close()
+
+
+def _to_wkb(value: Any) -> Any:
+    """Geometry arrays in ``value`` (one, or in a tuple) as WKB, to cross the pipe."""
+    import shapely
+
+    if isinstance(value, tuple):
+        return tuple(_to_wkb(v) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return ("wkb", shapely.to_wkb(value))
+    return value
+
+
+def _from_wkb(value: Any) -> Any:
+    import shapely
+
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "wkb":
+        return np.asarray(shapely.from_wkb(value[1]))
+    if isinstance(value, tuple):
+        return tuple(_from_wkb(v) for v in value)
+    return value
 
 
 def places_from_frame(frame: gpd.GeoDataFrame, *, columns: Mapping[str, str] | None = None,

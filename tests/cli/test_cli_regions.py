@@ -386,3 +386,35 @@ def test_register_adds_both_subcommands() -> None:
     assert args.origin == "origin" and args.count == "count" and args.stats is None
     h = p.parse_args(["hierarchy", "f.csv", "--output", "e.csv"])
     assert h.k == 1.0 and h.units is None
+
+
+# -- red team after issue 15: ids with invisible characters ------------------------------
+
+@pytest.mark.parametrize("code", ["Ö\x1b[31mred", "A\u202eB", "U\n1", "U\x851"])
+def test_an_id_with_an_invisible_character_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], code: str) -> None:
+    # 0.2.0 wrote the unit "Ö\x1b[31mred" into the assignment CSV as it was, for the
+    # terminal that shows the file to run; ids are refused (names are cleaned)
+    rows = [("U0", "U0", 900), ("U1", "U1", 800), (code, code, 700), (code, "U0", 300),
+            ("U0", "U1", 100)]
+    flows = tmp_path / "flows.csv"
+    pd.DataFrame(rows, columns=["origin", "destination", "count"]).to_csv(flows, index=False)
+    out = tmp_path / "regions.csv"
+    assert main(["regions", str(flows), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"strukturbild: error: {flows}: column 'origin', row 3: code ")
+    assert f"holds the invisible character U+{ord(code[1]):04X}" in err
+    assert "\x1b" not in err and "\u202e" not in err and "\n" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["object", "string", "category"])
+def test_every_path_of_the_codes_refuses_an_invisible_character(kind: str) -> None:
+    from strukturbild._validate import to_codes
+    from strukturbild.errors import InvalidValueError
+
+    values = pd.Series(["0114", "0115", "01\u200f16", "0114"]).astype(kind)
+    with pytest.raises(InvalidValueError, match=r"^k\.csv: column 'kommun', row 3: code "
+                                                r".* holds the invisible character U\+200F"):
+        to_codes(values, source="k.csv", column="kommun")
+    assert to_codes(pd.Series(["0114", " 0115"]).astype(kind)).tolist() == ["0114", "0115"]

@@ -272,3 +272,90 @@ def test_a_signal_stops_the_writers_sql_within_a_second(target: tuple[Path, Path
     res = subprocess.run([sys.executable, "-m", "strukturbild", "build", str(project),
                           "--append", "-q"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "the trigger 'sb_loop' on 'gpkg_metadata'" in res.stderr
+
+
+# ------------------------------------------------------------ a style saved by QGIS
+# Red team after issue 15: GIS staff style their own GeoPackage in QGIS ("Save as
+# default" writes the style into the file) and then append strukturbild's layers. QGIS
+# makes the table layer_styles through GDAL, as this writer makes it, but with GDAL's
+# feature-count triggers of an attribute table; 0.2.0 refused such a file ("the file
+# holds the trigger 'trigger_insert_feature_count_layer_styles'"). This is what QGIS
+# 3.22 with GDAL 3.6 (Debian 12) wrote (read back from such a file):
+QGIS_STYLE_SQL = """
+CREATE TABLE IF NOT EXISTS "layer_styles" ( "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+ "f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), "f_table_name" TEXT(256),
+ "f_geometry_column" TEXT(256), "styleName" TEXT(30), "styleQML" TEXT, "styleSLD" TEXT,
+ "useAsDefault" BOOLEAN, "description" TEXT, "owner" TEXT(30), "ui" TEXT(30),
+ "update_time" DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change)
+ VALUES ('layer_styles', 'attributes', 'layer_styles', '2026-12-07T00:00:00.000Z');
+INSERT INTO gpkg_ogr_contents (table_name, feature_count) VALUES ('layer_styles', 0);
+CREATE TRIGGER "trigger_insert_feature_count_layer_styles" AFTER INSERT ON "layer_styles"
+ BEGIN UPDATE gpkg_ogr_contents SET feature_count = feature_count + 1
+ WHERE lower(table_name) = lower('layer_styles'); END;
+CREATE TRIGGER "trigger_delete_feature_count_layer_styles" AFTER DELETE ON "layer_styles"
+ BEGIN UPDATE gpkg_ogr_contents SET feature_count = feature_count - 1
+ WHERE lower(table_name) = lower('layer_styles'); END;
+INSERT INTO layer_styles (f_table_name, f_geometry_column, styleName, styleQML,
+ useAsDefault) VALUES ('vagar', 'geom', 'mine', '<qgis/>', 1);
+"""
+
+
+def _users_own_geopackage(path: Path) -> None:
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    path.unlink()
+    roads = gpd.GeoDataFrame({"name": ["E6"]}, geometry=[shapely.LineString([(0, 0), (1, 1)])],
+                             crs=3006)
+    pyogrio.write_dataframe(roads, path, layer="vagar", driver="GPKG")
+
+
+def _appended_with_the_users_style(gpkg: Path, project: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(project), "--append", "-q"]) == 0, capsys.readouterr().err
+    con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+    try:
+        styles = con.execute("SELECT f_table_name, styleName FROM layer_styles").fetchall()
+        assert styles[0] == ("vagar", "mine") and ("places", "strukturbild") in styles
+        assert con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = "
+                           "'layer_styles'").fetchone() == (len(styles),)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        con.close()
+    assert _count(gpkg) == 6 and _count(gpkg, "vagar") == 1
+
+
+def test_a_target_with_a_style_qgis_saved_is_appended_to(
+        target: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    project, gpkg = target
+    _users_own_geopackage(gpkg)
+    _alter(gpkg, QGIS_STYLE_SQL)
+    _appended_with_the_users_style(gpkg, project, capsys)
+
+
+def test_a_style_saved_by_qgis_itself_is_appended_to(
+        target: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    qgis_python = os.environ.get("STRUKTURBILD_QGIS_PYTHON", "/usr/bin/python3")
+    save = ("import sys\nfrom qgis.core import QgsApplication, QgsVectorLayer\n"
+            "app = QgsApplication([], False); app.initQgis()\n"
+            "layer = QgsVectorLayer(sys.argv[1] + '|layername=vagar', 'vagar', 'ogr')\n"
+            "assert layer.isValid()\nlayer.saveStyleToDatabase('mine', '', True, '')\n"
+            "print('saved', flush=True)\nos_exit = __import__('os')._exit\nos_exit(0)\n")
+    project, gpkg = target
+    _users_own_geopackage(gpkg)
+    try:
+        res = subprocess.run([qgis_python, "-c", save, str(gpkg)], capture_output=True,
+                             text=True, timeout=120, check=False,
+                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    except FileNotFoundError:
+        res = None
+    if res is None or "saved" not in res.stdout:
+        what = "QGIS's Python bindings not found (apt-get install python3-qgis)"
+        if os.environ.get("STRUKTURBILD_REQUIRE_GIS_TOOLS") == "1":
+            pytest.fail(f"{what}: {res.stderr[-500:] if res else ''}")
+        pytest.skip(what)
+    _appended_with_the_users_style(gpkg, project, capsys)

@@ -379,6 +379,43 @@ def test_a_folder_in_place_of_an_output_is_refused_before_any_is_replaced(
         "toy.gpkg", "toy.html", "toy.json"]
 
 
+@pytest.mark.parametrize("name", ["toy.gpkg", "toy.html"])
+def test_a_named_pipe_in_place_of_an_output_is_refused(
+        csv_project: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    # red team after issue 15: 0.2.0 renamed the new file over the pipe, exit 0, and a
+    # program reading the pipe waited for ever
+    import os
+    import stat
+
+    args, out = _built(csv_project, capsys)
+    (out / name).unlink()
+    os.mkfifo(out / name)
+    before = _snapshot(out)
+    code, err = _run(args, capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"strukturbild: error: {out / name}: the output is a named pipe, socket or device, "
+        "not a file; remove it or write elsewhere. Nothing was changed")
+    assert stat.S_ISFIFO(os.lstat(out / name).st_mode)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["toy.gpkg", "toy.html", "toy.json"]
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/below"])
+def test_an_output_folder_that_is_a_file_is_named(
+        csv_project: Path, capsys: pytest.CaptureFixture[str], out: str) -> None:
+    # 0.2.0: "strukturbild: error: File exists: a-file" (or "Not a directory: a-file/below")
+    (csv_project / "a-file").write_text("a user's file")
+    code, err = _run(["build", str(csv_project / "project.toml"), "--out",
+                      str(csv_project / out), "--format", "html"], capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"strukturbild: error: {csv_project / out / 'toy.html'}: the output folder "
+        f"{csv_project / 'a-file'} is a file, not a folder; write to another (--out, "
+        "[export] out_dir). Nothing was changed")
+    assert (csv_project / "a-file").read_text() == "a user's file"
+
+
 def _failing_replace(monkeypatch: pytest.MonkeyPatch, fail: set[tuple[str, str]]) -> None:
     """os.replace fails (EPERM, as for an immutable file) for these (kind, target name):
     kind "new" for a staged file renamed in, "old" for a kept file put back."""

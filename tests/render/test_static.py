@@ -652,3 +652,39 @@ def test_joint_designation_names_its_towns_at_their_dots(image: StructureImage) 
         svg = static_map_bytes(image, "svg", image.options(paper=paper))
         assert {"1290TC112", "1293TC105"} <= _label_ids(svg), paper
         assert b'id="group-label-Kristianstad_H' in svg, paper
+
+
+# ---------------------------------------------------------------- long titles (red team)
+
+@pytest.mark.parametrize("words", [12, 30, 70])
+def test_a_title_of_several_lines_stays_on_the_page_above_the_subtitle(
+        image: StructureImage, words: int) -> None:
+    # 0.2.0 put the last line of the title where the first belongs: a title of three
+    # lines or more ran off the top of the page (1 000 characters: 12 lines, most of
+    # them off), with a gap as high as the title between it and the map
+    title = " ".join(["Strukturbild"] * words)
+    with static._rc_context():
+        options = image.options(source_note=SOURCE, dpi=60)
+        fig = static._figure(scene_of(dataclasses.replace(image, title=title), options,
+                                      "print"), size_mm=(210, 297))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        arts = _by_gid(fig)
+        box = arts["title"].get_window_extent(renderer)
+        below = arts["subtitle"].get_window_extent(renderer)
+        frame = fig.axes[0].get_window_extent(renderer)
+        page = fig.bbox
+    margin = 10 / 25.4 * fig.dpi * 0.8  # within the page's margin of 10 mm
+    assert arts["title"].get_text().count("\n") + 1 == len(static._wrap(title, 190, 16.0))
+    assert box.y1 <= page.y1 - margin and box.x0 >= margin
+    assert box.y0 > below.y1 > frame.y1  # title, subtitle, the map: top down, apart
+    assert below.y1 - box.y0 < 0.05 * page.height  # and no gap a line high between
+
+
+def test_a_title_that_leaves_no_room_for_the_map_is_named(image: StructureImage) -> None:
+    # 0.2.0: "size_mm (210.0, 297.0) leaves no room for the map beside its legend"
+    title = " ".join(["Strukturbild"] * 240)
+    with pytest.raises(ConfigError, match=r"^the title \(3119 characters\) takes \d+ lines on "
+                       r"a page of 210 × 297 mm and leaves no room for the map; shorten "
+                       r"\[map\] title \(or \[project\] title\)$"):
+        static_map_bytes(dataclasses.replace(image, title=title), "png")

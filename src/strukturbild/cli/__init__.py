@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import FORMATS, Project, example_project, load_project
-from ..errors import StrukturbildError, printable
+from ..errors import (
+    StrukturbildError,
+    clear_interrupts,
+    note_interrupt,
+    noted_interrupts,
+    printable,
+    raise_noted_interrupt,
+)
 
 # The analysis and the writers (pandas, geopandas, GDAL) are imported inside the commands
 # that use them, so that `strukturbild --help` and argument errors answer at once.
@@ -35,6 +42,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SIGINT = 0, 1, 2, 130
 
 def _progress(quiet: bool) -> Callable[[str], None]:
     def say(msg: str) -> None:
+        raise_noted_interrupt()  # each step: a signal whose exception was dropped stops here
         if not quiet:
             print(printable(f"strukturbild: {msg}"), file=sys.stderr)
 
@@ -92,17 +100,21 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     mode: Literal["overwrite", "append", "fail"] = \
         "append" if args.append else ("fail" if args.no_overwrite else "overwrite")
     written = write_outputs(image, project, gpkg_mode=mode, progress=say)
-    summary = image.summary()
-    summary["outputs"] = {k: str(v) for k, v in written.items()}
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-    elif not args.quiet:
-        roles = ", ".join(f"{image.role(k).label(image.language).lower()} {v}"
-                          for k, v in summary["roles"].items() if v)
-        print(printable(f"{image.title}: {summary['places']} places ({roles}); "
-                        f"{summary['links']} links from {summary['flows']} flows"))
-        for fmt, path in written.items():
-            print(printable(f"  {fmt:5s} {path}"))
+    try:
+        summary = image.summary()
+        summary["outputs"] = {k: str(v) for k, v in written.items()}
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False, indent=2))
+        elif not args.quiet:
+            roles = ", ".join(f"{image.role(k).label(image.language).lower()} {v}"
+                              for k, v in summary["roles"].items() if v)
+            print(printable(f"{image.title}: {summary['places']} places ({roles}); "
+                            f"{summary['links']} links from {summary['flows']} flows"))
+            for fmt, path in written.items():
+                print(printable(f"  {fmt:5s} {path}"))
+    except KeyboardInterrupt as exc:  # not "no output changed": they were written
+        exc.committed = True  # type: ignore[attr-defined]
+        raise
     return EXIT_OK
 
 
@@ -231,16 +243,37 @@ class _Terminated(KeyboardInterrupt):
 
 @contextmanager
 def _signals() -> Iterator[None]:
-    """SIGTERM raises :class:`_Terminated` in the main thread, so cleanup runs."""
+    """SIGTERM raises :class:`_Terminated` in the main thread, so cleanup runs; SIGINT
+    ``KeyboardInterrupt``. Both are noted first (:func:`~strukturbild.errors.note_interrupt`),
+    so that one raised inside a finalizer, where Python drops it, still stops the run;
+    and such a dropped one is not printed as a traceback."""
     if threading_main():
         def on_term(signum: int, frame: Any) -> None:
+            note_interrupt(signum)
             raise _Terminated
 
-        old = signal.signal(signal.SIGTERM, on_term)
+        def on_int(signum: int, frame: Any) -> None:
+            note_interrupt(signum)
+            raise KeyboardInterrupt
+
+        def unraisable(info: Any) -> None:
+            if isinstance(info.exc_value, KeyboardInterrupt) and noted_interrupts():
+                return  # noted; raised again before any output is replaced
+            hook(info)
+
+        hook = sys.unraisablehook
+        clear_interrupts()
+        old_term = signal.signal(signal.SIGTERM, on_term)
+        old_int = signal.signal(signal.SIGINT, on_int) \
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler else None
+        sys.unraisablehook = unraisable
         try:
             yield
         finally:
-            signal.signal(signal.SIGTERM, old)
+            sys.unraisablehook = hook
+            signal.signal(signal.SIGTERM, old_term)
+            if old_int is not None:
+                signal.signal(signal.SIGINT, old_int)
     else:  # pragma: no cover - only the main thread may install handlers
         yield
 
@@ -271,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             code = int(args.func(args))
             sys.stdout.flush()
+            clear_interrupts()  # dropped after the last step: the work is done
             return code
     except StrukturbildError as exc:
         print(f"strukturbild: error: {exc}", file=sys.stderr)
@@ -286,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(printable(f"strukturbild: error: {exc.strerror or exc}{where}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as exc:
+        clear_interrupts()
         done = "the outputs were written" if getattr(exc, "committed", False) else \
             "no output changed"
         print(f"strukturbild: interrupted; {done}", file=sys.stderr)

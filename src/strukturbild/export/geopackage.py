@@ -1199,6 +1199,10 @@ def _layer_schemas(con: sqlite3.Connection, objects: Sequence[tuple[Any, ...]],
     tables = set(system)
     for table, data_type in layers.items():
         if table in system:
+            if data_type == "attributes" and kinds.get(table) == "table":
+                # QGIS saves a style through GDAL: the table layer_styles as this writer
+                # makes it, with GDAL's feature-count triggers of an attribute table
+                allowed |= _layer_objects("attributes", table, None)
             continue
         if data_type not in ("features", "attributes"):
             raise _foreign(f"'{table}' is registered as {data_type!r}", path)

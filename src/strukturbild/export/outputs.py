@@ -87,6 +87,10 @@ def write_outputs(
             else:
                 out.stage(target).write_bytes(image.render(fmt))
             say(f"made {fmt}")
-    for target in targets.values():
-        say(f"wrote {target}")
+    try:
+        for target in targets.values():
+            say(f"wrote {target}")
+    except KeyboardInterrupt as exc:  # after the commit: the outputs are the new ones
+        exc.committed = True  # type: ignore[attr-defined]
+        raise
     return dict(targets)

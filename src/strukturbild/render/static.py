@@ -462,6 +462,16 @@ def _columns(sections: Sequence[LegendSection], n: int) -> list[list[LegendSecti
     return [c for c in cols if c]
 
 
+def _fits_without_title(sections: list[LegendSection], size_mm: tuple[float, float],
+                       source: str) -> bool:
+    """Whether the page would hold the map and its legend with a one-line title."""
+    try:
+        _layout(size_mm, "", "", sections, source)
+    except ConfigError:
+        return False
+    return True
+
+
 def _layout(size_mm: tuple[float, float], title: str, subtitle: str,
             sections: list[LegendSection], source: str) -> _Layout:
     """Title block on top, source line at the bottom, the legend beside the map
@@ -481,6 +491,11 @@ def _layout(size_mm: tuple[float, float], title: str, subtitle: str,
         options.insert(0, _below(sections, m, inner_w, top, bottom))
     fits = [o for o in options if o[0][2] >= 30.0 and o[0][3] >= 30.0]
     if not fits:
+        if len(title_lines) > 2 and _fits_without_title(sections, size_mm, source):
+            raise ConfigError(
+                f"the title ({len(title)} characters) takes {len(title_lines)} lines on a "
+                f"page of {width:g} × {height:g} mm and leaves no room for the map; shorten "
+                "[map] title (or [project] title)")
         raise ConfigError(f"size_mm {size_mm!r} leaves no room for the map beside its legend")
     map_box, legend_box, blocks = max(fits, key=lambda o: o[0][2] * o[0][3])
     title_base = height - m - 6.0
@@ -688,7 +703,12 @@ def _draw_titles(fig: Figure, lay: _Layout, size_mm: tuple[float, float], subtit
                  ) -> None:
     """The title block on top and the source line at the bottom."""
     width, height = size_mm
-    fig.text(lay.title[0] / width, lay.title[1] / height, "\n".join(lay.title_lines),
+    # matplotlib aligns a text of several lines by the baseline of its last line: that
+    # one goes where the layout puts it, the lines above it down from the first baseline
+    # (0.2.0 put the last line at the first baseline; a title of three lines or more
+    # ran off the top of the page)
+    last = lay.title[1] - 6.8 * (len(lay.title_lines) - 1)
+    fig.text(lay.title[0] / width, last / height, "\n".join(lay.title_lines),
              fontsize=16, fontweight="bold", color=_INK, ha="left", va="baseline",
              linespacing=1.15, gid="title")
     fig.text(lay.subtitle[0] / width, lay.subtitle[1] / height, subtitle, fontsize=8.5,
