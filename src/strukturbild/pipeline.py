@@ -706,7 +706,8 @@ def _strak(project: Project, places: gpd.GeoDataFrame, links: gpd.GeoDataFrame,
     if found is None:
         return None, None
     info = found.info()
-    say(f"routed {info['links_routed']} links on a {info['network']} network "
+    article = "an" if str(info["network"])[:1] in "aeiou" else "a"
+    say(f"routed {info['links_routed']} links on {article} {info['network']} network "
         f"({info['nodes']} nodes, {info['edges']} edges): {info['strak']} stråk")
     return found.frame, info
 

@@ -1223,7 +1223,9 @@ def _repaired(gdf: gpd.GeoDataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
         if not len(invalid):
             return gdf
     warnings.warn(
-        f"{path}: {len(invalid)} invalid {what} repaired with make_valid "
+        f"{path}: {len(invalid)} invalid "
+        f"{'geometry' if what == 'geometries' and len(invalid) == 1 else what} repaired "
+        "with make_valid "
         f"(first at row {invalid[0] + 1}: {reason})",
         StrukturbildWarning, stacklevel=3,
     )
