@@ -29,10 +29,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from .conftest import TOY_FLOWS, TOY_PLACES
+from ._support.toy_files import write_toy_inputs
 
 #: The second client: GDAL's SQL functions stand in for QGIS's (the layers' spatial
 #: index triggers call them), WAL without automatic checkpoints, 30 writes: a foreign
@@ -64,22 +63,6 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-def _write_places(folder: Path, mark: str) -> None:
-    df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
-                                           "jobs", "employed", "x", "y"])
-    flows = pd.DataFrame(TOY_FLOWS, columns=["origin", "destination", "count"])
-    if mark:
-        def rename(code: str) -> str:
-            return f"{code[:4]}{mark}{code[5:]}"
-
-        df["place_id"] = df["place_id"].map(rename)
-        flows["origin"] = flows["origin"].map(rename)
-        flows["destination"] = flows["destination"].map(rename)
-    folder.mkdir(parents=True, exist_ok=True)
-    df.to_csv(folder / "places.csv", index=False)
-    flows.to_csv(folder / "flows.csv", index=False)
-
-
 @pytest.fixture
 def projects(tmp_path: Path) -> tuple[Path, Path, Path]:
     """Two projects writing ``out/toy.gpkg``: the first, and one with other place ids
@@ -89,8 +72,8 @@ def projects(tmp_path: Path) -> tuple[Path, Path, Path]:
             '[flows]\npath = "flows.csv"\n[links]\nmin_flow = 0\n'
             f'[export]\nformats = ["gpkg"]\nout_dir = "{out}"\n')
     first, second = tmp_path / "first", tmp_path / "second"
-    _write_places(first, "")
-    _write_places(second, "X")
+    write_toy_inputs(first, "")
+    write_toy_inputs(second, "X")
     for folder in (first, second):
         (folder / "project.toml").write_text(toml, encoding="utf-8")
     assert _build(first / "project.toml").returncode == 0

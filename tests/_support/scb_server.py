@@ -15,11 +15,10 @@ import gzip
 import json
 import math
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import pandas as pd
 from strukturbild.sources.scb.client import HttpFetcher, ResponseCache
 
 from ..conftest import TEST_DATA
+from .local_http import LocalServer
 
 DATA = TEST_DATA / "scb"
 API = "/api/v2"
@@ -334,24 +334,12 @@ def _handler(fake: FakeScb) -> type[BaseHTTPRequestHandler]:
     return type("Handler", (_FakeHandler,), {"fake": fake})
 
 
-class Server:
+class Server(LocalServer):
     def __init__(self) -> None:
         self.fake = FakeScb()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-        host, port = self.httpd.server_address[:2]
-        self.base = f"http://{host}:{port}"
+        super().__init__(_handler(self.fake))
         self.api = self.base + API
         self.wfs = self.base + WFS
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.thread.join()
 
 
 class Sleeps(list[float]):

@@ -29,7 +29,7 @@ import pytest
 
 from strukturbild.cli import main
 
-from ..conftest import TOY_FLOWS, TOY_PLACES
+from .._support.toy_files import write_toy_inputs
 
 ENDLESS = ("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
            "FROM c) SELECT x FROM c)")
@@ -73,22 +73,6 @@ SAYS = {
 }
 
 
-def _places(folder: Path, mark: str) -> None:
-    df = pd.DataFrame(TOY_PLACES, columns=["place_id", "name", "area_id", "population",
-                                           "jobs", "employed", "x", "y"])
-    flows = pd.DataFrame(TOY_FLOWS, columns=["origin", "destination", "count"])
-    if mark:
-        def rename(code: str) -> str:
-            return f"{code[:4]}{mark}{code[5:]}"
-
-        df["place_id"] = df["place_id"].map(rename)
-        flows["origin"] = flows["origin"].map(rename)
-        flows["destination"] = flows["destination"].map(rename)
-    folder.mkdir(parents=True, exist_ok=True)
-    df.to_csv(folder / "places.csv", index=False)
-    flows.to_csv(folder / "flows.csv", index=False)
-
-
 @pytest.fixture
 def target(tmp_path: Path) -> tuple[Path, Path]:
     """(the project that appends, the GeoPackage it appends to: the toy region's)."""
@@ -97,7 +81,7 @@ def target(tmp_path: Path) -> tuple[Path, Path]:
             '[flows]\npath = "flows.csv"\n[links]\nmin_flow = 0\n'
             f'[export]\nformats = ["gpkg"]\nout_dir = "{out}"\n')
     for folder, mark in ((tmp_path / "first", ""), (tmp_path / "second", "X")):
-        _places(folder, mark)
+        write_toy_inputs(folder, mark)
         (folder / "project.toml").write_text(toml, encoding="utf-8")
     assert main(["build", str(tmp_path / "first" / "project.toml"), "-q"]) == 0
     return tmp_path / "second" / "project.toml", out / "toy.gpkg"

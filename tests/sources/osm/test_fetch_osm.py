@@ -13,11 +13,10 @@ import copy
 import json
 import re
 import shutil
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from strukturbild.errors import ConfigError, FetchError
 from strukturbild.sources.example import example_dir
 from strukturbild.sources.osm.overpass import query, tiles
 
+from ..._support.local_http import LocalServer
 from ...conftest import TEST_DATA
 
 DATA = TEST_DATA / "osm"
@@ -113,22 +113,11 @@ def _handler(fake: FakeOverpass) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class Server:
+class Server(LocalServer):
     def __init__(self) -> None:
         self.fake = FakeOverpass()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-        host, port = self.httpd.server_address[:2]
-        self.url = f"http://{host}:{port}/api/interpreter"
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.thread.join()
+        super().__init__(_handler(self.fake))
+        self.url = f"{self.base}/api/interpreter"
 
 
 @pytest.fixture
