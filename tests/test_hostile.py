@@ -45,6 +45,10 @@ def test_every_text_field_survives_every_format(hostile_dir: tuple[Path, list[st
 
     summary = json.loads((out / "hostile.json").read_text(encoding="utf-8"))
     assert summary["title"] == texts[0] + " " + texts[1]
+    # the stråk are named by the hostile places: text in the summary, data in the page
+    strak = [s["name"] for s in summary["strak"]]
+    assert strak and all(any(t in name for t in texts[:6]) for name in strak)
+    assert {s[0] for s in data["strak"]["s"]} == set(strak)
     assert [x["name"] for x in summary["layers"]] == [texts[6], texts[0]]
     assert summary["joint_designations"][0]["group"] == texts[7]
     # own layers and the joint designation reach the page as data only
@@ -78,6 +82,7 @@ def test_every_text_field_survives_every_format(hostile_dir: tuple[Path, list[st
         assert any(i.endswith(f": {texts[6]} (lines)") for i in idents)  # split by kind
         (group,) = con.execute("SELECT name FROM joint_designations").fetchone()
         assert group == texts[7]
+        assert {r[0] for r in con.execute("SELECT name FROM strak")} == set(strak)
 
 
 @pytest.mark.parametrize("text", ["{{", "{#", "{%", "}}{{ 7*7", "{% endraw %}"],
