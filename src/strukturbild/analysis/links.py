@@ -644,6 +644,30 @@ def _row_sums(pl: _Places, blocks: _Blocks, p: LinkParams, m_reg: FloatArray,
     return s_reg, s_long
 
 
+def _balancing(pl: _Places, p: LinkParams, production: FloatArray, s_reg: FloatArray,
+               s_long: FloatArray, m_reg: FloatArray, m_long: FloatArray
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Each origin's own flow and its balancing constants of the regional and the
+    long-range group, from the destinations' weighted sums ``s_reg``, ``s_long``:
+    ``T_ij = c_reg_i m_reg_j g_ij + c_long_i m_long_j h_ij (+ own_i if i = j)``."""
+    own = np.zeros(len(production))
+    c_long = np.zeros(len(production))
+    if isinstance(p.form, MixtureParams):
+        share = _own_shares(pl.population, p)
+        c_reg = _ratio(production * (1.0 - share - p.form.long_share), s_reg)
+        c_long = _ratio(production * p.form.long_share, s_long)
+        own = production * share
+    elif p.model == "production":
+        c_reg = _ratio(production, s_reg)
+    else:  # T_ij = k P_i P_j f(d_ij), k such that the flows add up to the employed
+        total = float(pl.population @ s_reg)
+        c_reg = pl.population * (production.sum() / total if total > 0 else 0.0)
+    if p.model == "production" and np.isfinite(pl.bound).any():
+        own, c_reg, c_long = _bound_own(pl, p, production, own, c_reg, c_long, m_reg,
+                                        m_long)
+    return own, c_reg, c_long
+
+
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
     out: FloatArray = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return out
@@ -698,21 +722,7 @@ def _model(pl_in: _Places, p: LinkParams, production_in: FloatArray, min_flow: f
     blocks = _Blocks(pl)
     m_reg, m_long = _masses(pl.mass, p)
     s_reg, s_long = _row_sums(pl, blocks, p, m_reg, m_long, progress)
-    own = np.zeros(n)
-    c_long = np.zeros(n)
-    if isinstance(p.form, MixtureParams):
-        share = _own_shares(pl.population, p)
-        c_reg = _ratio(production * (1.0 - share - p.form.long_share), s_reg)
-        c_long = _ratio(production * p.form.long_share, s_long)
-        own = production * share
-    elif p.model == "production":
-        c_reg = _ratio(production, s_reg)
-    else:  # T_ij = k P_i P_j f(d_ij), k such that the flows add up to the employed
-        total = float(pl.population @ s_reg)
-        c_reg = pl.population * (production.sum() / total if total > 0 else 0.0)
-    if p.model == "production" and np.isfinite(pl.bound).any():
-        own, c_reg, c_long = _bound_own(pl, p, production, own, c_reg, c_long, m_reg,
-                                        m_long)
+    own, c_reg, c_long = _balancing(pl, p, production, s_reg, s_long, m_reg, m_long)
     # T_ij = c_reg_i m_reg_j g_ij + c_long_i m_long_j h_ij (+ own_i if i = j)
     employed = own + c_reg * s_reg + c_long * s_long
     jobs = own.copy()
@@ -1600,21 +1610,7 @@ def _model_split(pl_in: _Places, p: LinkParams, production_in: FloatArray,
     o_reg, o_long = outside.sums(m_reg, m_long)
     s_reg[:n] += o_reg
     s_long[:n] += o_long
-    own = np.zeros(n_all)
-    c_long = np.zeros(n_all)
-    if isinstance(p.form, MixtureParams):
-        share = _own_shares(pl.population, p)
-        c_reg = _ratio(production * (1.0 - share - p.form.long_share), s_reg)
-        c_long = _ratio(production * p.form.long_share, s_long)
-        own = production * share
-    elif p.model == "production":
-        c_reg = _ratio(production, s_reg)
-    else:
-        total = float(pl.population @ s_reg)
-        c_reg = pl.population * (production.sum() / total if total > 0 else 0.0)
-    if p.model == "production" and np.isfinite(pl.bound).any():
-        own, c_reg, c_long = _bound_own(pl, p, production, own, c_reg, c_long, m_reg,
-                                        m_long)
+    own, c_reg, c_long = _balancing(pl, p, production, s_reg, s_long, m_reg, m_long)
     employed = own + c_reg * s_reg + c_long * s_long
     j_reg, j_long = sums(c_reg[:n], c_long[:n])
     jobs = own.copy()
