@@ -342,6 +342,14 @@ class Dense:
         self.halland = places["area_id"].astype(str).str[:2].to_numpy() == "13"
         self.n = n
 
+    def _regional_decay(self, m: MixtureParams) -> np.ndarray:
+        """The regional group's decay 1 / (1 + (d / d50)^4) of every pair (float32)."""
+        g = np.multiply(self.d2, np.float32(1.0 / m.d50_km**2))
+        np.multiply(g, g, out=g)
+        g += np.float32(1.0)
+        np.reciprocal(g, out=g)
+        return g
+
     def flows(self, p: LinkParams) -> np.ndarray:
         """T[i, j] for every origin place and every destination (float32)."""
         m = p.form
@@ -349,10 +357,7 @@ class Dense:
         n = self.n
         f32 = np.float32
         lan, kom = math.exp(-m.lan_border), math.exp(-m.kommun_border)
-        g = np.multiply(self.d2, f32(1.0 / m.d50_km**2))
-        np.multiply(g, g, out=g)
-        g += f32(1.0)
-        np.reciprocal(g, out=g)
+        g = self._regional_decay(m)
         g *= np.take(np.array([1.0, kom, kom * lan], dtype=f32), self.border)
         g *= np.where(self.mass > 0, self.mass ** m.gamma, 0.0).astype(f32)[None]
         h = np.multiply(self.d, f32(-1.0 / m.long_km))
@@ -384,10 +389,7 @@ class Dense:
         n = self.n
         f32 = np.float32
         lan, kom = math.exp(-m.lan_border), math.exp(-m.kommun_border)
-        g = np.multiply(self.d2, f32(1.0 / m.d50_km**2))
-        np.multiply(g, g, out=g)
-        g += f32(1.0)
-        np.reciprocal(g, out=g)
+        g = self._regional_decay(m)
         mr = np.where(self.mass > 0, self.mass ** m.gamma, 0.0)
         g *= mr.astype(f32)[None]
         diag = (np.arange(n), np.arange(n))
